@@ -1,0 +1,1 @@
+"""The unified domain: model, code tables and checks. No framework imports."""

@@ -1,0 +1,337 @@
+"""The unified model: employers, workers and their records across the three systems.
+
+Plain Python, no framework import. Every adapter maps its system's records into
+these types and back; the GraphQL schema is a thin layer over them. Enum values
+are the unified codes (national standards where one exists, the province's own
+tables otherwise); their Chinese and English labels live in ``codes.py``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class System(StrEnum):
+    """The existing systems behind the gateway."""
+
+    EMPLOYMENT = "employment"
+    LABOUR = "labour"
+    UNEMPLOYMENT = "unemployment"
+
+
+class Gender(StrEnum):
+    """GB/T 2261.1 (only the two values a registration can carry)."""
+
+    MALE = "1"
+    FEMALE = "2"
+
+
+class IdType(StrEnum):
+    """Identity documents a worker can register with."""
+
+    RESIDENT_ID = "RESIDENT_ID"
+    HK_MACAO_PERMIT = "HK_MACAO_PERMIT"
+    TAIWAN_PERMIT = "TAIWAN_PERMIT"
+    HMT_RESIDENCE_PERMIT = "HMT_RESIDENCE_PERMIT"
+    FOREIGN_PERMANENT_RESIDENT_ID = "FOREIGN_PERMANENT_RESIDENT_ID"
+    FOREIGN_PASSPORT = "FOREIGN_PASSPORT"
+
+
+class Education(StrEnum):
+    """文化程度: the coarse set the employment system uses (its ``aac011``)."""
+
+    POSTGRADUATE = "10"
+    BACHELOR = "20"
+    JUNIOR_COLLEGE = "30"
+    SECONDARY_VOCATIONAL = "40"
+    TECHNICAL_SCHOOL = "50"
+    SENIOR_HIGH = "60"
+    JUNIOR_HIGH = "70"
+    PRIMARY = "80"
+    ILLITERATE = "90"
+    OTHER = "97"
+
+
+class ContractType(StrEnum):
+    """Labour Contract Law art. 12."""
+
+    FIXED_TERM = "FIXED_TERM"
+    OPEN_ENDED = "OPEN_ENDED"
+    TASK = "TASK"
+
+
+class EmploymentForm(StrEnum):
+    """用工形式."""
+
+    FULL_TIME = "FULL_TIME"
+    PART_TIME = "PART_TIME"  # arts. 68-72
+    DISPATCHED = "DISPATCHED"  # arts. 57-67
+    OTHER = "OTHER"
+
+
+class EmploymentPersonCategory(StrEnum):
+    """就业人员类别, the province's table."""
+
+    NEW_URBAN_ENTRANT = "01"
+    COLLEGE_GRADUATE = "02"
+    REEMPLOYED_UNEMPLOYED = "03"
+    EMPLOYMENT_DIFFICULTY = "04"
+    RURAL_MIGRANT = "05"
+    VETERAN = "06"
+    FROM_OUTSIDE_PROVINCE = "07"
+    FROM_HK_MACAO_TAIWAN = "08"
+    FOREIGN_NATIONAL = "09"
+    OTHER = "99"
+
+
+class FilingPersonCategory(StrEnum):
+    """备案人员类别, the province's table."""
+
+    URBAN_EMPLOYEE = "1"
+    RURAL_MIGRANT = "2"
+    FROM_HK_MACAO_TAIWAN = "3"
+    FOREIGN_NATIONAL = "4"
+    REEMPLOYED_RETIREE = "5"
+    OTHER = "9"
+
+
+class EndReason(StrEnum):
+    """Why a labour contract ended, by article of the Labour Contract Law."""
+
+    AGREEMENT = "A36"  # rescission by agreement
+    BY_WORKER_NOTICE = "A37"  # the worker gives notice
+    BY_WORKER_UNIT_FAULT = "A38"  # the worker rescinds for the unit's fault
+    BY_UNIT_FOR_CAUSE = "A39"
+    BY_UNIT_NO_FAULT = "A40"
+    ECONOMIC_LAYOFF = "A41"
+    EXPIRY = "A44-1"
+    RETIREMENT = "A44-2"
+    DEATH = "A44-3"
+    BANKRUPTCY = "A44-4"
+    CLOSURE = "A44-5"
+    OTHER_TERMINATION = "A44-6"
+
+    @property
+    def is_termination(self) -> bool:
+        """Termination (终止, art. 44) rather than rescission (解除, arts. 36-41)."""
+        return self.value.startswith("A44")
+
+
+class Business(StrEnum):
+    """业务类别 of a row of the registration form."""
+
+    HIRE = "HIRE"  # 就业登记备案 + 劳动合同新订
+    RENEW = "RENEW"  # 劳动合同续签
+    END = "END"  # 解聘 + 劳动合同解除终止 (+ 失业登记)
+
+
+class EmploymentState(StrEnum):
+    EMPLOYED = "EMPLOYED"
+    DISMISSED = "DISMISSED"
+    REVOKED = "REVOKED"
+
+
+class ContractState(StrEnum):
+    IN_FORCE = "IN_FORCE"
+    SUPERSEDED = "SUPERSEDED"  # by a renewal
+    RESCINDED = "RESCINDED"
+    TERMINATED = "TERMINATED"
+    REVOKED = "REVOKED"
+
+
+class UnemploymentState(StrEnum):
+    REGISTERED = "REGISTERED"
+    CANCELLED = "CANCELLED"
+
+
+# ---------------------------------------------------------------- records
+
+
+@dataclass(frozen=True, slots=True)
+class EmployerProfile:
+    """What the gateway knows of an employer, the same in every system."""
+
+    credit_code: str  # 统一社会信用代码, GB 32100
+    name: str
+    division: str  # 属地, GB/T 2260 six digits
+    contact: str | None = None
+    phone: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EmployerBinding:
+    """An employer as one system knows it: that system's own id for it."""
+
+    system: System
+    employer_id: str
+    profile: EmployerProfile
+    created: bool = False  # True when this call opened it, False when it existed
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """The worker's own fields (form columns 3-10)."""
+
+    id_type: IdType
+    id_number: str
+    name: str
+    gender: Gender
+    ethnicity: str  # GB/T 3304 two digits
+    education: Education
+    mobile: str | None = None
+    household_address: str | None = None
+    current_address: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EmploymentRecord:
+    """就业登记 as the employment system holds it."""
+
+    reference: str  # the system's serial of the registration
+    employer_id: str
+    person: Person
+    start_date: dt.date
+    state: EmploymentState
+    person_category: EmploymentPersonCategory | None = None
+    employment_form: EmploymentForm | None = None
+    post: str | None = None
+    locality: str | None = None
+    dismissal_date: dt.date | None = None
+    dismissal_reason: EndReason | None = None  # lossy: the system's coarse reason
+    system_person_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ContractTerm:
+    """The terms of one labour contract (form columns 11-13, 15-17, 21)."""
+
+    contract_type: ContractType
+    start_date: dt.date
+    end_date: dt.date | None
+    filing_category: FilingPersonCategory
+    employment_form: EmploymentForm
+    post: str
+    locality: str  # 劳动备案属地
+
+
+@dataclass(frozen=True, slots=True)
+class LabourContract:
+    """劳动合同备案 as the labour system holds it."""
+
+    reference: str  # filing number
+    employer_id: str
+    person: Person
+    term: ContractTerm
+    state: ContractState
+    filed_at: dt.datetime | None = None
+    end_reason: EndReason | None = None  # lossy for terminations: art. 44 only
+    ended_on: dt.date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UnemploymentRegistration:
+    """失业登记 as the unemployment system holds it."""
+
+    reference: str
+    employer_id: str
+    person: Person
+    relation_ended_on: dt.date
+    reason: EndReason  # lossy: the system's coarse reason
+    registered_on: dt.date
+    state: UnemploymentState
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a system's list, with the system's total count."""
+
+    items: list[T]
+    total: int
+
+
+# ------------------------------------------------- writes sent to the systems
+
+
+@dataclass(frozen=True, slots=True)
+class EmploymentRegistrationRequest:
+    employer_id: str
+    person: Person
+    start_date: dt.date
+    person_category: EmploymentPersonCategory
+    employment_form: EmploymentForm
+    post: str
+    locality: str
+
+
+@dataclass(frozen=True, slots=True)
+class DismissalRequest:
+    employer_id: str
+    id_type: IdType
+    id_number: str
+    date: dt.date
+    reason: EndReason
+
+
+@dataclass(frozen=True, slots=True)
+class ContractEnding:
+    employer_id: str
+    id_number: str
+    reason: EndReason
+    date: dt.date
+
+
+@dataclass(frozen=True, slots=True)
+class UnemploymentRequest:
+    employer_id: str
+    person: Person
+    relation_ended_on: dt.date
+    reason: EndReason
+
+
+# ---------------------------------------------------- the registration form
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationRow:
+    """One row of 山东省人力资源社会保障领域一体化登记表, all 21 columns.
+
+    Which columns a row needs depends on its business (see ``checks.py``).
+    """
+
+    business: Business  # 1 业务类别
+    name: str  # 2 姓名
+    gender: Gender | None  # 3 性别
+    ethnicity: str | None  # 4 民族
+    id_type: IdType  # 5 证件类型
+    id_number: str  # 6 证件号码
+    mobile: str | None  # 7 移动电话号码
+    household_address: str | None  # 8 户籍地址
+    current_address: str | None  # 9 现居住址
+    education: Education | None  # 10 文化程度
+    contract_type: ContractType | None = None  # 11 合同类型
+    start_date: dt.date | None = None  # 12 开始(就业)时间
+    contract_end_date: dt.date | None = None  # 13 终止时间
+    employment_person_category: EmploymentPersonCategory | None = None  # 14
+    filing_person_category: FilingPersonCategory | None = None  # 15
+    employment_form: EmploymentForm | None = None  # 16 用工形式
+    post: str | None = None  # 17 岗位(工种)
+    end_reason: EndReason | None = None  # 18 合同解除原因
+    end_date: dt.date | None = None  # 19 合同解除日期
+    employment_locality: str | None = None  # 20 就业属地
+    labour_filing_locality: str | None = None  # 21 劳动备案属地
+    register_unemployment: bool = False  # END only: the worker asks for 失业登记
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationForm:
+    """The form's header and its rows."""
+
+    unit_name: str  # 单位名称
+    credit_code: str  # 统一社会信用代码
+    contact: str | None  # 单位联系人
+    rows: list[RegistrationRow] = field(default_factory=list)

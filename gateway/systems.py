@@ -1,0 +1,205 @@
+"""What the gateway asks of every existing system: one Protocol, one error taxonomy.
+
+Each package under ``adapters/`` exports an object satisfying one of these
+Protocols. Protocol details, legacy field names and legacy codes stay inside the
+adapter package; what crosses this boundary is the unified model and these
+errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+from gateway.domain.model import (
+    ContractEnding,
+    ContractTerm,
+    DismissalRequest,
+    EmployerBinding,
+    EmployerProfile,
+    EmploymentRecord,
+    EmploymentRegistrationRequest,
+    EmploymentState,
+    LabourContract,
+    Page,
+    Person,
+    System,
+    UnemploymentRegistration,
+    UnemploymentRequest,
+)
+
+# ---------------------------------------------------------------- errors
+
+
+class AdapterError(Exception):
+    """Something a system said or failed to say. Messages never hold personal data."""
+
+    def __init__(self, system: System, message: str) -> None:
+        super().__init__(f"{system.value}: {message}")
+        self.system = system
+        self.message = message
+
+
+class Unavailable(AdapterError):
+    """The system could not be reached or did not answer: retry later.
+
+    ``outcome_unknown`` is True when a write was sent and its answer was lost
+    (a timeout after sending, a dropped connection, a server error): the write
+    may or may not have been committed, and only a query tells.
+    """
+
+    def __init__(
+        self,
+        system: System,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        outcome_unknown: bool = False,
+    ) -> None:
+        super().__init__(system, message)
+        self.retry_after = retry_after
+        self.outcome_unknown = outcome_unknown
+
+
+class Rejected(AdapterError):
+    """A business refusal. ``system_code`` is the system's own code, for diagnosis;
+    ``field`` is the unified field name when the system named one."""
+
+    def __init__(
+        self,
+        system: System,
+        message: str,
+        *,
+        system_code: str | None = None,
+        field: str | None = None,
+    ) -> None:
+        super().__init__(system, message)
+        self.system_code = system_code
+        self.field = field
+
+
+class NotFound(Rejected):
+    """The employer, person or record asked for does not exist in that system."""
+
+
+class Duplicate(Rejected):
+    """The system already holds it. ``existing_reference`` is its id when the system says."""
+
+    def __init__(
+        self,
+        system: System,
+        message: str,
+        *,
+        system_code: str | None = None,
+        field: str | None = None,
+        existing_reference: str | None = None,
+    ) -> None:
+        super().__init__(system, message, system_code=system_code, field=field)
+        self.existing_reference = existing_reference
+
+
+# ------------------------------------------------------------- protocols
+
+
+@runtime_checkable
+class SystemAdapter(Protocol):
+    """What every system offers the gateway."""
+
+    system: System
+
+    async def find_employer(self, credit_code: str) -> EmployerBinding | None:
+        """The employer as this system knows it, or None."""
+        ...
+
+    async def ensure_employer(self, profile: EmployerProfile) -> EmployerBinding:
+        """Open the employer, or bind the one that exists (``created`` says which)."""
+        ...
+
+    async def ping(self) -> None:
+        """Return when the system answers; raise ``Unavailable`` otherwise."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class EmploymentSystem(SystemAdapter, Protocol):
+    """就业: employment registration and dismissal filing."""
+
+    async def register(self, request: EmploymentRegistrationRequest) -> str:
+        """Register the employment; return the system's reference."""
+        ...
+
+    async def dismiss(self, request: DismissalRequest) -> str:
+        """File the dismissal; return the system's reference."""
+        ...
+
+    async def revoke(self, reference: str) -> None:
+        """Undo a registration or a dismissal (compensation)."""
+        ...
+
+    async def query(
+        self, id_numbers: Sequence[str], employer_id: str | None = None
+    ) -> list[EmploymentRecord]:
+        """Every record of these people, every state, newest first per person."""
+        ...
+
+    async def list_by_employer(
+        self,
+        employer_id: str,
+        *,
+        state: EmploymentState | None = None,
+        page: int = 1,
+        size: int = 100,
+    ) -> Page[EmploymentRecord]: ...
+
+
+@runtime_checkable
+class LabourSystem(SystemAdapter, Protocol):
+    """劳动关系: labour-contract filing (new, renewal, ending)."""
+
+    async def file(self, employer_id: str, person: Person, term: ContractTerm) -> str:
+        """File a new contract; return the filing number."""
+        ...
+
+    async def renew(self, employer_id: str, id_number: str, term: ContractTerm) -> str:
+        """File a renewal (the contract in force is superseded); return its filing number."""
+        ...
+
+    async def end(self, ending: ContractEnding) -> str:
+        """File the rescission or termination of the contract in force."""
+        ...
+
+    async def revoke(self, reference: str) -> None:
+        """Undo a filing; revoking a renewal or an ending restores the earlier record."""
+        ...
+
+    async def query(
+        self, id_numbers: Sequence[str], employer_id: str | None = None
+    ) -> list[LabourContract]:
+        """Every contract of these people, every state."""
+        ...
+
+
+@runtime_checkable
+class UnemploymentSystem(SystemAdapter, Protocol):
+    """失业: unemployment registration."""
+
+    async def register(self, request: UnemploymentRequest) -> str:
+        """Register the person as unemployed; return the registration number."""
+        ...
+
+    async def cancel(self, reference: str) -> None: ...
+
+    async def query_person(self, id_number: str) -> list[UnemploymentRegistration]:
+        """Every registration of one person, newest first."""
+        ...
+
+    async def query(self, id_numbers: Sequence[str]) -> list[UnemploymentRegistration]:
+        """Several people: one call each (the system has no batch), bounded in flight."""
+        ...
+
+    async def list_by_employer(
+        self, employer_id: str, *, page: int = 1, size: int = 20
+    ) -> Page[UnemploymentRegistration]: ...
+

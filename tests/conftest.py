@@ -1,0 +1,68 @@
+"""Shared fixtures: the three stand-ins as real processes on loopback.
+
+The session-wide stand-ins are seeded and shared; each test that uses one gets
+it with its faults cleared. Tests that need a fresh store, a data file or a
+restart use ``standin_factory``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.standins import RunningStandin, start_standin
+
+
+@pytest.fixture(scope="session")
+def _standins(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, RunningStandin]]:
+    started: dict[str, RunningStandin] = {}
+    yield started
+    for s in started.values():
+        s.stop()
+
+
+def _shared(name: str, pool: dict[str, RunningStandin], tmp: Path) -> RunningStandin:
+    if name not in pool:
+        pool[name] = start_standin(name, tmp, seed=True)
+    standin = pool[name]
+    standin.reset()
+    return standin
+
+
+@pytest.fixture
+def employment_standin(
+    _standins: dict[str, RunningStandin], tmp_path_factory: pytest.TempPathFactory
+) -> RunningStandin:
+    return _shared("employment", _standins, tmp_path_factory.getbasetemp())
+
+
+@pytest.fixture
+def labor_standin(
+    _standins: dict[str, RunningStandin], tmp_path_factory: pytest.TempPathFactory
+) -> RunningStandin:
+    return _shared("labor", _standins, tmp_path_factory.getbasetemp())
+
+
+@pytest.fixture
+def unemployment_standin(
+    _standins: dict[str, RunningStandin], tmp_path_factory: pytest.TempPathFactory
+) -> RunningStandin:
+    return _shared("unemployment", _standins, tmp_path_factory.getbasetemp())
+
+
+@pytest.fixture
+def standin_factory(tmp_path: Path) -> Iterator[Callable[..., RunningStandin]]:
+    """Start private stand-ins: ``standin_factory("labor", seed=False, data=path)``."""
+    started: list[RunningStandin] = []
+
+    def start(name: str, **kwargs: Any) -> RunningStandin:
+        s = start_standin(name, tmp_path, **kwargs)
+        started.append(s)
+        return s
+
+    yield start
+    for s in started:
+        s.stop()

@@ -1,0 +1,112 @@
+"""Start the stand-ins as real processes on loopback, as the gateway meets them."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class RunningStandin:
+    """One stand-in process. ``restart()`` keeps its port and data file."""
+
+    name: str
+    port: int
+    data: str | None
+    seed: bool
+    log: Path
+    env: dict[str, str] = field(default_factory=dict)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> RunningStandin:
+        cmd = [sys.executable, "-m", "gateway.cli", "legacy", self.name, "--port", str(self.port)]
+        if self.data:
+            cmd += ["--data", self.data]
+        if self.seed:
+            cmd.append("--seed")
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.env}
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} stand-in exited:\n{self.log.read_text()[-3000:]}")
+            try:
+                httpx.get(self.url + "/__sim/faults", timeout=1.0).raise_for_status()
+                return self
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"{self.name} stand-in did not start:\n{self.log.read_text()[-3000:]}")
+
+    def stop(self, *, kill: bool = False) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        if kill:
+            self.proc.kill()
+        else:
+            self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def restart(self, *, kill: bool = False) -> RunningStandin:
+        self.stop(kill=kill)
+        return self.start()
+
+    # ----------------------------------------------------- the /__sim/ surface
+
+    def faults(self, **settings: Any) -> dict[str, Any]:
+        r = httpx.post(self.url + "/__sim/faults", json=settings, timeout=5)
+        r.raise_for_status()
+        result: dict[str, Any] = r.json()
+        return result
+
+    def reset(self) -> None:
+        httpx.post(self.url + "/__sim/reset", timeout=5).raise_for_status()
+
+    def stats(self) -> dict[str, int]:
+        r = httpx.get(self.url + "/__sim/stats", timeout=5)
+        r.raise_for_status()
+        ops: dict[str, int] = r.json()["operations"]
+        return ops
+
+
+def start_standin(
+    name: str,
+    tmp_dir: Path,
+    *,
+    seed: bool = True,
+    data: str | None = None,
+    env: dict[str, str] | None = None,
+) -> RunningStandin:
+    return RunningStandin(
+        name=name,
+        port=free_port(),
+        data=data,
+        seed=seed,
+        log=tmp_dir / f"{name}-standin.log",
+        env=env or {},
+    ).start()
