@@ -31,19 +31,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     legacy.add_argument("system", choices=["employment", "labor", "unemployment"])
     legacy.add_argument(
-        "--host", default=os.environ.get("HRSS_STANDIN_HOST", "127.0.0.1"),
+        "--host",
+        default=os.environ.get("HRSS_STANDIN_HOST", "127.0.0.1"),
         help="address to listen on (default: loopback)",
     )
     legacy.add_argument(
-        "--port", type=int, default=None,
+        "--port",
+        type=int,
+        default=None,
         help="port (default: employment 8101, labor 8102, unemployment 8103)",
     )
     legacy.add_argument(
-        "--data", metavar="FILE", default=None,
+        "--data",
+        metavar="FILE",
+        default=None,
         help="SQLite file that keeps the records across restarts (default: in memory)",
     )
     legacy.add_argument(
-        "--seed", action="store_true",
+        "--seed",
+        action="store_true",
         help="load the deterministic seed data (only into an empty store)",
     )
     legacy.set_defaults(run=_legacy)

@@ -26,7 +26,11 @@ DEFAULT_LABOUR_PASSWORD = "demo-labour-password"  # noqa: S105
 DEFAULT_UNEMPLOYMENT_USERNAME = "gateway"
 DEFAULT_UNEMPLOYMENT_PASSWORD = "demo-unemployment-password"  # noqa: S105
 
-_PREFIX = {System.EMPLOYMENT: "EMPLOYMENT", System.LABOUR: "LABOUR", System.UNEMPLOYMENT: "UNEMPLOYMENT"}
+_PREFIX = {
+    System.EMPLOYMENT: "EMPLOYMENT",
+    System.LABOUR: "LABOUR",
+    System.UNEMPLOYMENT: "UNEMPLOYMENT",
+}
 _DEFAULT_USER = {
     System.EMPLOYMENT: "",
     System.LABOUR: DEFAULT_LABOUR_USERNAME,
@@ -56,9 +60,7 @@ class SystemSettings:
     max_in_flight: int = 8  # concurrent calls, where the system has no batch query
 
     @classmethod
-    def from_env(
-        cls, system: System, environ: Mapping[str, str] | None = None
-    ) -> SystemSettings:
+    def from_env(cls, system: System, environ: Mapping[str, str] | None = None) -> SystemSettings:
         """``HRSS_<SYSTEM>_URL``, ``_USERNAME``, ``_PASSWORD`` (or ``_API_KEY``),
         ``_TIMEOUT``, ``_CONNECT_TIMEOUT``, ``_MAX_IN_FLIGHT``."""
         env = os.environ if environ is None else environ

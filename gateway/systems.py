@@ -202,4 +202,3 @@ class UnemploymentSystem(SystemAdapter, Protocol):
     async def list_by_employer(
         self, employer_id: str, *, page: int = 1, size: int = 20
     ) -> Page[UnemploymentRegistration]: ...
-

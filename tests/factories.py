@@ -19,9 +19,7 @@ def ric_check(body17: str) -> str:
 
 
 def uscc_check(body17: str) -> str:
-    total = sum(
-        _USCC_ALPHABET.index(c) * w for c, w in zip(body17, _USCC_WEIGHTS, strict=True)
-    )
+    total = sum(_USCC_ALPHABET.index(c) * w for c, w in zip(body17, _USCC_WEIGHTS, strict=True))
     return _USCC_ALPHABET[(31 - total) % 31]
 
 

@@ -52,8 +52,9 @@ class Faults:
                     raise ValueError(f"{name} must be true or false")
             elif isinstance(value, bool) or not isinstance(value, int | float):
                 raise ValueError(f"{name} must be a number")
-            elif value < 0 or (name in ("error_rate", "commit_then_drop", "error_after_commit")
-                               and value > 1):
+            elif value < 0 or (
+                name in ("error_rate", "commit_then_drop", "error_after_commit") and value > 1
+            ):
                 raise ValueError(f"{name} is out of range")
             checked[name] = int(value) if kind == "int" else value
         for name, value in checked.items():
@@ -79,6 +80,8 @@ class Simulator:
         self.answers = answers
         self.faults = Faults()
         self.stats: Counter[str] = Counter()
+        self._in_flight: Counter[str] = Counter()
+        self.peak_in_flight: Counter[str] = Counter()
         self._rng = rng or random.Random()  # noqa: S311 - simulated faults, not secrets
 
     # ------------------------------------------------------------ the guard
@@ -88,6 +91,18 @@ class Simulator:
     ) -> Response:
         """Count the request, apply the faults, and carry out ``call``."""
         self.stats[operation] += 1
+        self._in_flight[operation] += 1
+        self.peak_in_flight[operation] = max(
+            self.peak_in_flight[operation], self._in_flight[operation]
+        )
+        try:
+            return await self._run(operation, write, call)
+        finally:
+            self._in_flight[operation] -= 1
+
+    async def _run(
+        self, operation: str, write: bool, call: Callable[[], Awaitable[Outcome]]
+    ) -> Response:
         f = self.faults
         if f.down:
             return self.answers.down()
@@ -109,7 +124,9 @@ class Simulator:
 
     def operation(
         self, name: str, *, write: bool = False
-    ) -> Callable[[Callable[[Request], Awaitable[Response]]], Callable[[Request], Awaitable[Response]]]:
+    ) -> Callable[
+        [Callable[[Request], Awaitable[Response]]], Callable[[Request], Awaitable[Response]]
+    ]:
         """Decorate a Starlette endpoint as one contract operation.
 
         A write endpoint calls ``mark_committed(request)`` once its transaction
@@ -160,10 +177,19 @@ class Simulator:
         """Clear the faults and the request counts; the data stays."""
         self.faults = Faults()
         self.stats.clear()
+        self.peak_in_flight.clear()
         return JSONResponse(asdict(self.faults))
 
     async def _get_stats(self, request: Request) -> Response:
-        return JSONResponse({"total": sum(self.stats.values()), "operations": dict(self.stats)})
+        """Requests per operation since the last reset, and the most that were in
+        flight at once per operation (to check a client's concurrency bound)."""
+        return JSONResponse(
+            {
+                "total": sum(self.stats.values()),
+                "operations": dict(self.stats),
+                "peak_in_flight": dict(self.peak_in_flight),
+            }
+        )
 
 
 def mark_committed(request: Request) -> None:
