@@ -20,7 +20,7 @@ DEFAULT_PORTS: dict[System, int] = {
 }
 
 #: Default credentials, shared by the stand-ins and the gateway (demo only).
-DEFAULT_EMPLOYMENT_API_KEY = "demo-employment-key"  # noqa: S105
+DEFAULT_EMPLOYMENT_API_KEY = "demo-employment-key"
 DEFAULT_LABOUR_USERNAME = "gateway"
 DEFAULT_LABOUR_PASSWORD = "demo-labour-password"  # noqa: S105
 DEFAULT_UNEMPLOYMENT_USERNAME = "gateway"

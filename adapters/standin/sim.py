@@ -82,7 +82,7 @@ class Simulator:
         self.stats: Counter[str] = Counter()
         self._in_flight: Counter[str] = Counter()
         self.peak_in_flight: Counter[str] = Counter()
-        self._rng = rng or random.Random()  # noqa: S311 - simulated faults, not secrets
+        self._rng = rng or random.Random()
 
     # ------------------------------------------------------------ the guard
 
