@@ -25,11 +25,12 @@ class Store:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=FULL")
         self._lock = threading.RLock()
-        with self.transaction() as tx:
-            tx.executescript(
-                "CREATE TABLE IF NOT EXISTS sim_sequence (name TEXT PRIMARY KEY, value INTEGER);"
-            )
-        self._conn.executescript(schema)
+        # executescript commits whatever is open, so the schema is laid outside a
+        # transaction; every statement in it is CREATE ... IF NOT EXISTS.
+        self._conn.executescript(
+            "CREATE TABLE IF NOT EXISTS sim_sequence (name TEXT PRIMARY KEY, value INTEGER);\n"
+            + schema
+        )
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
