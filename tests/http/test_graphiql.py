@@ -1,0 +1,242 @@
+"""GraphiQL offline: the page, its Content-Security-Policy and every asset it loads."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.routing import Mount, Route
+
+from gateway.http import GRAPHIQL_ASSETS_PATH, GatewayGraphQL, graphiql_assets_app
+from gateway.http.graphiql import STATIC_DIR, GraphiQLAssets
+from tests.http.conftest import (
+    BROWSER_ACCEPT,
+    SCHEMA,
+    ClientFactory,
+    asset_references,
+    parse_page,
+)
+
+VENDORED = STATIC_DIR / "graphiql"
+SVG_NAMESPACE = "http://www.w3.org/2000/svg"
+
+
+async def fetch_page(client: httpx.AsyncClient) -> httpx.Response:
+    return await client.get("/graphql", headers={"accept": BROWSER_ACCEPT})
+
+
+async def test_browser_gets_the_page(client: httpx.AsyncClient) -> None:
+    response = await fetch_page(client)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    assert '<div id="graphiql"' in response.text
+    assert response.headers["vary"] == "Accept"
+
+
+@pytest.mark.parametrize(
+    "accept", [None, "*/*", "application/json", "application/graphql-response+json"]
+)
+async def test_non_browsers_do_not_get_the_page(
+    client: httpx.AsyncClient, accept: str | None
+) -> None:
+    request = client.build_request("GET", "/graphql")
+    if accept is None:
+        del request.headers["accept"]
+    else:
+        request.headers["accept"] = accept
+    response = await client.send(request)
+    assert response.status_code == 400, "a GET without query is a malformed GraphQL request"
+    assert "html" not in response.headers["content-type"]
+    assert response.json()["errors"]
+
+
+async def test_browser_with_a_query_gets_the_result(client: httpx.AsyncClient) -> None:
+    response = await client.get(
+        "/graphql", params={"query": "{ hello }"}, headers={"accept": BROWSER_ACCEPT}
+    )
+    assert response.status_code == 200
+    assert response.json() == {"data": {"hello": "hello world"}}
+
+
+async def test_page_is_not_served_when_graphiql_is_off(client_factory: ClientFactory) -> None:
+    client = client_factory(graphiql=False)
+    response = await fetch_page(client)
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("application/json")
+    only_html = await client.get("/graphql", headers={"accept": "text/html"})
+    assert only_html.status_code == 406
+
+
+async def test_page_has_no_external_url(client: httpx.AsyncClient) -> None:
+    html = (await fetch_page(client)).text
+    urls = re.findall(r"""(?:https?:)?//[^\s"'<>)]+""", html)
+    assert [u for u in urls if u != SVG_NAMESPACE and not u.startswith(SVG_NAMESPACE)] == []
+    assert "unpkg" not in html
+    assert "cdn" not in html.lower()
+
+
+async def test_page_has_no_inline_script_or_style(client: httpx.AsyncClient) -> None:
+    page = parse_page((await fetch_page(client)).text)
+    assert page.inline_script == ""
+    assert all(tag != "style" for tag, _ in page.tags)
+    for _tag, attrs in page.tags:
+        assert "style" not in attrs
+        assert not any(name.startswith("on") for name in attrs)
+
+
+async def test_content_security_policy_allows_self_only(client: httpx.AsyncClient) -> None:
+    response = await fetch_page(client)
+    directives = {
+        d.split()[0]: d.split()[1:]
+        for d in response.headers["content-security-policy"].split(";")
+        if d.strip()
+    }
+    assert directives["default-src"] == ["'none'"]
+    assert directives["script-src"] == ["'self'"]
+    assert directives["style-src"] == ["'self'"]
+    assert directives["connect-src"] == ["'self'"]
+    assert "'unsafe-inline'" not in response.headers["content-security-policy"]
+    assert "'unsafe-eval'" not in response.headers["content-security-policy"]
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_every_asset_resolves_with_its_content_type_and_integrity(
+    client: httpx.AsyncClient,
+) -> None:
+    refs = asset_references((await fetch_page(client)).text)
+    assert len(refs) == 9, "react, react-dom, js-cookie, graphiql x2, explorer x2, page x2"
+    for url, integrity in refs:
+        assert url.startswith(GRAPHIQL_ASSETS_PATH + "/"), url
+        response = await client.get(url)
+        assert response.status_code == 200, url
+        expected = "text/css" if url.split("?")[0].endswith(".css") else "text/javascript"
+        assert response.headers["content-type"] == f"{expected}; charset=utf-8", url
+        assert response.headers["cache-control"] == "public, max-age=31536000, immutable"
+        algorithm, _, digest = integrity.partition("-")
+        assert algorithm == "sha384", url
+        assert base64.b64decode(digest) == hashlib.sha384(response.content).digest(), url
+
+
+async def test_page_script_keeps_the_websocket_url_of_the_page(
+    client: httpx.AsyncClient,
+) -> None:
+    refs = asset_references((await fetch_page(client)).text)
+    boot = next(url for url, _ in refs if "/page/graphiql.js" in url)
+    script = (await client.get(boot)).text
+    assert "window.location.href" in script
+    assert '"ws:" : "wss:"' in script
+    assert "subscriptionUrl: websocketURL(fetchURL)" in script
+
+
+async def test_large_assets_are_compressed(client: httpx.AsyncClient) -> None:
+    url = f"{GRAPHIQL_ASSETS_PATH}/graphiql/graphiql-3.8.3/graphiql.min.js"
+    async with client.stream("GET", url, headers={"accept-encoding": "gzip"}) as response:
+        assert response.headers["content-encoding"] == "gzip"
+        sent = sum([len(chunk) async for chunk in response.aiter_raw()])
+    assert sent < 1_000_000
+    assert (VENDORED / "graphiql-3.8.3/graphiql.min.js").stat().st_size > 3_000_000
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "graphiql/VERSIONS",
+        "graphiql/react-18.2.0/LICENSE",
+        "graphiql/react-18.2.0/",
+        "graphiql/../graphiql.py",
+        "graphiql/react-18.2.0/../../../view.py",
+        "..%2Fview.py",
+        "nope.js",
+        "",
+    ],
+)
+async def test_only_listed_assets_are_served(client: httpx.AsyncClient, path: str) -> None:
+    response = await client.get(f"{GRAPHIQL_ASSETS_PATH}/{path}")
+    assert response.status_code == 404
+
+
+async def test_assets_answer_only_get_and_head(client: httpx.AsyncClient) -> None:
+    url = f"{GRAPHIQL_ASSETS_PATH}/page/graphiql.css"
+    assert (await client.head(url)).status_code == 200
+    response = await client.post(url)
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, HEAD"
+
+
+async def test_page_follows_the_root_path(client_factory: ClientFactory) -> None:
+    view = GatewayGraphQL(SCHEMA, graphiql=True)
+    app = Starlette(
+        routes=[
+            Route("/graphql", view),
+            Mount(GRAPHIQL_ASSETS_PATH, app=graphiql_assets_app()),
+        ]
+    )
+    transport = httpx.ASGITransport(app=app, root_path="/hr")
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
+        html = (await client.get("/hr/graphql", headers={"accept": BROWSER_ACCEPT})).text
+        urls = [url for url, _ in asset_references(html)]
+        assert all(url.startswith("/hr/graphql/static/") for url in urls), urls
+        response = await client.get(urls[0])
+        assert response.status_code == 200
+
+
+def test_assets_index_holds_the_vendored_files_and_the_page_files() -> None:
+    assert sorted(GraphiQLAssets().paths) == [
+        "graphiql/graphiql-3.8.3/graphiql.min.css",
+        "graphiql/graphiql-3.8.3/graphiql.min.js",
+        "graphiql/js-cookie-3.0.5/js.cookie.min.js",
+        "graphiql/plugin-explorer-1.0.2/index.umd.js",
+        "graphiql/plugin-explorer-1.0.2/style.css",
+        "graphiql/react-18.2.0/react.production.min.js",
+        "graphiql/react-dom-18.2.0/react-dom.production.min.js",
+        "page/graphiql.css",
+        "page/graphiql.js",
+    ]
+
+
+def _versions() -> dict[str, str]:
+    sums = {}
+    for line in (VENDORED / "VERSIONS").read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            digest, name = line.split(maxsplit=1)
+            sums[name] = digest
+    return sums
+
+
+def test_versions_sums_match_the_vendored_files() -> None:
+    sums = _versions()
+    files = {
+        p.relative_to(VENDORED).as_posix()
+        for p in VENDORED.rglob("*")
+        if p.is_file() and p.name != "VERSIONS"
+    }
+    assert set(sums) == files, "VERSIONS lists exactly the vendored files"
+    for name, digest in sums.items():
+        assert hashlib.sha256((VENDORED / name).read_bytes()).hexdigest() == digest, name
+
+
+def test_versions_records_each_package_and_every_file_has_its_licence() -> None:
+    text = (VENDORED / "VERSIONS").read_text(encoding="utf-8")
+    for package in (
+        "react@18.2.0",
+        "react-dom@18.2.0",
+        "js-cookie@3.0.5",
+        "graphiql@3.8.3",
+        "@graphiql/plugin-explorer@1.0.2",
+    ):
+        assert re.search(rf"^# {re.escape(package)} sha512-\S+$", text, re.MULTILINE), package
+    for directory in (p for p in VENDORED.iterdir() if p.is_dir()):
+        licence = directory / "LICENSE"
+        assert "Permission is hereby granted" in licence.read_text(encoding="utf-8"), directory
+
+
+def test_vendoring_script_names_the_same_files() -> None:
+    script = (Path(__file__).parents[2] / "scripts" / "vendor-graphiql.sh").read_text()
+    for name in _versions():
+        if not name.endswith(("LICENSE", "LICENSE.graphiql-explorer")):
+            assert Path(name).name in script, name
