@@ -1,0 +1,275 @@
+"""The labour system over SOAP: zeep's async client, and its failures as gateway errors.
+
+I/O only. The WSDL is fetched and parsed once, in a worker thread (zeep
+parses synchronously), on first use; every later call reuses the parsed
+service. The service is bound to ``settings.url``, whatever address the WSDL
+names, since the real system sits behind a proxy.
+
+Every call has an operation timeout on the HTTP request (zeep sets none) and
+an overall deadline (``settings.timeout``). What can go wrong becomes one of
+the gateway's errors (``gateway.systems``): SOAP faults ``Client.*`` are
+business refusals, everything else is ``Unavailable``, with
+``outcome_unknown`` for a write that may have reached the system. Messages are
+redacted and name no value that was sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import email.utils
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import zeep
+import zeep.exceptions
+import zeep.helpers
+from lxml import etree
+from zeep.proxy import AsyncServiceProxy
+from zeep.transports import AsyncTransport
+from zeep.wsse.username import UsernameToken
+
+from adapters.labor import mapping, soap
+from gateway.domain.model import System
+from gateway.privacy import redact
+from gateway.settings import SystemSettings
+from gateway.systems import AdapterError, Duplicate, NotFound, Rejected, Unavailable
+
+SYSTEM = System.LABOUR
+
+
+@dataclass(slots=True)
+class _Exchange:
+    """What the transport saw of one call: whether it sent, and the HTTP answer."""
+
+    sent: bool = False
+    status: int | None = None
+    retry_after: str | None = None
+
+
+# What each operation is, in words a message may carry (legacy names stay inside).
+_ACTIONS = {
+    soap.REGISTER_EMPLOYER: "employer registration",
+    soap.GET_EMPLOYER: "employer lookup",
+    soap.FILE_CONTRACT: "contract filing",
+    soap.RENEW_CONTRACT: "contract renewal",
+    soap.TERMINATE_CONTRACT: "contract ending",
+    soap.REVOKE_FILING: "filing revocation",
+    soap.QUERY_CONTRACTS: "contract query",
+}
+
+_EXCHANGE: ContextVar[_Exchange | None] = ContextVar("labour_exchange", default=None)
+
+
+class _Transport(AsyncTransport):
+    """zeep's async transport with a per-request timeout, recording each HTTP answer.
+
+    zeep drops the HTTP status and headers of a fault (a 503 with a SOAP body
+    becomes a plain ``Fault``), and ``Retry-After`` is needed.
+    """
+
+    def __init__(
+        self, client: httpx.AsyncClient, wsdl_client: httpx.Client, timeout: httpx.Timeout
+    ) -> None:
+        # zeep replaces the client's headers with its own User-Agent; the client
+        # may be the caller's, so keep what it had.
+        headers = httpx.Headers(client.headers)
+        super().__init__(client=client, wsdl_client=wsdl_client)
+        client.headers = headers
+        self._timeout = timeout
+
+    async def post(self, address: str, message: bytes, headers: dict[str, str]) -> httpx.Response:
+        exchange = _EXCHANGE.get()
+        if exchange is not None:
+            exchange.sent = True
+        response = await self.client.post(
+            address, content=message, headers=headers, timeout=self._timeout
+        )
+        if exchange is not None:
+            exchange.status = response.status_code
+            exchange.retry_after = response.headers.get("Retry-After")
+        return response
+
+
+def retry_after_seconds(value: str | None, now: dt.datetime | None = None) -> float | None:
+    """``Retry-After`` as seconds: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - (now or dt.datetime.now(dt.UTC))).total_seconds())
+
+
+def _detail(detail: Any) -> dict[str, str]:
+    """The fault detail's children by local name, whatever their namespace."""
+    if detail is None or not isinstance(detail, etree._Element):
+        return {}
+    result: dict[str, str] = {}
+    for child in detail.iter(etree.Element):
+        if child is detail:
+            continue
+        name = etree.QName(child).localname
+        if child.text and child.text.strip():
+            result.setdefault(name, child.text.strip())
+    return result
+
+
+def _faultcode(code: Any) -> str:
+    text = str(code or "")
+    return text.rsplit(":", 1)[-1] if ":" in text else text
+
+
+class LabourClient:
+    """One connection to the labour system: the parsed WSDL and an HTTP client."""
+
+    def __init__(
+        self, settings: SystemSettings, *, client: httpx.AsyncClient | None = None
+    ) -> None:
+        self.settings = settings
+        self._timeout = httpx.Timeout(settings.timeout, connect=settings.connect_timeout)
+        self._http = client or httpx.AsyncClient(timeout=self._timeout)
+        self._owns_http = client is None
+        self.address = settings.url.rstrip("/") + soap.SERVICE_PATH
+        self._service: Any = None
+        self._lock = asyncio.Lock()
+
+    # --------------------------------------------------------------- WSDL
+
+    def _load(self) -> Any:
+        """Fetch and parse the WSDL (blocking: run in a thread)."""
+        with httpx.Client(timeout=self._timeout) as wsdl_client:
+            transport = _Transport(self._http, wsdl_client, self._timeout)
+            client = zeep.AsyncClient(
+                self.address + "?wsdl",
+                transport=transport,
+                wsse=UsernameToken(self.settings.username, self.settings.secret),
+            )
+        # AsyncClient.create_service returns zeep's synchronous proxy (zeep 4.3),
+        # whose calls are never awaited: build the async one for the binding.
+        binding = client.wsdl.bindings[self._binding(client)]
+        return AsyncServiceProxy(client, binding, address=self.address)
+
+    @staticmethod
+    def _binding(client: Any) -> str:
+        # The binding the WSDL's own service port uses, whatever it is called.
+        for service in client.wsdl.services.values():
+            for port in service.ports.values():
+                return str(port.binding.name)
+        return f"{{{soap.TNS}}}{soap.SERVICE_NAME}"
+
+    async def _proxy(self) -> Any:
+        if self._service is None:
+            async with self._lock:
+                if self._service is None:
+                    self._service = await asyncio.to_thread(self._load)
+        return self._service
+
+    # -------------------------------------------------------------- calls
+
+    async def call(self, operation: str, **params: Any) -> Any:
+        """Call one operation; its answer as plain Python (dicts, lists, strings, dates)."""
+        exchange = _Exchange()
+        token = _EXCHANGE.set(exchange)
+        write = operation in soap.WRITES
+        action = _ACTIONS.get(operation, "call")
+        try:
+            async with asyncio.timeout(self.settings.timeout):
+                service = await self._proxy()
+                result = await getattr(service, operation)(**params)
+            return zeep.helpers.serialize_object(result, dict)
+        except zeep.exceptions.Fault as exc:
+            raise self._fault(operation, exc, exchange) from None
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            # Never reached the system: the write certainly did not happen.
+            raise Unavailable(SYSTEM, f"cannot connect ({type(exc).__name__})") from None
+        except (TimeoutError, httpx.TimeoutException) as exc:
+            raise Unavailable(
+                SYSTEM,
+                f"{action} timed out ({type(exc).__name__})",
+                outcome_unknown=write and exchange.sent,
+            ) from None
+        except httpx.HTTPError as exc:
+            raise Unavailable(
+                SYSTEM,
+                f"{action}: connection failed ({type(exc).__name__})",
+                outcome_unknown=write and exchange.sent,
+            ) from None
+        except zeep.exceptions.TransportError as exc:
+            status = exc.status_code or exchange.status
+            raise Unavailable(
+                SYSTEM,
+                f"{action}: HTTP {status}" if status else f"{action}: no answer",
+                retry_after=retry_after_seconds(exchange.retry_after),
+                outcome_unknown=write and exchange.sent,
+            ) from None
+        except zeep.exceptions.ValidationError as exc:
+            # zeep refused to build the request: nothing was sent.
+            path = "/".join(str(p) for p in getattr(exc, "path", []))
+            raise Rejected(
+                SYSTEM,
+                f"{action}: incomplete or malformed request",
+                field=mapping.field_from_legacy(path, operation),
+            ) from None
+        except (zeep.exceptions.Error, etree.XMLSyntaxError) as exc:
+            raise Unavailable(
+                SYSTEM,
+                f"{action}: unreadable answer ({type(exc).__name__})",
+                outcome_unknown=write and exchange.sent,
+            ) from None
+        finally:
+            _EXCHANGE.reset(token)
+
+    def _fault(self, operation: str, exc: Any, exchange: _Exchange) -> AdapterError:
+        action = _ACTIONS.get(operation, "call")
+        code = _faultcode(exc.code)
+        detail = _detail(exc.detail)
+        text = redact(str(detail.get("message") or exc.message or code))
+        system_code = detail.get("code") or code or None
+        field = mapping.field_from_legacy(detail.get("field"), operation)
+        status = exchange.status
+        if code.startswith("Client") and status is not None and status < 502:
+            if code == soap.AUTHENTICATION:
+                return Rejected(
+                    SYSTEM,
+                    "the system refused the gateway's credentials",
+                    system_code=code,
+                )
+            if code == soap.DUPLICATE:
+                existing = detail.get("employerCode") or detail.get("filingNo")
+                return Duplicate(
+                    SYSTEM,
+                    f"{action} refused, already exists: {text}",
+                    system_code=system_code,
+                    field=field,
+                    existing_reference=existing,
+                )
+            if code == soap.NOT_FOUND:
+                return NotFound(
+                    SYSTEM,
+                    f"{action} refused, not found: {text}",
+                    system_code=system_code,
+                    field=field,
+                )
+            return Rejected(
+                SYSTEM, f"{action} refused: {text}", system_code=system_code, field=field
+            )
+        # A Server fault, or any fault that came with a gateway error status.
+        return Unavailable(
+            SYSTEM,
+            f"{action}: system error (HTTP {status}): {text}",
+            retry_after=retry_after_seconds(exchange.retry_after),
+            outcome_unknown=operation in soap.WRITES and exchange.sent,
+        )
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
