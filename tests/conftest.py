@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.standins import RunningStandin, start_standin
+from adapters.standin.process import RunningStandin, start_standin
 
 
 @pytest.fixture(scope="session")

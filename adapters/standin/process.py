@@ -1,4 +1,9 @@
-"""Start the stand-ins as real processes on loopback, as the gateway meets them."""
+"""Stand-ins as real processes on loopback, as the gateway meets them.
+
+Used by the demo, the tests and the benchmarks: start one, wait until it
+answers, restart it (keeping its port and data file), kill it, and drive its
+``/__sim/`` surface.
+"""
 
 from __future__ import annotations
 
@@ -39,12 +44,13 @@ class RunningStandin:
 
     def start(self, timeout: float = 30.0) -> RunningStandin:
         cmd = [sys.executable, "-m", "gateway.cli", "legacy", self.name, "--port", str(self.port)]
+        # The stand-in's own credentials come from the same variables as the gateway's.
         if self.data:
             cmd += ["--data", self.data]
         if self.seed:
             cmd.append("--seed")
         with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
+            self.proc = subprocess.Popen(  # noqa: S603 - our own command, no shell
                 cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.env}
             )
         deadline = time.monotonic() + timeout
@@ -88,25 +94,37 @@ class RunningStandin:
         httpx.post(self.url + "/__sim/reset", timeout=5).raise_for_status()
 
     def stats(self) -> dict[str, int]:
+        """Requests per operation since the last reset."""
+        ops: dict[str, int] = self._stats()["operations"]
+        return ops
+
+    def peak_in_flight(self) -> dict[str, int]:
+        """The most requests in flight at once, per operation, since the last reset."""
+        peaks: dict[str, int] = self._stats()["peak_in_flight"]
+        return peaks
+
+    def _stats(self) -> dict[str, Any]:
         r = httpx.get(self.url + "/__sim/stats", timeout=5)
         r.raise_for_status()
-        ops: dict[str, int] = r.json()["operations"]
-        return ops
+        body: dict[str, Any] = r.json()
+        return body
 
 
 def start_standin(
     name: str,
-    tmp_dir: Path,
+    log_dir: Path,
     *,
     seed: bool = True,
     data: str | None = None,
     env: dict[str, str] | None = None,
+    port: int | None = None,
 ) -> RunningStandin:
+    """Start one stand-in (on a free port unless one is given) and wait until it answers."""
     return RunningStandin(
         name=name,
-        port=free_port(),
+        port=port or free_port(),
         data=data,
         seed=seed,
-        log=tmp_dir / f"{name}-standin.log",
+        log=log_dir / f"{name}-standin.log",
         env=env or {},
     ).start()

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from adapters.standin import seed
+from adapters.standin.process import RunningStandin, free_port
 from adapters.unemployment import UnemploymentAdapter
 from gateway.domain.model import (
     Education,
@@ -33,7 +34,6 @@ from gateway.settings import (
 )
 from gateway.systems import Duplicate, NotFound, Rejected, Unavailable, UnemploymentSystem
 from tests import factories
-from tests.standins import RunningStandin, free_port
 
 LEGACY_NAMES = re.compile(r"\b(zjhm|zjlx|xm|sjhm|hjdz|jzdz|dwbh|djbh|syyy|tyshxydm|errcode)\b")
 

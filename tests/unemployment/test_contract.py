@@ -15,9 +15,9 @@ import httpx
 import pytest
 
 from adapters.standin import seed
+from adapters.standin.process import RunningStandin
 from gateway.settings import DEFAULT_UNEMPLOYMENT_PASSWORD, DEFAULT_UNEMPLOYMENT_USERNAME
 from tests import factories
-from tests.standins import RunningStandin
 
 AUTH = (DEFAULT_UNEMPLOYMENT_USERNAME, DEFAULT_UNEMPLOYMENT_PASSWORD)
 GBK_JSON = "application/json; charset=GBK"
