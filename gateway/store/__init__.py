@@ -1,0 +1,61 @@
+"""The gateway's own store: accounts, employers and their system ids, the audit log.
+
+SQLAlchemy Core on an async engine, embedded SQLite by default and PostgreSQL
+when configured, with Alembic migrations applied at start-up. Registrations,
+steps and idempotency keys join it later as new tables and new revisions.
+"""
+
+from gateway.auth import Role
+from gateway.store.accounts import Accounts
+from gateway.store.audit import AuditLog, worker_key
+from gateway.store.employers import Employers
+from gateway.store.model import (
+    Account,
+    AccountNotFound,
+    AuditRecord,
+    AuditResult,
+    BindingConflict,
+    ChainCheck,
+    Channel,
+    CursorPage,
+    DuplicateUsername,
+    EmployerNotFound,
+    EmployerRecord,
+    InvalidAccount,
+    InvalidCursor,
+    InvalidRecord,
+    StoreError,
+    covers_division,
+)
+from gateway.store.paging import MAX_PAGE
+from gateway.store.store import Store
+
+#: Where the store lives unless ``--store`` or ``HRSS_STORE_URL`` says otherwise.
+DEFAULT_STORE_URL = "sqlite+aiosqlite:///data/gateway.db"
+
+__all__ = [
+    "DEFAULT_STORE_URL",
+    "MAX_PAGE",
+    "Account",
+    "AccountNotFound",
+    "Accounts",
+    "AuditLog",
+    "AuditRecord",
+    "AuditResult",
+    "BindingConflict",
+    "ChainCheck",
+    "Channel",
+    "CursorPage",
+    "DuplicateUsername",
+    "EmployerNotFound",
+    "EmployerRecord",
+    "Employers",
+    "InvalidAccount",
+    "InvalidCursor",
+    "InvalidRecord",
+    "Role",
+    "Store",
+    "StoreError",
+    "covers_division",
+    "worker_key",
+]

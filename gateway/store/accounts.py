@@ -1,0 +1,212 @@
+"""Accounts: who can sign in, in which role, bound to which unit or divisions."""
+
+from __future__ import annotations
+
+import builtins
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.auth import Passwords, Role
+from gateway.store import tables as t
+from gateway.store.database import Database, now
+from gateway.store.model import (
+    Account,
+    AccountNotFound,
+    DuplicateUsername,
+    EmployerNotFound,
+    InvalidAccount,
+    check_division,
+)
+
+_USERNAME = re.compile(r"[a-z0-9][a-z0-9._@-]{0,63}")
+
+#: Shortest password the store accepts.
+MIN_PASSWORD_LENGTH = 8
+
+
+def normalize_username(username: str) -> str:
+    """Usernames compare without case, so that "Admin" cannot pose as "admin"."""
+    return username.strip().lower()
+
+
+class Accounts:
+    """The ``accounts`` repository."""
+
+    def __init__(self, db: Database, passwords: Passwords) -> None:
+        self._db = db
+        self._passwords = passwords
+
+    async def create(
+        self,
+        username: str,
+        password: str,
+        role: Role | str,
+        *,
+        display_name: str | None = None,
+        credit_code: str | None = None,
+        divisions: Iterable[str] = (),
+    ) -> Account:
+        """A new account. ``DuplicateUsername`` if the name is taken, even by a
+        concurrent call; ``EmployerNotFound`` if an employer's unit is unknown."""
+        role = Role(role)
+        name = normalize_username(username)
+        codes = tuple(sorted({check_division(d) for d in divisions}))
+        _check_account(name, password, role, credit_code, codes)
+        password_hash = await self._passwords.hash(password)
+        try:
+            async with self._db.write() as conn:
+                if credit_code is not None:
+                    known = await conn.scalar(
+                        sa.select(t.employers.c.credit_code).where(
+                            t.employers.c.credit_code == credit_code
+                        )
+                    )
+                    if known is None:
+                        raise EmployerNotFound(credit_code)
+                account_id = await conn.scalar(
+                    sa.insert(t.accounts)
+                    .values(
+                        username=name,
+                        password_hash=password_hash,
+                        role=role.value,
+                        display_name=display_name,
+                        credit_code=credit_code,
+                        disabled=False,
+                        created_at=now(),
+                    )
+                    .returning(t.accounts.c.id)
+                )
+                if codes:
+                    await conn.execute(
+                        sa.insert(t.account_divisions),
+                        [{"account_id": account_id, "division": d} for d in codes],
+                    )
+        except sa.exc.IntegrityError:
+            # The unique index is the only arbiter under concurrency; asking
+            # afterwards tells a taken name from any other violation.
+            if await self.get(name) is not None:
+                raise DuplicateUsername(name) from None
+            raise
+        created = await self.get(name)
+        assert created is not None
+        return created
+
+    async def get(self, username: str) -> Account | None:
+        async with self._db.read() as conn:
+            found = await _load(conn, t.accounts.c.username == normalize_username(username))
+        return found[0] if found else None
+
+    async def get_by_id(self, account_id: int) -> Account | None:
+        async with self._db.read() as conn:
+            found = await _load(conn, t.accounts.c.id == account_id)
+        return found[0] if found else None
+
+    async def list(self, role: Role | str | None = None) -> builtins.list[Account]:
+        """Every account (of ``role``), by username."""
+        where = sa.true() if role is None else t.accounts.c.role == Role(role).value
+        async with self._db.read() as conn:
+            return await _load(conn, where)
+
+    async def set_disabled(self, username: str, disabled: bool = True) -> Account:
+        """Disable (or enable again) an account: a disabled one cannot sign in."""
+        name = normalize_username(username)
+        async with self._db.write() as conn:
+            result = await conn.execute(
+                sa.update(t.accounts).where(t.accounts.c.username == name).values(disabled=disabled)
+            )
+            if result.rowcount == 0:
+                raise AccountNotFound(name)
+        account = await self.get(name)
+        assert account is not None
+        return account
+
+    async def authenticate(self, username: str, password: str) -> Account | None:
+        """The account, if the password is right and the account enabled; else None.
+
+        An unknown username costs the same hashing time as a known one, so that
+        the answer's timing does not tell which part was wrong.
+        """
+        name = normalize_username(username)
+        async with self._db.read() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(t.accounts.c.id, t.accounts.c.password_hash).where(
+                        t.accounts.c.username == name
+                    )
+                )
+            ).one_or_none()
+        if row is None:
+            await self._passwords.spend_one_verification(password)
+            return None
+        if not await self._passwords.verify(row.password_hash, password):
+            return None
+        if self._passwords.needs_rehash(row.password_hash):
+            new_hash = await self._passwords.hash(password)
+            async with self._db.write() as conn:
+                # Only if unchanged meanwhile: a concurrent password change wins.
+                await conn.execute(
+                    sa.update(t.accounts)
+                    .where(
+                        t.accounts.c.id == row.id,
+                        t.accounts.c.password_hash == row.password_hash,
+                    )
+                    .values(password_hash=new_hash)
+                )
+        account = await self.get_by_id(row.id)
+        if account is None or account.disabled:
+            return None
+        return account
+
+
+def _check_account(
+    username: str,
+    password: str,
+    role: Role,
+    credit_code: str | None,
+    divisions: Sequence[str],
+) -> None:
+    if not _USERNAME.fullmatch(username):
+        raise InvalidAccount(
+            "a username is 1 to 64 characters: letters, digits and . _ @ -, "
+            "starting with a letter or digit"
+        )
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidAccount(f"a password has at least {MIN_PASSWORD_LENGTH} characters")
+    if (role is Role.EMPLOYER) != (credit_code is not None):
+        raise InvalidAccount("an employer account, and only one, is bound to a credit code")
+    if (role is Role.CLERK) != bool(divisions):
+        raise InvalidAccount("a clerk account, and only one, is bound to one or more divisions")
+
+
+async def _load(conn: AsyncConnection, where: sa.ColumnElement[bool]) -> list[Account]:
+    rows = (
+        await conn.execute(sa.select(t.accounts).where(where).order_by(t.accounts.c.username))
+    ).all()
+    if not rows:
+        return []
+    by_account: dict[int, list[str]] = {}
+    division_rows = await conn.execute(
+        sa.select(t.account_divisions)
+        .where(t.account_divisions.c.account_id.in_([r.id for r in rows]))
+        .order_by(t.account_divisions.c.division)
+    )
+    for d in division_rows:
+        by_account.setdefault(d.account_id, []).append(d.division)
+    return [_account(r, by_account.get(r.id, [])) for r in rows]
+
+
+def _account(row: Any, divisions: list[str]) -> Account:
+    return Account(
+        id=row.id,
+        username=row.username,
+        role=Role(row.role),
+        display_name=row.display_name,
+        credit_code=row.credit_code,
+        divisions=tuple(divisions),
+        disabled=bool(row.disabled),
+        created_at=row.created_at,
+    )

@@ -1,0 +1,141 @@
+"""``hrss-gateway accounts ...``: clerks and administrators, from the command line.
+
+Employer accounts are opened through the graph (``openAccount``), bound to
+their unit; this command is for the people who run the gateway.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+from collections.abc import Awaitable, Callable
+
+from gateway.auth import HashParams, Passwords, Role
+from gateway.store import DEFAULT_STORE_URL
+from gateway.store.model import Account, StoreError
+from gateway.store.store import Store
+
+
+def add_accounts_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``accounts`` command and its subcommands to ``subparsers``."""
+    accounts = subparsers.add_parser(
+        "accounts",
+        help="create, list and disable clerk and administrator accounts",
+        description="Manage the gateway's clerk and administrator accounts.",
+    )
+    accounts.add_argument(
+        "--store",
+        metavar="URL",
+        default=os.environ.get("HRSS_STORE_URL", DEFAULT_STORE_URL),
+        help="the store (default: $HRSS_STORE_URL or %(default)s)",
+    )
+    commands = accounts.add_subparsers(dest="accounts_command", required=True)
+
+    clerk = commands.add_parser(
+        "create-clerk", help="a service-window clerk bound to one or more divisions"
+    )
+    clerk.add_argument("username")
+    clerk.add_argument(
+        "--division",
+        action="append",
+        required=True,
+        metavar="CODE",
+        help="six-digit GB/T 2260 division the window serves (repeat for several; "
+        "a city's code covers its districts)",
+    )
+    clerk.add_argument("--name", help="display name")
+    _password_options(clerk)
+    clerk.set_defaults(run=_runner(_create, Role.CLERK))
+
+    admin = commands.add_parser("create-admin", help="an administrator")
+    admin.add_argument("username")
+    admin.add_argument("--name", help="display name")
+    _password_options(admin)
+    admin.set_defaults(run=_runner(_create, Role.ADMIN))
+
+    listing = commands.add_parser("list", help="list accounts")
+    listing.add_argument("--role", choices=[r.value for r in Role])
+    listing.set_defaults(run=_runner(_list))
+
+    disable = commands.add_parser("disable", help="stop an account from signing in")
+    disable.add_argument("username")
+    disable.set_defaults(run=_runner(_set_disabled, True))
+
+    enable = commands.add_parser("enable", help="let a disabled account sign in again")
+    enable.add_argument("username")
+    enable.set_defaults(run=_runner(_set_disabled, False))
+
+
+def _password_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input (default: prompt)",
+    )
+
+
+def _runner(action: Callable[..., Awaitable[int]], *bound: object) -> Callable[..., int]:
+    def run(args: argparse.Namespace) -> int:
+        return asyncio.run(_with_store(args, lambda store: action(store, args, *bound)))
+
+    return run
+
+
+async def _with_store(args: argparse.Namespace, action: Callable[[Store], Awaitable[int]]) -> int:
+    try:
+        store = await Store.open(args.store, passwords=Passwords(HashParams.from_env()))
+    except (OSError, ValueError) as e:
+        print(f"hrss-gateway accounts: cannot open the store: {e}", file=sys.stderr)
+        return 1
+    try:
+        return await action(store)
+    except StoreError as e:
+        print(f"hrss-gateway accounts: {e}", file=sys.stderr)
+        return 1
+    finally:
+        await store.close()
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Password again: ") != first:
+        raise StoreError("the two passwords differ")
+    return first
+
+
+async def _create(store: Store, args: argparse.Namespace, role: Role) -> int:
+    password = _read_password(args)
+    account = await store.accounts.create(
+        args.username,
+        password,
+        role,
+        display_name=args.name,
+        divisions=args.division if role is Role.CLERK else (),
+    )
+    print(f"created {account.role} {account.username} (id {account.id})")
+    return 0
+
+
+async def _list(store: Store, args: argparse.Namespace) -> int:
+    for account in await store.accounts.list(args.role):
+        print(_line(account))
+    return 0
+
+
+async def _set_disabled(store: Store, args: argparse.Namespace, disabled: bool) -> int:
+    account = await store.accounts.set_disabled(args.username, disabled)
+    print(f"{'disabled' if account.disabled else 'enabled'} {account.username}")
+    return 0
+
+
+def _line(account: Account) -> str:
+    scope = account.credit_code or ",".join(account.divisions) or "-"
+    state = "disabled" if account.disabled else "active"
+    return "\t".join(
+        [account.username, account.role.value, scope, state, account.display_name or ""]
+    )

@@ -1,0 +1,144 @@
+"""The async engine, its transactions, and schema migrations at start-up.
+
+SQLite (the embedded default) is set up for several writers on one machine:
+WAL so that readers never wait for a writer, a busy timeout so that writers
+queue instead of failing, foreign keys on, and write transactions that take
+the write lock when they begin (``BEGIN IMMEDIATE``). A deferred transaction
+that reads and then writes can fail at once with "database is locked" when
+another writer committed in between, whatever the busy timeout; taking the
+lock up front turns that into waiting. PostgreSQL needs none of this.
+
+Migrations run with Alembic from the scripts in ``migrations/``, inside one
+transaction that holds a lock, so that several gateway instances starting at
+once migrate once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+#: How long a SQLite writer waits for the lock before giving up, milliseconds.
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+# Any constant: the key of the PostgreSQL advisory lock held while migrating.
+_MIGRATION_LOCK = 0x6872_7373_6777  # "hrssgw"
+
+_WRITE = "hrss_write"
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """An engine for ``sqlite+aiosqlite:///file`` or ``postgresql+asyncpg://...``."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        database = parsed.database
+        if not database or database == ":memory:" or database.startswith("file:"):
+            raise ValueError("the embedded store needs a file: sqlite+aiosqlite:///path/to.db")
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(parsed)
+        _set_up_sqlite(engine)
+        return engine
+    if backend == "postgresql":
+        return create_async_engine(parsed, pool_pre_ping=True)
+    raise ValueError(
+        f"unsupported store backend {backend!r}: use sqlite+aiosqlite or postgresql+asyncpg"
+    )
+
+
+def _set_up_sqlite(engine: AsyncEngine) -> None:
+    @sa.event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # The driver's own transaction handling would issue BEGIN lazily and
+        # COMMIT before DDL; we issue BEGIN ourselves (below).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA synchronous=NORMAL")  # durable enough with WAL
+        finally:
+            cursor.close()
+
+    @sa.event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        write = conn.get_execution_options().get(_WRITE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+class Database:
+    """An engine and the two kinds of transaction the repositories use."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction that only reads."""
+        async with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction that writes: committed when the block ends without error."""
+        async with self.engine.connect() as conn:
+            await conn.execution_options(**{_WRITE: True})
+            async with conn.begin():
+                yield conn
+
+    async def migrate(self) -> None:
+        """Bring the schema to the newest revision (does nothing when it is there)."""
+        async with self.write() as conn:
+            if self.dialect == "postgresql":
+                # Released at commit; SQLite's BEGIN IMMEDIATE already serializes.
+                await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK)))
+            await conn.run_sync(_upgrade)
+
+    async def revision(self) -> str | None:
+        """The schema revision the database is at (None before the first migration)."""
+        async with self.read() as conn:
+            return await conn.run_sync(_current_revision)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def alembic_config(connection: sa.Connection | None = None) -> Config:
+    """Alembic's configuration, built in code: users need no alembic.ini.
+
+    A developer adds a revision with
+    ``alembic.command.revision(alembic_config(), "message")`` and writes it by
+    hand to match ``tables.py`` (the schema test says whether it does).
+    """
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def _upgrade(connection: sa.Connection) -> None:
+    command.upgrade(alembic_config(connection), "head")
+
+
+def _current_revision(connection: sa.Connection) -> str | None:
+    from alembic.migration import MigrationContext
+
+    return MigrationContext.configure(connection).get_current_revision()

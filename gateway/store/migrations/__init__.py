@@ -1,0 +1,1 @@
+"""Alembic migrations of the gateway's store, run by ``Database.migrate``."""

@@ -1,0 +1,185 @@
+"""What the store hands out: accounts, employers, audit records, pages, and its errors.
+
+Frozen dataclasses with no database in them; the repositories build them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Generic, TypeVar
+
+from gateway.auth import Role
+from gateway.domain.model import System
+
+T = TypeVar("T")
+
+_DIVISION = re.compile(r"\d{6}")
+
+
+class StoreError(Exception):
+    """Base of the store's errors. Messages name no personal data."""
+
+
+class DuplicateUsername(StoreError):
+    def __init__(self, username: str) -> None:
+        super().__init__(f"the username {username!r} is taken")
+        self.username = username
+
+
+class AccountNotFound(StoreError):
+    def __init__(self, username: str) -> None:
+        super().__init__(f"no account {username!r}")
+        self.username = username
+
+
+class InvalidRecord(StoreError, ValueError):
+    """A value the store refuses to keep (a malformed division code...)."""
+
+
+class InvalidAccount(InvalidRecord):
+    """An account that breaks a rule (role without its binding, bad username...)."""
+
+
+class EmployerNotFound(StoreError):
+    def __init__(self, credit_code: str) -> None:
+        super().__init__(f"no employer with credit code {credit_code}")
+        self.credit_code = credit_code
+
+
+class BindingConflict(StoreError):
+    """The system id is already bound to another unit, or this unit to another id."""
+
+
+class InvalidCursor(StoreError, ValueError):
+    """A pagination cursor that this list did not give out."""
+
+
+class Channel(StrEnum):
+    """Where a request came from (DESIGN.md, item 5 of the notice)."""
+
+    GOVERNMENT_PORTAL = "government_portal"
+    EMPLOYMENT_SERVICE_HALL = "employment_service_hall"
+    SERVICE_WINDOW = "service_window"
+
+
+class AuditResult(StrEnum):
+    ALLOWED = "allowed"
+    REFUSED = "refused"
+    NOT_FOUND = "not_found"
+
+
+def check_division(code: str) -> str:
+    """A GB/T 2260 six-digit code, or ``InvalidRecord``."""
+    if not _DIVISION.fullmatch(code):
+        raise InvalidRecord(f"a division is six digits (GB/T 2260), not {code!r}")
+    return code
+
+
+def division_prefix(code: str) -> str:
+    """The prefix every division under ``code`` starts with.
+
+    GB/T 2260 is a hierarchy: ``370000`` is the province, ``370100`` a city in
+    it, ``370102`` a district of that city. A window bound to a city acts for
+    the units of all its districts.
+    """
+    check_division(code)
+    if code.endswith("0000"):
+        return code[:2]
+    if code.endswith("00"):
+        return code[:4]
+    return code
+
+
+def covers_division(divisions: Iterable[str], division: str) -> bool:
+    """True when ``division`` is one of ``divisions`` or lies under one of them."""
+    return any(division.startswith(division_prefix(d)) for d in divisions)
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A person who signs in to the gateway. The password hash never leaves the store."""
+
+    id: int
+    username: str
+    role: Role
+    display_name: str | None
+    credit_code: str | None  # employers: their unit
+    divisions: tuple[str, ...]  # clerks: where their window acts
+    disabled: bool
+    created_at: dt.datetime
+
+
+_ID_COLUMN = {
+    System.EMPLOYMENT: "employment_id",
+    System.LABOUR: "labour_id",
+    System.UNEMPLOYMENT: "unemployment_id",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class EmployerRecord:
+    """A unit as the gateway knows it, with its id in each system (None: not bound yet)."""
+
+    credit_code: str
+    name: str
+    division: str
+    employment_id: str | None = None
+    labour_id: str | None = None
+    unemployment_id: str | None = None
+    updated_at: dt.datetime | None = None  # set by the store
+
+    def system_id(self, system: System) -> str | None:
+        """The unit's id in ``system``."""
+        value: str | None = getattr(self, _ID_COLUMN[system])
+        return value
+
+
+def id_column(system: System) -> str:
+    """The ``employers`` column holding the unit's id in ``system``."""
+    return _ID_COLUMN[system]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """One read (or refused read) of one worker's personal data."""
+
+    id: int  # position in the chain
+    at: dt.datetime
+    actor_id: int
+    actor_username: str
+    actor_role: Role
+    action: str
+    worker_id_type: str
+    worker_masked: str  # for display: first 6 and last 4 characters
+    worker_key: str  # keyed hash of the full number, for searching
+    credit_code: str | None
+    channel: Channel
+    result: AuditResult
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChainCheck:
+    """The outcome of walking the audit chain."""
+
+    ok: bool
+    checked: int
+    first_broken_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CursorPage(Generic[T]):
+    """A slice of a list, with a cursor after each item (Relay-style pagination)."""
+
+    items: list[T]
+    cursors: list[str]
+    has_next_page: bool
+
+    @property
+    def end_cursor(self) -> str | None:
+        return self.cursors[-1] if self.cursors else None

@@ -1,0 +1,77 @@
+"""The gateway's own store: one object holding the engine and the repositories."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from gateway.auth import Passwords
+from gateway.store.accounts import Accounts
+from gateway.store.audit import AuditLog
+from gateway.store.database import Database, create_engine
+from gateway.store.employers import Employers
+from gateway.store.model import StoreError
+
+
+class Store:
+    """Accounts, employers and the audit log in one database (SQLite or PostgreSQL).
+
+    ``await Store.open(url)`` connects and migrates; ``await store.close()``
+    (or ``async with``) releases the connections.
+    """
+
+    def __init__(self, db: Database, passwords: Passwords, audit_key: bytes | None) -> None:
+        self.db = db
+        self.accounts = Accounts(db, passwords)
+        self.employers = Employers(db)
+        self._audit = AuditLog(db, audit_key) if audit_key is not None else None
+
+    @classmethod
+    async def open(
+        cls,
+        url: str,
+        *,
+        passwords: Passwords | None = None,
+        audit_key: bytes | None = None,
+        migrate: bool = True,
+    ) -> Store:
+        """Connect to ``url`` (``sqlite+aiosqlite:///path`` creates the file's folder)
+        and bring the schema up to date.
+
+        ``audit_key`` (``HRSS_AUDIT_KEY``) keys the worker hashes of the audit
+        log; a store opened without it (the accounts command) has no audit log.
+        """
+        db = Database(create_engine(url))
+        try:
+            passwords = passwords or Passwords()
+            store = cls(db, passwords, audit_key)
+            if migrate:
+                await db.migrate()
+            # The first unknown-user login must not be slower than the next ones.
+            await passwords.prepare()
+        except BaseException:
+            await db.close()
+            raise
+        return store
+
+    @property
+    def audit(self) -> AuditLog:
+        if self._audit is None:
+            raise StoreError("the audit log needs a key: set HRSS_AUDIT_KEY")
+        return self._audit
+
+    async def migrate(self) -> None:
+        await self.db.migrate()
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    async def __aenter__(self) -> Store:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()

@@ -1,0 +1,153 @@
+"""The gateway's own tables, defined once for SQLAlchemy Core and for Alembic.
+
+Every schema change is a migration in ``migrations/versions`` that brings the
+database to what this module says; a test compares the two on SQLite and on
+PostgreSQL. Only portable types: the same code runs on both.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+# Constraint names are spelled out so that migrations can refer to them and
+# SQLite's batch mode can rebuild tables without losing them.
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(sa.TypeDecorator[dt.datetime]):
+    """An aware UTC timestamp on every backend.
+
+    PostgreSQL keeps the zone; SQLite keeps text without one, so values are
+    converted to UTC before they are written and marked UTC when read back.
+    Both then compare and sort in time order.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("timestamps given to the store must be timezone-aware")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, dt.datetime)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+ROLES = ("employer", "clerk", "admin")
+CHANNELS = ("government_portal", "employment_service_hall", "service_window")
+AUDIT_RESULTS = ("allowed", "refused", "not_found")
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+employers = sa.Table(
+    "employers",
+    metadata,
+    sa.Column("credit_code", sa.String(18), primary_key=True),  # GB 32100
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("division", sa.String(6), nullable=False, index=True),  # GB/T 2260
+    # The unit's id in each system: one unit per id, hence unique (NULL = not bound yet).
+    sa.Column("employment_id", sa.String(64), nullable=True, unique=True),
+    sa.Column("labour_id", sa.String(64), nullable=True, unique=True),
+    sa.Column("unemployment_id", sa.String(64), nullable=True, unique=True),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+accounts = sa.Table(
+    "accounts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("username", sa.String(64), nullable=False, unique=True),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("display_name", sa.String(200), nullable=True),
+    sa.Column(
+        "credit_code",
+        sa.String(18),
+        sa.ForeignKey("employers.credit_code"),
+        nullable=True,
+        index=True,
+    ),
+    sa.Column("disabled", sa.Boolean, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.CheckConstraint(_one_of("role", ROLES), name="role"),
+    # An employer account is its unit's; nobody else's is bound to a unit.
+    sa.CheckConstraint(
+        "(role = 'employer') = (credit_code IS NOT NULL)", name="employer_has_credit_code"
+    ),
+)
+
+account_divisions = sa.Table(
+    "account_divisions",
+    metadata,
+    sa.Column(
+        "account_id",
+        sa.Integer,
+        sa.ForeignKey("accounts.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("division", sa.String(6), primary_key=True),
+)
+
+# Append-only, and chained: each record's hash covers its content and the hash
+# of the record before it, so that an edit or a removal shows (issue 5). The id
+# is the position in the chain, given out under the lock of ``audit_head``.
+audit_records = sa.Table(
+    "audit_records",
+    metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("at", UTCDateTime(), nullable=False, index=True),
+    sa.Column("actor_id", sa.Integer, nullable=False, index=True),
+    # A snapshot: the record keeps saying who it was if the account changes later.
+    sa.Column("actor_username", sa.String(64), nullable=False),
+    sa.Column("actor_role", sa.String(16), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("worker_id_type", sa.String(32), nullable=False),
+    sa.Column("worker_masked", sa.String(32), nullable=False),
+    # HMAC-SHA256 of "id_type:id_number" under the configured key, hex.
+    sa.Column("worker_key", sa.String(64), nullable=False, index=True),
+    sa.Column("credit_code", sa.String(18), nullable=True, index=True),
+    sa.Column("channel", sa.String(32), nullable=False),
+    sa.Column("result", sa.String(16), nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.CheckConstraint(_one_of("channel", CHANNELS), name="channel"),
+    sa.CheckConstraint(_one_of("result", AUDIT_RESULTS), name="result"),
+)
+
+# One row: the end of the audit chain. Appenders lock it (SELECT ... FOR UPDATE
+# on PostgreSQL, the database write lock on SQLite), so the chain never forks.
+audit_head = sa.Table(
+    "audit_head",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("last_id", sa.BigInteger, nullable=False),
+    sa.Column("last_hash", sa.String(64), nullable=False),
+    sa.CheckConstraint("id = 1", name="single_row"),
+)
+
+#: ``prev_hash`` of the first audit record.
+GENESIS_HASH = "0" * 64

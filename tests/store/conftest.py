@@ -1,0 +1,38 @@
+"""A store on each backend: every test taking ``store`` runs on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from gateway.auth import HashParams, Passwords
+from gateway.store import Store
+from tests.services import SQL_BACKENDS
+from tests.services import postgres_database as postgres_database
+
+AUDIT_KEY = secrets.token_bytes(32)
+
+
+def cheap_passwords() -> Passwords:
+    return Passwords(HashParams.cheap())
+
+
+@pytest.fixture(params=SQL_BACKENDS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        # A folder that does not exist yet: opening the store creates it.
+        return f"sqlite+aiosqlite:///{tmp_path}/data/gateway.db"
+    url: str = request.getfixturevalue("postgres_database")
+    return url
+
+
+@pytest.fixture
+async def store(store_url: str) -> AsyncIterator[Store]:
+    s = await Store.open(store_url, passwords=cheap_passwords(), audit_key=AUDIT_KEY)
+    try:
+        yield s
+    finally:
+        await s.close()

@@ -1,0 +1,195 @@
+"""Accounts: creation rules, unique usernames under concurrency, authentication."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from gateway.auth import HashParams, Passwords, Role
+from gateway.store import (
+    AccountNotFound,
+    DuplicateUsername,
+    EmployerNotFound,
+    EmployerRecord,
+    InvalidAccount,
+    InvalidRecord,
+    Store,
+)
+from gateway.store import tables as t
+from tests.factories import credit_code
+from tests.store.conftest import AUDIT_KEY
+
+
+class CountingPasswords(Passwords):
+    """Counts verifications, to see that unknown users cost one like known ones."""
+
+    def __init__(self, params: HashParams) -> None:
+        super().__init__(params)
+        self.verifications = 0
+
+    async def verify(self, password_hash: str, password: str) -> bool:
+        self.verifications += 1
+        return await super().verify(password_hash, password)
+
+
+async def _raw_hash(store: Store, username: str) -> str:
+    async with store.db.read() as conn:
+        value = await conn.scalar(
+            sa.select(t.accounts.c.password_hash).where(t.accounts.c.username == username)
+        )
+    assert isinstance(value, str)
+    return value
+
+
+async def test_create_each_role(store: Store) -> None:
+    code = credit_code()
+    await store.employers.upsert(EmployerRecord(code, "济南示例有限公司", "370102"))
+    employer = await store.accounts.create(
+        "Unit-1", "password1", Role.EMPLOYER, credit_code=code, display_name="示例公司"
+    )
+    clerk = await store.accounts.create(
+        "clerk1", "password1", "clerk", divisions=["370102", "370100", "370102"]
+    )
+    admin = await store.accounts.create("admin1", "password1", Role.ADMIN)
+
+    assert employer.username == "unit-1"  # usernames compare without case
+    assert (employer.role, employer.credit_code, employer.divisions) == (Role.EMPLOYER, code, ())
+    assert employer.display_name == "示例公司"
+    assert clerk.divisions == ("370100", "370102")
+    assert (admin.role, admin.credit_code, admin.divisions, admin.disabled) == (
+        Role.ADMIN,
+        None,
+        (),
+        False,
+    )
+    assert admin.created_at.tzinfo is not None
+    assert await store.accounts.get("UNIT-1") == employer
+    assert await store.accounts.get_by_id(clerk.id) == clerk
+    assert await store.accounts.get("nobody") is None
+    assert await store.accounts.get_by_id(10_000) is None
+    assert [a.username for a in await store.accounts.list()] == ["admin1", "clerk1", "unit-1"]
+    assert await store.accounts.list(Role.CLERK) == [clerk]
+    assert await store.accounts.list("employer") == [employer]
+
+
+async def test_the_password_is_stored_as_an_argon2id_hash(store: Store) -> None:
+    await store.accounts.create("admin1", "correct horse", "admin")
+    stored = await _raw_hash(store, "admin1")
+    assert stored.startswith("$argon2id$")
+    assert "correct horse" not in stored
+
+
+async def test_a_taken_username_is_refused_whatever_its_case(store: Store) -> None:
+    await store.accounts.create("admin1", "password1", "admin")
+    with pytest.raises(DuplicateUsername):
+        await store.accounts.create("Admin1", "password2", "clerk", divisions=["370102"])
+    assert len(await store.accounts.list()) == 1
+
+
+async def test_concurrent_creations_of_one_username_make_exactly_one(store: Store) -> None:
+    results = await asyncio.gather(
+        *(
+            store.accounts.create("clerk-x", f"password{i}", "clerk", divisions=["370102"])
+            for i in range(20)
+        ),
+        return_exceptions=True,
+    )
+    created = [r for r in results if not isinstance(r, BaseException)]
+    refused = [r for r in results if isinstance(r, DuplicateUsername)]
+    assert (len(created), len(refused)) == (1, 19)
+    async with store.db.read() as conn:
+        assert await conn.scalar(sa.select(sa.func.count()).select_from(t.accounts)) == 1
+        divisions = await conn.scalar(sa.select(sa.func.count()).select_from(t.account_divisions))
+    assert divisions == 1
+
+
+_BROKEN_RULES: list[tuple[str, str, str, dict[str, Any]]] = [
+    ("emp", "password1", "employer", {}),  # employer without its unit
+    ("clerk", "password1", "clerk", {}),  # clerk without a division
+    ("clerk", "password1", "clerk", {"divisions": ["37010"]}),
+    ("clerk", "password1", "clerk", {"divisions": ["37010a"]}),
+    ("admin", "password1", "admin", {"divisions": ["370102"]}),
+    ("admin", "password1", "admin", {"credit_code": "91370102MA3C00000X"}),
+    ("admin", "short", "admin", {}),
+    ("", "password1", "admin", {}),
+    ("has space", "password1", "admin", {}),
+    ("x" * 65, "password1", "admin", {}),
+]
+
+
+async def test_accounts_breaking_a_rule_are_refused(store: Store) -> None:
+    for username, password, role, extra in _BROKEN_RULES:
+        with pytest.raises(InvalidRecord) as caught:
+            await store.accounts.create(username, password, role, **extra)
+        assert isinstance(caught.value, InvalidAccount) or "six digits" in str(caught.value)
+    assert await store.accounts.list() == []
+
+
+async def test_an_unknown_role_is_refused(store: Store) -> None:
+    with pytest.raises(ValueError, match="superuser"):
+        await store.accounts.create("root1", "password1", "superuser")
+
+
+async def test_an_employer_account_needs_a_known_unit(store: Store) -> None:
+    with pytest.raises(EmployerNotFound):
+        await store.accounts.create("emp", "password1", "employer", credit_code=credit_code())
+    assert await store.accounts.list() == []
+
+
+async def test_authenticate(store: Store) -> None:
+    admin = await store.accounts.create("admin1", "password1", "admin")
+    assert await store.accounts.authenticate("admin1", "password1") == admin
+    assert await store.accounts.authenticate(" ADMIN1 ", "password1") == admin
+    assert await store.accounts.authenticate("admin1", "password2") is None
+    assert await store.accounts.authenticate("admin1", "") is None
+    assert await store.accounts.authenticate("nobody", "password1") is None
+
+
+async def test_a_disabled_account_cannot_sign_in_until_enabled(store: Store) -> None:
+    await store.accounts.create("clerk1", "password1", "clerk", divisions=["370102"])
+    disabled = await store.accounts.set_disabled("clerk1")
+    assert disabled.disabled
+    assert await store.accounts.authenticate("clerk1", "password1") is None
+    enabled = await store.accounts.set_disabled("clerk1", False)
+    assert not enabled.disabled
+    assert await store.accounts.authenticate("clerk1", "password1") == enabled
+    with pytest.raises(AccountNotFound):
+        await store.accounts.set_disabled("nobody")
+
+
+async def test_an_unknown_user_costs_one_verification_like_a_known_one(store_url: str) -> None:
+    passwords = CountingPasswords(HashParams.cheap())
+    store = await Store.open(store_url, passwords=passwords, audit_key=AUDIT_KEY)
+    try:
+        await store.accounts.create("admin1", "password1", "admin")
+        for username, password in [("admin1", "wrong-pass"), ("nobody", "wrong-pass")]:
+            passwords.verifications = 0
+            assert await store.accounts.authenticate(username, password) is None
+            assert passwords.verifications == 1
+    finally:
+        await store.close()
+
+
+async def test_a_hash_with_old_parameters_is_replaced_at_sign_in(store_url: str) -> None:
+    old = await Store.open(store_url, passwords=Passwords(HashParams.cheap()))
+    try:
+        await old.accounts.create("admin1", "password1", "admin")
+        old_hash = await _raw_hash(old, "admin1")
+    finally:
+        await old.close()
+
+    stronger = HashParams(time_cost=2, memory_cost=16, parallelism=1)
+    new = await Store.open(store_url, passwords=Passwords(stronger))
+    try:
+        assert await new.accounts.authenticate("admin1", "wrong-pass") is None
+        assert await _raw_hash(new, "admin1") == old_hash  # only a right password rehashes
+        assert await new.accounts.authenticate("admin1", "password1") is not None
+        new_hash = await _raw_hash(new, "admin1")
+        assert new_hash != old_hash
+        assert "t=2" in new_hash
+        assert await new.accounts.authenticate("admin1", "password1") is not None
+    finally:
+        await new.close()

@@ -1,0 +1,146 @@
+"""``hrss-gateway accounts ...``, called through a parser built here as gateway/cli.py does."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+from pathlib import Path
+
+import pytest
+
+from gateway.auth import HashParams, Passwords
+from gateway.store import Store
+from gateway.store.cli import add_accounts_parser
+
+
+@pytest.fixture(autouse=True)
+def _cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HRSS_ARGON2_TIME_COST", "1")
+    monkeypatch.setenv("HRSS_ARGON2_MEMORY_KIB", "8")
+    monkeypatch.setenv("HRSS_ARGON2_PARALLELISM", "1")
+
+
+@pytest.fixture
+def url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    value = f"sqlite+aiosqlite:///{tmp_path}/data/gateway.db"
+    monkeypatch.setenv("HRSS_STORE_URL", value)
+    return value
+
+
+def run(*argv: str, stdin: str = "") -> int:
+    parser = argparse.ArgumentParser(prog="hrss-gateway")
+    add_accounts_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("sys.stdin", io.StringIO(stdin))
+        result: int = args.run(args)
+    return result
+
+
+def authenticate(url: str, username: str, password: str) -> bool:
+    async def go() -> bool:
+        store = await Store.open(url, passwords=Passwords(HashParams.cheap()))
+        try:
+            return await store.accounts.authenticate(username, password) is not None
+        finally:
+            await store.close()
+
+    return asyncio.run(go())
+
+
+def test_create_list_disable_enable(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        run(
+            "accounts",
+            "create-clerk",
+            "window-1",
+            "--division",
+            "370102",
+            "--division",
+            "370181",
+            "--name",
+            "历下区窗口",
+            "--password-stdin",
+            stdin="clerk-password\n",
+        )
+        == 0
+    )
+    assert (
+        run("accounts", "create-admin", "root-admin", "--password-stdin", stdin="admin-pass\n") == 0
+    )
+    assert "created clerk window-1" in capsys.readouterr().out
+    assert authenticate(url, "window-1", "clerk-password")
+
+    assert run("accounts", "list") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [
+        "root-admin\tadmin\t-\tactive\t",
+        "window-1\tclerk\t370102,370181\tactive\t历下区窗口",
+    ]
+    assert run("accounts", "list", "--role", "admin") == 0
+    assert capsys.readouterr().out.splitlines() == ["root-admin\tadmin\t-\tactive\t"]
+
+    assert run("accounts", "disable", "window-1") == 0
+    assert not authenticate(url, "window-1", "clerk-password")
+    assert run("accounts", "enable", "window-1") == 0
+    assert authenticate(url, "window-1", "clerk-password")
+
+
+def test_the_password_is_prompted_twice(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    answers = iter(["admin-pass", "admin-pass", "first-pass", "other-pass"])
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
+    assert run("accounts", "create-admin", "admin1") == 0
+    assert authenticate(url, "admin1", "admin-pass")
+    assert run("accounts", "create-admin", "admin2") == 1  # the two entries differ
+
+
+def test_errors_exit_1_with_a_message(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("accounts", "create-admin", "admin1", "--password-stdin", stdin="admin-pass\n") == 0
+    capsys.readouterr()
+    assert run("accounts", "create-admin", "ADMIN1", "--password-stdin", stdin="other-pass\n") == 1
+    assert "taken" in capsys.readouterr().err
+    assert (
+        run(
+            "accounts",
+            "create-clerk",
+            "c1",
+            "--division",
+            "3701",
+            "--password-stdin",
+            stdin="p" * 9,
+        )
+        == 1
+    )
+    assert "six digits" in capsys.readouterr().err
+    assert run("accounts", "create-admin", "admin3", "--password-stdin", stdin="short\n") == 1
+    assert "at least" in capsys.readouterr().err
+    assert run("accounts", "disable", "nobody") == 1
+    assert "no account" in capsys.readouterr().err
+
+
+def test_a_clerk_needs_a_division(url: str) -> None:
+    with pytest.raises(SystemExit):
+        run("accounts", "create-clerk", "c1", "--password-stdin")
+
+
+def test_the_store_option_wins_over_the_environment(
+    tmp_path: Path, url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = f"sqlite+aiosqlite:///{tmp_path}/other/gateway.db"
+    assert (
+        run(
+            "accounts",
+            "--store",
+            other,
+            "create-admin",
+            "a1",
+            "--password-stdin",
+            stdin="admin-pass",
+        )
+        == 0
+    )
+    assert authenticate(other, "a1", "admin-pass")
+    assert not authenticate(url, "a1", "admin-pass")
+    assert run("accounts", "--store", "mysql://h/db", "list") == 1
+    assert "cannot open the store" in capsys.readouterr().err

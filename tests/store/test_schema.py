@@ -1,0 +1,117 @@
+"""Migrations: fresh, repeated, concurrent, and matching ``tables.py`` exactly."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from gateway.store import Store
+from gateway.store.database import alembic_config, create_engine
+from gateway.store.tables import metadata
+from tests.store.conftest import AUDIT_KEY, cheap_passwords
+
+HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def _differences(connection: sa.Connection) -> list[object]:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return list(compare_metadata(context, metadata))
+
+
+async def test_a_fresh_store_is_migrated_to_the_head(store: Store) -> None:
+    assert HEAD is not None
+    assert await store.db.revision() == HEAD
+    async with store.db.read() as conn:
+        names = await conn.run_sync(lambda c: set(sa.inspect(c).get_table_names()))
+    assert set(metadata.tables) <= names
+
+
+async def test_the_migrated_schema_matches_the_tables(store: Store) -> None:
+    async with store.db.read() as conn:
+        differences = await conn.run_sync(_differences)
+    assert differences == []
+
+
+async def test_reopening_migrates_nothing_and_keeps_the_data(store_url: str, store: Store) -> None:
+    await store.accounts.create("admin1", "password1", "admin")
+    again = await Store.open(store_url, passwords=cheap_passwords(), audit_key=AUDIT_KEY)
+    try:
+        await again.migrate()
+        assert await again.db.revision() == HEAD
+        assert [a.username for a in await again.accounts.list()] == ["admin1"]
+    finally:
+        await again.close()
+
+
+async def test_instances_starting_together_migrate_once(store_url: str) -> None:
+    stores = await asyncio.gather(
+        *(Store.open(store_url, passwords=cheap_passwords()) for _ in range(4))
+    )
+    try:
+        assert {await s.db.revision() for s in stores} == {HEAD}
+        async with stores[0].db.read() as conn:
+            heads = await conn.scalar(sa.text("SELECT count(*) FROM audit_head"))
+        assert heads == 1
+    finally:
+        for s in stores:
+            await s.close()
+
+
+async def test_sqlite_runs_in_wal_with_foreign_keys_and_a_busy_timeout(tmp_path: Path) -> None:
+    store = await Store.open(
+        f"sqlite+aiosqlite:///{tmp_path}/a/b/g.db", passwords=cheap_passwords()
+    )
+    try:
+        async with store.db.read() as conn:
+            assert (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar() == "wal"
+            assert (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar() == 1
+            assert (await conn.exec_driver_sql("PRAGMA busy_timeout")).scalar() == 10_000
+        assert (tmp_path / "a" / "b" / "g.db").exists()
+    finally:
+        await store.close()
+
+
+async def test_foreign_keys_are_enforced(store: Store) -> None:
+    with pytest.raises(sa.exc.IntegrityError):
+        async with store.db.write() as conn:
+            await conn.execute(
+                sa.text(
+                    "INSERT INTO account_divisions (account_id, division) VALUES (999, '370102')"
+                )
+            )
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["sqlite+aiosqlite://", "sqlite+aiosqlite:///:memory:", "mysql+aiomysql://u@h/db"],
+)
+def test_unsupported_urls_are_refused(url: str) -> None:
+    with pytest.raises(ValueError, match="store"):
+        create_engine(url)
+
+
+async def test_sqlite_write_transactions_take_the_write_lock_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "g.db"
+    store = await Store.open(f"sqlite+aiosqlite:///{path}", passwords=cheap_passwords())
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        async with store.db.read():
+            other.execute("BEGIN IMMEDIATE")  # a reader does not hold writers back
+            other.execute("ROLLBACK")
+        async with store.db.write():
+            # Nothing written yet, and still no other writer gets in: a read-then-write
+            # transaction cannot be overtaken and fail with "database is locked".
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+        await store.close()
