@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint types pytest venv clean
+.PHONY: demo test bench lint types pytest venv clean
 
 venv: $(STAMP)
 
@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/hrss-gateway demo
+	$(BIN)/hrss-gateway serve --demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check gateway adapters tests benchmarks
@@ -30,6 +30,10 @@ pytest: $(STAMP)
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 test: lint types pytest
+
+# Benchmarks: ratios measured side by side in one run (results in docs/benchmarks.md).
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.graph
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

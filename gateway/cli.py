@@ -6,6 +6,9 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
+
+from gateway.store.cli import add_accounts_parser
 
 
 def _legacy(args: argparse.Namespace) -> int:
@@ -13,6 +16,55 @@ def _legacy(args: argparse.Namespace) -> int:
 
     serve(args.system, host=args.host, port=args.port, data=args.data, seed=args.seed)
     return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import asyncio
+
+    import uvicorn
+
+    from gateway.app import create_app
+    from gateway.config import GatewayConfig
+
+    demo = bool(args.demo)
+    config = GatewayConfig.load(
+        args.config,
+        host=args.host,
+        port=args.port,
+        demo=demo or None,
+        # GraphiQL is on in the demo; elsewhere only when configured.
+        graphiql=True if demo else None,
+    )
+    if demo:
+        from gateway import demo as demo_mode
+        from gateway.store import Store
+
+        async def prepare() -> None:
+            store = await Store.open(config.store_url)
+            try:
+                await demo_mode.prepare_store(store)
+            finally:
+                await store.close()
+
+        with demo_mode.standins(config):
+            asyncio.run(prepare())
+            print(demo_mode.banner(config), flush=True)
+            _run(uvicorn, create_app(config), config.host, config.port)
+        return 0
+    _run(uvicorn, create_app(config), config.host, config.port)
+    return 0
+
+
+def _run(uvicorn: Any, app: Any, host: str, port: int) -> None:
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="info",
+        # Access logs carry query strings, where a GET query may hold an ID number.
+        access_log=False,
+        timeout_graceful_shutdown=5,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,6 +105,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="load the deterministic seed data (only into an empty store)",
     )
     legacy.set_defaults(run=_legacy)
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the gateway",
+        description="Run the GraphQL gateway (/graphql, /healthz, /readyz).",
+    )
+    serve.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="port (default 8000)")
+    serve.add_argument("--config", metavar="FILE", default=None, help="TOML configuration file")
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="also run the three seeded stand-ins, with demo accounts and GraphiQL",
+    )
+    serve.set_defaults(run=_serve)
+
+    add_accounts_parser(commands)
     return parser
 
 

@@ -60,18 +60,31 @@ class SystemSettings:
     max_in_flight: int = 8  # concurrent calls, where the system has no batch query
 
     @classmethod
-    def from_env(cls, system: System, environ: Mapping[str, str] | None = None) -> SystemSettings:
-        """``HRSS_<SYSTEM>_URL``, ``_USERNAME``, ``_PASSWORD`` (or ``_API_KEY``),
-        ``_TIMEOUT``, ``_CONNECT_TIMEOUT``, ``_MAX_IN_FLIGHT``."""
+    def from_env(
+        cls,
+        system: System,
+        environ: Mapping[str, str] | None = None,
+        section: Mapping[str, object] | None = None,
+    ) -> SystemSettings:
+        """Settings from ``HRSS_<SYSTEM>_URL``, ``_USERNAME``, ``_PASSWORD`` (``_API_KEY``
+        for employment), ``_TIMEOUT``, ``_CONNECT_TIMEOUT``, ``_MAX_IN_FLIGHT``; then
+        from ``section`` (the system's table of the configuration file, same names in
+        lower case); then the defaults, which match the stand-ins'."""
         env = os.environ if environ is None else environ
+        file = section or {}
         p = f"HRSS_{_PREFIX[system]}_"
-        secret_var = "API_KEY" if system is System.EMPLOYMENT else "PASSWORD"
+        secret_name = "api_key" if system is System.EMPLOYMENT else "password"
+
+        def pick(name: str, default: object) -> str:
+            value = env.get(p + name.upper(), file.get(name, default))
+            return str(value)
+
         return cls(
             system=system,
-            url=env.get(p + "URL", f"http://127.0.0.1:{DEFAULT_PORTS[system]}"),
-            username=env.get(p + "USERNAME", _DEFAULT_USER[system]),
-            secret=env.get(p + secret_var, _DEFAULT_SECRET[system]),
-            timeout=float(env.get(p + "TIMEOUT", "10")),
-            connect_timeout=float(env.get(p + "CONNECT_TIMEOUT", "2")),
-            max_in_flight=int(env.get(p + "MAX_IN_FLIGHT", "8")),
+            url=pick("url", f"http://127.0.0.1:{DEFAULT_PORTS[system]}").rstrip("/"),
+            username=pick("username", _DEFAULT_USER[system]),
+            secret=pick(secret_name, _DEFAULT_SECRET[system]),
+            timeout=float(pick("timeout", 10)),
+            connect_timeout=float(pick("connect_timeout", 2)),
+            max_in_flight=int(pick("max_in_flight", 8)),
         )

@@ -55,6 +55,7 @@ GraphiQL
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -170,6 +171,7 @@ _OPENING = {TokenKind.BRACE_L, TokenKind.PAREN_L, TokenKind.BRACKET_L}
 _CLOSING = {TokenKind.BRACE_R, TokenKind.PAREN_R, TokenKind.BRACKET_R}
 
 
+@lru_cache(maxsize=512)  # the same few documents come again and again, as for the parser
 def _has_several_operations(query: str) -> bool:
     """Whether a document defines more than one operation, found by lexing alone.
 

@@ -1,0 +1,201 @@
+"""Demo mode: the gateway, the three seeded stand-ins and three demo accounts.
+
+``hrss-gateway serve --demo`` (what ``make demo`` runs) starts each stand-in as
+its own process on its default loopback port, keeps every store under the
+local data folder, signs up ``demo-employer``, ``demo-clerk`` and
+``demo-admin`` (password ``demo-password``, in demo mode only), and stops the
+stand-ins when the gateway stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+from adapters.standin.process import RunningStandin, start_standin
+from adapters.standin.seed import EMPLOYERS
+from gateway.config import GatewayConfig
+from gateway.domain.identifiers import eleven_two_check
+from gateway.domain.model import (
+    ContractTerm,
+    ContractType,
+    Education,
+    EmployerProfile,
+    EmploymentForm,
+    EmploymentPersonCategory,
+    EmploymentRegistrationRequest,
+    FilingPersonCategory,
+    Gender,
+    IdType,
+    Person,
+    System,
+)
+from gateway.store import DuplicateUsername, EmployerRecord, Role, Store
+from gateway.systems import EmploymentSystem, LabourSystem, UnemploymentSystem
+
+DEMO_PASSWORD = "demo-password"  # noqa: S105 - demo mode only, printed on start
+DEMO_EMPLOYER = EMPLOYERS[0]
+#: Jinan city: the clerk reaches the two Jinan employers of the seed, not Qingdao's.
+DEMO_CLERK_DIVISION = "370100"
+
+_STANDINS = {
+    "employment": System.EMPLOYMENT,
+    "labor": System.LABOUR,
+    "unemployment": System.UNEMPLOYMENT,
+}
+
+FIRST_QUERY = """\
+# Sign in first (mutation below), then put the token in the headers pane:
+#   {"Authorization": "Bearer <token>"}
+mutation SignIn {
+  login(username: "demo-employer", password: "demo-password") { token expiresAt }
+}
+
+query MyWorkers {
+  employer {
+    name
+    creditCode
+    systemIds { employment labour unemployment }
+    workers(first: 10) {
+      totalCount
+      edges {
+        node {
+          name idNumber status inconsistencies
+          labourContracts { contractType startDate endDate state }
+        }
+      }
+    }
+  }
+}
+"""
+
+
+@contextlib.contextmanager
+def standins(config: GatewayConfig) -> Iterator[list[RunningStandin]]:
+    """Start the three seeded stand-ins on the configured ports; stop them after."""
+    data = Path(config.data_dir)
+    data.mkdir(parents=True, exist_ok=True)
+    started: list[RunningStandin] = []
+    try:
+        for name, system in _STANDINS.items():
+            port = httpx.URL(config.system(system).url).port
+            started.append(
+                start_standin(name, data, seed=True, data=str(data / f"{name}.db"), port=port)
+            )
+        yield started
+    finally:
+        for standin in started:
+            standin.stop()
+
+
+async def prepare_store(store: Store) -> None:
+    """Bindings of the seed employers, and the demo accounts (kept if they exist)."""
+    for e in EMPLOYERS:
+        await store.employers.upsert(
+            EmployerRecord(
+                credit_code=e.profile.credit_code,
+                name=e.profile.name,
+                division=e.profile.division,
+                employment_id=e.employment_id,
+                labour_id=e.labour_id,
+                unemployment_id=e.unemployment_id,
+            )
+        )
+    accounts: list[tuple[str, Role, dict[str, object]]] = [
+        ("demo-employer", Role.EMPLOYER, {"credit_code": DEMO_EMPLOYER.profile.credit_code,
+                                          "display_name": DEMO_EMPLOYER.profile.name}),
+        ("demo-clerk", Role.CLERK, {"divisions": [DEMO_CLERK_DIVISION],
+                                    "display_name": "济南市服务窗口"}),
+        ("demo-admin", Role.ADMIN, {"display_name": "管理员"}),
+    ]  # fmt: skip
+    for username, role, extra in accounts:
+        with contextlib.suppress(DuplicateUsername):
+            await store.accounts.create(username, DEMO_PASSWORD, role, **extra)  # type: ignore[arg-type]
+
+
+def demo_people(
+    n: int, *, division: str = "370102", born_from: dt.date | None = None
+) -> list[Person]:
+    """``n`` made-up people with valid, distinct resident ID numbers (one per birth day)."""
+    first = born_from or dt.date(1980, 1, 1)
+    people = []
+    for i in range(n):
+        body = f"{division}{first + dt.timedelta(days=i):%Y%m%d}{2 * (i % 400) + 1:03d}"
+        people.append(
+            Person(
+                IdType.RESIDENT_ID,
+                body + eleven_two_check(body),
+                f"演示{i:03d}",
+                Gender.MALE,
+                "01",
+                Education.SENIOR_HIGH,
+                f"139{i:08d}",
+                "山东省济南市历下区1号",
+                "山东省济南市历下区1号",
+            )
+        )
+    return people
+
+
+async def populate_employer(
+    adapters: tuple[EmploymentSystem, LabourSystem, UnemploymentSystem],
+    store: Store,
+    profile: EmployerProfile,
+    people: list[Person],
+    *,
+    start: dt.date = dt.date(2025, 3, 1),
+    in_flight: int = 8,
+) -> EmployerRecord:
+    """Open ``profile`` in the three systems and hire ``people`` there (employment
+    registered, a three-year contract filed), for demonstrations and measurements."""
+    employment, labour, unemployment = adapters
+    bindings = await asyncio.gather(
+        employment.ensure_employer(profile),
+        labour.ensure_employer(profile),
+        unemployment.ensure_employer(profile),
+    )
+    emp_id, lab_id, unemp_id = (b.employer_id for b in bindings)
+    term = ContractTerm(
+        ContractType.FIXED_TERM, start, start.replace(year=start.year + 3) - dt.timedelta(days=1),
+        FilingPersonCategory.URBAN_EMPLOYEE, EmploymentForm.FULL_TIME, "操作工", profile.division,
+    )  # fmt: skip
+    slots = asyncio.Semaphore(in_flight)
+
+    async def hire(person: Person) -> None:
+        async with slots:
+            await employment.register(
+                EmploymentRegistrationRequest(
+                    emp_id,
+                    person,
+                    start,
+                    EmploymentPersonCategory.NEW_URBAN_ENTRANT,
+                    EmploymentForm.FULL_TIME,
+                    "操作工",
+                    profile.division,
+                )
+            )
+            await labour.file(lab_id, person, term)
+
+    await asyncio.gather(*(hire(p) for p in people))
+    return await store.employers.upsert(
+        EmployerRecord(
+            profile.credit_code, profile.name, profile.division, emp_id, lab_id, unemp_id
+        )
+    )
+
+
+def banner(config: GatewayConfig) -> str:
+    url = f"http://{config.host}:{config.port}/graphql"
+    return (
+        f"\nhrss-gateway demo\n  GraphiQL:  {url}\n"
+        f"  accounts:  demo-employer, demo-clerk, demo-admin (password {DEMO_PASSWORD})\n"
+        f"  stand-ins: "
+        + ", ".join(f"{n} {config.system(s).url}" for n, s in _STANDINS.items())
+        + f"\n  data:      {Path(config.data_dir).resolve()}\n\n"
+        "A first query to try (paste it into GraphiQL):\n\n" + FIRST_QUERY
+    )

@@ -1,0 +1,78 @@
+"""Which unit is which in each system: the employer bindings.
+
+An employer is known to the gateway by its unified social credit code; each
+system knows it under its own id. The bindings are kept in the store (the
+gateway's record, written when an account is opened or merged) and cached; an
+employer the store does not know yet is looked up in the three systems at once
+and remembered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from gateway.cache import GatewayCache
+from gateway.domain.model import EmployerBinding, System
+from gateway.store import Store
+from gateway.store.model import EmployerRecord
+from gateway.systems import AdapterError, SystemAdapter
+
+
+class EmployerDirectory:
+    def __init__(
+        self, store: Store, cache: GatewayCache, adapters: dict[System, SystemAdapter]
+    ) -> None:
+        self._store = store
+        self._cache = cache
+        self._adapters = adapters
+
+    async def get(self, credit_code: str) -> EmployerRecord | None:
+        key = self._cache.employer_key(credit_code)
+        cached: EmployerRecord | None = await self._cache.get(key)
+        if cached is not None:
+            return cached
+        record = await self._store.employers.get(credit_code)
+        missing = [s for s in self._adapters if record is None or record.system_id(s) is None]
+        if missing:
+            found = await self._look_up(credit_code, missing)
+            if record is None and not found:
+                return None
+            record = await self._remember(credit_code, record, found)
+        if record is not None and all(record.system_id(s) for s in self._adapters):
+            # Only complete bindings are cached: a system that was down is asked again.
+            await self._cache.set(key, record, ttl=self._cache.employer_ttl_s)
+        return record
+
+    async def forget(self, credit_code: str) -> None:
+        await self._cache.delete(self._cache.employer_key(credit_code))
+
+    async def _look_up(
+        self, credit_code: str, systems: list[System]
+    ) -> dict[System, EmployerBinding]:
+        async def one(system: System) -> EmployerBinding | None:
+            try:
+                return await self._adapters[system].find_employer(credit_code)
+            except AdapterError:
+                return None
+
+        answers = await asyncio.gather(*(one(s) for s in systems))
+        return {s: b for s, b in zip(systems, answers, strict=True) if b is not None}
+
+    async def _remember(
+        self,
+        credit_code: str,
+        record: EmployerRecord | None,
+        found: dict[System, EmployerBinding],
+    ) -> EmployerRecord | None:
+        if record is None:
+            # The employment system's profile first: it is the one the form's header follows.
+            first = found.get(System.EMPLOYMENT) or next(iter(found.values()))
+            record = EmployerRecord(
+                credit_code=credit_code,
+                name=first.profile.name,
+                division=first.profile.division,
+            )
+            await self._store.employers.upsert(record)
+        for system, binding in found.items():
+            await self._store.employers.bind(credit_code, system, binding.employer_id)
+        return await self._store.employers.get(credit_code)

@@ -1,0 +1,197 @@
+"""The unified view of one worker: what the three systems say, taken together.
+
+Pure functions over the records each system holds. The current status is
+derived from all three; where they disagree, the view lists the inconsistency
+for a clerk to look at. When a system could not be asked, its records are
+``None`` (not an empty list) and the view says it is incomplete.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from gateway.domain.model import (
+    ContractState,
+    EmploymentRecord,
+    EmploymentState,
+    LabourContract,
+    Person,
+    System,
+    UnemploymentRegistration,
+    UnemploymentState,
+)
+
+
+class WorkerStatus(StrEnum):
+    """当前状态, derived from the three systems."""
+
+    EMPLOYED_WITH_CONTRACT = "EMPLOYED_WITH_CONTRACT"  # 在职，合同已备案
+    EMPLOYED_WITHOUT_CONTRACT = "EMPLOYED_WITHOUT_CONTRACT"  # 在职，未备案合同
+    CONTRACT_WITHOUT_EMPLOYMENT = "CONTRACT_WITHOUT_EMPLOYMENT"  # 有合同，无就业登记
+    DISMISSED = "DISMISSED"  # 已解聘
+    REGISTERED_UNEMPLOYED = "REGISTERED_UNEMPLOYED"  # 已失业登记
+    NO_RECORD = "NO_RECORD"  # 无记录
+    UNKNOWN = "UNKNOWN"  # a system needed to tell could not be asked
+
+
+class Inconsistency(StrEnum):
+    """Disagreements between the systems that a clerk should look at."""
+
+    EMPLOYED_WITHOUT_FILED_CONTRACT = "EMPLOYED_WITHOUT_FILED_CONTRACT"
+    CONTRACT_IN_FORCE_AFTER_DISMISSAL = "CONTRACT_IN_FORCE_AFTER_DISMISSAL"
+    CONTRACT_IN_FORCE_WITHOUT_EMPLOYMENT = "CONTRACT_IN_FORCE_WITHOUT_EMPLOYMENT"
+    UNEMPLOYED_WHILE_EMPLOYED = "UNEMPLOYED_WHILE_EMPLOYED"
+    END_DATES_DIFFER = "END_DATES_DIFFER"
+    PERSON_FIELDS_DIFFER = "PERSON_FIELDS_DIFFER"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerView:
+    """One person as the gateway shows them: ``None`` records mean "not known"."""
+
+    person: Person
+    employment: list[EmploymentRecord] | None
+    contracts: list[LabourContract] | None
+    unemployment: list[UnemploymentRegistration] | None
+    status: WorkerStatus
+    inconsistencies: list[Inconsistency] = field(default_factory=list)
+    unavailable: list[System] = field(default_factory=list)
+    reveal: bool = False  # full ID and mobile numbers may be shown (single-worker query)
+
+    @property
+    def complete(self) -> bool:
+        return not self.unavailable
+
+
+def _active_employment(records: Sequence[EmploymentRecord]) -> EmploymentRecord | None:
+    return next((r for r in records if r.state is EmploymentState.EMPLOYED), None)
+
+
+def _latest_dismissal(records: Sequence[EmploymentRecord]) -> EmploymentRecord | None:
+    dismissed = [r for r in records if r.state is EmploymentState.DISMISSED]
+    return max(dismissed, key=lambda r: r.dismissal_date or r.start_date, default=None)
+
+
+def _in_force(contracts: Sequence[LabourContract]) -> LabourContract | None:
+    return next((c for c in contracts if c.state is ContractState.IN_FORCE), None)
+
+
+def _latest_ended(contracts: Sequence[LabourContract]) -> LabourContract | None:
+    ended = [c for c in contracts if c.state in (ContractState.RESCINDED, ContractState.TERMINATED)]
+    return max(ended, key=lambda c: c.ended_on or c.term.start_date, default=None)
+
+
+def _active_unemployment(
+    regs: Sequence[UnemploymentRegistration],
+) -> UnemploymentRegistration | None:
+    return next((r for r in regs if r.state is UnemploymentState.REGISTERED), None)
+
+
+def derive_status(
+    employment: Sequence[EmploymentRecord] | None,
+    contracts: Sequence[LabourContract] | None,
+    unemployment: Sequence[UnemploymentRegistration] | None,
+) -> WorkerStatus:
+    """The worker's status, from the most telling system that answered.
+
+    Unemployment registration outranks the rest (it is the latest step of an
+    ending); then the employment system's state, refined by the labour system.
+    """
+    if unemployment and _active_unemployment(unemployment):
+        return WorkerStatus.REGISTERED_UNEMPLOYED
+    if employment is None:
+        return WorkerStatus.UNKNOWN
+    if _active_employment(employment):
+        if contracts is None:
+            return WorkerStatus.UNKNOWN
+        if _in_force(contracts):
+            return WorkerStatus.EMPLOYED_WITH_CONTRACT
+        return WorkerStatus.EMPLOYED_WITHOUT_CONTRACT
+    if _latest_dismissal(employment):
+        return WorkerStatus.DISMISSED
+    if contracts is None:
+        return WorkerStatus.UNKNOWN
+    if _in_force(contracts):
+        return WorkerStatus.CONTRACT_WITHOUT_EMPLOYMENT
+    if unemployment is None:
+        return WorkerStatus.UNKNOWN
+    return WorkerStatus.NO_RECORD
+
+
+def find_inconsistencies(
+    employment: Sequence[EmploymentRecord] | None,
+    contracts: Sequence[LabourContract] | None,
+    unemployment: Sequence[UnemploymentRegistration] | None,
+) -> list[Inconsistency]:
+    """What the systems that answered disagree on (nothing is guessed for the others)."""
+    found: list[Inconsistency] = []
+    active = _active_employment(employment) if employment is not None else None
+    dismissal = _latest_dismissal(employment) if employment is not None else None
+    in_force = _in_force(contracts) if contracts is not None else None
+    ended = _latest_ended(contracts) if contracts is not None else None
+    if employment is not None and contracts is not None:
+        if active and not in_force:
+            found.append(Inconsistency.EMPLOYED_WITHOUT_FILED_CONTRACT)
+        if in_force and not active:
+            found.append(
+                Inconsistency.CONTRACT_IN_FORCE_AFTER_DISMISSAL
+                if dismissal
+                else Inconsistency.CONTRACT_IN_FORCE_WITHOUT_EMPLOYMENT
+            )
+        if (
+            dismissal
+            and ended
+            and not active
+            and dismissal.dismissal_date
+            and ended.ended_on
+            and dismissal.dismissal_date != ended.ended_on
+        ):
+            found.append(Inconsistency.END_DATES_DIFFER)
+    if unemployment and _active_unemployment(unemployment) and active:
+        found.append(Inconsistency.UNEMPLOYED_WHILE_EMPLOYED)
+    people = [r.person for r in employment or []]
+    people += [c.person for c in contracts or []]
+    people += [u.person for u in unemployment or []]
+    if len({(p.name, p.gender, p.id_type) for p in people}) > 1:
+        found.append(Inconsistency.PERSON_FIELDS_DIFFER)
+    return found
+
+
+def build_view(
+    employment: list[EmploymentRecord] | None,
+    contracts: list[LabourContract] | None,
+    unemployment: list[UnemploymentRegistration] | None,
+    *,
+    reveal: bool = False,
+) -> WorkerView | None:
+    """The unified view, or None when no system that answered knows the person."""
+    newest_first: list[Person] = [r.person for r in employment or []]
+    newest_first += [c.person for c in sorted(contracts or [], key=_filed_key, reverse=True)]
+    newest_first += [u.person for u in unemployment or []]
+    if not newest_first:
+        return None
+    unavailable = [
+        system
+        for system, records in (
+            (System.EMPLOYMENT, employment),
+            (System.LABOUR, contracts),
+            (System.UNEMPLOYMENT, unemployment),
+        )
+        if records is None
+    ]
+    return WorkerView(
+        person=newest_first[0],
+        employment=employment,
+        contracts=contracts,
+        unemployment=unemployment,
+        status=derive_status(employment, contracts, unemployment),
+        inconsistencies=find_inconsistencies(employment, contracts, unemployment),
+        unavailable=unavailable,
+        reveal=reveal,
+    )
+
+
+def _filed_key(c: LabourContract) -> tuple[str, str]:
+    return (c.filed_at.isoformat() if c.filed_at else "", c.term.start_date.isoformat())

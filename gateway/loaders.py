@@ -1,0 +1,114 @@
+"""Per-request batching of look-ups into each system's batch query (DataLoader).
+
+A page of 100 workers asks each system for 100 people; the loaders turn that
+into the system's batch query (the adapters chunk to the system's limits), one
+per employer, after taking what the cache already holds. The unemployment
+system has no batch query: its adapter bounds the calls in flight.
+
+A system that fails fails only its own keys: the loader returns the error for
+each of them, and the fields those keys feed come back null with that error.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+from strawberry.dataloader import DataLoader
+
+from gateway.cache import GatewayCache
+from gateway.domain.model import (
+    EmploymentRecord,
+    LabourContract,
+    System,
+    UnemploymentRegistration,
+)
+from gateway.systems import AdapterError, EmploymentSystem, LabourSystem, UnemploymentSystem
+
+R = TypeVar("R")
+
+#: (the system's own id of the employer, the person's ID number)
+Key = tuple[str, str]
+
+
+class _SystemLoader(Generic[R]):
+    """Cache first, then one batch query per employer for the misses."""
+
+    def __init__(
+        self,
+        system: System,
+        cache: GatewayCache,
+        fetch: Callable[[list[str], str], Awaitable[Sequence[R]]],
+    ) -> None:
+        self.system = system
+        self._cache = cache
+        self._fetch = fetch
+        self.loader: DataLoader[Key, list[R]] = DataLoader(self._batch)
+
+    async def load(self, employer_id: str, id_number: str) -> list[R]:
+        return await self.loader.load((employer_id, id_number))
+
+    def prime(self, employer_id: str, id_number: str, records: list[R]) -> None:
+        self.loader.prime((employer_id, id_number), records)
+
+    async def _batch(self, keys: list[Key]) -> list[list[R] | BaseException]:
+        cache_keys = [self._cache.worker_key(self.system, e, n) for e, n in keys]
+        cached = await self._cache.get_many(cache_keys)
+        results: dict[Key, list[R] | BaseException] = {
+            k: v for k, v in zip(keys, cached, strict=True) if v is not None
+        }
+        misses: dict[str, list[str]] = defaultdict(list)
+        for key in keys:
+            if key not in results:
+                misses[key[0]].append(key[1])
+        for employer_id, numbers in misses.items():
+            try:
+                records = await self._fetch(numbers, employer_id)
+            except AdapterError as exc:
+                for n in numbers:
+                    results[(employer_id, n)] = exc
+                continue
+            by_person: dict[str, list[R]] = {n: [] for n in numbers}
+            for record in records:
+                rec: Any = record
+                if rec.employer_id == employer_id and rec.person.id_number in by_person:
+                    by_person[rec.person.id_number].append(record)
+            for n, found in by_person.items():
+                results[(employer_id, n)] = found
+            await self._cache.set_many(
+                [
+                    (self._cache.worker_key(self.system, employer_id, n), found)
+                    for n, found in by_person.items()
+                ],
+                ttl=self._cache.worker_ttl_s,
+            )
+        return [results[k] for k in keys]
+
+
+class Loaders:
+    """Fresh for every request, so that nothing is shared between callers."""
+
+    def __init__(
+        self,
+        *,
+        employment: EmploymentSystem,
+        labour: LabourSystem,
+        unemployment: UnemploymentSystem,
+        cache: GatewayCache,
+    ) -> None:
+        async def fetch_employment(ids: list[str], employer: str) -> list[EmploymentRecord]:
+            return await employment.query(ids, employer)
+
+        async def fetch_contracts(ids: list[str], employer: str) -> list[LabourContract]:
+            return await labour.query(ids, employer)
+
+        async def fetch_unemployment(
+            ids: list[str], employer: str
+        ) -> list[UnemploymentRegistration]:
+            # The system cannot filter by unit: the loader keeps this employer's rows.
+            return await unemployment.query(ids)
+
+        self.employment = _SystemLoader(System.EMPLOYMENT, cache, fetch_employment)
+        self.contracts = _SystemLoader(System.LABOUR, cache, fetch_contracts)
+        self.unemployment = _SystemLoader(System.UNEMPLOYMENT, cache, fetch_unemployment)

@@ -1,0 +1,84 @@
+"""The typed context of one GraphQL request: who asks, and fresh loaders."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from strawberry.types import Info as StrawberryInfo
+
+from gateway.access import Access
+from gateway.directory import EmployerDirectory
+from gateway.errors import not_found, session_refused, unauthenticated
+from gateway.loaders import Loaders
+from gateway.store.model import Account, AuditResult, Channel, EmployerRecord
+
+if TYPE_CHECKING:
+    from gateway.services import Gateway
+
+
+@dataclass
+class Context:
+    gateway: Gateway
+    directory: EmployerDirectory
+    loaders: Loaders
+    account: Account | None
+    #: Set when the request carried a token that was refused (expired, forged, revoked).
+    token_refused: bool = False
+    request: Any = None
+    response: Any = None
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    def require_account(self) -> Account:
+        if self.account is None:
+            raise session_refused() if self.token_refused else unauthenticated()
+        return self.account
+
+    @property
+    def access(self) -> Access:
+        return Access(self.require_account(), self.gateway.config.reveal_roles)
+
+    async def employer(self, credit_code: str) -> EmployerRecord:
+        """The employer, if this caller may reach it; otherwise NOT_FOUND either way."""
+        access = self.access
+        if access.role == "employer" and self.require_account().credit_code != credit_code:
+            raise not_found("employer", "用人单位")
+        record = await self.directory.get(credit_code)
+        if record is None or not access.may_reach_employer(record.credit_code, record.division):
+            raise not_found("employer", "用人单位")
+        return record
+
+    async def audit_worker_read(
+        self, employer: EmployerRecord, id_type: str, id_number: str, result: AuditResult
+    ) -> None:
+        """Every read of one worker's personal data leaves a record (who, when, which
+        worker, for which employer, through which channel, with what result)."""
+        await self.gateway.store.audit.record(
+            actor=self.require_account(),
+            action="read_worker",
+            id_type=id_type,
+            id_number=id_number,
+            credit_code=employer.credit_code,
+            channel=Channel(self.access.channel),
+            result=result,
+        )
+
+
+def build_context(gateway: Gateway, account: Account | None, **kwargs: Any) -> Context:
+    adapters = gateway.adapters
+    return Context(
+        gateway=gateway,
+        directory=EmployerDirectory(gateway.store, gateway.cache, adapters),
+        loaders=Loaders(
+            employment=gateway.employment,
+            labour=gateway.labour,
+            unemployment=gateway.unemployment,
+            cache=gateway.cache,
+        ),
+        account=account,
+        **kwargs,
+    )
+
+
+Info = StrawberryInfo[Context, None]

@@ -1,0 +1,169 @@
+"""An employer (用人单位): its ids in each system and its workers."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+from typing import Any
+
+import strawberry
+
+from gateway.domain import codes
+from gateway.errors import bad_input, from_adapter
+from gateway.schema.context import Info
+from gateway.schema.enums import EmploymentState, IdType
+from gateway.schema.worker import Worker, find_worker
+from gateway.store.model import EmployerRecord
+from gateway.systems import AdapterError
+
+MAX_PAGE = 100
+_SYSTEM_PAGE = 100  # the employment system's largest page
+
+
+@strawberry.type(description="The employer's own id in each system (各系统单位编号).")
+class SystemIds:
+    employment: str | None = strawberry.field(description="就业系统单位编号 (aab001).")
+    labour: str | None = strawberry.field(description="劳动关系系统单位编号.")
+    unemployment: str | None = strawberry.field(description="失业系统单位编号.")
+
+
+@strawberry.input(description="Which workers to list.")
+class WorkerFilter:
+    state: EmploymentState | None = strawberry.field(
+        default=None,
+        description="就业登记状态: only workers whose registration here is in this state.",
+    )
+
+
+@strawberry.type(description="Where a page ends (Relay cursor connections).")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="Whether more items follow.")
+    end_cursor: str | None = strawberry.field(description="Pass as `after` for the next page.")
+
+
+@strawberry.type(description="One worker in a list, with its cursor.")
+class WorkerEdge:
+    cursor: str = strawberry.field(description="Opaque position of this item.")
+    node: Worker = strawberry.field(description="The worker (ID and mobile numbers masked).")
+
+
+@strawberry.type(description="A page of an employer's workers.")
+class WorkerConnection:
+    edges: list[WorkerEdge] = strawberry.field(description="The workers of this page.")
+    page_info: PageInfo = strawberry.field(description="Where this page ends.")
+    total_count: int = strawberry.field(description="How many registrations match in all.")
+
+
+def _cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"w:{offset}".encode()).decode()
+
+
+def _offset(cursor: str) -> int:
+    try:
+        kind, _, value = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
+        if kind != "w" or not value.isdigit():
+            raise ValueError(cursor)
+        return int(value)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise bad_input("after", "That cursor is not valid.", "游标无效。") from None
+
+
+@strawberry.federation.type(
+    keys=["creditCode"],
+    description="用人单位: an employer, known to the gateway by its unified social credit code.",
+)
+class Employer:
+    record: strawberry.Private[EmployerRecord]
+
+    @strawberry.field(description="统一社会信用代码 (GB 32100).")
+    def credit_code(self) -> str:
+        return self.record.credit_code
+
+    @strawberry.field(description="单位名称.")
+    def name(self) -> str:
+        return self.record.name
+
+    @strawberry.field(description="属地: administrative division code (GB/T 2260).")
+    def division(self) -> str:
+        return self.record.division
+
+    @strawberry.field(description="属地名称: the division's name.")
+    def division_name(self) -> str | None:
+        return codes.division_name(self.record.division)
+
+    @strawberry.field(description="The employer's own id in each system.")
+    def system_ids(self) -> SystemIds:
+        r = self.record
+        return SystemIds(
+            employment=r.employment_id, labour=r.labour_id, unemployment=r.unemployment_id
+        )
+
+    @strawberry.field(
+        description="劳动者名单: the workers registered with this employer in the employment "
+        "system, a page at a time (`first` at most 100). ID and mobile numbers are masked."
+    )
+    async def workers(
+        self,
+        info: Info,
+        filter: WorkerFilter | None = None,
+        first: int = 20,
+        after: str | None = None,
+    ) -> WorkerConnection:
+        if not 1 <= first <= MAX_PAGE:
+            raise bad_input(
+                "first",
+                f"first must be between 1 and {MAX_PAGE}.",
+                f"first 须在 1 到 {MAX_PAGE} 之间。",
+            )
+        start = _offset(after) + 1 if after else 0
+        employment_id = self.record.employment_id
+        if employment_id is None:
+            return WorkerConnection(
+                edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None), total_count=0
+            )
+        state = filter.state if filter else None
+        first_page, skip = divmod(start, _SYSTEM_PAGE)
+        pages = [first_page + 1] + ([first_page + 2] if skip + first > _SYSTEM_PAGE else [])
+        employment = info.context.gateway.employment
+        try:
+            results = await asyncio.gather(
+                *(
+                    employment.list_by_employer(
+                        employment_id, state=state, page=p, size=_SYSTEM_PAGE
+                    )
+                    for p in pages
+                )
+            )
+        except AdapterError as exc:
+            raise from_adapter(exc) from None
+        rows = [r for page in results for r in page.items][skip : skip + first]
+        total = results[0].total
+        edges = [
+            WorkerEdge(
+                cursor=_cursor(start + i),
+                node=Worker(employer=self.record, person=r.person, reveal=False),
+            )
+            for i, r in enumerate(rows)
+        ]
+        return WorkerConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=start + len(rows) < total,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+            total_count=total,
+        )
+
+    @strawberry.field(
+        description="One worker of this employer, with full ID and mobile numbers and addresses "
+        "for the roles entitled to them. Every call is recorded in the audit log. Null when "
+        "the employer has no such worker."
+    )
+    async def worker(self, info: Info, id_type: IdType, id_number: str) -> Worker | None:
+        return await find_worker(info.context, self.record, id_type, id_number)
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, **representation: Any) -> Employer:
+        """A supergraph asks for ``Employer`` by ``creditCode``."""
+        return cls(record=await info.context.employer(str(representation["creditCode"])))

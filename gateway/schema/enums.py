@@ -1,0 +1,125 @@
+"""The unified enums as GraphQL enums, each type and value described in Chinese
+and English.
+
+The domain's enums are registered with Strawberry as they are (the same
+classes), so resolvers return domain values unchanged; each value's
+description comes from its code table, so the docs and ``codeTables`` agree.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import strawberry
+
+from gateway.domain import codes, model
+from gateway.domain.worker import Inconsistency, WorkerStatus
+
+
+def _register(
+    enum: type[Enum],
+    description: str,
+    labels: dict[str, tuple[str, str]] | codes.CodeTable | None = None,
+) -> None:
+    strawberry.enum(enum, name=enum.__name__, description=description)
+    definition = enum.__strawberry_definition__  # type: ignore[attr-defined]
+    for value in definition.values:
+        if isinstance(labels, codes.CodeTable):
+            code = labels.get(value.value)
+            pair = (code.label_zh, code.label_en) if code else None
+        else:
+            pair = (labels or {}).get(value.name)
+        if pair:
+            value.description = f"{pair[0]} · {pair[1]}"
+
+
+_register(model.Gender, "性别 (GB/T 2261.1).", codes.GENDER)
+_register(model.IdType, "证件类型.", codes.ID_TYPE)
+_register(model.Education, "文化程度 (the coarse set).", codes.EDUCATION)
+_register(model.ContractType, "合同类型 (Labour Contract Law art. 12).", codes.CONTRACT_TYPE)
+_register(model.EmploymentForm, "用工形式.", codes.EMPLOYMENT_FORM)
+_register(
+    model.EmploymentPersonCategory,
+    "就业人员类别 (the province's table).",
+    codes.EMPLOYMENT_PERSON_CATEGORY,
+)
+_register(
+    model.FilingPersonCategory, "备案人员类别 (the province's table).", codes.FILING_PERSON_CATEGORY
+)
+_register(
+    model.EndReason, "合同解除或终止原因, by article of the Labour Contract Law.", codes.END_REASON
+)
+_register(model.EmploymentState, "就业登记状态.", codes.EMPLOYMENT_STATE)
+_register(model.ContractState, "劳动合同备案状态.", codes.CONTRACT_STATE)
+_register(model.UnemploymentState, "失业登记状态.", codes.UNEMPLOYMENT_STATE)
+_register(
+    model.System,
+    "The existing systems behind the gateway.",
+    {
+        "EMPLOYMENT": ("就业系统", "Employment system"),
+        "LABOUR": ("劳动关系系统", "Labour relations system"),
+        "UNEMPLOYMENT": ("失业登记系统", "Unemployment registration system"),
+    },
+)
+_register(
+    WorkerStatus,
+    "当前状态: the worker's status derived from the three systems.",
+    {
+        "EMPLOYED_WITH_CONTRACT": ("在职，劳动合同已备案", "Employed, contract filed"),
+        "EMPLOYED_WITHOUT_CONTRACT": ("在职，未备案劳动合同", "Employed, no contract filed"),
+        "CONTRACT_WITHOUT_EMPLOYMENT": (
+            "有劳动合同，无就业登记",
+            "Contract in force, no employment registration",
+        ),
+        "DISMISSED": ("已解聘", "Dismissed"),
+        "REGISTERED_UNEMPLOYED": ("已办理失业登记", "Registered unemployed"),
+        "NO_RECORD": ("无记录", "No record"),
+        "UNKNOWN": ("无法确定（系统未响应）", "Unknown: a system did not answer"),
+    },
+)
+_register(
+    Inconsistency,
+    "系统间不一致: a disagreement between systems that a clerk should look at.",
+    {
+        "EMPLOYED_WITHOUT_FILED_CONTRACT": (
+            "已就业登记但无在用劳动合同备案",
+            "Employment registered but no contract in force is filed",
+        ),
+        "CONTRACT_IN_FORCE_AFTER_DISMISSAL": (
+            "已解聘但劳动合同仍在履行",
+            "Dismissed, but the contract is still in force",
+        ),
+        "CONTRACT_IN_FORCE_WITHOUT_EMPLOYMENT": (
+            "劳动合同在履行但无就业登记",
+            "Contract in force without an employment registration",
+        ),
+        "UNEMPLOYED_WHILE_EMPLOYED": (
+            "失业登记期间仍有就业登记",
+            "Registered unemployed while employed",
+        ),
+        "END_DATES_DIFFER": (
+            "解聘日期与合同解除日期不一致",
+            "Dismissal and contract end dates differ",
+        ),
+        "PERSON_FIELDS_DIFFER": (
+            "各系统人员信息不一致",
+            "The systems hold different person details",
+        ),
+    },
+)
+
+# The names the schema modules annotate with: the domain classes themselves.
+Gender = model.Gender
+IdType = model.IdType
+Education = model.Education
+ContractType = model.ContractType
+EmploymentForm = model.EmploymentForm
+EmploymentPersonCategory = model.EmploymentPersonCategory
+FilingPersonCategory = model.FilingPersonCategory
+EndReason = model.EndReason
+EmploymentState = model.EmploymentState
+ContractState = model.ContractState
+UnemploymentState = model.UnemploymentState
+System = model.System
+Status = WorkerStatus
+InconsistencyKind = Inconsistency

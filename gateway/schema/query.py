@@ -1,0 +1,47 @@
+"""The root query: who am I, employers, their workers, code tables."""
+
+from __future__ import annotations
+
+import strawberry
+
+from gateway.errors import bad_input
+from gateway.schema import codes
+from gateway.schema.account import Me
+from gateway.schema.context import Info
+from gateway.schema.employer import Employer
+
+
+@strawberry.type(description="Everything one can read through the gateway.")
+class Query:
+    @strawberry.field(description="当前账号: the account making this request.")
+    def me(self, info: Info) -> Me:
+        return Me.from_domain(info.context.require_account())
+
+    @strawberry.field(
+        description="用人单位: one employer by its unified social credit code (统一社会信用代码). "
+        "An employer account may leave it out to get its own. An employer the caller may "
+        "not reach is reported as not found."
+    )
+    async def employer(self, info: Info, credit_code: str | None = None) -> Employer:
+        ctx = info.context
+        account = ctx.require_account()
+        if credit_code is None:
+            if account.credit_code is None:
+                raise bad_input(
+                    "creditCode",
+                    "Give the employer's unified social credit code.",
+                    "请提供用人单位的统一社会信用代码。",
+                )
+            credit_code = account.credit_code
+        return Employer(record=await ctx.employer(credit_code.strip().upper()))
+
+    @strawberry.field(
+        description="代码表: every code table of the unified model, with Chinese and English "
+        "labels, so that front ends never hard-code them. Readable without signing in."
+    )
+    def code_tables(self) -> list[codes.CodeTable]:
+        return codes.ALL_TABLES
+
+    @strawberry.field(description="代码表: one code table by name (e.g. `ethnicity`), or null.")
+    def code_table(self, name: str) -> codes.CodeTable | None:
+        return codes.BY_NAME.get(name)

@@ -1,0 +1,248 @@
+"""A worker: the person, and what each of the three systems holds for them.
+
+Each system's records are their own field, fed by that system's loader: a
+system that fails nulls its own field (with an error naming it) and nothing
+else. ``status`` and ``inconsistencies`` are derived from whatever answered.
+ID and mobile numbers are masked unless the worker was reached by a
+single-worker query by a role entitled to see them; addresses are shown only
+then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, TypeVar
+
+import strawberry
+
+from gateway.domain import model
+from gateway.domain.worker import build_view, derive_status, find_inconsistencies
+from gateway.errors import from_adapter
+from gateway.loaders import _SystemLoader
+from gateway.privacy import mask_id_number, mask_mobile
+from gateway.schema import records
+from gateway.schema.context import Context, Info
+from gateway.schema.enums import (
+    Education,
+    Gender,
+    IdType,
+    InconsistencyKind,
+    Status,
+    System,
+)
+from gateway.store.model import AuditResult, EmployerRecord
+from gateway.systems import AdapterError
+
+R = TypeVar("R")
+
+
+async def _load(
+    loader: _SystemLoader[R], employer: EmployerRecord, system: model.System, id_number: str
+) -> list[R]:
+    employer_id = employer.system_id(system)
+    if employer_id is None:
+        return []  # the unit is not known to that system, so neither is the worker there
+    return await loader.load(employer_id, id_number)
+
+
+@strawberry.federation.type(
+    keys=["idType idNumber"],
+    description="劳动者: a worker of one employer, as the three systems know them together.",
+)
+class Worker:
+    employer: strawberry.Private[EmployerRecord]
+    person: strawberry.Private[model.Person]
+    reveal: strawberry.Private[bool]
+
+    # ------------------------------------------------------------ the person
+
+    @strawberry.field(description="证件类型.")
+    def id_type(self) -> IdType:
+        return self.person.id_type
+
+    @strawberry.field(
+        description="证件号码: masked (first 6 and last 4 kept) except in a single-worker query "
+        "by a role entitled to it."
+    )
+    def id_number(self) -> str:
+        n = self.person.id_number
+        return n if self.reveal else mask_id_number(n)
+
+    @strawberry.field(description="姓名.")
+    def name(self) -> str:
+        return self.person.name
+
+    @strawberry.field(description="性别.")
+    def gender(self) -> Gender:
+        return self.person.gender
+
+    @strawberry.field(description='民族: GB/T 3304 code (see codeTable(name: "ethnicity")).')
+    def ethnicity(self) -> str:
+        return self.person.ethnicity
+
+    @strawberry.field(description="文化程度.")
+    def education(self) -> Education:
+        return self.person.education
+
+    @strawberry.field(
+        description="移动电话号码: masked (first 3 and last 4 kept) except in a "
+        "single-worker query."
+    )
+    def mobile(self) -> str | None:
+        m = self.person.mobile
+        return m if (m is None or self.reveal) else mask_mobile(m)
+
+    @strawberry.field(description="户籍地址: only in a single-worker query.")
+    def household_address(self) -> str | None:
+        return self.person.household_address if self.reveal else None
+
+    @strawberry.field(description="现居住址: only in a single-worker query.")
+    def current_address(self) -> str | None:
+        return self.person.current_address if self.reveal else None
+
+    # ---------------------------------------------------- each system's part
+
+    @strawberry.field(
+        description="就业登记: this worker's employment registrations with this employer "
+        "(employment system), every state, newest first."
+    )
+    async def employment_records(self, info: Info) -> list[records.EmploymentRecord] | None:
+        try:
+            found = await self._employment(info)
+        except AdapterError as exc:
+            raise from_adapter(exc) from None
+        return [records.EmploymentRecord.from_domain(r) for r in found]
+
+    @strawberry.field(
+        description="劳动合同备案: this worker's contract filings with this employer "
+        "(labour system), every state."
+    )
+    async def labour_contracts(self, info: Info) -> list[records.LabourContract] | None:
+        try:
+            found = await self._contracts(info)
+        except AdapterError as exc:
+            raise from_adapter(exc) from None
+        return [records.LabourContract.from_domain(c) for c in found]
+
+    @strawberry.field(
+        description="失业登记: this worker's unemployment registrations made by this employer "
+        "(unemployment system), every state, newest first."
+    )
+    async def unemployment_registrations(
+        self, info: Info
+    ) -> list[records.UnemploymentRegistration] | None:
+        try:
+            found = await self._unemployment(info)
+        except AdapterError as exc:
+            raise from_adapter(exc) from None
+        return [records.UnemploymentRegistration.from_domain(u) for u in found]
+
+    # ------------------------------------------------------------- derived
+
+    @strawberry.field(
+        description="当前状态, derived from the three systems; UNKNOWN when a system needed "
+        "to tell did not answer (see unavailableSystems)."
+    )
+    async def status(self, info: Info) -> Status:
+        return derive_status(*await self._all(info))
+
+    @strawberry.field(
+        description="系统间不一致: where the systems that answered disagree about this worker."
+    )
+    async def inconsistencies(self, info: Info) -> list[InconsistencyKind]:
+        return find_inconsistencies(*await self._all(info))
+
+    @strawberry.field(
+        description="Systems that did not answer for this worker: status and inconsistencies "
+        "were derived without them."
+    )
+    async def unavailable_systems(self, info: Info) -> list[System]:
+        parts = await self._all(info)
+        return [s for s, part in zip(model.System, parts, strict=True) if part is None]
+
+    # ------------------------------------------------------------ loading
+
+    async def _employment(self, info: Info) -> list[model.EmploymentRecord]:
+        loader = info.context.loaders.employment
+        return await _load(loader, self.employer, model.System.EMPLOYMENT, self.person.id_number)
+
+    async def _contracts(self, info: Info) -> list[model.LabourContract]:
+        loader = info.context.loaders.contracts
+        return await _load(loader, self.employer, model.System.LABOUR, self.person.id_number)
+
+    async def _unemployment(self, info: Info) -> list[model.UnemploymentRegistration]:
+        loader = info.context.loaders.unemployment
+        return await _load(loader, self.employer, model.System.UNEMPLOYMENT, self.person.id_number)
+
+    async def _all(self, info: Info) -> tuple[Any, Any, Any]:
+        """The three systems' records, None for a system that failed."""
+        parts, _ = await _gather_parts(info.context, self.employer, self.person.id_number)
+        return parts
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, **representation: Any) -> Worker | None:
+        """A supergraph asks for ``Worker`` by ``idType`` and ``idNumber``: the worker as
+        seen at the employer of their newest employment registration, if the caller may
+        reach that employer."""
+        ctx = info.context
+        ctx.require_account()
+        id_type = model.IdType[str(representation["idType"])]
+        number = str(representation["idNumber"]).strip().upper()
+        try:
+            found = await ctx.gateway.employment.query([number])
+        except AdapterError as exc:
+            raise from_adapter(exc) from None
+        if not found:
+            return None
+        store = ctx.gateway.store
+        record = await store.employers.find_by_system_id(
+            model.System.EMPLOYMENT, found[0].employer_id
+        )
+        if record is None:
+            return None
+        employer = await ctx.employer(record.credit_code)
+        return await find_worker(ctx, employer, id_type, number)
+
+
+async def _gather_parts(
+    ctx: Context, employer: EmployerRecord, id_number: str
+) -> tuple[tuple[Any, Any, Any], list[AdapterError]]:
+    """Each system's records of one worker at one employer; None where a system failed."""
+    results = await asyncio.gather(
+        _load(ctx.loaders.employment, employer, model.System.EMPLOYMENT, id_number),
+        _load(ctx.loaders.contracts, employer, model.System.LABOUR, id_number),
+        _load(ctx.loaders.unemployment, employer, model.System.UNEMPLOYMENT, id_number),
+        return_exceptions=True,
+    )
+    failures: list[AdapterError] = []
+    for r in results:
+        if isinstance(r, AdapterError):
+            failures.append(r)
+        elif isinstance(r, BaseException):
+            raise r
+    e, c, u = (None if isinstance(r, BaseException) else r for r in results)
+    return (e, c, u), failures
+
+
+async def find_worker(
+    ctx: Context, employer: EmployerRecord, id_type: model.IdType, id_number: str
+) -> Worker | None:
+    """One worker of one employer, audited; full numbers for the roles entitled to them.
+
+    A person the employer has no record of is None, exactly as one who does not
+    exist; only when every system failed is the answer an error.
+    """
+    access = ctx.access
+    number = id_number.strip().upper()
+    parts, failures = await _gather_parts(ctx, employer, number)
+    view = build_view(*parts, reveal=access.may_reveal())
+    if view is not None and view.person.id_type != id_type:
+        view = None
+    if view is None and len(failures) == len(parts):
+        raise from_adapter(failures[0])
+    await ctx.audit_worker_read(
+        employer, id_type, number, AuditResult.NOT_FOUND if view is None else AuditResult.ALLOWED
+    )
+    if view is None:
+        return None
+    return Worker(employer=employer, person=view.person, reveal=view.reveal)

@@ -1,0 +1,106 @@
+"""A gateway wired to the three stand-in processes, with the demo accounts.
+
+The gateway runs in the test's process (over ASGI) and reaches the stand-ins
+over real HTTP on loopback, as in production. Each test gets a fresh gateway:
+its own store and an empty cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from adapters.standin.process import RunningStandin
+from gateway.app import create_app
+from gateway.config import GatewayConfig
+from gateway.demo import DEMO_PASSWORD, prepare_store
+from gateway.services import Gateway
+
+
+def gateway_config(
+    tmp_path: Path,
+    employment: RunningStandin,
+    labor: RunningStandin,
+    unemployment: RunningStandin,
+    **overrides: Any,
+) -> GatewayConfig:
+    env = {
+        "HRSS_EMPLOYMENT_URL": employment.url,
+        "HRSS_LABOUR_URL": labor.url,
+        "HRSS_UNEMPLOYMENT_URL": unemployment.url,
+        "HRSS_EMPLOYMENT_TIMEOUT": "3",
+        "HRSS_LABOUR_TIMEOUT": "3",
+        "HRSS_UNEMPLOYMENT_TIMEOUT": "3",
+    }
+    settings: dict[str, Any] = {
+        "store_url": f"sqlite+aiosqlite:///{tmp_path}/gateway.db",
+        "token_secret": "t" * 32,
+        "audit_key": "a" * 32,
+        "data_dir": str(tmp_path),
+        "graphiql": True,
+    }
+    settings.update(overrides)
+    return GatewayConfig.load(environ=env, **settings)
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HRSS_ARGON2_TIME_COST", "1")
+    monkeypatch.setenv("HRSS_ARGON2_MEMORY_KIB", "8")
+    monkeypatch.setenv("HRSS_ARGON2_PARALLELISM", "1")
+
+
+@pytest.fixture
+async def gateway(
+    tmp_path: Path,
+    employment_standin: RunningStandin,
+    labor_standin: RunningStandin,
+    unemployment_standin: RunningStandin,
+) -> AsyncIterator[Gateway]:
+    config = gateway_config(tmp_path, employment_standin, labor_standin, unemployment_standin)
+    gw = await Gateway.start(config)
+    await prepare_store(gw.store)
+    yield gw
+    await gw.close()
+
+
+@dataclass
+class GraphQLClient:
+    http: httpx.AsyncClient
+    token: str | None = None
+
+    async def post(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        r = await self.http.post(
+            "/graphql",
+            json={"query": query, "variables": variables or {}},
+            headers={"Accept": "application/graphql-response+json", **headers},
+        )
+        body: dict[str, Any] = r.json()
+        return body
+
+    async def login(self, username: str, password: str = DEMO_PASSWORD) -> GraphQLClient:
+        body = await self.post(
+            "mutation($u: String!, $p: String!) { login(username: $u, password: $p) { token } }",
+            {"u": username, "p": password},
+        )
+        assert "errors" not in body, body
+        return GraphQLClient(self.http, body["data"]["login"]["token"])
+
+
+@pytest.fixture
+async def client(gateway: Gateway) -> AsyncIterator[GraphQLClient]:
+    app = create_app(gateway.config, gateway=gateway)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://gateway"
+    ) as http:
+        yield GraphQLClient(http)
+
+
+def error_codes(body: dict[str, Any]) -> list[str]:
+    return [e["extensions"]["code"] for e in body.get("errors", [])]
