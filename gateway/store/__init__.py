@@ -1,8 +1,8 @@
-"""The gateway's own store: accounts, employers and their system ids, the audit log.
+"""The gateway's own store: accounts, employers and their system ids, the audit log,
+and integrated registrations with their steps and idempotency keys.
 
 SQLAlchemy Core on an async engine, embedded SQLite by default and PostgreSQL
-when configured, with Alembic migrations applied at start-up. Registrations,
-steps and idempotency keys join it later as new tables and new revisions.
+when configured, with Alembic migrations applied at start-up.
 """
 
 from gateway.auth import Role
@@ -28,6 +28,11 @@ from gateway.store.model import (
     covers_division,
 )
 from gateway.store.paging import MAX_PAGE
+from gateway.store.registrations import (
+    RegistrationNotFound,
+    Registrations,
+    StepNotFound,
+)
 from gateway.store.store import Store
 
 #: Where the store lives unless ``--store`` or ``HRSS_STORE_URL`` says otherwise.
@@ -53,7 +58,10 @@ __all__ = [
     "InvalidAccount",
     "InvalidCursor",
     "InvalidRecord",
+    "RegistrationNotFound",
+    "Registrations",
     "Role",
+    "StepNotFound",
     "Store",
     "StoreError",
     "covers_division",

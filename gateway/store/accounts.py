@@ -100,6 +100,11 @@ class Accounts:
             found = await _load(conn, t.accounts.c.username == normalize_username(username))
         return found[0] if found else None
 
+    async def for_employer(self, credit_code: str) -> builtins.list[Account]:
+        """The accounts of one employer (the gateway opens one per employer)."""
+        async with self._db.read() as conn:
+            return await _load(conn, t.accounts.c.credit_code == credit_code)
+
     async def get_by_id(self, account_id: int) -> Account | None:
         async with self._db.read() as conn:
             found = await _load(conn, t.accounts.c.id == account_id)
@@ -160,6 +165,15 @@ class Accounts:
         if account is None or account.disabled:
             return None
         return account
+
+
+def check_new_account(username: str, password: str, role: Role | str, **binding: Any) -> None:
+    """``InvalidAccount`` if ``create`` would refuse these, checked before anything is stored."""
+    role = Role(role)
+    divisions = tuple(binding.get("divisions", ()))
+    _check_account(
+        normalize_username(username), password, role, binding.get("credit_code"), divisions
+    )
 
 
 def _check_account(

@@ -10,10 +10,12 @@ from gateway.store.audit import AuditLog
 from gateway.store.database import Database, create_engine
 from gateway.store.employers import Employers
 from gateway.store.model import StoreError
+from gateway.store.registrations import Registrations
 
 
 class Store:
-    """Accounts, employers and the audit log in one database (SQLite or PostgreSQL).
+    """Accounts, employers, registrations and the audit log in one database
+    (SQLite or PostgreSQL).
 
     ``await Store.open(url)`` connects and migrates; ``await store.close()``
     (or ``async with``) releases the connections.
@@ -23,6 +25,7 @@ class Store:
         self.db = db
         self.accounts = Accounts(db, passwords)
         self.employers = Employers(db)
+        self.registrations = Registrations(db)
         self._audit = AuditLog(db, audit_key) if audit_key is not None else None
 
     @classmethod

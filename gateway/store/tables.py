@@ -151,3 +151,136 @@ audit_head = sa.Table(
 
 #: ``prev_hash`` of the first audit record.
 GENESIS_HASH = "0" * 64
+
+# ------------------------------------------------------------- registrations
+# Integrated registrations (issue 4). The values of the enumerations of
+# ``gateway.registrations.model``, spelled out so that a migration can repeat them.
+
+BUSINESSES = ("OPEN_ACCOUNT", "HIRE", "RENEW", "END", "SEPARATE")
+REGISTRATION_STATES = (
+    "ACCEPTED",
+    "IN_PROGRESS",
+    "COMPLETED",
+    "COMPENSATING",
+    "COMPENSATED",
+    "NEEDS_ATTENTION",
+    "CANCELLED",
+)
+STEP_STATES = (
+    "PENDING",
+    "SENDING",
+    "UNKNOWN",
+    "DONE",
+    "REFUSED",
+    "UNDOING",
+    "UNDONE",
+    "SKIPPED",
+    "STUCK",
+)
+SYSTEMS = ("employment", "labour", "unemployment")
+OPERATIONS = (
+    "OPEN_EMPLOYER",
+    "REGISTER_EMPLOYMENT",
+    "DISMISS",
+    "FILE_CONTRACT",
+    "RENEW_CONTRACT",
+    "END_CONTRACT",
+    "REGISTER_UNEMPLOYMENT",
+)
+
+# One mutation call and its idempotency key. Keys are unique per actor; the
+# scope is the actor id as text, or "anonymous": a NULL actor id would make
+# every anonymous key distinct to the UNIQUE constraint, on both databases.
+# Rows are deleted once expired; their registrations stay, hence no foreign
+# key from ``registrations`` to here.
+submissions = sa.Table(
+    "submissions",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("actor_id", sa.Integer, nullable=True),
+    sa.Column("actor_scope", sa.String(32), nullable=False),
+    sa.Column("idempotency_key", sa.String(255), nullable=False),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False, index=True),
+    sa.UniqueConstraint("actor_scope", "idempotency_key"),
+)
+
+registrations = sa.Table(
+    "registrations",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("submission_id", sa.String(64), nullable=False, index=True),
+    # Its place in the submission, so that a replay lists them as the first call did.
+    sa.Column("ordinal", sa.Integer, nullable=False),
+    sa.Column("business", sa.String(16), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("credit_code", sa.String(18), nullable=False, index=True),
+    sa.Column("division", sa.String(6), nullable=False, index=True),
+    sa.Column("person_key", sa.String(100), nullable=True, index=True),
+    sa.Column("payload", sa.Text, nullable=False),  # JSON
+    sa.Column("channel", sa.String(32), nullable=False),
+    sa.Column("actor_id", sa.Integer, nullable=True),
+    sa.Column("actor_username", sa.String(64), nullable=True),
+    sa.Column("warnings", sa.Text, nullable=False),  # JSON list
+    sa.Column("failure", sa.Text, nullable=True),  # JSON object
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.CheckConstraint(_one_of("business", BUSINESSES), name="business"),
+    sa.CheckConstraint(_one_of("state", REGISTRATION_STATES), name="state"),
+    sa.CheckConstraint(_one_of("channel", CHANNELS), name="channel"),
+    # Newest first, with the id to break ties: the order of ``list`` and its cursors.
+    sa.Index("ix_registrations_created_at_id", "created_at", "id"),
+)
+
+steps = sa.Table(
+    "steps",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column(
+        "registration_id",
+        sa.String(64),
+        sa.ForeignKey("registrations.id"),
+        nullable=False,
+        index=True,
+    ),
+    # Its place in the plan: steps of one stage are created at the same instant.
+    sa.Column("ordinal", sa.Integer, nullable=False),
+    sa.Column("system", sa.String(16), nullable=False),
+    sa.Column("operation", sa.String(32), nullable=False),
+    sa.Column("stage", sa.Integer, nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),  # JSON
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("reference", sa.String(128), nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime(), nullable=True),
+    sa.Column("deadline_at", UTCDateTime(), nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),  # JSON object
+    sa.Column("lease_owner", sa.String(128), nullable=True),
+    sa.Column("lease_until", UTCDateTime(), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("finished_at", UTCDateTime(), nullable=True),
+    sa.CheckConstraint(_one_of("system", SYSTEMS), name="system"),
+    sa.CheckConstraint(_one_of("operation", OPERATIONS), name="operation"),
+    sa.CheckConstraint(_one_of("state", STEP_STATES), name="state"),
+    # What ``claim`` looks for: due steps in the states a worker acts on.
+    sa.Index("ix_steps_state_next_attempt_at", "state", "next_attempt_at"),
+)
+
+# At most one unfinished registration per worker: the primary key decides
+# between concurrent submissions, on both databases, without a read first.
+# The row goes when its registration reaches a final state.
+worker_locks = sa.Table(
+    "worker_locks",
+    metadata,
+    sa.Column("person_key", sa.String(100), primary_key=True),
+    sa.Column(
+        "registration_id",
+        sa.String(64),
+        sa.ForeignKey("registrations.id"),
+        nullable=False,
+        index=True,
+    ),
+)

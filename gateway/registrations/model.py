@@ -1,0 +1,183 @@
+"""Integrated registrations: what is stored before any system is called.
+
+A *submission* is one mutation call (one idempotency key); it holds one
+*registration* per worker (or one for an account); each registration is a
+small plan of *steps*, one per system write, in stages: every step of stage
+``n`` waits until all steps of the earlier stages are done.
+
+| business      | stage 0                                      | stage 1                 |
+|---------------|----------------------------------------------|-------------------------|
+| open account  | open employer (employment ∥ labour ∥ unemployment) |                   |
+| hire          | register employment ∥ file contract          |                         |
+| renew         | renew contract                               |                         |
+| end           | dismiss ∥ end contract                       | register unemployment (if asked) |
+| separate      | the one system write asked for               |                         |
+
+Plain dataclasses, no framework import: the store persists them, the engine
+carries them out, the schema shows them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from gateway.domain.model import System
+
+
+class Business(StrEnum):
+    OPEN_ACCOUNT = "OPEN_ACCOUNT"  # 开通或合并网上账号
+    HIRE = "HIRE"  # 招用劳动者
+    RENEW = "RENEW"  # 劳动合同续签
+    END = "END"  # 终止或解除劳动合同
+    SEPARATE = "SEPARATE"  # 分口办理: one system alone (transition period only)
+
+
+class Channel(StrEnum):
+    GOVERNMENT_PORTAL = "government_portal"  # 山东政务服务网
+    EMPLOYMENT_SERVICE_HALL = "employment_service_hall"  # 公共就业人才服务网上服务大厅
+    SERVICE_WINDOW = "service_window"  # 综合服务窗口 (a clerk acts for the employer)
+
+
+class Operation(StrEnum):
+    """One write to one system, and how it is undone."""
+
+    OPEN_EMPLOYER = "OPEN_EMPLOYER"  # any system; nothing to undo (the unit stays open)
+    REGISTER_EMPLOYMENT = "REGISTER_EMPLOYMENT"  # employment; undo: revoke
+    DISMISS = "DISMISS"  # employment; undo: revoke the dismissal
+    FILE_CONTRACT = "FILE_CONTRACT"  # labour; undo: revoke the filing
+    RENEW_CONTRACT = "RENEW_CONTRACT"  # labour; undo: revoke the renewal
+    END_CONTRACT = "END_CONTRACT"  # labour; undo: revoke the ending
+    REGISTER_UNEMPLOYMENT = "REGISTER_UNEMPLOYMENT"  # unemployment; undo: cancel
+
+
+#: Which system each operation writes to (OPEN_EMPLOYER: the step says).
+OPERATION_SYSTEM: dict[Operation, System | None] = {
+    Operation.OPEN_EMPLOYER: None,
+    Operation.REGISTER_EMPLOYMENT: System.EMPLOYMENT,
+    Operation.DISMISS: System.EMPLOYMENT,
+    Operation.FILE_CONTRACT: System.LABOUR,
+    Operation.RENEW_CONTRACT: System.LABOUR,
+    Operation.END_CONTRACT: System.LABOUR,
+    Operation.REGISTER_UNEMPLOYMENT: System.UNEMPLOYMENT,
+}
+
+
+class RegistrationState(StrEnum):
+    ACCEPTED = "ACCEPTED"  # stored, no step started
+    IN_PROGRESS = "IN_PROGRESS"
+    COMPLETED = "COMPLETED"  # every step done
+    COMPENSATING = "COMPENSATING"  # a step was refused; undoing the done ones
+    COMPENSATED = "COMPENSATED"  # refused, and everything done was undone
+    NEEDS_ATTENTION = "NEEDS_ATTENTION"  # a deadline passed, or an undo was impossible
+    CANCELLED = "CANCELLED"  # a clerk or administrator cancelled it (done steps undone)
+
+    @property
+    def is_final(self) -> bool:
+        return self in (
+            RegistrationState.COMPLETED,
+            RegistrationState.COMPENSATED,
+            RegistrationState.CANCELLED,
+        )
+
+
+class StepState(StrEnum):
+    PENDING = "PENDING"  # to send (again), at next_attempt_at
+    SENDING = "SENDING"  # sent or about to be: if found so after a crash, the outcome is unknown
+    UNKNOWN = "UNKNOWN"  # sent, answer lost: ask the system before sending again
+    DONE = "DONE"  # the system holds it; ``reference`` is its id there
+    REFUSED = "REFUSED"  # a business refusal: the registration is compensated
+    UNDOING = "UNDOING"  # compensation under way (revoke / cancel)
+    UNDONE = "UNDONE"  # compensated
+    SKIPPED = "SKIPPED"  # never sent: an earlier step was refused, or it was cancelled
+    STUCK = "STUCK"  # cannot finish by itself (deadline, undo impossible): needs a person
+
+
+@dataclass(frozen=True, slots=True)
+class StepError:
+    """The last error of a step, as people read it (no personal data)."""
+
+    code: str  # SYSTEM_UNAVAILABLE, SYSTEM_REJECTED, DEADLINE_PASSED, ...
+    message_zh: str
+    message_en: str
+    system_code: str | None = None
+    field: str | None = None
+
+
+@dataclass(slots=True)
+class Step:
+    id: str
+    registration_id: str
+    system: System
+    operation: Operation
+    stage: int
+    #: What to send, in unified terms (built by ``plan``; read by the engine).
+    payload: dict[str, Any]
+    state: StepState = StepState.PENDING
+    reference: str | None = None
+    attempts: int = 0
+    next_attempt_at: dt.datetime | None = None
+    deadline_at: dt.datetime | None = None
+    last_error: StepError | None = None
+    lease_owner: str | None = None
+    lease_until: dt.datetime | None = None
+    created_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Warning:
+    """Accepted, but someone should know (late registration, late contract)."""
+
+    code: str
+    field: str
+    message_zh: str
+    message_en: str
+
+
+@dataclass(slots=True)
+class Registration:
+    id: str
+    submission_id: str
+    business: Business
+    state: RegistrationState
+    credit_code: str
+    division: str  # the employer's, so that a clerk finds the registrations of its divisions
+    #: The worker's ID type and number (None for an account), for finding and locking.
+    person_key: str | None
+    #: The row as received, in unified terms (what ``plan`` was built from).
+    payload: dict[str, Any]
+    channel: Channel
+    actor_id: int | None
+    actor_username: str | None
+    steps: list[Step] = field(default_factory=list)
+    warnings: list[Warning] = field(default_factory=list)
+    #: Why it was refused (the refusing step's error), when it was.
+    failure: StepError | None = None
+    version: int = 0  # grows with every change: subscriptions follow it
+    created_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """One mutation call: its idempotency key and what it created."""
+
+    id: str
+    actor_id: int | None
+    idempotency_key: str
+    request_hash: str
+    registration_ids: tuple[str, ...]
+    created_at: dt.datetime
+    expires_at: dt.datetime
+
+
+def request_hash(content: Any) -> str:
+    """A stable hash of a request's content, to tell a retry from a different request."""
+    text = json.dumps(content, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -1,0 +1,326 @@
+"""From a checked row of the form to a registration and its steps.
+
+Each step carries only what its system needs (the design's form table), in
+unified terms; the adapters turn it into the system's own fields and codes.
+Payloads are JSON, built and read back with cattrs so that what the engine
+sends is exactly what was stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from cattrs.preconf.json import make_converter
+
+from gateway.domain.model import Business as RowBusiness
+from gateway.domain.model import (
+    ContractEnding,
+    ContractTerm,
+    DismissalRequest,
+    EmployerProfile,
+    EmploymentRegistrationRequest,
+    Person,
+    RegistrationRow,
+    System,
+    UnemploymentRequest,
+)
+from gateway.registrations.model import (
+    Business,
+    Channel,
+    Operation,
+    Registration,
+    RegistrationState,
+    Step,
+    Warning,
+)
+
+T = TypeVar("T")
+
+_converter = make_converter()
+
+
+def to_payload(value: Any) -> dict[str, Any]:
+    data: dict[str, Any] = _converter.unstructure(value)
+    return data
+
+
+def from_payload(data: dict[str, Any], kind: type[T]) -> T:
+    return _converter.structure(data, kind)
+
+
+class NotBound(Exception):
+    """The employer is not (yet) known to a system a step must write to."""
+
+    def __init__(self, system: System) -> None:
+        super().__init__(system.value)
+        self.system = system
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def person_key(id_type: str, id_number: str) -> str:
+    return f"{id_type}:{id_number}"
+
+
+def person_of(row: RegistrationRow) -> Person:
+    assert row.gender is not None and row.ethnicity is not None and row.education is not None
+    return Person(
+        row.id_type,
+        row.id_number,
+        row.name,
+        row.gender,
+        row.ethnicity,
+        row.education,
+        row.mobile,
+        row.household_address,
+        row.current_address,
+    )
+
+
+def term_of(row: RegistrationRow) -> ContractTerm:
+    assert row.contract_type and row.start_date and row.filing_person_category
+    assert row.employment_form and row.post and row.labour_filing_locality
+    return ContractTerm(
+        row.contract_type,
+        row.start_date,
+        row.contract_end_date,
+        row.filing_person_category,
+        row.employment_form,
+        row.post,
+        row.labour_filing_locality,
+    )
+
+
+def row_steps(
+    row: RegistrationRow, ids: dict[System, str | None]
+) -> list[tuple[int, Operation, System, Any]]:
+    """The steps of one row: (stage, operation, system, what to send)."""
+
+    def bound(system: System) -> str:
+        employer_id = ids.get(system)
+        if not employer_id:
+            raise NotBound(system)
+        return employer_id
+
+    if row.business is RowBusiness.HIRE:
+        assert row.start_date and row.employment_person_category and row.employment_form
+        assert row.post and row.employment_locality
+        return [
+            (
+                0,
+                Operation.REGISTER_EMPLOYMENT,
+                System.EMPLOYMENT,
+                EmploymentRegistrationRequest(
+                    bound(System.EMPLOYMENT),
+                    person_of(row),
+                    row.start_date,
+                    row.employment_person_category,
+                    row.employment_form,
+                    row.post,
+                    row.employment_locality,
+                ),
+            ),
+            (
+                0,
+                Operation.FILE_CONTRACT,
+                System.LABOUR,
+                FileContractRequest(
+                    bound(System.LABOUR),
+                    person_of(row),
+                    term_of(row),
+                ),
+            ),
+        ]
+    if row.business is RowBusiness.RENEW:
+        return [
+            (
+                0,
+                Operation.RENEW_CONTRACT,
+                System.LABOUR,
+                RenewContractRequest(
+                    bound(System.LABOUR),
+                    row.id_number,
+                    term_of(row),
+                ),
+            ),
+        ]
+    assert row.end_reason and row.end_date
+    steps: list[tuple[int, Operation, System, Any]] = [
+        (
+            0,
+            Operation.DISMISS,
+            System.EMPLOYMENT,
+            DismissalRequest(
+                bound(System.EMPLOYMENT),
+                row.id_type,
+                row.id_number,
+                row.end_date,
+                row.end_reason,
+            ),
+        ),
+        (
+            0,
+            Operation.END_CONTRACT,
+            System.LABOUR,
+            ContractEnding(
+                bound(System.LABOUR),
+                row.id_number,
+                row.end_reason,
+                row.end_date,
+            ),
+        ),
+    ]
+    if row.register_unemployment:
+        steps.append(
+            (
+                1,
+                Operation.REGISTER_UNEMPLOYMENT,
+                System.UNEMPLOYMENT,
+                UnemploymentRequest(
+                    bound(System.UNEMPLOYMENT),
+                    person_of(row),
+                    row.end_date,
+                    row.end_reason,
+                ),
+            )
+        )
+    return steps
+
+
+# The labour writes have no request type in the domain (the adapter takes
+# arguments); these keep their payloads typed all the same.
+from dataclasses import dataclass  # noqa: E402
+
+
+@dataclass(frozen=True, slots=True)
+class FileContractRequest:
+    employer_id: str
+    person: Person
+    term: ContractTerm
+
+
+@dataclass(frozen=True, slots=True)
+class RenewContractRequest:
+    employer_id: str
+    id_number: str
+    term: ContractTerm
+
+
+@dataclass(frozen=True, slots=True)
+class OpenEmployerRequest:
+    profile: EmployerProfile
+
+
+#: The payload type of each operation, for reading a step back.
+PAYLOAD_TYPES: dict[Operation, type[Any]] = {
+    Operation.OPEN_EMPLOYER: OpenEmployerRequest,
+    Operation.REGISTER_EMPLOYMENT: EmploymentRegistrationRequest,
+    Operation.DISMISS: DismissalRequest,
+    Operation.FILE_CONTRACT: FileContractRequest,
+    Operation.RENEW_CONTRACT: RenewContractRequest,
+    Operation.END_CONTRACT: ContractEnding,
+    Operation.REGISTER_UNEMPLOYMENT: UnemploymentRequest,
+}
+
+
+def step_request(step: Step) -> Any:
+    """What a step sends, as the adapter's request type."""
+    return from_payload(step.payload, PAYLOAD_TYPES[step.operation])
+
+
+def _registration(
+    business: Business,
+    credit_code: str,
+    division: str,
+    key: str | None,
+    payload: dict[str, Any],
+    steps: Sequence[tuple[int, Operation, System, Any]],
+    *,
+    submission_id: str,
+    channel: Channel,
+    actor_id: int | None,
+    actor_username: str | None,
+    warnings: Sequence[Warning],
+    now: dt.datetime,
+    step_deadline: dt.timedelta,
+) -> Registration:
+    registration_id = new_id()
+    return Registration(
+        id=registration_id,
+        submission_id=submission_id,
+        business=business,
+        state=RegistrationState.ACCEPTED,
+        credit_code=credit_code,
+        division=division,
+        person_key=key,
+        payload=payload,
+        channel=channel,
+        actor_id=actor_id,
+        actor_username=actor_username,
+        warnings=list(warnings),
+        steps=[
+            Step(
+                id=new_id(),
+                registration_id=registration_id,
+                system=system,
+                operation=operation,
+                stage=stage,
+                payload=to_payload(request),
+                # Later stages are not due until the earlier ones are done.
+                next_attempt_at=now if stage == 0 else None,
+                deadline_at=now + step_deadline,
+                created_at=now,
+                updated_at=now,
+            )
+            for stage, operation, system, request in steps
+        ],
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def plan_row(
+    row: RegistrationRow,
+    credit_code: str,
+    division: str,
+    ids: dict[System, str | None],
+    *,
+    only: Operation | None = None,
+    **common: Any,
+) -> Registration:
+    """A registration for one row; ``only`` keeps one step (separate handling)."""
+    steps = row_steps(row, ids)
+    business = Business(row.business.value)
+    if only is not None:
+        steps = [(0, op, system, request) for _, op, system, request in steps if op is only]
+        if not steps:
+            raise ValueError(f"{only.value} is not part of a {row.business.value} row")
+        business = Business.SEPARATE
+    return _registration(
+        business,
+        credit_code,
+        division,
+        person_key(row.id_type.value, row.id_number),
+        to_payload(row),
+        steps,
+        **common,
+    )
+
+
+def plan_account(profile: EmployerProfile, **common: Any) -> Registration:
+    """Open or merge the employer in the three systems, in parallel."""
+    steps = [(0, Operation.OPEN_EMPLOYER, s, OpenEmployerRequest(profile)) for s in System]
+    return _registration(
+        Business.OPEN_ACCOUNT,
+        profile.credit_code,
+        profile.division,
+        None,
+        to_payload(profile),
+        steps,
+        **common,
+    )

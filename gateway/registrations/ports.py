@@ -1,0 +1,151 @@
+"""What the registration engine and the graph ask of the store.
+
+Implemented by ``gateway.store.registrations.Registrations`` on SQLite and
+PostgreSQL alike. Every method is atomic. Leases make it safe for several
+worker processes to share one store: a step is carried out only by the worker
+that holds its lease, and a lease that runs out (a worker that died) frees the
+step for another, which then treats a step found ``SENDING`` as sent with its
+outcome unknown.
+"""
+
+from __future__ import annotations
+
+import builtins
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from gateway.registrations.model import (
+    Business,
+    Registration,
+    RegistrationState,
+    Step,
+    StepError,
+    Submission,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    """The submission and its registrations were stored."""
+
+    registrations: list[Registration]
+
+
+@dataclass(frozen=True, slots=True)
+class Replayed:
+    """The same key with the same content: the registrations stored the first time."""
+
+    registrations: list[Registration]
+
+
+@dataclass(frozen=True, slots=True)
+class KeyConflict:
+    """The same key with different content: refused, nothing stored."""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkersBusy:
+    """A registration of these workers is still under way: refused, nothing stored."""
+
+    person_keys: list[str]
+
+
+SubmitOutcome = Created | Replayed | KeyConflict | WorkersBusy
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationFilter:
+    credit_codes: Sequence[str] | None = None  # None: any employer
+    divisions: Sequence[str] | None = None  # a clerk's scope (a city covers its districts)
+    states: Sequence[RegistrationState] | None = None
+    business: Business | None = None
+    person_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationPage:
+    items: list[Registration]
+    end_cursor: str | None
+    has_next_page: bool
+
+
+class RegistrationStore(Protocol):
+    async def submit(
+        self, submission: Submission, registrations: Sequence[Registration]
+    ) -> SubmitOutcome:
+        """Store a submission, its registrations and their steps, and take a lock on
+        each registration's worker (``person_key``), all in one transaction.
+
+        The idempotency key is unique per actor (``actor_id``, ``idempotency_key``):
+        a second submission with the same key and the same ``request_hash`` returns
+        the first one's registrations (``Replayed``), with another hash
+        ``KeyConflict``. A worker locked by an unfinished registration gives
+        ``WorkersBusy``. Concurrent calls are decided by the database's unique
+        constraints, never by a read before the write.
+        """
+        ...
+
+    async def busy_workers(self, person_keys: Sequence[str]) -> builtins.list[str]:
+        """Those of ``person_keys`` whose registration is not yet final (a hint for
+        reporting per row before submitting; ``submit`` decides)."""
+        ...
+
+    async def get(self, registration_id: str) -> Registration | None:
+        """A registration with its steps (ordered by stage, then creation)."""
+        ...
+
+    async def list(
+        self, filter: RegistrationFilter, *, first: int, after: str | None = None
+    ) -> RegistrationPage:
+        """Newest first, cursor-paginated (``first`` at most 100)."""
+        ...
+
+    async def claim(
+        self, owner: str, *, now: dt.datetime, lease: dt.timedelta, limit: int
+    ) -> builtins.list[Step]:
+        """Lease up to ``limit`` due steps to ``owner`` until ``now + lease``.
+
+        Due: ``next_attempt_at <= now`` (NULL is never due), state ``PENDING``,
+        ``UNKNOWN``, ``SENDING`` or ``UNDOING``, no live lease, and the registration
+        not final nor ``NEEDS_ATTENTION``. Oldest ``next_attempt_at`` first. Two
+        workers never get the same step (a conditional update decides).
+        """
+        ...
+
+    async def save_step(self, step: Step, *, owner: str, now: dt.datetime) -> bool:
+        """Write a leased step's state, reference, attempts, next attempt, error,
+        lease and times; False (nothing written) if ``owner`` no longer holds its
+        lease. Bumps the registration's ``version``."""
+        ...
+
+    async def update_registration(
+        self,
+        registration_id: str,
+        *,
+        state: RegistrationState,
+        failure: StepError | None = None,
+        now: dt.datetime,
+        release_worker: bool = False,
+    ) -> None:
+        """Set the registration's state (and why it failed), bump its ``version``; with
+        ``release_worker`` also drop its worker lock (it reached a final state)."""
+        ...
+
+    async def schedule(
+        self,
+        step_ids: Sequence[str],
+        *,
+        at: dt.datetime,
+        state: str | None = None,
+        deadline_at: dt.datetime | None = None,
+    ) -> None:
+        """Make steps due at ``at`` (and set their state and deadline when given),
+        without a lease: the next stage once a stage is done, compensations, and a
+        clerk's retry. Bumps the registrations' ``version``."""
+        ...
+
+    async def expire_submissions(self, now: dt.datetime) -> int:
+        """Forget idempotency keys past their ``expires_at`` (their registrations stay)."""
+        ...

@@ -1,0 +1,614 @@
+"""Registrations: submissions and their idempotency keys, registrations, their steps.
+
+Implements ``gateway.registrations.ports.RegistrationStore`` on SQLite and
+PostgreSQL alike. Whatever two concurrent callers could both believe they won
+is decided by the database in one statement, never by a read before a write:
+
+- the idempotency key by the UNIQUE constraint of ``submissions``;
+- "one unfinished registration per worker" by the primary key of
+  ``worker_locks``;
+- who carries out a step by a conditional UPDATE that only succeeds while the
+  step has no live lease (``claim``) or is still leased to the caller
+  (``save_step``).
+
+Rows that lock several others take them in one order (steps by id, then
+registrations), so that PostgreSQL never finds two transactions waiting on
+each other. Payloads, warnings and errors are kept as JSON text; enumerations
+as their values.
+"""
+
+from __future__ import annotations
+
+import builtins
+import dataclasses
+import datetime as dt
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.domain.model import System
+from gateway.registrations.model import (
+    Business,
+    Channel,
+    Operation,
+    Registration,
+    RegistrationState,
+    Step,
+    StepError,
+    StepState,
+    Submission,
+)
+from gateway.registrations.model import Warning as RegistrationWarning
+from gateway.registrations.ports import (
+    Created,
+    KeyConflict,
+    RegistrationFilter,
+    RegistrationPage,
+    Replayed,
+    SubmitOutcome,
+    WorkersBusy,
+)
+from gateway.store import tables as t
+from gateway.store.database import Database
+from gateway.store.database import now as utc_now
+from gateway.store.model import InvalidCursor, StoreError, division_prefix
+from gateway.store.paging import check_first, decode_cursor, encode_cursor
+
+_CURSOR = "registration"
+
+#: The step states a worker acts on: to send, to check, to undo.
+_WORKABLE = tuple(
+    s.value for s in (StepState.PENDING, StepState.UNKNOWN, StepState.SENDING, StepState.UNDOING)
+)
+#: Registrations whose steps no worker takes: finished, or waiting for a person.
+_AT_REST = tuple(
+    s.value for s in RegistrationState if s.is_final or s is RegistrationState.NEEDS_ATTENTION
+)
+
+#: The actor scope of idempotency keys given without an account.
+ANONYMOUS = "anonymous"
+
+# A conflict can vanish before it is read (the key expired, the worker's
+# registration finished): then submitting again decides. More than a few such
+# races in a row means something else is wrong.
+_SUBMIT_ATTEMPTS = 3
+# Likewise for claim: how many times it looks again after losing its
+# candidates to other workers, before handing back what it has.
+_CLAIM_ROUNDS = 4
+
+
+class RegistrationNotFound(StoreError):
+    def __init__(self, registration_id: str) -> None:
+        super().__init__(f"no registration {registration_id}")
+        self.registration_id = registration_id
+
+
+class StepNotFound(StoreError):
+    def __init__(self, step_id: str) -> None:
+        super().__init__(f"no step {step_id}")
+        self.step_id = step_id
+
+
+def actor_scope(actor_id: int | None) -> str:
+    """Whose idempotency keys a key is compared with."""
+    return ANONYMOUS if actor_id is None else str(actor_id)
+
+
+class Registrations:
+    """The registrations repository (``RegistrationStore``)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    # ------------------------------------------------------------ submitting
+
+    async def submit(
+        self, submission: Submission, registrations: Sequence[Registration]
+    ) -> SubmitOutcome:
+        """Store a submission, its registrations and steps, and lock their workers,
+        in one transaction; see ``RegistrationStore.submit``.
+
+        Two registrations of one submission for the same worker are refused as
+        ``WorkersBusy`` too: the second would wait on the first forever.
+        """
+        stored = [_stamped(r, submission) for r in registrations]
+        keys = [r.person_key for r in stored if r.person_key is not None]
+        twice = sorted({k for k in keys if keys.count(k) > 1})
+        if twice:
+            return WorkersBusy(twice)
+        for _ in range(_SUBMIT_ATTEMPTS):
+            stage = "submission"
+            try:
+                async with self._db.write() as conn:
+                    await conn.execute(sa.insert(t.submissions).values(_submission_row(submission)))
+                    stage = "registrations"
+                    await _insert_registrations(conn, stored)
+                    stage = "locks"
+                    if keys:
+                        await conn.execute(
+                            sa.insert(t.worker_locks),
+                            [
+                                {"person_key": r.person_key, "registration_id": r.id}
+                                for r in stored
+                                if r.person_key is not None
+                            ],
+                        )
+                return Created(stored)
+            except sa.exc.IntegrityError:
+                # Which constraint refused is known from where it happened; what
+                # holds it is read afterwards, once the winner has committed.
+                if stage == "submission":
+                    outcome: SubmitOutcome | None = await self._replay(submission)
+                elif stage == "locks":
+                    busy = await self.busy_workers(keys)
+                    outcome = WorkersBusy(busy) if busy else None
+                else:
+                    raise
+                if outcome is not None:
+                    return outcome
+        raise StoreError("the submission kept conflicting with others; try again")
+
+    async def _replay(self, submission: Submission) -> Replayed | KeyConflict | None:
+        s = t.submissions
+        async with self._db.read() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(s.c.id, s.c.request_hash).where(
+                        s.c.actor_scope == actor_scope(submission.actor_id),
+                        s.c.idempotency_key == submission.idempotency_key,
+                    )
+                )
+            ).one_or_none()
+            if row is None:
+                return None
+            if row.request_hash != submission.request_hash:
+                return KeyConflict()
+            r = t.registrations
+            found = await _load(
+                conn, sa.select(r).where(r.c.submission_id == row.id).order_by(r.c.ordinal)
+            )
+        return Replayed(found)
+
+    async def busy_workers(self, person_keys: Sequence[str]) -> builtins.list[str]:
+        """Those of ``person_keys`` locked by an unfinished registration, in the order given."""
+        wanted = list(dict.fromkeys(person_keys))
+        if not wanted:
+            return []
+        w = t.worker_locks
+        async with self._db.read() as conn:
+            locked = set(
+                (
+                    await conn.execute(sa.select(w.c.person_key).where(w.c.person_key.in_(wanted)))
+                ).scalars()
+            )
+        return [k for k in wanted if k in locked]
+
+    async def expire_submissions(self, now: dt.datetime) -> int:
+        """Forget idempotency keys whose ``expires_at`` has passed; how many."""
+        s = t.submissions
+        async with self._db.write() as conn:
+            result = await conn.execute(sa.delete(s).where(s.c.expires_at < now))
+        return result.rowcount
+
+    # ---------------------------------------------------------------- reading
+
+    async def get(self, registration_id: str) -> Registration | None:
+        r = t.registrations
+        async with self._db.read() as conn:
+            found = await _load(conn, sa.select(r).where(r.c.id == registration_id))
+        return found[0] if found else None
+
+    async def list(
+        self, filter: RegistrationFilter, *, first: int, after: str | None = None
+    ) -> RegistrationPage:
+        """Newest first (then by id), ``first`` at most 100, after the cursor ``after``."""
+        check_first(first)
+        r = t.registrations
+        query = (
+            sa.select(r)
+            .where(*_conditions(filter))
+            .order_by(r.c.created_at.desc(), r.c.id.desc())
+            .limit(first + 1)
+        )
+        if after is not None:
+            created_at, last_id = _decode(after)
+            query = query.where(
+                sa.or_(
+                    r.c.created_at < created_at,
+                    sa.and_(r.c.created_at == created_at, r.c.id < last_id),
+                )
+            )
+        if first == 0:
+            return RegistrationPage(items=[], end_cursor=None, has_next_page=False)
+        async with self._db.read() as conn:
+            found = await _load(conn, query)
+        items = found[:first]
+        return RegistrationPage(
+            items=items,
+            end_cursor=_encode(items[-1]) if items else None,
+            has_next_page=len(found) > first,
+        )
+
+    # -------------------------------------------------------------- carrying out
+
+    async def claim(
+        self, owner: str, *, now: dt.datetime, lease: dt.timedelta, limit: int
+    ) -> builtins.list[Step]:
+        """Lease up to ``limit`` due steps to ``owner`` until ``now + lease``, oldest
+        ``next_attempt_at`` first; see ``RegistrationStore.claim``."""
+        if limit <= 0:
+            return []
+        s = t.steps
+        due = _due(now)
+        taken: list[str] = []
+        async with self._db.write() as conn:
+            for _ in range(_CLAIM_ROUNDS):
+                candidates = (
+                    await conn.execute(
+                        sa.select(s.c.id)
+                        .where(due, s.c.id.not_in(taken))
+                        .order_by(s.c.next_attempt_at, s.c.id)
+                        .limit(limit - len(taken))
+                    )
+                ).scalars()
+                lost = False
+                # The read above decides nothing: another worker may take a step
+                # between it and here. The UPDATE repeats every condition, and on
+                # PostgreSQL re-checks them against a concurrent winner's row.
+                for step_id in sorted(candidates):
+                    result = await conn.execute(
+                        sa.update(s)
+                        .where(s.c.id == step_id, due)
+                        .values(lease_owner=owner, lease_until=now + lease)
+                    )
+                    if result.rowcount == 1:
+                        taken.append(step_id)
+                    else:
+                        lost = True
+                # Losing to a concurrent claimer is no reason to go idle while
+                # other steps are due; each statement of PostgreSQL's READ
+                # COMMITTED sees what the winners committed, so look again.
+                if not lost or len(taken) >= limit:
+                    break
+            if not taken:
+                return []
+            rows = await conn.execute(
+                sa.select(s).where(s.c.id.in_(taken)).order_by(s.c.next_attempt_at, s.c.id)
+            )
+            return [_step(row) for row in rows]
+
+    async def save_step(self, step: Step, *, owner: str, now: dt.datetime) -> bool:
+        """Write a leased step (its ``updated_at`` becomes ``now``); False, with
+        nothing written, unless ``owner`` still holds its lease."""
+        s = t.steps
+        async with self._db.write() as conn:
+            result = await conn.execute(
+                sa.update(s)
+                .where(
+                    s.c.id == step.id,
+                    s.c.registration_id == step.registration_id,
+                    s.c.lease_owner == owner,
+                )
+                .values(
+                    state=StepState(step.state).value,
+                    reference=step.reference,
+                    attempts=step.attempts,
+                    next_attempt_at=step.next_attempt_at,
+                    deadline_at=step.deadline_at,
+                    last_error=_dump_error(step.last_error),
+                    lease_owner=step.lease_owner,
+                    lease_until=step.lease_until,
+                    updated_at=now,
+                    finished_at=step.finished_at,
+                )
+            )
+            if result.rowcount != 1:
+                return False
+            await _bump(conn, [step.registration_id], now)
+        return True
+
+    async def update_registration(
+        self,
+        registration_id: str,
+        *,
+        state: RegistrationState,
+        failure: StepError | None = None,
+        now: dt.datetime,
+        release_worker: bool = False,
+    ) -> None:
+        """Set the state, bump the version; ``RegistrationNotFound`` for an unknown id.
+
+        ``failure`` None keeps the one stored: the reason a registration was
+        refused must survive the later moves (compensating, compensated).
+        """
+        r = t.registrations
+        values: dict[str, Any] = {
+            "state": RegistrationState(state).value,
+            "version": r.c.version + 1,
+            "updated_at": now,
+        }
+        if failure is not None:
+            values["failure"] = _dump_error(failure)
+        async with self._db.write() as conn:
+            result = await conn.execute(
+                sa.update(r).where(r.c.id == registration_id).values(values)
+            )
+            if result.rowcount != 1:
+                raise RegistrationNotFound(registration_id)
+            if release_worker:
+                w = t.worker_locks
+                await conn.execute(sa.delete(w).where(w.c.registration_id == registration_id))
+
+    async def schedule(
+        self,
+        step_ids: Sequence[str],
+        *,
+        at: dt.datetime,
+        state: str | None = None,
+        deadline_at: dt.datetime | None = None,
+    ) -> None:
+        """Make steps due at ``at``, dropping any lease (a worker still holding one
+        then fails to save); ``StepNotFound`` for an unknown id, nothing changed."""
+        if not step_ids:
+            return
+        s = t.steps
+        changed = utc_now()
+        values: dict[str, Any] = {
+            "next_attempt_at": at,
+            "lease_owner": None,
+            "lease_until": None,
+            "updated_at": changed,
+        }
+        if state is not None:
+            values["state"] = StepState(state).value
+        if deadline_at is not None:
+            values["deadline_at"] = deadline_at
+        async with self._db.write() as conn:
+            for step_id in sorted(set(step_ids)):
+                result = await conn.execute(sa.update(s).where(s.c.id == step_id).values(values))
+                if result.rowcount != 1:
+                    raise StepNotFound(step_id)
+            owners = await conn.execute(
+                sa.select(s.c.registration_id).where(s.c.id.in_(list(step_ids))).distinct()
+            )
+            await _bump(conn, owners.scalars(), changed)
+
+
+# ------------------------------------------------------------------ writing
+
+
+def _stamped(registration: Registration, submission: Submission) -> Registration:
+    """A copy of ``registration`` as it will be stored: timestamps it lacks are
+    the submission's, and it must belong to the submission."""
+    if registration.submission_id != submission.id:
+        raise ValueError("a registration must belong to the submission it is stored with")
+    at = submission.created_at
+    steps = []
+    for step in registration.steps:
+        if step.registration_id != registration.id:
+            raise ValueError("a step must belong to the registration it is stored with")
+        steps.append(
+            dataclasses.replace(
+                step,
+                created_at=step.created_at or at,
+                updated_at=step.updated_at or step.created_at or at,
+            )
+        )
+    return dataclasses.replace(
+        registration,
+        steps=steps,
+        warnings=list(registration.warnings),
+        created_at=registration.created_at or at,
+        updated_at=registration.updated_at or registration.created_at or at,
+    )
+
+
+def _submission_row(submission: Submission) -> dict[str, Any]:
+    return {
+        "id": submission.id,
+        "actor_id": submission.actor_id,
+        "actor_scope": actor_scope(submission.actor_id),
+        "idempotency_key": submission.idempotency_key,
+        "request_hash": submission.request_hash,
+        "created_at": submission.created_at,
+        "expires_at": submission.expires_at,
+    }
+
+
+async def _insert_registrations(conn: AsyncConnection, stored: Sequence[Registration]) -> None:
+    if not stored:
+        return
+    await conn.execute(
+        sa.insert(t.registrations),
+        [_registration_row(r, ordinal) for ordinal, r in enumerate(stored)],
+    )
+    step_rows = [_step_row(s, ordinal) for r in stored for ordinal, s in enumerate(r.steps)]
+    if step_rows:
+        await conn.execute(sa.insert(t.steps), step_rows)
+
+
+def _registration_row(r: Registration, ordinal: int) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "submission_id": r.submission_id,
+        "ordinal": ordinal,
+        "business": Business(r.business).value,
+        "state": RegistrationState(r.state).value,
+        "credit_code": r.credit_code,
+        "division": r.division,
+        "person_key": r.person_key,
+        "payload": _dump(r.payload),
+        "channel": Channel(r.channel).value,
+        "actor_id": r.actor_id,
+        "actor_username": r.actor_username,
+        "warnings": _dump([dataclasses.asdict(w) for w in r.warnings]),
+        "failure": _dump_error(r.failure),
+        "version": r.version,
+        "created_at": r.created_at,
+        "updated_at": r.updated_at,
+    }
+
+
+def _step_row(s: Step, ordinal: int) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "registration_id": s.registration_id,
+        "ordinal": ordinal,
+        "system": System(s.system).value,
+        "operation": Operation(s.operation).value,
+        "stage": s.stage,
+        "payload": _dump(s.payload),
+        "state": StepState(s.state).value,
+        "reference": s.reference,
+        "attempts": s.attempts,
+        "next_attempt_at": s.next_attempt_at,
+        "deadline_at": s.deadline_at,
+        "last_error": _dump_error(s.last_error),
+        "lease_owner": s.lease_owner,
+        "lease_until": s.lease_until,
+        "created_at": s.created_at,
+        "updated_at": s.updated_at,
+        "finished_at": s.finished_at,
+    }
+
+
+async def _bump(conn: AsyncConnection, registration_ids: Iterable[str], at: dt.datetime) -> None:
+    """Every change to a registration or its steps grows its version: subscribers
+    compare versions to know whether anything happened."""
+    r = t.registrations
+    for registration_id in sorted(set(registration_ids)):
+        await conn.execute(
+            sa.update(r)
+            .where(r.c.id == registration_id)
+            .values(version=r.c.version + 1, updated_at=at)
+        )
+
+
+def _due(now: dt.datetime) -> sa.ColumnElement[bool]:
+    """A step a worker may take at ``now`` (see ``RegistrationStore.claim``)."""
+    s, r = t.steps, t.registrations
+    return sa.and_(
+        s.c.state.in_(_WORKABLE),
+        s.c.next_attempt_at <= now,  # NULL compares to nothing: never due
+        sa.or_(s.c.lease_until.is_(None), s.c.lease_until < now),
+        sa.exists().where(r.c.id == s.c.registration_id, r.c.state.not_in(_AT_REST)),
+    )
+
+
+# ------------------------------------------------------------------ reading
+
+
+def _conditions(f: RegistrationFilter) -> builtins.list[sa.ColumnElement[bool]]:
+    r = t.registrations
+    conditions: list[sa.ColumnElement[bool]] = []
+    if f.credit_codes is not None:
+        conditions.append(r.c.credit_code.in_(list(f.credit_codes)))
+    if f.divisions is not None:
+        # A city covers its districts, a province its cities (``covers_division``).
+        prefixes = sorted({division_prefix(d) for d in f.divisions})
+        conditions.append(
+            sa.or_(*(r.c.division.startswith(p) for p in prefixes)) if prefixes else sa.false()
+        )
+    if f.states is not None:
+        conditions.append(r.c.state.in_([RegistrationState(s).value for s in f.states]))
+    if f.business is not None:
+        conditions.append(r.c.business == Business(f.business).value)
+    if f.person_key is not None:
+        conditions.append(r.c.person_key == f.person_key)
+    return conditions
+
+
+async def _load(conn: AsyncConnection, query: sa.Select[Any]) -> builtins.list[Registration]:
+    """The registrations ``query`` selects, in its order, each with its steps."""
+    rows = (await conn.execute(query)).all()
+    if not rows:
+        return []
+    s = t.steps
+    steps: dict[str, list[Step]] = {}
+    step_rows = await conn.execute(
+        sa.select(s)
+        .where(s.c.registration_id.in_([row.id for row in rows]))
+        .order_by(s.c.stage, s.c.created_at, s.c.ordinal)
+    )
+    for row in step_rows:
+        steps.setdefault(row.registration_id, []).append(_step(row))
+    return [_registration(row, steps.get(row.id, [])) for row in rows]
+
+
+def _registration(row: Any, steps: builtins.list[Step]) -> Registration:
+    return Registration(
+        id=row.id,
+        submission_id=row.submission_id,
+        business=Business(row.business),
+        state=RegistrationState(row.state),
+        credit_code=row.credit_code,
+        division=row.division,
+        person_key=row.person_key,
+        payload=json.loads(row.payload),
+        channel=Channel(row.channel),
+        actor_id=row.actor_id,
+        actor_username=row.actor_username,
+        steps=steps,
+        warnings=[RegistrationWarning(**w) for w in json.loads(row.warnings)],
+        failure=_load_error(row.failure),
+        version=row.version,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _step(row: Any) -> Step:
+    return Step(
+        id=row.id,
+        registration_id=row.registration_id,
+        system=System(row.system),
+        operation=Operation(row.operation),
+        stage=row.stage,
+        payload=json.loads(row.payload),
+        state=StepState(row.state),
+        reference=row.reference,
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        deadline_at=row.deadline_at,
+        last_error=_load_error(row.last_error),
+        lease_owner=row.lease_owner,
+        lease_until=row.lease_until,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        finished_at=row.finished_at,
+    )
+
+
+# ------------------------------------------------------------ JSON and cursors
+
+
+def _dump(value: Any) -> str:
+    # No ``default=``: a value JSON cannot hold is a bug to see, not to stringify.
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def _dump_error(error: StepError | None) -> str | None:
+    return None if error is None else _dump(dataclasses.asdict(error))
+
+
+def _load_error(text: str | None) -> StepError | None:
+    return None if text is None else StepError(**json.loads(text))
+
+
+def _encode(registration: Registration) -> str:
+    assert registration.created_at is not None
+    return encode_cursor(_CURSOR, f"{registration.created_at.isoformat()}|{registration.id}")
+
+
+def _decode(cursor: str) -> tuple[dt.datetime, str]:
+    at, sep, registration_id = decode_cursor(_CURSOR, cursor).rpartition("|")
+    try:
+        created_at = dt.datetime.fromisoformat(at)
+    except ValueError:
+        raise InvalidCursor("invalid cursor") from None
+    if not sep or not registration_id or created_at.tzinfo is None:
+        raise InvalidCursor("invalid cursor")
+    return created_at, registration_id
