@@ -1,0 +1,172 @@
+"""The errors a step or a registration records, in Chinese and English.
+
+Codes are stable (front ends and clerks act on them); messages never hold an
+ID number, a mobile number or an address: what a system said is passed through
+``redact`` even though the adapters already keep personal data out of it.
+"""
+
+from __future__ import annotations
+
+from gateway.domain.model import System
+from gateway.privacy import redact
+from gateway.registrations.model import Operation, StepError
+from gateway.systems import AdapterError, Duplicate, NotFound, Rejected, Unavailable
+
+SYSTEM_UNAVAILABLE = "SYSTEM_UNAVAILABLE"
+OUTCOME_UNKNOWN = "OUTCOME_UNKNOWN"
+RECONCILE_UNAVAILABLE = "RECONCILE_UNAVAILABLE"
+SYSTEM_REJECTED = "SYSTEM_REJECTED"
+SYSTEM_DUPLICATE = "SYSTEM_DUPLICATE"
+SYSTEM_NOT_FOUND = "SYSTEM_NOT_FOUND"
+DEADLINE_PASSED = "DEADLINE_PASSED"
+UNDO_IMPOSSIBLE = "UNDO_IMPOSSIBLE"
+UNDO_FAILED = "UNDO_FAILED"
+DONE_WITHOUT_REFERENCE = "DONE_WITHOUT_REFERENCE"
+INTERNAL_ERROR = "INTERNAL_ERROR"
+CANCELLED = "CANCELLED"
+
+SYSTEM_ZH: dict[System, str] = {
+    System.EMPLOYMENT: "就业系统",
+    System.LABOUR: "劳动关系系统",
+    System.UNEMPLOYMENT: "失业登记系统",
+}
+
+SYSTEM_EN: dict[System, str] = {
+    System.EMPLOYMENT: "employment system",
+    System.LABOUR: "labour relations system",
+    System.UNEMPLOYMENT: "unemployment system",
+}
+
+OPERATION_ZH: dict[Operation, str] = {
+    Operation.OPEN_EMPLOYER: "单位开户",
+    Operation.REGISTER_EMPLOYMENT: "就业登记",
+    Operation.DISMISS: "解聘备案",
+    Operation.FILE_CONTRACT: "劳动合同备案",
+    Operation.RENEW_CONTRACT: "劳动合同续签备案",
+    Operation.END_CONTRACT: "劳动合同解除/终止备案",
+    Operation.REGISTER_UNEMPLOYMENT: "失业登记",
+}
+
+OPERATION_EN: dict[Operation, str] = {
+    Operation.OPEN_EMPLOYER: "opening the unit",
+    Operation.REGISTER_EMPLOYMENT: "the employment registration",
+    Operation.DISMISS: "the dismissal filing",
+    Operation.FILE_CONTRACT: "the contract filing",
+    Operation.RENEW_CONTRACT: "the contract renewal",
+    Operation.END_CONTRACT: "the contract ending",
+    Operation.REGISTER_UNEMPLOYMENT: "the unemployment registration",
+}
+
+
+def _said(exc: AdapterError) -> str:
+    return redact(exc.message)
+
+
+def unavailable(exc: Unavailable) -> StepError:
+    """A write that did not go through, or whose answer was lost: retried later."""
+    zh, en = SYSTEM_ZH[exc.system], SYSTEM_EN[exc.system]
+    if exc.outcome_unknown:
+        return StepError(
+            OUTCOME_UNKNOWN,
+            f"已发送至{zh}但未收到答复，将先核实是否已办理再决定是否重发：{_said(exc)}",
+            f"Sent to the {en} but the answer was lost; it will be checked before any "
+            f"resend: {_said(exc)}",
+        )
+    return StepError(
+        SYSTEM_UNAVAILABLE,
+        f"{zh}暂时无法访问，稍后自动重试：{_said(exc)}",
+        f"The {en} is unavailable; it will be tried again later: {_said(exc)}",
+    )
+
+
+def cannot_check(exc: AdapterError) -> StepError:
+    """The system could not be asked whether an earlier write happened."""
+    zh, en = SYSTEM_ZH[exc.system], SYSTEM_EN[exc.system]
+    return StepError(
+        RECONCILE_UNAVAILABLE,
+        f"无法向{zh}核实上次发送是否已办理，稍后再核实：{_said(exc)}",
+        f"Could not ask the {en} whether the earlier write happened; asking again "
+        f"later: {_said(exc)}",
+        system_code=exc.system_code if isinstance(exc, Rejected) else None,
+    )
+
+
+def refused(exc: Rejected) -> StepError:
+    """A business refusal: the registration fails and what was done is undone."""
+    zh, en = SYSTEM_ZH[exc.system], SYSTEM_EN[exc.system]
+    if isinstance(exc, Duplicate):
+        code = SYSTEM_DUPLICATE
+        what_zh, what_en = "系统中已有该记录", "the system already holds such a record"
+    elif isinstance(exc, NotFound):
+        code = SYSTEM_NOT_FOUND
+        what_zh, what_en = "系统中找不到所需的单位或记录", "the system has no such unit or record"
+    else:
+        code = SYSTEM_REJECTED
+        what_zh, what_en = "业务校验未通过", "the request did not pass its checks"
+    return StepError(
+        code,
+        f"{zh}拒绝办理（{what_zh}）：{_said(exc)}",
+        f"The {en} refused ({what_en}): {_said(exc)}",
+        system_code=exc.system_code,
+        field=exc.field,
+    )
+
+
+def deadline_passed(system: System, operation: Operation) -> StepError:
+    return StepError(
+        DEADLINE_PASSED,
+        f"{SYSTEM_ZH[system]}{OPERATION_ZH[operation]}未能在期限内完成，需经办人员重试或取消",
+        f"{OPERATION_EN[operation].capitalize()} in the {SYSTEM_EN[system]} did not finish "
+        "before its deadline; a clerk must retry or cancel it",
+    )
+
+
+def undo_impossible(system: System, operation: Operation) -> StepError:
+    return StepError(
+        UNDO_IMPOSSIBLE,
+        f"{SYSTEM_ZH[system]}的{OPERATION_ZH[operation]}已办理，但系统查询结果中没有它的业务流水号，"
+        f"无法自动撤销，请经办人员在{SYSTEM_ZH[system]}中手工撤销后重试",
+        f"{OPERATION_EN[operation].capitalize()} is in the {SYSTEM_EN[system]}, but its "
+        "reference is not in the system's answers, so it cannot be undone automatically; "
+        "a clerk must revoke it in that system by hand, then retry",
+    )
+
+
+def undo_failed(exc: Rejected) -> StepError:
+    zh, en = SYSTEM_ZH[exc.system], SYSTEM_EN[exc.system]
+    return StepError(
+        UNDO_FAILED,
+        f"{zh}拒绝撤销：{_said(exc)}，请经办人员处理",
+        f"The {en} refused the undo: {_said(exc)}; a clerk must see to it",
+        system_code=exc.system_code,
+        field=exc.field,
+    )
+
+
+def done_without_reference(system: System, operation: Operation) -> StepError:
+    """Not an error: the write was found done, but its own reference was not."""
+    return StepError(
+        DONE_WITHOUT_REFERENCE,
+        f"已核实{SYSTEM_ZH[system]}已办理{OPERATION_ZH[operation]}，但查询结果不含其业务流水号，"
+        "日后如需撤销须在该系统中手工办理",
+        f"{OPERATION_EN[operation].capitalize()} was found done in the {SYSTEM_EN[system]}, "
+        "but its reference is not in the system's answer; undoing it later must be done "
+        "by hand in that system",
+    )
+
+
+def internal(system: System, kind: str) -> StepError:
+    return StepError(
+        INTERNAL_ERROR,
+        f"处理{SYSTEM_ZH[system]}的答复时出错（{kind}），将先核实再重试",
+        f"Unexpected error handling the {SYSTEM_EN[system]}'s answer ({kind}); it will be "
+        "checked and tried again",
+    )
+
+
+def cancelled() -> StepError:
+    return StepError(
+        CANCELLED,
+        "经办人员或管理员已取消本次登记，已办理的部分已撤销",
+        "Cancelled by a clerk or an administrator; what had been done is undone",
+    )

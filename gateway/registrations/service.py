@@ -1,0 +1,342 @@
+"""Accepting registrations: check everything, then store, then let the engine act.
+
+Every row is checked in full before anything is stored: all problems of all
+rows come back at once, per row and field, and nothing is stored if any row is
+invalid, unless the caller asks for the valid rows only. What is accepted is
+stored, with its idempotency key, before any system is called.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from gateway.config import GatewayConfig
+from gateway.domain.checks import Problem, check_employer, check_form
+from gateway.domain.identifiers import normalize_credit_code, normalize_id_number
+from gateway.domain.model import EmployerProfile, RegistrationForm, RegistrationRow, System
+from gateway.registrations.model import (
+    Channel,
+    Operation,
+    Registration,
+    Submission,
+    Warning,
+    request_hash,
+)
+from gateway.registrations.plan import NotBound, new_id, plan_account, plan_row, to_payload
+from gateway.registrations.policy import SeparateHandling, local_date
+from gateway.registrations.ports import Created, KeyConflict, Replayed, WorkersBusy
+from gateway.store import Account, DuplicateUsername, EmployerRecord, InvalidAccount, Role, Store
+from gateway.store.accounts import check_new_account
+
+_SYSTEM_ZH = {
+    System.EMPLOYMENT: "就业系统",
+    System.LABOUR: "劳动关系系统",
+    System.UNEMPLOYMENT: "失业登记系统",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RowProblem:
+    """A problem (or a warning) of one row (``row`` None: the form's header)."""
+
+    row: int | None
+    field: str
+    code: str
+    message_zh: str
+    message_en: str
+
+    @classmethod
+    def of(cls, row: int | None, p: Problem) -> RowProblem:
+        return cls(row, p.field, p.code, p.message_zh, p.message_en)
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What became of a submission. ``registrations`` is empty when it was refused."""
+
+    registrations: list[Registration] = field(default_factory=list)
+    problems: list[RowProblem] = field(default_factory=list)
+    warnings: list[RowProblem] = field(default_factory=list)
+    replayed: bool = False
+
+
+class Refused(Exception):
+    """The whole submission is refused (no row is at fault): a stable code, two messages."""
+
+    def __init__(self, code: str, en: str, zh: str) -> None:
+        super().__init__(en)
+        self.code, self.en, self.zh = code, en, zh
+
+
+def key_conflict() -> Refused:
+    return Refused(
+        "IDEMPOTENCY_KEY_REUSED",
+        "This idempotency key was used for a different request.",
+        "该幂等键已用于另一项不同的申请。",
+    )
+
+
+def _busy(row: int) -> RowProblem:
+    return RowProblem(
+        row,
+        "id_number",
+        "REGISTRATION_IN_PROGRESS",
+        "该劳动者已有一项登记正在办理，请待其办结后再提交。",
+        "A registration of this worker is still under way; submit again once it has finished.",
+    )
+
+
+def _not_open(row: int | None, system: System) -> RowProblem:
+    return RowProblem(
+        row,
+        "credit_code",
+        "EMPLOYER_NOT_OPEN",
+        f"用人单位尚未在{_SYSTEM_ZH[system]}开户，请先开通或合并网上账号。",
+        f"The employer is not open in the {system.value} system; open or merge its account first.",
+    )
+
+
+def normalized(row: RegistrationRow) -> RegistrationRow:
+    """The row as it will be checked, stored and sent (full-width digits, spaces...)."""
+    return dataclasses.replace(row, id_number=normalize_id_number(row.id_number))
+
+
+class Registrar:
+    def __init__(
+        self,
+        store: Store,
+        config: GatewayConfig,
+        *,
+        clock: Callable[[], dt.datetime],
+        on_submitted: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._store = store
+        self._on_submitted = on_submitted
+        self._config = config
+        self._clock = clock
+        self.policy = SeparateHandling(config.transition_start, config.mandatory_from)
+
+    def today(self) -> dt.date:
+        return local_date(self._clock())
+
+    def _check_key(self, key: str) -> None:
+        if not 1 <= len(key) <= 128 or not key.isprintable():
+            raise Refused(
+                "BAD_IDEMPOTENCY_KEY",
+                "An idempotency key is 1 to 128 printable characters.",
+                "幂等键须为 1 至 128 个可打印字符。",
+            )
+
+    async def submit(
+        self,
+        *,
+        actor: Account,
+        channel: Channel,
+        employer: EmployerRecord,
+        rows: Sequence[RegistrationRow],
+        idempotency_key: str,
+        valid_only: bool = False,
+        only: Operation | None = None,
+        contact: str | None = None,
+    ) -> Outcome:
+        """Check, plan and store one submission of rows for one employer."""
+        self._check_key(idempotency_key)
+        today = self.today()
+        if only is not None and not self.policy.allowed(today):
+            raise Refused(
+                "SEPARATE_HANDLING_CLOSED",
+                f"Separate handling ended on {self.policy.mandatory_from:%Y-%m-%d}: submit the "
+                "integrated registration instead.",
+                f"自{self.policy.mandatory_from:%Y年%m月%d日}起全面实行一体化办理，禁止分口办理，"
+                "请提交一体化登记。",
+            )
+        rows = [normalized(r) for r in rows]
+        form = RegistrationForm(employer.name, employer.credit_code, contact, list(rows))
+        checked = check_form(form, today=today)
+        outcome = Outcome(
+            problems=[RowProblem.of(i, p) for i, p in checked.problems()],
+            warnings=[RowProblem.of(i, w) for i, w in checked.warnings()],
+        )
+        content = {
+            "credit_code": employer.credit_code,
+            "rows": [to_payload(r) for r in rows],
+            "valid_only": valid_only,
+            "only": only,
+            "channel": channel,
+        }
+        now = self._clock()
+        common = {
+            "channel": channel,
+            "actor_id": actor.id,
+            "actor_username": actor.username,
+            "now": now,
+            "step_deadline": dt.timedelta(seconds=self._config.step_deadline_s),
+        }
+        header_ok = not any(p.row is None for p in outcome.problems)
+        bad_rows = {p.row for p in outcome.problems}
+        planned: dict[int, Registration] = {}
+        submission_id = new_id()
+        for i, row in enumerate(rows):
+            if i in bad_rows or not header_ok:
+                continue
+            warnings = [
+                Warning(w.code, w.field, w.message_zh, w.message_en)
+                for w in outcome.warnings
+                if w.row == i
+            ]
+            try:
+                planned[i] = plan_row(
+                    row,
+                    employer.credit_code,
+                    employer.division,
+                    _ids(employer),
+                    only=only,
+                    submission_id=submission_id,
+                    warnings=warnings,
+                    **common,
+                )
+            except NotBound as exc:
+                outcome.problems.append(_not_open(i, exc.system))
+        for _ in range(len(rows) + 1):
+            if outcome.problems and not valid_only:
+                return outcome
+            if not planned:
+                if not outcome.problems:  # pragma: no cover - check_form refuses empty forms
+                    outcome.problems.append(
+                        RowProblem(None, "rows", "NO_ROWS", "没有登记行。", "No rows.")
+                    )
+                return outcome
+            submission = Submission(
+                id=submission_id,
+                actor_id=actor.id,
+                idempotency_key=idempotency_key,
+                request_hash=request_hash(content),
+                registration_ids=tuple(r.id for r in planned.values()),
+                created_at=now,
+                expires_at=now + dt.timedelta(seconds=self._config.idempotency_ttl_s),
+            )
+            result = await self._store.registrations.submit(submission, list(planned.values()))
+            if isinstance(result, Created):
+                outcome.registrations = result.registrations
+                self._on_submitted()
+                return outcome
+            if isinstance(result, Replayed):
+                outcome.registrations, outcome.replayed = result.registrations, True
+                return outcome
+            if isinstance(result, KeyConflict):
+                raise key_conflict()
+            assert isinstance(result, WorkersBusy)
+            busy = set(result.person_keys)
+            for i, registration in list(planned.items()):
+                if registration.person_key in busy:
+                    outcome.problems.append(_busy(i))
+                    del planned[i]
+        raise AssertionError("unreachable: each round drops at least one busy row")
+
+    async def open_account(
+        self,
+        *,
+        actor: Account | None,
+        channel: Channel,
+        profile: EmployerProfile,
+        username: str,
+        password: str,
+        idempotency_key: str,
+    ) -> tuple[Outcome, Account | None]:
+        """Open the employer's one online account, and open or merge the employer in
+        each system (in the background). The account exists at once; its bindings
+        fill in as each system answers."""
+        self._check_key(idempotency_key)
+        profile = dataclasses.replace(
+            profile, credit_code=normalize_credit_code(profile.credit_code)
+        )
+        outcome = Outcome(problems=[RowProblem.of(None, p) for p in check_employer(profile)])
+        try:
+            check_new_account(username, password, Role.EMPLOYER, credit_code=profile.credit_code)
+        except InvalidAccount as exc:
+            outcome.problems.append(
+                RowProblem(
+                    None, "password", "INVALID_ACCOUNT", "用户名或密码不符合要求。", str(exc)
+                )
+            )
+        existing = await self._store.accounts.get(username)
+        if existing is not None and existing.credit_code != profile.credit_code:
+            outcome.problems.append(
+                RowProblem(
+                    None,
+                    "username",
+                    "USERNAME_TAKEN",
+                    "该用户名已被使用。",
+                    "That user name is taken.",
+                )
+            )
+        others = [
+            a
+            for a in await self._store.accounts.for_employer(profile.credit_code)
+            if a.username != (existing.username if existing else None)
+        ]
+        if others:
+            outcome.problems.append(
+                RowProblem(
+                    None,
+                    "credit_code",
+                    "ACCOUNT_EXISTS",
+                    "该用人单位已开通网上账号（每个单位一个账号）。",
+                    "This employer already has its online account (one per employer).",
+                )
+            )
+        if outcome.problems:
+            return outcome, None
+        now = self._clock()
+        registration = plan_account(
+            profile,
+            submission_id=new_id(),
+            channel=channel,
+            actor_id=actor.id if actor else None,
+            actor_username=actor.username if actor else None,
+            warnings=[],
+            now=now,
+            step_deadline=dt.timedelta(seconds=self._config.step_deadline_s),
+        )
+        # The password is not part of the hash: a retry must not need to resend it.
+        content = {"profile": to_payload(profile), "username": username, "channel": channel}
+        submission = Submission(
+            id=registration.submission_id,
+            actor_id=actor.id if actor else None,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash(content),
+            registration_ids=(registration.id,),
+            created_at=now,
+            expires_at=now + dt.timedelta(seconds=self._config.idempotency_ttl_s),
+        )
+        result = await self._store.registrations.submit(submission, [registration])
+        if isinstance(result, KeyConflict):
+            raise key_conflict()
+        assert isinstance(result, Created | Replayed)
+        outcome.registrations, outcome.replayed = result.registrations, isinstance(result, Replayed)
+        if isinstance(result, Created):
+            self._on_submitted()
+        await self._store.employers.upsert(
+            EmployerRecord(profile.credit_code, profile.name, profile.division)
+        )
+        account = existing
+        if account is None:
+            try:
+                account = await self._store.accounts.create(
+                    username,
+                    password,
+                    Role.EMPLOYER,
+                    display_name=profile.name,
+                    credit_code=profile.credit_code,
+                )
+            except DuplicateUsername:
+                # The same request, retried while the first was creating it.
+                account = await self._store.accounts.get(username)
+        return outcome, account
+
+
+def _ids(employer: EmployerRecord) -> dict[System, str | None]:
+    return {s: employer.system_id(s) for s in System}

@@ -1,0 +1,159 @@
+"""The engine against the real stand-in processes and the real store.
+
+Each test gets adapters of its own (with short timeouts, so that a stalled
+answer is given up on quickly), a store of its own (SQLite; PostgreSQL too
+where a test asks for ``store_url`` over ``SQL_BACKENDS``), and engines built
+with a small lease and a fast backoff.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adapters.employment import EmploymentAdapter
+from adapters.labor import LabourAdapter
+from adapters.standin.process import RunningStandin
+from adapters.unemployment import UnemploymentAdapter
+from gateway.auth import HashParams, Passwords
+from gateway.cache import GatewayCache
+from gateway.domain.model import System
+from gateway.registrations.backoff import Backoff
+from gateway.registrations.engine import Engine
+from gateway.settings import SystemSettings
+from gateway.store import Store
+from gateway.systems import SystemAdapter
+from tests.registrations.support import Adapters
+from tests.services import postgres_database as postgres_database
+
+#: Per-call timeout of the test adapters: a stalled answer is given up after this.
+ADAPTER_TIMEOUT = 1.0
+
+
+@pytest.fixture
+def standins(
+    employment_standin: RunningStandin,
+    labor_standin: RunningStandin,
+    unemployment_standin: RunningStandin,
+) -> Iterator[dict[System, RunningStandin]]:
+    running = {
+        System.EMPLOYMENT: employment_standin,
+        System.LABOUR: labor_standin,
+        System.UNEMPLOYMENT: unemployment_standin,
+    }
+    yield running
+    # The stand-ins are shared by every test of the run: leave no fault behind.
+    for standin in running.values():
+        standin.reset()
+
+
+def _settings(system: System, url: str, timeout: float) -> SystemSettings:
+    names = {System.EMPLOYMENT: "EMPLOYMENT", System.LABOUR: "LABOUR"}
+    prefix = names.get(system, "UNEMPLOYMENT")
+    return SystemSettings.from_env(
+        system, environ={f"HRSS_{prefix}_URL": url, f"HRSS_{prefix}_TIMEOUT": str(timeout)}
+    )
+
+
+@pytest.fixture
+async def make_adapters(
+    standins: dict[System, RunningStandin],
+) -> AsyncIterator[Callable[..., Adapters]]:
+    made: list[Adapters] = []
+
+    def make(timeout: float = ADAPTER_TIMEOUT, **wrap: Callable[[Any], Any]) -> Adapters:
+        employment = EmploymentAdapter.from_settings(
+            _settings(System.EMPLOYMENT, standins[System.EMPLOYMENT].url, timeout)
+        )
+        labour = LabourAdapter.from_settings(
+            _settings(System.LABOUR, standins[System.LABOUR].url, timeout)
+        )
+        unemployment = UnemploymentAdapter.from_settings(
+            _settings(System.UNEMPLOYMENT, standins[System.UNEMPLOYMENT].url, timeout)
+        )
+        adapters = Adapters(employment, labour, unemployment)
+        made.append(adapters)
+        return adapters
+
+    yield make
+    for adapters in made:
+        for adapter in adapters.all().values():
+            await adapter.aclose()
+
+
+@pytest.fixture
+async def adapters(make_adapters: Callable[..., Adapters]) -> Adapters:
+    return make_adapters()
+
+
+@pytest.fixture
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    backend = getattr(request, "param", "sqlite")
+    if backend == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path}/gateway.db"
+    url: str = request.getfixturevalue("postgres_database")
+    return url
+
+
+@pytest.fixture
+async def open_store(store_url: str) -> AsyncIterator[Callable[[], Awaitable[Store]]]:
+    """Open the test's store (again: a second process's view of the same database)."""
+    opened: list[Store] = []
+
+    async def open_() -> Store:
+        store = await Store.open(store_url, passwords=Passwords(HashParams.cheap()))
+        opened.append(store)
+        return store
+
+    yield open_
+    for store in opened:
+        await store.close()
+
+
+@pytest.fixture
+async def store(open_store: Callable[[], Awaitable[Store]]) -> Store:
+    return await open_store()
+
+
+@pytest.fixture
+async def cache() -> AsyncIterator[GatewayCache]:
+    c = GatewayCache("memory://", key_secret=b"k" * 32, worker_ttl_s=60, employer_ttl_s=60)
+    yield c
+    await c.clear()
+    await c.close()
+
+
+#: Fast enough for tests: a failed attempt is retried within a fraction of a second.
+FAST_BACKOFF = Backoff(base=0.05, factor=2.0, cap=0.4, jitter=1.0)
+
+
+@pytest.fixture
+def make_engine(store: Store, adapters: Adapters, cache: GatewayCache) -> Callable[..., Engine]:
+    def make(
+        *,
+        on: Store | None = None,
+        using: dict[System, SystemAdapter] | None = None,
+        **options: Any,
+    ) -> Engine:
+        target = on or store
+        settings: dict[str, Any] = {
+            "employers": target.employers,
+            "cache": cache,
+            "lease": dt.timedelta(seconds=6),
+            "concurrency": 8,
+            "backoff": FAST_BACKOFF,
+            "step_deadline": dt.timedelta(minutes=5),
+        }
+        settings.update(options)
+        return Engine(target.registrations, using or adapters.all(), **settings)
+
+    return make
+
+
+@pytest.fixture
+def engine(make_engine: Callable[..., Engine]) -> Engine:
+    return make_engine(owner="test-engine")

@@ -1,0 +1,204 @@
+"""Refusals, undoing, and what a worker that died between two writes leaves."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pytest
+
+from adapters.labor import LabourAdapter
+from adapters.standin.process import RunningStandin
+from gateway.domain.model import (
+    ContractState,
+    EmploymentState,
+    EndReason,
+    LabourContract,
+    System,
+    UnemploymentRequest,
+)
+from gateway.registrations import messages
+from gateway.registrations.engine import Engine
+from gateway.registrations.model import RegistrationState, StepError, StepState
+from gateway.registrations.plan import person_of, step_request
+from gateway.store import Store
+from tests.registrations.support import (
+    LEFT_ON,
+    UNIT,
+    Adapters,
+    contracts,
+    employments,
+    end_row,
+    hire_row,
+    in_force,
+    settle,
+    step_of,
+    submit,
+)
+
+
+class LaggingQueries:
+    """The real labour adapter, but its first query answers as a lagging read
+    replica would: with nothing yet."""
+
+    def __init__(self, real: LabourAdapter) -> None:
+        self._real = real
+        self.system = real.system
+        self.lagging = 1
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    async def query(
+        self, id_numbers: Sequence[str], employer_id: str | None = None
+    ) -> list[LabourContract]:
+        if self.lagging:
+            self.lagging -= 1
+            return []
+        return await self._real.query(id_numbers, employer_id)
+
+
+async def test_a_duplicate_after_a_lost_write_is_verified_and_adopted(
+    store: Store,
+    make_engine: Callable[..., Engine],
+    adapters: Adapters,
+    standins: dict[System, RunningStandin],
+) -> None:
+    row = hire_row()
+    standins[System.LABOUR].faults(error_after_commit=1.0)
+    using = {**adapters.all(), System.LABOUR: LaggingQueries(adapters.labour)}
+    engine = make_engine(owner="adopting", using=using)
+    (registration,) = await submit(store, [row])
+
+    (done,) = await settle(store, [registration.id], engine)
+
+    # Sent once (committed, answer lost), not found by the lagging query, sent
+    # again and refused as a duplicate: the record is checked, and it is ours.
+    assert done.state is RegistrationState.COMPLETED
+    labour = step_of(done, System.LABOUR)
+    assert labour.attempts == 2
+    assert [c.reference for c in await in_force(adapters, row.id_number)] == [labour.reference]
+    assert standins[System.LABOUR].stats().get("FileContract") == 2
+
+
+async def test_an_ending_found_without_its_reference_cannot_be_undone(
+    store: Store,
+    engine: Engine,
+    adapters: Adapters,
+    standins: dict[System, RunningStandin],
+) -> None:
+    hired = hire_row()
+    (hire,) = await submit(store, [hired])
+    await settle(store, [hire.id], engine)
+    # The worker already has an active unemployment registration: stage 1 is refused.
+    await adapters.unemployment.register(
+        UnemploymentRequest(
+            UNIT.unemployment_id, person_of(hired), dt.date(2024, 8, 1), EndReason.AGREEMENT
+        )
+    )
+    # The dismissal's answer is lost: it is found done, without its own serial.
+    standins[System.EMPLOYMENT].faults(commit_then_drop=1.0, stall_s=2.0)
+    (ending,) = await submit(store, [end_row(hired)])
+
+    (done,) = await settle(store, [ending.id], engine)
+
+    assert done.state is RegistrationState.NEEDS_ATTENTION
+    refused = step_of(done, System.UNEMPLOYMENT)
+    assert refused.state is StepState.REFUSED
+    assert done.failure == refused.last_error
+    assert done.failure is not None
+    assert done.failure.system_code == "40902"
+    dismissal = step_of(done, System.EMPLOYMENT)
+    assert dismissal.state is StepState.STUCK
+    assert dismissal.reference is None
+    assert dismissal.last_error is not None
+    assert dismissal.last_error.code == messages.UNDO_IMPOSSIBLE
+    ending_step = step_of(done, System.LABOUR)
+    assert ending_step.state is StepState.UNDONE
+    # The ending was revoked: the contract is in force again; the dismissal stays.
+    assert [c.state for c in await contracts(adapters, hired.id_number)] == [ContractState.IN_FORCE]
+    (record,) = await employments(adapters, hired.id_number)
+    assert record.state is EmploymentState.DISMISSED
+    assert record.dismissal_date == LEFT_ON
+    assert standins[System.EMPLOYMENT].stats().get("employment.dismiss") == 1
+    # A person must act: the worker stays locked.
+    assert await store.registrations.busy_workers([done.person_key or ""]) == [done.person_key]
+
+
+@pytest.mark.parametrize("undone", [System.EMPLOYMENT, System.LABOUR], ids=lambda s: s.value)
+async def test_an_undo_already_done_counts_as_done(
+    undone: System,
+    store: Store,
+    engine: Engine,
+    adapters: Adapters,
+    standins: dict[System, RunningStandin],
+) -> None:
+    (registration,) = await submit(store, [hire_row()])
+    now = dt.datetime.now(dt.UTC)
+    steps = await store.registrations.claim(
+        "dead-worker", now=now, lease=dt.timedelta(seconds=30), limit=10
+    )
+    refusal = StepError(messages.SYSTEM_REJECTED, "拒绝", "refused", system_code="X")
+    for step in steps:
+        if step.system is undone:
+            # Done, then already revoked in that system by the time the undo comes.
+            request = step_request(step)
+            if undone is System.EMPLOYMENT:
+                reference = await adapters.employment.register(request)
+                await adapters.employment.revoke(reference)
+            else:
+                reference = await adapters.labour.file(
+                    request.employer_id, request.person, request.term
+                )
+                await adapters.labour.revoke(reference)
+            step.state, step.reference, step.attempts = StepState.UNDOING, reference, 1
+            step.next_attempt_at = now
+        else:
+            step.state, step.last_error, step.attempts = StepState.REFUSED, refusal, 1
+        step.lease_owner = step.lease_until = None
+        assert await store.registrations.save_step(step, owner="dead-worker", now=now)
+    await store.registrations.update_registration(
+        registration.id, state=RegistrationState.COMPENSATING, failure=refusal, now=now
+    )
+    standins[undone].reset()
+
+    (done,) = await settle(store, [registration.id], engine)
+
+    assert done.state is RegistrationState.COMPENSATED
+    assert done.failure == refusal
+    assert step_of(done, undone).state is StepState.UNDONE
+    revoke = "employment.revoke" if undone is System.EMPLOYMENT else "RevokeFiling"
+    assert standins[undone].stats().get(revoke) == 1
+
+
+class DiesBeforeDeciding(Engine):
+    """A worker that dies after saving each step's result, before deciding what follows."""
+
+    async def _advance(self, registration_id: str) -> None:
+        return None
+
+
+async def test_the_sweep_finishes_what_a_dead_worker_left(
+    store: Store, engine: Engine, make_engine: Callable[..., Engine], adapters: Adapters
+) -> None:
+    row = hire_row()
+    (registration,) = await submit(store, [row])
+    dying = make_engine(owner="dying")
+    dying.__class__ = DiesBeforeDeciding
+    while await dying.run_once():
+        pass
+    left = await store.registrations.get(registration.id)
+    assert left is not None
+    assert all(s.state is StepState.DONE for s in left.steps)
+    assert left.state is RegistrationState.IN_PROGRESS
+    assert await engine.run_once() == 0  # no step left to take: only a sweep sees it
+
+    assert await engine.sweep() == 1
+
+    done = await store.registrations.get(registration.id)
+    assert done is not None
+    assert done.state is RegistrationState.COMPLETED
+    assert await store.registrations.busy_workers([done.person_key or ""]) == []
+    assert len(await in_force(adapters, row.id_number)) == 1
+    assert await engine.sweep() == 0
