@@ -34,6 +34,7 @@ test: lint types pytest
 # Benchmarks: ratios measured side by side in one run (results in docs/benchmarks.md).
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.graph
+	$(BIN)/python -m benchmarks.registrations
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -7,6 +7,7 @@ context with the caller's account and fresh loaders.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -21,6 +22,7 @@ from gateway.auth import AuthenticationError, verify_token
 from gateway.config import GatewayConfig
 from gateway.http.graphiql import GRAPHIQL_ASSETS_PATH, graphiql_assets_app
 from gateway.http.view import GatewayGraphQL
+from gateway.registrations.engine import run_worker
 from gateway.schema import build_schema
 from gateway.schema.context import Context, build_context
 from gateway.services import Gateway
@@ -63,12 +65,22 @@ def create_app(config: GatewayConfig, *, gateway: Gateway | None = None) -> Star
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         owned = gateway is None
-        app.state.gateway = gateway or await Gateway.start(config)
+        gw: Gateway = gateway or await Gateway.start(config)
+        app.state.gateway = gw
+        stop = asyncio.Event()
+        worker = (
+            asyncio.create_task(run_worker(gw, stop=stop), name="registration-worker")
+            if owned and config.run_worker
+            else None
+        )
         try:
             yield
         finally:
+            stop.set()
+            if worker is not None:
+                await worker
             if owned:
-                await app.state.gateway.close()
+                await gw.close()
 
     async def context_getter(
         request: Request | WebSocket, response: Response | WebSocket

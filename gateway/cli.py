@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from gateway.logs import configure as configure_logging
 from gateway.store.cli import add_accounts_parser
 
 
@@ -67,6 +68,31 @@ def _run(uvicorn: Any, app: Any, host: str, port: int) -> None:
     )
 
 
+def _worker(args: argparse.Namespace) -> int:
+    import asyncio
+    import signal
+
+    from gateway.config import GatewayConfig
+    from gateway.registrations.engine import run_worker
+    from gateway.services import Gateway
+
+    config = GatewayConfig.load(args.config)
+
+    async def work() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        gateway = await Gateway.start(config)
+        try:
+            await run_worker(gateway, stop=stop)
+        finally:
+            await gateway.close()
+
+    asyncio.run(work())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hrss-gateway",
@@ -121,12 +147,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(run=_serve)
 
+    worker = commands.add_parser(
+        "worker",
+        help="carry registrations out (several may share one store)",
+        description="Carry out the steps of stored registrations until stopped (SIGTERM). "
+        "Run several, on several machines if need be: leases in the store keep any step "
+        "from being carried out twice.",
+    )
+    worker.add_argument("--config", metavar="FILE", default=None, help="TOML configuration file")
+    worker.set_defaults(run=_worker)
+
     add_accounts_parser(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    configure_logging()
     result: int = args.run(args)
     return result
 

@@ -6,6 +6,7 @@ machine; ``docs/configuration.md`` lists them all.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import tomllib
 from collections.abc import Mapping
@@ -33,8 +34,17 @@ class GatewayConfig:
     account_cache_ttl_s: float = 5.0  # signed-in accounts: how long a disabling may take
     #: Roles that see full ID and mobile numbers in a single-worker query.
     reveal_roles: tuple[str, ...] = ("employer", "clerk")
+    #: Separate (per-system) handling is refused from this date (鲁人社字〔2020〕129号).
+    transition_start: dt.date = dt.date(2020, 11, 1)
+    mandatory_from: dt.date = dt.date(2021, 5, 1)
+    #: How long one step may take, retries included, before it needs attention.
+    step_deadline_s: float = 24 * 3600
+    #: How long idempotency keys are kept (at least 24 hours).
+    idempotency_ttl_s: float = 48 * 3600
+    #: Carry registrations out in the background of ``serve`` (else: ``hrss-gateway worker``).
+    run_worker: bool = True
+    worker_concurrency: int = 16
     graphiql: bool = False
-    introspection: bool = True
     demo: bool = False
     data_dir: str = "data"
     systems: dict[System, SystemSettings] = field(default_factory=dict)
@@ -79,8 +89,13 @@ class GatewayConfig:
             "worker_cache_ttl_s": pick("worker_cache_ttl_s", d.worker_cache_ttl_s, float),
             "employer_cache_ttl_s": pick("employer_cache_ttl_s", d.employer_cache_ttl_s, float),
             "account_cache_ttl_s": pick("account_cache_ttl_s", d.account_cache_ttl_s, float),
+            "transition_start": pick("transition_start", d.transition_start, _date),
+            "mandatory_from": pick("mandatory_from", d.mandatory_from, _date),
+            "step_deadline_s": pick("step_deadline_s", d.step_deadline_s, float),
+            "idempotency_ttl_s": pick("idempotency_ttl_s", d.idempotency_ttl_s, float),
+            "run_worker": pick("run_worker", d.run_worker, bool),
+            "worker_concurrency": pick("worker_concurrency", d.worker_concurrency, int),
             "graphiql": pick("graphiql", d.graphiql, bool),
-            "introspection": pick("introspection", d.introspection, bool),
             "data_dir": pick("data_dir", d.data_dir),
         }
         roles = env.get("HRSS_REVEAL_ROLES", gw.get("reveal_roles"))
@@ -94,6 +109,12 @@ class GatewayConfig:
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+
+def _date(value: object) -> dt.date:
+    if isinstance(value, dt.date):
+        return value  # TOML has dates of its own
+    return dt.date.fromisoformat(str(value))
 
 
 #: Names of the systems' tables in the configuration file.

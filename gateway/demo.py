@@ -107,12 +107,21 @@ async def prepare_store(store: Store) -> None:
             )
         )
     accounts: list[tuple[str, Role, dict[str, object]]] = [
-        ("demo-employer", Role.EMPLOYER, {"credit_code": DEMO_EMPLOYER.profile.credit_code,
-                                          "display_name": DEMO_EMPLOYER.profile.name}),
-        ("demo-clerk", Role.CLERK, {"divisions": [DEMO_CLERK_DIVISION],
-                                    "display_name": "济南市服务窗口"}),
+        (
+            "demo-employer",
+            Role.EMPLOYER,
+            {
+                "credit_code": DEMO_EMPLOYER.profile.credit_code,
+                "display_name": DEMO_EMPLOYER.profile.name,
+            },
+        ),
+        (
+            "demo-clerk",
+            Role.CLERK,
+            {"divisions": [DEMO_CLERK_DIVISION], "display_name": "济南市服务窗口"},
+        ),
         ("demo-admin", Role.ADMIN, {"display_name": "管理员"}),
-    ]  # fmt: skip
+    ]
     for username, role, extra in accounts:
         with contextlib.suppress(DuplicateUsername):
             await store.accounts.create(username, DEMO_PASSWORD, role, **extra)  # type: ignore[arg-type]
@@ -161,9 +170,14 @@ async def populate_employer(
     )
     emp_id, lab_id, unemp_id = (b.employer_id for b in bindings)
     term = ContractTerm(
-        ContractType.FIXED_TERM, start, start.replace(year=start.year + 3) - dt.timedelta(days=1),
-        FilingPersonCategory.URBAN_EMPLOYEE, EmploymentForm.FULL_TIME, "操作工", profile.division,
-    )  # fmt: skip
+        ContractType.FIXED_TERM,
+        start,
+        start.replace(year=start.year + 3) - dt.timedelta(days=1),
+        FilingPersonCategory.URBAN_EMPLOYEE,
+        EmploymentForm.FULL_TIME,
+        "操作工",
+        profile.division,
+    )
     slots = asyncio.Semaphore(in_flight)
 
     async def hire(person: Person) -> None:

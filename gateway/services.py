@@ -7,10 +7,13 @@ each request gets its own context (``gateway/schema/context.py``) on top.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 import hmac
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from adapters.employment import EmploymentAdapter
 from adapters.labor import LabourAdapter
@@ -19,6 +22,11 @@ from gateway.auth import ConfigurationError, HashParams, Passwords, load_or_crea
 from gateway.cache import GatewayCache
 from gateway.config import GatewayConfig
 from gateway.domain.model import System
+from gateway.registrations.policy import utc_now
+
+if TYPE_CHECKING:
+    from gateway.registrations.engine import Engine
+from gateway.registrations.service import Registrar
 from gateway.store import Store
 from gateway.systems import (
     AdapterError,
@@ -39,6 +47,20 @@ class Gateway:
     cache: GatewayCache
     token_secret: bytes
     audit_key: bytes
+    #: The gateway's clock (UTC); tests move it to try the policy's dates.
+    clock: Callable[[], dt.datetime] = utc_now
+    #: Set when a registration is stored, so that this process's worker starts at once.
+    work_submitted: asyncio.Event = field(default_factory=asyncio.Event)
+    registrar: Registrar = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Through a lambda, so that moving ``clock`` later moves the registrar's too.
+        self.registrar = Registrar(
+            self.store,
+            self.config,
+            clock=lambda: self.clock(),
+            on_submitted=self.work_submitted.set,
+        )
 
     @property
     def adapters(self) -> dict[System, SystemAdapter]:
@@ -71,6 +93,12 @@ class Gateway:
             token_secret=token_secret,
             audit_key=audit_key,
         )
+
+    def engine_control(self) -> Engine:
+        """An engine for a clerk's retry or cancel (the worker loop runs elsewhere)."""
+        from gateway.registrations.engine import engine_for
+
+        return engine_for(self)
 
     async def readiness(self) -> dict[System, str | None]:
         """Each system: None when it answers, else why not (no personal data)."""

@@ -55,10 +55,10 @@ GraphiQL
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any, Final, Literal
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import traceback
+from collections.abc import AsyncGenerator
 
 import strawberry
 from graphql import GraphQLError
@@ -15,9 +16,11 @@ from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
 from strawberry.types import ExecutionContext
 
 from gateway.errors import GatewayError
+from gateway.schema.context import Info
 from gateway.schema.employer import Employer
 from gateway.schema.mutation import Mutation
 from gateway.schema.query import Query
+from gateway.schema.registrations import Registration, follow
 from gateway.schema.worker import Worker
 
 
@@ -31,6 +34,21 @@ def _should_mask(error: GraphQLError) -> bool:
 
 
 logger = logging.getLogger("gateway.schema")
+
+
+@strawberry.type(description="What a front end can follow without polling (graphql-transport-ws).")
+class Subscription:
+    @strawberry.subscription(
+        description="登记进度: the registration now, then again at every change of its state or "
+        "of a step, until it is completed, compensated, cancelled or needs attention."
+    )
+    async def registration_updates(
+        self,
+        info: Info,
+        id: strawberry.ID,
+    ) -> AsyncGenerator[Registration, None]:
+        async for update in follow(info.context, str(id)):
+            yield update
 
 
 class GatewaySchema(strawberry.federation.Schema):
@@ -52,6 +70,7 @@ def build_schema() -> GatewaySchema:
     return GatewaySchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[Employer, Worker],
         federation_version="2.5",
         extensions=[
@@ -62,6 +81,6 @@ def build_schema() -> GatewaySchema:
             lambda: MaskErrors(
                 should_mask_error=_should_mask,
                 error_message="Internal error. 内部错误。",
-            )
+            ),
         ],
     )

@@ -1,15 +1,52 @@
-"""The root mutation: signing in (registrations join in their own module)."""
+"""The root mutation: signing in, opening accounts, and the integrated registrations."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
 import strawberry
 
 from gateway.auth import issue_token
-from gateway.errors import invalid_credentials
+from gateway.domain.model import EmployerProfile
+from gateway.errors import GatewayError, forbidden, invalid_credentials
+from gateway.registrations import model as reg
+from gateway.registrations.engine import ClerkActionRefused
+from gateway.registrations.service import Refused
 from gateway.schema.account import Me, Session
 from gateway.schema.context import Info
+from gateway.schema.registrations import (
+    Channel,
+    EndInput,
+    HireInput,
+    OpenAccountInput,
+    OpenAccountResult,
+    Registration,
+    RegistrationFormInput,
+    RenewInput,
+    SubmissionResult,
+    _refused,
+    end_row,
+    form_row,
+    hire_row,
+    renew_row,
+    submit_rows,
+    visible_registration,
+)
+
+KEY = (
+    "幂等键 (idempotency key): the same key with the same content returns the same "
+    "registrations; with other content it is refused. Kept at least 24 hours."
+)
+VALID_ONLY = "Store the valid rows and report the others (default: all or nothing)."
+CHANNEL = "办理渠道 of an employer: government portal (default) or employment service hall."
+
+
+def _separate(zh: str, en: str) -> str:
+    return (
+        f"分口办理 · {zh}: {en}, accepted only during the transition period; from the "
+        "mandatory date it is refused (SEPARATE_HANDLING_CLOSED)."
+    )
 
 
 @strawberry.type(description="Everything one can do through the gateway.")
@@ -27,3 +64,226 @@ class Mutation:
         now = dt.datetime.now(dt.UTC)
         token = issue_token(account, secret=gateway.token_secret, ttl=ttl, now=now)
         return Session(token=token, expires_at=now + ttl, account=Me.from_domain(account))
+
+    @strawberry.mutation(
+        description="开通或合并网上账号: an employer opens its one online account (without "
+        "signing in), or a clerk opens it at the window. The unit is opened in each of the "
+        "three systems at once; where it exists already, it is bound, not duplicated."
+    )
+    async def open_account(
+        self,
+        info: Info,
+        input: OpenAccountInput,
+        idempotency_key: Annotated[str, strawberry.argument(description=KEY)],
+        channel: Annotated[Channel | None, strawberry.argument(description=CHANNEL)] = None,
+    ) -> OpenAccountResult:
+        ctx = info.context
+        actor = ctx.account
+        if actor is not None and actor.role != "clerk":
+            raise forbidden()
+        if actor is not None and not ctx.access.may_reach_employer(
+            input.credit_code.strip().upper(), input.division.strip()
+        ):
+            raise forbidden()  # a window opens accounts for the employers of its divisions
+        profile = EmployerProfile(
+            input.credit_code.strip().upper(),
+            input.name.strip(),
+            input.division.strip(),
+            input.contact,
+            input.phone,
+        )
+        chosen = reg.Channel.SERVICE_WINDOW if actor else (channel or reg.Channel.GOVERNMENT_PORTAL)
+        try:
+            outcome, account = await ctx.gateway.registrar.open_account(
+                actor=actor,
+                channel=chosen,
+                profile=profile,
+                username=input.username,
+                password=input.password,
+                idempotency_key=idempotency_key,
+            )
+        except Refused as exc:
+            raise _refused(exc) from None
+        return OpenAccountResult(
+            account=Me.from_domain(account) if account else None,
+            result=SubmissionResult.from_outcome(outcome),
+        )
+
+    @strawberry.mutation(
+        description="招用劳动者: employment registration and labour-contract filing, done as one, "
+        "for one or many workers. Every row is checked before anything is stored."
+    )
+    async def hire(
+        self,
+        info: Info,
+        workers: list[HireInput],
+        idempotency_key: Annotated[str, strawberry.argument(description=KEY)],
+        credit_code: str | None = None,
+        valid_only: Annotated[bool, strawberry.argument(description=VALID_ONLY)] = False,
+        channel: Annotated[Channel | None, strawberry.argument(description=CHANNEL)] = None,
+    ) -> SubmissionResult:
+        rows = [hire_row(w) for w in workers]
+        return await submit_rows(
+            info, credit_code, rows, idempotency_key, valid_only=valid_only, channel=channel
+        )
+
+    @strawberry.mutation(description="劳动合同续签: file renewed contracts.")
+    async def renew_contract(
+        self,
+        info: Info,
+        workers: list[RenewInput],
+        idempotency_key: Annotated[str, strawberry.argument(description=KEY)],
+        credit_code: str | None = None,
+        valid_only: Annotated[bool, strawberry.argument(description=VALID_ONLY)] = False,
+        channel: Annotated[Channel | None, strawberry.argument(description=CHANNEL)] = None,
+    ) -> SubmissionResult:
+        rows = [renew_row(w) for w in workers]
+        return await submit_rows(
+            info, credit_code, rows, idempotency_key, valid_only=valid_only, channel=channel
+        )
+
+    @strawberry.mutation(
+        description="终止或解除劳动合同: dismissal filing and contract rescission/termination "
+        "filing, done as one, then the worker's unemployment registration when asked for."
+    )
+    async def end_employment(
+        self,
+        info: Info,
+        workers: list[EndInput],
+        idempotency_key: Annotated[str, strawberry.argument(description=KEY)],
+        credit_code: str | None = None,
+        valid_only: Annotated[bool, strawberry.argument(description=VALID_ONLY)] = False,
+        channel: Annotated[Channel | None, strawberry.argument(description=CHANNEL)] = None,
+    ) -> SubmissionResult:
+        rows = [end_row(w) for w in workers]
+        return await submit_rows(
+            info, credit_code, rows, idempotency_key, valid_only=valid_only, channel=channel
+        )
+
+    @strawberry.mutation(
+        description="山东省人力资源社会保障领域一体化登记表: the whole form, header and rows, "
+        "each row with its business, the way an employer fills the paper form."
+    )
+    async def submit_registration_form(
+        self,
+        info: Info,
+        form: RegistrationFormInput,
+        idempotency_key: Annotated[str, strawberry.argument(description=KEY)],
+        valid_only: Annotated[bool, strawberry.argument(description=VALID_ONLY)] = False,
+        channel: Annotated[Channel | None, strawberry.argument(description=CHANNEL)] = None,
+    ) -> SubmissionResult:
+        rows = [form_row(r) for r in form.rows]
+        return await submit_rows(
+            info,
+            form.credit_code,
+            rows,
+            idempotency_key,
+            valid_only=valid_only,
+            channel=channel,
+            contact=form.contact,
+        )
+
+    # ---- separate (per-system) handling: the transition period only
+
+    @strawberry.mutation(description=_separate("就业登记", "employment registration alone"))
+    async def file_employment_registration(
+        self, info: Info, worker: HireInput, idempotency_key: str, credit_code: str | None = None
+    ) -> SubmissionResult:
+        return await submit_rows(
+            info,
+            credit_code,
+            [hire_row(worker)],
+            idempotency_key,
+            only=reg.Operation.REGISTER_EMPLOYMENT,
+        )
+
+    @strawberry.mutation(description=_separate("劳动合同新订备案", "a new contract's filing alone"))
+    async def file_labour_contract(
+        self, info: Info, worker: HireInput, idempotency_key: str, credit_code: str | None = None
+    ) -> SubmissionResult:
+        return await submit_rows(
+            info, credit_code, [hire_row(worker)], idempotency_key, only=reg.Operation.FILE_CONTRACT
+        )
+
+    @strawberry.mutation(description=_separate("劳动合同续签备案", "a renewal's filing alone"))
+    async def file_contract_renewal(
+        self, info: Info, worker: RenewInput, idempotency_key: str, credit_code: str | None = None
+    ) -> SubmissionResult:
+        return await submit_rows(
+            info,
+            credit_code,
+            [renew_row(worker)],
+            idempotency_key,
+            only=reg.Operation.RENEW_CONTRACT,
+        )
+
+    @strawberry.mutation(description=_separate("解聘备案", "a dismissal's filing alone"))
+    async def file_dismissal(
+        self, info: Info, worker: EndInput, idempotency_key: str, credit_code: str | None = None
+    ) -> SubmissionResult:
+        return await submit_rows(
+            info, credit_code, [end_row(worker)], idempotency_key, only=reg.Operation.DISMISS
+        )
+
+    @strawberry.mutation(
+        description=_separate("劳动合同解除或终止备案", "a contract ending's filing alone")
+    )
+    async def file_contract_ending(
+        self, info: Info, worker: EndInput, idempotency_key: str, credit_code: str | None = None
+    ) -> SubmissionResult:
+        return await submit_rows(
+            info, credit_code, [end_row(worker)], idempotency_key, only=reg.Operation.END_CONTRACT
+        )
+
+    @strawberry.mutation(description=_separate("失业登记", "an unemployment registration alone"))
+    async def file_unemployment_registration(
+        self, info: Info, worker: EndInput, idempotency_key: str, credit_code: str | None = None
+    ) -> SubmissionResult:
+        worker.register_unemployment = True
+        return await submit_rows(
+            info,
+            credit_code,
+            [end_row(worker)],
+            idempotency_key,
+            only=reg.Operation.REGISTER_UNEMPLOYMENT,
+        )
+
+    # ---- what needs attention
+
+    @strawberry.mutation(
+        description="重新办理: a clerk or administrator sends the stuck steps of a registration "
+        "that needs attention again, with a new deadline."
+    )
+    async def retry_registration(self, info: Info, id: strawberry.ID) -> Registration:
+        ctx = info.context
+        await _staff(info, str(id))
+        try:
+            await ctx.gateway.engine_control().retry(str(id))
+        except ClerkActionRefused as exc:
+            raise _clerk_refused(exc) from None
+        return Registration(data=await visible_registration(ctx, str(id)))
+
+    @strawberry.mutation(
+        description="撤销登记: a clerk or administrator cancels a registration that needs "
+        "attention: what was done is undone in each system."
+    )
+    async def cancel_registration(self, info: Info, id: strawberry.ID) -> Registration:
+        ctx = info.context
+        await _staff(info, str(id))
+        try:
+            await ctx.gateway.engine_control().cancel(str(id))
+        except ClerkActionRefused as exc:
+            raise _clerk_refused(exc) from None
+        return Registration(data=await visible_registration(ctx, str(id)))
+
+
+async def _staff(info: Info, registration_id: str) -> None:
+    """Clerks and administrators act on what they may see; anyone else is refused."""
+    ctx = info.context
+    if ctx.require_account().role not in ("clerk", "admin"):
+        raise forbidden()
+    await visible_registration(ctx, registration_id)
+
+
+def _clerk_refused(exc: ClerkActionRefused) -> GatewayError:
+    return GatewayError(exc.code, exc.message_en, exc.message_zh)

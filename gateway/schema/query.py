@@ -9,6 +9,13 @@ from gateway.schema import codes
 from gateway.schema.account import Me
 from gateway.schema.context import Info
 from gateway.schema.employer import Employer
+from gateway.schema.registrations import (
+    Registration,
+    RegistrationConnection,
+    RegistrationFilterInput,
+    list_registrations,
+    visible_registration,
+)
 
 
 @strawberry.type(description="Everything one can read through the gateway.")
@@ -34,6 +41,28 @@ class Query:
                 )
             credit_code = account.credit_code
         return Employer(record=await ctx.employer(credit_code.strip().upper()))
+
+    @strawberry.field(
+        description="一体化登记: one registration, its state and each step. Not found when "
+        "the caller may not see it."
+    )
+    async def registration(self, info: Info, id: strawberry.ID) -> Registration:
+        return Registration(data=await visible_registration(info.context, str(id)))
+
+    @strawberry.field(
+        description="一体化登记: the registrations the caller may see (an employer its own, a "
+        "clerk those of its divisions, an administrator all), newest first, `first` at most "
+        "100. Clerks and administrators find what needs attention with "
+        "`filter: {states: [NEEDS_ATTENTION]}`."
+    )
+    async def registrations(
+        self,
+        info: Info,
+        filter: RegistrationFilterInput | None = None,
+        first: int = 20,
+        after: str | None = None,
+    ) -> RegistrationConnection:
+        return await list_registrations(info.context, filter, first, after)
 
     @strawberry.field(
         description="代码表: every code table of the unified model, with Chinese and English "

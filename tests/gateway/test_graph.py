@@ -98,10 +98,16 @@ async def test_expired_forged_and_malformed_tokens_read_the_same(
 
 async def test_me_for_each_role(client: GraphQLClient) -> None:
     query = "{ me { username role creditCode divisions } }"
-    me = [(await (await client.login(u)).post(query))["data"]["me"] for u in
-          ("demo-employer", "demo-clerk", "demo-admin")]  # fmt: skip
-    assert me[0] == {"username": "demo-employer", "role": "employer", "creditCode": JINAN,
-                     "divisions": []}  # fmt: skip
+    me = [
+        (await (await client.login(u)).post(query))["data"]["me"]
+        for u in ("demo-employer", "demo-clerk", "demo-admin")
+    ]
+    assert me[0] == {
+        "username": "demo-employer",
+        "role": "employer",
+        "creditCode": JINAN,
+        "divisions": [],
+    }
     assert me[1]["divisions"] == ["370100"]
     assert me[2]["role"] == "admin"
 
@@ -113,9 +119,12 @@ async def test_an_employer_reaches_its_own_employer_only(client: GraphQLClient) 
     )
     assert own["data"]["employer"] == {
         "creditCode": JINAN,
-        "systemIds": {"employment": EMPLOYERS[0].employment_id, "labour": EMPLOYERS[0].labour_id,
-                      "unemployment": EMPLOYERS[0].unemployment_id},
-    }  # fmt: skip
+        "systemIds": {
+            "employment": EMPLOYERS[0].employment_id,
+            "labour": EMPLOYERS[0].labour_id,
+            "unemployment": EMPLOYERS[0].unemployment_id,
+        },
+    }
     other = await employer.post(f'{{ employer(creditCode: "{QINGDAO}") {{ name }} }}')
     missing = await employer.post('{ employer(creditCode: "91370102MA3C4TLQ20") { name } }')
     assert other == missing
@@ -217,8 +226,10 @@ async def test_status_and_inconsistencies_come_from_all_three_systems(
 
 async def test_cursor_pagination(client: GraphQLClient) -> None:
     employer = await client.login("demo-employer")
-    page = "query($a: String) { employer { workers(first: 2, after: $a) { totalCount " \
-           "pageInfo { hasNextPage endCursor } edges { node { name } } } } }"  # fmt: skip
+    page = (
+        "query($a: String) { employer { workers(first: 2, after: $a) { totalCount "
+        "pageInfo { hasNextPage endCursor } edges { node { name } } } } }"
+    )
     seen: list[str] = []
     after = None
     while True:

@@ -1,0 +1,575 @@
+"""Integrated registrations in the graph: submitting them, following them.
+
+Mutations check every row first and answer with all problems at once (in the
+payload, per row and field, not as GraphQL errors); what is accepted comes
+back as registrations whose steps a front end can follow, by query or by the
+``registrationUpdates`` subscription.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import strawberry
+
+from gateway.domain import model
+from gateway.errors import GatewayError, bad_input, forbidden, not_found
+from gateway.privacy import mask_id_number
+from gateway.registrations import model as reg
+from gateway.registrations.ports import RegistrationFilter
+from gateway.registrations.service import Outcome, Refused, RowProblem
+from gateway.schema.account import Me
+from gateway.schema.context import Context, Info
+from gateway.schema.enums import (
+    ContractType,
+    Education,
+    EmploymentForm,
+    EmploymentPersonCategory,
+    EndReason,
+    FilingPersonCategory,
+    Gender,
+    IdType,
+    System,
+)
+from gateway.store import InvalidCursor
+
+strawberry.enum(reg.Business, name="RegistrationBusiness", description="业务类别.")
+strawberry.enum(reg.Channel, description="办理渠道: where a registration came from.")
+strawberry.enum(reg.Operation, description="One write to one system (and how it is undone).")
+strawberry.enum(reg.RegistrationState, description="登记状态.")
+strawberry.enum(reg.StepState, description="步骤状态.")
+# The form's own 业务类别 (hire, renew, end): the domain's enum, under its graph name.
+strawberry.enum(model.Business, name="RowBusiness", description="登记表业务类别.")
+RowBusiness = model.Business
+
+# Names for annotations: the registered classes themselves.
+Business = reg.Business
+Channel = reg.Channel
+Operation = reg.Operation
+RegistrationState = reg.RegistrationState
+StepState = reg.StepState
+
+
+# ------------------------------------------------------------------ output
+
+
+@strawberry.type(description="An error of a step, in Chinese and English (no personal data).")
+class StepError:
+    code: str = strawberry.field(
+        description="Stable code, e.g. SYSTEM_UNAVAILABLE, SYSTEM_REJECTED."
+    )
+    message_zh: str = strawberry.field(description="中文说明.")
+    message_en: str = strawberry.field(description="English explanation.")
+    system_code: str | None = strawberry.field(description="The system's own code, for its owners.")
+    field: str | None = strawberry.field(description="The unified field the system named, if any.")
+
+    @classmethod
+    def from_domain(cls, e: reg.StepError | None) -> StepError | None:
+        if e is None:
+            return None
+        return cls(
+            code=e.code,
+            message_zh=e.message_zh,
+            message_en=e.message_en,
+            system_code=e.system_code,
+            field=e.field,
+        )
+
+
+@strawberry.type(description="办理步骤: one write to one system.")
+class Step:
+    system: System = strawberry.field(description="The system written to.")
+    operation: Operation = strawberry.field(description="What is written.")
+    stage: int = strawberry.field(description="Steps of a stage wait for the earlier stages.")
+    state: StepState = strawberry.field(description="Where the step is.")
+    reference: str | None = strawberry.field(description="The system's id of what was written.")
+    attempts: int = strawberry.field(description="How many times it was sent.")
+    last_error: StepError | None = strawberry.field(description="The last error, if any.")
+    next_attempt_at: dt.datetime | None = strawberry.field(description="When it is tried next.")
+    deadline_at: dt.datetime | None = strawberry.field(description="After this it needs attention.")
+    created_at: dt.datetime | None = strawberry.field(description="Created.")
+    updated_at: dt.datetime | None = strawberry.field(description="Last changed.")
+    finished_at: dt.datetime | None = strawberry.field(description="Done, refused or undone.")
+
+    @classmethod
+    def from_domain(cls, s: reg.Step) -> Step:
+        return cls(
+            system=s.system,
+            operation=s.operation,
+            stage=s.stage,
+            state=s.state,
+            reference=s.reference,
+            attempts=s.attempts,
+            last_error=StepError.from_domain(s.last_error),
+            next_attempt_at=s.next_attempt_at,
+            deadline_at=s.deadline_at,
+            created_at=s.created_at,
+            updated_at=s.updated_at,
+            finished_at=s.finished_at,
+        )
+
+
+@strawberry.type(description="A problem or warning of one row (row null: the form's header).")
+class RowIssue:
+    row: int | None = strawberry.field(description="0-based index of the row in the request.")
+    field: str = strawberry.field(description="The field, by its unified name (e.g. id_number).")
+    code: str = strawberry.field(description="Stable code, e.g. ID_NUMBER_CHECKSUM.")
+    message_zh: str = strawberry.field(description="中文说明.")
+    message_en: str = strawberry.field(description="English explanation.")
+
+    @classmethod
+    def from_domain(cls, p: RowProblem) -> RowIssue:
+        return cls(
+            row=p.row, field=p.field, code=p.code, message_zh=p.message_zh, message_en=p.message_en
+        )
+
+
+@strawberry.type(description="Accepted, but someone should know (e.g. late registration).")
+class RegistrationWarning:
+    code: str = strawberry.field(description="Stable code, e.g. LATE_EMPLOYMENT_REGISTRATION.")
+    field: str = strawberry.field(description="The field concerned.")
+    message_zh: str = strawberry.field(description="中文说明.")
+    message_en: str = strawberry.field(description="English explanation.")
+
+
+@strawberry.type(description="一体化登记: one integrated registration and its steps.")
+class Registration:
+    data: strawberry.Private[reg.Registration]
+
+    @strawberry.field(description="The registration's id.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(self.data.id)
+
+    @strawberry.field(description="业务类别.")
+    def business(self) -> Business:
+        return self.data.business
+
+    @strawberry.field(description="登记状态.")
+    def state(self) -> RegistrationState:
+        return self.data.state
+
+    @strawberry.field(description="统一社会信用代码 of the employer.")
+    def credit_code(self) -> str:
+        return self.data.credit_code
+
+    @strawberry.field(description="The worker's ID type (null for an account opening).")
+    def worker_id_type(self) -> IdType | None:
+        key = self.data.person_key
+        return model.IdType(key.split(":", 1)[0]) if key else None
+
+    @strawberry.field(description="The worker's ID number, masked (null for an account opening).")
+    def worker_id_number(self) -> str | None:
+        key = self.data.person_key
+        return mask_id_number(key.split(":", 1)[1]) if key else None
+
+    @strawberry.field(description="The worker's name (null for an account opening).")
+    def worker_name(self) -> str | None:
+        name = self.data.payload.get("name")
+        return str(name) if name and self.data.person_key else None
+
+    @strawberry.field(description="办理步骤, one per system written to.")
+    def steps(self) -> list[Step]:
+        return [Step.from_domain(s) for s in self.data.steps]
+
+    @strawberry.field(description="Warnings found when it was accepted.")
+    def warnings(self) -> list[RegistrationWarning]:
+        return [
+            RegistrationWarning(
+                code=w.code, field=w.field, message_zh=w.message_zh, message_en=w.message_en
+            )
+            for w in self.data.warnings
+        ]
+
+    @strawberry.field(description="Why it was refused (the refusing system's answer), if it was.")
+    def failure(self) -> StepError | None:
+        return StepError.from_domain(self.data.failure)
+
+    @strawberry.field(description="办理渠道.")
+    def channel(self) -> Channel:
+        return self.data.channel
+
+    @strawberry.field(description="Who submitted it (a clerk's user name at a service window).")
+    def actor(self) -> str | None:
+        return self.data.actor_username
+
+    @strawberry.field(description="Grows with every change (what subscriptions follow).")
+    def version(self) -> int:
+        return self.data.version
+
+    @strawberry.field(description="Accepted at.")
+    def created_at(self) -> dt.datetime | None:
+        return self.data.created_at
+
+    @strawberry.field(description="Last changed at.")
+    def updated_at(self) -> dt.datetime | None:
+        return self.data.updated_at
+
+
+@strawberry.type(description="What became of a submission: its registrations, or its problems.")
+class SubmissionResult:
+    accepted: bool = strawberry.field(description="Whether anything was stored.")
+    replayed: bool = strawberry.field(
+        description="True when this idempotency key was seen before with the same content: "
+        "these are the registrations of the first time."
+    )
+    registrations: list[Registration] = strawberry.field(description="One per accepted row.")
+    problems: list[RowIssue] = strawberry.field(
+        description="Every problem of every row; nothing was stored for a row with problems "
+        "(nor for any row, unless validOnly was asked)."
+    )
+    warnings: list[RowIssue] = strawberry.field(description="Warnings of the accepted rows.")
+
+    @classmethod
+    def from_outcome(cls, o: Outcome) -> SubmissionResult:
+        return cls(
+            accepted=bool(o.registrations),
+            replayed=o.replayed,
+            registrations=[Registration(data=r) for r in o.registrations],
+            problems=[RowIssue.from_domain(p) for p in o.problems],
+            warnings=[RowIssue.from_domain(w) for w in o.warnings if o.registrations],
+        )
+
+
+@strawberry.type(
+    description="开通网上账号: the account and the registration that opens the unit everywhere."
+)
+class OpenAccountResult:
+    account: Me | None = strawberry.field(description="The employer's account.")
+    result: SubmissionResult = strawberry.field(description="The opening's registration.")
+
+
+@strawberry.type(description="A page of registrations.")
+class RegistrationConnection:
+    nodes: list[Registration] = strawberry.field(description="The registrations, newest first.")
+    end_cursor: str | None = strawberry.field(description="Pass as `after` for the next page.")
+    has_next_page: bool = strawberry.field(description="Whether more follow.")
+
+
+# ------------------------------------------------------------------- input
+
+
+@strawberry.input(description="Which registrations to list.")
+class RegistrationFilterInput:
+    states: list[RegistrationState] | None = strawberry.field(default=None, description="登记状态.")
+    business: Business | None = strawberry.field(default=None, description="业务类别.")
+    credit_code: str | None = strawberry.field(default=None, description="One employer's.")
+
+
+@strawberry.input(description="劳动者: the person's fields (form columns 2-10).")
+class PersonInput:
+    name: str = strawberry.field(description="姓名.")
+    gender: Gender = strawberry.field(description="性别.")
+    ethnicity: str = strawberry.field(description="民族: GB/T 3304 two-digit code.")
+    id_type: IdType = strawberry.field(description="证件类型.")
+    id_number: str = strawberry.field(description="证件号码.")
+    mobile: str = strawberry.field(description="移动电话号码.")
+    household_address: str = strawberry.field(description="户籍地址.")
+    current_address: str = strawberry.field(description="现居住址.")
+    education: Education = strawberry.field(description="文化程度.")
+
+
+@strawberry.input(description="劳动合同: the contract's terms (columns 11-13, 15-17, 21).")
+class ContractInput:
+    contract_type: ContractType = strawberry.field(description="合同类型.")
+    start_date: dt.date = strawberry.field(description="开始(就业)时间.")
+    end_date: dt.date | None = strawberry.field(default=None, description="终止时间 (fixed term).")
+    filing_person_category: FilingPersonCategory = strawberry.field(description="备案人员类别.")
+    employment_form: EmploymentForm = strawberry.field(description="用工形式.")
+    post: str = strawberry.field(description="岗位(工种).")
+    labour_filing_locality: str = strawberry.field(description="劳动备案属地 (6 digits).")
+
+
+@strawberry.input(description="招用劳动者: one worker hired (employment registration + contract).")
+class HireInput:
+    person: PersonInput = strawberry.field(description="The worker.")
+    contract: ContractInput = strawberry.field(description="The new contract.")
+    employment_person_category: EmploymentPersonCategory = strawberry.field(
+        description="就业人员类别."
+    )
+    employment_locality: str = strawberry.field(description="就业属地 (6 digits).")
+
+
+@strawberry.input(description="劳动合同续签: one worker's renewed contract.")
+class RenewInput:
+    person: PersonInput = strawberry.field(description="The worker.")
+    contract: ContractInput = strawberry.field(description="The new term.")
+
+
+@strawberry.input(description="终止或解除劳动合同: one worker's contract ending (and dismissal).")
+class EndInput:
+    person: PersonInput = strawberry.field(description="The worker.")
+    reason: EndReason = strawberry.field(description="合同解除或终止原因.")
+    date: dt.date = strawberry.field(description="合同解除或终止日期.")
+    register_unemployment: bool = strawberry.field(
+        default=False, description="失业登记: the worker asks to be registered unemployed."
+    )
+
+
+@strawberry.input(description="登记表的一行: all 21 columns of the unified form.")
+class FormRowInput:
+    business: RowBusiness = strawberry.field(description="1 业务类别.")
+    person: PersonInput = strawberry.field(description="2-10 the worker.")
+    contract_type: ContractType | None = strawberry.field(default=None, description="11 合同类型.")
+    start_date: dt.date | None = strawberry.field(default=None, description="12 开始(就业)时间.")
+    contract_end_date: dt.date | None = strawberry.field(default=None, description="13 终止时间.")
+    employment_person_category: EmploymentPersonCategory | None = strawberry.field(
+        default=None, description="14 就业人员类别."
+    )
+    filing_person_category: FilingPersonCategory | None = strawberry.field(
+        default=None, description="15 备案人员类别."
+    )
+    employment_form: EmploymentForm | None = strawberry.field(
+        default=None, description="16 用工形式."
+    )
+    post: str | None = strawberry.field(default=None, description="17 岗位(工种).")
+    end_reason: EndReason | None = strawberry.field(default=None, description="18 合同解除原因.")
+    end_date: dt.date | None = strawberry.field(default=None, description="19 合同解除日期.")
+    employment_locality: str | None = strawberry.field(default=None, description="20 就业属地.")
+    labour_filing_locality: str | None = strawberry.field(
+        default=None, description="21 劳动备案属地."
+    )
+    register_unemployment: bool = strawberry.field(
+        default=False, description="失业登记 (with an END row): the worker asks for it."
+    )
+
+
+@strawberry.input(description="山东省人力资源社会保障领域一体化登记表: header and rows.")
+class RegistrationFormInput:
+    unit_name: str = strawberry.field(description="单位名称.")
+    credit_code: str = strawberry.field(description="统一社会信用代码.")
+    contact: str | None = strawberry.field(default=None, description="单位联系人.")
+    rows: list[FormRowInput] = strawberry.field(description="One row per worker and business.")
+
+
+@strawberry.input(description="开通网上账号: the employer and its one online account.")
+class OpenAccountInput:
+    credit_code: str = strawberry.field(description="统一社会信用代码.")
+    name: str = strawberry.field(description="单位名称.")
+    division: str = strawberry.field(description="属地 (6 digits).")
+    contact: str | None = strawberry.field(default=None, description="单位联系人.")
+    phone: str | None = strawberry.field(default=None, description="联系电话.")
+    username: str = strawberry.field(description="The account's user name.")
+    password: str = strawberry.field(description="Its password (at least 8 characters).")
+
+
+def _person(p: PersonInput) -> dict[str, Any]:
+    return {
+        "name": p.name,
+        "gender": p.gender,
+        "ethnicity": p.ethnicity,
+        "id_type": p.id_type,
+        "id_number": p.id_number,
+        "mobile": p.mobile,
+        "household_address": p.household_address,
+        "current_address": p.current_address,
+        "education": p.education,
+    }
+
+
+def _contract(c: ContractInput) -> dict[str, Any]:
+    return {
+        "contract_type": c.contract_type,
+        "start_date": c.start_date,
+        "contract_end_date": c.end_date,
+        "filing_person_category": c.filing_person_category,
+        "employment_form": c.employment_form,
+        "post": c.post,
+        "labour_filing_locality": c.labour_filing_locality,
+    }
+
+
+def hire_row(w: HireInput) -> model.RegistrationRow:
+    return model.RegistrationRow(
+        business=model.Business.HIRE,
+        **_person(w.person),
+        **_contract(w.contract),
+        employment_person_category=w.employment_person_category,
+        employment_locality=w.employment_locality,
+    )
+
+
+def renew_row(w: RenewInput) -> model.RegistrationRow:
+    return model.RegistrationRow(
+        business=model.Business.RENEW, **_person(w.person), **_contract(w.contract)
+    )
+
+
+def end_row(w: EndInput) -> model.RegistrationRow:
+    return model.RegistrationRow(
+        business=model.Business.END,
+        **_person(w.person),
+        end_reason=w.reason,
+        end_date=w.date,
+        register_unemployment=w.register_unemployment,
+    )
+
+
+def form_row(r: FormRowInput) -> model.RegistrationRow:
+    return model.RegistrationRow(
+        business=r.business,
+        **_person(r.person),
+        contract_type=r.contract_type,
+        start_date=r.start_date,
+        contract_end_date=r.contract_end_date,
+        employment_person_category=r.employment_person_category,
+        filing_person_category=r.filing_person_category,
+        employment_form=r.employment_form,
+        post=r.post,
+        end_reason=r.end_reason,
+        end_date=r.end_date,
+        employment_locality=r.employment_locality,
+        labour_filing_locality=r.labour_filing_locality,
+        register_unemployment=r.register_unemployment,
+    )
+
+
+# ------------------------------------------------------------ the actions
+
+
+def _channel(ctx: Context, asked: reg.Channel | None) -> reg.Channel:
+    """Clerks act at a window; employers say which online service they use."""
+    account = ctx.require_account()
+    if account.role == "clerk":
+        return reg.Channel.SERVICE_WINDOW
+    if asked is reg.Channel.SERVICE_WINDOW:
+        raise bad_input(
+            "channel",
+            "Only a clerk acts at a service window.",
+            "仅窗口经办人员可选择服务窗口渠道。",
+        )
+    return asked or reg.Channel.GOVERNMENT_PORTAL
+
+
+def _refused(exc: Refused) -> GatewayError:
+    return GatewayError(exc.code, exc.en, exc.zh)
+
+
+async def submit_rows(
+    info: Info,
+    credit_code: str | None,
+    rows: list[model.RegistrationRow],
+    idempotency_key: str,
+    *,
+    valid_only: bool = False,
+    channel: reg.Channel | None = None,
+    only: reg.Operation | None = None,
+    contact: str | None = None,
+) -> SubmissionResult:
+    ctx = info.context
+    account = ctx.require_account()
+    if account.role == "admin":
+        raise forbidden()  # administrators manage clerks and policy, not registrations
+    code = credit_code or account.credit_code
+    if code is None:
+        raise bad_input(
+            "creditCode",
+            "Give the employer's unified social credit code.",
+            "请提供用人单位的统一社会信用代码。",
+        )
+    employer = await ctx.employer(code.strip().upper())
+    try:
+        outcome = await ctx.gateway.registrar.submit(
+            actor=account,
+            channel=_channel(ctx, channel),
+            employer=employer,
+            rows=rows,
+            idempotency_key=idempotency_key,
+            valid_only=valid_only,
+            only=only,
+            contact=contact,
+        )
+    except Refused as exc:
+        raise _refused(exc) from None
+    return SubmissionResult.from_outcome(outcome)
+
+
+async def visible_registration(ctx: Context, registration_id: str) -> reg.Registration:
+    """A registration the caller may see; NOT_FOUND otherwise, either way."""
+    found = await ctx.gateway.store.registrations.get(registration_id)
+    access = ctx.access
+    if found is None or not access.may_reach_employer(found.credit_code, found.division):
+        raise not_found("registration", "登记")
+    return found
+
+
+async def list_registrations(
+    ctx: Context, f: RegistrationFilterInput | None, first: int, after: str | None
+) -> RegistrationConnection:
+    account = ctx.require_account()
+    if not 1 <= first <= 100:
+        raise bad_input("first", "first must be between 1 and 100.", "first 须在 1 到 100 之间。")
+    credit_codes: list[str] | None = None
+    divisions: list[str] | None = None
+    if account.role == "employer":
+        credit_codes = [account.credit_code or ""]
+    elif account.role == "clerk":
+        divisions = list(account.divisions)
+    if f and f.credit_code:
+        wanted = f.credit_code.strip().upper()
+        if credit_codes is not None and wanted not in credit_codes:
+            return RegistrationConnection(nodes=[], end_cursor=None, has_next_page=False)
+        credit_codes = [wanted]
+    try:
+        page = await ctx.gateway.store.registrations.list(
+            RegistrationFilter(
+                credit_codes=credit_codes,
+                divisions=divisions,
+                states=f.states if f else None,
+                business=f.business if f else None,
+            ),
+            first=first,
+            after=after,
+        )
+    except InvalidCursor:
+        raise bad_input("after", "That cursor is not valid.", "游标无效。") from None
+    return RegistrationConnection(
+        nodes=[Registration(data=r) for r in page.items],
+        end_cursor=page.end_cursor,
+        has_next_page=page.has_next_page,
+    )
+
+
+#: How often a subscription looks for changes: the store is the one place where
+#: every gateway and worker process writes them.
+POLL_INTERVAL_S = 0.2
+
+
+async def follow(ctx: Context, registration_id: str) -> AsyncGenerator[Registration, None]:
+    """Every change of a registration, until it is final (or needs attention)."""
+    seen = -1
+    while True:
+        current = await visible_registration(ctx, registration_id)
+        if current.version != seen:
+            seen = current.version
+            yield Registration(data=current)
+        if current.state.is_final or current.state is reg.RegistrationState.NEEDS_ATTENTION:
+            return
+        await asyncio.sleep(POLL_INTERVAL_S)
+
+
+__all__ = [
+    "ContractInput",
+    "EndInput",
+    "FormRowInput",
+    "HireInput",
+    "OpenAccountInput",
+    "OpenAccountResult",
+    "PersonInput",
+    "Registration",
+    "RegistrationConnection",
+    "RegistrationFilterInput",
+    "RegistrationFormInput",
+    "RenewInput",
+    "SubmissionResult",
+    "end_row",
+    "follow",
+    "form_row",
+    "hire_row",
+    "list_registrations",
+    "renew_row",
+    "submit_rows",
+    "visible_registration",
+]

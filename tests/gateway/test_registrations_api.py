@@ -1,0 +1,327 @@
+"""Registrations through the graph: checks, idempotency, policy, progress, rights."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import uvicorn
+import websockets
+
+from adapters.standin.process import free_port
+from adapters.standin.seed import EMPLOYERS
+from gateway.app import create_app
+from gateway.registrations.engine import run_worker
+from gateway.services import Gateway
+from tests.factories import credit_code, mobile, resident_id
+from tests.gateway.conftest import GraphQLClient, error_codes
+
+JINAN = EMPLOYERS[0].profile.credit_code
+QINGDAO = EMPLOYERS[1].profile.credit_code
+
+HIRE = """mutation($w: [HireInput!]!, $k: String!, $c: String, $v: Boolean! = false) {
+  hire(workers: $w, idempotencyKey: $k, creditCode: $c, validOnly: $v) {
+    accepted replayed
+    registrations { id state business workerIdNumber steps { system operation state } }
+    problems { row field code messageZh messageEn }
+    warnings { row code }
+  } }"""
+REGISTRATION = """query($id: ID!) { registration(id: $id) {
+  id state failure { code } steps { system operation state reference attempts } } }"""
+
+
+def person(**overrides: Any) -> dict[str, Any]:
+    data = {
+        "name": "测试工人",
+        "gender": "MALE",
+        "ethnicity": "01",
+        "idType": "RESIDENT_ID",
+        "idNumber": resident_id(),
+        "mobile": mobile(),
+        "householdAddress": "山东省济南市历下区泉城路1号",
+        "currentAddress": "山东省济南市历下区泉城路1号",
+        "education": "BACHELOR",
+    }
+    data.update(overrides)
+    return data
+
+
+def hire_input(start: dt.date | None = None, **person_overrides: Any) -> dict[str, Any]:
+    start = start or dt.date.today()
+    return {
+        "person": person(**person_overrides),
+        "contract": {
+            "contractType": "FIXED_TERM",
+            "startDate": start.isoformat(),
+            "endDate": (start + dt.timedelta(days=3 * 365)).isoformat(),
+            "filingPersonCategory": "URBAN_EMPLOYEE",
+            "employmentForm": "FULL_TIME",
+            "post": "装配工",
+            "labourFilingLocality": "370102",
+        },
+        "employmentPersonCategory": "NEW_URBAN_ENTRANT",
+        "employmentLocality": "370102",
+    }
+
+
+def key() -> str:
+    return uuid.uuid4().hex
+
+
+@pytest.fixture
+async def worker(gateway: Gateway) -> AsyncIterator[None]:
+    """The registration worker, in the background as `serve` runs it."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_worker(gateway, stop=stop))
+    yield
+    stop.set()
+    await asyncio.wait_for(task, 10)
+
+
+async def settled(client: GraphQLClient, registration_id: str) -> dict[str, Any]:
+    """The registration once it is final (or needs attention)."""
+    async with asyncio.timeout(30):
+        while True:
+            body = await client.post(REGISTRATION, {"id": registration_id})
+            reg = body["data"]["registration"]
+            if reg["state"] in ("COMPLETED", "COMPENSATED", "CANCELLED", "NEEDS_ATTENTION"):
+                return dict(reg)
+            await asyncio.sleep(0.1)
+
+
+async def test_every_problem_of_every_row_at_once_and_nothing_stored(
+    client: GraphQLClient, gateway: Gateway
+) -> None:
+    employer = await client.login("demo-employer")
+    valid = resident_id()
+    bad_id = hire_input(idNumber=valid[:-1] + ("1" if valid[-1] != "1" else "2"))
+    bad_mobile = hire_input(mobile="12345")
+    good = hire_input()
+    body = await employer.post(HIRE, {"w": [bad_id, good, bad_mobile], "k": key()})
+    result = body["data"]["hire"]
+    assert result["accepted"] is False
+    assert result["registrations"] == []
+    assert {(p["row"], p["field"], p["code"]) for p in result["problems"]} >= {
+        (0, "id_number", "ID_NUMBER_CHECKSUM"),
+        (2, "mobile", "MOBILE_FORMAT"),
+    }
+    assert all(p["messageZh"] and p["messageEn"] for p in result["problems"])
+    page = await gateway.store.registrations.list(_all(), first=10)
+    assert page.items == []
+
+
+def _all() -> Any:
+    from gateway.registrations.ports import RegistrationFilter
+
+    return RegistrationFilter()
+
+
+async def test_valid_only_stores_the_valid_rows(client: GraphQLClient) -> None:
+    employer = await client.login("demo-employer")
+    body = await employer.post(
+        HIRE, {"w": [hire_input(mobile="123"), hire_input()], "k": key(), "v": True}
+    )
+    result = body["data"]["hire"]
+    assert result["accepted"] is True
+    assert len(result["registrations"]) == 1
+    assert [p["row"] for p in result["problems"]] == [0]
+
+
+async def test_hire_completes_in_both_systems_and_the_worker_view_follows(
+    client: GraphQLClient, gateway: Gateway, worker: None
+) -> None:
+    employer = await client.login("demo-employer")
+    hire = hire_input()
+    number = hire["person"]["idNumber"]
+    body = await employer.post(HIRE, {"w": [hire], "k": key()})
+    [registration] = body["data"]["hire"]["registrations"]
+    assert registration["business"] == "HIRE"
+    assert registration["workerIdNumber"] != number  # masked
+    assert {(s["system"], s["operation"]) for s in registration["steps"]} == {
+        ("EMPLOYMENT", "REGISTER_EMPLOYMENT"),
+        ("LABOUR", "FILE_CONTRACT"),
+    }
+    done = await settled(employer, registration["id"])
+    assert done["state"] == "COMPLETED"
+    assert all(s["state"] == "DONE" and s["reference"] for s in done["steps"])
+    view = await employer.post(
+        "query($n: String!) { employer { worker(idType: RESIDENT_ID, idNumber: $n) { status } } }",
+        {"n": number},
+    )
+    assert view["data"]["employer"]["worker"]["status"] == "EMPLOYED_WITH_CONTRACT"
+
+
+async def test_same_key_same_content_returns_the_same_registrations(client: GraphQLClient) -> None:
+    employer = await client.login("demo-employer")
+    variables = {"w": [hire_input()], "k": key()}
+    first = (await employer.post(HIRE, variables))["data"]["hire"]
+    again = (await employer.post(HIRE, variables))["data"]["hire"]
+    assert again["replayed"] is True
+    assert [r["id"] for r in again["registrations"]] == [r["id"] for r in first["registrations"]]
+    other = await employer.post(HIRE, {"w": [hire_input()], "k": variables["k"]})
+    assert error_codes(other) == ["IDEMPOTENCY_KEY_REUSED"]
+
+
+async def test_a_second_registration_of_a_busy_worker_is_refused(client: GraphQLClient) -> None:
+    employer = await client.login("demo-employer")
+    hire = hire_input()
+    await employer.post(HIRE, {"w": [hire], "k": key()})  # no worker runs: it stays unfinished
+    body = await employer.post(HIRE, {"w": [hire], "k": key()})
+    assert [p["code"] for p in body["data"]["hire"]["problems"]] == ["REGISTRATION_IN_PROGRESS"]
+
+
+async def test_late_registration_is_accepted_with_a_warning(client: GraphQLClient) -> None:
+    employer = await client.login("demo-employer")
+    late = hire_input(start=dt.date.today() - dt.timedelta(days=60))
+    result = (await employer.post(HIRE, {"w": [late], "k": key()}))["data"]["hire"]
+    assert result["accepted"] is True
+    assert {w["code"] for w in result["warnings"]} == {
+        "LATE_EMPLOYMENT_REGISTRATION",
+        "LATE_CONTRACT_FILING",
+    }
+
+
+SEPARATE = """mutation($w: HireInput!, $k: String!) {
+  fileEmploymentRegistration(worker: $w, idempotencyKey: $k) {
+    accepted registrations { business steps { operation } } } }"""
+
+
+async def test_separate_handling_follows_the_policy_dates(
+    client: GraphQLClient, gateway: Gateway
+) -> None:
+    employer = await client.login("demo-employer")
+    closed = await employer.post(SEPARATE, {"w": hire_input(), "k": key()})
+    assert error_codes(closed) == ["SEPARATE_HANDLING_CLOSED"]
+    gateway.clock = lambda: dt.datetime(2021, 3, 1, 2, 0, tzinfo=dt.UTC)  # the transition
+    start = dt.date(2021, 3, 1)
+    opened = await employer.post(SEPARATE, {"w": hire_input(start=start), "k": key()})
+    [registration] = opened["data"]["fileEmploymentRegistration"]["registrations"]
+    assert registration["business"] == "SEPARATE"
+    assert registration["steps"] == [{"operation": "REGISTER_EMPLOYMENT"}]
+    gateway.clock = lambda: dt.datetime(2021, 4, 30, 15, 59, tzinfo=dt.UTC)  # 23:59 in Jinan
+    assert (await employer.post(SEPARATE, {"w": hire_input(start=start), "k": key()}))["data"]
+    gateway.clock = lambda: dt.datetime(2021, 4, 30, 16, 0, tzinfo=dt.UTC)  # 05-01 00:00 there
+    late = await employer.post(SEPARATE, {"w": hire_input(start=start), "k": key()})
+    assert error_codes(late) == ["SEPARATE_HANDLING_CLOSED"]
+
+
+async def test_registrations_are_seen_by_their_employer_and_clerks_only(
+    client: GraphQLClient,
+) -> None:
+    employer = await client.login("demo-employer")
+    [registration] = (await employer.post(HIRE, {"w": [hire_input()], "k": key()}))["data"]["hire"][
+        "registrations"
+    ]
+    clerk = await client.login("demo-clerk")  # Jinan (370100) covers the employer's 370102
+    seen = await clerk.post(REGISTRATION, {"id": registration["id"]})
+    assert seen["data"]["registration"]["id"] == registration["id"]
+    listed = await clerk.post("{ registrations(first: 50) { nodes { id channel } } }")
+    assert registration["id"] in {n["id"] for n in listed["data"]["registrations"]["nodes"]}
+    admin = await client.login("demo-admin")
+    assert (await admin.post(REGISTRATION, {"id": registration["id"]}))["data"]
+    hired_for_qingdao = await clerk.post(HIRE, {"w": [hire_input()], "k": key(), "c": QINGDAO})
+    assert error_codes(hired_for_qingdao) == ["NOT_FOUND"]
+
+
+async def test_a_clerk_acts_at_the_window(client: GraphQLClient) -> None:
+    clerk = await client.login("demo-clerk")
+    body = await clerk.post(HIRE, {"w": [hire_input()], "k": key(), "c": JINAN})
+    [registration] = body["data"]["hire"]["registrations"]
+    details = await clerk.post(
+        "query($id: ID!) { registration(id: $id) { channel actor } }", {"id": registration["id"]}
+    )
+    assert details["data"]["registration"] == {"channel": "SERVICE_WINDOW", "actor": "demo-clerk"}
+
+
+OPEN = """mutation($i: OpenAccountInput!, $k: String!) {
+  openAccount(input: $i, idempotencyKey: $k) {
+  account { username creditCode } result { accepted problems { field code }
+  registrations { id business steps { system state } } } } }"""
+
+
+async def test_an_employer_opens_its_account_and_the_unit_everywhere(
+    client: GraphQLClient, gateway: Gateway, worker: None
+) -> None:
+    code = credit_code()
+    account = {
+        "creditCode": code,
+        "name": "济南新开户科技有限公司",
+        "division": "370102",
+        "contact": "钱经理",
+        "phone": "0531-81234567",
+        "username": f"u{code.lower()}",
+        "password": "a-long-password",
+    }
+    variables = {"i": account, "k": key()}
+    body = await client.post(OPEN, variables)
+    opened = body["data"]["openAccount"]
+    assert opened["account"] == {"username": account["username"], "creditCode": code}
+    [registration] = opened["result"]["registrations"]
+    assert registration["business"] == "OPEN_ACCOUNT"
+    me = await client.login(account["username"], account["password"])
+    done = await settled(me, registration["id"])
+    assert done["state"] == "COMPLETED"
+    ids = (await me.post("{ employer { systemIds { employment labour unemployment } } }"))["data"][
+        "employer"
+    ]["systemIds"]
+    assert all(ids.values())
+    again = await client.post(OPEN, variables)
+    assert again["data"]["openAccount"]["result"]["registrations"][0]["id"] == registration["id"]
+    second = await client.post(OPEN, {"i": {**account, "username": "another-name"}, "k": key()})
+    assert {p["code"] for p in second["data"]["openAccount"]["result"]["problems"]} == {
+        "ACCOUNT_EXISTS"
+    }
+
+
+async def test_progress_streams_over_a_subscription(
+    gateway: Gateway, worker: None, client: GraphQLClient
+) -> None:
+    employer = await client.login("demo-employer")
+    [registration] = (await employer.post(HIRE, {"w": [hire_input()], "k": key()}))["data"]["hire"][
+        "registrations"
+    ]
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(gateway.config, gateway=gateway), port=port, log_level="error")
+    )
+    serving = asyncio.create_task(server.serve())
+    try:
+        while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
+            await asyncio.sleep(0.05)
+        states = []
+        async with websockets.connect(
+            f"ws://127.0.0.1:{port}/graphql",
+            subprotocols=[websockets.Subprotocol("graphql-transport-ws")],
+            additional_headers={"Authorization": f"Bearer {employer.token}"},
+        ) as ws:
+            await ws.send(json.dumps({"type": "connection_init"}))
+            assert json.loads(await ws.recv())["type"] == "connection_ack"
+            await ws.send(
+                json.dumps(
+                    {
+                        "id": "1",
+                        "type": "subscribe",
+                        "payload": {
+                            "query": "subscription($id: ID!) {"
+                            " registrationUpdates(id: $id) { state version } }",
+                            "variables": {"id": registration["id"]},
+                        },
+                    }
+                )
+            )
+            async with asyncio.timeout(30):
+                while True:
+                    message = json.loads(await ws.recv())
+                    if message["type"] == "complete":
+                        break
+                    states.append(message["payload"]["data"]["registrationUpdates"]["state"])
+        assert states[-1] == "COMPLETED"
+        assert len(states) >= 2
+    finally:
+        server.should_exit = True
+        await serving
