@@ -10,13 +10,12 @@ the system.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import email.utils
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
+from adapters.http import parse_retry_after
 from gateway.domain.model import System
 from gateway.settings import SystemSettings
 from gateway.systems import Rejected, Unavailable
@@ -102,7 +101,7 @@ class EmploymentClient:
             raise Unavailable(
                 SYSTEM,
                 f"{operation}: the system answered HTTP {status}",
-                retry_after=retry_after(response.headers.get("Retry-After")),
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
                 outcome_unknown=write,
             )
         envelope = _parse(response)
@@ -132,19 +131,3 @@ def _parse(response: httpx.Response) -> Envelope | None:
         return None
     msg = body.get("msg")
     return Envelope(body["code"], msg if isinstance(msg, str) else "", body.get("data"))
-
-
-def retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())

@@ -16,8 +16,6 @@ redacted and name no value that was sent.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import email.utils
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +29,7 @@ from zeep.proxy import AsyncServiceProxy
 from zeep.transports import AsyncTransport
 from zeep.wsse.username import UsernameToken
 
+from adapters.http import parse_retry_after
 from adapters.labor import mapping, soap
 from gateway.domain.model import System
 from gateway.privacy import redact
@@ -91,22 +90,6 @@ class _Transport(AsyncTransport):
             exchange.status = response.status_code
             exchange.retry_after = response.headers.get("Retry-After")
         return response
-
-
-def retry_after_seconds(value: str | None, now: dt.datetime | None = None) -> float | None:
-    """``Retry-After`` as seconds: delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return max(0.0, (when - (now or dt.datetime.now(dt.UTC))).total_seconds())
 
 
 def _detail(detail: Any) -> dict[str, str]:
@@ -208,7 +191,7 @@ class LabourClient:
             raise Unavailable(
                 SYSTEM,
                 f"{action}: HTTP {status}" if status else f"{action}: no answer",
-                retry_after=retry_after_seconds(exchange.retry_after),
+                retry_after=parse_retry_after(exchange.retry_after),
                 outcome_unknown=write and exchange.sent,
             ) from None
         except zeep.exceptions.ValidationError as exc:
@@ -266,7 +249,7 @@ class LabourClient:
         return Unavailable(
             SYSTEM,
             f"{action}: system error (HTTP {status}): {text}",
-            retry_after=retry_after_seconds(exchange.retry_after),
+            retry_after=parse_retry_after(exchange.retry_after),
             outcome_unknown=operation in soap.WRITES and exchange.sent,
         )
 

@@ -10,8 +10,6 @@ before anything is sent.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import email.utils
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from adapters.http import parse_retry_after
 from adapters.unemployment.mapping import unified_field
 from gateway.domain.model import System
 from gateway.settings import SystemSettings
@@ -70,22 +69,6 @@ def decode_body(content: bytes) -> Any:
         return json.loads(content.decode(ENCODING))
     except (UnicodeDecodeError, ValueError):
         return None
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """``Retry-After`` as seconds, from either of its two forms (RFC 9110)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
 
 
 class UnemploymentClient:

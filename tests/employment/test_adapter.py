@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from adapters.employment import EmploymentAdapter
-from adapters.employment.client import retry_after
+from adapters.http import parse_retry_after
 from adapters.standin.process import RunningStandin, free_port
 from gateway.domain.model import (
     DismissalRequest,
@@ -510,13 +510,13 @@ async def test_a_wrong_key_is_rejected_not_retried(
 
 
 def test_retry_after_reads_seconds_and_dates() -> None:
-    assert retry_after("120") == 120.0
-    assert retry_after(None) is None
-    assert retry_after("soon") is None
+    assert parse_retry_after("120") == 120.0
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("soon") is None
     later = email.utils.format_datetime(
         dt.datetime.now(dt.UTC) + dt.timedelta(seconds=90), usegmt=True
     )
-    seconds = retry_after(later)
+    seconds = parse_retry_after(later)
     assert seconds is not None
     assert 80 <= seconds <= 90
 

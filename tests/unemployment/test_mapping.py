@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from adapters.http import parse_retry_after
 from adapters.unemployment import mapping
-from adapters.unemployment.client import decode_body, encode_body, parse_retry_after
+from adapters.unemployment.client import decode_body, encode_body
 from gateway.domain.model import (
     Education,
     EmployerProfile,
