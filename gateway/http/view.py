@@ -38,13 +38,22 @@ Status codes
     ``allow_queries_via_get`` is off)
     method other than GET or POST                405, Allow: GET, POST
     no acceptable media type                     406
+    several operations in a JSON array while     400         400
+    batching is off (``BATCHING_DISABLED``), or
+    more than allowed (``TOO_MANY_OPERATIONS``)
+    an unexpected exception outside GraphQL      500         500
+    execution (masked, logged by type and stack)
     ==========================================  ==========  ==================
 
     The five middle rows are *GraphQL request errors*: nothing was executed, so
     the body has ``errors`` and no ``data`` entry (GraphQL spec, "Response"). A
     status a resolver sets on the response (``info.context["response"]``) wins.
     Every refusal outside GraphQL execution also has a GraphQL-shaped body,
-    ``{"errors": [{"message": ...}]}``, so that clients read one format.
+    ``{"errors": [{"message": ...}]}``, so that clients read one format; the
+    gateway's own refusals (:class:`Refusal`) add ``extensions`` with a stable
+    ``code`` and the message in English and Chinese.
+
+    Body size and CSRF are refused before the view, by :mod:`gateway.http.guards`.
 
 GraphiQL
     Served on GET when the ``Accept`` header names ``text/html`` and GraphiQL is
@@ -55,6 +64,8 @@ GraphiQL
 from __future__ import annotations
 
 import json
+import logging
+import traceback
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -80,6 +91,7 @@ from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from gateway.http.graphiql import GRAPHIQL_ASSETS_PATH, graphiql_page_response
+from gateway.privacy import redact
 
 GRAPHQL_RESPONSE_JSON: Final = "application/graphql-response+json"
 JSON: Final = "application/json"
@@ -89,15 +101,54 @@ ContextGetter = Callable[[Request | WebSocket, Response | WebSocket], Awaitable[
 
 _EXCHANGE = "gateway.graphql"
 
+logger = logging.getLogger("gateway.http")
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """One of the gateway's own refusals: a stable code, English and Chinese."""
+
+    code: str
+    message_en: str
+    message_zh: str
+
+    def error(self) -> dict[str, Any]:
+        return {
+            "message": self.message_en,
+            "extensions": {
+                "code": self.code,
+                "message_en": self.message_en,
+                "message_zh": self.message_zh,
+            },
+        }
+
+
+BATCHING_DISABLED = Refusal(
+    "BATCHING_DISABLED",
+    "Send one operation per request: batching is disabled.",
+    "每个请求只能包含一个操作：未开启批量请求。",
+)
+TOO_MANY_OPERATIONS = Refusal(
+    "TOO_MANY_OPERATIONS",
+    "Too many operations in one request.",
+    "一个请求中的操作过多。",
+)
+INTERNAL = Refusal("INTERNAL", "Internal error.", "内部错误。")
+
 
 class RequestRefused(HTTPException):
     """A refusal before any GraphQL execution, with the headers it needs (Allow)."""
 
     def __init__(
-        self, status_code: int, reason: str, headers: Mapping[str, str] | None = None
+        self,
+        status_code: int,
+        reason: str,
+        headers: Mapping[str, str] | None = None,
+        refusal: Refusal | None = None,
     ) -> None:
         super().__init__(status_code, reason)
         self.headers = dict(headers or {})
+        self.refusal = refusal
 
 
 @dataclass
@@ -203,8 +254,24 @@ def _has_several_operations(query: str) -> bool:
     return False
 
 
-def _error_body(message: str) -> bytes:
-    return json.dumps({"errors": [{"message": message}]}, ensure_ascii=False).encode("utf-8")
+def _error_body(message: str | Refusal) -> bytes:
+    error = message.error() if isinstance(message, Refusal) else {"message": message}
+    return json.dumps({"errors": [error]}, ensure_ascii=False).encode("utf-8")
+
+
+def refusal_response(
+    status: int,
+    message: str | Refusal,
+    media_type: str = JSON,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """A refusal outside GraphQL execution, GraphQL-shaped, in ``media_type``."""
+    return Response(
+        _error_body(message),
+        status_code=status,
+        headers=dict(headers or {}),
+        media_type=f"{media_type}; charset=utf-8",
+    )
 
 
 class GatewayGraphQL(GraphQL[Any, Any]):
@@ -267,9 +334,16 @@ class GatewayGraphQL(GraphQL[Any, Any]):
         try:
             response = await self.run(request)
         except RequestRefused as refused:
-            return self._refusal(refused.status_code, refused.reason, media_type, refused.headers)
+            message = refused.refusal or refused.reason
+            return self._refusal(refused.status_code, message, media_type, refused.headers)
         except HTTPException as refused:
             return self._refusal(refused.status_code, refused.reason, media_type)
+        except Exception as unexpected:
+            # Building the context reaches the store and the cache: their exceptions
+            # name hosts and carry SQL. Logged by type and stack only, as in the schema.
+            stack = "".join(traceback.format_tb(unexpected.__traceback__))
+            logger.error("unexpected %s in the GraphQL view\n%s", type(unexpected).__name__, stack)
+            return self._refusal(500, INTERNAL, media_type)
         if exchange.request_errors and not isinstance(response, StreamingResponse):
             response.headers["Content-Type"] = f"{media_type}; charset=utf-8"
             if (
@@ -282,14 +356,12 @@ class GatewayGraphQL(GraphQL[Any, Any]):
 
     @staticmethod
     def _refusal(
-        status: int, message: str, media_type: MediaType, headers: Mapping[str, str] | None = None
+        status: int,
+        message: str | Refusal,
+        media_type: MediaType,
+        headers: Mapping[str, str] | None = None,
     ) -> Response:
-        return Response(
-            _error_body(message),
-            status_code=status,
-            headers=dict(headers or {}),
-            media_type=f"{media_type}; charset=utf-8",
-        )
+        return refusal_response(status, message, media_type, headers)
 
     def should_render_graphql_ide(self, request: Any) -> bool:
         return (
@@ -338,6 +410,14 @@ class GatewayGraphQL(GraphQL[Any, Any]):
             if not isinstance(data.operation_name, str | None):
                 raise HTTPException(400, "operationName must be a string or null.")
         return parsed
+
+    def _validate_batch_request(self, request_data: list[Any], protocol: Any) -> None:
+        batching = self.schema.config.batching_config
+        if batching is None:
+            raise RequestRefused(400, BATCHING_DISABLED.message_en, refusal=BATCHING_DISABLED)
+        if len(request_data) > batching["max_operations"]:
+            raise RequestRefused(400, TOO_MANY_OPERATIONS.message_en, refusal=TOO_MANY_OPERATIONS)
+        super()._validate_batch_request(request_data, protocol)
 
     async def execute_single(
         self,
@@ -388,6 +468,11 @@ class GatewayGraphQL(GraphQL[Any, Any]):
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
         body = await super().process_result(request, result)
+        # graphql-core's validation messages quote the offending literal ("found: {
+        # idNumber: ... }"), so a number typed inline would come back in clear.
+        for error in body.get("errors") or []:
+            if isinstance(error, dict):
+                error["message"] = redact(str(error.get("message", "")))
         request_error = _is_request_error(result)
         if request_error:
             body.pop("data", None)
