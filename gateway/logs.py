@@ -1,22 +1,21 @@
-"""Logging for the gateway's processes (serve, worker, the stand-ins).
+"""Logging for the gateway's processes (serve, worker, the stand-ins, commands).
 
-HTTP client libraries log every request's full URL at INFO, and some of the
-systems' URLs carry ID numbers (the unemployment system's per-person query):
-those loggers are kept at WARNING, so that no ID number reaches a log.
+The work is done by :mod:`gateway.observability.logging`: JSON lines with the
+request id, every record masked on creation, and the loggers that would write
+personal data (HTTP clients' URLs, aiosqlite's statement parameters, aiocache's
+keys) held at WARNING.
 """
 
 from __future__ import annotations
 
 import logging
 
-#: Loggers that would write URLs or bodies holding personal data at INFO or DEBUG.
-QUIET = ("httpx", "httpcore", "zeep", "zeep.transports", "urllib3", "spyne")
+from gateway.observability.logging import QUIET, configure_logging
+
+__all__ = ["QUIET", "configure"]
 
 
-def configure(level: int = logging.INFO) -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
-    for name in QUIET:
-        logging.getLogger(name).setLevel(logging.WARNING)
+def configure(level: int | str = logging.INFO, *, json: bool = False) -> None:
+    """Text for commands and the demo's terminal; JSON for the services (``serve``,
+    ``worker``), which call it again once their configuration is read."""
+    configure_logging(json=json, level=level)

@@ -1,0 +1,402 @@
+"""``/metrics``: the gateway's own Prometheus registry and what feeds it.
+
+Everything hangs off one ``GatewayMetrics`` object, whose registry is its own
+(not prometheus-client's global one), so that several apps in one process, as
+in the tests, do not collide:
+
+- ``GraphQLMetrics``, a Strawberry extension: operations by name, type and
+  outcome, and their latency;
+- ``HttpMetricsMiddleware``, ASGI: HTTP requests by method, route and status,
+  and their latency;
+- ``on_call(system, operation, outcome, seconds)``: called by the resilience
+  layer for every call to a system; ``watch_breaker(system, state_getter)``
+  reports each circuit breaker's state at scrape time;
+- ``watch_cache(cache)``: the cache's hit and miss counters, read at scrape time;
+- ``set_registrations`` (fed by ``registrations.refresh_registrations``):
+  registrations by state and the age of the oldest unfinished one;
+- ``route()``: the Starlette route serving the text format.
+
+Label values a client chooses (operation names, HTTP methods) are bounded, so
+that nobody can grow the registry without limit by sending made-up names.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from graphql import GraphQLError
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import generate_latest
+from prometheus_client.registry import Collector
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Match, Mount, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.exceptions import MissingQueryError
+from strawberry.extensions import SchemaExtension
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types import ExecutionContext
+from strawberry.types.execution import PreExecutionError
+
+from gateway.errors import GatewayError
+from gateway.observability.registrations import UNFINISHED, RegistrationCounts
+from gateway.observability.settings import ObservabilitySettings
+
+if TYPE_CHECKING:
+    from gateway.cache import GatewayCache
+
+logger = logging.getLogger(__name__)
+
+#: Outcomes of a GraphQL operation besides an error code.
+OK = "ok"
+REFUSED = "refused"  # not executed: parse, validation, a limit, a wrong method
+INTERNAL = "INTERNAL"  # an unexpected error (masked for the client)
+
+#: Circuit breaker states (purgatory's names), reported even when not current.
+BREAKER_STATES = ("closed", "opened", "half-opened")
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+_GRAPHQL_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,63}")
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_REQUEST_EXCEPTIONS = (
+    GatewayError,
+    MissingQueryError,
+    CannotGetOperationTypeError,
+    InvalidOperationTypeError,
+)
+
+
+class GatewayMetrics:
+    def __init__(
+        self,
+        settings: ObservabilitySettings | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings or ObservabilitySettings()
+        self._clock = clock
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.graphql_requests = Counter(
+            "hrss_graphql_requests",
+            "GraphQL operations by name, type and outcome (ok, refused, or the error code).",
+            ["operation", "type", "outcome"],
+            registry=r,
+        )
+        self.graphql_seconds = Histogram(
+            "hrss_graphql_request_duration_seconds",
+            "Time to answer a GraphQL query or mutation.",
+            ["operation", "type"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.http_requests = Counter(
+            "hrss_http_requests",
+            "HTTP requests by method, route and status.",
+            ["method", "route", "status"],
+            registry=r,
+        )
+        self.http_seconds = Histogram(
+            "hrss_http_request_duration_seconds",
+            "Time to answer an HTTP request, by route.",
+            ["route"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.system_calls = Counter(
+            "hrss_system_calls",
+            "Calls to the systems by operation and outcome.",
+            ["system", "operation", "outcome"],
+            registry=r,
+        )
+        self.system_seconds = Histogram(
+            "hrss_system_call_duration_seconds",
+            "Duration of calls to the systems.",
+            ["system", "operation"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.system_errors = Counter(
+            "hrss_system_call_errors",
+            "Failed calls to the systems, by kind (every outcome other than ok).",
+            ["system", "kind"],
+            registry=r,
+        )
+        self._operation_names: set[str] = set()
+        self._breakers: dict[str, Callable[[], str]] = {}
+        self._cache: GatewayCache | None = None
+        self._registrations: RegistrationCounts | None = None
+        self._registrations_at: float | None = None
+        r.register(_ScrapeTimeCollector(self))
+
+    # ------------------------------------------------------------ systems
+
+    def on_call(self, system: str, operation: str, outcome: str, seconds: float) -> None:
+        """One call to a system ended: ``outcome`` is ``"ok"`` or the kind of failure
+        (``"timeout"``, ``"unavailable"``, ``"breaker_open"``...), as the caller names it."""
+        self.system_calls.labels(system, operation, outcome).inc()
+        self.system_seconds.labels(system, operation).observe(seconds)
+        if outcome != OK:
+            self.system_errors.labels(system, outcome).inc()
+
+    def watch_breaker(self, system: str, breaker_state: Callable[[], str]) -> None:
+        """Report ``breaker_state()`` (``closed``, ``opened``, ``half-opened``) at each scrape."""
+        self._breakers[str(system)] = breaker_state
+
+    def watch_cache(self, cache: GatewayCache) -> None:
+        self._cache = cache
+
+    def set_registrations(self, counts: RegistrationCounts) -> None:
+        self._registrations = counts
+        self._registrations_at = self._clock()
+
+    # ------------------------------------------------------------ GraphQL
+
+    def graphql_extension(self) -> Callable[[], SchemaExtension]:
+        """A factory for the schema's ``extensions`` list: one extension per operation."""
+        return lambda: GraphQLMetrics(self)
+
+    def operation_label(self, name: str | None) -> str:
+        if name is None:
+            return "anonymous"
+        if _GRAPHQL_NAME.fullmatch(name) is None:
+            return "invalid"
+        if name not in self._operation_names:
+            if len(self._operation_names) >= self.settings.max_operation_names:
+                return "other"
+            self._operation_names.add(name)
+        return name
+
+    def observe_operation(
+        self, context: ExecutionContext, failure: BaseException | None, seconds: float
+    ) -> None:
+        name = self.operation_label(_operation_name(context))
+        kind = _operation_type(context)
+        self.graphql_requests.labels(name, kind, _outcome(context, failure)).inc()
+        # A subscription's "operation" lasts as long as the client follows it.
+        if kind != "subscription":
+            self.graphql_seconds.labels(name, kind).observe(seconds)
+
+    # --------------------------------------------------------------- HTTP
+
+    def observe_http(self, method: str, route: str, status: int, seconds: float) -> None:
+        method = method if method in _METHODS else "other"
+        self.http_requests.labels(method, route, str(status)).inc()
+        self.http_seconds.labels(route).observe(seconds)
+
+    def route(self) -> Route:
+        """``GET /metrics`` (``settings.metrics_path``) in Prometheus text format."""
+        return Route(self.settings.metrics_path, self.endpoint, methods=["GET"])
+
+    async def endpoint(self, request: Request) -> Response:
+        token = self.settings.metrics_token
+        if token:
+            given = request.headers.get("authorization", "")
+            if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+                return Response(
+                    "Unauthorized\n",
+                    status_code=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                    media_type="text/plain",
+                )
+        body = generate_latest(self.registry)
+        return Response(body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    def exposition(self) -> str:
+        return generate_latest(self.registry).decode()
+
+
+class GraphQLMetrics(SchemaExtension):
+    """Counts and times each operation. Put it last in the schema's extensions: it
+    then sees the errors before ``MaskErrors`` replaces them."""
+
+    def __init__(
+        self, metrics: GatewayMetrics, *, execution_context: ExecutionContext | None = None
+    ) -> None:
+        self._metrics = metrics
+
+    def on_operation(self) -> Iterator[None]:
+        start = time.perf_counter()
+        failure: BaseException | None = None
+        try:
+            yield
+        except BaseException as exc:
+            failure = exc
+            raise
+        finally:
+            self._metrics.observe_operation(
+                self.execution_context, failure, time.perf_counter() - start
+            )
+
+
+def _operation_name(context: ExecutionContext) -> str | None:
+    try:
+        return context.operation_name
+    except Exception:  # a document too broken to name an operation
+        return None
+
+
+def _operation_type(context: ExecutionContext) -> str:
+    try:
+        return str(context.operation_type.value)
+    except Exception:  # no document (it did not parse), or no such operation
+        return "unknown"
+
+
+def _outcome(context: ExecutionContext, failure: BaseException | None) -> str:
+    if failure is not None:
+        return REFUSED if isinstance(failure, _REQUEST_EXCEPTIONS) else INTERNAL
+    result = context.result
+    errors = list((result.errors if result is not None else None) or [])
+    if not errors:
+        return OK
+    if isinstance(result, PreExecutionError) or (
+        result is not None and result.data is None and all(e.path is None for e in errors)
+    ):
+        # Nothing was executed: a parse or validation error, a refused limit,
+        # variables that do not fit.
+        return REFUSED
+    return _error_code(errors[0])
+
+
+def _error_code(error: GraphQLError) -> str:
+    original = error.original_error
+    if isinstance(original, GatewayError):
+        return original.code
+    if isinstance(error, GatewayError):
+        return error.code
+    code = (error.extensions or {}).get("code")
+    if isinstance(code, str) and _GRAPHQL_NAME.fullmatch(code):
+        return code
+    return INTERNAL
+
+
+class HttpMetricsMiddleware:
+    """ASGI middleware: counts and times HTTP requests by route template (never
+    the path itself: paths are the client's to choose)."""
+
+    def __init__(self, app: ASGIApp, *, metrics: GatewayMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        route = _route_of(scope)
+        status = 500  # what the server sends when the app fails before answering
+        start = time.perf_counter()
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            self.metrics.observe_http(scope["method"], route, status, time.perf_counter() - start)
+
+
+def _route_of(scope: Scope) -> str:
+    """The template of the route that will answer (``/graphql``), or ``unmatched``."""
+    routes: Iterable[Any] = getattr(scope.get("app"), "routes", ())
+    partial = None
+    for route in routes:
+        match, _ = route.matches(scope)
+        path = getattr(route, "path", None)
+        if not isinstance(path, str):
+            continue
+        if isinstance(route, Mount):
+            path = path + "/{path:path}"
+        if match is Match.FULL:
+            return path
+        if match is Match.PARTIAL and partial is None:
+            partial = path  # the path matched, the method did not (405)
+    return partial or "unmatched"
+
+
+class _ScrapeTimeCollector(Collector):
+    """What is read when Prometheus scrapes: breakers, cache counters, registrations."""
+
+    def __init__(self, metrics: GatewayMetrics) -> None:
+        self._m = metrics
+
+    def describe(self) -> Iterable[Metric]:
+        # Families come and go with what is watched: let the registry not pre-describe.
+        return []
+
+    def collect(self) -> Iterable[Metric]:
+        yield from self._breakers()
+        yield from self._cache()
+        yield from self._registrations()
+
+    def _breakers(self) -> Iterator[Metric]:
+        if not self._m._breakers:
+            return
+        family = GaugeMetricFamily(
+            "hrss_system_breaker_state",
+            "1 for the state each system's circuit breaker is in, 0 for the others.",
+            labels=["system", "state"],
+        )
+        for system, getter in sorted(self._m._breakers.items()):
+            try:
+                current = str(getter())
+            except Exception as exc:  # a broken getter must not fail the whole scrape
+                logger.warning("breaker state of %s unreadable (%s)", system, type(exc).__name__)
+                continue
+            for state in dict.fromkeys((*BREAKER_STATES, current)):
+                family.add_metric([system, state], 1.0 if state == current else 0.0)
+        yield family
+
+    def _cache(self) -> Iterator[Metric]:
+        cache = self._m._cache
+        if cache is None:
+            return
+        family = CounterMetricFamily(
+            "hrss_cache_lookups", "Cache lookups by result (hit, miss).", labels=["result"]
+        )
+        family.add_metric(["hit"], float(cache.hits))
+        family.add_metric(["miss"], float(cache.misses))
+        yield family
+
+    def _registrations(self) -> Iterator[Metric]:
+        counts, at = self._m._registrations, self._m._registrations_at
+        if counts is None or at is None:
+            return
+        by_state = GaugeMetricFamily(
+            "hrss_registrations", "Registrations in the store, by state.", labels=["state"]
+        )
+        for state, count in counts.counts.items():
+            by_state.add_metric([state], float(count))
+        yield by_state
+        age = GaugeMetricFamily(
+            "hrss_registration_oldest_age_seconds",
+            "Age of the oldest registration in each unfinished state (0 when there is none).",
+            labels=["state"],
+        )
+        now = self._m._clock()
+        for state in UNFINISHED:
+            oldest = counts.oldest.get(state)
+            age.add_metric([state], max(0.0, now - oldest.timestamp()) if oldest else 0.0)
+        yield age
+        yield GaugeMetricFamily(
+            "hrss_registrations_refreshed_timestamp_seconds",
+            "When the registration gauges were last read from the store (Unix time).",
+            value=at,
+        )
+
+
+__all__ = [
+    "BREAKER_STATES",
+    "GatewayMetrics",
+    "GraphQLMetrics",
+    "HttpMetricsMiddleware",
+]

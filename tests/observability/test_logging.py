@@ -1,0 +1,123 @@
+"""JSON log lines with the request id, and no ID or mobile number in clear."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from typing import Any
+
+import httpx
+import pytest
+
+from gateway.observability.logging import QUIET, RedactionFilter, configure_logging
+from gateway.observability.request_id import bind_request_id
+from gateway.privacy import mask_id_number, mask_mobile
+from tests.factories import mobile, resident_id
+
+pytestmark = pytest.mark.usefixtures("restore_logging")
+
+log = logging.getLogger("tests.observability.sample")
+
+
+def lines(stream: io.StringIO) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_json_lines_carry_level_logger_message_and_request_id() -> None:
+    out = io.StringIO()
+    configure_logging(json=True, level=logging.INFO, stream=out)
+    with bind_request_id("req-42"):
+        log.info("登记已受理 %s", "R-1")
+    log.info("outside a request")
+    inside, outside = lines(out)
+    assert inside["message"] == "登记已受理 R-1"
+    assert inside["level"] == "INFO"
+    assert inside["logger"] == "tests.observability.sample"
+    assert inside["request_id"] == "req-42"
+    assert inside["time"].startswith("20")
+    assert outside["request_id"] is None
+
+
+def test_text_lines_show_the_request_id_or_a_dash() -> None:
+    out = io.StringIO()
+    configure_logging(json=False, stream=out)
+    with bind_request_id("req-7"):
+        log.warning("one")
+    log.warning("two")
+    first, second = out.getvalue().splitlines()
+    assert "[req-7] one" in first
+    assert "[-] two" in second
+
+
+def test_configuring_again_replaces_the_handler_and_keeps_http_clients_quiet() -> None:
+    first, second = io.StringIO(), io.StringIO()
+    configure_logging(stream=first)
+    configure_logging(stream=second, level=logging.DEBUG)
+    log.info("once")
+    assert first.getvalue() == ""
+    assert len(lines(second)) == 1
+    assert all(logging.getLogger(name).getEffectiveLevel() >= logging.WARNING for name in QUIET)
+    number = resident_id()
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json={}))
+    with httpx.Client(transport=transport) as client:
+        client.get("http://unemployment.test/sy/djxx", params={"zjhm": number})
+    assert number not in second.getvalue()
+
+
+def test_id_and_mobile_numbers_are_masked_in_messages_and_arguments() -> None:
+    out = io.StringIO()
+    configure_logging(stream=out)
+    number, phone, other = resident_id(), mobile(), resident_id()
+    log.info(f"careless {number} and {phone}")
+    log.info("worker %s phone %d", other, int(phone))
+    log.info("as a mapping %(who)s", {"who": number})
+    log.info("as an extra", extra={"person": {"id": number, "phones": [phone]}})
+    text = out.getvalue()
+    for clear in (number, phone, other):
+        assert clear not in text
+    direct, args, mapping, extra = lines(out)
+    assert direct["message"] == f"careless {mask_id_number(number)} and {mask_mobile(phone)}"
+    assert args["message"] == f"worker {mask_id_number(other)} phone {mask_mobile(phone)}"
+    assert mapping["message"] == f"as a mapping {mask_id_number(number)}"
+    assert extra["person"] == {"id": mask_id_number(number), "phones": [mask_mobile(phone)]}
+
+
+def test_exception_text_is_masked() -> None:
+    out = io.StringIO()
+    configure_logging(stream=out)
+    number = resident_id()
+    try:
+        raise ValueError(f"no worker {number}")
+    except ValueError:
+        log.exception("lookup failed")
+    (record,) = lines(out)
+    assert number not in out.getvalue()
+    assert mask_id_number(number) in record["exc_info"]
+    assert "ValueError" in record["exc_info"]
+
+
+def test_records_reach_other_handlers_masked(caplog: pytest.LogCaptureFixture) -> None:
+    configure_logging(stream=io.StringIO())
+    number, phone = resident_id(), mobile()
+    with caplog.at_level(logging.INFO):
+        log.info("worker %s phone %s", number, phone)
+        try:
+            raise LookupError(number)
+        except LookupError:
+            log.exception("failed")
+    assert number not in caplog.text
+    assert phone not in caplog.text
+    assert mask_id_number(number) in caplog.text
+    assert "LookupError" in caplog.text
+
+
+def test_the_filter_works_on_any_handler() -> None:
+    """Defence in depth for handlers others install (a test runner's, a server's)."""
+    number = resident_id()
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "id %s", (number,), None)
+    assert RedactionFilter().filter(record)
+    assert record.getMessage() == f"id {mask_id_number(number)}"
+    # A second pass leaves the masked text as it is.
+    assert RedactionFilter().filter(record)
+    assert record.getMessage() == f"id {mask_id_number(number)}"

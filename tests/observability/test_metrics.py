@@ -1,0 +1,249 @@
+"""``/metrics`` after traffic through a small app: every family, bounded labels."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+import httpx
+import pytest
+import strawberry
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Route
+from strawberry.asgi import GraphQL
+from strawberry.extensions import MaskErrors
+
+from gateway import errors
+from gateway.cache import GatewayCache
+from gateway.observability.metrics import GatewayMetrics, HttpMetricsMiddleware
+from gateway.observability.settings import ObservabilitySettings
+from tests.observability.support import families, value
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def ok(self) -> int:
+        return 1
+
+    @strawberry.field
+    def forbidden(self) -> int | None:
+        raise errors.forbidden()
+
+    @strawberry.field
+    def broken(self) -> int | None:
+        raise ValueError("boom")
+
+
+def small_app(metrics: GatewayMetrics) -> Starlette:
+    schema = strawberry.Schema(
+        query=Query,
+        extensions=[
+            lambda: MaskErrors(
+                should_mask_error=lambda e: not isinstance(e.original_error, errors.GatewayError)
+            ),
+            metrics.graphql_extension(),
+        ],
+    )
+    return Starlette(
+        routes=[Route("/graphql", GraphQL(schema)), metrics.route()],
+        middleware=[Middleware(HttpMetricsMiddleware, metrics=metrics)],
+    )
+
+
+@pytest.fixture
+def metrics() -> GatewayMetrics:
+    return GatewayMetrics(ObservabilitySettings(max_operation_names=8))
+
+
+@pytest.fixture
+async def http(metrics: GatewayMetrics) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=small_app(metrics))
+    async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+        yield client
+
+
+async def scrape(http: httpx.AsyncClient) -> str:
+    r = await http.get("/metrics")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/plain; version=")
+    return r.text
+
+
+async def graphql(http: httpx.AsyncClient, query: str, name: str | None = None) -> None:
+    await http.post("/graphql", json={"query": query, "operationName": name})
+
+
+async def test_operations_by_name_type_and_outcome(http: httpx.AsyncClient) -> None:
+    await graphql(http, "query Good { ok }")
+    await graphql(http, "query Good { ok }")
+    await graphql(http, "query Denied { forbidden }")
+    await graphql(http, "query Crash { broken }")
+    await graphql(http, "query Invalid { nope }")
+    await graphql(http, "{ ok")
+    await graphql(http, "mutation Write { ok }")
+    await graphql(http, "query Named { ok }", name="Missing")
+    text = await scrape(http)
+    requests = "hrss_graphql_requests_total"
+    assert value(text, requests, operation="Good", type="query", outcome="ok") == 2
+    assert value(text, requests, operation="Denied", type="query", outcome="FORBIDDEN") == 1
+    # Seen before MaskErrors turns it into a plain "Internal error".
+    assert value(text, requests, operation="Crash", type="query", outcome="INTERNAL") == 1
+    assert value(text, requests, operation="Invalid", type="query", outcome="refused") == 1
+    assert value(text, requests, operation="anonymous", type="unknown", outcome="refused") == 1
+    # The schema has no Mutation type: refused by validation.
+    assert value(text, requests, operation="Write", type="mutation", outcome="refused") == 1
+    # operationName names no operation of the document: raised, not answered.
+    assert value(text, requests, operation="Missing", type="unknown", outcome="refused") == 1
+    latency = "hrss_graphql_request_duration_seconds_count"
+    assert value(text, latency, operation="Good", type="query") == 2
+    assert value(text, latency, operation="Denied", type="query") == 1
+
+
+async def test_operation_names_are_bounded(
+    http: httpx.AsyncClient, metrics: GatewayMetrics
+) -> None:
+    for name in "ABCDEFGHIJ":
+        await graphql(http, f"query {name} {{ ok }}")
+    text = await scrape(http)
+    kept = [
+        n
+        for n in "ABCDEFGHIJ"
+        if value(text, "hrss_graphql_requests_total", operation=n, type="query", outcome="ok")
+    ]
+    assert kept == list("ABCDEFGH")
+    assert (
+        value(text, "hrss_graphql_requests_total", operation="other", type="query", outcome="ok")
+        == 2
+    )
+    assert metrics.operation_label("A") == "A"
+    assert metrics.operation_label("Z") == "other"
+    assert metrics.operation_label(None) == "anonymous"
+    assert metrics.operation_label("not a name") == "invalid"
+    assert metrics.operation_label("x" * 65) == "invalid"
+
+
+async def test_http_requests_by_route_and_status(http: httpx.AsyncClient) -> None:
+    await graphql(http, "{ ok }")
+    await http.get("/no/such/page/370102199001011234")
+    await http.request("BREW", "/graphql")
+    await http.post("/metrics")
+    text = await scrape(http)
+    count = "hrss_http_requests_total"
+    assert value(text, count, method="POST", route="/graphql", status="200") == 1
+    assert value(text, count, method="GET", route="unmatched", status="404") == 1
+    assert value(text, count, method="other", route="/graphql", status="405") == 1
+    assert value(text, count, method="POST", route="/metrics", status="405") == 1
+    assert "370102199001011234" not in text
+    assert value(text, "hrss_http_request_duration_seconds_count", route="/graphql") == 2
+
+
+async def test_a_failing_app_is_counted_as_500(metrics: GatewayMetrics) -> None:
+    async def fail(scope: object, receive: object, send: object) -> None:
+        raise RuntimeError("down")
+
+    app = HttpMetricsMiddleware(fail, metrics=metrics)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+        await client.get("/x")
+    text = metrics.exposition()
+    assert value(text, "hrss_http_requests_total", method="GET", route="unmatched", status="500")
+
+
+async def test_system_calls_errors_and_breaker_state(
+    http: httpx.AsyncClient, metrics: GatewayMetrics
+) -> None:
+    states = {"employment": "closed", "labour": "opened"}
+
+    def state_of(system: str) -> Callable[[], str]:
+        return lambda: states[system]
+
+    def broken() -> str:
+        raise RuntimeError("breaker gone")
+
+    metrics.watch_breaker("employment", state_of("employment"))
+    metrics.watch_breaker("labour", state_of("labour"))
+    metrics.watch_breaker("unemployment", broken)
+    metrics.on_call("employment", "worker.query", "ok", 0.04)
+    metrics.on_call("employment", "worker.query", "ok", 0.3)
+    metrics.on_call("employment", "worker.query", "timeout", 10.0)
+    metrics.on_call("labour", "QueryContracts", "breaker_open", 0.0)
+    text = await scrape(http)
+    calls = "hrss_system_calls_total"
+    assert value(text, calls, system="employment", operation="worker.query", outcome="ok") == 2
+    assert value(text, calls, system="employment", operation="worker.query", outcome="timeout") == 1
+    seconds = "hrss_system_call_duration_seconds"
+    assert value(text, seconds + "_count", system="employment", operation="worker.query") == 3
+    assert (
+        value(text, seconds + "_bucket", system="employment", operation="worker.query", le="0.05")
+        == 1
+    )
+    errors_ = "hrss_system_call_errors_total"
+    assert value(text, errors_, system="employment", kind="timeout") == 1
+    assert value(text, errors_, system="labour", kind="breaker_open") == 1
+    assert value(text, errors_, system="employment", kind="ok") is None
+    breaker = "hrss_system_breaker_state"
+    assert value(text, breaker, system="employment", state="closed") == 1
+    assert value(text, breaker, system="employment", state="opened") == 0
+    assert value(text, breaker, system="labour", state="opened") == 1
+    assert value(text, breaker, system="unemployment", state="closed") is None
+    states["labour"] = "half-opened"
+    text = await scrape(http)
+    assert value(text, breaker, system="labour", state="half-opened") == 1
+    assert value(text, breaker, system="labour", state="opened") == 0
+
+
+async def test_cache_hits_and_misses_are_read_at_scrape_time(
+    http: httpx.AsyncClient, metrics: GatewayMetrics
+) -> None:
+    cache = GatewayCache("memory://", key_secret=b"k" * 32, worker_ttl_s=5, employer_ttl_s=5)
+    metrics.watch_cache(cache)
+    try:
+        assert await cache.get("employer:x") is None
+        await cache.set("employer:x", "bound", ttl=5)
+        assert await cache.get("employer:x") == "bound"
+        assert await cache.get_many(["employer:x", "employer:y"]) == ["bound", None]
+    finally:
+        await cache.close()
+    text = await scrape(http)
+    assert value(text, "hrss_cache_lookups_total", result="hit") == 2
+    assert value(text, "hrss_cache_lookups_total", result="miss") == 2
+
+
+async def test_a_token_guards_the_endpoint_when_configured() -> None:
+    metrics = GatewayMetrics(ObservabilitySettings(metrics_token="scrape-secret"))
+    transport = httpx.ASGITransport(app=small_app(metrics))
+    async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+        assert (await client.get("/metrics")).status_code == 401
+        wrong = {"Authorization": "Bearer other"}
+        assert (await client.get("/metrics", headers=wrong)).status_code == 401
+        right = {"Authorization": "Bearer scrape-secret"}
+        r = await client.get("/metrics", headers=right)
+    assert r.status_code == 200
+    assert "hrss_http_requests_total" in r.text
+
+
+def test_each_instance_has_its_own_registry() -> None:
+    first, second = GatewayMetrics(), GatewayMetrics()
+    first.on_call("labour", "FileContract", "ok", 0.1)
+    assert (
+        value(
+            first.exposition(),
+            "hrss_system_calls_total",
+            system="labour",
+            operation="FileContract",
+            outcome="ok",
+        )
+        == 1
+    )
+    assert (
+        value(
+            second.exposition(),
+            "hrss_system_calls_total",
+            system="labour",
+            operation="FileContract",
+            outcome="ok",
+        )
+        is None
+    )
+    assert "hrss_graphql_requests" in families(second.exposition())
