@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from gateway.auth import Role
 from gateway.domain.model import System
@@ -145,31 +145,36 @@ def id_column(system: System) -> str:
 
 @dataclass(frozen=True, slots=True)
 class AuditRecord:
-    """One read (or refused read) of one worker's personal data."""
+    """One read or write (or refused attempt) of one worker's personal data, or an
+    act of the gateway on the log itself (a purge: no actor, channel or worker)."""
 
     id: int  # position in the chain
     at: dt.datetime
-    actor_id: int
-    actor_username: str
-    actor_role: Role
+    actor_id: int | None
+    actor_username: str | None
+    actor_role: Role | None
     action: str
-    worker_id_type: str
-    worker_masked: str  # for display: first 6 and last 4 characters
-    worker_key: str  # keyed hash of the full number, for searching
+    worker_id_type: str | None
+    worker_masked: str | None  # for display: first 6 and last 4 characters
+    worker_key: str | None  # keyed hash of the full number, for searching
     credit_code: str | None
-    channel: Channel
+    channel: Channel | None
     result: AuditResult
     prev_hash: str
     hash: str
+    reference: str | None = None  # the registration written, if any
+    detail: dict[str, Any] | None = None  # no personal data
 
 
 @dataclass(frozen=True, slots=True)
 class ChainCheck:
-    """The outcome of walking the audit chain."""
+    """The outcome of walking the audit chain from its checkpoint (0: the start)."""
 
     ok: bool
     checked: int
     first_broken_id: int | None = None
+    checkpoint_id: int = 0
+    last_id: int = 0
 
 
 @dataclass(frozen=True, slots=True)

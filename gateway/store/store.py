@@ -6,7 +6,7 @@ from types import TracebackType
 
 from gateway.auth import Passwords
 from gateway.store.accounts import Accounts
-from gateway.store.audit import AuditLog
+from gateway.store.audit import AuditLog, AuditRetention
 from gateway.store.database import Database, create_engine
 from gateway.store.employers import Employers
 from gateway.store.model import StoreError
@@ -21,12 +21,18 @@ class Store:
     (or ``async with``) releases the connections.
     """
 
-    def __init__(self, db: Database, passwords: Passwords, audit_key: bytes | None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        passwords: Passwords,
+        audit_key: bytes | None,
+        audit_retention: AuditRetention | None = None,
+    ) -> None:
         self.db = db
         self.accounts = Accounts(db, passwords)
         self.employers = Employers(db)
         self.registrations = Registrations(db)
-        self._audit = AuditLog(db, audit_key) if audit_key is not None else None
+        self._audit = AuditLog(db, audit_key, audit_retention) if audit_key is not None else None
 
     @classmethod
     async def open(
@@ -35,6 +41,7 @@ class Store:
         *,
         passwords: Passwords | None = None,
         audit_key: bytes | None = None,
+        audit_retention: AuditRetention | None = None,
         migrate: bool = True,
     ) -> Store:
         """Connect to ``url`` (``sqlite+aiosqlite:///path`` creates the file's folder)
@@ -46,7 +53,7 @@ class Store:
         db = Database(create_engine(url))
         try:
             passwords = passwords or Passwords()
-            store = cls(db, passwords, audit_key)
+            store = cls(db, passwords, audit_key, audit_retention)
             if migrate:
                 await db.migrate()
             # The first unknown-user login must not be slower than the next ones.

@@ -115,37 +115,56 @@ account_divisions = sa.Table(
 # Append-only, and chained: each record's hash covers its content and the hash
 # of the record before it, so that an edit or a removal shows (issue 5). The id
 # is the position in the chain, given out under the lock of ``audit_head``.
+# Records made by the gateway itself (a purge) have no actor, channel or worker.
 audit_records = sa.Table(
     "audit_records",
     metadata,
     sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("at", UTCDateTime(), nullable=False, index=True),
-    sa.Column("actor_id", sa.Integer, nullable=False, index=True),
+    sa.Column("actor_id", sa.Integer, nullable=True, index=True),
     # A snapshot: the record keeps saying who it was if the account changes later.
-    sa.Column("actor_username", sa.String(64), nullable=False),
-    sa.Column("actor_role", sa.String(16), nullable=False),
-    sa.Column("action", sa.String(64), nullable=False),
-    sa.Column("worker_id_type", sa.String(32), nullable=False),
-    sa.Column("worker_masked", sa.String(32), nullable=False),
+    sa.Column("actor_username", sa.String(64), nullable=True),
+    sa.Column("actor_role", sa.String(16), nullable=True),
+    sa.Column("action", sa.String(64), nullable=False, index=True),
+    sa.Column("worker_id_type", sa.String(32), nullable=True),
+    sa.Column("worker_masked", sa.String(32), nullable=True),
     # HMAC-SHA256 of "id_type:id_number" under the configured key, hex.
-    sa.Column("worker_key", sa.String(64), nullable=False, index=True),
+    sa.Column("worker_key", sa.String(64), nullable=True, index=True),
     sa.Column("credit_code", sa.String(18), nullable=True, index=True),
-    sa.Column("channel", sa.String(32), nullable=False),
+    sa.Column("channel", sa.String(32), nullable=True),
     sa.Column("result", sa.String(16), nullable=False),
+    # What the record is about besides the worker: a registration's id.
+    sa.Column("reference", sa.String(64), nullable=True, index=True),
+    sa.Column("detail", sa.Text, nullable=True),  # JSON object, no personal data
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
     sa.CheckConstraint(_one_of("channel", CHANNELS), name="channel"),
     sa.CheckConstraint(_one_of("result", AUDIT_RESULTS), name="result"),
+    sa.CheckConstraint(
+        "(actor_id IS NULL) = (actor_username IS NULL) "
+        "AND (actor_id IS NULL) = (actor_role IS NULL)",
+        name="actor_whole",
+    ),
+    sa.CheckConstraint(
+        "(worker_key IS NULL) = (worker_id_type IS NULL) "
+        "AND (worker_key IS NULL) = (worker_masked IS NULL)",
+        name="worker_whole",
+    ),
 )
 
-# One row: the end of the audit chain. Appenders lock it (SELECT ... FOR UPDATE
-# on PostgreSQL, the database write lock on SQLite), so the chain never forks.
+# One row: the end of the audit chain, and where it now begins. Appenders lock
+# it (SELECT ... FOR UPDATE on PostgreSQL, the database write lock on SQLite),
+# so the chain never forks. A purge removes the records up to ``base_id`` and
+# keeps that record's hash in ``base_hash``: the checkpoint the chain is
+# verified from (GENESIS: nothing purged yet).
 audit_head = sa.Table(
     "audit_head",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("last_id", sa.BigInteger, nullable=False),
     sa.Column("last_hash", sa.String(64), nullable=False),
+    sa.Column("base_id", sa.BigInteger, nullable=False, server_default=sa.text("0")),
+    sa.Column("base_hash", sa.String(64), nullable=False, server_default="0" * 64),
     sa.CheckConstraint("id = 1", name="single_row"),
 )
 
