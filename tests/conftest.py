@@ -15,6 +15,8 @@ import pytest
 
 from adapters.standin.process import RunningStandin, start_standin
 
+pytest_plugins = ["tests.pii_scan"]
+
 
 @pytest.fixture(scope="session")
 def _standins(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, RunningStandin]]:
