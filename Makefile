@@ -35,6 +35,7 @@ test: lint types pytest
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.graph
 	$(BIN)/python -m benchmarks.registrations
+	$(BIN)/python -m benchmarks.resilience
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -3,6 +3,11 @@
 ``create_app`` composes the pieces; the process-wide ``Gateway`` (adapters,
 store, cache) is built in the lifespan, and each GraphQL request gets its own
 context with the caller's account and fresh loaders.
+
+Outside the demo the application is in its production profile: introspection,
+field suggestions and GraphiQL off unless enabled, and every limit of
+:class:`~gateway.schema.limits.RequestLimits` enforced. :func:`middleware` lists
+what wraps the routes, outermost first.
 """
 
 from __future__ import annotations
@@ -13,19 +18,28 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.types.unset import UNSET, UnsetType
 
 from gateway.auth import AuthenticationError, verify_token
 from gateway.config import GatewayConfig
 from gateway.http.graphiql import GRAPHIQL_ASSETS_PATH, graphiql_assets_app
+from gateway.http.guards import BodySizeLimit, CSRFGuard
+from gateway.http.ratelimit import RateLimitMiddleware, bearer_account_key
 from gateway.http.view import GatewayGraphQL
+from gateway.observability import GatewayMetrics, HttpMetricsMiddleware, RequestIdMiddleware
+from gateway.observability.registrations import refresh_registrations
+from gateway.profile import Disclosure, RequestLimits
 from gateway.registrations.engine import run_worker
 from gateway.schema import build_schema
 from gateway.schema.context import Context, build_context
 from gateway.services import Gateway
+from gateway.store.audit import purge_periodically
 from gateway.store.model import Account
 
 
@@ -59,26 +73,92 @@ async def _account(gateway: Gateway, account_id: int) -> Account | None:
     return account
 
 
-def create_app(config: GatewayConfig, *, gateway: Gateway | None = None) -> Starlette:
-    """The application; pass ``gateway`` to share one already started (tests, benchmarks)."""
+class _GraphQL(GatewayGraphQL):
+    """The view, signing a WebSocket in from its ``connection_init`` payload: a browser
+    cannot set headers on a WebSocket, so GraphQL clients send the token there."""
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        if context.account is None and isinstance(context.connection_params, dict):
+            token = next(
+                (
+                    str(v)
+                    for k, v in context.connection_params.items()
+                    if k.lower() in ("authorization", "token")
+                ),
+                None,
+            )
+            if token is not None:
+                if not token.lower().startswith("bearer "):
+                    token = f"Bearer {token}"
+                account, refused = await authenticate(context.gateway, token)
+                if refused:
+                    raise ConnectionRejectionError
+                context.account = account
+        return UNSET
+
+
+def middleware(
+    config: GatewayConfig, limits: RequestLimits, metrics: GatewayMetrics
+) -> list[Middleware]:
+    """What wraps the routes, outermost first: each refuses before what it wraps runs,
+    and every refusal is counted and carries a request id."""
+    return [
+        Middleware(RequestIdMiddleware),
+        Middleware(HttpMetricsMiddleware, metrics=metrics),
+        Middleware(
+            RateLimitMiddleware,
+            limits=config.rate_limits,
+            storage_url=config.cache_url,
+            # The token secret is known once the gateway has started (demo secrets).
+            account_of=bearer_account_key(lambda scope: scope["app"].state.gateway.token_secret),
+        ),
+        # Headers only: nothing of the body is read for a forged request.
+        Middleware(CSRFGuard),
+        Middleware(BodySizeLimit, max_bytes=limits.max_body_bytes),
+    ]
+
+
+def create_app(
+    config: GatewayConfig,
+    *,
+    gateway: Gateway | None = None,
+    limits: RequestLimits | None = None,
+    disclosure: Disclosure | None = None,
+) -> Starlette:
+    """The application; pass ``gateway`` to share one already started (tests, benchmarks).
+
+    ``limits`` and ``disclosure`` default to the production profile, or to the
+    demo's (introspection and suggestions on) when ``config.demo``.
+    """
+    limits = limits or config.limits
+    disclosure = disclosure or config.disclosure()
+    metrics = gateway.metrics if gateway is not None else GatewayMetrics(config.observability)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         owned = gateway is None
-        gw: Gateway = gateway or await Gateway.start(config)
+        gw: Gateway = gateway or await Gateway.start(config, metrics=metrics)
         app.state.gateway = gw
         stop = asyncio.Event()
-        worker = (
-            asyncio.create_task(run_worker(gw, stop=stop), name="registration-worker")
-            if owned and config.run_worker
-            else None
-        )
+        # The background work of a gateway process that owns its Gateway.
+        tasks = []
+        if owned:
+            obs = config.observability
+            if config.run_worker:
+                tasks.append(run_worker(gw, stop=stop))
+            tasks.append(purge_periodically(gw.store.audit, stop=stop, clock=gw.clock))
+            if obs.registrations_refresh_s > 0:
+                tasks.append(
+                    refresh_registrations(
+                        metrics, gw.store.db, stop=stop, interval_s=obs.registrations_refresh_s
+                    )
+                )
+        running = [asyncio.create_task(t) for t in tasks]
         try:
             yield
         finally:
             stop.set()
-            if worker is not None:
-                await worker
+            await asyncio.gather(*running, return_exceptions=True)
             if owned:
                 await gw.close()
 
@@ -89,8 +169,10 @@ def create_app(config: GatewayConfig, *, gateway: Gateway | None = None) -> Star
         account, refused = await authenticate(gw, request.headers.get("authorization"))
         return build_context(gw, account, token_refused=refused, request=request, response=response)
 
-    graphql = GatewayGraphQL(
-        build_schema(), graphiql=config.graphiql, context_getter=context_getter
+    graphql = _GraphQL(
+        build_schema(limits, disclosure, extensions=[metrics.graphql_extension()]),
+        graphiql=config.graphiql,
+        context_getter=context_getter,
     )
     routes: list[Any] = [
         Route("/healthz", healthz, methods=["GET"]),
@@ -101,7 +183,12 @@ def create_app(config: GatewayConfig, *, gateway: Gateway | None = None) -> Star
     ]
     if config.graphiql:
         routes.insert(0, Mount(GRAPHIQL_ASSETS_PATH, graphiql_assets_app()))
-    app = Starlette(routes=routes, lifespan=lifespan)
+    if config.observability.metrics_enabled:
+        routes.append(metrics.route())
+    app = Starlette(
+        routes=routes, middleware=middleware(config, limits, metrics), lifespan=lifespan
+    )
+    app.state.metrics = metrics
     if gateway is not None:
         app.state.gateway = gateway  # usable without running the lifespan (ASGI tests)
     return app

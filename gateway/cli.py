@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from gateway.config import DEFAULT_STORE_URL
 from gateway.logs import configure as configure_logging
 from gateway.store.cli import add_accounts_parser
 
@@ -36,6 +37,7 @@ def _serve(args: argparse.Namespace) -> int:
         # GraphiQL is on in the demo; elsewhere only when configured.
         graphiql=True if demo else None,
     )
+    _service_logging(config)
     if demo:
         from gateway import demo as demo_mode
         from gateway.store import Store
@@ -56,12 +58,40 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _service_logging(config: Any) -> None:
+    """JSON lines for a service, text in the demo's terminal."""
+    obs = config.observability
+    configure_logging(obs.log_level, json=obs.log_json and not config.demo)
+
+
+def _audit(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from gateway.auth import secret_from_env
+    from gateway.store.audit import AuditChainBroken, AuditRetention, purge_store, verify_store
+
+    key = secret_from_env("HRSS_AUDIT_KEY")
+    if args.action == "verify":
+        check = asyncio.run(verify_store(args.store, key))
+        print(f"audit chain: {'intact' if check.ok else 'BROKEN'} ({check})")
+        return 0 if check.ok else 1
+    try:
+        result = asyncio.run(purge_store(args.store, key, AuditRetention(days=args.retention_days)))
+    except AuditChainBroken as exc:
+        print(f"audit chain broken: {exc}; nothing was purged", file=sys.stderr)
+        return 1
+    print(f"purged {result.removed} audit records")
+    return 0
+
+
 def _run(uvicorn: Any, app: Any, host: str, port: int) -> None:
     uvicorn.run(
         app,
         host=host,
         port=port,
         log_level="info",
+        # uvicorn's own loggers go through the gateway's handler (JSON, masked).
+        log_config=None,
         # Access logs carry query strings, where a GET query may hold an ID number.
         access_log=False,
         timeout_graceful_shutdown=5,
@@ -77,6 +107,7 @@ def _worker(args: argparse.Namespace) -> int:
     from gateway.services import Gateway
 
     config = GatewayConfig.load(args.config)
+    _service_logging(config)
 
     async def work() -> None:
         stop = asyncio.Event()
@@ -156,6 +187,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     worker.add_argument("--config", metavar="FILE", default=None, help="TOML configuration file")
     worker.set_defaults(run=_worker)
+
+    audit = commands.add_parser(
+        "audit",
+        help="verify or purge the audit log",
+        description="Verify the audit log's hash chain, or remove the records older than "
+        "the retention period (at least six months); the key comes from HRSS_AUDIT_KEY.",
+    )
+    audit.add_argument("action", choices=["verify", "purge"])
+    audit.add_argument(
+        "--store", default=os.environ.get("HRSS_STORE_URL", DEFAULT_STORE_URL), help="store URL"
+    )
+    audit.add_argument(
+        "--retention-days", type=int, default=183, help="keep this many days (at least 183)"
+    )
+    audit.set_defaults(run=_audit)
 
     add_accounts_parser(commands)
     return parser

@@ -15,7 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from gateway.domain.model import System
+from gateway.http.ratelimit import RateLimits
+from gateway.observability.settings import ObservabilitySettings
+from gateway.profile import Disclosure, RequestLimits
 from gateway.settings import SystemSettings
+from gateway.store.audit import AuditRetention
 
 DEFAULT_STORE_URL = "sqlite+aiosqlite:///data/gateway.db"
 
@@ -44,6 +48,26 @@ class GatewayConfig:
     #: Carry registrations out in the background of ``serve`` (else: ``hrss-gateway worker``).
     run_worker: bool = True
     worker_concurrency: int = 16
+    #: How long a worker keeps a step before another may take it (a worker that died
+    #: hands its steps on after this); at least a few calls at the slowest timeout.
+    worker_lease_s: float = 60.0
+    #: Per system: circuit breaker, read retries (see gateway/resilience.py).
+    breaker_threshold: int = 5
+    breaker_recovery_s: float = 30.0
+    read_attempts: int = 3
+    backoff_base_s: float = 0.1
+    backoff_cap_s: float = 2.0
+    #: How long audit records are kept (at least six months) and how often old ones go.
+    audit_retention_days: int = 183
+    audit_purge_every_s: float = 86_400.0
+    rate_limits: RateLimits = field(default_factory=RateLimits)
+    limits: RequestLimits = field(default_factory=RequestLimits)
+    #: What the schema says of itself; None means "as in the demo when ``demo``, else off".
+    introspection: bool | None = None
+    field_suggestions: bool | None = None
+    #: Federation's ``_service { sdl }``, which a supergraph router reads at run time.
+    service_sdl: bool = True
+    observability: ObservabilitySettings = field(default_factory=ObservabilitySettings)
     graphiql: bool = False
     demo: bool = False
     data_dir: str = "data"
@@ -51,6 +75,21 @@ class GatewayConfig:
 
     def system(self, system: System) -> SystemSettings:
         return self.systems[system]
+
+    def disclosure(self) -> Disclosure:
+        """The production profile, or the demo's, with the settings that were given."""
+        base = Disclosure.demo() if self.demo else Disclosure()
+        return Disclosure(
+            introspection=base.introspection if self.introspection is None else self.introspection,
+            field_suggestions=(
+                base.field_suggestions if self.field_suggestions is None else self.field_suggestions
+            ),
+            service_sdl=self.service_sdl,
+        )
+
+    def audit_retention(self) -> AuditRetention:
+        """The retention as the audit log takes it (refuses less than six months)."""
+        return AuditRetention(self.audit_retention_days, self.audit_purge_every_s)
 
     @classmethod
     def load(
@@ -95,6 +134,14 @@ class GatewayConfig:
             "idempotency_ttl_s": pick("idempotency_ttl_s", d.idempotency_ttl_s, float),
             "run_worker": pick("run_worker", d.run_worker, bool),
             "worker_concurrency": pick("worker_concurrency", d.worker_concurrency, int),
+            "worker_lease_s": pick("worker_lease_s", d.worker_lease_s, float),
+            "breaker_threshold": pick("breaker_threshold", d.breaker_threshold, int),
+            "breaker_recovery_s": pick("breaker_recovery_s", d.breaker_recovery_s, float),
+            "read_attempts": pick("read_attempts", d.read_attempts, int),
+            "backoff_base_s": pick("backoff_base_s", d.backoff_base_s, float),
+            "backoff_cap_s": pick("backoff_cap_s", d.backoff_cap_s, float),
+            "audit_retention_days": pick("audit_retention_days", d.audit_retention_days, int),
+            "audit_purge_every_s": pick("audit_purge_every_s", d.audit_purge_every_s, float),
             "graphiql": pick("graphiql", d.graphiql, bool),
             "data_dir": pick("data_dir", d.data_dir),
         }
@@ -103,6 +150,34 @@ class GatewayConfig:
             values["reveal_roles"] = tuple(
                 r.strip() for r in (roles.split(",") if isinstance(roles, str) else roles)
             )
+        values["rate_limits"] = RateLimits.from_env(env, doc.get("rate_limits", {}))
+        lim = RequestLimits()
+        values["limits"] = RequestLimits(
+            max_depth=pick("max_depth", lim.max_depth, int),
+            max_tokens=pick("max_tokens", lim.max_tokens, int),
+            max_aliases=pick("max_aliases", lim.max_aliases, int),
+            max_root_fields=pick("max_root_fields", lim.max_root_fields, int),
+            max_page_size=pick("max_page_size", lim.max_page_size, int),
+            max_cost=pick("max_cost", lim.max_cost, int),
+            max_body_bytes=pick("max_body_bytes", lim.max_body_bytes, int),
+            batching=pick("batching", lim.batching, bool),
+            max_batch_operations=pick("max_batch_operations", lim.max_batch_operations, int),
+        )
+        values["introspection"] = pick("introspection", None, bool)
+        values["field_suggestions"] = pick("field_suggestions", None, bool)
+        values["service_sdl"] = pick("service_sdl", d.service_sdl, bool)
+        o = ObservabilitySettings()
+        values["observability"] = ObservabilitySettings(
+            metrics_enabled=pick("metrics_enabled", o.metrics_enabled, bool),
+            metrics_path=pick("metrics_path", o.metrics_path),
+            metrics_token=pick("metrics_token", o.metrics_token),
+            registrations_refresh_s=pick(
+                "registrations_metrics_interval_s", o.registrations_refresh_s, float
+            ),
+            max_operation_names=pick("max_operation_names", o.max_operation_names, int),
+            log_json=pick("log_json", o.log_json, bool),
+            log_level=pick("log_level", o.log_level),
+        )
         values["systems"] = {
             system: SystemSettings.from_env(system, env, systems_doc.get(_FILE_NAMES[system], {}))
             for system in System

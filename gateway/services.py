@@ -13,7 +13,9 @@ import hmac
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import httpx
 
 from adapters.employment import EmploymentAdapter
 from adapters.labor import LabourAdapter
@@ -22,7 +24,15 @@ from gateway.auth import ConfigurationError, HashParams, Passwords, load_or_crea
 from gateway.cache import GatewayCache
 from gateway.config import GatewayConfig
 from gateway.domain.model import System
+from gateway.http.ratelimit import LoginThrottle
+from gateway.observability import GatewayMetrics, with_request_id
 from gateway.registrations.policy import utc_now
+from gateway.resilience import (
+    ResiliencePolicy,
+    ResilientEmployment,
+    ResilientLabour,
+    ResilientUnemployment,
+)
 
 if TYPE_CHECKING:
     from gateway.registrations.engine import Engine
@@ -47,6 +57,9 @@ class Gateway:
     cache: GatewayCache
     token_secret: bytes
     audit_key: bytes
+    metrics: GatewayMetrics
+    login_throttle: LoginThrottle
+    http_clients: list[httpx.AsyncClient] = field(default_factory=list)
     #: The gateway's clock (UTC); tests move it to try the policy's dates.
     clock: Callable[[], dt.datetime] = utc_now
     #: Set when a registration is stored, so that this process's worker starts at once.
@@ -71,17 +84,56 @@ class Gateway:
         }
 
     @classmethod
-    async def start(cls, config: GatewayConfig) -> Gateway:
+    async def start(
+        cls, config: GatewayConfig, *, metrics: GatewayMetrics | None = None
+    ) -> Gateway:
         token_secret = _secret(config, config.token_secret, "token.secret", "HRSS_TOKEN_SECRET")
         audit_key = _secret(config, config.audit_key, "audit.key", "HRSS_AUDIT_KEY")
         store = await Store.open(
-            config.store_url, passwords=Passwords(HashParams.from_env()), audit_key=audit_key
+            config.store_url,
+            passwords=Passwords(HashParams.from_env()),
+            audit_key=audit_key,
+            audit_retention=config.audit_retention(),
         )
-        return cls(
+        metrics = metrics or GatewayMetrics(config.observability)
+        # One HTTP client per system, whose requests carry the caller's request id.
+        clients = {s: with_request_id(httpx.AsyncClient()) for s in System}
+
+        def resilient(system: System, adapter: Any, wrapper: Any) -> Any:
+            policy = ResiliencePolicy.for_system(
+                config.system(system),
+                breaker_threshold=config.breaker_threshold,
+                breaker_recovery_s=config.breaker_recovery_s,
+                read_attempts=config.read_attempts,
+                backoff_base_s=config.backoff_base_s,
+                backoff_cap_s=config.backoff_cap_s,
+            )
+            wrapped = wrapper(adapter, policy, on_call=metrics.on_call)
+            metrics.watch_breaker(system.value, lambda: wrapped.breaker_state)
+            return wrapped
+
+        settings = config.system
+        gateway = cls(
             config=config,
-            employment=EmploymentAdapter.from_settings(config.system(System.EMPLOYMENT)),
-            labour=LabourAdapter.from_settings(config.system(System.LABOUR)),
-            unemployment=UnemploymentAdapter.from_settings(config.system(System.UNEMPLOYMENT)),
+            employment=resilient(
+                System.EMPLOYMENT,
+                EmploymentAdapter.from_settings(
+                    settings(System.EMPLOYMENT), client=clients[System.EMPLOYMENT]
+                ),
+                ResilientEmployment,
+            ),
+            labour=resilient(
+                System.LABOUR,
+                LabourAdapter.from_settings(settings(System.LABOUR), client=clients[System.LABOUR]),
+                ResilientLabour,
+            ),
+            unemployment=resilient(
+                System.UNEMPLOYMENT,
+                UnemploymentAdapter.from_settings(
+                    settings(System.UNEMPLOYMENT), client=clients[System.UNEMPLOYMENT]
+                ),
+                ResilientUnemployment,
+            ),
             store=store,
             cache=GatewayCache(
                 config.cache_url,
@@ -92,7 +144,12 @@ class Gateway:
             ),
             token_secret=token_secret,
             audit_key=audit_key,
+            metrics=metrics,
+            login_throttle=LoginThrottle(config.rate_limits, config.cache_url, hash_key=audit_key),
+            http_clients=list(clients.values()),
         )
+        metrics.watch_cache(gateway.cache)
+        return gateway
 
     def engine_control(self) -> Engine:
         """An engine for a clerk's retry or cancel (the worker loop runs elsewhere)."""
@@ -116,6 +173,9 @@ class Gateway:
     async def close(self) -> None:
         for adapter in self.adapters.values():
             await adapter.aclose()
+        for client in self.http_clients:  # injected: the adapters leave them open
+            await client.aclose()
+        await self.login_throttle.aclose()
         await self.cache.close()
         await self.store.close()
 

@@ -202,6 +202,12 @@ class LabourClient:
                 f"{action}: incomplete or malformed request",
                 field=mapping.field_from_legacy(path, operation),
             ) from None
+        except ValueError:
+            if exchange.sent:
+                raise
+            # lxml refuses characters XML cannot carry (control characters): the
+            # request cannot be written, so nothing was sent.
+            raise Rejected(SYSTEM, f"{action}: a value holds characters XML cannot carry") from None
         except (zeep.exceptions.Error, etree.XMLSyntaxError) as exc:
             raise Unavailable(
                 SYSTEM,

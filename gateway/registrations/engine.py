@@ -882,7 +882,7 @@ def engine_for(gateway: Gateway, **overrides: Any) -> Engine:
         "employers": gateway.store.employers,
         "cache": gateway.cache,
         "owner": new_owner(),
-        "lease": dt.timedelta(seconds=max(60.0, 4 * slowest)),
+        "lease": dt.timedelta(seconds=max(config.worker_lease_s, 4 * slowest)),
         "concurrency": config.worker_concurrency,
         "step_deadline": dt.timedelta(seconds=config.step_deadline_s),
         # Through a lambda: a test that moves the gateway's clock moves the worker's.

@@ -2,22 +2,30 @@
 
 The schema is also an Apollo Federation 2 subgraph: ``Employer`` is an entity
 keyed by its credit code, ``Worker`` by ID type and number.
+
+:func:`build_schema` takes the request limits and what the schema discloses of
+itself (:mod:`gateway.schema.limits`); the defaults are the production profile.
 """
 
 from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
+from typing import Any, cast
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
-from strawberry.types import ExecutionContext
+from strawberry.extensions import MaskErrors, SchemaExtension
+from strawberry.federation.schema import FederationAny
+from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types import Info as StrawberryInfo
+from strawberry.types.graphql import OperationType
 
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, bad_input
 from gateway.schema.context import Info
 from gateway.schema.employer import Employer
+from gateway.schema.limits import Disclosure, RequestLimits, schema_config, schema_extensions
 from gateway.schema.mutation import Mutation
 from gateway.schema.query import Query
 from gateway.schema.registrations import Registration, follow
@@ -30,10 +38,20 @@ def _should_mask(error: GraphQLError) -> bool:
     original = error.original_error
     if original is None:
         return False  # parse and validation errors speak of the query itself
+    if error.path is None and isinstance(original, GraphQLError):
+        # Variable values that cannot be coerced: graphql-core's own words about the
+        # caller's input, with its cause attached. Nothing was executed (no path).
+        return False
     return not isinstance(original, GatewayError)
 
 
+MASKED_MESSAGE = "Internal error. 内部错误。"
+
 logger = logging.getLogger("gateway.schema")
+
+
+def _masked(error: GraphQLError) -> GraphQLError:
+    return GraphQLError(MASKED_MESSAGE, error.nodes, error.source, error.positions, error.path)
 
 
 @strawberry.type(description="What a front end can follow without polling (graphql-transport-ws).")
@@ -51,7 +69,89 @@ class Subscription:
             yield update
 
 
+_ENTITY_KEYS = {"Employer": ("creditCode",), "Worker": ("idType", "idNumber")}
+
+
+def _representation_problem(representation: Any) -> GatewayError | None:
+    """Why a federation representation cannot be resolved, as a client error."""
+    if not isinstance(representation, dict):
+        return bad_input("representations", "A representation is an object.", "实体表示须为对象。")
+    keys = _ENTITY_KEYS.get(representation.get("__typename"))  # type: ignore[arg-type]
+    if keys is None:
+        return bad_input(
+            "representations",
+            "A representation names Employer or Worker in __typename.",
+            "实体表示的 __typename 须为 Employer 或 Worker。",
+        )
+    if not all(isinstance(representation.get(k), str) for k in keys):
+        return bad_input(
+            "representations",
+            f"A {representation['__typename']} representation gives {' and '.join(keys)}.",
+            f"{representation['__typename']} 实体表示须提供 {'、'.join(keys)}。",
+        )
+    return None
+
+
 class GatewaySchema(strawberry.federation.Schema):
+    # The annotations are the parent's: Strawberry builds ``_entities`` from them.
+    def entities_resolver(
+        self, info: StrawberryInfo, representations: list[FederationAny]
+    ) -> list[FederationAny]:
+        """Each representation checked on its own: a malformed one is a client error in
+        its place, and does not keep the others from being resolved."""
+        results: list[FederationAny] = []
+        for representation in representations:
+            problem = _representation_problem(representation)
+            if problem is not None:
+                results.append(cast(FederationAny, problem))
+            else:
+                one = cast(FederationAny, dict(cast(dict[str, Any], representation)))
+                results.extend(super().entities_resolver(info, [one]))
+        return results
+
+    def __init__(self, *args: Any, field_suggestions: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.field_suggestions = field_suggestions
+
+    async def execute(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        """Strawberry's execute, with a last mask over the result.
+
+        An exception raised in an extension's hook (a parser's RecursionError, a
+        rule's KeyError on a document it did not expect) comes back after MaskErrors
+        has done its work, with the exception's text as message.
+        """
+        result = await super().execute(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            allowed_operation_types,
+            operation_extensions,
+        )
+        if result.errors:
+            result.errors = [_masked(e) if _should_mask(e) else e for e in result.errors]
+        return result
+
+    def _get_custom_context_kwargs(
+        self, operation_extensions: dict[str, Any] | None = None, *, sync: bool = False
+    ) -> dict[str, Any]:
+        kwargs = super()._get_custom_context_kwargs(operation_extensions, sync=sync)
+        # Validation hides suggestions (gateway.schema.limits); variable values are
+        # coerced at execution, where an unknown enum value would get a "Did you mean".
+        if not self.field_suggestions:
+            kwargs["hide_suggestions"] = True
+        return kwargs
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -60,27 +160,35 @@ class GatewaySchema(strawberry.federation.Schema):
         The gateway's own errors are answers to the client, not incidents."""
         for error in errors:
             original = error.original_error
-            if original is None or isinstance(original, GatewayError):
+            if original is None or not _should_mask(error):
                 continue
             stack = "".join(traceback.format_tb(original.__traceback__))
             logger.error("unexpected %s at %s\n%s", type(original).__name__, error.path, stack)
 
 
-def build_schema() -> GatewaySchema:
+def build_schema(
+    limits: RequestLimits | None = None,
+    disclosure: Disclosure | None = None,
+    *,
+    extensions: Sequence[Callable[[], SchemaExtension]] = (),
+) -> GatewaySchema:
+    """The schema; without arguments, the production profile and the default limits.
+    ``extensions`` run after the gateway's own (metrics, for one)."""
+    limits = limits or RequestLimits()
+    disclosure = disclosure or Disclosure()
     return GatewaySchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         types=[Employer, Worker],
         federation_version="2.5",
+        config=schema_config(limits),
+        field_suggestions=disclosure.field_suggestions,
         extensions=[
-            # Front ends send the same few documents again and again: parse and
-            # validate each once.
-            lambda: ParserCache(maxsize=512),
-            lambda: ValidationCache(maxsize=512),
-            lambda: MaskErrors(
-                should_mask_error=_should_mask,
-                error_message="Internal error. 内部错误。",
-            ),
+            # The limits come first, with the parser and validation caches: front ends
+            # send the same few documents again and again, parsed and validated once.
+            *schema_extensions(limits, disclosure),
+            lambda: MaskErrors(should_mask_error=_should_mask, error_message=MASKED_MESSAGE),
+            *extensions,
         ],
     )

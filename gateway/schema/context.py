@@ -10,6 +10,7 @@ from strawberry.types import Info as StrawberryInfo
 
 from gateway.access import Access
 from gateway.directory import EmployerDirectory
+from gateway.domain.checks import check_credit_code
 from gateway.errors import not_found, session_refused, unauthenticated
 from gateway.loaders import Loaders
 from gateway.store.model import Account, AuditResult, Channel, EmployerRecord
@@ -28,6 +29,8 @@ class Context:
     token_refused: bool = False
     request: Any = None
     response: Any = None
+    #: A WebSocket's ``connection_init`` payload (where browsers put their token).
+    connection_params: Any = None
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def require_account(self) -> Account:
@@ -42,6 +45,8 @@ class Context:
     async def employer(self, credit_code: str) -> EmployerRecord:
         """The employer, if this caller may reach it; otherwise NOT_FOUND either way."""
         access = self.access
+        if check_credit_code(credit_code):
+            raise not_found("employer", "用人单位")  # no such code can exist: ask no system
         if access.role == "employer" and self.require_account().credit_code != credit_code:
             raise not_found("employer", "用人单位")
         record = await self.directory.get(credit_code)

@@ -10,6 +10,7 @@ import strawberry
 from gateway.auth import issue_token
 from gateway.domain.model import EmployerProfile
 from gateway.errors import GatewayError, forbidden, invalid_credentials
+from gateway.http.ratelimit import client_address, login_throttled
 from gateway.registrations import model as reg
 from gateway.registrations.engine import ClerkActionRefused
 from gateway.registrations.service import Refused
@@ -57,9 +58,17 @@ class Mutation:
     )
     async def login(self, info: Info, username: str, password: str) -> Session:
         gateway = info.context.gateway
+        throttle = gateway.login_throttle
+        request = info.context.request
+        address = client_address(request.scope) if request is not None else None
+        wait = await throttle.check(username, address)
+        if wait is not None:
+            raise login_throttled(wait)
         account = await gateway.store.accounts.authenticate(username, password)
         if account is None or account.disabled:
+            await throttle.failed(username, address)
             raise invalid_credentials()
+        await throttle.succeeded(username)
         ttl = dt.timedelta(seconds=gateway.config.token_ttl_s)
         now = dt.datetime.now(dt.UTC)
         token = issue_token(account, secret=gateway.token_secret, ttl=ttl, now=now)

@@ -7,6 +7,13 @@ import strawberry
 from gateway.errors import bad_input
 from gateway.schema import codes
 from gateway.schema.account import Me
+from gateway.schema.audit import (
+    AuditChain,
+    AuditLogConnection,
+    AuditLogFilter,
+    audit_chain,
+    audit_log,
+)
 from gateway.schema.context import Info
 from gateway.schema.employer import Employer
 from gateway.schema.registrations import (
@@ -63,6 +70,27 @@ class Query:
         after: str | None = None,
     ) -> RegistrationConnection:
         return await list_registrations(info.context, filter, first, after)
+
+    @strawberry.field(
+        description="审计日志: reads and writes of workers' personal data, newest first, "
+        "`first` at most 100. Administrators only; workers are masked; a search by "
+        "workerIdNumber is matched on its keyed hash and is itself recorded."
+    )
+    async def audit_log(
+        self,
+        info: Info,
+        filter: AuditLogFilter | None = None,
+        first: int = 20,
+        after: str | None = None,
+    ) -> AuditLogConnection:
+        return await audit_log(info.context, filter, first, after)
+
+    @strawberry.field(
+        description="审计链校验: whether the audit records still form one unbroken hash "
+        "chain, and where it breaks if not (administrators only)."
+    )
+    async def audit_chain(self, info: Info) -> AuditChain:
+        return await audit_chain(info.context)
 
     @strawberry.field(
         description="代码表: every code table of the unified model, with Chinese and English "

@@ -16,10 +16,13 @@ from typing import Any, TypeVar
 import strawberry
 
 from gateway.domain import model
+from gateway.domain.checks import check_id_number
+from gateway.domain.identifiers import normalize_id_number
 from gateway.domain.worker import build_view, derive_status, find_inconsistencies
-from gateway.errors import from_adapter
+from gateway.errors import bad_input, from_adapter
 from gateway.loaders import _SystemLoader
 from gateway.privacy import mask_id_number, mask_mobile
+from gateway.registrations.policy import local_date
 from gateway.schema import records
 from gateway.schema.context import Context, Info
 from gateway.schema.enums import (
@@ -186,8 +189,13 @@ class Worker:
         reach that employer."""
         ctx = info.context
         ctx.require_account()
-        id_type = model.IdType[str(representation["idType"])]
-        number = str(representation["idNumber"]).strip().upper()
+        try:
+            id_type = model.IdType[str(representation["idType"])]
+        except KeyError:
+            raise bad_input("idType", "Unknown ID type.", "证件类型无效。") from None
+        number = normalize_id_number(str(representation["idNumber"]))
+        if check_id_number(id_type, number, today=local_date(ctx.gateway.clock())):
+            return None  # a number that cannot exist has no worker: ask no system
         try:
             found = await ctx.gateway.employment.query([number])
         except AdapterError as exc:
@@ -233,7 +241,11 @@ async def find_worker(
     exist; only when every system failed is the answer an error.
     """
     access = ctx.access
-    number = id_number.strip().upper()
+    number = normalize_id_number(id_number)
+    if check_id_number(id_type, number, today=local_date(ctx.gateway.clock())):
+        # A number that cannot exist has no worker anywhere: no system is asked.
+        await ctx.audit_worker_read(employer, id_type, number, AuditResult.NOT_FOUND)
+        return None
     parts, failures = await _gather_parts(ctx, employer, number)
     view = build_view(*parts, reveal=access.may_reveal())
     if view is not None and view.person.id_type != id_type:

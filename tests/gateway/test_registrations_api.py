@@ -278,50 +278,83 @@ async def test_an_employer_opens_its_account_and_the_unit_everywhere(
     }
 
 
-async def test_progress_streams_over_a_subscription(
-    gateway: Gateway, worker: None, client: GraphQLClient
-) -> None:
-    employer = await client.login("demo-employer")
-    [registration] = (await employer.post(HIRE, {"w": [hire_input()], "k": key()}))["data"]["hire"][
-        "registrations"
-    ]
+@pytest.fixture
+async def server(gateway: Gateway) -> AsyncIterator[int]:
+    """The app on a real loopback port: WebSockets need a real server."""
     port = free_port()
-    server = uvicorn.Server(
+    served = uvicorn.Server(
         uvicorn.Config(create_app(gateway.config, gateway=gateway), port=port, log_level="error")
     )
-    serving = asyncio.create_task(server.serve())
-    try:
-        while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
-            await asyncio.sleep(0.05)
-        states = []
-        async with websockets.connect(
-            f"ws://127.0.0.1:{port}/graphql",
-            subprotocols=[websockets.Subprotocol("graphql-transport-ws")],
-            additional_headers={"Authorization": f"Bearer {employer.token}"},
-        ) as ws:
-            await ws.send(json.dumps({"type": "connection_init"}))
-            assert json.loads(await ws.recv())["type"] == "connection_ack"
-            await ws.send(
-                json.dumps(
-                    {
-                        "id": "1",
-                        "type": "subscribe",
-                        "payload": {
-                            "query": "subscription($id: ID!) {"
-                            " registrationUpdates(id: $id) { state version } }",
-                            "variables": {"id": registration["id"]},
-                        },
-                    }
-                )
+    serving = asyncio.create_task(served.serve())
+    while not served.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
+        await asyncio.sleep(0.05)
+    yield port
+    served.should_exit = True
+    await serving
+
+
+SUBSCRIBE = "subscription($id: ID!) { registrationUpdates(id: $id) { state version } }"
+
+
+async def follow_states(
+    port: int,
+    registration_id: str,
+    *,
+    header: str | None = None,
+    init: dict[str, Any] | None = None,
+) -> list[str]:
+    states: list[str] = []
+    async with websockets.connect(
+        f"ws://127.0.0.1:{port}/graphql",
+        subprotocols=[websockets.Subprotocol("graphql-transport-ws")],
+        additional_headers={"Authorization": header} if header else None,
+    ) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": init or {}}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        await ws.send(
+            json.dumps(
+                {
+                    "id": "1",
+                    "type": "subscribe",
+                    "payload": {"query": SUBSCRIBE, "variables": {"id": registration_id}},
+                }
             )
-            async with asyncio.timeout(30):
-                while True:
-                    message = json.loads(await ws.recv())
-                    if message["type"] == "complete":
-                        break
-                    states.append(message["payload"]["data"]["registrationUpdates"]["state"])
+        )
+        async with asyncio.timeout(30):
+            while True:
+                message = json.loads(await ws.recv())
+                if message["type"] == "complete":
+                    return states
+                states.append(message["payload"]["data"]["registrationUpdates"]["state"])
+
+
+async def test_progress_streams_over_a_subscription(
+    worker: None, client: GraphQLClient, server: int
+) -> None:
+    employer = await client.login("demo-employer")
+    for way in ("header", "connection_init"):
+        [registration] = (await employer.post(HIRE, {"w": [hire_input()], "k": key()}))["data"][
+            "hire"
+        ]["registrations"]
+        if way == "header":
+            states = await follow_states(
+                server, registration["id"], header=f"Bearer {employer.token}"
+            )
+        else:  # as a browser does: no headers on a WebSocket, the token in the payload
+            states = await follow_states(
+                server, registration["id"], init={"Authorization": f"Bearer {employer.token}"}
+            )
         assert states[-1] == "COMPLETED"
         assert len(states) >= 2
-    finally:
-        server.should_exit = True
-        await serving
+
+
+async def test_a_subscription_with_a_bad_token_is_refused(server: int) -> None:
+    async with websockets.connect(
+        f"ws://127.0.0.1:{server}/graphql",
+        subprotocols=[websockets.Subprotocol("graphql-transport-ws")],
+    ) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"token": "forged"}}))
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await ws.recv()
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4403

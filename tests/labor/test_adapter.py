@@ -439,3 +439,13 @@ async def test_nothing_listening_is_unavailable_and_not_sent() -> None:
         assert refused.value.outcome_unknown is False
     finally:
         await a.aclose()
+
+
+async def test_a_value_xml_cannot_carry_is_refused_before_sending(
+    adapter: LabourAdapter, labor_standin: RunningStandin
+) -> None:
+    labor_standin.reset()
+    with pytest.raises(Rejected) as refused:
+        await adapter.find_employer("91370102MA3C4TLQ2\x10")
+    assert refused.value.system is System.LABOUR
+    assert "GetEmployer" not in labor_standin.stats()
