@@ -16,21 +16,17 @@ import asyncio
 import os
 import statistics
 import tempfile
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
-import httpx
 import strawberry
 from strawberry.asgi import GraphQL
 from strawberry.extensions import ParserCache, ValidationCache
 
-from adapters.standin.process import RunningStandin, start_standin
+from adapters.standin.process import RunningStandin
 from adapters.standin.seed import EMPLOYERS, WORKERS
+from benchmarks.common import Client, standins, start_gateway, timed
 from gateway.app import create_app
-from gateway.config import GatewayConfig
-from gateway.demo import DEMO_PASSWORD, demo_people, populate_employer, prepare_store
+from gateway.demo import demo_people, populate_employer
 from gateway.domain.identifiers import uscc_check
 from gateway.domain.model import EmployerProfile
 from gateway.services import Gateway
@@ -42,30 +38,6 @@ ONE = """query($c: String!, $n: String!) { employer(creditCode: $c) {
   worker(idType: RESIDENT_ID, idNumber: $n) { status employmentRecords { state }
   labourContracts { state } unemploymentRegistrations { state } } } }"""
 SMALL = "{ employer { name creditCode } }"
-
-
-class Client:
-    def __init__(self, app: Any, token: str | None = None) -> None:
-        self.http = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://bench"
-        )
-        self.token = token
-
-    async def post(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        r = await self.http.post(
-            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
-        )
-        body: dict[str, Any] = r.json()
-        if body.get("errors"):
-            raise RuntimeError(body["errors"])
-        return body
-
-
-async def timed(call: Callable[[], Awaitable[Any]]) -> float:
-    start = time.perf_counter()
-    await call()
-    return time.perf_counter() - start
 
 
 async def calls_per_page(gw: Gateway, admin: Client, standins: list[RunningStandin]) -> None:
@@ -160,43 +132,14 @@ async def overhead(employer: Client, runs: int) -> None:
 
 async def main() -> None:
     runs = int(os.environ.get("BENCH_RUNS", "15"))
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp_path = Path(tmp)
-        standins = [start_standin(n, tmp_path) for n in ("employment", "labor", "unemployment")]
-        try:
-            env = {
-                "HRSS_EMPLOYMENT_URL": standins[0].url,
-                "HRSS_LABOUR_URL": standins[1].url,
-                "HRSS_UNEMPLOYMENT_URL": standins[2].url,
-            }
-            config = GatewayConfig.load(
-                environ=env,
-                store_url=f"sqlite+aiosqlite:///{tmp_path}/gateway.db",
-                token_secret="b" * 32,
-                audit_key="k" * 32,
-                data_dir=str(tmp_path),
-            )
-            gw = await Gateway.start(config)
-            await prepare_store(gw.store)
-            app = create_app(config, gateway=gw)
-            anonymous = Client(app)
-
-            async def login(user: str) -> Client:
-                body = await anonymous.post(
-                    "mutation($u: String!, $p: String!) { login(username: $u, password: $p)"
-                    " { token } }",
-                    {"u": user, "p": DEMO_PASSWORD},
-                )
-                return Client(app, body["data"]["login"]["token"])
-
-            admin = await login("demo-admin")
-            await calls_per_page(gw, admin, standins)
-            await fan_out(gw, admin, standins, runs)
-            await overhead(await login("demo-employer"), runs * 20)
-            await gw.close()
-        finally:
-            for s in standins:
-                s.stop()
+    with tempfile.TemporaryDirectory() as tmp, standins(Path(tmp)) as running:
+        gw = await start_gateway(running, Path(tmp))
+        anonymous = Client(create_app(gw.config, gateway=gw))
+        admin = await anonymous.login("demo-admin")
+        await calls_per_page(gw, admin, running)
+        await fan_out(gw, admin, running, runs)
+        await overhead(await anonymous.login("demo-employer"), runs * 20)
+        await gw.close()
 
 
 if __name__ == "__main__":

@@ -26,11 +26,11 @@ from typing import Any
 import asyncpg
 import httpx
 
-from adapters.standin.process import RunningStandin, start_standin
+from adapters.standin.process import RunningStandin
 from adapters.standin.seed import EMPLOYERS
+from benchmarks.common import standins, start_gateway
 from gateway.app import create_app
-from gateway.config import GatewayConfig
-from gateway.demo import DEMO_PASSWORD, demo_people, prepare_store
+from gateway.demo import DEMO_PASSWORD, demo_people
 from gateway.domain.model import Business as RowBusiness
 from gateway.domain.model import (
     ContractType,
@@ -100,26 +100,7 @@ def hire_row(p: Person, start: dt.date) -> RegistrationRow:
 
 
 async def gateway_for(standins: list[RunningStandin], store_url: str, tmp: Path) -> Gateway:
-    env = {
-        "HRSS_EMPLOYMENT_URL": standins[0].url,
-        "HRSS_LABOUR_URL": standins[1].url,
-        "HRSS_UNEMPLOYMENT_URL": standins[2].url,
-        "HRSS_ARGON2_TIME_COST": "1",
-        "HRSS_ARGON2_MEMORY_KIB": "8",
-        "HRSS_ARGON2_PARALLELISM": "1",
-    }
-    os.environ.update({k: v for k, v in env.items() if k.startswith("HRSS_ARGON2")})
-    config = GatewayConfig.load(
-        environ=env,
-        store_url=store_url,
-        token_secret="b" * 32,
-        audit_key="k" * 32,
-        data_dir=str(tmp),
-        worker_concurrency=32,
-    )
-    gw = await Gateway.start(config)
-    await prepare_store(gw.store)
-    return gw
+    return await start_gateway(standins, tmp, store_url=store_url, worker_concurrency=32)
 
 
 async def end_to_end(standins: list[RunningStandin], tmp: Path, runs: int) -> None:
@@ -249,27 +230,22 @@ def asyncpg_url(database: str) -> str:
 async def main() -> None:
     runs = int(os.environ.get("BENCH_RUNS", "7"))
     n = int(os.environ.get("BENCH_REGISTRATIONS", "200"))
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, standins(Path(tmp)) as running:
         tmp_path = Path(tmp)
-        standins = [start_standin(s, tmp_path) for s in ("employment", "labor", "unemployment")]
-        try:
-            await end_to_end(standins, tmp_path, runs)
-            sqlite = await throughput(standins, f"sqlite+aiosqlite:///{tmp}/rate.db", tmp_path, n)
-            database = await create_database()
-            pg = None
-            if database:
-                try:
-                    pg = await throughput(standins, asyncpg_url(database), tmp_path, n)
-                finally:
-                    await drop_database(database)
-            print(f"\n2. Throughput: {n} hires stored, then carried out (no injected latency)")
-            print(
-                f"   SQLite {sqlite:.1f} registrations/s; PostgreSQL "
-                + (f"{pg:.1f} registrations/s" if pg else "not reachable")
-            )
-        finally:
-            for s in standins:
-                s.stop()
+        await end_to_end(running, tmp_path, runs)
+        sqlite = await throughput(running, f"sqlite+aiosqlite:///{tmp}/rate.db", tmp_path, n)
+        database = await create_database()
+        pg = None
+        if database:
+            try:
+                pg = await throughput(running, asyncpg_url(database), tmp_path, n)
+            finally:
+                await drop_database(database)
+        print(f"\n2. Throughput: {n} hires stored, then carried out (no injected latency)")
+        print(
+            f"   SQLite {sqlite:.1f} registrations/s; PostgreSQL "
+            + (f"{pg:.1f} registrations/s" if pg else "not reachable")
+        )
 
 
 if __name__ == "__main__":

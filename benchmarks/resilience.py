@@ -24,23 +24,19 @@ import logging
 import os
 import statistics
 import tempfile
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-from adapters.standin.process import RunningStandin, start_standin
+from adapters.standin.process import RunningStandin
 from adapters.standin.seed import EMPLOYERS
-from benchmarks.graph import Client
+from benchmarks.common import Client, standins, start_gateway, timed
 from gateway.app import create_app
-from gateway.config import GatewayConfig
-from gateway.demo import DEMO_PASSWORD, prepare_store
 from gateway.domain.model import System
+from gateway.http.ratelimit import RateLimits
 from gateway.resilience import (
     ResiliencePolicy,
-    ResilientEmployment,
     ResilientLabour,
-    ResilientUnemployment,
 )
 from gateway.services import Gateway
 from gateway.systems import LabourSystem
@@ -72,12 +68,6 @@ async def raw_post(client: Client, query: str) -> dict[str, Any]:
     )
     body: dict[str, Any] = r.json()
     return body
-
-
-async def timed(call: Callable[[], Awaitable[Any]]) -> float:
-    start = time.perf_counter()
-    await call()
-    return time.perf_counter() - start
 
 
 class Bench:
@@ -198,53 +188,25 @@ async def main() -> None:
     # The breaker's warnings are expected here; the table says what happened.
     logging.getLogger("gateway.resilience").setLevel(logging.ERROR)
     runs = int(os.environ.get("BENCH_RUNS", "15"))
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp_path = Path(tmp)
-        standins = [start_standin(n, tmp_path) for n in ("employment", "labor", "unemployment")]
-        try:
-            env = {
-                "HRSS_EMPLOYMENT_URL": standins[0].url,
-                "HRSS_LABOUR_URL": standins[1].url,
-                "HRSS_UNEMPLOYMENT_URL": standins[2].url,
-                "HRSS_EMPLOYMENT_TIMEOUT": str(TIMEOUT_S),
-                "HRSS_LABOUR_TIMEOUT": str(TIMEOUT_S),
-                "HRSS_UNEMPLOYMENT_TIMEOUT": str(TIMEOUT_S),
-            }
-            config = GatewayConfig.load(
-                environ=env,
-                store_url=f"sqlite+aiosqlite:///{tmp_path}/gateway.db",
-                token_secret="b" * 32,
-                audit_key="k" * 32,
-                data_dir=str(tmp_path),
-                # Worker records gone at once: every query reaches the systems.
-                worker_cache_ttl_s=0.001,
-            )
-            gw = await Gateway.start(config)
-            bare_labour = gw.labour
-            # Until Gateway.start wraps them itself.
-            gw.employment = ResilientEmployment(
-                gw.employment, ResiliencePolicy.for_system(config.system(System.EMPLOYMENT))
-            )
-            gw.unemployment = ResilientUnemployment(
-                gw.unemployment, ResiliencePolicy.for_system(config.system(System.UNEMPLOYMENT))
-            )
-            await prepare_store(gw.store)
-            app = create_app(config, gateway=gw)
-            body = await Client(app).post(
-                "mutation($u: String!, $p: String!) { login(username: $u, password: $p)"
-                " { token } }",
-                {"u": "demo-admin", "p": DEMO_PASSWORD},
-            )
-            admin = Client(app, body["data"]["login"]["token"])
-            bench = Bench(gw, bare_labour, standins[1])
-            bench.fresh_breaker()
-            await admin.post(WITH_LABOUR, VARIABLES)  # the WSDL, the bindings: warm
-            await isolation(bench, admin, runs)
-            await touching(bench, admin, runs)
-            await gw.close()
-        finally:
-            for s in standins:
-                s.stop()
+    with tempfile.TemporaryDirectory() as tmp, standins(Path(tmp)) as running:
+        gw = await start_gateway(
+            running,
+            Path(tmp),
+            system_timeout=TIMEOUT_S,
+            # Worker records gone at once: every query reaches the systems.
+            worker_cache_ttl_s=0.001,
+            # Hundreds of queries from one account: the limits would measure themselves.
+            rate_limits=RateLimits(enabled=False),
+        )
+        assert isinstance(gw.labour, ResilientLabour)
+        bare_labour = gw.labour.wrapped  # the adapter itself, for the "unwrapped" column
+        admin = await Client(create_app(gw.config, gateway=gw)).login("demo-admin")
+        bench = Bench(gw, bare_labour, running[1])
+        bench.fresh_breaker()
+        await admin.post(WITH_LABOUR, VARIABLES)  # the WSDL, the bindings: warm
+        await isolation(bench, admin, runs)
+        await touching(bench, admin, runs)
+        await gw.close()
 
 
 if __name__ == "__main__":

@@ -19,10 +19,7 @@ from gateway.domain.model import System
 from gateway.registrations.reconcile import as_employment, as_labour, as_unemployment
 from gateway.resilience import (
     CircuitOpen,
-    ResiliencePolicy,
-    ResilientEmployment,
-    ResilientLabour,
-    ResilientUnemployment,
+    Resilient,
 )
 from gateway.services import Gateway
 from gateway.systems import EmploymentSystem, LabourSystem, Unavailable, UnemploymentSystem
@@ -123,18 +120,18 @@ async def resilient_gateway(
     labor_standin: RunningStandin,
     unemployment_standin: RunningStandin,
 ) -> AsyncIterator[Gateway]:
-    """The real gateway with its adapters wrapped, as ``Gateway.start`` will wrap them."""
-    config = gateway_config(tmp_path, employment_standin, labor_standin, unemployment_standin)
+    """The real gateway, its adapters wrapped by ``Gateway.start`` from the configuration
+    (a low breaker threshold and short pauses, so that the test is quick)."""
+    config = gateway_config(
+        tmp_path,
+        employment_standin,
+        labor_standin,
+        unemployment_standin,
+        breaker_threshold=2,
+        backoff_base_s=0.01,
+    )
     gw = await Gateway.start(config)
-
-    def policy(system: System) -> ResiliencePolicy:
-        return ResiliencePolicy.for_system(
-            config.system(system), breaker_threshold=2, backoff_base_s=0.01
-        )
-
-    gw.employment = ResilientEmployment(gw.employment, policy(System.EMPLOYMENT))
-    gw.labour = ResilientLabour(gw.labour, policy(System.LABOUR))
-    gw.unemployment = ResilientUnemployment(gw.unemployment, policy(System.UNEMPLOYMENT))
+    assert all(isinstance(a, Resilient) for a in gw.adapters.values())
     await prepare_store(gw.store)
     yield gw
     await gw.close()
