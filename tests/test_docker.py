@@ -957,7 +957,7 @@ BROKEN_DOCKERFILE: dict[str, tuple[str, str, Callable[[Dockerfile], list[str]]]]
     ),
     "an unread variable": (
         "PYTHONUNBUFFERED=1",
-        "PYTHONUNBUFFERED=1 HRSS_LOG_LEVEL=debug",
+        "PYTHONUNBUFFERED=1 HRSS_LOG_COLOUR=always",
         lambda d: variable_problems({}, d),
     ),
 }
