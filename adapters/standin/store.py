@@ -64,6 +64,15 @@ class Store:
         )
         return value
 
+    @staticmethod
+    def advance(tx: sqlite3.Connection, name: str, at_least: int) -> None:
+        """Move a sequence on to ``at_least`` (so that it continues after seeded numbers)."""
+        tx.execute(
+            "INSERT INTO sim_sequence (name, value) VALUES (?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET value = MAX(value, excluded.value)",
+            (name, at_least),
+        )
+
     def is_empty(self, table: str) -> bool:
         return self.one(f"SELECT 1 FROM {table} LIMIT 1") is None  # noqa: S608 - our own table names
 

@@ -493,8 +493,7 @@ class UnemploymentStandin:
                 )
             # Continue the unit serial after the seeded ones (SY<division><serial>).
             last = max(int(e.unemployment_id[-4:]) for e in seed_data.EMPLOYERS)
-            while self.store.next_value(tx, "dw") < last:
-                pass
+            self.store.advance(tx, "dw", last)
             for worker in seed_data.WORKERS:
                 if worker.unemployment is None:
                     continue
