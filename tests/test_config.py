@@ -1,0 +1,100 @@
+"""Configuration: built-in defaults, then the TOML file, then HRSS_* variables, then flags."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from gateway.config import GatewayConfig
+from gateway.domain.model import System
+from gateway.settings import DEFAULT_EMPLOYMENT_API_KEY, DEFAULT_PORTS
+
+TOML = """
+[gateway]
+port = 9100
+store_url = "postgresql+asyncpg://gateway@db/gateway"
+mandatory_from = 2022-01-01
+reveal_roles = ["clerk"]
+
+[systems.employment]
+url = "https://jy.example.test/"
+api_key = "from-the-file"
+timeout = 4
+
+[systems.labor]
+username = "ldgx"
+password = "secret-from-file"
+
+[rate_limits]
+per_account = "100/minute"
+"""
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    path = tmp_path / "gateway.toml"
+    path.write_text(TOML, encoding="utf-8")
+    return path
+
+
+def test_the_defaults_are_the_demo_on_one_machine() -> None:
+    config = GatewayConfig.load(environ={})
+    assert (config.host, config.port) == ("127.0.0.1", 8000)
+    assert config.store_url.startswith("sqlite+aiosqlite:///")
+    for system in System:
+        assert config.system(system).url == f"http://127.0.0.1:{DEFAULT_PORTS[system]}"
+    assert config.system(System.EMPLOYMENT).secret == DEFAULT_EMPLOYMENT_API_KEY
+    assert config.mandatory_from == dt.date(2021, 5, 1)
+    assert config.disclosure().introspection is False
+
+
+def test_the_file_overrides_the_defaults(config_file: Path) -> None:
+    config = GatewayConfig.load(config_file, environ={})
+    assert config.port == 9100
+    assert config.store_url == "postgresql+asyncpg://gateway@db/gateway"
+    assert config.mandatory_from == dt.date(2022, 1, 1)  # a TOML date
+    assert config.reveal_roles == ("clerk",)
+    employment = config.system(System.EMPLOYMENT)
+    assert (employment.url, employment.secret, employment.timeout) == (
+        "https://jy.example.test",
+        "from-the-file",
+        4.0,
+    )
+    labour = config.system(System.LABOUR)
+    assert (labour.username, labour.secret) == ("ldgx", "secret-from-file")
+    assert config.rate_limits.per_account == "100/minute"
+
+
+def test_variables_override_the_file_and_flags_override_both(config_file: Path) -> None:
+    env = {
+        "HRSS_PORT": "9200",
+        "HRSS_EMPLOYMENT_API_KEY": "from-the-environment",
+        "HRSS_MANDATORY_FROM": "2023-07-01",
+        "HRSS_REVEAL_ROLES": "employer, clerk",
+        "HRSS_RUN_WORKER": "false",
+        "HRSS_MAX_DEPTH": "7",
+    }
+    config = GatewayConfig.load(config_file, environ=env, port=9300)
+    assert config.port == 9300
+    assert config.system(System.EMPLOYMENT).secret == "from-the-environment"
+    assert config.system(System.EMPLOYMENT).timeout == 4.0  # still the file's
+    assert config.mandatory_from == dt.date(2023, 7, 1)
+    assert config.reveal_roles == ("employer", "clerk")
+    assert config.run_worker is False
+    assert config.limits.max_depth == 7
+
+
+def test_disclosure_follows_the_demo_unless_set() -> None:
+    assert GatewayConfig.load(environ={}, demo=True).disclosure().introspection is True
+    on = GatewayConfig.load(environ={"HRSS_INTROSPECTION": "true"})
+    assert on.disclosure().introspection is True
+    assert on.disclosure().field_suggestions is False
+
+
+def test_audit_retention_shorter_than_six_months_is_refused() -> None:
+    config = GatewayConfig.load(environ={"HRSS_AUDIT_RETENTION_DAYS": "90"})
+    with pytest.raises(ValueError, match="six months"):
+        config.audit_retention()
+    assert GatewayConfig.load(environ={}).audit_retention().days == 183
