@@ -112,6 +112,8 @@ ALREADY_UNDONE: dict[System, frozenset[str]] = {
     System.UNEMPLOYMENT: frozenset({"40903"}),  # 该登记已注销
 }
 
+#: A registration going forward, not yet refused, stuck or finished.
+_FORWARD = (RegistrationState.ACCEPTED, RegistrationState.IN_PROGRESS)
 #: Step states in which some worker will still take the step.
 _ACTIVE = frozenset({StepState.PENDING, StepState.SENDING, StepState.UNKNOWN, StepState.UNDOING})
 
@@ -279,7 +281,6 @@ class Engine:
         deciding is idempotent, so doing it again is always safe. Returns how
         many registrations were looked at again.
         """
-        now = self.clock()
         after: str | None = None
         count = 0
         while True:
@@ -289,7 +290,8 @@ class Engine:
             for registration in page.items:
                 if not any(_takeable(s) for s in registration.steps):
                     count += 1
-                    await self._decide(registration, now)
+                    # Read again: the page may be older than a decision taken since.
+                    await self._advance(registration.id)
             if not page.has_next_page:
                 return count
             after = page.end_cursor
@@ -304,12 +306,14 @@ class Engine:
         deadline = now + self.step_deadline
         compensating = registration.failure is not None
         await self._requeue(registration, now, deadline, compensating=compensating)
+        # A second clerk acting at the same time finds it moved: nothing more to do.
         await self.store.update_registration(
             registration.id,
             state=(
                 RegistrationState.COMPENSATING if compensating else RegistrationState.IN_PROGRESS
             ),
             now=now,
+            expect=[RegistrationState.NEEDS_ATTENTION],
         )
         log.info("registration %s retried", registration.id)
         return await self._after_clerk(registration.id)
@@ -328,6 +332,7 @@ class Engine:
             state=RegistrationState.COMPENSATING,
             failure=registration.failure or messages.cancelled(),
             now=now,
+            expect=[RegistrationState.NEEDS_ATTENTION],
         )
         log.info("registration %s cancelled by a clerk", registration.id)
         return await self._after_clerk(registration.id)
@@ -348,7 +353,9 @@ class Engine:
         *,
         compensating: bool,
     ) -> None:
-        groups: dict[StepState | None, list[str]] = {}
+        # Grouped by the state each step was read in and the one it goes to; a
+        # step that moved since (another clerk's retry) is left alone.
+        groups: dict[tuple[StepState, StepState | None], list[str]] = {}
         for step in registration.steps:
             state: StepState | None
             if step.state is StepState.STUCK:
@@ -368,10 +375,14 @@ class Engine:
                 state = None  # a later stage never started: due now, to be skipped
             else:
                 continue
-            groups.setdefault(state, []).append(step.id)
-        for state, ids in groups.items():
+            groups.setdefault((step.state, state), []).append(step.id)
+        for (was, state), ids in groups.items():
             await self.store.schedule(
-                ids, at=now, state=None if state is None else state.value, deadline_at=deadline
+                ids,
+                at=now,
+                state=None if state is None else state.value,
+                deadline_at=deadline,
+                expect=[was],
             )
 
     async def _after_clerk(self, registration_id: str) -> Registration:
@@ -408,7 +419,10 @@ class Engine:
         compensating = _compensating(registration)
         if registration.state is RegistrationState.ACCEPTED and not compensating:
             await self.store.update_registration(
-                registration.id, state=RegistrationState.IN_PROGRESS, now=self.clock()
+                registration.id,
+                state=RegistrationState.IN_PROGRESS,
+                now=self.clock(),
+                expect=[RegistrationState.ACCEPTED],
             )
         if step.state is StepState.UNDOING:
             await self._undo(step)
@@ -649,7 +663,13 @@ class Engine:
             await self._decide(registration, self.clock())
 
     async def _decide(self, registration: Registration, now: dt.datetime) -> None:
-        """What follows from the steps' stored states; safe to repeat and to race."""
+        """What follows from the steps' stored states; safe to repeat and to race.
+
+        ``registration`` may be older than the store by the time this writes
+        (another worker decided meanwhile): every write here is conditional on
+        the state it was decided from, so that a late decision never undoes a
+        newer one (a step undone twice, a final registration reopened).
+        """
         if registration.state.is_final:
             return
         if _compensating(registration):
@@ -660,7 +680,7 @@ class Engine:
         steps = registration.steps
         if any(s.state is StepState.STUCK for s in steps):
             await self.store.update_registration(
-                registration.id, state=RegistrationState.NEEDS_ATTENTION, now=now
+                registration.id, state=RegistrationState.NEEDS_ATTENTION, now=now, expect=_FORWARD
             )
             log.warning("registration %s needs attention", registration.id)
             return
@@ -669,7 +689,10 @@ class Engine:
             return
         if registration.state is RegistrationState.ACCEPTED:
             await self.store.update_registration(
-                registration.id, state=RegistrationState.IN_PROGRESS, now=now
+                registration.id,
+                state=RegistrationState.IN_PROGRESS,
+                now=now,
+                expect=[RegistrationState.ACCEPTED],
             )
         for stage in sorted({s.stage for s in steps}):
             group = [s for s in steps if s.stage == stage]
@@ -680,7 +703,9 @@ class Engine:
                 s.id for s in group if s.state is StepState.PENDING and s.next_attempt_at is None
             ]
             if waiting:
-                await self.store.schedule(waiting, at=now)
+                await self.store.schedule(
+                    waiting, at=now, expect=[StepState.PENDING], unleased_at=now
+                )
             return
 
     async def _complete(self, registration: Registration, now: dt.datetime) -> None:
@@ -689,7 +714,11 @@ class Engine:
         # Before the state changes: whoever sees COMPLETED then reads fresh records.
         await self._invalidate(registration)
         await self.store.update_registration(
-            registration.id, state=RegistrationState.COMPLETED, now=now, release_worker=True
+            registration.id,
+            state=RegistrationState.COMPLETED,
+            now=now,
+            release_worker=True,
+            expect=_FORWARD,
         )
         log.info("registration %s completed", registration.id)
 
@@ -699,8 +728,14 @@ class Engine:
         if registration.state is RegistrationState.NEEDS_ATTENTION and registration.failure:
             return  # a compensation that got stuck: a person decides
         if registration.state is not RegistrationState.COMPENSATING:
+            # Whether this write or another's made it COMPENSATING, the steps
+            # below are undone or skipped only from the states they are in.
             await self.store.update_registration(
-                registration.id, state=RegistrationState.COMPENSATING, failure=failure, now=now
+                registration.id,
+                state=RegistrationState.COMPENSATING,
+                failure=failure,
+                now=now,
+                expect=[*_FORWARD, RegistrationState.NEEDS_ATTENTION],
             )
             log.info("registration %s: compensating (%s)", registration.id, failure.code)
         # Steps that no one is sending can be changed here; one in flight keeps
@@ -712,6 +747,7 @@ class Engine:
                 at=now,
                 state=StepState.UNDOING.value,
                 deadline_at=now + self.step_deadline,
+                expect=[StepState.DONE],
             )
         # Steps never sent are skipped by the worker that takes them (under its
         # lease); here they are only made due now.
@@ -723,7 +759,7 @@ class Engine:
             and not _leased(s, now)
         ]
         if skip:
-            await self.store.schedule(skip, at=now)
+            await self.store.schedule(skip, at=now, expect=[StepState.PENDING], unleased_at=now)
         if undo or skip or not all(_settled(s) for s in steps):
             return
         stuck = any(s.state is StepState.STUCK for s in steps)
@@ -737,7 +773,12 @@ class Engine:
         # A registration that needs attention keeps its worker locked: a clerk
         # may still retry it, and nothing else may be filed for that worker meanwhile.
         await self.store.update_registration(
-            registration.id, state=state, failure=failure, now=now, release_worker=not stuck
+            registration.id,
+            state=state,
+            failure=failure,
+            now=now,
+            release_worker=not stuck,
+            expect=[RegistrationState.COMPENSATING],
         )
         log.info("registration %s: %s", registration.id, state.value)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -22,6 +22,7 @@ from gateway.registrations.model import (
     RegistrationState,
     Step,
     StepError,
+    StepState,
     Submission,
 )
 
@@ -128,9 +129,12 @@ class RegistrationStore(Protocol):
         failure: StepError | None = None,
         now: dt.datetime,
         release_worker: bool = False,
-    ) -> None:
+        expect: Collection[RegistrationState] | None = None,
+    ) -> bool:
         """Set the registration's state (and why it failed), bump its ``version``; with
-        ``release_worker`` also drop its worker lock (it reached a final state)."""
+        ``release_worker`` also drop its worker lock (it reached a final state).
+        Only from a state in ``expect`` (by default, from any state not final):
+        False, with nothing written, when the registration has moved elsewhere."""
         ...
 
     async def schedule(
@@ -140,10 +144,15 @@ class RegistrationStore(Protocol):
         at: dt.datetime,
         state: str | None = None,
         deadline_at: dt.datetime | None = None,
-    ) -> None:
+        expect: Collection[StepState] | None = None,
+        unleased_at: dt.datetime | None = None,
+    ) -> int:
         """Make steps due at ``at`` (and set their state and deadline when given),
         without a lease: the next stage once a stage is done, compensations, and a
-        clerk's retry. Bumps the registrations' ``version``."""
+        clerk's retry. Only steps still in a state of ``expect`` and, with
+        ``unleased_at``, without a live lease then: a decision taken on an earlier
+        read never overturns a step that moved on since. Bumps the registrations'
+        ``version``; returns how many steps changed."""
         ...
 
     async def expire_submissions(self, now: dt.datetime) -> int:

@@ -23,7 +23,7 @@ import builtins
 import dataclasses
 import datetime as dt
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -67,6 +67,9 @@ _WORKABLE = tuple(
 _AT_REST = tuple(
     s.value for s in RegistrationState if s.is_final or s is RegistrationState.NEEDS_ATTENTION
 )
+
+#: The states a registration may still leave.
+_LEAVABLE = tuple(s.value for s in RegistrationState if not s.is_final)
 
 #: The actor scope of idempotency keys given without an account.
 ANONYMOUS = "anonymous"
@@ -318,11 +321,16 @@ class Registrations:
         failure: StepError | None = None,
         now: dt.datetime,
         release_worker: bool = False,
-    ) -> None:
+        expect: Collection[RegistrationState] | None = None,
+    ) -> bool:
         """Set the state, bump the version; ``RegistrationNotFound`` for an unknown id.
 
         ``failure`` None keeps the one stored: the reason a registration was
         refused must survive the later moves (compensating, compensated).
+
+        Only from a state in ``expect`` (any state not final when not given): a
+        decision taken on what was read earlier must not overturn one taken
+        since. False, with nothing written, when the registration is elsewhere.
         """
         r = t.registrations
         values: dict[str, Any] = {
@@ -332,15 +340,20 @@ class Registrations:
         }
         if failure is not None:
             values["failure"] = _dump_error(failure)
+        allowed = _LEAVABLE if expect is None else [RegistrationState(e).value for e in expect]
         async with self._db.write() as conn:
             result = await conn.execute(
-                sa.update(r).where(r.c.id == registration_id).values(values)
+                sa.update(r).where(r.c.id == registration_id, r.c.state.in_(allowed)).values(values)
             )
             if result.rowcount != 1:
-                raise RegistrationNotFound(registration_id)
+                known = await conn.execute(sa.select(r.c.id).where(r.c.id == registration_id))
+                if known.first() is None:
+                    raise RegistrationNotFound(registration_id)
+                return False
             if release_worker:
                 w = t.worker_locks
                 await conn.execute(sa.delete(w).where(w.c.registration_id == registration_id))
+        return True
 
     async def schedule(
         self,
@@ -349,11 +362,19 @@ class Registrations:
         at: dt.datetime,
         state: str | None = None,
         deadline_at: dt.datetime | None = None,
-    ) -> None:
+        expect: Collection[StepState] | None = None,
+        unleased_at: dt.datetime | None = None,
+    ) -> int:
         """Make steps due at ``at``, dropping any lease (a worker still holding one
-        then fails to save); ``StepNotFound`` for an unknown id, nothing changed."""
+        then fails to save); ``StepNotFound`` for an unknown id, nothing changed.
+
+        With ``expect``, only the steps still in one of those states change, and
+        with ``unleased_at`` only those without a live lease at that time: the
+        caller decided on what it read, and a step that moved on since is left
+        as it is. Returns how many steps changed.
+        """
         if not step_ids:
-            return
+            return 0
         s = t.steps
         changed = utc_now()
         values: dict[str, Any] = {
@@ -366,15 +387,30 @@ class Registrations:
             values["state"] = StepState(state).value
         if deadline_at is not None:
             values["deadline_at"] = deadline_at
+        conditions: list[sa.ColumnElement[bool]] = []
+        if expect is not None:
+            conditions.append(s.c.state.in_([StepState(e).value for e in expect]))
+        if unleased_at is not None:
+            conditions.append(sa.or_(s.c.lease_until.is_(None), s.c.lease_until <= unleased_at))
+        wanted = sorted(set(step_ids))
         async with self._db.write() as conn:
-            for step_id in sorted(set(step_ids)):
-                result = await conn.execute(sa.update(s).where(s.c.id == step_id).values(values))
-                if result.rowcount != 1:
-                    raise StepNotFound(step_id)
-            owners = await conn.execute(
-                sa.select(s.c.registration_id).where(s.c.id.in_(list(step_ids))).distinct()
-            )
-            await _bump(conn, owners.scalars(), changed)
+            known = await conn.execute(sa.select(s.c.id).where(s.c.id.in_(wanted)))
+            missing = set(wanted) - set(known.scalars())
+            if missing:
+                raise StepNotFound(min(missing))
+            moved: list[str] = []
+            for step_id in wanted:
+                result = await conn.execute(
+                    sa.update(s).where(s.c.id == step_id, *conditions).values(values)
+                )
+                if result.rowcount == 1:
+                    moved.append(step_id)
+            if moved:
+                owners = await conn.execute(
+                    sa.select(s.c.registration_id).where(s.c.id.in_(moved)).distinct()
+                )
+                await _bump(conn, owners.scalars(), changed)
+        return len(moved)
 
 
 # ------------------------------------------------------------------ writing

@@ -21,7 +21,7 @@ from gateway.domain.model import (
 from gateway.registrations import messages
 from gateway.registrations.engine import Engine
 from gateway.registrations.model import RegistrationState, StepError, StepState
-from gateway.registrations.plan import person_of, step_request
+from gateway.registrations.plan import person_of, step_request, term_of
 from gateway.store import Store
 from tests.registrations.support import (
     LEFT_ON,
@@ -202,3 +202,40 @@ async def test_the_sweep_finishes_what_a_dead_worker_left(
     assert await store.registrations.busy_workers([done.person_key or ""]) == []
     assert len(await in_force(adapters, row.id_number)) == 1
     assert await engine.sweep() == 0
+
+
+async def test_a_late_decision_never_overturns_a_finished_compensation(
+    store: Store,
+    engine: Engine,
+    make_engine: Callable[..., Engine],
+    adapters: Adapters,
+    standins: dict[System, RunningStandin],
+) -> None:
+    """A decision taken on an earlier read (a sweep's page, a worker slow to
+    write) arrives after the compensation ended: it must change nothing, neither
+    send the undone step back to undoing nor reopen the registration."""
+    row = hire_row()
+    await adapters.labour.file(UNIT.labour_id, person_of(row), term_of(row))
+    standins[System.LABOUR].faults(latency_ms=200)  # employment is done first
+    (registration,) = await submit(store, [row])
+    dying = make_engine(owner="dying")
+    dying.__class__ = DiesBeforeDeciding
+    while await dying.run_once():
+        pass
+    earlier = await store.registrations.get(registration.id)
+    assert earlier is not None
+    assert step_of(earlier, System.EMPLOYMENT).state is StepState.DONE
+    assert step_of(earlier, System.LABOUR).state is StepState.REFUSED
+    assert await engine.sweep() == 1  # the dying worker left the decision undone
+    (done,) = await settle(store, [registration.id], engine)
+    assert done.state is RegistrationState.COMPENSATED
+    assert step_of(done, System.EMPLOYMENT).state is StepState.UNDONE
+
+    await make_engine(owner="late")._decide(earlier, dt.datetime.now(dt.UTC))
+
+    after = await store.registrations.get(registration.id)
+    assert after is not None
+    assert after.state is RegistrationState.COMPENSATED
+    assert [s.state for s in after.steps] == [s.state for s in done.steps]
+    assert await engine.run_once() == 0
+    assert standins[System.EMPLOYMENT].stats().get("employment.revoke") == 1

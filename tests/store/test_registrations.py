@@ -617,6 +617,63 @@ async def test_update_registration_keeps_the_reason_it_failed(store: Store) -> N
         )
 
 
+async def test_a_decision_on_an_earlier_read_changes_nothing_that_moved_since(
+    store: Store,
+) -> None:
+    sub = submission()
+    hire = await submit_one(store, worker(sub), sub)
+    first, second = hire.steps
+    regs = store.registrations
+    # Steps: only those still in an expected state, and without a live lease.
+    await regs.claim("w1", now=NOW, lease=LEASE, limit=1)
+    leased = await regs.get(hire.id)
+    assert leased is not None
+    held = [s.id for s in leased.steps if s.lease_owner == "w1"]
+    assert len(held) == 1
+    version = leased.version
+    assert (
+        await regs.schedule(
+            [first.id, second.id],
+            at=NOW,
+            state="UNDOING",
+            expect=[StepState.PENDING],
+            unleased_at=NOW,
+        )
+        == 1
+    )
+    assert not await regs.schedule([first.id, second.id], at=NOW, expect=[StepState.DONE])
+    assert await _version(store, hire.id) == version + 1  # only the change counts
+    stored = await regs.get(hire.id)
+    assert stored is not None
+    states = {s.id: (s.state, s.lease_owner) for s in stored.steps}
+    (free,) = {first.id, second.id} - set(held)
+    assert states == {held[0]: (StepState.PENDING, "w1"), free: (StepState.UNDOING, None)}
+    with pytest.raises(StepNotFound):
+        await regs.schedule([free, "nothing"], at=NOW, expect=[StepState.UNDOING])
+
+    # A registration leaves only the states the caller read it in, and never a final one.
+    assert await regs.update_registration(
+        hire.id, state=RegistrationState.IN_PROGRESS, now=NOW, expect=[RegistrationState.ACCEPTED]
+    )
+    assert not await regs.update_registration(
+        hire.id, state=RegistrationState.COMPLETED, now=NOW, expect=[RegistrationState.ACCEPTED]
+    )
+    assert await regs.update_registration(hire.id, state=RegistrationState.COMPENSATED, now=NOW)
+    version = await _version(store, hire.id)
+    assert not await regs.update_registration(
+        hire.id, state=RegistrationState.COMPENSATING, now=NOW
+    )
+    stored = await regs.get(hire.id)
+    assert stored is not None
+    assert (stored.state, stored.version) == (RegistrationState.COMPENSATED, version)
+
+
+async def _version(store: Store, registration_id: str) -> int:
+    found = await store.registrations.get(registration_id)
+    assert found is not None
+    return found.version
+
+
 # ------------------------------------------------------------------- listing
 
 
