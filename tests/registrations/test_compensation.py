@@ -20,7 +20,7 @@ from gateway.domain.model import (
 )
 from gateway.registrations import messages
 from gateway.registrations.engine import Engine
-from gateway.registrations.model import RegistrationState, StepError, StepState
+from gateway.registrations.model import Registration, RegistrationState, StepError, StepState
 from gateway.registrations.plan import person_of, step_request, term_of
 from gateway.store import Store
 from tests.registrations.support import (
@@ -179,17 +179,25 @@ class DiesBeforeDeciding(Engine):
         return None
 
 
+async def carried_out_undecided(
+    store: Store, make_engine: Callable[..., Engine], registration_id: str
+) -> Registration:
+    """The registration once a dying worker has carried out every step it could."""
+    dying = make_engine(owner="dying")
+    dying.__class__ = DiesBeforeDeciding
+    while await dying.run_once():
+        pass
+    left = await store.registrations.get(registration_id)
+    assert left is not None
+    return left
+
+
 async def test_the_sweep_finishes_what_a_dead_worker_left(
     store: Store, engine: Engine, make_engine: Callable[..., Engine], adapters: Adapters
 ) -> None:
     row = hire_row()
     (registration,) = await submit(store, [row])
-    dying = make_engine(owner="dying")
-    dying.__class__ = DiesBeforeDeciding
-    while await dying.run_once():
-        pass
-    left = await store.registrations.get(registration.id)
-    assert left is not None
+    left = await carried_out_undecided(store, make_engine, registration.id)
     assert all(s.state is StepState.DONE for s in left.steps)
     assert left.state is RegistrationState.IN_PROGRESS
     assert await engine.run_once() == 0  # no step left to take: only a sweep sees it
@@ -218,12 +226,7 @@ async def test_a_late_decision_never_overturns_a_finished_compensation(
     await adapters.labour.file(UNIT.labour_id, person_of(row), term_of(row))
     standins[System.LABOUR].faults(latency_ms=200)  # employment is done first
     (registration,) = await submit(store, [row])
-    dying = make_engine(owner="dying")
-    dying.__class__ = DiesBeforeDeciding
-    while await dying.run_once():
-        pass
-    earlier = await store.registrations.get(registration.id)
-    assert earlier is not None
+    earlier = await carried_out_undecided(store, make_engine, registration.id)
     assert step_of(earlier, System.EMPLOYMENT).state is StepState.DONE
     assert step_of(earlier, System.LABOUR).state is StepState.REFUSED
     assert await engine.sweep() == 1  # the dying worker left the decision undone
