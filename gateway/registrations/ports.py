@@ -14,7 +14,7 @@ import builtins
 import datetime as dt
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from gateway.registrations.model import (
     Business,
@@ -25,6 +25,9 @@ from gateway.registrations.model import (
     StepState,
     Submission,
 )
+
+if TYPE_CHECKING:
+    from gateway.store.model import Account
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,10 +77,16 @@ class RegistrationPage:
 
 class RegistrationStore(Protocol):
     async def submit(
-        self, submission: Submission, registrations: Sequence[Registration]
+        self,
+        submission: Submission,
+        registrations: Sequence[Registration],
+        *,
+        audit_as: Account | None = None,
     ) -> SubmitOutcome:
         """Store a submission, its registrations and their steps, and take a lock on
-        each registration's worker (``person_key``), all in one transaction.
+        each registration's worker (``person_key``), all in one transaction; with
+        ``audit_as``, the audit log's record of each worker's registration by that
+        account is written in the same transaction (stored if and only if it is).
 
         The idempotency key is unique per actor (``actor_id``, ``idempotency_key``):
         a second submission with the same key and the same ``request_hash`` returns

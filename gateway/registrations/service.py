@@ -30,7 +30,6 @@ from gateway.registrations.policy import SeparateHandling, local_date
 from gateway.registrations.ports import Created, KeyConflict, Replayed, WorkersBusy
 from gateway.store import Account, DuplicateUsername, EmployerRecord, InvalidAccount, Role, Store
 from gateway.store.accounts import check_new_account
-from gateway.store.audit import registration_writes
 
 _SYSTEM_ZH = {
     System.EMPLOYMENT: "就业系统",
@@ -219,16 +218,13 @@ class Registrar:
                 created_at=now,
                 expires_at=now + dt.timedelta(seconds=self._config.idempotency_ttl_s),
             )
-            result = await self._store.registrations.submit(submission, list(planned.values()))
+            # A worker's personal data is written: the audit log says who, for
+            # whom, in the same transaction.
+            result = await self._store.registrations.submit(
+                submission, list(planned.values()), audit_as=actor
+            )
             if isinstance(result, Created):
                 outcome.registrations = result.registrations
-                # A worker's personal data was written: the audit log says who, for whom.
-                await self._store.audit.record_writes(
-                    actor=actor,
-                    channel=channel,
-                    credit_code=employer.credit_code,
-                    writes=registration_writes(result.registrations),
-                )
                 self._on_submitted()
                 return outcome
             if isinstance(result, Replayed):

@@ -121,6 +121,13 @@ class AuditChainBroken(StoreError):
         self.first_broken_id = first_broken_id
 
 
+def keyed(log: AuditLog | None) -> AuditLog:
+    """``log``; a store opened without the audit key (the accounts command) has none."""
+    if log is None:
+        raise StoreError("the audit log needs a key: set HRSS_AUDIT_KEY")
+    return log
+
+
 def worker_key(key: bytes, id_type: IdType | str, id_number: str) -> str:
     """The searchable, non-reversible key of a worker: hex HMAC-SHA256."""
     message = f"{IdType(id_type).value}:{_normalize(id_number)}".encode()
@@ -248,6 +255,25 @@ class AuditLog:
             return await _append(conn, rows)
         async with self._db.write() as own:
             return await _append(own, rows)
+
+    async def record_registrations(
+        self, actor: Account, registrations: Sequence[Registration], conn: AsyncConnection
+    ) -> list[AuditRecord]:
+        """One record per registration of a worker submitted by ``actor``, in
+        ``conn``'s transaction: the records exist if and only if the registrations do."""
+        groups: dict[tuple[str, str], list[Registration]] = {}
+        for r in registrations:
+            groups.setdefault((r.channel, r.credit_code), []).append(r)
+        records: list[AuditRecord] = []
+        for (channel, credit_code), group in groups.items():
+            records += await self.record_writes(
+                actor=actor,
+                channel=channel,
+                credit_code=credit_code,
+                writes=registration_writes(group),
+                conn=conn,
+            )
+        return records
 
     def _values(
         self,

@@ -52,9 +52,10 @@ from gateway.registrations.ports import (
     WorkersBusy,
 )
 from gateway.store import tables as t
+from gateway.store.audit import AuditLog, keyed
 from gateway.store.database import Database
 from gateway.store.database import now as utc_now
-from gateway.store.model import InvalidCursor, StoreError, division_prefix
+from gateway.store.model import Account, InvalidCursor, StoreError, division_prefix
 from gateway.store.paging import check_first, decode_cursor, encode_cursor
 
 _CURSOR = "registration"
@@ -103,13 +104,18 @@ def actor_scope(actor_id: int | None) -> str:
 class Registrations:
     """The registrations repository (``RegistrationStore``)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, audit: AuditLog | None = None) -> None:
         self._db = db
+        self._audit = audit
 
     # ------------------------------------------------------------ submitting
 
     async def submit(
-        self, submission: Submission, registrations: Sequence[Registration]
+        self,
+        submission: Submission,
+        registrations: Sequence[Registration],
+        *,
+        audit_as: Account | None = None,
     ) -> SubmitOutcome:
         """Store a submission, its registrations and steps, and lock their workers,
         in one transaction; see ``RegistrationStore.submit``.
@@ -139,6 +145,9 @@ class Registrations:
                                 if r.person_key is not None
                             ],
                         )
+                    if audit_as is not None:
+                        stage = "audit"
+                        await keyed(self._audit).record_registrations(audit_as, stored, conn)
                 return Created(stored)
             except sa.exc.IntegrityError:
                 # Which constraint refused is known from where it happened; what

@@ -6,10 +6,9 @@ from types import TracebackType
 
 from gateway.auth import Passwords
 from gateway.store.accounts import Accounts
-from gateway.store.audit import AuditLog, AuditRetention
+from gateway.store.audit import AuditLog, AuditRetention, keyed
 from gateway.store.database import Database, create_engine
 from gateway.store.employers import Employers
-from gateway.store.model import StoreError
 from gateway.store.registrations import Registrations
 
 
@@ -31,8 +30,8 @@ class Store:
         self.db = db
         self.accounts = Accounts(db, passwords)
         self.employers = Employers(db)
-        self.registrations = Registrations(db)
         self._audit = AuditLog(db, audit_key, audit_retention) if audit_key is not None else None
+        self.registrations = Registrations(db, self._audit)
 
     @classmethod
     async def open(
@@ -65,9 +64,7 @@ class Store:
 
     @property
     def audit(self) -> AuditLog:
-        if self._audit is None:
-            raise StoreError("the audit log needs a key: set HRSS_AUDIT_KEY")
-        return self._audit
+        return keyed(self._audit)
 
     async def migrate(self) -> None:
         await self.db.migrate()

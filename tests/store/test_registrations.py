@@ -617,6 +617,38 @@ async def test_update_registration_keeps_the_reason_it_failed(store: Store) -> N
         )
 
 
+async def test_the_audit_record_of_a_submission_is_stored_with_it_or_not_at_all(
+    store: Store,
+) -> None:
+    clerk = await store.accounts.create("clerk", "password1", "clerk", divisions=["370100"])
+    sub = submission(actor_id=clerk.id)
+    given = [worker(sub), account(sub)]
+    outcome = await store.registrations.submit(sub, given, audit_as=clerk)
+    assert isinstance(outcome, Created)
+    hire = outcome.registrations[0]
+    (record,) = (await store.audit.query(first=10)).items
+    assert (record.action, record.reference, record.actor_username) == (
+        "submit_hire",
+        hire.id,
+        "clerk",
+    )
+    assert record.credit_code == hire.credit_code
+    # A replay writes nothing, so it records nothing.
+    replayed = await store.registrations.submit(sub, given, audit_as=clerk)
+    assert isinstance(replayed, Replayed)
+    assert len((await store.audit.query(first=10)).items) == 1
+
+    # The audit record cannot be written: the registrations are not stored either.
+    before = await counts(store)
+    other = submission(actor_id=clerk.id)
+    broken = dataclasses.replace(clerk, role="nobody")
+    with pytest.raises(ValueError, match="nobody"):
+        await store.registrations.submit(other, [worker(other)], audit_as=broken)
+    assert await counts(store) == before
+    assert len((await store.audit.query(first=10)).items) == 1
+    assert (await store.audit.verify_chain()).ok
+
+
 async def test_a_decision_on_an_earlier_read_changes_nothing_that_moved_since(
     store: Store,
 ) -> None:
