@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+import tenacity
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import make_url
@@ -69,9 +70,9 @@ def _set_up_sqlite(engine: AsyncEngine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            _in_wal(cursor)
             cursor.execute("PRAGMA synchronous=NORMAL")  # durable enough with WAL
         finally:
             cursor.close()
@@ -80,6 +81,38 @@ def _set_up_sqlite(engine: AsyncEngine) -> None:
     def _on_begin(conn: sa.Connection) -> None:
         write = conn.get_execution_options().get(_WRITE, False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+class _NotInWal(Exception):
+    """SQLite left the journal mode as it was (another connection held the file)."""
+
+
+def _locked(exc: BaseException) -> bool:
+    return isinstance(exc, _NotInWal) or "database is locked" in str(exc)
+
+
+@tenacity.retry(
+    retry=tenacity.retry_if_exception(_locked),
+    stop=tenacity.stop_after_delay(SQLITE_BUSY_TIMEOUT_MS / 1000),
+    wait=tenacity.wait_random(0.01, 0.05),
+    reraise=True,
+)
+def _in_wal(cursor: Any) -> None:
+    """Put the file in WAL mode, which it keeps: only a new file needs the change.
+
+    The change needs the file to itself, and SQLite refuses it at once ("database
+    is locked", or the old mode kept), without waiting its busy timeout, while
+    another connection is opening the same new file (instances starting
+    together): so it is tried again, briefly, within the busy timeout. That
+    blocks the event loop for those few milliseconds, only when a store is new.
+    """
+    cursor.execute("PRAGMA journal_mode")
+    (mode,) = cursor.fetchone()
+    if mode != "wal":
+        cursor.execute("PRAGMA journal_mode=WAL")
+        (mode,) = cursor.fetchone()
+    if mode != "wal":
+        raise _NotInWal(mode)
 
 
 class Database:
