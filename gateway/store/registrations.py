@@ -403,10 +403,6 @@ class Registrations:
             conditions.append(sa.or_(s.c.lease_until.is_(None), s.c.lease_until <= unleased_at))
         wanted = sorted(set(step_ids))
         async with self._db.write() as conn:
-            known = await conn.execute(sa.select(s.c.id).where(s.c.id.in_(wanted)))
-            missing = set(wanted) - set(known.scalars())
-            if missing:
-                raise StepNotFound(min(missing))
             moved: list[str] = []
             for step_id in wanted:
                 result = await conn.execute(
@@ -414,6 +410,12 @@ class Registrations:
                 )
                 if result.rowcount == 1:
                     moved.append(step_id)
+            if len(moved) < len(wanted):
+                # Left alone, or unknown: an unknown id undoes the whole call.
+                known = await conn.execute(sa.select(s.c.id).where(s.c.id.in_(wanted)))
+                missing = set(wanted) - set(known.scalars())
+                if missing:
+                    raise StepNotFound(min(missing))
             if moved:
                 owners = await conn.execute(
                     sa.select(s.c.registration_id).where(s.c.id.in_(moved)).distinct()
