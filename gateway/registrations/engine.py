@@ -750,13 +750,13 @@ class Engine:
                 expect=[StepState.DONE],
             )
         # Steps never sent are skipped by the worker that takes them (under its
-        # lease); here they are only made due now.
+        # lease); here they are only made due now, unless a worker holds one
+        # (the store checks the lease when it writes, not on this older read).
         skip = [
             s.id
             for s in steps
             if s.state is StepState.PENDING
             and (s.next_attempt_at is None or s.next_attempt_at > now)
-            and not _leased(s, now)
         ]
         if skip:
             await self.store.schedule(skip, at=now, expect=[StepState.PENDING], unleased_at=now)
@@ -882,10 +882,6 @@ def _takeable(step: Step) -> bool:
     if step.state is StepState.PENDING:
         return step.next_attempt_at is not None
     return step.state in _ACTIVE
-
-
-def _leased(step: Step, now: dt.datetime) -> bool:
-    return step.lease_owner is not None and step.lease_until is not None and step.lease_until > now
 
 
 def _undo_impossible(step: Step) -> bool:
