@@ -35,6 +35,17 @@ class Principal(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class UnopenedEmployer:
+    """An employer proven by the identity platform that has no account here yet."""
+
+    credit_code: str
+    id: int = 0
+    username: str = ""
+    role: str = "employer"
+    divisions: Sequence[str] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Access:
     principal: Principal
     reveal_roles: tuple[str, ...]
@@ -52,6 +63,20 @@ class Access:
         if role == "clerk":
             return division is not None and covers_division(self.principal.divisions, division)
         return False
+
+    def may_sign_in_with_password(self, employer_passwords: bool) -> bool:
+        """Clerks and administrators sign in with the gateway's passwords; employers
+        only where employer passwords are on (off in production: the identity
+        platform proves who acts for a unit)."""
+        return self.role != "employer" or employer_passwords
+
+    def may_open_account_for(self, credit_code: str, division: str) -> bool:
+        """Opening an employer's account takes proof of who acts for it: the employer
+        itself (signed in through the identity platform, or with the account that
+        proof opened) for its own unit, or a clerk at a window of its division."""
+        if self.role not in ("employer", "clerk"):
+            return False
+        return self.may_reach_employer(credit_code, division)
 
     def may_reveal(self) -> bool:
         """Full ID and mobile numbers, in a single-worker query only."""

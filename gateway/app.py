@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
@@ -26,6 +27,7 @@ from starlette.websockets import WebSocket
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET, UnsetType
 
+from gateway.access import Access
 from gateway.auth import AuthenticationError, verify_token
 from gateway.config import GatewayConfig
 from gateway.http.graphiql import GRAPHIQL_ASSETS_PATH, graphiql_assets_app
@@ -34,6 +36,7 @@ from gateway.http.ratelimit import RateLimitMiddleware, bearer_account_key
 from gateway.http.view import GatewayGraphQL
 from gateway.observability import GatewayMetrics, HttpMetricsMiddleware, RequestIdMiddleware
 from gateway.observability.registrations import refresh_registrations
+from gateway.oidc import OidcVerifier, ProvenEmployer, ProviderUnavailable
 from gateway.profile import Disclosure, RequestLimits
 from gateway.registrations.engine import run_worker
 from gateway.schema import build_schema
@@ -43,34 +46,71 @@ from gateway.store.audit import purge_periodically
 from gateway.store.model import Account
 
 
-async def authenticate(gateway: Gateway, authorization: str | None) -> tuple[Account | None, bool]:
-    """The account a bearer token stands for, and whether a token was refused."""
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who a request's bearer token proves the caller to be.
+
+    ``account``: the gateway account acting. ``proven``: an employer proven by
+    the identity platform (with ``account`` its account, or None while it has
+    none). ``refused``: a token was sent and refused."""
+
+    account: Account | None = None
+    proven: ProvenEmployer | None = None
+    refused: bool = False
+    #: The identity platform could not be asked: the token is neither good nor bad.
+    provider_unavailable: bool = False
+
+    def context_args(self) -> dict[str, Any]:
+        return {
+            "token_refused": self.refused,
+            "proven": self.proven,
+            "provider_unavailable": self.provider_unavailable,
+        }
+
+
+async def authenticate(gateway: Gateway, authorization: str | None) -> Caller:
+    """The caller a bearer token stands for: one of the gateway's own tokens (clerks,
+    administrators, and employers where their passwords are on), or one issued by
+    the identity platform to an employer's legal-person account."""
     if not authorization:
-        return None, False
+        return Caller()
     scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None, True
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        return Caller(refused=True)
+    verifier = gateway.oidc
+    if verifier is not None and verifier.is_provider_token(token):
+        return await _proven_employer(gateway, verifier, token)
     try:
-        claims = verify_token(token.strip(), secret=gateway.token_secret)
+        claims = verify_token(token, secret=gateway.token_secret)
     except AuthenticationError:
-        return None, True
+        return Caller(refused=True)
     account = await _account(gateway, claims.account_id)
     if account is None or account.disabled or account.role != claims.role:
-        return None, True
-    return account, False
+        return Caller(refused=True)
+    if not Access(account, gateway.config.reveal_roles).may_sign_in_with_password(
+        gateway.config.employer_passwords_enabled
+    ):
+        return Caller(refused=True)  # issued while employer passwords were on
+    return Caller(account=account)
 
 
-async def _account(gateway: Gateway, account_id: int) -> Account | None:
-    """The account, kept for ``account_cache_ttl_s``: looking it up in the store on
-    every request would cost more than the rest of a cached query. A disabled
-    account is refused within that time."""
-    key = f"account:{account_id}"
+async def _proven_employer(gateway: Gateway, verifier: OidcVerifier, token: str) -> Caller:
+    try:
+        proven = await verifier.verify(token)
+    except ProviderUnavailable:
+        return Caller(refused=True, provider_unavailable=True)
+    except AuthenticationError:
+        return Caller(refused=True)
+    key = f"employer-account:{proven.credit_code}"
     account: Account | None = await gateway.cache.get(key)
     if account is None:
-        account = await gateway.store.accounts.get_by_id(account_id)
+        account = next(iter(await gateway.store.accounts.for_employer(proven.credit_code)), None)
         if account is not None:
             await gateway.cache.set(key, account, ttl=gateway.config.account_cache_ttl_s)
-    return account
+    if account is not None and account.disabled:
+        return Caller(refused=True)
+    return Caller(account=account, proven=proven)
 
 
 class _GraphQL(GatewayGraphQL):
@@ -90,10 +130,10 @@ class _GraphQL(GatewayGraphQL):
             if token is not None:
                 if not token.lower().startswith("bearer "):
                     token = f"Bearer {token}"
-                account, refused = await authenticate(context.gateway, token)
-                if refused:
+                caller = await authenticate(context.gateway, token)
+                if caller.refused:
                     raise ConnectionRejectionError
-                context.account = account
+                context.account, context.proven = caller.account, caller.proven
         return UNSET
 
 
@@ -166,8 +206,10 @@ def create_app(
         request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
         gw: Gateway = request.app.state.gateway
-        account, refused = await authenticate(gw, request.headers.get("authorization"))
-        return build_context(gw, account, token_refused=refused, request=request, response=response)
+        caller = await authenticate(gw, request.headers.get("authorization"))
+        return build_context(
+            gw, caller.account, request=request, response=response, **caller.context_args()
+        )
 
     graphql = _GraphQL(
         build_schema(limits, disclosure, extensions=[metrics.graphql_extension()]),

@@ -36,6 +36,10 @@ class GatewayConfig:
     worker_cache_ttl_s: float = 30.0  # a worker's records, invalidated by our own writes
     employer_cache_ttl_s: float = 600.0  # employer bindings
     account_cache_ttl_s: float = 5.0  # signed-in accounts: how long a disabling may take
+    #: Whether employer accounts may sign in with a password. None: as in the demo
+    #: when ``demo``; otherwise off, and employers sign in only through the
+    #: identity platform (``oidc_*``), which proves who acts for a unit.
+    employer_passwords: bool | None = None
     #: Roles that see full ID and mobile numbers in a single-worker query.
     reveal_roles: tuple[str, ...] = ("employer", "clerk")
     #: Separate (per-system) handling is refused from this date (鲁人社字〔2020〕129号).
@@ -86,6 +90,10 @@ class GatewayConfig:
             ),
             service_sdl=self.service_sdl,
         )
+
+    @property
+    def employer_passwords_enabled(self) -> bool:
+        return self.demo if self.employer_passwords is None else self.employer_passwords
 
     def audit_retention(self) -> AuditRetention:
         """The retention as the audit log takes it (refuses less than six months)."""
@@ -163,6 +171,7 @@ class GatewayConfig:
             batching=pick("batching", lim.batching, bool),
             max_batch_operations=pick("max_batch_operations", lim.max_batch_operations, int),
         )
+        values["employer_passwords"] = pick("employer_passwords", None, bool)
         values["introspection"] = pick("introspection", None, bool)
         values["field_suggestions"] = pick("field_suggestions", None, bool)
         values["service_sdl"] = pick("service_sdl", d.service_sdl, bool)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 
 from gateway.cache import GatewayCache
-from gateway.domain.model import EmployerBinding, System
+from gateway.domain.model import EmployerBinding, EmployerProfile, System
 from gateway.store import Store
 from gateway.store.model import EmployerRecord
 from gateway.systems import AdapterError, SystemAdapter
@@ -42,6 +42,12 @@ class EmployerDirectory:
             # Only complete bindings are cached: a system that was down is asked again.
             await self._cache.set(key, record, ttl=self._cache.employer_ttl_s)
         return record
+
+    async def profiles(self, credit_code: str) -> dict[System, EmployerProfile]:
+        """The unit as each system that answers holds it, asked afresh (not cached):
+        for comparing them when an account is opened."""
+        found = await self._look_up(credit_code, list(self._adapters))
+        return {s: b.profile for s, b in found.items()}
 
     async def forget(self, credit_code: str) -> None:
         await self._cache.delete(self._cache.employer_key(credit_code))

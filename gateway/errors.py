@@ -40,6 +40,23 @@ def session_refused() -> GatewayError:
     )
 
 
+def account_not_open() -> GatewayError:
+    # Proven by the identity platform, but the employer has no account here yet.
+    return GatewayError(
+        "ACCOUNT_NOT_OPEN",
+        "Your employer has no account here yet; open it first (openAccount).",
+        "贵单位尚未开通网上账号，请先开通（openAccount）。",
+    )
+
+
+def identity_platform_unavailable() -> GatewayError:
+    return GatewayError(
+        "IDENTITY_PLATFORM_UNAVAILABLE",
+        "The identity platform cannot be reached to check your sign-in; try again later.",
+        "统一身份认证平台暂时无法访问，无法核验登录状态，请稍后再试。",
+    )
+
+
 def invalid_credentials() -> GatewayError:
     # One message for a wrong user name, a wrong password and a disabled account.
     return GatewayError("INVALID_CREDENTIALS", "Wrong user name or password.", "用户名或密码错误。")

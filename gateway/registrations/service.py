@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from gateway.config import GatewayConfig
@@ -29,7 +29,8 @@ from gateway.registrations.plan import NotBound, new_id, plan_account, plan_row,
 from gateway.registrations.policy import SeparateHandling, local_date
 from gateway.registrations.ports import Created, KeyConflict, Replayed, WorkersBusy
 from gateway.store import Account, DuplicateUsername, EmployerRecord, InvalidAccount, Role, Store
-from gateway.store.accounts import check_new_account
+from gateway.registrations.opening import settle_profile
+from gateway.store.accounts import check_new_account, employer_username
 
 _SYSTEM_ZH = {
     System.EMPLOYMENT: "就业系统",
@@ -240,105 +241,125 @@ class Registrar:
                     del planned[i]
         raise AssertionError("unreachable: each round drops at least one busy row")
 
+    def check_opening(self, profile: EmployerProfile, password: str | None) -> Outcome:
+        """Everything wrong with an opening, found before anything is looked up or stored."""
+        outcome = Outcome(problems=[RowProblem.of(None, p) for p in check_employer(profile)])
+        if password is None:
+            return outcome
+        if not self._config.employer_passwords_enabled:
+            outcome.problems.append(
+                RowProblem(
+                    None,
+                    "password",
+                    "EMPLOYER_PASSWORDS_OFF",
+                    "用人单位通过统一身份认证平台登录，不设密码。",
+                    "Employers sign in through the identity platform; they have no password here.",
+                )
+            )
+            return outcome
+        try:
+            check_new_account(
+                employer_username(profile.credit_code),
+                password,
+                Role.EMPLOYER,
+                credit_code=profile.credit_code,
+            )
+        except InvalidAccount as exc:
+            outcome.problems.append(
+                RowProblem(None, "password", "INVALID_ACCOUNT", "密码不符合要求。", str(exc))
+            )
+        return outcome
+
     async def open_account(
         self,
         *,
         actor: Account | None,
         channel: Channel,
         profile: EmployerProfile,
-        username: str,
-        password: str,
+        password: str | None,
         idempotency_key: str,
+        stored: EmployerProfile | None,
+        in_systems: Mapping[System, EmployerProfile],
     ) -> tuple[Outcome, Account | None]:
         """Open the employer's one online account, and open or merge the employer in
         each system (in the background). The account exists at once; its bindings
-        fill in as each system answers."""
+        fill in as each system answers.
+
+        The caller has proven that ``actor`` may act for this employer (a clerk of
+        its division, or the employer itself through the identity platform, with
+        ``actor`` None while it has no account yet). ``stored`` and ``in_systems``
+        are what the gateway and the systems hold of the unit: what they hold
+        stands, and what was typed only warns (``gateway.registrations.opening``).
+        An existing account is returned as it is: opening never changes who can
+        sign in, or how."""
         self._check_key(idempotency_key)
         profile = dataclasses.replace(
             profile, credit_code=normalize_credit_code(profile.credit_code)
         )
-        outcome = Outcome(problems=[RowProblem.of(None, p) for p in check_employer(profile)])
-        try:
-            check_new_account(username, password, Role.EMPLOYER, credit_code=profile.credit_code)
-        except InvalidAccount as exc:
-            outcome.problems.append(
-                RowProblem(
-                    None, "password", "INVALID_ACCOUNT", "用户名或密码不符合要求。", str(exc)
-                )
-            )
-        existing = await self._store.accounts.get(username)
-        if existing is not None and existing.credit_code != profile.credit_code:
-            outcome.problems.append(
-                RowProblem(
-                    None,
-                    "username",
-                    "USERNAME_TAKEN",
-                    "该用户名已被使用。",
-                    "That user name is taken.",
-                )
-            )
-        others = [
-            a
-            for a in await self._store.accounts.for_employer(profile.credit_code)
-            if a.username != (existing.username if existing else None)
-        ]
-        if others:
-            outcome.problems.append(
-                RowProblem(
-                    None,
-                    "credit_code",
-                    "ACCOUNT_EXISTS",
-                    "该用人单位已开通网上账号（每个单位一个账号）。",
-                    "This employer already has its online account (one per employer).",
-                )
-            )
+        outcome = self.check_opening(profile, password)
         if outcome.problems:
             return outcome, None
+        settled = settle_profile(profile, stored, in_systems)
+        outcome.warnings += [RowProblem(None, w.field, w.code, w.message_zh, w.message_en)
+                             for w in settled.warnings]
+        code = profile.credit_code
+        if not settled.known:
+            await self._store.employers.add(EmployerRecord(code, profile.name, profile.division))
+        account = next(iter(await self._store.accounts.for_employer(code)), None)
+        if account is not None and password is not None:
+            outcome.warnings.append(
+                RowProblem(
+                    None,
+                    "password",
+                    "PASSWORD_NOT_CHANGED",
+                    "该单位已有网上账号，其密码未作修改。",
+                    "The employer's account exists already; its password was not changed.",
+                )
+            )
+        if account is None:
+            try:
+                account = await self._store.accounts.create(
+                    employer_username(code),
+                    password,
+                    Role.EMPLOYER,
+                    display_name=settled.profile.name,
+                    credit_code=code,
+                )
+            except DuplicateUsername:
+                # Opened at the same moment by another request (a clerk and the
+                # employer, or a retry): one account per employer, theirs.
+                account = await self._store.accounts.get(employer_username(code))
+        assert account is not None
+        acting = actor or account
         now = self._clock()
         registration = plan_account(
-            profile,
+            settled.profile,
             submission_id=new_id(),
             channel=channel,
-            actor_id=actor.id if actor else None,
-            actor_username=actor.username if actor else None,
-            warnings=[],
+            actor_id=acting.id,
+            actor_username=acting.username,
+            warnings=list(settled.warnings),
             now=now,
             step_deadline=dt.timedelta(seconds=self._config.step_deadline_s),
         )
-        # The password is not part of the hash: a retry must not need to resend it.
-        content = {"profile": to_payload(profile), "username": username, "channel": channel}
+        # No password in the hash: a retry must not need to resend it.
+        content = {"profile": to_payload(settled.profile), "channel": channel}
         submission = Submission(
             id=registration.submission_id,
-            actor_id=actor.id if actor else None,
+            actor_id=acting.id,
             idempotency_key=idempotency_key,
             request_hash=request_hash(content),
             registration_ids=(registration.id,),
             created_at=now,
             expires_at=now + dt.timedelta(seconds=self._config.idempotency_ttl_s),
         )
-        result = await self._store.registrations.submit(submission, [registration])
+        result = await self._store.registrations.submit(submission, [registration], audit_as=acting)
         if isinstance(result, KeyConflict):
             raise key_conflict()
         assert isinstance(result, Created | Replayed)
         outcome.registrations, outcome.replayed = result.registrations, isinstance(result, Replayed)
         if isinstance(result, Created):
             self._on_submitted()
-        await self._store.employers.upsert(
-            EmployerRecord(profile.credit_code, profile.name, profile.division)
-        )
-        account = existing
-        if account is None:
-            try:
-                account = await self._store.accounts.create(
-                    username,
-                    password,
-                    Role.EMPLOYER,
-                    display_name=profile.name,
-                    credit_code=profile.credit_code,
-                )
-            except DuplicateUsername:
-                # The same request, retried while the first was creating it.
-                account = await self._store.accounts.get(username)
         return outcome, account
 
 

@@ -8,14 +8,21 @@ from typing import TYPE_CHECKING, Any
 
 from strawberry.types import Info as StrawberryInfo
 
-from gateway.access import Access
+from gateway.access import Access, UnopenedEmployer
 from gateway.directory import EmployerDirectory
 from gateway.domain.checks import check_credit_code
-from gateway.errors import not_found, session_refused, unauthenticated
+from gateway.errors import (
+    account_not_open,
+    identity_platform_unavailable,
+    not_found,
+    session_refused,
+    unauthenticated,
+)
 from gateway.loaders import Loaders
 from gateway.store.model import Account, AuditResult, Channel, EmployerRecord
 
 if TYPE_CHECKING:
+    from gateway.oidc import ProvenEmployer as ProvenIdentity
     from gateway.services import Gateway
 
 
@@ -27,6 +34,11 @@ class Context:
     account: Account | None
     #: Set when the request carried a token that was refused (expired, forged, revoked).
     token_refused: bool = False
+    #: An employer proven by the identity platform's token; ``account`` is its
+    #: account once opened, None before.
+    proven: ProvenIdentity | None = None
+    #: The identity platform could not be asked to check the token.
+    provider_unavailable: bool = False
     request: Any = None
     response: Any = None
     #: A WebSocket's ``connection_init`` payload (where browsers put their token).
@@ -35,12 +47,24 @@ class Context:
 
     def require_account(self) -> Account:
         if self.account is None:
+            if self.provider_unavailable:
+                raise identity_platform_unavailable()
+            if self.proven is not None:
+                raise account_not_open()
             raise session_refused() if self.token_refused else unauthenticated()
         return self.account
 
     @property
     def access(self) -> Access:
         return Access(self.require_account(), self.gateway.config.reveal_roles)
+
+    def acting_access(self) -> Access:
+        """The rights of whoever acts, with an account or, before the employer's
+        account is opened, with the identity platform's proof alone."""
+        if self.account is None and self.proven is not None:
+            principal = UnopenedEmployer(self.proven.credit_code)
+            return Access(principal, self.gateway.config.reveal_roles)
+        return self.access
 
     async def employer(self, credit_code: str) -> EmployerRecord:
         """The employer, if this caller may reach it; otherwise NOT_FOUND either way."""

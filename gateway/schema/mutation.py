@@ -7,7 +7,9 @@ from typing import Annotated
 
 import strawberry
 
+from gateway.access import Access
 from gateway.auth import issue_token
+from gateway.domain.identifiers import normalize_credit_code
 from gateway.domain.model import EmployerProfile
 from gateway.errors import GatewayError, forbidden, invalid_credentials
 from gateway.http.ratelimit import client_address, login_throttled
@@ -27,6 +29,7 @@ from gateway.schema.registrations import (
     RenewInput,
     SubmissionResult,
     _refused,
+    channel_of,
     end_row,
     form_row,
     hire_row,
@@ -65,6 +68,10 @@ class Mutation:
         if wait is not None:
             raise login_throttled(wait)
         account = await gateway.store.accounts.authenticate(username, password)
+        if account is not None and not Access(
+            account, gateway.config.reveal_roles
+        ).may_sign_in_with_password(gateway.config.employer_passwords_enabled):
+            account = None  # employers prove who they are through the identity platform
         if account is None or account.disabled:
             await throttle.failed(username, address)
             raise invalid_credentials()
@@ -75,9 +82,12 @@ class Mutation:
         return Session(token=token, expires_at=now + ttl, account=Me.from_domain(account))
 
     @strawberry.mutation(
-        description="开通或合并网上账号: an employer opens its one online account (without "
-        "signing in), or a clerk opens it at the window. The unit is opened in each of the "
-        "three systems at once; where it exists already, it is bound, not duplicated."
+        description="开通或合并网上账号: open or merge an employer's one online account, and "
+        "open or find the unit in each system. Only with proof: the employer itself, signed "
+        "in through the identity platform (its own unit only), or a clerk at a window "
+        "(an employer of the clerk's divisions). A unit the gateway or a system already "
+        "knows keeps its name and division; a differing one given here is a warning. An "
+        "existing account is returned unchanged."
     )
     async def open_account(
         self,
@@ -87,32 +97,40 @@ class Mutation:
         channel: Annotated[Channel | None, strawberry.argument(description=CHANNEL)] = None,
     ) -> OpenAccountResult:
         ctx = info.context
-        actor = ctx.account
-        if actor is not None and actor.role != "clerk":
-            raise forbidden()
-        if actor is not None and not ctx.access.may_reach_employer(
-            input.credit_code.strip().upper(), input.division.strip()
-        ):
-            raise forbidden()  # a window opens accounts for the employers of its divisions
+        access = ctx.acting_access()
+        registrar = ctx.gateway.registrar
         profile = EmployerProfile(
-            input.credit_code.strip().upper(),
+            normalize_credit_code(input.credit_code),
             input.name.strip(),
             input.division.strip(),
             input.contact,
             input.phone,
         )
-        chosen = reg.Channel.SERVICE_WINDOW if actor else (channel or reg.Channel.GOVERNMENT_PORTAL)
+        checked = registrar.check_opening(profile, input.password)
+        if checked.problems:
+            return OpenAccountResult(account=None, result=SubmissionResult.from_outcome(checked))
+        code = profile.credit_code
+        record = await ctx.gateway.store.employers.get(code)
+        in_systems = await ctx.directory.profiles(code)
+        known = record.profile() if record else next(iter(in_systems.values()), None)
+        # The division on record decides, not the one typed: nobody moves a unit
+        # into their own reach by naming another division.
+        if not access.may_open_account_for(code, known.division if known else profile.division):
+            raise forbidden()
+        chosen = channel_of(access, channel)
         try:
-            outcome, account = await ctx.gateway.registrar.open_account(
-                actor=actor,
+            outcome, account = await registrar.open_account(
+                actor=ctx.account,
                 channel=chosen,
                 profile=profile,
-                username=input.username,
                 password=input.password,
                 idempotency_key=idempotency_key,
+                stored=record.profile() if record else None,
+                in_systems=in_systems,
             )
         except Refused as exc:
             raise _refused(exc) from None
+        await ctx.directory.forget(code)
         return OpenAccountResult(
             account=Me.from_domain(account) if account else None,
             result=SubmissionResult.from_outcome(outcome),

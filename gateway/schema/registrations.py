@@ -15,6 +15,7 @@ from typing import Any
 
 import strawberry
 
+from gateway.access import Access
 from gateway.domain import model
 from gateway.errors import GatewayError, bad_input, forbidden, not_found
 from gateway.privacy import mask_id_number
@@ -351,8 +352,13 @@ class OpenAccountInput:
     division: str = strawberry.field(description="属地 (6 digits).")
     contact: str | None = strawberry.field(default=None, description="单位联系人.")
     phone: str | None = strawberry.field(default=None, description="联系电话.")
-    username: str = strawberry.field(description="The account's user name.")
-    password: str = strawberry.field(description="Its password (at least 8 characters).")
+    password: str | None = strawberry.field(
+        default=None,
+        description="A password for the employer's account, only where employer passwords "
+        "are on (the demo); elsewhere employers sign in through the identity platform. "
+        "The account's user name is the unit's credit code. An existing account's password "
+        "is never changed here.",
+    )
 
 
 def _person(p: PersonInput) -> dict[str, Any]:
@@ -430,9 +436,12 @@ def form_row(r: FormRowInput) -> model.RegistrationRow:
 
 
 def _channel(ctx: Context, asked: reg.Channel | None) -> reg.Channel:
+    return channel_of(ctx.access, asked)
+
+
+def channel_of(access: Access, asked: reg.Channel | None) -> reg.Channel:
     """Clerks act at a window; employers say which online service they use."""
-    account = ctx.require_account()
-    if account.role == "clerk":
+    if access.role == "clerk":
         return reg.Channel.SERVICE_WINDOW
     if asked is reg.Channel.SERVICE_WINDOW:
         raise bad_input(

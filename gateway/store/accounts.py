@@ -28,6 +28,17 @@ _USERNAME = re.compile(r"[a-z0-9][a-z0-9._@-]{0,63}")
 MIN_PASSWORD_LENGTH = 8
 
 
+#: Stored instead of a hash for an account without a password: no password
+#: verifies against it (argon2 refuses it as a hash), so it cannot sign in with one.
+NO_PASSWORD = "!"  # noqa: S105 (a marker, not a secret)
+
+
+def employer_username(credit_code: str) -> str:
+    """An employer account's user name: its unit's credit code. Nobody chooses it,
+    so no answer can tell whether a chosen name is taken."""
+    return credit_code.strip().lower()
+
+
 def normalize_username(username: str) -> str:
     """Usernames compare without case, so that "Admin" cannot pose as "admin"."""
     return username.strip().lower()
@@ -43,7 +54,7 @@ class Accounts:
     async def create(
         self,
         username: str,
-        password: str,
+        password: str | None,
         role: Role | str,
         *,
         display_name: str | None = None,
@@ -51,12 +62,16 @@ class Accounts:
         divisions: Iterable[str] = (),
     ) -> Account:
         """A new account. ``DuplicateUsername`` if the name is taken, even by a
-        concurrent call; ``EmployerNotFound`` if an employer's unit is unknown."""
+        concurrent call; ``EmployerNotFound`` if an employer's unit is unknown.
+        ``password`` None: an account that signs in only through the identity
+        platform (employers, where their passwords are off)."""
         role = Role(role)
         name = normalize_username(username)
         codes = tuple(sorted({check_division(d) for d in divisions}))
+        if password is None and role is not Role.EMPLOYER:
+            raise InvalidAccount("only an employer account may have no password")
         _check_account(name, password, role, credit_code, codes)
-        password_hash = await self._passwords.hash(password)
+        password_hash = NO_PASSWORD if password is None else await self._passwords.hash(password)
         try:
             async with self._db.write() as conn:
                 if credit_code is not None:
@@ -144,7 +159,7 @@ class Accounts:
                     )
                 )
             ).one_or_none()
-        if row is None:
+        if row is None or row.password_hash == NO_PASSWORD:
             await self._passwords.spend_one_verification(password)
             return None
         if not await self._passwords.verify(row.password_hash, password):
@@ -178,7 +193,7 @@ def check_new_account(username: str, password: str, role: Role | str, **binding:
 
 def _check_account(
     username: str,
-    password: str,
+    password: str | None,
     role: Role,
     credit_code: str | None,
     divisions: Sequence[str],
@@ -188,7 +203,7 @@ def _check_account(
             "a username is 1 to 64 characters: letters, digits and . _ @ -, "
             "starting with a letter or digit"
         )
-    if len(password) < MIN_PASSWORD_LENGTH:
+    if password is not None and len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidAccount(f"a password has at least {MIN_PASSWORD_LENGTH} characters")
     if (role is Role.EMPLOYER) != (credit_code is not None):
         raise InvalidAccount("an employer account, and only one, is bound to a credit code")

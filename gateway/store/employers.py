@@ -32,6 +32,35 @@ class Employers:
     def __init__(self, db: Database) -> None:
         self._db = db
 
+    async def add(self, record: EmployerRecord) -> EmployerRecord:
+        """Add the unit unless it is known; a known unit keeps its name and division.
+
+        For what a caller types: only a proven record (the systems', or a clerk
+        with papers at the window) may rename or move a unit, through ``upsert``."""
+        check_division(record.division)
+        values: dict[str, Any] = {
+            "credit_code": record.credit_code,
+            "name": record.name,
+            "division": record.division,
+            "updated_at": now(),
+        }
+        values.update({c: getattr(record, c) for c in _IDS})
+        insert = (postgresql.insert if self._db.dialect == "postgresql" else sqlite.insert)(
+            t.employers
+        ).values(**values)
+        try:
+            async with self._db.write() as conn:
+                await conn.execute(
+                    insert.on_conflict_do_nothing(index_elements=[t.employers.c.credit_code])
+                )
+        except sa.exc.IntegrityError:
+            raise BindingConflict(
+                f"a system id given for {record.credit_code} belongs to another unit"
+            ) from None
+        stored = await self.get(record.credit_code)
+        assert stored is not None
+        return stored
+
     async def upsert(self, record: EmployerRecord) -> EmployerRecord:
         """Add the unit, or update its name and division.
 

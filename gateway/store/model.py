@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 from gateway.auth import Role
-from gateway.domain.model import System
+from gateway.domain.model import EmployerProfile, System
 
 T = TypeVar("T")
 
@@ -131,6 +131,10 @@ class EmployerRecord:
     labour_id: str | None = None
     unemployment_id: str | None = None
     updated_at: dt.datetime | None = None  # set by the store
+
+    def profile(self) -> EmployerProfile:
+        """The unit as the gateway holds it (contact and phone are not kept)."""
+        return EmployerProfile(self.credit_code, self.name, self.division)
 
     def system_id(self, system: System) -> str | None:
         """The unit's id in ``system``."""

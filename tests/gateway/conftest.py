@@ -43,6 +43,10 @@ def gateway_config(
         "audit_key": "a" * 32,
         "data_dir": str(tmp_path),
         "graphiql": True,
+        # Most tests sign the demo employer in with its password; the tests of
+        # the production profile (employers only through the identity platform)
+        # turn this off.
+        "employer_passwords": True,
     }
     settings.update(overrides)
     return GatewayConfig.load(environ=env, **settings)

@@ -78,9 +78,9 @@ def _app(gateway: Gateway) -> Starlette:
     async def context_getter(
         request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
-        account, refused = await authenticate(gateway, request.headers.get("authorization"))
+        caller = await authenticate(gateway, request.headers.get("authorization"))
         return build_context(
-            gateway, account, token_refused=refused, request=request, response=response
+            gateway, caller.account, request=request, response=response, **caller.context_args()
         )
 
     app = Starlette(

@@ -1,0 +1,207 @@
+"""Opening an employer's account takes proof of who acts for it (DESIGN.md,
+"People and rights"), tried as an attacker would.
+
+Each refused attempt leaves nothing behind: no account, no employer record
+changed, no write at any stand-in.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from adapters.standin.process import RunningStandin
+from adapters.standin.seed import EMPLOYERS
+from gateway.services import Gateway
+from tests.factories import credit_code
+from tests.gateway.conftest import GraphQLClient, error_codes
+
+JINAN = EMPLOYERS[0].profile  # the demo employer, division 370102 (demo-clerk's city)
+QINGDAO = EMPLOYERS[1].profile  # division 370202, outside demo-clerk's city
+
+OPEN = """mutation($i: OpenAccountInput!, $k: String!) {
+  openAccount(input: $i, idempotencyKey: $k) {
+    account { username role creditCode }
+    result { accepted problems { field code } warnings { field code }
+             registrations { id business actor channel } } } }"""
+
+#: What each stand-in counts as a write (``/__sim/stats`` operation names).
+WRITES = {
+    "unit.open",
+    "employment.register",
+    "employment.dismiss",
+    "employment.revoke",
+    "RegisterEmployer",
+    "FileContract",
+    "RenewContract",
+    "TerminateContract",
+    "RevokeFiling",
+    "dw.create",
+    "djxx.create",
+    "djxx.cancel",
+}
+
+
+def writes(*standins: RunningStandin) -> dict[str, int]:
+    return {op: n for s in standins for op, n in s.stats().items() if op in WRITES}
+
+
+def opening(code: str, division: str = "370102", **overrides: Any) -> dict[str, Any]:
+    data = {
+        "creditCode": code,
+        "name": "济南新开户科技有限公司",
+        "division": division,
+        "contact": "钱经理",
+        "phone": "0531-81234567",
+    }
+    data.update(overrides)
+    return data
+
+
+def key() -> str:
+    return uuid.uuid4().hex
+
+
+@pytest.fixture
+def systems(
+    employment_standin: RunningStandin,
+    labor_standin: RunningStandin,
+    unemployment_standin: RunningStandin,
+) -> tuple[RunningStandin, ...]:
+    return employment_standin, labor_standin, unemployment_standin
+
+
+async def employer_record(gateway: Gateway, code: str) -> tuple[str, str] | None:
+    record = await gateway.store.employers.get(code)
+    return None if record is None else (record.name, record.division)
+
+
+async def test_an_anonymous_caller_cannot_take_an_employer_over(
+    client: GraphQLClient, gateway: Gateway, systems: tuple[RunningStandin, ...]
+) -> None:
+    """The finding: an anonymous opening naming a known employer, another division and
+    any password renamed and moved it, and opened its workers to that division."""
+    before = await employer_record(gateway, JINAN.credit_code)
+    body = await client.post(
+        OPEN,
+        {
+            "i": opening(JINAN.credit_code, "370202", name="冒名公司", password="x-long-password"),
+            "k": key(),
+        },
+    )
+    assert error_codes(body) == ["UNAUTHENTICATED"]
+    assert await employer_record(gateway, JINAN.credit_code) == before
+    assert writes(*systems) == {}
+
+
+async def test_an_anonymous_caller_cannot_claim_an_employer_with_no_account(
+    client: GraphQLClient, gateway: Gateway, systems: tuple[RunningStandin, ...]
+) -> None:
+    code = credit_code()
+    body = await client.post(OPEN, {"i": opening(code), "k": key()})
+    assert error_codes(body) == ["UNAUTHENTICATED"]
+    assert await gateway.store.employers.get(code) is None
+    assert await gateway.store.accounts.for_employer(code) == []
+    assert writes(*systems) == {}
+
+
+async def test_a_clerk_opens_an_account_at_the_window_of_its_division(
+    client: GraphQLClient, gateway: Gateway, systems: tuple[RunningStandin, ...]
+) -> None:
+    clerk = await client.login("demo-clerk")
+    code = credit_code()
+    k = key()
+    body = await clerk.post(OPEN, {"i": opening(code), "k": k})
+    opened = body["data"]["openAccount"]
+    # The account is named by the unit's code: nobody picks a name, so no answer
+    # can tell whether a picked name is taken.
+    assert opened["account"] == {
+        "username": code.lower(),
+        "role": "employer",
+        "creditCode": code,
+    }
+    [registration] = opened["result"]["registrations"]
+    assert registration["actor"] == "demo-clerk"
+    assert registration["channel"] == "SERVICE_WINDOW"
+    assert await employer_record(gateway, code) == ("济南新开户科技有限公司", "370102")
+    # Retried with the same key: the same registration, nothing more.
+    again = (await clerk.post(OPEN, {"i": opening(code), "k": k}))["data"]["openAccount"]
+    assert again["account"]["username"] == code.lower()
+    assert [r["id"] for r in again["result"]["registrations"]] == [registration["id"]]
+    assert len(await gateway.store.accounts.for_employer(code)) == 1
+
+
+async def test_a_clerk_cannot_reach_outside_its_divisions_by_naming_its_own(
+    client: GraphQLClient, gateway: Gateway, systems: tuple[RunningStandin, ...]
+) -> None:
+    """A known unit's division is the one on record: typing the clerk's own division
+    does not bring a Qingdao employer into a Jinan window's reach."""
+    clerk = await client.login("demo-clerk")
+    before = await employer_record(gateway, QINGDAO.credit_code)
+    body = await clerk.post(OPEN, {"i": opening(QINGDAO.credit_code, "370102"), "k": key()})
+    assert error_codes(body) == ["FORBIDDEN"]
+    assert await employer_record(gateway, QINGDAO.credit_code) == before
+    assert writes(*systems) == {}
+    unknown = credit_code()
+    body = await clerk.post(OPEN, {"i": opening(unknown, "370202"), "k": key()})
+    assert error_codes(body) == ["FORBIDDEN"]
+    assert await gateway.store.employers.get(unknown) is None
+    assert writes(*systems) == {}
+
+
+async def test_a_known_unit_keeps_its_name_and_division_and_the_clerk_is_warned(
+    client: GraphQLClient, gateway: Gateway, systems: tuple[RunningStandin, ...]
+) -> None:
+    """The third seed employer is known to the systems but has no account: opening it
+    with another name binds it, keeps the systems' name, and warns."""
+    third = EMPLOYERS[2].profile
+    clerk = await client.login("demo-clerk")
+    body = await clerk.post(
+        OPEN, {"i": opening(third.credit_code, "370102", name="改名公司"), "k": key()}
+    )
+    result = body["data"]["openAccount"]["result"]
+    assert result["accepted"], body
+    assert {"field": "name", "code": "EMPLOYER_PROFILE_KEPT"} in result["warnings"]
+    assert await employer_record(gateway, third.credit_code) == (third.name, third.division)
+    # Nothing was opened anew: the unit exists in every system.
+    assert {op for op in writes(*systems)} <= {"unit.open", "RegisterEmployer", "dw.create"}
+
+
+async def test_an_employer_opens_again_only_its_own_unit_and_changes_nothing(
+    client: GraphQLClient, gateway: Gateway, systems: tuple[RunningStandin, ...]
+) -> None:
+    employer = await client.login("demo-employer")
+    other = await employer.post(OPEN, {"i": opening(QINGDAO.credit_code, "370202"), "k": key()})
+    assert error_codes(other) == ["FORBIDDEN"]
+    own = await employer.post(
+        OPEN, {"i": opening(JINAN.credit_code, password="a-new-long-password-1"), "k": key()}
+    )
+    result = own["data"]["openAccount"]
+    assert result["account"]["username"] == "demo-employer"
+    assert {"field": "password", "code": "PASSWORD_NOT_CHANGED"} in result["result"]["warnings"]
+    await client.login("demo-employer")  # the old password still works
+    assert writes(*systems) == {}  # the unit is open everywhere already
+
+
+async def test_an_administrator_does_not_open_employer_accounts(
+    client: GraphQLClient, gateway: Gateway, systems: tuple[RunningStandin, ...]
+) -> None:
+    admin = await client.login("demo-admin")
+    code = credit_code()
+    body = await admin.post(OPEN, {"i": opening(code), "k": key()})
+    assert error_codes(body) == ["FORBIDDEN"]
+    assert await gateway.store.employers.get(code) is None
+    assert writes(*systems) == {}
+
+
+async def test_bad_input_is_refused_before_anything_is_looked_up_or_stored(
+    client: GraphQLClient, gateway: Gateway, systems: tuple[RunningStandin, ...]
+) -> None:
+    clerk = await client.login("demo-clerk")
+    body = await clerk.post(OPEN, {"i": opening("91370102MA3C4TLQ2X", name=""), "k": key()})
+    result = body["data"]["openAccount"]["result"]
+    assert not result["accepted"]
+    assert {p["field"] for p in result["problems"]} >= {"credit_code", "name"}
+    assert sum(s.stats().get(op, 0) for s in systems for op in s.stats()) == 0
