@@ -25,11 +25,11 @@ from gateway.registrations.model import (
     Warning,
     request_hash,
 )
+from gateway.registrations.opening import settle_profile
 from gateway.registrations.plan import NotBound, new_id, plan_account, plan_row, to_payload
 from gateway.registrations.policy import SeparateHandling, local_date
 from gateway.registrations.ports import Created, KeyConflict, Replayed, WorkersBusy
 from gateway.store import Account, DuplicateUsername, EmployerRecord, InvalidAccount, Role, Store
-from gateway.registrations.opening import settle_profile
 from gateway.store.accounts import check_new_account, employer_username
 
 _SYSTEM_ZH = {
@@ -300,8 +300,9 @@ class Registrar:
         if outcome.problems:
             return outcome, None
         settled = settle_profile(profile, stored, in_systems)
-        outcome.warnings += [RowProblem(None, w.field, w.code, w.message_zh, w.message_en)
-                             for w in settled.warnings]
+        outcome.warnings += [
+            RowProblem(None, w.field, w.code, w.message_zh, w.message_en) for w in settled.warnings
+        ]
         code = profile.credit_code
         if not settled.known:
             await self._store.employers.add(EmployerRecord(code, profile.name, profile.division))
