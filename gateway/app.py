@@ -13,7 +13,7 @@ what wraps the routes, outermost first.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -85,7 +85,11 @@ async def authenticate(gateway: Gateway, authorization: str | None) -> Caller:
         claims = verify_token(token, secret=gateway.token_secret)
     except AuthenticationError:
         return Caller(refused=True)
-    account = await _account(gateway, claims.account_id)
+    account = await _cached_account(
+        gateway,
+        f"account:{claims.account_id}",
+        lambda: gateway.store.accounts.get_by_id(claims.account_id),
+    )
     if account is None or account.disabled or account.role != claims.role:
         return Caller(refused=True)
     if not Access(account, gateway.config.reveal_roles).may_sign_in_with_password(
@@ -95,14 +99,15 @@ async def authenticate(gateway: Gateway, authorization: str | None) -> Caller:
     return Caller(account=account)
 
 
-async def _account(gateway: Gateway, account_id: int) -> Account | None:
+async def _cached_account(
+    gateway: Gateway, key: str, load: Callable[[], Awaitable[Account | None]]
+) -> Account | None:
     """The account, kept for ``account_cache_ttl_s``: looking it up in the store on
     every request would cost more than the rest of a cached query. A disabled
     account is refused within that time."""
-    key = f"account:{account_id}"
     account: Account | None = await gateway.cache.get(key)
     if account is None:
-        account = await gateway.store.accounts.get_by_id(account_id)
+        account = await load()
         if account is not None:
             await gateway.cache.set(key, account, ttl=gateway.config.account_cache_ttl_s)
     return account
@@ -115,12 +120,11 @@ async def _proven_employer(gateway: Gateway, verifier: OidcVerifier, token: str)
         return Caller(refused=True, provider_unavailable=True)
     except AuthenticationError:
         return Caller(refused=True)
-    key = f"employer-account:{proven.credit_code}"
-    account: Account | None = await gateway.cache.get(key)
-    if account is None:
-        account = next(iter(await gateway.store.accounts.for_employer(proven.credit_code)), None)
-        if account is not None:
-            await gateway.cache.set(key, account, ttl=gateway.config.account_cache_ttl_s)
+    account = await _cached_account(
+        gateway,
+        f"employer-account:{proven.credit_code}",
+        lambda: gateway.store.accounts.of_employer(proven.credit_code),
+    )
     if account is not None and account.disabled:
         return Caller(refused=True)
     return Caller(account=account, proven=proven)

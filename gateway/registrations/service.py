@@ -306,7 +306,7 @@ class Registrar:
         code = profile.credit_code
         if not settled.known:
             await self._store.employers.add(EmployerRecord(code, profile.name, profile.division))
-        account = next(iter(await self._store.accounts.for_employer(code)), None)
+        account = await self._store.accounts.of_employer(code)
         if account is not None and password is not None:
             outcome.warnings.append(
                 RowProblem(

@@ -120,6 +120,11 @@ class Accounts:
         async with self._db.read() as conn:
             return await _load(conn, t.accounts.c.credit_code == credit_code)
 
+    async def of_employer(self, credit_code: str) -> Account | None:
+        """The employer's one account (its user name is the unit's credit code, or,
+        for accounts opened before that rule, the one bound to the unit)."""
+        return next(iter(await self.for_employer(credit_code)), None)
+
     async def get_by_id(self, account_id: int) -> Account | None:
         async with self._db.read() as conn:
             found = await _load(conn, t.accounts.c.id == account_id)
