@@ -13,7 +13,7 @@ from gateway.directory import EmployerDirectory
 from gateway.domain.checks import check_credit_code
 from gateway.errors import not_found, session_refused, unauthenticated
 from gateway.loaders import Loaders
-from gateway.store.model import Account, AuditResult, Channel, EmployerRecord
+from gateway.store.model import Account, AuditResult, EmployerRecord
 
 if TYPE_CHECKING:
     from gateway.services import Gateway
@@ -40,14 +40,14 @@ class Context:
 
     @property
     def access(self) -> Access:
-        return Access(self.require_account(), self.gateway.config.reveal_roles)
+        return Access.of(self.require_account(), self.gateway.config.reveal_roles)
 
     async def employer(self, credit_code: str) -> EmployerRecord:
         """The employer, if this caller may reach it; otherwise NOT_FOUND either way."""
         access = self.access
         if check_credit_code(credit_code):
             raise not_found("employer", "用人单位")  # no such code can exist: ask no system
-        if access.role == "employer" and self.require_account().credit_code != credit_code:
+        if not access.may_look_up_employer(credit_code):
             raise not_found("employer", "用人单位")
         record = await self.directory.get(credit_code)
         if record is None or not access.may_reach_employer(record.credit_code, record.division):
@@ -65,7 +65,7 @@ class Context:
             id_type=id_type,
             id_number=id_number,
             credit_code=employer.credit_code,
-            channel=Channel(self.access.channel),
+            channel=self.access.channel,
             result=result,
         )
 

@@ -88,12 +88,12 @@ class Mutation:
     ) -> OpenAccountResult:
         ctx = info.context
         actor = ctx.account
-        if actor is not None and actor.role != "clerk":
-            raise forbidden()
-        if actor is not None and not ctx.access.may_reach_employer(
+        # Without signing in, an employer opens its own account; signed in, only
+        # those the access rules allow open one for an employer.
+        if actor is not None and not ctx.access.may_open_account_for(
             input.credit_code.strip().upper(), input.division.strip()
         ):
-            raise forbidden()  # a window opens accounts for the employers of its divisions
+            raise forbidden()
         profile = EmployerProfile(
             input.credit_code.strip().upper(),
             input.name.strip(),
@@ -289,7 +289,7 @@ class Mutation:
 async def _staff(info: Info, registration_id: str) -> None:
     """Clerks and administrators act on what they may see; anyone else is refused."""
     ctx = info.context
-    if ctx.require_account().role not in ("clerk", "admin"):
+    if not ctx.access.may_retry_or_cancel():
         raise forbidden()
     await visible_registration(ctx, registration_id)
 
