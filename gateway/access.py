@@ -1,33 +1,39 @@
-"""Who may reach what: the one place where the graph's authorization is decided.
+"""Who may see or do what: the one place where the graph's authorization is decided.
 
-- An employer account reaches its own employer and that employer's workers.
+- An employer reaches its own employer and that employer's workers, submits
+  and follows its own registrations.
 - A clerk reaches the employers whose division lies within one of its
   divisions (a city code ``370100`` covers ``3701xx``; a province code
-  ``370000`` covers ``37xxxx``).
-- An administrator reaches every employer.
+  ``370000`` covers ``37xxxx``), acts for them at a service window, opens their
+  online accounts, and retries or cancels their registrations.
+- An administrator reaches every employer, reads the audit log, and retries
+  or cancels any registration, but submits none: administrators manage clerks
+  and policy, not registrations.
+- A role these rules do not name may do nothing.
+
+Every rule is a method of ``Access``, so that a new role or a new rule is one
+change here; the schema asks, and never compares roles itself
+(``tests/gateway/test_access.py`` keeps that true).
 
 Something a caller may not reach is reported exactly as something that does not
-exist, so that probing reveals nothing.
+exist, so that probing reveals nothing: that is the schema's part.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from gateway.store.model import covers_division
+from gateway.auth import Role
+from gateway.store.model import Channel, covers_division
 
 
-class Principal(Protocol):
-    """The part of an account that rights depend on."""
+class Actor(Protocol):
+    """Anything that acts: a stored account, or a caller proven some other way."""
 
     @property
-    def id(self) -> int: ...
-    @property
-    def username(self) -> str: ...
-    @property
-    def role(self) -> str: ...
+    def role(self) -> Role | str: ...
     @property
     def credit_code(self) -> str | None: ...
     @property
@@ -35,54 +41,146 @@ class Principal(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class UnopenedEmployer:
-    """An employer proven by the identity platform that has no account here yet."""
+class Principal:
+    """Who acts: all that rights depend on, and nothing more.
 
-    credit_code: str
-    id: int = 0
-    username: str = ""
-    role: str = "employer"
-    divisions: Sequence[str] = ()
+    No account id: an employer proven by a token of its own identity provider,
+    with no gateway account yet, is a principal all the same.
+    """
+
+    role: Role
+    credit_code: str | None = None  # an employer's own unit
+    divisions: tuple[str, ...] = ()  # where a clerk's window acts
+
+    @classmethod
+    def of(cls, actor: Actor) -> Principal:
+        """The principal of ``actor``; ``ValueError`` for a role no rule knows."""
+        return cls(Role(actor.role), actor.credit_code, tuple(actor.divisions))
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationScope:
+    """Which registrations a caller may list: ``None`` in a field means "any"."""
+
+    credit_codes: tuple[str, ...] | None
+    divisions: tuple[str, ...] | None
+
+    def narrowed_to(self, credit_code: str) -> RegistrationScope | None:
+        """The scope cut down to one employer; None when that employer lies outside it."""
+        if self.credit_codes is not None and credit_code not in self.credit_codes:
+            return None
+        return RegistrationScope((credit_code,), self.divisions)
+
+
+#: Matches no registration at all.
+NOTHING = RegistrationScope(credit_codes=(), divisions=())
 
 
 @dataclass(frozen=True, slots=True)
 class Access:
-    principal: Principal
-    reveal_roles: tuple[str, ...]
+    """The rights of one principal, with the gateway's configured policy."""
 
-    @property
-    def role(self) -> str:
-        return str(self.principal.role)
+    principal: Principal
+    #: Roles that see full ID and mobile numbers (``GatewayConfig.reveal_roles``).
+    reveal_roles: Collection[Role] = (Role.EMPLOYER, Role.CLERK)
+
+    @classmethod
+    def of(cls, actor: Actor, reveal_roles: Collection[Role | str]) -> Access:
+        return cls(Principal.of(actor), tuple(Role(r) for r in reveal_roles))
+
+    # ------------------------------------------------------------ employers
 
     def may_reach_employer(self, credit_code: str, division: str | None) -> bool:
-        role = self.role
-        if role == "admin":
-            return True
-        if role == "employer":
-            return self.principal.credit_code == credit_code
-        if role == "clerk":
-            return division is not None and covers_division(self.principal.divisions, division)
-        return False
+        """The employer, its workers and its registrations."""
+        p = self.principal
+        match p.role:
+            case Role.ADMIN:
+                return True
+            case Role.EMPLOYER:
+                return p.credit_code is not None and p.credit_code == credit_code
+            case Role.CLERK:
+                return division is not None and covers_division(p.divisions, division)
+            case _:
+                return False
+
+    def may_look_up_employer(self, credit_code: str) -> bool:
+        """Whether the employer is worth looking up for this caller at all.
+
+        An employer's right follows from the code alone, so asking the systems
+        about another's code would only leak how long they take; a clerk's
+        follows from the division, which only the lookup tells.
+        """
+        match self.principal.role:
+            case Role.ADMIN | Role.CLERK:
+                return True
+            case Role.EMPLOYER:
+                return self.may_reach_employer(credit_code, None)
+            case _:
+                return False
+
+    def may_reveal(self) -> bool:
+        """Full ID and mobile numbers, in a single-worker query only."""
+        return self.principal.role in self.reveal_roles
+
+    # -------------------------------------------------------- registrations
+
+    def may_submit_registrations(self) -> bool:
+        """Hires, changes and ends (for an employer it may reach)."""
+        return self.principal.role in (Role.EMPLOYER, Role.CLERK)
+
+    def may_retry_or_cancel(self) -> bool:
+        """A registration that needs attention (one it may reach)."""
+        return self.principal.role in (Role.CLERK, Role.ADMIN)
+
+    def registration_scope(self) -> RegistrationScope:
+        """The registrations this caller may list."""
+        p = self.principal
+        match p.role:
+            case Role.ADMIN:
+                return RegistrationScope(credit_codes=None, divisions=None)
+            case Role.EMPLOYER:
+                codes = () if p.credit_code is None else (p.credit_code,)
+                return RegistrationScope(credit_codes=codes, divisions=None)
+            case Role.CLERK:
+                return RegistrationScope(credit_codes=None, divisions=p.divisions)
+            case _:
+                return NOTHING
+
+    def may_open_account_for(self, credit_code: str, division: str) -> bool:
+        """Opening an employer's online account takes proof of who acts for it: the
+        employer itself (proven by the identity platform, or with the account that
+        proof opened) for its own unit, or a clerk at a window of its division.
+        ``division`` is the one on record for a known unit, never one just typed."""
+        match self.principal.role:
+            case Role.EMPLOYER | Role.CLERK:
+                return self.may_reach_employer(credit_code, division)
+            case _:
+                return False
 
     def may_sign_in_with_password(self, employer_passwords: bool) -> bool:
         """Clerks and administrators sign in with the gateway's passwords; employers
         only where employer passwords are on (off in production: the identity
         platform proves who acts for a unit)."""
-        return self.role != "employer" or employer_passwords
-
-    def may_open_account_for(self, credit_code: str, division: str) -> bool:
-        """Opening an employer's account takes proof of who acts for it: the employer
-        itself (signed in through the identity platform, or with the account that
-        proof opened) for its own unit, or a clerk at a window of its division."""
-        if self.role not in ("employer", "clerk"):
-            return False
-        return self.may_reach_employer(credit_code, division)
-
-    def may_reveal(self) -> bool:
-        """Full ID and mobile numbers, in a single-worker query only."""
-        return self.role in self.reveal_roles
+        match self.principal.role:
+            case Role.EMPLOYER:
+                return employer_passwords
+            case Role.CLERK | Role.ADMIN:
+                return True
+            case _:
+                return False
 
     @property
-    def channel(self) -> str:
-        """Where the request comes from, for the audit log: clerks act at a window."""
-        return "service_window" if self.role == "clerk" else "government_portal"
+    def at_window(self) -> bool:
+        """Clerks act at a service window, and only they do."""
+        return self.principal.role is Role.CLERK
+
+    @property
+    def channel(self) -> Channel:
+        """Where the request comes from, for the audit log."""
+        return Channel.SERVICE_WINDOW if self.at_window else Channel.GOVERNMENT_PORTAL
+
+    # ---------------------------------------------------------------- audit
+
+    def may_read_audit(self) -> bool:
+        """The audit log and the check of its chain."""
+        return self.principal.role is Role.ADMIN

@@ -92,7 +92,7 @@ async def authenticate(gateway: Gateway, authorization: str | None) -> Caller:
     )
     if account is None or account.disabled or account.role != claims.role:
         return Caller(refused=True)
-    if not Access(account, gateway.config.reveal_roles).may_sign_in_with_password(
+    if not Access.of(account, gateway.config.reveal_roles).may_sign_in_with_password(
         gateway.config.employer_passwords_enabled
     ):
         return Caller(refused=True)  # issued while employer passwords were on

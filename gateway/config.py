@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gateway.auth import Role
 from gateway.domain.model import System
 from gateway.http.ratelimit import RateLimits
 from gateway.observability.settings import ObservabilitySettings
@@ -41,7 +42,7 @@ class GatewayConfig:
     #: identity platform (``oidc_*``), which proves who acts for a unit.
     employer_passwords: bool | None = None
     #: Roles that see full ID and mobile numbers in a single-worker query.
-    reveal_roles: tuple[str, ...] = ("employer", "clerk")
+    reveal_roles: tuple[Role, ...] = (Role.EMPLOYER, Role.CLERK)
     #: Separate (per-system) handling is refused from this date (鲁人社字〔2020〕129号).
     transition_start: dt.date = dt.date(2020, 11, 1)
     mandatory_from: dt.date = dt.date(2021, 5, 1)
@@ -155,8 +156,9 @@ class GatewayConfig:
         }
         roles = env.get("HRSS_REVEAL_ROLES", gw.get("reveal_roles"))
         if roles is not None:
+            # An unknown name fails here, at start-up, rather than never matching.
             values["reveal_roles"] = tuple(
-                r.strip() for r in (roles.split(",") if isinstance(roles, str) else roles)
+                Role(r.strip()) for r in (roles.split(",") if isinstance(roles, str) else roles)
             )
         values["rate_limits"] = RateLimits.from_env(env, doc.get("rate_limits", {}))
         lim = RequestLimits()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway.auth import Role
 from gateway.config import GatewayConfig
 from gateway.domain.model import System
 from gateway.settings import DEFAULT_EMPLOYMENT_API_KEY, DEFAULT_PORTS
@@ -98,3 +99,11 @@ def test_audit_retention_shorter_than_six_months_is_refused() -> None:
     with pytest.raises(ValueError, match="six months"):
         config.audit_retention()
     assert GatewayConfig.load(environ={}).audit_retention().days == 183
+
+
+def test_reveal_roles_are_roles_and_an_unknown_one_stops_the_start() -> None:
+    config = GatewayConfig.load(environ={"HRSS_REVEAL_ROLES": "clerk, admin"})
+    assert config.reveal_roles == (Role.CLERK, Role.ADMIN)
+    assert all(isinstance(r, Role) for r in config.reveal_roles)
+    with pytest.raises(ValueError, match="auditor"):
+        GatewayConfig.load(environ={"HRSS_REVEAL_ROLES": "clerk,auditor"})

@@ -29,7 +29,15 @@ from gateway.registrations.opening import settle_profile
 from gateway.registrations.plan import NotBound, new_id, plan_account, plan_row, to_payload
 from gateway.registrations.policy import SeparateHandling, local_date
 from gateway.registrations.ports import Created, KeyConflict, Replayed, WorkersBusy
-from gateway.store import Account, DuplicateUsername, EmployerRecord, InvalidAccount, Role, Store
+from gateway.store import (
+    Account,
+    DuplicateUsername,
+    EmployerRecord,
+    InvalidAccount,
+    Role,
+    Store,
+    WeakPassword,
+)
 from gateway.store.accounts import check_new_account, employer_username
 
 _SYSTEM_ZH = {
@@ -263,6 +271,10 @@ class Registrar:
                 password,
                 Role.EMPLOYER,
                 credit_code=profile.credit_code,
+            )
+        except WeakPassword as exc:
+            outcome.problems.append(
+                RowProblem(None, "password", exc.code, exc.message_zh, exc.message_en)
             )
         except InvalidAccount as exc:
             outcome.problems.append(

@@ -191,7 +191,7 @@ async def audit_log(
     ctx: Context, f: AuditLogFilter | None, first: int, after: str | None
 ) -> AuditLogConnection:
     """The records matching ``f``: administrators only (others: FORBIDDEN)."""
-    account = ctx.require_account()
+    access = ctx.access  # signed in, or refused before anything else
     f = f or AuditLogFilter()
     number = (f.worker_id_number or "").strip() or None
     if number is not None and len(number) > _MAX_NUMBER:
@@ -202,7 +202,7 @@ async def audit_log(
             "Give the worker's ID type with the ID number.",
             "请同时提供证件类型和证件号码。",
         )
-    if account.role != "admin":
+    if not access.may_read_audit():
         if number is not None:
             await _record_search(ctx, f, allowed=False)
         raise forbidden()
@@ -246,7 +246,7 @@ async def audit_log(
 
 async def audit_chain(ctx: Context) -> AuditChain:
     """Whether the chain verifies: administrators only (others: FORBIDDEN)."""
-    if ctx.require_account().role != "admin":
+    if not ctx.access.may_read_audit():
         raise forbidden()
     audit = ctx.gateway.store.audit
     check = await audit.verify_chain()

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from strawberry.types import Info as StrawberryInfo
 
-from gateway.access import Access, UnopenedEmployer
+from gateway.access import Access, Principal
+from gateway.auth import Role
 from gateway.directory import EmployerDirectory
 from gateway.domain.checks import check_credit_code
 from gateway.errors import (
@@ -19,7 +20,7 @@ from gateway.errors import (
     unauthenticated,
 )
 from gateway.loaders import Loaders
-from gateway.store.model import Account, AuditResult, Channel, EmployerRecord
+from gateway.store.model import Account, AuditResult, EmployerRecord
 
 if TYPE_CHECKING:
     from gateway.oidc import ProvenEmployer as ProvenIdentity
@@ -56,14 +57,14 @@ class Context:
 
     @property
     def access(self) -> Access:
-        return Access(self.require_account(), self.gateway.config.reveal_roles)
+        return Access.of(self.require_account(), self.gateway.config.reveal_roles)
 
     def acting_access(self) -> Access:
         """The rights of whoever acts, with an account or, before the employer's
         account is opened, with the identity platform's proof alone."""
         if self.account is None and self.proven is not None:
-            principal = UnopenedEmployer(self.proven.credit_code)
-            return Access(principal, self.gateway.config.reveal_roles)
+            principal = Principal(Role.EMPLOYER, self.proven.credit_code)
+            return Access.of(principal, self.gateway.config.reveal_roles)
         return self.access
 
     async def employer(self, credit_code: str) -> EmployerRecord:
@@ -71,7 +72,7 @@ class Context:
         access = self.access
         if check_credit_code(credit_code):
             raise not_found("employer", "用人单位")  # no such code can exist: ask no system
-        if access.role == "employer" and self.require_account().credit_code != credit_code:
+        if not access.may_look_up_employer(credit_code):
             raise not_found("employer", "用人单位")
         record = await self.directory.get(credit_code)
         if record is None or not access.may_reach_employer(record.credit_code, record.division):
@@ -89,7 +90,7 @@ class Context:
             id_type=id_type,
             id_number=id_number,
             credit_code=employer.credit_code,
-            channel=Channel(self.access.channel),
+            channel=self.access.channel,
             result=result,
         )
 

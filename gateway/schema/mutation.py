@@ -68,7 +68,7 @@ class Mutation:
         if wait is not None:
             raise login_throttled(wait)
         account = await gateway.store.accounts.authenticate(username, password)
-        if account is not None and not Access(
+        if account is not None and not Access.of(
             account, gateway.config.reveal_roles
         ).may_sign_in_with_password(gateway.config.employer_passwords_enabled):
             account = None  # employers prove who they are through the identity platform
@@ -307,7 +307,7 @@ class Mutation:
 async def _staff(info: Info, registration_id: str) -> None:
     """Clerks and administrators act on what they may see; anyone else is refused."""
     ctx = info.context
-    if ctx.require_account().role not in ("clerk", "admin"):
+    if not ctx.access.may_retry_or_cancel():
         raise forbidden()
     await visible_registration(ctx, registration_id)
 

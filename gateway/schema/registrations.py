@@ -15,7 +15,7 @@ from typing import Any
 
 import strawberry
 
-from gateway.access import Access
+from gateway.access import Access, RegistrationScope
 from gateway.domain import model
 from gateway.errors import GatewayError, bad_input, forbidden, not_found
 from gateway.privacy import mask_id_number
@@ -441,7 +441,7 @@ def _channel(ctx: Context, asked: reg.Channel | None) -> reg.Channel:
 
 def channel_of(access: Access, asked: reg.Channel | None) -> reg.Channel:
     """Clerks act at a window; employers say which online service they use."""
-    if access.role == "clerk":
+    if access.at_window:
         return reg.Channel.SERVICE_WINDOW
     if asked is reg.Channel.SERVICE_WINDOW:
         raise bad_input(
@@ -469,8 +469,8 @@ async def submit_rows(
 ) -> SubmissionResult:
     ctx = info.context
     account = ctx.require_account()
-    if account.role == "admin":
-        raise forbidden()  # administrators manage clerks and policy, not registrations
+    if not ctx.access.may_submit_registrations():
+        raise forbidden()
     code = credit_code or account.credit_code
     if code is None:
         raise bad_input(
@@ -507,25 +507,19 @@ async def visible_registration(ctx: Context, registration_id: str) -> reg.Regist
 async def list_registrations(
     ctx: Context, f: RegistrationFilterInput | None, first: int, after: str | None
 ) -> RegistrationConnection:
-    account = ctx.require_account()
+    access = ctx.access  # signed in, or refused before anything else
     if not 1 <= first <= 100:
         raise bad_input("first", "first must be between 1 and 100.", "first 须在 1 到 100 之间。")
-    credit_codes: list[str] | None = None
-    divisions: list[str] | None = None
-    if account.role == "employer":
-        credit_codes = [account.credit_code or ""]
-    elif account.role == "clerk":
-        divisions = list(account.divisions)
-    if f and f.credit_code:
-        wanted = f.credit_code.strip().upper()
-        if credit_codes is not None and wanted not in credit_codes:
-            return RegistrationConnection(nodes=[], end_cursor=None, has_next_page=False)
-        credit_codes = [wanted]
+    scope: RegistrationScope | None = access.registration_scope()
+    if f and f.credit_code and scope is not None:
+        scope = scope.narrowed_to(f.credit_code.strip().upper())
+    if scope is None:
+        return RegistrationConnection(nodes=[], end_cursor=None, has_next_page=False)
     try:
         page = await ctx.gateway.store.registrations.list(
             RegistrationFilter(
-                credit_codes=credit_codes,
-                divisions=divisions,
+                credit_codes=scope.credit_codes,
+                divisions=scope.divisions,
                 states=f.states if f else None,
                 business=f.business if f else None,
             ),

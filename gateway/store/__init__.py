@@ -25,6 +25,7 @@ from gateway.store.model import (
     InvalidCursor,
     InvalidRecord,
     StoreError,
+    WeakPassword,
     covers_division,
 )
 from gateway.store.paging import MAX_PAGE
@@ -64,6 +65,7 @@ __all__ = [
     "StepNotFound",
     "Store",
     "StoreError",
+    "WeakPassword",
     "covers_division",
     "worker_key",
 ]

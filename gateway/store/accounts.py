@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.auth import Passwords, Role
+from gateway.passwords import MIN_PASSWORD_LENGTH, password_refusal
 from gateway.store import tables as t
 from gateway.store.database import Database, now
 from gateway.store.model import (
@@ -19,13 +20,20 @@ from gateway.store.model import (
     DuplicateUsername,
     EmployerNotFound,
     InvalidAccount,
+    WeakPassword,
     check_division,
 )
 
 _USERNAME = re.compile(r"[a-z0-9][a-z0-9._@-]{0,63}")
 
-#: Shortest password the store accepts.
-MIN_PASSWORD_LENGTH = 8
+__all__ = [
+    "MIN_PASSWORD_LENGTH",
+    "NO_PASSWORD",
+    "Accounts",
+    "check_new_account",
+    "employer_username",
+    "normalize_username",
+]
 
 
 #: Stored instead of a hash for an account without a password: no password
@@ -208,8 +216,9 @@ def _check_account(
             "a username is 1 to 64 characters: letters, digits and . _ @ -, "
             "starting with a letter or digit"
         )
-    if password is not None and len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidAccount(f"a password has at least {MIN_PASSWORD_LENGTH} characters")
+    refusal = None if password is None else password_refusal(password, username)
+    if refusal is not None:
+        raise WeakPassword(refusal.code, refusal.message_en, refusal.message_zh)
     if (role is Role.EMPLOYER) != (credit_code is not None):
         raise InvalidAccount("an employer account, and only one, is bound to a credit code")
     if (role is Role.CLERK) != bool(divisions):

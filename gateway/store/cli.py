@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 
 from gateway.auth import HashParams, Passwords, Role
 from gateway.store import DEFAULT_STORE_URL
-from gateway.store.model import Account, StoreError
+from gateway.store.model import Account, StoreError, WeakPassword
 from gateway.store.store import Store
 
 
@@ -92,6 +92,10 @@ async def _with_store(args: argparse.Namespace, action: Callable[[Store], Awaita
         return 1
     try:
         return await action(store)
+    except WeakPassword as e:
+        # Both languages: whoever runs the command reads one of them.
+        print(f"hrss-gateway accounts: {e.code}: {e.message_en} {e.message_zh}", file=sys.stderr)
+        return 1
     except StoreError as e:
         print(f"hrss-gateway accounts: {e}", file=sys.stderr)
         return 1

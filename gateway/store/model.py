@@ -44,6 +44,17 @@ class InvalidAccount(InvalidRecord):
     """An account that breaks a rule (role without its binding, bad username...)."""
 
 
+class WeakPassword(InvalidAccount):
+    """A new password the policy refuses (``gateway.passwords``): a stable code and
+    two messages, none of which repeats the password."""
+
+    def __init__(self, code: str, message_en: str, message_zh: str) -> None:
+        super().__init__(message_en)
+        self.code = code
+        self.message_en = message_en
+        self.message_zh = message_zh
+
+
 class EmployerNotFound(StoreError):
     def __init__(self, credit_code: str) -> None:
         super().__init__(f"no employer with credit code {credit_code}")

@@ -1,10 +1,20 @@
-"""Argon2id hashing: memory-hard, salted, configurable, off the event loop."""
+"""Argon2id hashing: memory-hard, salted, configurable, off the event loop; and which
+new passwords are refused."""
 
 from __future__ import annotations
 
 import pytest
 
 from gateway.auth import HashParams, Passwords
+from gateway.passwords import (
+    BREACHED,
+    CONTAINS_USERNAME,
+    GUESSABLE,
+    MIN_PASSWORD_LENGTH,
+    TOO_SHORT,
+    PasswordRefusal,
+    password_refusal,
+)
 
 
 async def test_hash_and_verify() -> None:
@@ -63,3 +73,77 @@ async def test_an_unknown_user_is_checked_against_a_real_hash() -> None:
     assert len(calls) == 2
     assert calls[0] == calls[1]
     assert calls[0].startswith("$argon2id$v=19$m=8,t=1,p=1$")  # same cost as real accounts
+
+
+# ------------------------------------------------------------- the policy
+# (gateway/passwords.py: NIST SP 800-63B §5.1.1.2)
+
+POLICY = [
+    # too short
+    ("abc1234", "unit-1", TOO_SHORT),
+    ("", "unit-1", TOO_SHORT),
+    # in the list of leaked passwords, whatever the case
+    ("12345678", "unit-1", BREACHED),
+    ("password", "unit-1", BREACHED),
+    ("P@ssw0rd", "unit-1", BREACHED),
+    ("PassWord1", "unit-1", BREACHED),
+    ("qwertyuiop", "unit-1", BREACHED),
+    # not in the list, but a pattern guessed early: repetition, sequence, date,
+    # a dictionary word with a year
+    ("aaaaaaaaaa", "unit-1", GUESSABLE),
+    ("abcdefghij", "unit-1", GUESSABLE),
+    ("19871231", "unit-1", GUESSABLE),
+    ("Dragon2020", "unit-1", GUESSABLE),
+    ("        ", "unit-1", GUESSABLE),
+    ("x" * 200, "unit-1", GUESSABLE),  # longer than zxcvbn reads: judged by its start
+    # contains the user name, in either case on either side
+    ("acme-hr-window-7", "acme-hr", CONTAINS_USERNAME),
+    ("ACME-HR-window-7", "acme-hr", CONTAINS_USERNAME),
+    ("acme-hr-window-7", "ACME-HR", CONTAINS_USERNAME),
+    ("window-7-aCmE-Hr", " Acme-HR ", CONTAINS_USERNAME),
+    # accepted
+    ("lantern-orchid-42", "unit-1", None),
+    ("correct horse battery", "unit-1", None),
+    ("jinan-window-4417", "acme-hr", None),
+    ("rh-emca-lantern", "acme-hr", None),  # the name reversed is not the name
+    ("ab-lantern-orchid", "ab", None),  # a name this short is not looked for
+    ("lantern orchid cellar " * 10, "unit-1", None),  # long passphrases are welcome
+]
+
+
+@pytest.mark.parametrize(("password", "username", "refusal"), POLICY)
+def test_the_password_policy(password: str, username: str, refusal: PasswordRefusal | None) -> None:
+    assert password_refusal(password, username) == refusal
+
+
+def test_eight_characters_suffice_when_hard_to_guess() -> None:
+    assert MIN_PASSWORD_LENGTH == 8
+    assert password_refusal("xkqmvbzt", "unit-1") is None
+    assert password_refusal("xkqmvbz", "unit-1") is TOO_SHORT
+
+
+def test_the_user_name_is_a_word_to_guess_from() -> None:
+    # Random letters pass for anyone else; for this user they are the name
+    # reversed or in leetspeak, which an attacker who knows the name tries first.
+    for password in ("mlpwkvzq", "qzvkwp1m!"):
+        assert password_refusal(password, "someone-else") is None
+        assert password_refusal(password, "qzvkwplm") is GUESSABLE
+
+
+def test_every_refusal_has_a_code_and_both_messages_none_with_the_password() -> None:
+    refused = [(p, password_refusal(p, u)) for p, u, r in POLICY if r is not None]
+    for password, refusal in refused:
+        assert refusal is not None
+        assert refusal.code.startswith("PASSWORD_")
+        assert refusal.message_en
+        assert refusal.message_zh
+        # (The word "password" is in the messages as a word, not as an echo.)
+        if password.strip() and password != "password":
+            assert password not in refusal.message_en
+            assert password not in refusal.message_zh
+    assert {r.code for _, r in refused if r} == {
+        "PASSWORD_TOO_SHORT",
+        "PASSWORD_BREACHED",
+        "PASSWORD_TOO_COMMON",
+        "PASSWORD_CONTAINS_USERNAME",
+    }

@@ -278,6 +278,48 @@ async def test_an_employer_opens_its_account_and_the_unit_everywhere(
     }
 
 
+OPEN_REFUSED = """mutation($i: OpenAccountInput!, $k: String!) {
+  openAccount(input: $i, idempotencyKey: $k) {
+  account { username } result { accepted registrations { id }
+  problems { field code messageZh messageEn } } } }"""
+
+
+@pytest.mark.parametrize(
+    ("password", "code"),
+    [
+        ("12345678", "PASSWORD_BREACHED"),
+        ("password", "PASSWORD_BREACHED"),
+        ("abcdefghij", "PASSWORD_TOO_COMMON"),
+        ("my-UNIT-JINAN-9-lantern", "PASSWORD_CONTAINS_USERNAME"),
+        ("seven77", "PASSWORD_TOO_SHORT"),
+    ],
+)
+async def test_open_account_refuses_a_weak_password(
+    client: GraphQLClient, gateway: Gateway, password: str, code: str
+) -> None:
+    account = {
+        "creditCode": credit_code(),
+        "name": "济南弱密码科技有限公司",
+        "division": "370102",
+        "contact": "钱经理",
+        "phone": "0531-81234567",
+        "username": "unit-jinan-9",
+        "password": password,
+    }
+    body = await client.post(OPEN_REFUSED, {"i": account, "k": key()})
+    opened = body["data"]["openAccount"]
+    assert opened["account"] is None
+    assert opened["result"]["accepted"] is False
+    assert opened["result"]["registrations"] == []
+    [problem] = [p for p in opened["result"]["problems"] if p["field"] == "password"]
+    assert problem["code"] == code
+    assert "密码" in problem["messageZh"]
+    assert problem["messageEn"]
+    if password != "password":  # that one is also a word of the message
+        assert password not in problem["messageZh"] + problem["messageEn"]
+    assert await gateway.store.accounts.get("unit-jinan-9") is None
+
+
 @pytest.fixture
 async def server(gateway: Gateway) -> AsyncIterator[int]:
     """The app on a real loopback port: WebSockets need a real server."""

@@ -17,6 +17,7 @@ from gateway.store import (
     InvalidAccount,
     InvalidRecord,
     Store,
+    WeakPassword,
 )
 from gateway.store import tables as t
 from tests.factories import credit_code
@@ -48,12 +49,12 @@ async def test_create_each_role(store: Store) -> None:
     code = credit_code()
     await store.employers.upsert(EmployerRecord(code, "济南示例有限公司", "370102"))
     employer = await store.accounts.create(
-        "Unit-1", "password1", Role.EMPLOYER, credit_code=code, display_name="示例公司"
+        "Unit-1", "lantern-orchid-1", Role.EMPLOYER, credit_code=code, display_name="示例公司"
     )
     clerk = await store.accounts.create(
-        "clerk1", "password1", "clerk", divisions=["370102", "370100", "370102"]
+        "clerk1", "lantern-orchid-1", "clerk", divisions=["370102", "370100", "370102"]
     )
-    admin = await store.accounts.create("admin1", "password1", Role.ADMIN)
+    admin = await store.accounts.create("admin1", "lantern-orchid-1", Role.ADMIN)
 
     assert employer.username == "unit-1"  # usernames compare without case
     assert (employer.role, employer.credit_code, employer.divisions) == (Role.EMPLOYER, code, ())
@@ -83,16 +84,16 @@ async def test_the_password_is_stored_as_an_argon2id_hash(store: Store) -> None:
 
 
 async def test_a_taken_username_is_refused_whatever_its_case(store: Store) -> None:
-    await store.accounts.create("admin1", "password1", "admin")
+    await store.accounts.create("admin1", "lantern-orchid-1", "admin")
     with pytest.raises(DuplicateUsername):
-        await store.accounts.create("Admin1", "password2", "clerk", divisions=["370102"])
+        await store.accounts.create("Admin1", "lantern-orchid-2", "clerk", divisions=["370102"])
     assert len(await store.accounts.list()) == 1
 
 
 async def test_concurrent_creations_of_one_username_make_exactly_one(store: Store) -> None:
     results = await asyncio.gather(
         *(
-            store.accounts.create("clerk-x", f"password{i}", "clerk", divisions=["370102"])
+            store.accounts.create("clerk-x", f"lantern-orchid-{i}", "clerk", divisions=["370102"])
             for i in range(20)
         ),
         return_exceptions=True,
@@ -107,16 +108,16 @@ async def test_concurrent_creations_of_one_username_make_exactly_one(store: Stor
 
 
 _BROKEN_RULES: list[tuple[str, str, str, dict[str, Any]]] = [
-    ("emp", "password1", "employer", {}),  # employer without its unit
-    ("clerk", "password1", "clerk", {}),  # clerk without a division
-    ("clerk", "password1", "clerk", {"divisions": ["37010"]}),
-    ("clerk", "password1", "clerk", {"divisions": ["37010a"]}),
-    ("admin", "password1", "admin", {"divisions": ["370102"]}),
-    ("admin", "password1", "admin", {"credit_code": "91370102MA3C00000X"}),
+    ("emp", "lantern-orchid-1", "employer", {}),  # employer without its unit
+    ("clerk", "lantern-orchid-1", "clerk", {}),  # clerk without a division
+    ("clerk", "lantern-orchid-1", "clerk", {"divisions": ["37010"]}),
+    ("clerk", "lantern-orchid-1", "clerk", {"divisions": ["37010a"]}),
+    ("admin", "lantern-orchid-1", "admin", {"divisions": ["370102"]}),
+    ("admin", "lantern-orchid-1", "admin", {"credit_code": "91370102MA3C00000X"}),
     ("admin", "short", "admin", {}),
-    ("", "password1", "admin", {}),
-    ("has space", "password1", "admin", {}),
-    ("x" * 65, "password1", "admin", {}),
+    ("", "lantern-orchid-1", "admin", {}),
+    ("has space", "lantern-orchid-1", "admin", {}),
+    ("x" * 65, "lantern-orchid-1", "admin", {}),
 ]
 
 
@@ -128,34 +129,65 @@ async def test_accounts_breaking_a_rule_are_refused(store: Store) -> None:
     assert await store.accounts.list() == []
 
 
+WEAK = [
+    ("short7!", "PASSWORD_TOO_SHORT"),
+    ("12345678", "PASSWORD_BREACHED"),
+    ("password", "PASSWORD_BREACHED"),
+    ("Password1", "PASSWORD_BREACHED"),
+    ("abcdefghij", "PASSWORD_TOO_COMMON"),
+    ("Jinan-Clerk-7-lantern", "PASSWORD_CONTAINS_USERNAME"),
+    ("lantern-JINAN-CLERK-7", "PASSWORD_CONTAINS_USERNAME"),
+]
+
+
+@pytest.mark.parametrize(("password", "code"), WEAK)
+async def test_weak_passwords_are_refused_before_anything_is_stored(
+    store: Store, password: str, code: str
+) -> None:
+    with pytest.raises(WeakPassword) as caught:
+        await store.accounts.create("jinan-clerk-7", password, Role.CLERK, divisions=["370100"])
+    assert caught.value.code == code
+    if password != "password":  # that one is also a word of the message
+        assert password not in str(caught.value)
+    assert isinstance(caught.value, InvalidAccount)  # callers catching that still do
+    assert await store.accounts.list() == []
+
+
+async def test_a_good_password_is_accepted_and_signs_in(store: Store) -> None:
+    await store.accounts.create("jinan-clerk-7", "lantern-orchid-42", "clerk", divisions=["370100"])
+    assert await store.accounts.authenticate("jinan-clerk-7", "lantern-orchid-42") is not None
+
+
 async def test_an_unknown_role_is_refused(store: Store) -> None:
     with pytest.raises(ValueError, match="superuser"):
-        await store.accounts.create("root1", "password1", "superuser")
+        await store.accounts.create("root1", "lantern-orchid-1", "superuser")
 
 
 async def test_an_employer_account_needs_a_known_unit(store: Store) -> None:
     with pytest.raises(EmployerNotFound):
-        await store.accounts.create("emp", "password1", "employer", credit_code=credit_code())
+        await store.accounts.create(
+            "emp", "lantern-orchid-1", "employer", credit_code=credit_code()
+        )
     assert await store.accounts.list() == []
 
 
 async def test_authenticate(store: Store) -> None:
-    admin = await store.accounts.create("admin1", "password1", "admin")
-    assert await store.accounts.authenticate("admin1", "password1") == admin
-    assert await store.accounts.authenticate(" ADMIN1 ", "password1") == admin
-    assert await store.accounts.authenticate("admin1", "password2") is None
+    admin = await store.accounts.create("admin1", "lantern-orchid-1", "admin")
+    assert await store.accounts.authenticate("admin1", "lantern-orchid-1") == admin
+    assert await store.accounts.authenticate(" ADMIN1 ", "lantern-orchid-1") == admin
+    assert await store.accounts.authenticate("admin1", "lantern-orchid-2") is None
     assert await store.accounts.authenticate("admin1", "") is None
-    assert await store.accounts.authenticate("nobody", "password1") is None
+    assert await store.accounts.authenticate("nobody", "lantern-orchid-1") is None
 
 
 async def test_a_disabled_account_cannot_sign_in_until_enabled(store: Store) -> None:
-    await store.accounts.create("clerk1", "password1", "clerk", divisions=["370102"])
+    await store.accounts.create("clerk1", "lantern-orchid-1", "clerk", divisions=["370102"])
     disabled = await store.accounts.set_disabled("clerk1")
     assert disabled.disabled
-    assert await store.accounts.authenticate("clerk1", "password1") is None
+    assert await store.accounts.authenticate("clerk1", "lantern-orchid-1") is None
     enabled = await store.accounts.set_disabled("clerk1", False)
     assert not enabled.disabled
-    assert await store.accounts.authenticate("clerk1", "password1") == enabled
+    assert await store.accounts.authenticate("clerk1", "lantern-orchid-1") == enabled
     with pytest.raises(AccountNotFound):
         await store.accounts.set_disabled("nobody")
 
@@ -164,7 +196,7 @@ async def test_an_unknown_user_costs_one_verification_like_a_known_one(store_url
     passwords = CountingPasswords(HashParams.cheap())
     store = await Store.open(store_url, passwords=passwords, audit_key=AUDIT_KEY)
     try:
-        await store.accounts.create("admin1", "password1", "admin")
+        await store.accounts.create("admin1", "lantern-orchid-1", "admin")
         for username, password in [("admin1", "wrong-pass"), ("nobody", "wrong-pass")]:
             passwords.verifications = 0
             assert await store.accounts.authenticate(username, password) is None
@@ -176,7 +208,7 @@ async def test_an_unknown_user_costs_one_verification_like_a_known_one(store_url
 async def test_a_hash_with_old_parameters_is_replaced_at_sign_in(store_url: str) -> None:
     old = await Store.open(store_url, passwords=Passwords(HashParams.cheap()))
     try:
-        await old.accounts.create("admin1", "password1", "admin")
+        await old.accounts.create("admin1", "lantern-orchid-1", "admin")
         old_hash = await _raw_hash(old, "admin1")
     finally:
         await old.close()
@@ -186,10 +218,10 @@ async def test_a_hash_with_old_parameters_is_replaced_at_sign_in(store_url: str)
     try:
         assert await new.accounts.authenticate("admin1", "wrong-pass") is None
         assert await _raw_hash(new, "admin1") == old_hash  # only a right password rehashes
-        assert await new.accounts.authenticate("admin1", "password1") is not None
+        assert await new.accounts.authenticate("admin1", "lantern-orchid-1") is not None
         new_hash = await _raw_hash(new, "admin1")
         assert new_hash != old_hash
         assert "t=2" in new_hash
-        assert await new.accounts.authenticate("admin1", "password1") is not None
+        assert await new.accounts.authenticate("admin1", "lantern-orchid-1") is not None
     finally:
         await new.close()

@@ -51,8 +51,8 @@ from tests.store.conftest import AUDIT_KEY, cheap_passwords
 async def _people(store: Store) -> tuple[Account, Account, str]:
     code = credit_code()
     await store.employers.upsert(EmployerRecord(code, "甲", "370102"))
-    employer = await store.accounts.create("unit", "password1", "employer", credit_code=code)
-    clerk = await store.accounts.create("clerk", "password1", "clerk", divisions=["370100"])
+    employer = await store.accounts.create("unit", "lantern-orchid-1", "employer", credit_code=code)
+    clerk = await store.accounts.create("clerk", "lantern-orchid-1", "clerk", divisions=["370100"])
     return employer, clerk, code
 
 

@@ -119,6 +119,42 @@ def test_errors_exit_1_with_a_message(url: str, capsys: pytest.CaptureFixture[st
     assert "no account" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("command", "username", "password", "code"),
+    [
+        (["create-admin"], "admin1", "12345678", "PASSWORD_BREACHED"),
+        (["create-admin"], "admin1", "password", "PASSWORD_BREACHED"),
+        (["create-clerk", "--division", "370102"], "c1", "qwertyuiop", "PASSWORD_BREACHED"),
+        (["create-admin"], "admin1", "zzzzzzzzzz", "PASSWORD_TOO_COMMON"),
+        (
+            ["create-clerk", "--division", "370102"],
+            "jinan-7",
+            "JINAN-7-lantern",
+            "PASSWORD_CONTAINS_USERNAME",
+        ),
+        (["create-admin"], "admin1", "short", "PASSWORD_TOO_SHORT"),
+    ],
+)
+def test_weak_passwords_are_refused_on_each_backend(
+    store_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: list[str],
+    username: str,
+    password: str,
+    code: str,
+) -> None:
+    monkeypatch.setenv("HRSS_STORE_URL", store_url)
+    assert run("accounts", *command, username, "--password-stdin", stdin=password + "\n") == 1
+    err = capsys.readouterr().err
+    assert code in err
+    assert "密码" in err  # both languages
+    if password != "password":  # that one is also a word of the message
+        assert password not in err
+    assert run("accounts", "list") == 0
+    assert capsys.readouterr().out == ""
+
+
 def test_a_clerk_needs_a_division(url: str) -> None:
     with pytest.raises(SystemExit):
         run("accounts", "create-clerk", "c1", "--password-stdin")

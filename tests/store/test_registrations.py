@@ -622,7 +622,7 @@ async def test_update_registration_keeps_the_reason_it_failed(store: Store) -> N
 async def test_the_audit_record_of_a_submission_is_stored_with_it_or_not_at_all(
     store: Store,
 ) -> None:
-    clerk = await store.accounts.create("clerk", "password1", "clerk", divisions=["370100"])
+    clerk = await store.accounts.create("clerk", "lantern-orchid-1", "clerk", divisions=["370100"])
     sub = submission(actor_id=clerk.id)
     given = [worker(sub), account(sub)]
     outcome = await store.registrations.submit(sub, given, audit_as=clerk)

@@ -40,7 +40,7 @@ async def test_the_migrated_schema_matches_the_tables(store: Store) -> None:
 
 
 async def test_reopening_migrates_nothing_and_keeps_the_data(store_url: str, store: Store) -> None:
-    await store.accounts.create("admin1", "password1", "admin")
+    await store.accounts.create("admin1", "lantern-orchid-1", "admin")
     again = await Store.open(store_url, passwords=cheap_passwords(), audit_key=AUDIT_KEY)
     try:
         await again.migrate()
