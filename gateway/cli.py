@@ -47,6 +47,8 @@ def _serve(args: argparse.Namespace) -> int:
         from gateway import demo as demo_mode
         from gateway.store import Store
 
+        config = demo_mode.trust_identity_standin(config)
+
         async def prepare() -> None:
             store = await Store.open(config.store_url)
             try:
@@ -199,7 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--demo",
         action="store_true",
-        help="also run the three seeded stand-ins, with demo accounts and GraphiQL",
+        help="also run the seeded stand-ins (the three systems and the identity provider), "
+        "with demo accounts and GraphiQL",
     )
     serve.set_defaults(run=_serve)
 

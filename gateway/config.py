@@ -17,6 +17,7 @@ from typing import Any
 from gateway.domain.model import System
 from gateway.http.ratelimit import RateLimits
 from gateway.observability.settings import ObservabilitySettings
+from gateway.oidc import OidcSettings
 from gateway.profile import Disclosure, RequestLimits
 from gateway.settings import SystemSettings
 from gateway.store.audit import AuditRetention
@@ -72,6 +73,9 @@ class GatewayConfig:
     demo: bool = False
     data_dir: str = "data"
     systems: dict[System, SystemSettings] = field(default_factory=dict)
+    #: The identity provider whose tokens prove who acts for an employer (none: no
+    #: provider is trusted); ``[oidc]`` table or ``HRSS_OIDC_*``, see gateway/oidc.py.
+    oidc: OidcSettings | None = None
 
     def system(self, system: System) -> SystemSettings:
         return self.systems[system]
@@ -182,6 +186,7 @@ class GatewayConfig:
             system: SystemSettings.from_env(system, env, systems_doc.get(_FILE_NAMES[system], {}))
             for system in System
         }
+        values["oidc"] = OidcSettings.from_env(env, doc.get("oidc", {}))
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
