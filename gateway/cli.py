@@ -14,6 +14,11 @@ from gateway.store.cli import add_accounts_parser
 
 
 def _legacy(args: argparse.Namespace) -> int:
+    if args.system == "identity":
+        from adapters.identity.server import serve as serve_identity
+
+        serve_identity(host=args.host, port=args.port, data=args.data, seed=args.seed)
+        return 0
     from adapters.standin.server import serve
 
     serve(args.system, host=args.host, port=args.port, data=args.data, seed=args.seed)
@@ -41,6 +46,8 @@ def _serve(args: argparse.Namespace) -> int:
     if demo:
         from gateway import demo as demo_mode
         from gateway.store import Store
+
+        config = demo_mode.trust_identity_standin(config)
 
         async def prepare() -> None:
             store = await Store.open(config.store_url)
@@ -81,6 +88,26 @@ def _audit(args: argparse.Namespace) -> int:
         print(f"audit chain broken: {exc}; nothing was purged", file=sys.stderr)
         return 1
     print(f"purged {result.removed} audit records")
+    return 0
+
+
+def _signin(args: argparse.Namespace) -> int:
+    import getpass
+
+    from gateway.signin import SignInError, sign_in
+
+    password = os.environ.get("HRSS_SIGNIN_PASSWORD") or getpass.getpass(
+        f"password of {args.username}: "
+    )
+    try:
+        tokens = sign_in(
+            args.provider, args.client_id, args.username, password, redirect_uri=args.redirect_uri
+        )
+    except SignInError as exc:
+        print(f"signin: {exc}", file=sys.stderr)
+        return 1
+    print(tokens.access_token)
+    print('GraphiQL headers: {"Authorization": "Bearer <the token above>"}', file=sys.stderr)
     return 0
 
 
@@ -138,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run a stand-in that honours one existing system's contract "
         "(shared/legacy/), with the /__sim/ fault and stats surface.",
     )
-    legacy.add_argument("system", choices=["employment", "labor", "unemployment"])
+    legacy.add_argument("system", choices=["employment", "labor", "unemployment", "identity"])
     legacy.add_argument(
         "--host",
         default=os.environ.get("HRSS_STANDIN_HOST", "127.0.0.1"),
@@ -148,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--port",
         type=int,
         default=None,
-        help="port (default: employment 8101, labor 8102, unemployment 8103)",
+        help="port (default: employment 8101, labor 8102, unemployment 8103, identity 8104)",
     )
     legacy.add_argument(
         "--data",
@@ -174,7 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--demo",
         action="store_true",
-        help="also run the three seeded stand-ins, with demo accounts and GraphiQL",
+        help="also run the seeded stand-ins (the three systems and the identity provider), "
+        "with demo accounts and GraphiQL",
     )
     serve.set_defaults(run=_serve)
 
@@ -203,8 +231,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     audit.set_defaults(run=_audit)
 
+    _add_signin_parser(commands)
     add_accounts_parser(commands)
     return parser
+
+
+def _add_signin_parser(commands: Any) -> None:
+    from adapters.identity.config import DEFAULT_CLIENT_ID, DEFAULT_PORT, DEFAULT_REDIRECT_URI
+
+    signin = commands.add_parser(
+        "signin",
+        help="sign in at the identity provider and print an access token",
+        description="Run the authorization code flow with PKCE against the identity "
+        "provider (the demo's stand-in: its sign-in form is posted directly) and print "
+        "the access token, for GraphiQL's Authorization header. The password is read "
+        "from HRSS_SIGNIN_PASSWORD, or prompted.",
+    )
+    signin.add_argument(
+        "--provider",
+        default=os.environ.get("HRSS_OIDC_ISSUER", f"http://127.0.0.1:{DEFAULT_PORT}"),
+        help="the provider's issuer URL (default: HRSS_OIDC_ISSUER, else the demo's)",
+    )
+    signin.add_argument("--client-id", default=DEFAULT_CLIENT_ID)
+    signin.add_argument("--redirect-uri", default=DEFAULT_REDIRECT_URI)
+    signin.add_argument(
+        "--username", required=True, help="the legal-person account (its credit code)"
+    )
+    signin.set_defaults(run=_signin)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -18,6 +18,7 @@ from gateway.auth import Role
 from gateway.domain.model import System
 from gateway.http.ratelimit import RateLimits
 from gateway.observability.settings import ObservabilitySettings
+from gateway.oidc import OidcSettings
 from gateway.profile import Disclosure, RequestLimits
 from gateway.settings import SystemSettings
 from gateway.store.audit import AuditRetention
@@ -77,6 +78,9 @@ class GatewayConfig:
     demo: bool = False
     data_dir: str = "data"
     systems: dict[System, SystemSettings] = field(default_factory=dict)
+    #: The identity provider whose tokens prove who acts for an employer (none: no
+    #: provider is trusted); ``[oidc]`` table or ``HRSS_OIDC_*``, see gateway/oidc.py.
+    oidc: OidcSettings | None = None
 
     def system(self, system: System) -> SystemSettings:
         return self.systems[system]
@@ -193,6 +197,7 @@ class GatewayConfig:
             system: SystemSettings.from_env(system, env, systems_doc.get(_FILE_NAMES[system], {}))
             for system in System
         }
+        values["oidc"] = OidcSettings.from_env(env, doc.get("oidc", {}))
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 

@@ -1,7 +1,8 @@
-"""Demo mode: the gateway, the three seeded stand-ins and three demo accounts.
+"""Demo mode: the gateway, the seeded stand-ins and three demo accounts.
 
-``hrss-gateway serve --demo`` (what ``make demo`` runs) starts each stand-in as
-its own process on its default loopback port, keeps every store under the
+``hrss-gateway serve --demo`` (what ``make demo`` runs) starts each stand-in
+(the three systems and the identity provider, which the gateway is set to
+trust) as its own process on its default loopback port, keeps every store under the
 local data folder, signs up ``demo-employer``, ``demo-clerk`` and
 ``demo-admin`` (password ``demo-password``, in demo mode only), and stops the
 stand-ins when the gateway stops.
@@ -11,12 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 
+from adapters.identity.config import DEFAULT_PORT as IDENTITY_PORT
 from adapters.standin.process import RunningStandin, start_standin
 from adapters.standin.seed import EMPLOYERS
 from gateway.config import GatewayConfig
@@ -35,6 +39,7 @@ from gateway.domain.model import (
     Person,
     System,
 )
+from gateway.oidc import OidcSettings, secure_url
 from gateway.store import DuplicateUsername, EmployerRecord, Role, Store
 from gateway.systems import EmploymentSystem, LabourSystem, UnemploymentSystem
 
@@ -75,9 +80,31 @@ query MyWorkers {
 """
 
 
+def trust_identity_standin(config: GatewayConfig) -> GatewayConfig:
+    """The demo's config, trusting the identity stand-in unless a provider is configured.
+
+    The settings are also exported as ``HRSS_OIDC_*`` (where not set), so that
+    ``hrss-gateway signin`` and anything else this process reads finds the same.
+    """
+    if config.oidc is not None:
+        return config
+    oidc = OidcSettings(issuer=f"http://127.0.0.1:{IDENTITY_PORT}")
+    os.environ.setdefault("HRSS_OIDC_ISSUER", oidc.issuer)
+    os.environ.setdefault("HRSS_OIDC_AUDIENCE", oidc.audience)
+    os.environ.setdefault("HRSS_OIDC_CREDIT_CODE_CLAIM", oidc.credit_code_claim)
+    return dataclasses.replace(config, oidc=oidc)
+
+
+def _runs_identity_standin(config: GatewayConfig) -> bool:
+    """A provider on this machine over plain HTTP is ours to start; any other is real."""
+    issuer = config.oidc.issuer if config.oidc else ""
+    return issuer.startswith("http://") and secure_url(issuer)
+
+
 @contextlib.contextmanager
 def standins(config: GatewayConfig) -> Iterator[list[RunningStandin]]:
-    """Start the three seeded stand-ins on the configured ports; stop them after."""
+    """Start the seeded stand-ins on the configured ports (the identity provider's
+    too, when the trusted provider is on loopback); stop them after."""
     data = Path(config.data_dir)
     data.mkdir(parents=True, exist_ok=True)
     started: list[RunningStandin] = []
@@ -86,6 +113,20 @@ def standins(config: GatewayConfig) -> Iterator[list[RunningStandin]]:
             port = httpx.URL(config.system(system).url).port
             started.append(
                 start_standin(name, data, seed=True, data=str(data / f"{name}.db"), port=port)
+            )
+        if config.oidc is not None and _runs_identity_standin(config):
+            oidc = config.oidc
+            # The stand-in issues what the gateway is set to trust.
+            env = {
+                "HRSS_IDENTITY_ISSUER": oidc.issuer.rstrip("/"),
+                "HRSS_IDENTITY_AUDIENCE": oidc.audience,
+                "HRSS_IDENTITY_CREDIT_CODE_CLAIM": oidc.credit_code_claim,
+            }
+            port = httpx.URL(oidc.issuer).port or 80
+            started.append(
+                start_standin(
+                    "identity", data, seed=True, data=str(data / "identity.db"), env=env, port=port
+                )
             )
         yield started
     finally:
@@ -203,6 +244,19 @@ async def populate_employer(
     )
 
 
+def _identity_lines(config: GatewayConfig) -> str:
+    if config.oidc is None:
+        return ""
+    line = f"\n  identity:  {config.oidc.issuer}"
+    if _runs_identity_standin(config):
+        code = DEMO_EMPLOYER.profile.credit_code
+        line += (
+            f" (legal-person accounts: the seed employers' credit codes, password"
+            f" {DEMO_PASSWORD})\n  a token:   hrss-gateway signin --username {code}"
+        )
+    return line
+
+
 def banner(config: GatewayConfig) -> str:
     url = f"http://{config.host}:{config.port}/graphql"
     return (
@@ -210,6 +264,7 @@ def banner(config: GatewayConfig) -> str:
         f"  accounts:  demo-employer, demo-clerk, demo-admin (password {DEMO_PASSWORD})\n"
         f"  stand-ins: "
         + ", ".join(f"{n} {config.system(s).url}" for n, s in _STANDINS.items())
+        + _identity_lines(config)
         + f"\n  data:      {Path(config.data_dir).resolve()}\n\n"
         "A first query to try (paste it into GraphiQL):\n\n" + FIRST_QUERY
     )

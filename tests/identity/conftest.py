@@ -1,0 +1,46 @@
+"""The identity stand-in as a real process, and a second, independent provider.
+
+``identity`` is one seeded stand-in per test module, with a data file so that
+tests can sign tokens with its own current key (the only way to make a token
+that is signed right but claims something wrong). ``tiny`` is a provider
+built here from PyJWT and ``cryptography`` keys alone, shaped like another
+vendor's (a path in its issuer, EC and RSA-PSS keys, JWKS without ``alg``,
+another claim name), so that the verifier is not tied to our stand-in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from adapters.standin.process import RunningStandin, start_standin
+from tests.identity.support import StandinSigner, TinyProvider
+
+
+@pytest.fixture(scope="module")
+def identity(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStandin]:
+    tmp = tmp_path_factory.mktemp("identity")
+    standin = start_standin("identity", tmp, seed=True, data=str(tmp / "identity.db"))
+    yield standin
+    standin.stop()
+
+
+@pytest.fixture
+def standin(identity: RunningStandin) -> RunningStandin:
+    identity.reset()
+    return identity
+
+
+@pytest.fixture
+def standin_signer(standin: RunningStandin) -> StandinSigner:
+    assert standin.data is not None
+    return StandinSigner(standin.url, Path(standin.data))
+
+
+@pytest.fixture(scope="module")
+def tiny() -> Iterator[TinyProvider]:
+    provider = TinyProvider().start()
+    yield provider
+    provider.stop()
