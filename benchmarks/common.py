@@ -53,7 +53,12 @@ async def start_gateway(
         env.update({f"HRSS_{p}_TIMEOUT": str(system_timeout) for p in _SYSTEMS})
     settings.setdefault("store_url", f"sqlite+aiosqlite:///{directory}/gateway.db")
     config = GatewayConfig.load(
-        environ=env, token_secret="b" * 32, audit_key="k" * 32, data_dir=str(directory), **settings
+        environ=env,
+        token_secret="b" * 32,
+        audit_key="k" * 32,
+        data_dir=str(directory),
+        employer_passwords=True,  # the benchmarks sign the demo employer in with its password
+        **settings,
     )
     gw = await Gateway.start(config)
     await prepare_store(gw.store)

@@ -26,6 +26,7 @@ from gateway.config import GatewayConfig
 from gateway.domain.model import System
 from gateway.http.ratelimit import LoginThrottle
 from gateway.observability import GatewayMetrics, with_request_id
+from gateway.oidc import OidcVerifier
 from gateway.registrations.policy import utc_now
 from gateway.resilience import (
     ResiliencePolicy,
@@ -65,6 +66,8 @@ class Gateway:
     #: Set when a registration is stored, so that this process's worker starts at once.
     work_submitted: asyncio.Event = field(default_factory=asyncio.Event)
     registrar: Registrar = field(init=False)
+    #: Checks the identity platform's tokens; None when no provider is trusted.
+    oidc: OidcVerifier | None = None
 
     def __post_init__(self) -> None:
         # Through a lambda, so that moving ``clock`` later moves the registrar's too.
@@ -148,6 +151,10 @@ class Gateway:
             login_throttle=LoginThrottle(config.rate_limits, config.cache_url, hash_key=audit_key),
             http_clients=list(clients.values()),
         )
+        if config.oidc is not None:
+            provider = httpx.AsyncClient()
+            gateway.http_clients.append(provider)
+            gateway.oidc = OidcVerifier(config.oidc, provider)
         metrics.watch_cache(gateway.cache)
         return gateway
 

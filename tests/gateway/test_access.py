@@ -110,7 +110,8 @@ def test_may_look_up_employer(who: Principal, code: str, allowed: bool) -> None:
         (CITY_CLERK, OTHER, "370102", True),
         (CITY_CLERK, OTHER, "370202", False),  # not its window's employer
         (DISTRICT_CLERK, OTHER, "370103", False),
-        (EMPLOYER, OWN, "370102", False),  # signed in, it has an account already
+        (EMPLOYER, OWN, "370102", True),  # proven: its own unit, merged again
+        (EMPLOYER, OTHER, "370102", False),  # never another unit
         (ADMIN, OTHER, "370102", False),
         (STRANGER, OWN, "370102", False),
     ],

@@ -105,6 +105,7 @@ async def gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
         token_secret="t" * 32,
         audit_key="a" * 32,
         data_dir=str(tmp_path),
+        employer_passwords=True,
     )
     gw = await Gateway.start(config)
     await prepare_store(gw.store)

@@ -244,9 +244,10 @@ OPEN = """mutation($i: OpenAccountInput!, $k: String!) {
   registrations { id business steps { system state } } } } }"""
 
 
-async def test_an_employer_opens_its_account_and_the_unit_everywhere(
+async def test_a_clerk_opens_an_employers_account_and_the_unit_everywhere(
     client: GraphQLClient, gateway: Gateway, worker: None
 ) -> None:
+    clerk = await client.login("demo-clerk")
     code = credit_code()
     account = {
         "creditCode": code,
@@ -254,34 +255,41 @@ async def test_an_employer_opens_its_account_and_the_unit_everywhere(
         "division": "370102",
         "contact": "钱经理",
         "phone": "0531-81234567",
-        "username": f"u{code.lower()}",
         "password": "a-long-password",
     }
     variables = {"i": account, "k": key()}
-    body = await client.post(OPEN, variables)
+    body = await clerk.post(OPEN, variables)
     opened = body["data"]["openAccount"]
-    assert opened["account"] == {"username": account["username"], "creditCode": code}
+    # The account is named by its unit's code (employer passwords are on in these tests).
+    assert opened["account"] == {"username": code.lower(), "creditCode": code}
     [registration] = opened["result"]["registrations"]
     assert registration["business"] == "OPEN_ACCOUNT"
-    me = await client.login(account["username"], account["password"])
+    me = await client.login(code, account["password"])
     done = await settled(me, registration["id"])
     assert done["state"] == "COMPLETED"
     ids = (await me.post("{ employer { systemIds { employment labour unemployment } } }"))["data"][
         "employer"
     ]["systemIds"]
     assert all(ids.values())
-    again = await client.post(OPEN, variables)
+    again = await clerk.post(OPEN, variables)
     assert again["data"]["openAccount"]["result"]["registrations"][0]["id"] == registration["id"]
-    second = await client.post(OPEN, {"i": {**account, "username": "another-name"}, "k": key()})
-    assert {p["code"] for p in second["data"]["openAccount"]["result"]["problems"]} == {
-        "ACCOUNT_EXISTS"
+    # Opened again under another key: the same one account, its password unchanged.
+    second = await clerk.post(OPEN, {"i": {**account, "password": "another-long-pw-9"}, "k": key()})
+    assert second["data"]["openAccount"]["account"] == {
+        "username": code.lower(),
+        "creditCode": code,
     }
+    await client.login(code, account["password"])
+    assert len(await gateway.store.accounts.for_employer(code)) == 1
 
 
 OPEN_REFUSED = """mutation($i: OpenAccountInput!, $k: String!) {
   openAccount(input: $i, idempotencyKey: $k) {
   account { username } result { accepted registrations { id }
   problems { field code messageZh messageEn } } } }"""
+
+#: The unit whose account the weak passwords are tried for (its code is its user name).
+WEAK_UNIT = credit_code()
 
 
 @pytest.mark.parametrize(
@@ -290,23 +298,23 @@ OPEN_REFUSED = """mutation($i: OpenAccountInput!, $k: String!) {
         ("12345678", "PASSWORD_BREACHED"),
         ("password", "PASSWORD_BREACHED"),
         ("abcdefghij", "PASSWORD_TOO_COMMON"),
-        ("my-UNIT-JINAN-9-lantern", "PASSWORD_CONTAINS_USERNAME"),
+        (f"my-{WEAK_UNIT}-lantern", "PASSWORD_CONTAINS_USERNAME"),
         ("seven77", "PASSWORD_TOO_SHORT"),
     ],
 )
 async def test_open_account_refuses_a_weak_password(
     client: GraphQLClient, gateway: Gateway, password: str, code: str
 ) -> None:
+    clerk = await client.login("demo-clerk")
     account = {
-        "creditCode": credit_code(),
+        "creditCode": WEAK_UNIT,
         "name": "济南弱密码科技有限公司",
         "division": "370102",
         "contact": "钱经理",
         "phone": "0531-81234567",
-        "username": "unit-jinan-9",
         "password": password,
     }
-    body = await client.post(OPEN_REFUSED, {"i": account, "k": key()})
+    body = await clerk.post(OPEN_REFUSED, {"i": account, "k": key()})
     opened = body["data"]["openAccount"]
     assert opened["account"] is None
     assert opened["result"]["accepted"] is False
@@ -317,7 +325,8 @@ async def test_open_account_refuses_a_weak_password(
     assert problem["messageEn"]
     if password != "password":  # that one is also a word of the message
         assert password not in problem["messageZh"] + problem["messageEn"]
-    assert await gateway.store.accounts.get("unit-jinan-9") is None
+    assert await gateway.store.accounts.for_employer(WEAK_UNIT) == []
+    assert await gateway.store.employers.get(WEAK_UNIT) is None
 
 
 @pytest.fixture

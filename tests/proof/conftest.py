@@ -221,6 +221,9 @@ def deployment_env(
         "HRSS_TOKEN_SECRET": "proof-token-secret-" + "t" * 32,
         "HRSS_AUDIT_KEY": "proof-audit-key-" + "a" * 32,
         "HRSS_RUN_WORKER": "true" if run_worker else "false",
+        # The proofs sign the demo employer in with its password; production
+        # employers sign in through the identity platform (tests/gateway/test_open_account.py).
+        "HRSS_EMPLOYER_PASSWORDS": "true",
         "HRSS_DATA_DIR": str(data_dir),
         # Cheap password hashes: the tests sign in, they do not measure Argon2.
         "HRSS_ARGON2_TIME_COST": "1",
