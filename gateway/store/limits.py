@@ -4,7 +4,9 @@ Read from the table definitions, so that a column made narrower or wider moves
 the check with it. PostgreSQL refuses a value longer than its ``varchar`` (in
 characters) and cannot hold U+0000 at all; a value that passes the checks
 must never reach it only to fail there. Most personal fields are kept inside
-the JSON ``payload`` (``text``, no width): only the ones below have a column.
+the JSON ``payload`` (``text``, no width): they have no length here, but the
+gateway keeps them and shows them back, so their characters are held to the
+same rule as everywhere (no control character, nothing that is not one).
 """
 
 from __future__ import annotations
@@ -31,5 +33,13 @@ LIMITS = Limits(
         "unit_name": _width(tables.employers.c.name, tables.accounts.c.display_name),
         # The audit log keeps the masked number, as long as the number itself.
         "id_number": _width(tables.audit_records.c.worker_masked),
+        # Kept in the registration's JSON payload only.
+        "name": None,
+        "household_address": None,
+        "current_address": None,
+        "mobile": None,
+        "post": None,
+        "contact": None,
+        "phone": None,
     },
 )
