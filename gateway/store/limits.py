@@ -14,6 +14,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from gateway.domain.limits import Characters, Limits, Unit
+from gateway.domain.model import IdType
 from gateway.store import tables
 
 
@@ -31,8 +32,12 @@ LIMITS = Limits(
     fields={
         # The employer's name is kept, and is the employer account's display name.
         "unit_name": _width(tables.employers.c.name, tables.accounts.c.display_name),
-        # The audit log keeps the masked number, as long as the number itself.
-        "id_number": _width(tables.audit_records.c.worker_masked),
+        # The audit log keeps the masked number, as long as the number itself;
+        # a registration's person key is the ID type, a colon and the number.
+        "id_number": min(
+            _width(tables.audit_records.c.worker_masked),
+            _width(tables.registrations.c.person_key) - max(len(t.value) for t in IdType) - 1,
+        ),
         # Kept in the registration's JSON payload only.
         "name": None,
         "household_address": None,
