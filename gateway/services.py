@@ -18,11 +18,15 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from adapters.employment import EmploymentAdapter
+from adapters.employment.limits import LIMITS as EMPLOYMENT_LIMITS
 from adapters.labor import LabourAdapter
+from adapters.labor.limits import LIMITS as LABOUR_LIMITS
 from adapters.unemployment import UnemploymentAdapter
+from adapters.unemployment.limits import LIMITS as UNEMPLOYMENT_LIMITS
 from gateway.auth import ConfigurationError, HashParams, Passwords, load_or_create_secret
 from gateway.cache import GatewayCache
 from gateway.config import GatewayConfig
+from gateway.domain.limits import Limits
 from gateway.domain.model import System
 from gateway.http.ratelimit import LoginThrottle
 from gateway.observability import GatewayMetrics, with_request_id
@@ -46,6 +50,13 @@ from gateway.systems import (
     SystemAdapter,
     UnemploymentSystem,
 )
+
+#: What each system takes (its contract's "Limits"), checked before anything is sent.
+SYSTEM_LIMITS: dict[System, Limits] = {
+    System.EMPLOYMENT: EMPLOYMENT_LIMITS,
+    System.LABOUR: LABOUR_LIMITS,
+    System.UNEMPLOYMENT: UNEMPLOYMENT_LIMITS,
+}
 
 
 @dataclass
@@ -75,6 +86,7 @@ class Gateway:
             self.store,
             self.config,
             clock=lambda: self.clock(),
+            limits=SYSTEM_LIMITS,
             on_submitted=self.work_submitted.set,
         )
 

@@ -161,7 +161,23 @@ _MOBILE = re.compile(r"\d{11}")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _RESIDENT_ID = re.compile(r"\d{17}[\dX]")
 _INTEGER = re.compile(r"\d{1,9}")
-_MAX_TEXT = 200
+
+#: The contract's "Limits" table, in Unicode characters. Fields outside it are
+#: codes, dates and this system's own numbers, which their formats bound.
+LIMITS: Mapping[str, int] = {
+    "aab004": 100,
+    "aae004": 30,
+    "aae005": 20,
+    "aac067": 20,
+    "aac003": 50,
+    "aac010": 100,
+    "aae006": 100,
+    "aca111": 50,
+    "aac147": 32,
+}
+#: U+0000 to U+001F and U+007F, refused in every text field (and lone
+#: surrogates, which are no characters and which the store cannot encode).
+_REFUSED = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 
 
 class BusinessError(Exception):
@@ -190,8 +206,11 @@ def _text(body: Mapping[str, Any], key: str, *, required: bool = True) -> str | 
         return None
     if not isinstance(value, str):
         raise invalid(key, "必须为字符串")
-    if len(value) > _MAX_TEXT:
-        raise invalid(key, "过长")
+    most = LIMITS.get(key)
+    if most is not None and len(value) > most:
+        raise invalid(key, f"长度超过{most}个字符")
+    if _REFUSED.search(value):
+        raise invalid(key, "含有控制字符或无效字符")
     return value
 
 

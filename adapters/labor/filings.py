@@ -92,6 +92,23 @@ _CONTRACT_TYPES = frozenset(mapping.CONTRACT_TYPES.values())
 _FILING_CATEGORIES = frozenset(mapping.FILING_CATEGORIES.values())
 _FORMS = frozenset(mapping.EMPLOYMENT_FORMS.values())
 _ID_TYPES = frozenset(mapping.ID_TYPES.values())
+#: The contract's "Limits" table (the WSDL's ``xs:maxLength``), in characters, by
+#: element path. Other elements are codes, dates and this system's own numbers,
+#: which their formats bound, or the employer's contact and phone, unpublished.
+LIMITS: Mapping[str, int] = {
+    "name": 200,  # RegisterEmployer: the employer's name
+    "Worker/name": 40,
+    "Worker/hukouAddress": 200,
+    "Worker/address": 200,
+    "Contract/post": 60,
+    "Worker/mobile": 20,
+    "Worker/idNumber": 32,
+    "idNumber": 32,  # RenewContract, TerminateContract: the worker's, as above
+}
+# Control characters, tab, line feed and carriage return included (the
+# contract refuses those three too), and the mark soap.mark_unparsable leaves
+# where one XML 1.0 cannot carry at all was sent.
+_REFUSED = re.compile(f"[\\x00-\\x1f\\x7f{soap.UNPARSABLE}]")
 _FIELD_LABELS = {
     "creditCode": "统一社会信用代码",
     "name": "名称",
@@ -176,14 +193,22 @@ def valid_ric(value: str) -> bool:
     return "10X98765432"[total % 11] == value[17]
 
 
-def _text(values: Mapping[str, Any], name: str, path: str, *, need: bool, most: int) -> str | None:
+def _text(
+    values: Mapping[str, Any], name: str, path: str, *, need: bool, most: int | None = None
+) -> str | None:
+    """A text element; ``most`` defaults to the contract's limit for it, if any."""
     value = values.get(name)
+    if isinstance(value, str) and _REFUSED.search(value):
+        raise invalid(path + name, E_FORMAT, "含有控制字符", "control character")
     if value is None or (isinstance(value, str) and not value.strip()):
         if need:
             raise required(path + name)
         return None
-    if not isinstance(value, str) or len(value) > most:
+    most = most if most is not None else LIMITS.get(path + name)
+    if not isinstance(value, str):
         raise invalid(path + name)
+    if most is not None and len(value) > most:
+        raise invalid(path + name, E_FORMAT, f"超过{most}个字符", f"longer than {most} characters")
     return value.strip()
 
 
@@ -215,16 +240,17 @@ def check_employer(values: Mapping[str, Any]) -> dict[str, Any]:
         raise invalid("region")
     return {
         "creditCode": credit_code,
-        "name": _text(values, "name", "", need=True, most=100),
+        "name": _text(values, "name", "", need=True),
         "region": region,
-        "contact": _text(values, "contact", "", need=False, most=50),
-        "phone": _text(values, "phone", "", need=False, most=32),
+        "contact": _text(values, "contact", "", need=False),
+        "phone": _text(values, "phone", "", need=False),
     }
 
 
 def check_id_number(id_type: str, value: Any, field: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise required(field)
+    path, _, name = field.rpartition("/")
+    value = _text({name: value}, name, f"{path}/" if path else "", need=True)
+    assert value is not None  # _text refused a missing one
     value = value.strip().upper() if id_type in ("A", "E", "F") else value.strip()
     if id_type in ("A", "E"):
         ok = valid_ric(value)
@@ -242,19 +268,19 @@ def check_worker(worker: Mapping[str, Any] | None) -> dict[str, Any]:
         raise required("Worker")
     p = "Worker/"
     id_type = _code(worker, "idType", p, _ID_TYPES)
-    mobile = _text(worker, "mobile", p, need=False, most=11)
+    mobile = _text(worker, "mobile", p, need=False)
     if mobile is not None and not _MOBILE.fullmatch(mobile):
         raise invalid(p + "mobile")
     return {
         "idType": id_type,
         "idNumber": check_id_number(id_type, worker.get("idNumber"), p + "idNumber"),
-        "name": _text(worker, "name", p, need=True, most=50),
+        "name": _text(worker, "name", p, need=True),
         "gender": _code(worker, "gender", p, ("1", "2")),
         "nation": _code(worker, "nation", p, _NATIONS),
         "education": _code(worker, "education", p, mapping.LEGACY_EDUCATION_CODES),
         "mobile": mobile,
-        "hukouAddress": _text(worker, "hukouAddress", p, need=False, most=200),
-        "address": _text(worker, "address", p, need=False, most=200),
+        "hukouAddress": _text(worker, "hukouAddress", p, need=False),
+        "address": _text(worker, "address", p, need=False),
     }
 
 
@@ -278,7 +304,7 @@ def check_contract(contract: Mapping[str, Any] | None) -> dict[str, Any]:
         "endDate": end,
         "filingCategory": _code(contract, "filingCategory", p, _FILING_CATEGORIES),
         "employmentForm": _code(contract, "employmentForm", p, _FORMS),
-        "post": _text(contract, "post", p, need=True, most=50),
+        "post": _text(contract, "post", p, need=True),
         "region": region,
     }
 
@@ -440,11 +466,11 @@ class FilingRegistry:
         self, employer_code: Any, id_number: Any, contract: Mapping[str, Any] | None
     ) -> str:
         checked_contract = check_contract(contract)
-        if not isinstance(id_number, str) or not id_number.strip():
-            raise required("idNumber")
+        id_number = _text({"idNumber": id_number}, "idNumber", "", need=True)
+        assert id_number is not None  # _text refused a missing one
         with self.store.transaction() as tx:
             code = self._require_employer(tx, employer_code)
-            current = self._in_force(tx, code, id_number.strip())
+            current = self._in_force(tx, code, id_number)
             if current is None:
                 raise FilingFault(
                     soap.NOT_FOUND, E_NO_CONTRACT, "没有在执行的劳动合同 (no contract in force)"
@@ -487,15 +513,15 @@ class FilingRegistry:
             raise invalid("reasonCode", E_CODE, "与解除终止类型不符")
         date = _date(values, "endDate", "", need=True)
         assert date is not None
-        if not isinstance(id_number, str) or not id_number.strip():
-            raise required("idNumber")
+        id_number = _text({"idNumber": id_number}, "idNumber", "", need=True)
+        assert id_number is not None  # _text refused a missing one
         with self.store.transaction() as tx:
             code = self._require_employer(tx, employer_code)
-            current = self._in_force(tx, code, id_number.strip())
+            current = self._in_force(tx, code, id_number)
             if current is None:
                 any_record = tx.execute(
                     "SELECT 1 FROM contract_record WHERE employer_code = ? AND id_number = ?",
-                    (code, id_number.strip()),
+                    (code, id_number),
                 ).fetchone()
                 if any_record is None:
                     raise FilingFault(

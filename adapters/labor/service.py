@@ -39,6 +39,17 @@ COMMITTED = "hrss.labor.committed"
 
 _Req = Unicode(min_occurs=1, nillable=False)
 _Opt = Unicode(min_occurs=0)
+
+
+def _limited(path: str, *, required: bool) -> Any:
+    """A text element carrying the contract's limit as ``xs:maxLength`` (not enforced
+    by spyne, which does not validate: the registry refuses, as the contract says)."""
+    most = filings.LIMITS[path]
+    if required:
+        return Unicode(max_len=most, min_occurs=1, nillable=False)
+    return Unicode(max_len=most, min_occurs=0)
+
+
 _ReqDate = Date(min_occurs=1, nillable=False)
 _OptDate = Date(min_occurs=0)
 
@@ -47,14 +58,14 @@ class Worker(ComplexModel):
     __namespace__ = soap.TNS
     _type_info = [  # noqa: RUF012 - spyne reads the pairs, in order, at class creation
         ("idType", _Req),
-        ("idNumber", _Req),
-        ("name", _Req),
+        ("idNumber", _limited("Worker/idNumber", required=True)),
+        ("name", _limited("Worker/name", required=True)),
         ("gender", _Req),
         ("nation", _Req),
         ("education", _Req),
-        ("mobile", _Opt),
-        ("hukouAddress", _Opt),
-        ("address", _Opt),
+        ("mobile", _limited("Worker/mobile", required=False)),
+        ("hukouAddress", _limited("Worker/hukouAddress", required=False)),
+        ("address", _limited("Worker/address", required=False)),
     ]
 
 
@@ -66,7 +77,7 @@ class Contract(ComplexModel):
         ("endDate", _OptDate),
         ("filingCategory", _Req),
         ("employmentForm", _Req),
-        ("post", _Req),
+        ("post", _limited("Contract/post", required=True)),
         ("region", _Req),
     ]
 
@@ -120,7 +131,15 @@ def build_service(registry: FilingRegistry) -> type[ServiceBase]:
             raise _fault(exc) from None
 
     class FilingService(ServiceBase):
-        @rpc(_Req, _Req, _Req, _Opt, _Opt, _returns=Unicode, _out_variable_name="employerCode")
+        @rpc(
+            _Req,
+            _limited("name", required=True),
+            _Req,
+            _Opt,
+            _Opt,
+            _returns=Unicode,
+            _out_variable_name="employerCode",
+        )
         def RegisterEmployer(
             ctx: Any, creditCode: Any, name: Any, region: Any, contact: Any, phone: Any
         ) -> Any:
@@ -178,7 +197,7 @@ def build_service(registry: FilingRegistry) -> type[ServiceBase]:
 
         @rpc(
             _Req,
-            _Req,
+            _limited("idNumber", required=True),
             Contract.customize(min_occurs=1, nillable=False),
             _in_arg_names={"contract": "Contract"},
             _returns=Unicode,
@@ -194,7 +213,15 @@ def build_service(registry: FilingRegistry) -> type[ServiceBase]:
             _committed(ctx)
             return filing_no
 
-        @rpc(_Req, _Req, _Req, _Req, _ReqDate, _returns=Unicode, _out_variable_name="filingNo")
+        @rpc(
+            _Req,
+            _limited("idNumber", required=True),
+            _Req,
+            _Req,
+            _ReqDate,
+            _returns=Unicode,
+            _out_variable_name="filingNo",
+        )
         def TerminateContract(
             ctx: Any, employerCode: Any, idNumber: Any, endKind: Any, reasonCode: Any, endDate: Any
         ) -> Any:

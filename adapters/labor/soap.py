@@ -8,6 +8,7 @@ gives outside spyne (authentication, infrastructure trouble).
 from __future__ import annotations
 
 import hmac
+import re
 from dataclasses import dataclass
 
 from lxml import etree
@@ -65,6 +66,28 @@ class Envelope:
     username: str | None
     password: str | None
     password_type: str | None
+
+
+#: Put where a control character XML 1.0 cannot carry was sent, so that the
+#: envelope still parses and the element holding it is refused by name (the
+#: contract's ``Client.Validation``). A noncharacter: nobody sends it as text.
+UNPARSABLE = "\ufdd0"
+# Raw, in UTF-8 (these bytes never occur inside a multi-byte character), or as
+# a character reference. Tab, line feed and carriage return are XML; the
+# registry refuses them once parsed.
+_RAW_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_REFERENCE = re.compile(rb"&#(?:x([0-9a-fA-F]{1,8})|([0-9]{1,10}));")
+_CONTROL_CODES = frozenset(range(0x20)) - {0x09, 0x0A, 0x0D}
+
+
+def mark_unparsable(body: bytes) -> bytes:
+    """The body with every control character XML 1.0 cannot carry replaced by ``UNPARSABLE``."""
+
+    def reference(m: re.Match[bytes]) -> bytes:
+        code = int(m.group(1), 16) if m.group(1) else int(m.group(2))
+        return b"&#xFDD0;" if code in _CONTROL_CODES else m.group(0)
+
+    return _REFERENCE.sub(reference, _RAW_CONTROL.sub(UNPARSABLE.encode(), body))
 
 
 def read_envelope(body: bytes) -> Envelope | None:

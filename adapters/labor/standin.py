@@ -147,7 +147,7 @@ def create_app(*, data: str | None, seed: bool, settings: SystemSettings) -> Sta
     sim = Simulator(SoapAnswers())
 
     async def post(request: Request) -> Response:
-        body = await request.body()
+        body = soap.mark_unparsable(await request.body())
         envelope = soap.read_envelope(body)
         operation = envelope.operation if envelope and envelope.operation else "invalid"
         write = operation in soap.WRITES

@@ -15,6 +15,9 @@ What the contract leaves open, and how this stand-in reads it:
   registration day + a six-digit serial; ``djrq`` is the day of registration.
 - "One person" is one ``zjhm``. Lists are newest first (registration day, then
   order of registration). Listing an unknown unit gives an empty page.
+- Text is held to the contract's "Limits" table in GBK bytes (``LIMITS``); a
+  control character, or a character GBK cannot hold (sent as a JSON escape),
+  is an invalid field (400, errcode 40001, naming it and the byte count).
 - Infrastructure answers: ``error_rate`` gives HTTP 500 with errcode 50000 in
   the contract's error shape; ``down`` gives a bare HTTP 503 page from the
   front proxy (no ``Retry-After``); maintenance gives 503, ``Retry-After`` and
@@ -32,7 +35,7 @@ import json
 import re
 import secrets
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from starlette.applications import Starlette
@@ -151,6 +154,18 @@ _OLD_PERMANENT_RESIDENT = re.compile(r"[A-Z]{3}\d{12}")
 _DOCUMENT = re.compile(r"[A-Z0-9]{5,20}")
 _MOBILE = re.compile(r"1[3-9]\d{9}")
 
+#: The contract's "Limits" table, in bytes of GBK. Fields outside it are codes,
+#: dates and this system's own numbers, which their formats bound.
+LIMITS: Mapping[str, int] = {
+    "dwmc": 200,
+    "xm": 40,
+    "hjdz": 200,
+    "jzdz": 200,
+    "sjhm": 20,
+    "zjhm": 32,
+}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
 
 def valid_credit_code(code: str) -> bool:
     """GB 32100: 18 characters of its alphabet, the last a mod-31 check."""
@@ -190,7 +205,7 @@ class Fields:
     def __init__(self, body: dict[str, Any]) -> None:
         self.body = body
 
-    def text(self, name: str, *, max_len: int = 100, required: bool = True) -> str | None:
+    def text(self, name: str, *, required: bool = True) -> str | None:
         value = self.body.get(name)
         if value is None or value == "":
             if required:
@@ -198,12 +213,17 @@ class Fields:
             return None
         if not isinstance(value, str):
             raise Invalid(name, "应为字符串")
-        if len(value) > max_len:
-            raise Invalid(name, "长度超出限制")
+        if _CONTROL.search(value):
+            raise Invalid(name, "含有控制字符")
+        most = LIMITS.get(name)
+        # body() has refused what GBK cannot encode.
+        size = len(value.encode("gbk"))
+        if most is not None and size > most:
+            raise Invalid(name, f"长度{size}字节，超过{most}字节（GBK）")
         return value
 
-    def required(self, name: str, *, max_len: int = 100) -> str:
-        value = self.text(name, max_len=max_len)
+    def required(self, name: str) -> str:
+        value = self.text(name)
         if value is None:  # text() refuses a missing required value; this narrows the type
             raise Invalid(name, "必填")
         return value
@@ -279,7 +299,9 @@ class UnemploymentStandin:
         except UnicodeDecodeError:
             raise BadBody("请求体不是有效的GBK编码") from None
         try:
-            body = json.loads(text)
+            # Not strict: a raw control character in a string is then an
+            # invalid field (40001, named), as the contract says, not a bad body.
+            body = json.loads(text, strict=False)
         except ValueError:
             raise BadBody("请求体不是有效的JSON") from None
         if not isinstance(body, dict):
@@ -359,7 +381,7 @@ class UnemploymentStandin:
     async def create_unit(self, request: Request) -> Response:
         f = Fields(await self.body(request))
         tyshxydm = f.valid("tyshxydm", valid_credit_code)
-        dwmc = f.required("dwmc", max_len=100)
+        dwmc = f.required("dwmc")
         xzqh = f.valid("xzqh", lambda v: bool(_DIVISION.fullmatch(v)))
         with self.store.transaction() as tx:
             existing = tx.execute(
@@ -388,23 +410,23 @@ class UnemploymentStandin:
         today = dt.date.today()
         f = Fields(await self.body(request))
         values = {
-            "dwbh": f.required("dwbh", max_len=32),
+            "dwbh": f.required("dwbh"),
             "zjlx": f.code("zjlx", mapping.ID_TYPE_FROM_LEGACY),
         }
-        zjhm = f.required("zjhm", max_len=32)
+        zjhm = f.required("zjhm")
         if not _id_number_ok(values["zjlx"], zjhm):
             raise Invalid("zjhm", "证件号码格式不正确")
         values |= {
             "zjhm": zjhm,
-            "xm": f.required("xm", max_len=50),
+            "xm": f.required("xm"),
             "xb": f.code("xb", mapping.GENDER_FROM_LEGACY),
             "mz": f.code("mz", mapping.ETHNICITY_CODES),
             "whcd": f.code("whcd", mapping.EDUCATION_FROM_LEGACY),
         }
         optional = {
             "sjhm": f.optional("sjhm", lambda v: bool(_MOBILE.fullmatch(v))),
-            "hjdz": f.text("hjdz", max_len=200, required=False),
-            "jzdz": f.text("jzdz", max_len=200, required=False),
+            "hjdz": f.text("hjdz", required=False),
+            "jzdz": f.text("jzdz", required=False),
         }
         values |= {
             "jcldgxrq": f.date("jcldgxrq", not_after=today),

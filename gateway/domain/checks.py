@@ -226,11 +226,6 @@ MESSAGES: Mapping[str, tuple[str, str]] = MappingProxyType(
             "{f_zh}早于开始时间",
             "the {f_en} is before the start date",
         ),
-        "NOT_ENCODABLE": (
-            "{f_zh}第{position}个字符不在GBK字符集中，失业登记系统无法接收",
-            "character {position} of the {f_en} is outside GBK, which the "
-            "unemployment system cannot receive",
-        ),
         "UNEMPLOYMENT_ONLY_ON_END": (
             "只有终止或解除劳动合同的业务可以同时办理失业登记",
             "unemployment registration goes only with the end of a contract",
@@ -548,20 +543,6 @@ def check_division(code: str | None, field: str = "division") -> list[Problem]:
     return []
 
 
-def _check_encodable(
-    value: str | None, field: str, labels: Mapping[str, tuple[str, str]] = FIELD_LABELS
-) -> list[Problem]:
-    if value is None:
-        return []
-    for position, char in enumerate(value, start=1):
-        try:
-            char.encode("gbk")
-        except UnicodeEncodeError:
-            # The position, not the character: the text is personal data.
-            return [_problem(field, "NOT_ENCODABLE", labels=labels, position=position)]
-    return []
-
-
 # ------------------------------------------------------------------ rows
 
 _PERSON_FIELDS = (
@@ -619,9 +600,6 @@ _CODED_FIELDS: Mapping[str, str] = MappingProxyType(
         "end_reason": "end_reason",
     }
 )
-
-# Text the unemployment system receives (xm, hjdz, jzdz), in GBK.
-_UNEMPLOYMENT_TEXT = ("name", "household_address", "current_address")
 
 # A worker who has died or draws a pension is not unemployed (失业登记 is for
 # people of working age able and willing to work).
@@ -741,8 +719,6 @@ def _check_end(row: RegistrationRow) -> list[Problem]:
                 reason_en=_in_sentence(reason.label_en),
             )
         )
-    for field in _UNEMPLOYMENT_TEXT:
-        found += _check_encodable(getattr(row, field), field)
     return found
 
 
@@ -797,9 +773,6 @@ def check_employer(profile: EmployerProfile) -> list[Problem]:
     found = check_credit_code(profile.credit_code)
     if _blank(profile.name):
         found.append(_problem("name", "REQUIRED", labels=_EMPLOYER_LABELS))
-    else:
-        # The unemployment system keeps the unit's name, in GBK.
-        found += _check_encodable(profile.name, "name", _EMPLOYER_LABELS)
     found += check_division(profile.division)
     if not _blank(profile.phone):
         assert profile.phone is not None

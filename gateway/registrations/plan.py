@@ -8,7 +8,10 @@ sends is exactly what was stored.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import functools
+import typing
 import uuid
 from collections.abc import Sequence
 from typing import Any, TypeVar
@@ -28,6 +31,7 @@ from gateway.domain.model import (
     UnemploymentRequest,
 )
 from gateway.registrations.model import (
+    OPERATION_SYSTEM,
     Business,
     Channel,
     Operation,
@@ -228,6 +232,49 @@ PAYLOAD_TYPES: dict[Operation, type[Any]] = {
 }
 
 
+#: The writes of each business; an end adds the unemployment registration when asked.
+ROW_OPERATIONS: dict[RowBusiness, tuple[Operation, ...]] = {
+    RowBusiness.HIRE: (Operation.REGISTER_EMPLOYMENT, Operation.FILE_CONTRACT),
+    RowBusiness.RENEW: (Operation.RENEW_CONTRACT,),
+    RowBusiness.END: (Operation.DISMISS, Operation.END_CONTRACT),
+}
+
+
+def row_operations(row: RegistrationRow, only: Operation | None = None) -> tuple[Operation, ...]:
+    """The writes a row will make (``row_steps`` makes exactly these), known before
+    the row is checked: nothing but its business and its unemployment flag counts."""
+    operations = ROW_OPERATIONS.get(row.business, ())
+    if row.business is RowBusiness.END and row.register_unemployment:
+        operations += (Operation.REGISTER_UNEMPLOYMENT,)
+    return tuple(op for op in operations if only is None or op is only)
+
+
+@functools.cache
+def payload_fields(operation: Operation) -> frozenset[str]:
+    """The unified fields an operation sends: the leaves of its payload type."""
+
+    def leaves(kind: type[Any]) -> set[str]:
+        hints = typing.get_type_hints(kind)
+        found: set[str] = set()
+        for f in dataclasses.fields(kind):
+            hint = hints[f.name]
+            nested = isinstance(hint, type) and dataclasses.is_dataclass(hint)
+            found |= leaves(hint) if nested else {f.name}
+        return found
+
+    return frozenset(leaves(PAYLOAD_TYPES[operation]))
+
+
+def row_reach(row: RegistrationRow, only: Operation | None = None) -> dict[System, frozenset[str]]:
+    """Each system a row will write to, with the unified fields it will send there."""
+    reach: dict[System, frozenset[str]] = {}
+    for operation in row_operations(row, only):
+        system = OPERATION_SYSTEM[operation]
+        assert system is not None  # only opening an employer leaves its system to the step
+        reach[system] = reach.get(system, frozenset()) | payload_fields(operation)
+    return reach
+
+
 def step_request(step: Step) -> Any:
     """What a step sends, as the adapter's request type."""
     return from_payload(step.payload, PAYLOAD_TYPES[step.operation])
@@ -312,9 +359,24 @@ def plan_row(
     )
 
 
+#: An employer's profile calls the unit's name ``name``; its unified name is ``unit_name``.
+PROFILE_FIELDS = {"name": "unit_name"}
+
+
+def account_reach() -> dict[System, frozenset[str]]:
+    """Each system opening an account writes to, with the unified fields it sends there."""
+    sent = frozenset(PROFILE_FIELDS.get(f, f) for f in payload_fields(Operation.OPEN_EMPLOYER))
+    return dict.fromkeys(_ACCOUNT_SYSTEMS, sent)
+
+
+_ACCOUNT_SYSTEMS = tuple(System)
+
+
 def plan_account(profile: EmployerProfile, **common: Any) -> Registration:
     """Open or merge the employer in the three systems, in parallel."""
-    steps = [(0, Operation.OPEN_EMPLOYER, s, OpenEmployerRequest(profile)) for s in System]
+    steps = [
+        (0, Operation.OPEN_EMPLOYER, s, OpenEmployerRequest(profile)) for s in _ACCOUNT_SYSTEMS
+    ]
     return _registration(
         Business.OPEN_ACCOUNT,
         profile.credit_code,

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from gateway.config import GatewayConfig
 from gateway.domain.checks import Problem, check_employer, check_form
 from gateway.domain.identifiers import normalize_credit_code, normalize_id_number
+from gateway.domain.limits import Limits, check_limits
 from gateway.domain.model import EmployerProfile, RegistrationForm, RegistrationRow, System
 from gateway.registrations.model import (
     Channel,
@@ -26,7 +27,16 @@ from gateway.registrations.model import (
     request_hash,
 )
 from gateway.registrations.opening import settle_profile
-from gateway.registrations.plan import NotBound, new_id, plan_account, plan_row, to_payload
+from gateway.registrations.plan import (
+    PROFILE_FIELDS,
+    NotBound,
+    account_reach,
+    new_id,
+    plan_account,
+    plan_row,
+    row_reach,
+    to_payload,
+)
 from gateway.registrations.policy import SeparateHandling, local_date
 from gateway.registrations.ports import Created, KeyConflict, Replayed, WorkersBusy
 from gateway.store import (
@@ -39,6 +49,7 @@ from gateway.store import (
     WeakPassword,
 )
 from gateway.store.accounts import check_new_account, employer_username
+from gateway.store.limits import LIMITS as STORE_LIMITS
 
 _SYSTEM_ZH = {
     System.EMPLOYMENT: "就业系统",
@@ -120,9 +131,16 @@ class Registrar:
         config: GatewayConfig,
         *,
         clock: Callable[[], dt.datetime],
+        limits: Mapping[System, Limits],
+        store_limits: Limits = STORE_LIMITS,
         on_submitted: Callable[[], None] = lambda: None,
     ) -> None:
+        missing = set(System) - set(limits)
+        if missing:
+            raise ValueError(f"no limits declared for {sorted(missing)}")
         self._store = store
+        self._limits = dict(limits)
+        self._store_limits = store_limits
         self._on_submitted = on_submitted
         self._config = config
         self._clock = clock
@@ -130,6 +148,33 @@ class Registrar:
 
     def today(self) -> dt.date:
         return local_date(self._clock())
+
+    def _sides(self, reach: Mapping[System, frozenset[str]]) -> list[Limits]:
+        """The limits of every system reached (for what it is sent), and the store's."""
+        return [self._limits[s].only(fields) for s, fields in reach.items()] + [self._store_limits]
+
+    def check_row_limits(
+        self, row: RegistrationRow, only: Operation | None = None
+    ) -> list[Problem]:
+        """Every text of the row against the strictest limit of wherever it will go."""
+        values = {
+            f.name: value
+            for f in dataclasses.fields(row)
+            if type(value := getattr(row, f.name)) is str
+        }
+        return check_limits(values, self._sides(row_reach(row, only)))
+
+    def check_employer_limits(self, profile: EmployerProfile) -> list[Problem]:
+        """The unit's name, contact and phone against every system and the store."""
+        values = {
+            PROFILE_FIELDS.get(f.name, f.name): getattr(profile, f.name)
+            for f in dataclasses.fields(profile)
+        }
+        return check_limits(
+            values,
+            self._sides(account_reach()),
+            report_as={unified: own for own, unified in PROFILE_FIELDS.items()},
+        )
 
     def _check_key(self, key: str) -> None:
         if not 1 <= len(key) <= 128 or not key.isprintable():
@@ -166,9 +211,12 @@ class Registrar:
         form = RegistrationForm(employer.name, employer.credit_code, contact, list(rows))
         checked = check_form(form, today=today)
         outcome = Outcome(
-            problems=[RowProblem.of(i, p) for i, p in checked.problems()],
+            problems=[RowProblem.of(None, p) for p in checked.header],
             warnings=[RowProblem.of(i, w) for i, w in checked.warnings()],
         )
+        for row_check, row in zip(checked.rows, rows, strict=True):
+            found = [*row_check.problems, *self.check_row_limits(row, only)]
+            outcome.problems += [RowProblem.of(row_check.index, p) for p in found]
         content = {
             "credit_code": employer.credit_code,
             "rows": [to_payload(r) for r in rows],
@@ -251,7 +299,8 @@ class Registrar:
 
     def check_opening(self, profile: EmployerProfile, password: str | None) -> Outcome:
         """Everything wrong with an opening, found before anything is looked up or stored."""
-        outcome = Outcome(problems=[RowProblem.of(None, p) for p in check_employer(profile)])
+        found = check_employer(profile) + self.check_employer_limits(profile)
+        outcome = Outcome(problems=[RowProblem.of(None, p) for p in found])
         if password is None:
             return outcome
         if not self._config.employer_passwords_enabled:

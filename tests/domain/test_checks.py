@@ -1,4 +1,6 @@
-"""Checks of rows, forms and employers: required columns, contract rules, age, GBK, warnings."""
+"""Checks of rows, forms and employers: required columns, contract rules, age, warnings.
+
+Lengths and characters (GBK among them) are judged in test_limits.py."""
 
 from __future__ import annotations
 
@@ -331,24 +333,6 @@ def test_an_end_before_the_start_is_refused() -> None:
     assert found(ended) == [("end_date", "END_BEFORE_START")]
 
 
-def test_text_sent_to_the_unemployment_system_must_be_gbk() -> None:
-    rare_name = row(Business.END, name="刘䶮", register_unemployment=True)
-    assert found(rare_name) == [("name", "NOT_ENCODABLE")]
-    (p,) = check_row(rare_name, today=TODAY).problems
-    assert "第2个字符" in p.message_zh
-    assert "䶮" not in p.message_zh + p.message_en
-    rare_address = row(
-        Business.END,
-        household_address="山东省𠮷镇",
-        current_address="济南市䶮路",
-        register_unemployment=True,
-    )
-    assert found(rare_address) == [
-        ("household_address", "NOT_ENCODABLE"),
-        ("current_address", "NOT_ENCODABLE"),
-    ]
-
-
 def test_gbk_matters_only_when_the_unemployment_system_is_called() -> None:
     assert found(row(Business.END, name="刘䶮")) == []
     assert found(row(Business.HIRE, name="刘䶮")) == []
@@ -511,9 +495,3 @@ def test_employer_problems() -> None:
     ]
     assert problems[1].message_zh == "单位名称为必填项"
     assert problems[1].message_en == "Unit name is required"
-
-
-def test_the_employer_name_goes_to_the_unemployment_system_in_gbk() -> None:
-    problems = check_employer(employer(name="䶮记餐饮店"))
-    assert [(p.field, p.code) for p in problems] == [("name", "NOT_ENCODABLE")]
-    assert problems[0].message_zh.startswith("单位名称第1个字符")
