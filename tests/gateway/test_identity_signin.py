@@ -1,0 +1,224 @@
+"""Employers sign in through the identity platform, in the production profile.
+
+The gateway trusts the identity stand-in (a real OpenID Connect provider on
+loopback) and refuses employer passwords, as it does outside the demo. A token
+proves which unit the legal person acts for; nothing else does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from adapters.identity.config import DEFAULT_CLIENT_ID
+from adapters.standin.process import RunningStandin, start_standin
+from adapters.standin.seed import EMPLOYERS
+from gateway.app import create_app
+from gateway.auth import issue_token
+from gateway.oidc import OidcSettings
+from gateway.services import Gateway
+from tests.factories import credit_code
+from tests.gateway.conftest import GraphQLClient, error_codes, gateway_config
+from tests.gateway.test_open_account import OPEN, opening, writes
+from tests.identity.support import StandinSigner, demo_token
+
+JINAN = EMPLOYERS[0].profile  # has the demo account `demo-employer`
+UNOPENED = EMPLOYERS[2].profile  # known to the systems, no account yet
+EMPLOYER = "{ employer { creditCode name } }"
+
+
+@pytest.fixture(scope="module")
+def identity(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStandin]:
+    tmp = tmp_path_factory.mktemp("identity")
+    standin = start_standin("identity", tmp, seed=True, data=str(tmp / "identity.db"))
+    yield standin
+    standin.stop()
+
+
+@pytest.fixture
+async def gateway(
+    tmp_path: Path,
+    identity: RunningStandin,
+    employment_standin: RunningStandin,
+    labor_standin: RunningStandin,
+    unemployment_standin: RunningStandin,
+) -> AsyncIterator[Gateway]:
+    """The production profile: employer passwords off, the identity platform trusted."""
+    from gateway.demo import prepare_store
+
+    identity.reset()
+    config = gateway_config(
+        tmp_path,
+        employment_standin,
+        labor_standin,
+        unemployment_standin,
+        employer_passwords=False,
+        oidc=OidcSettings(issuer=identity.url),
+    )
+    gw = await Gateway.start(config)
+    await prepare_store(gw.store)
+    yield gw
+    await gw.close()
+
+
+@pytest.fixture
+async def client(gateway: Gateway) -> AsyncIterator[GraphQLClient]:
+    app = create_app(gateway.config, gateway=gateway)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://gateway"
+    ) as http:
+        yield GraphQLClient(http)
+
+
+@pytest.fixture
+def systems(
+    employment_standin: RunningStandin,
+    labor_standin: RunningStandin,
+    unemployment_standin: RunningStandin,
+) -> tuple[RunningStandin, ...]:
+    return employment_standin, labor_standin, unemployment_standin
+
+
+def as_legal_person(identity: RunningStandin, code: str, **claims: Any) -> str:
+    """A token the provider signs for the legal-person account of ``code``: the
+    stand-in's seed has accounts for the seed's units only, so for a new unit the
+    test signs with the provider's own current key, as the provider would."""
+    assert identity.data is not None
+    now = int(time.time())
+    return StandinSigner(identity.url, Path(identity.data)).sign(
+        {
+            "iss": identity.url,
+            "aud": "hrss-gateway",
+            "sub": f"legal-person-{code}",
+            "credit_code": code,
+            "iat": now,
+            "exp": now + 600,
+            "client_id": DEFAULT_CLIENT_ID,
+            **claims,
+        }
+    )
+
+
+def key() -> str:
+    return uuid.uuid4().hex
+
+
+async def test_an_employer_with_an_account_acts_through_the_platforms_token(
+    client: GraphQLClient, identity: RunningStandin
+) -> None:
+    me = GraphQLClient(client.http, demo_token(identity.url))
+    body = await me.post(EMPLOYER)
+    assert body["data"]["employer"]["creditCode"] == JINAN.credit_code
+    other = await me.post(
+        "query($c: String!) { employer(creditCode: $c) { name } }",
+        {"c": EMPLOYERS[1].profile.credit_code},
+    )
+    assert error_codes(other) == ["NOT_FOUND"]
+
+
+async def test_a_proven_employer_opens_its_own_account_and_only_its_own(
+    client: GraphQLClient,
+    gateway: Gateway,
+    identity: RunningStandin,
+    systems: tuple[RunningStandin, ...],
+) -> None:
+    me = GraphQLClient(client.http, demo_token(identity.url, UNOPENED.credit_code))
+    assert error_codes(await me.post(EMPLOYER)) == ["ACCOUNT_NOT_OPEN"]
+    someone_else = await me.post(OPEN, {"i": opening(credit_code()), "k": key()})
+    assert error_codes(someone_else) == ["FORBIDDEN"]
+    assert writes(*systems) == {}
+    # Employers have no password here: asking for one is refused, nothing stored.
+    with_password = await me.post(
+        OPEN, {"i": opening(UNOPENED.credit_code, password="a-long-password-9"), "k": key()}
+    )
+    problems = with_password["data"]["openAccount"]["result"]["problems"]
+    assert problems == [{"field": "password", "code": "EMPLOYER_PASSWORDS_OFF"}]
+    assert await gateway.store.accounts.for_employer(UNOPENED.credit_code) == []
+    body = await me.post(OPEN, {"i": opening(UNOPENED.credit_code), "k": key()})
+    opened = body["data"]["openAccount"]
+    assert opened["account"] == {
+        "username": UNOPENED.credit_code.lower(),
+        "role": "employer",
+        "creditCode": UNOPENED.credit_code,
+    }
+    [registration] = opened["result"]["registrations"]
+    assert registration["actor"] == UNOPENED.credit_code.lower()
+    assert registration["channel"] == "GOVERNMENT_PORTAL"
+    # The same token now acts with the account it opened.
+    assert (await me.post(EMPLOYER))["data"]["employer"]["creditCode"] == UNOPENED.credit_code
+
+
+async def test_a_new_unit_is_opened_by_its_proven_legal_person(
+    client: GraphQLClient, gateway: Gateway, identity: RunningStandin
+) -> None:
+    code = credit_code()
+    me = GraphQLClient(client.http, as_legal_person(identity, code))
+    body = await me.post(OPEN, {"i": opening(code), "k": key()})
+    assert body["data"]["openAccount"]["account"]["creditCode"] == code, body
+    record = await gateway.store.employers.get(code)
+    assert record is not None
+    assert (record.name, record.division) == ("济南新开户科技有限公司", "370102")
+
+
+async def test_employer_passwords_are_refused_outside_the_demo(
+    client: GraphQLClient, gateway: Gateway
+) -> None:
+    refused = await client.post(
+        'mutation { login(username: "demo-employer", password: "demo-password") { token } }'
+    )
+    assert error_codes(refused) == ["INVALID_CREDENTIALS"]
+    await client.login("demo-clerk")  # staff keep their gateway accounts
+    # A token issued while employer passwords were on no longer works.
+    account = await gateway.store.accounts.get("demo-employer")
+    assert account is not None
+    old = issue_token(account, secret=gateway.token_secret, ttl=dt.timedelta(hours=1))
+    body = await GraphQLClient(client.http, old).post(EMPLOYER)
+    assert error_codes(body) == ["UNAUTHENTICATED"]
+
+
+async def test_a_token_the_platform_did_not_sign_proves_nothing(
+    client: GraphQLClient, identity: RunningStandin, systems: tuple[RunningStandin, ...]
+) -> None:
+    """Signed with a key of the forger's own under the platform's current key id."""
+    assert identity.data is not None
+    kid, _ = StandinSigner(identity.url, Path(identity.data)).key()
+    now = int(time.time())
+    forged = jwt.encode(
+        {
+            "iss": identity.url,
+            "aud": "hrss-gateway",
+            "sub": "x",
+            "credit_code": JINAN.credit_code,
+            "iat": now,
+            "exp": now + 600,
+        },
+        rsa.generate_private_key(public_exponent=65537, key_size=2048),
+        algorithm="RS256",
+        headers={"kid": kid},
+    )
+    me = GraphQLClient(client.http, forged)
+    assert error_codes(await me.post(EMPLOYER)) == ["UNAUTHENTICATED"]
+    body = await me.post(OPEN, {"i": opening(JINAN.credit_code, "370202"), "k": key()})
+    assert error_codes(body) == ["UNAUTHENTICATED"]
+    assert writes(*systems) == {}
+
+
+async def test_a_platform_that_cannot_be_asked_is_said_so(
+    client: GraphQLClient, identity: RunningStandin
+) -> None:
+    token = demo_token(identity.url)
+    identity.faults(down=True)
+    try:
+        body = await GraphQLClient(client.http, token).post(EMPLOYER)
+    finally:
+        identity.reset()
+    assert error_codes(body) == ["IDENTITY_PLATFORM_UNAVAILABLE"]
