@@ -15,11 +15,15 @@ from typing import Any
 import httpx
 import pytest
 
+from adapters.labor import soap
 from adapters.standin.process import RunningStandin
 from gateway.app import create_app
 from gateway.config import GatewayConfig
 from gateway.demo import DEMO_PASSWORD, prepare_store
+from gateway.domain.model import System
 from gateway.services import Gateway
+from tests.services import SQL_BACKENDS
+from tests.services import postgres_database as postgres_database
 
 
 def gateway_config(
@@ -50,6 +54,54 @@ def gateway_config(
     }
     settings.update(overrides)
     return GatewayConfig.load(environ=env, **settings)
+
+
+#: Every write of each stand-in, as its ``/__sim/stats`` counts them.
+WRITES = {
+    System.EMPLOYMENT: {
+        "unit.open",
+        "employment.register",
+        "employment.dismiss",
+        "employment.revoke",
+    },
+    System.LABOUR: set(soap.WRITES),
+    System.UNEMPLOYMENT: {"dw.create", "djxx.create", "djxx.cancel"},
+}
+
+
+@pytest.fixture
+def standins(
+    employment_standin: RunningStandin,
+    labor_standin: RunningStandin,
+    unemployment_standin: RunningStandin,
+) -> dict[System, RunningStandin]:
+    return {
+        System.EMPLOYMENT: employment_standin,
+        System.LABOUR: labor_standin,
+        System.UNEMPLOYMENT: unemployment_standin,
+    }
+
+
+def writes(standins: dict[System, RunningStandin]) -> dict[str, int]:
+    """Writes each stand-in has counted (since its last reset), by operation."""
+    counted = {}
+    for system, standin in standins.items():
+        stats = standin.stats()
+        counted |= {f"{system}:{op}": stats.get(op, 0) for op in WRITES[system]}
+    return counted
+
+
+def sent_since(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    return {op: after[op] - before[op] for op in after if after[op] != before[op]}
+
+
+@pytest.fixture(params=SQL_BACKENDS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The gateway's store on each SQL backend, for the tests that must hold on both."""
+    if request.param == "postgresql":
+        url: str = request.getfixturevalue("postgres_database")
+        return url
+    return f"sqlite+aiosqlite:///{tmp_path}/gateway.db"
 
 
 @pytest.fixture(autouse=True)

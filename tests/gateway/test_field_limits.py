@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 
-from adapters.labor import soap
 from adapters.standin.process import RunningStandin
 from gateway.demo import prepare_store
 from gateway.domain.model import System
@@ -25,22 +24,9 @@ from gateway.registrations.engine import run_worker
 from gateway.registrations.ports import RegistrationFilter
 from gateway.services import Gateway
 from tests.factories import credit_code
-from tests.gateway.conftest import GraphQLClient, gateway_config
+from tests.gateway.conftest import GraphQLClient, gateway_config, sent_since, writes
 from tests.gateway.test_registrations_api import HIRE, OPEN, hire_input, key, person, settled
-from tests.services import SQL_BACKENDS
-from tests.services import postgres_database as postgres_database
 
-#: Every write of each stand-in, as its /__sim/stats counts them.
-WRITES = {
-    System.EMPLOYMENT: {
-        "unit.open",
-        "employment.register",
-        "employment.dismiss",
-        "employment.revoke",
-    },
-    System.LABOUR: set(soap.WRITES),
-    System.UNEMPLOYMENT: {"dw.create", "djxx.create", "djxx.cancel"},
-}
 HUGE = 10_000
 
 END = """mutation($w: [EndInput!]!, $k: String!) {
@@ -57,19 +43,16 @@ SEPARATE = """mutation($w: HireInput!, $k: String!) {
     accepted registrations { id } problems { row field code messageZh messageEn } } }"""
 
 
-@pytest.fixture(params=SQL_BACKENDS)
+@pytest.fixture
 async def gateway(
-    request: pytest.FixtureRequest,
+    store_url: str,
     tmp_path: Path,
     employment_standin: RunningStandin,
     labor_standin: RunningStandin,
     unemployment_standin: RunningStandin,
 ) -> AsyncIterator[Gateway]:
-    store: dict[str, Any] = {}
-    if request.param == "postgresql":
-        store["store_url"] = request.getfixturevalue("postgres_database")
     config = gateway_config(
-        tmp_path, employment_standin, labor_standin, unemployment_standin, **store
+        tmp_path, employment_standin, labor_standin, unemployment_standin, store_url=store_url
     )
     gw = await Gateway.start(config)
     await prepare_store(gw.store)
@@ -84,32 +67,6 @@ async def worker(gateway: Gateway) -> AsyncIterator[None]:
     yield
     stop.set()
     await asyncio.wait_for(task, 10)
-
-
-@pytest.fixture
-def standins(
-    employment_standin: RunningStandin,
-    labor_standin: RunningStandin,
-    unemployment_standin: RunningStandin,
-) -> dict[System, RunningStandin]:
-    return {
-        System.EMPLOYMENT: employment_standin,
-        System.LABOUR: labor_standin,
-        System.UNEMPLOYMENT: unemployment_standin,
-    }
-
-
-def writes(standins: dict[System, RunningStandin]) -> dict[str, int]:
-    """Writes each stand-in has counted (since its last reset), by operation."""
-    counted = {}
-    for system, standin in standins.items():
-        stats = standin.stats()
-        counted |= {f"{system}:{op}": stats.get(op, 0) for op in WRITES[system]}
-    return counted
-
-
-def sent_since(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
-    return {op: after[op] - before[op] for op in after if after[op] != before[op]}
 
 
 async def stored(gateway: Gateway) -> list[Any]:

@@ -24,11 +24,12 @@ from adapters.standin.process import RunningStandin, start_standin
 from adapters.standin.seed import EMPLOYERS
 from gateway.app import create_app
 from gateway.auth import issue_token
+from gateway.domain.model import System
 from gateway.oidc import OidcSettings
 from gateway.services import Gateway
 from tests.factories import credit_code
-from tests.gateway.conftest import GraphQLClient, error_codes, gateway_config
-from tests.gateway.test_open_account import OPEN, opening, writes
+from tests.gateway.conftest import GraphQLClient, error_codes, gateway_config, writes
+from tests.gateway.test_open_account import OPEN, opening
 from tests.identity.support import StandinSigner, demo_token
 
 JINAN = EMPLOYERS[0].profile  # has the demo account `demo-employer`
@@ -46,6 +47,7 @@ def identity(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStandi
 
 @pytest.fixture
 async def gateway(
+    store_url: str,
     tmp_path: Path,
     identity: RunningStandin,
     employment_standin: RunningStandin,
@@ -61,6 +63,7 @@ async def gateway(
         employment_standin,
         labor_standin,
         unemployment_standin,
+        store_url=store_url,
         employer_passwords=False,
         oidc=OidcSettings(issuer=identity.url),
     )
@@ -77,15 +80,6 @@ async def client(gateway: Gateway) -> AsyncIterator[GraphQLClient]:
         transport=httpx.ASGITransport(app=app), base_url="http://gateway"
     ) as http:
         yield GraphQLClient(http)
-
-
-@pytest.fixture
-def systems(
-    employment_standin: RunningStandin,
-    labor_standin: RunningStandin,
-    unemployment_standin: RunningStandin,
-) -> tuple[RunningStandin, ...]:
-    return employment_standin, labor_standin, unemployment_standin
 
 
 def as_legal_person(identity: RunningStandin, code: str, **claims: Any) -> str:
@@ -129,13 +123,13 @@ async def test_a_proven_employer_opens_its_own_account_and_only_its_own(
     client: GraphQLClient,
     gateway: Gateway,
     identity: RunningStandin,
-    systems: tuple[RunningStandin, ...],
+    standins: dict[System, RunningStandin],
 ) -> None:
     me = GraphQLClient(client.http, demo_token(identity.url, UNOPENED.credit_code))
     assert error_codes(await me.post(EMPLOYER)) == ["ACCOUNT_NOT_OPEN"]
     someone_else = await me.post(OPEN, {"i": opening(credit_code()), "k": key()})
     assert error_codes(someone_else) == ["FORBIDDEN"]
-    assert writes(*systems) == {}
+    assert not any(writes(standins).values())
     # Employers have no password here: asking for one is refused, nothing stored.
     with_password = await me.post(
         OPEN, {"i": opening(UNOPENED.credit_code, password="a-long-password-9"), "k": key()}
@@ -186,7 +180,7 @@ async def test_employer_passwords_are_refused_outside_the_demo(
 
 
 async def test_a_token_the_platform_did_not_sign_proves_nothing(
-    client: GraphQLClient, identity: RunningStandin, systems: tuple[RunningStandin, ...]
+    client: GraphQLClient, identity: RunningStandin, standins: dict[System, RunningStandin]
 ) -> None:
     """Signed with a key of the forger's own under the platform's current key id."""
     assert identity.data is not None
@@ -209,7 +203,7 @@ async def test_a_token_the_platform_did_not_sign_proves_nothing(
     assert error_codes(await me.post(EMPLOYER)) == ["UNAUTHENTICATED"]
     body = await me.post(OPEN, {"i": opening(JINAN.credit_code, "370202"), "k": key()})
     assert error_codes(body) == ["UNAUTHENTICATED"]
-    assert writes(*systems) == {}
+    assert not any(writes(standins).values())
 
 
 async def test_a_platform_that_cannot_be_asked_is_said_so(
