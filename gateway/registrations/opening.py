@@ -62,9 +62,9 @@ def settle_profile(
                 Warning(
                     "EMPLOYER_PROFILE_KEPT",
                     field_name,
-                    f"所填{zh}与已登记的不一致，未作修改；如需变更，请持材料到窗口办理。",
-                    f"The {en} given differs from the one on record and was not changed; "
-                    "a change is made at a service window, with papers.",
+                    f"所填{zh}与已登记的不一致，未作修改，以登记记录为准。",
+                    f"The {en} given differs from the one on record and was not changed: "
+                    "the record stands.",
                 )
             )
         ours = getattr(record, field_name)
