@@ -173,6 +173,7 @@ def create_app(
         build_schema(limits, disclosure, extensions=[metrics.graphql_extension()]),
         graphiql=config.graphiql,
         context_getter=context_getter,
+        limits=limits,
     )
     routes: list[Any] = [
         Route("/healthz", healthz, methods=["GET"]),

@@ -160,6 +160,8 @@ class GatewayConfig:
             max_page_size=pick("max_page_size", lim.max_page_size, int),
             max_cost=pick("max_cost", lim.max_cost, int),
             max_body_bytes=pick("max_body_bytes", lim.max_body_bytes, int),
+            max_json_depth=pick("max_json_depth", lim.max_json_depth, int),
+            max_json_values=pick("max_json_values", lim.max_json_values, int),
             batching=pick("batching", lim.batching, bool),
             max_batch_operations=pick("max_batch_operations", lim.max_batch_operations, int),
         )
