@@ -30,7 +30,7 @@ from gateway.schema.limits import Disclosure, RequestLimits, schema_config, sche
 from gateway.schema.mutation import Mutation
 from gateway.schema.query import Query
 from gateway.schema.registrations import Registration, follow
-from gateway.schema.worker import Worker
+from gateway.schema.worker import ReportSystemFailures, Worker
 
 
 def _should_mask(error: GraphQLError) -> bool:
@@ -223,6 +223,7 @@ def build_schema(
             # The limits come first, with the parser and validation caches: front ends
             # send the same few documents again and again, parsed and validated once.
             *schema_extensions(limits, disclosure),
+            ReportSystemFailures,
             # No MaskErrors: execute and stream give every error its shape, masking
             # the unexpected ones, after the extensions (metrics) have seen them.
             *extensions,

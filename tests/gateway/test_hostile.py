@@ -1,0 +1,161 @@
+"""What an attacker learns by probing the graph: nothing about who exists elsewhere,
+and never a silent null when a system could not be asked.
+
+Against the real gateway over ASGI, with the three stand-ins over HTTP and their
+``/__sim/faults`` switched on for the systems under test.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+
+from adapters.standin.process import RunningStandin
+from adapters.standin.seed import EMPLOYERS, WORKERS
+from tests.factories import resident_id
+from tests.gateway.conftest import GraphQLClient
+
+OWN = next(w for w in WORKERS if w.employer == 0 and w.label == "employed")
+FOREIGN = next(w for w in WORKERS if w.employer == 1)
+QINGDAO = EMPLOYERS[1].profile.credit_code
+
+ENTITIES = """query($r: [_Any!]!) { _entities(representations: $r) {
+  ... on Worker { name idNumber status } } }"""
+
+
+def worker_representation(id_number: str) -> dict[str, Any]:
+    return {"__typename": "Worker", "idType": "RESIDENT_ID", "idNumber": id_number}
+
+
+@pytest.mark.parametrize("username", ["demo-employer", "demo-clerk"])
+async def test_entities_answer_a_foreign_worker_as_one_nobody_holds(
+    client: GraphQLClient, username: str
+) -> None:
+    caller = await client.login(username)
+    nobody = resident_id()
+    foreign = await caller.post(ENTITIES, {"r": [worker_representation(FOREIGN.person.id_number)]})
+    unknown = await caller.post(ENTITIES, {"r": [worker_representation(nobody)]})
+    assert foreign == unknown == {"data": {"_entities": [None]}}
+    # The same request for a worker the caller may reach does find them: the probe
+    # above was answered by the rule, not by a lookup that failed for everyone.
+    own = await caller.post(ENTITIES, {"r": [worker_representation(OWN.person.id_number)]})
+    assert own["data"]["_entities"][0]["name"] == OWN.person.name
+
+
+async def test_every_field_answers_a_foreign_worker_as_one_nobody_holds(
+    client: GraphQLClient,
+) -> None:
+    employer = await client.login("demo-employer")
+    one = """query($n: String!) { employer { worker(idType: RESIDENT_ID, idNumber: $n) {
+      name } } }"""
+    foreign = await employer.post(one, {"n": FOREIGN.person.id_number})
+    unknown = await employer.post(one, {"n": resident_id()})
+    assert foreign == unknown == {"data": {"employer": {"worker": None}}}
+
+    # Through the other employer: the same NOT_FOUND as an employer nobody registered.
+    other = """query($c: String!, $n: String!) { employer(creditCode: $c) {
+      worker(idType: RESIDENT_ID, idNumber: $n) { name } } }"""
+    reached = await employer.post(other, {"c": QINGDAO, "n": FOREIGN.person.id_number})
+    invented = await employer.post(other, {"c": "91370102MA3C4TLQ3X", "n": resident_id()})
+    assert reached == invented
+    assert [e["extensions"]["code"] for e in reached["errors"]] == ["NOT_FOUND"]
+
+
+# --------------------------------------------------------- systems failing
+
+SYSTEMS = ("employment", "labour", "unemployment")
+FAULTS: dict[str, dict[str, Any]] = {
+    "error": {"error_rate": 1.0},
+    "maintenance": {"maintenance": True},
+    "down": {"down": True},
+}
+WORKER = """query($n: String!) { employer { worker(idType: RESIDENT_ID, idNumber: $n) {
+  %s } } }"""
+EVERY_FIELD = "name status unavailableSystems employmentRecords { state } " + (
+    "labourContracts { state } unemploymentRegistrations { state }"
+)
+
+
+def _cases() -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+    """Every non-empty set of systems, each failing in each way, and the reported
+    case of one system erroring while another is in maintenance."""
+    cases = []
+    for n in (1, 2, 3):
+        for failing in itertools.combinations(SYSTEMS, n):
+            cases += [(failing, (kind,) * n) for kind in FAULTS]
+    cases.append((("employment", "labour"), ("error", "maintenance")))
+    cases.append((("employment", "labour", "unemployment"), ("down", "error", "maintenance")))
+    return cases
+
+
+@pytest.fixture
+def standins(
+    employment_standin: RunningStandin,
+    labor_standin: RunningStandin,
+    unemployment_standin: RunningStandin,
+) -> dict[str, RunningStandin]:
+    return {
+        "employment": employment_standin,
+        "labour": labor_standin,
+        "unemployment": unemployment_standin,
+    }
+
+
+def unavailable(body: dict[str, Any]) -> set[str]:
+    return {
+        e["extensions"]["system"]
+        for e in body.get("errors", [])
+        if e["extensions"]["code"] == "SYSTEM_UNAVAILABLE"
+    }
+
+
+@pytest.mark.parametrize(("failing", "kinds"), _cases())
+@pytest.mark.parametrize("fields", [EVERY_FIELD, "name"], ids=["every-field", "name-only"])
+async def test_each_system_that_could_not_be_asked_is_reported(
+    client: GraphQLClient,
+    standins: dict[str, RunningStandin],
+    failing: tuple[str, ...],
+    kinds: tuple[str, ...],
+    fields: str,
+) -> None:
+    employer = await client.login("demo-employer")
+    for system, kind in zip(failing, kinds, strict=True):
+        standins[system].faults(**FAULTS[kind])
+    try:
+        known = await employer.post(WORKER % fields, {"n": OWN.person.id_number})
+        nobody = await employer.post(WORKER % fields, {"n": resident_id()})
+    finally:
+        for system in failing:
+            standins[system].reset()
+    for body in (known, nobody):
+        # Each failing system by name, with both languages; never a silent null.
+        assert unavailable(body) == set(failing), body
+        for error in body["errors"]:
+            assert error["extensions"]["message_zh"]
+            assert error["extensions"]["message_en"]
+        if body["data"]["employer"]["worker"] is None:
+            assert body["errors"]
+    # A worker only the failing systems could tell about is an error, not "nobody".
+    assert nobody["data"]["employer"]["worker"] is None
+    worker = known["data"]["employer"]["worker"]
+    if "employment" in failing and "labour" in failing:
+        assert worker is None  # the unemployment system has no record of them
+    elif worker is not None and fields == EVERY_FIELD:
+        assert set(worker["unavailableSystems"]) == {s.upper() for s in failing}
+
+
+@pytest.mark.parametrize("slow", [("labour",), ("employment", "unemployment"), SYSTEMS])
+async def test_systems_that_time_out_are_reported_too(
+    client: GraphQLClient, standins: dict[str, RunningStandin], slow: tuple[str, ...]
+) -> None:
+    employer = await client.login("demo-employer")
+    for system in slow:
+        standins[system].faults(latency_ms=10_000)  # the gateway's timeout is 3 s here
+    try:
+        body = await employer.post(WORKER % "name status", {"n": OWN.person.id_number})
+    finally:
+        for system in slow:
+            standins[system].reset()
+    assert unavailable(body) == set(slow), body
