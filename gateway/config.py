@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -176,7 +176,7 @@ class GatewayConfig:
             registrations_refresh_s=pick(
                 "registrations_metrics_interval_s", o.registrations_refresh_s, float
             ),
-            max_operation_names=pick("max_operation_names", o.max_operation_names, int),
+            operation_names=_names(pick("operation_names", o.operation_names)),
             log_json=pick("log_json", o.log_json, bool),
             log_level=pick("log_level", o.log_level),
         )
@@ -200,3 +200,9 @@ _FILE_NAMES = {
     System.LABOUR: "labor",
     System.UNEMPLOYMENT: "unemployment",
 }
+
+
+def _names(value: str | Sequence[str]) -> tuple[str, ...]:
+    """A list from the environment (comma-separated) or from the file (a list)."""
+    names = value.split(",") if isinstance(value, str) else value
+    return tuple(n.strip() for n in names if n.strip())
