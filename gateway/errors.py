@@ -164,7 +164,13 @@ _DIGITS = re.compile(r"\d{5,}[\dXx]?")
 _VARIABLE_PATH = re.compile(
     rf"^Variable '\$({_NAME})' has invalid (?:default )?value((?:\.{_NAME}|\[\d+\])*):"
 )
-_EXPECTED_TYPE = re.compile(r"^Expected value of type '([^']+)'")
+# Where graphql-core and Strawberry's scalars name the type a value does not fit.
+_EXPECTED_TYPE = re.compile(
+    rf"^Expected value of type '([^']+)'|^({_NAME}) cannot represent|"
+    rf"^Value cannot represent an? ({_NAME})|in '({_NAME})' enum"
+)
+# A scalar's own refusal of a literal, reported by validation without a node.
+_VALUE_REFUSED = re.compile(r"cannot represent|does not exist in '")
 
 
 def names_only(text: str) -> str:
@@ -179,10 +185,9 @@ def names_only(text: str) -> str:
 
 
 def _type_name(text: str) -> str | None:
-    match = _EXPECTED_TYPE.match(text)
-    if match and _NAMELIKE.fullmatch(match.group(1)):
-        return match.group(1)
-    return None
+    match = _EXPECTED_TYPE.search(text)
+    found = next((g for g in match.groups() if g), None) if match else None
+    return found if found and _NAMELIKE.fullmatch(found) else None
 
 
 def _variable_error(error: GraphQLError, node: VariableDefinitionNode) -> GraphQLError:
@@ -291,6 +296,8 @@ def client_error(error: GraphQLError) -> GraphQLError:
         # In validation, or an argument coerced at execution: the caller's input.
         return _value_error(error)
     if original is None and error.path is None:
+        if _VALUE_REFUSED.search(error.message):
+            return _value_error(error)
         if error.message.startswith(_OPERATION_MESSAGES):
             # graphql-core's own words when it cannot pick the operation.
             return operation_name_required(error)

@@ -8,10 +8,12 @@ both are bounded before the parser runs, by a scan that never recurses:
 
 - strings are removed (a bracket in a string is not structure), then everything
   but brackets and commas;
+- more than ``max_depth`` openings in a row nest too deep, ``JSON_TOO_DEEP``,
+  closed or not;
 - the values are about the commas and the openings: over ``max_values`` is
   ``JSON_TOO_LARGE``;
 - innermost pairs are removed, one level a pass: something still removable after
-  ``max_depth`` passes nests deeper, ``JSON_TOO_DEEP``.
+  ``max_depth`` passes nests deeper (``[[],[[]]]`` has no long run of openings).
 
 Each step is a C-level pass over the bytes; a body with no deep nesting costs as
 many passes as it is deep. What is unbalanced is left to the parser to refuse.
@@ -65,10 +67,12 @@ _NOT_STRUCTURE = bytes(b for b in range(256) if b not in _STRUCTURE)
 def check_bounds(data: bytes, *, max_depth: int, max_values: int) -> Refusal | None:
     """Why ``data`` is refused before parsing, or None when it is within bounds."""
     structure = _STRING.sub(b"", data).translate(None, _NOT_STRUCTURE)
+    nesting = structure.translate(None, b",")
+    if re.search(rb"[\[{]{%d}" % (max_depth + 1), nesting):
+        return json_too_deep(max_depth)  # that many openings in a row, closed or not
     values = structure.count(b",") + structure.count(b"[") + structure.count(b"{")
     if values > max_values:
         return json_too_large(max_values)
-    nesting = structure.translate(None, b",")
     for _ in range(max_depth):
         if not nesting:
             return None
