@@ -21,6 +21,7 @@ from strawberry.federation.schema import FederationAny
 from strawberry.schema.schema import StreamResult
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types import Info as StrawberryInfo
+from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from gateway.errors import MASKED_MESSAGE, GatewayError, bad_input, client_error
@@ -195,6 +196,14 @@ async def _shaped_stream(results: StreamResult) -> StreamResult:
         async for result in results:
             _client_errors(result)
             yield result
+    except Exception as exc:
+        # Strawberry's stream lets what a parsing hook raises escape (the parser
+        # cache's syntax error, a RecursionError): answered as execute answers it.
+        error = exc if isinstance(exc, GraphQLError) else GraphQLError("", original_error=exc)
+        if _should_mask(error):
+            stack = "".join(traceback.format_tb(exc.__traceback__))
+            logger.error("unexpected %s in a stream\n%s", type(exc).__name__, stack)
+        yield PreExecutionError(data=None, errors=[client_error(error)])
     finally:
         aclose = getattr(results, "aclose", None)
         if aclose is not None:

@@ -7,13 +7,20 @@ Against the real gateway over ASGI, with the three stand-ins over HTTP and their
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+import uvicorn
+import websockets
 
-from adapters.standin.process import RunningStandin
+from adapters.standin.process import RunningStandin, free_port
 from adapters.standin.seed import EMPLOYERS, WORKERS
+from gateway.app import create_app
+from gateway.services import Gateway
 from tests.factories import resident_id
 from tests.gateway.conftest import GraphQLClient
 
@@ -159,3 +166,89 @@ async def test_systems_that_time_out_are_reported_too(
         for system in slow:
             standins[system].reset()
     assert unavailable(body) == set(slow), body
+
+
+# ------------------------------------------------------------- WebSocket
+
+ID = "110101199003077777"
+MOBILE = "13800138000"
+
+
+@pytest.fixture
+async def server(gateway: Gateway) -> AsyncIterator[int]:
+    """The app on a real loopback port: WebSockets need a real server."""
+    port = free_port()
+    served = uvicorn.Server(
+        uvicorn.Config(create_app(gateway.config, gateway=gateway), port=port, log_level="error")
+    )
+    serving = asyncio.create_task(served.serve())
+    while not served.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
+        await asyncio.sleep(0.05)
+    yield port
+    served.should_exit = True
+    await serving
+
+
+async def _socket(port: int) -> websockets.ClientConnection:
+    ws = await websockets.connect(
+        f"ws://127.0.0.1:{port}/graphql",
+        subprotocols=[websockets.Subprotocol("graphql-transport-ws")],
+    )
+    await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+    assert json.loads(await ws.recv())["type"] == "connection_ack"
+    return ws
+
+
+SUBSCRIPTIONS: dict[str, dict[str, Any]] = {
+    "does-not-parse": {"query": f"subscription {{ registrationUpdates(id: {ID} }}"},
+    "person-for-an-id": {
+        "query": "subscription($id: ID!) { registrationUpdates(id: $id) { state } }",
+        "variables": {"id": {"idNumber": ID, "mobile": MOBILE}},
+    },
+    "unknown-operation": {
+        "query": "subscription S($id: ID!) { registrationUpdates(id: $id) { state } }",
+        "variables": {"id": ID},
+        "operationName": f"Q{ID}",
+    },
+    "not-signed-in": {
+        "query": "subscription($id: ID!) { registrationUpdates(id: $id) { state } }",
+        "variables": {"id": ID},
+    },
+}
+
+
+@pytest.mark.parametrize("name", list(SUBSCRIPTIONS))
+async def test_websocket_errors_are_coded_and_echo_nothing(server: int, name: str) -> None:
+    ws = await _socket(server)
+    try:
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": SUBSCRIPTIONS[name]}))
+        async with asyncio.timeout(10):
+            message = await ws.recv()
+    finally:
+        await ws.close()
+    assert isinstance(message, str)
+    assert ID not in message
+    assert MOBILE not in message
+    answer = json.loads(message)
+    errors = answer["payload"] if answer["type"] == "error" else answer["payload"]["errors"]
+    assert errors
+    for error in errors:
+        assert error["extensions"]["code"] not in ("INTERNAL", None)
+        assert error["extensions"]["message_en"]
+        assert error["extensions"]["message_zh"]
+
+
+async def test_a_websocket_message_50000_deep_closes_the_socket_not_the_server(
+    server: int,
+) -> None:
+    ws = await _socket(server)
+    deep = '{"id": "1", "type": "subscribe", "payload": ' + "[" * 50_000 + "]" * 50_000 + "}"
+    await ws.send(deep)
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        async with asyncio.timeout(10):
+            await ws.recv()
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4400
+    # The server goes on answering.
+    again = await _socket(server)
+    await again.close()
