@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -31,7 +32,7 @@ from gateway.config import GatewayConfig
 from gateway.http.graphiql import GRAPHIQL_ASSETS_PATH, graphiql_assets_app
 from gateway.http.guards import BodySizeLimit, CSRFGuard
 from gateway.http.ratelimit import RateLimitMiddleware, bearer_account_key
-from gateway.http.view import GatewayGraphQL
+from gateway.http.view import INTERNAL, GatewayGraphQL, refusal_for, refusal_response
 from gateway.observability import GatewayMetrics, HttpMetricsMiddleware, RequestIdMiddleware
 from gateway.observability.registrations import refresh_registrations
 from gateway.profile import Disclosure, RequestLimits
@@ -187,12 +188,29 @@ def create_app(
     if config.observability.metrics_enabled:
         routes.append(metrics.route())
     app = Starlette(
-        routes=routes, middleware=middleware(config, limits, metrics), lifespan=lifespan
+        routes=routes,
+        middleware=middleware(config, limits, metrics),
+        lifespan=lifespan,
+        # Outside /graphql too, a refusal has the shape every error has.
+        exception_handlers={HTTPException: http_refusal, Exception: internal_error},
     )
     app.state.metrics = metrics
     if gateway is not None:
         app.state.gateway = gateway  # usable without running the lifespan (ASGI tests)
     return app
+
+
+async def http_refusal(request: Request, exc: Exception) -> Response:
+    """Starlette's own refusals (no such path, a method a route does not take), coded."""
+    assert isinstance(exc, HTTPException)
+    refusal = refusal_for(exc.status_code, "")
+    headers = dict(exc.headers or {})
+    return refusal_response(exc.status_code, refusal, headers=headers)
+
+
+async def internal_error(request: Request, exc: Exception) -> Response:
+    # Logged by ServerErrorMiddleware, which calls this for the answer only.
+    return refusal_response(500, INTERNAL)
 
 
 async def healthz(request: Request) -> Response:

@@ -161,8 +161,10 @@ _NAMELIKE = re.compile(rf"\$?\[*{_NAME}(?:\.{_NAME})?(?:!|\])*!?(?:\(\))?")
 _QUOTED = re.compile(r"'([^']*)'|\"([^\"]*)\"")
 # Digit runs a name can still hold ("query q110101199003077777"): masked whole.
 _DIGITS = re.compile(r"\d{5,}[\dXx]?")
+# graphql-core: "Variable '$w' has invalid value at [1].startDate: ..." (names, indices).
 _VARIABLE_PATH = re.compile(
-    rf"^Variable '\$({_NAME})' has invalid (?:default )?value((?:\.{_NAME}|\[\d+\])*):"
+    rf"^Variable '\$({_NAME})' has invalid (?:default )?value"
+    rf"(?: at ((?:\.?{_NAME}|\[\d+\])+))?:"
 )
 # Where graphql-core and Strawberry's scalars name the type a value does not fit.
 _EXPECTED_TYPE = re.compile(
@@ -191,17 +193,23 @@ def _type_name(text: str) -> str | None:
 
 
 def _variable_error(error: GraphQLError, node: VariableDefinitionNode) -> GraphQLError:
-    name = node.variable.name.value
-    type_ = print_ast(node.type)
     match = _VARIABLE_PATH.match(error.message)
-    where = f"${name}{match.group(2)}" if match and match.group(1) == name else f"${name}"
-    where = names_only(where)
+    given = node.variable.name.value
+    inside = (match.group(2) or "") if match and match.group(1) == given else ""
+    # The variable's name is the caller's too: a long digit run in it is masked.
+    name, type_ = names_only(given), names_only(print_ast(node.type))
+    if inside and not inside.startswith(("[", ".")):
+        inside = "." + inside
+    where = names_only(f"${name}{inside}")
     if "was not provided" in error.message or "must not be null" in error.message:
-        en = f"Variable {where} of type {type_} needs a value."
-        zh = f"变量 {where}（类型 {type_}）必须提供值。"
+        en = f"Variable ${name} of type {type_} needs a value."
+        zh = f"变量 ${name}（类型 {type_}）必须提供值。"
+    elif inside:
+        en = f"The value of variable ${name} does not fit its type {type_} at {where}."
+        zh = f"变量 ${name} 的值在 {where} 处不符合其类型 {type_}。"
     else:
-        en = f"The value of variable {where} is not a valid {type_}."
-        zh = f"变量 {where} 的值不符合类型 {type_}。"
+        en = f"The value of variable ${name} is not a valid {type_}."
+        zh = f"变量 ${name} 的值不符合类型 {type_}。"
     hint = _suggestion(error.message)
     return _recoded(error, "BAD_INPUT", en + hint, zh + hint, field=where.lstrip("$"))
 
@@ -214,7 +222,8 @@ def _suggestion(message: str) -> str:
 
 
 def _value_error(error: GraphQLError) -> GraphQLError:
-    type_ = _type_name(error.message)
+    found = _type_name(error.message)
+    type_ = names_only(found) if found else None
     if type_ is None:
         en = "A value in the document is not valid here."
         zh = "查询文档中的某个值在此处无效。"

@@ -49,6 +49,15 @@ async def test_entities_answer_a_foreign_worker_as_one_nobody_holds(
     # above was answered by the rule, not by a lookup that failed for everyone.
     own = await caller.post(ENTITIES, {"r": [worker_representation(OWN.person.id_number)]})
     assert own["data"]["_entities"][0]["name"] == OWN.person.name
+    # Employers: another's and one nobody registered get the same NOT_FOUND.
+    employers = """query($r: [_Any!]!) { _entities(representations: $r) {
+      ... on Employer { name } } }"""
+    other = await caller.post(employers, {"r": [{"__typename": "Employer", "creditCode": QINGDAO}]})
+    invented = await caller.post(
+        employers, {"r": [{"__typename": "Employer", "creditCode": "91370102MA3C4TLQ3X"}]}
+    )
+    assert other == invented
+    assert [e["extensions"]["code"] for e in other["errors"]] == ["NOT_FOUND"]
 
 
 async def test_every_field_answers_a_foreign_worker_as_one_nobody_holds(

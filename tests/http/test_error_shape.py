@@ -67,6 +67,7 @@ class Case:
     status: int
     code: str
     method: str = "POST"
+    path: str = "/graphql"
     json: Any = None
     content: bytes | str | None = None
     params: dict[str, str] | None = None
@@ -130,6 +131,8 @@ CASES: dict[str, Case] = {
         method="GET",
         params={"query": HIRE, "variables": json.dumps({"w": [{"person": PERSON}]})},
     ),
+    "no-such-path": Case(404, "NOT_FOUND", method="GET", path=f"/workers/{ID}"),
+    "post-to-healthz": Case(405, "METHOD_NOT_ALLOWED", path="/healthz", json={"n": ID}),
     "accept-csv": Case(
         406, "NOT_ACCEPTABLE", json=gql(WORKER, {"n": ID}), headers={"Accept": "text/csv"}
     ),
@@ -239,6 +242,11 @@ CASES: dict[str, Case] = {
         400, "BAD_INPUT", json=gql(HIRE, {"w": [{"person": {**PERSON, f"x{ID}": MOBILE}}]})
     ),
     "variable-missing": Case(400, "BAD_INPUT", json=gql(WORKER, {})),
+    "variable-named-after-an-id": Case(
+        400,
+        "BAD_INPUT",
+        json=gql(WORKER.replace("$n", f"$n{ID}"), {f"n{ID}": int(MOBILE)}),
+    ),
     "int-overflow": Case(
         400,
         "BAD_INPUT",
@@ -357,7 +365,7 @@ async def test_every_error_is_coded_and_echoes_nothing(
     headers.update(case.headers)
     response = await http.request(
         case.method,
-        "/graphql",
+        case.path,
         json=case.json,
         content=case.content,
         params=case.params,
