@@ -14,7 +14,7 @@ backend host, SOAP fault or SQL reaches a response. The codes are listed in
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from typing import Any
 
 from graphql import GraphQLError, GraphQLSyntaxError
@@ -56,6 +56,11 @@ class Refusal:
 
     def error(self) -> dict[str, Any]:
         return error_entry(self.code, self.message_en, self.message_zh)
+
+
+MISSING_QUERY = Refusal(
+    "MISSING_QUERY", "The request has no GraphQL query.", "请求中没有 GraphQL 查询。"
+)
 
 
 class GatewayError(GraphQLError):
@@ -236,7 +241,7 @@ def _value_error(error: GraphQLError) -> GraphQLError:
 
 def _operation_error(error: GraphQLError, original: Exception) -> GraphQLError:
     if isinstance(original, MissingQueryError):
-        return _recoded(error, "MISSING_QUERY", *_MISSING_QUERY)
+        return _recoded(error, *astuple(MISSING_QUERY))
     if isinstance(original, InvalidOperationTypeError):
         return _recoded(
             error,
@@ -247,6 +252,10 @@ def _operation_error(error: GraphQLError, original: Exception) -> GraphQLError:
     assert isinstance(original, CannotGetOperationTypeError)
     if original.operation_name is None:
         return operation_name_required(error)
+    return operation_not_found(error)
+
+
+def operation_not_found(error: GraphQLError) -> GraphQLError:
     # The name is the caller's: not repeated.
     return _recoded(
         error,
@@ -256,8 +265,9 @@ def _operation_error(error: GraphQLError, original: Exception) -> GraphQLError:
     )
 
 
-_OPERATION_MESSAGES = ("Must provide operation name", "Unknown operation named", "Must provide an")
-_MISSING_QUERY = ("The request has no GraphQL query.", "请求中没有 GraphQL 查询。")
+# graphql-core's own words when it cannot pick the operation.
+_NO_OPERATION_NAME = "Must provide operation name"
+_UNKNOWN_OPERATION = "Unknown operation named"
 
 
 def operation_name_required(error: GraphQLError | None = None) -> GraphQLError:
@@ -307,9 +317,10 @@ def client_error(error: GraphQLError) -> GraphQLError:
     if original is None and error.path is None:
         if _VALUE_REFUSED.search(error.message):
             return _value_error(error)
-        if error.message.startswith(_OPERATION_MESSAGES):
-            # graphql-core's own words when it cannot pick the operation.
+        if error.message.startswith(_NO_OPERATION_NAME):
             return operation_name_required(error)
+        if error.message.startswith(_UNKNOWN_OPERATION):
+            return operation_not_found(error)
         message = names_only(error.message)
         return _recoded(
             error,

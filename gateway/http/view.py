@@ -94,7 +94,13 @@ from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
-from gateway.errors import GatewayError, Refusal, client_error, operation_name_required
+from gateway.errors import (
+    MISSING_QUERY,
+    GatewayError,
+    Refusal,
+    client_error,
+    operation_name_required,
+)
 from gateway.http.body import INVALID_JSON, JsonRefused, load_bounded
 from gateway.http.graphiql import GRAPHIQL_ASSETS_PATH, graphiql_page_response
 from gateway.profile import RequestLimits
@@ -127,9 +133,6 @@ MALFORMED_REQUEST = Refusal(
     "(a string), variables and extensions (objects) when needed.",
     "不是有效的 GraphQL 请求：请发送包含 query（字符串）的对象，需要时再加 operationName"
     "（字符串）、variables 和 extensions（对象）。",
-)
-MISSING_QUERY = Refusal(
-    "MISSING_QUERY", "The request has no GraphQL query.", "请求中没有 GraphQL 查询。"
 )
 UNSUPPORTED_MEDIA_TYPE = Refusal(
     "UNSUPPORTED_MEDIA_TYPE",

@@ -12,6 +12,7 @@ from graphql import GraphQLError
 
 from gateway.errors import client_error, names_only
 from gateway.http.body import JsonRefused, check_bounds, load_bounded
+from gateway.schema import GatewaySchema
 
 DEPTH, VALUES = 32, 20_000
 
@@ -111,7 +112,8 @@ class Query:
 
 
 async def test_a_variable_error_names_the_path_inside_the_variable() -> None:
-    schema = strawberry.Schema(query=Query)
+    # The gateway's schema: Strawberry's own logs every error with its message.
+    schema = GatewaySchema(query=Query)
     result = await schema.execute(
         "query($w: [Contract!]!) { hire(when: $w) }",
         variable_values={"w": [{"startDate": "ok"}, {"startDate": {"n": "13800138000"}}]},
@@ -134,3 +136,20 @@ def test_an_unexpected_error_is_internal_without_its_text() -> None:
     assert error.extensions is not None
     assert error.extensions["code"] == "INTERNAL"
     assert "db.internal" not in str(error.formatted)
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ('Unknown operation named "Q110101199003077777".', "OPERATION_NOT_FOUND"),
+        ("Must provide operation name if query has several.", "OPERATION_NAME_REQUIRED"),
+        ("Must provide an operation.", "GRAPHQL_VALIDATION_FAILED"),
+        ("Value cannot represent a Date: '2026-02-30'. day is out of range", "BAD_INPUT"),
+    ],
+)
+def test_graphql_cores_words_without_a_node_are_coded(message: str, expected: str) -> None:
+    error = client_error(GraphQLError(message))
+    assert error.extensions is not None
+    assert error.extensions["code"] == expected
+    assert "110101199003077777" not in str(error.formatted)
+    assert "2026-02-30" not in str(error.formatted)
