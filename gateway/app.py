@@ -32,7 +32,8 @@ from gateway.config import GatewayConfig
 from gateway.http.graphiql import GRAPHIQL_ASSETS_PATH, graphiql_assets_app
 from gateway.http.guards import BodySizeLimit, CSRFGuard
 from gateway.http.ratelimit import RateLimitMiddleware, bearer_account_key
-from gateway.http.view import INTERNAL, GatewayGraphQL, refusal_for, refusal_response
+from gateway.http.refusals import INTERNAL, refusal_for
+from gateway.http.view import GatewayGraphQL, refusal_response
 from gateway.observability import GatewayMetrics, HttpMetricsMiddleware, RequestIdMiddleware
 from gateway.observability.registrations import refresh_registrations
 from gateway.profile import Disclosure, RequestLimits
