@@ -176,7 +176,7 @@ class GatewayConfig:
             registrations_refresh_s=pick(
                 "registrations_metrics_interval_s", o.registrations_refresh_s, float
             ),
-            operation_names=_names(pick("operation_names", o.operation_names)),
+            operation_names=pick("operation_names", o.operation_names, _names),
             log_json=pick("log_json", o.log_json, bool),
             log_level=pick("log_level", o.log_level),
         )
