@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -33,7 +34,8 @@ from gateway.config import GatewayConfig
 from gateway.http.graphiql import GRAPHIQL_ASSETS_PATH, graphiql_assets_app
 from gateway.http.guards import BodySizeLimit, CSRFGuard
 from gateway.http.ratelimit import RateLimitMiddleware, bearer_account_key
-from gateway.http.view import GatewayGraphQL
+from gateway.http.refusals import INTERNAL, refusal_for
+from gateway.http.view import GatewayGraphQL, refusal_response
 from gateway.observability import GatewayMetrics, HttpMetricsMiddleware, RequestIdMiddleware
 from gateway.observability.registrations import refresh_registrations
 from gateway.oidc import OidcVerifier, ProvenEmployer, ProviderUnavailable
@@ -232,6 +234,7 @@ def create_app(
         build_schema(limits, disclosure, extensions=[metrics.graphql_extension()]),
         graphiql=config.graphiql,
         context_getter=context_getter,
+        limits=limits,
     )
     routes: list[Any] = [
         Route("/healthz", healthz, methods=["GET"]),
@@ -245,12 +248,29 @@ def create_app(
     if config.observability.metrics_enabled:
         routes.append(metrics.route())
     app = Starlette(
-        routes=routes, middleware=middleware(config, limits, metrics), lifespan=lifespan
+        routes=routes,
+        middleware=middleware(config, limits, metrics),
+        lifespan=lifespan,
+        # Outside /graphql too, a refusal has the shape every error has.
+        exception_handlers={HTTPException: http_refusal, Exception: internal_error},
     )
     app.state.metrics = metrics
     if gateway is not None:
         app.state.gateway = gateway  # usable without running the lifespan (ASGI tests)
     return app
+
+
+async def http_refusal(request: Request, exc: Exception) -> Response:
+    """Starlette's own refusals (no such path, a method a route does not take), coded."""
+    assert isinstance(exc, HTTPException)
+    refusal = refusal_for(exc.status_code, "")
+    headers = dict(exc.headers or {})
+    return refusal_response(exc.status_code, refusal, headers=headers)
+
+
+async def internal_error(request: Request, exc: Exception) -> Response:
+    # Logged by ServerErrorMiddleware, which calls this for the answer only.
+    return refusal_response(500, INTERNAL)
 
 
 async def healthz(request: Request) -> Response:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -174,6 +174,8 @@ class GatewayConfig:
             max_page_size=pick("max_page_size", lim.max_page_size, int),
             max_cost=pick("max_cost", lim.max_cost, int),
             max_body_bytes=pick("max_body_bytes", lim.max_body_bytes, int),
+            max_json_depth=pick("max_json_depth", lim.max_json_depth, int),
+            max_json_values=pick("max_json_values", lim.max_json_values, int),
             batching=pick("batching", lim.batching, bool),
             max_batch_operations=pick("max_batch_operations", lim.max_batch_operations, int),
         )
@@ -189,7 +191,7 @@ class GatewayConfig:
             registrations_refresh_s=pick(
                 "registrations_metrics_interval_s", o.registrations_refresh_s, float
             ),
-            max_operation_names=pick("max_operation_names", o.max_operation_names, int),
+            operation_names=pick("operation_names", o.operation_names, _names),
             log_json=pick("log_json", o.log_json, bool),
             log_level=pick("log_level", o.log_level),
         )
@@ -214,3 +216,9 @@ _FILE_NAMES = {
     System.LABOUR: "labor",
     System.UNEMPLOYMENT: "unemployment",
 }
+
+
+def _names(value: str | Sequence[str]) -> tuple[str, ...]:
+    """A list from the environment (comma-separated) or from the file (a list)."""
+    names = value.split(",") if isinstance(value, str) else value
+    return tuple(n.strip() for n in names if n.strip())

@@ -1,18 +1,33 @@
 """The errors the graph reports: a stable code, a message in English and Chinese.
 
-Every error a client sees is one of these; anything else is masked as
-``INTERNAL`` by the schema, so that no exception text, backend host, SOAP
-fault or SQL reaches a response.
+Every error a client sees has one shape, ``{message, locations?, path?,
+extensions: {code, message_en, message_zh, ...}}``: the gateway's own
+(:class:`GatewayError`), graphql-core's (parse, validation, variable coercion),
+and the HTTP refusals outside GraphQL (:func:`error_entry`). :func:`client_error`
+is the one place where an error on its way to a client gets that shape: it keeps
+the gateway's own errors, recodes graphql-core's without the values the caller
+sent, and masks everything else as ``INTERNAL``, so that no exception text,
+backend host, SOAP fault or SQL reaches a response. The codes are listed in
+``docs/graph.md``.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import astuple, dataclass
 from typing import Any
 
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSyntaxError
+from graphql.language import ArgumentNode, ValueNode, VariableDefinitionNode, print_ast
+from strawberry.exceptions import MissingQueryError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
 from gateway.domain.model import System
+from gateway.privacy import redact
 from gateway.systems import AdapterError, Duplicate, NotFound, Rejected, Unavailable
+
+#: The message of a masked error: both languages, for clients that read ``message`` only.
+MASKED_MESSAGE = "Internal error. 内部错误。"
 
 _SYSTEM_ZH = {
     System.EMPLOYMENT: "就业系统",
@@ -21,9 +36,36 @@ _SYSTEM_ZH = {
 }
 
 
+def error_extensions(code: str, en: str, zh: str, **extra: Any) -> dict[str, Any]:
+    return {"code": code, "message_en": en, "message_zh": zh, **extra}
+
+
+def error_entry(code: str, en: str, zh: str, **extra: Any) -> dict[str, Any]:
+    """One entry of a response's ``errors``, for refusals made outside GraphQL."""
+    return {"message": en, "extensions": error_extensions(code, en, zh, **extra)}
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A refusal outside GraphQL execution (HTTP, the body, a limit): a stable code,
+    English and Chinese, in the same shape as a :class:`GatewayError`."""
+
+    code: str
+    message_en: str
+    message_zh: str
+
+    def error(self) -> dict[str, Any]:
+        return error_entry(self.code, self.message_en, self.message_zh)
+
+
+MISSING_QUERY = Refusal(
+    "MISSING_QUERY", "The request has no GraphQL query.", "请求中没有 GraphQL 查询。"
+)
+
+
 class GatewayError(GraphQLError):
     def __init__(self, code: str, en: str, zh: str, **extra: Any) -> None:
-        super().__init__(en, extensions={"code": code, "message_en": en, "message_zh": zh, **extra})
+        super().__init__(en, extensions=error_extensions(code, en, zh, **extra))
         self.code = code
 
 
@@ -105,4 +147,222 @@ def from_adapter(error: AdapterError) -> GatewayError:
         f"The {system.value} system refused: {error.message}",
         f"{name_zh}拒绝：{error.message}",
         **extra,
+    )
+
+
+# ----------------------------------------------------- errors on their way out
+
+
+def is_coded(error: GraphQLError) -> bool:
+    """Whether the error already has the gateway's shape."""
+    ext = error.extensions or {}
+    return all(isinstance(ext.get(k), str) for k in ("code", "message_en", "message_zh"))
+
+
+def _recoded(error: GraphQLError, code: str, en: str, zh: str, **extra: Any) -> GraphQLError:
+    # Where in the document and the response stays; the original error, whose text
+    # may quote what was sent, does not.
+    return GraphQLError(
+        MASKED_MESSAGE if code == "INTERNAL" else en,
+        error.nodes,
+        error.source,
+        error.positions,
+        error.path,
+        extensions=error_extensions(code, en, zh, **extra),
+    )
+
+
+def internal(error: GraphQLError) -> GraphQLError:
+    return _recoded(error, "INTERNAL", "Internal error.", "内部错误。")
+
+
+_NAME = r"[_A-Za-z][_0-9A-Za-z]*"
+# What graphql-core puts in quotes that is a name, a coordinate (Type.field) or a
+# type reference ([Type!]!), never a value: a value has other characters.
+_NAMELIKE = re.compile(rf"\$?\[*{_NAME}(?:\.{_NAME})?(?:!|\])*!?(?:\(\))?")
+_QUOTED = re.compile(r"'([^']*)'|\"([^\"]*)\"")
+# Digit runs a name can still hold ("query q110101199003077777"): masked whole.
+_DIGITS = re.compile(r"\d{5,}[\dXx]?")
+# graphql-core: "Variable '$w' has invalid value at [1].startDate: ..." (names, indices).
+_VARIABLE_PATH = re.compile(
+    rf"^Variable '\$({_NAME})' has invalid (?:default )?value"
+    rf"(?: at ((?:\.?{_NAME}|\[\d+\])+))?:"
+)
+# Where graphql-core and Strawberry's scalars name the type a value does not fit.
+_EXPECTED_TYPE = re.compile(
+    rf"^Expected value of type '([^']+)'|^({_NAME}) cannot represent|"
+    rf"^Value cannot represent an? ({_NAME})|in '({_NAME})' enum"
+)
+# A scalar's own refusal of a literal, reported by validation without a node.
+_VALUE_REFUSED = re.compile(r"cannot represent|does not exist in '")
+
+
+def names_only(text: str) -> str:
+    """graphql-core's message with every quoted value replaced by an ellipsis, and long
+    digit runs masked: names and types stay, what the caller typed as a value goes."""
+
+    def quoted(match: re.Match[str]) -> str:
+        inner = match.group(1) if match.group(1) is not None else match.group(2)
+        return match.group(0) if _NAMELIKE.fullmatch(inner) else "'…'"
+
+    return _DIGITS.sub(lambda m: "*" * len(m.group(0)), _QUOTED.sub(quoted, text))
+
+
+def _type_name(text: str) -> str | None:
+    match = _EXPECTED_TYPE.search(text)
+    found = next((g for g in match.groups() if g), None) if match else None
+    return found if found and _NAMELIKE.fullmatch(found) else None
+
+
+def _variable_error(error: GraphQLError, node: VariableDefinitionNode) -> GraphQLError:
+    match = _VARIABLE_PATH.match(error.message)
+    given = node.variable.name.value
+    inside = (match.group(2) or "") if match and match.group(1) == given else ""
+    # The variable's name is the caller's too: a long digit run in it is masked.
+    name, type_ = names_only(given), names_only(print_ast(node.type))
+    if inside and not inside.startswith(("[", ".")):
+        inside = "." + inside
+    where = names_only(f"${name}{inside}")
+    if "was not provided" in error.message or "must not be null" in error.message:
+        en = f"Variable ${name} of type {type_} needs a value."
+        zh = f"变量 ${name}（类型 {type_}）必须提供值。"
+    elif inside:
+        en = f"The value of variable ${name} does not fit its type {type_} at {where}."
+        zh = f"变量 ${name} 的值在 {where} 处不符合其类型 {type_}。"
+    else:
+        en = f"The value of variable ${name} is not a valid {type_}."
+        zh = f"变量 ${name} 的值不符合类型 {type_}。"
+    hint = _suggestion(error.message)
+    return _recoded(error, "BAD_INPUT", en + hint, zh + hint, field=where.lstrip("$"))
+
+
+def _suggestion(message: str) -> str:
+    """graphql-core's "Did you mean ...?", names of the schema only (in the demo profile;
+    production hides suggestions)."""
+    at = message.find("Did you mean")
+    return " " + names_only(message[at:]) if at >= 0 else ""
+
+
+def _value_error(error: GraphQLError) -> GraphQLError:
+    found = _type_name(error.message)
+    type_ = names_only(found) if found else None
+    if type_ is None:
+        en = "A value in the document is not valid here."
+        zh = "查询文档中的某个值在此处无效。"
+    else:
+        en = f"A value in the document is not a valid {type_}."
+        zh = f"查询文档中的某个值不符合类型 {type_}。"
+    hint = _suggestion(error.message)
+    return _recoded(error, "BAD_INPUT", en + hint, zh + hint)
+
+
+def _operation_error(error: GraphQLError, original: Exception) -> GraphQLError:
+    if isinstance(original, MissingQueryError):
+        return _recoded(error, *astuple(MISSING_QUERY))
+    if isinstance(original, InvalidOperationTypeError):
+        return _recoded(
+            error,
+            "OPERATION_NOT_ALLOWED",
+            "This kind of operation is not allowed here.",
+            "此处不允许该类操作。",
+        )
+    assert isinstance(original, CannotGetOperationTypeError)
+    if original.operation_name is None:
+        return operation_name_required(error)
+    return operation_not_found(error)
+
+
+def operation_not_found(error: GraphQLError) -> GraphQLError:
+    # The name is the caller's: not repeated.
+    return _recoded(
+        error,
+        "OPERATION_NOT_FOUND",
+        "operationName names no operation of the document.",
+        "operationName 与查询文档中的任何操作都不对应。",
+    )
+
+
+# graphql-core's own words when it cannot pick the operation.
+_NO_OPERATION_NAME = "Must provide operation name"
+_UNKNOWN_OPERATION = "Unknown operation named"
+
+
+def operation_name_required(error: GraphQLError | None = None) -> GraphQLError:
+    return _recoded(
+        error or GraphQLError(""),
+        "OPERATION_NAME_REQUIRED",
+        "The document has several operations: say which in operationName.",
+        "查询文档包含多个操作，请用 operationName 指明要执行的操作。",
+    )
+
+
+def client_error(error: GraphQLError) -> GraphQLError:
+    """The error as a client may see it: coded, in both languages, without values.
+
+    - the gateway's own errors are kept, with ID and mobile numbers masked;
+    - a document that does not parse: ``GRAPHQL_PARSE_FAILED``;
+    - a value that does not fit its type, in a variable or typed in the document
+      (an impossible date, an unknown enum value, a number for a string):
+      ``BAD_INPUT``, naming the variable and the type, never the value;
+    - any other validation error: ``GRAPHQL_VALIDATION_FAILED``, with graphql-core's
+      words minus anything quoted that is not a name;
+    - everything else (an exception in a resolver, a hook, graphql-core's own
+      output checks): ``INTERNAL``.
+    """
+    if is_coded(error):
+        return _masked_numbers(error)
+    original = error.original_error
+    if isinstance(error, GraphQLSyntaxError) or isinstance(original, GraphQLSyntaxError):
+        return _recoded(
+            error,
+            "GRAPHQL_PARSE_FAILED",
+            "The document is not valid GraphQL syntax.",
+            "查询文档不符合 GraphQL 语法。",
+        )
+    if isinstance(
+        original, MissingQueryError | CannotGetOperationTypeError | InvalidOperationTypeError
+    ):
+        return _operation_error(error, original)
+    node = error.nodes[0] if error.nodes else None
+    if isinstance(node, VariableDefinitionNode) and error.path is None:
+        return _variable_error(error, node)
+    if isinstance(node, ValueNode | ArgumentNode) and (
+        error.path is None or isinstance(original, GraphQLError)
+    ):
+        # In validation, or an argument coerced at execution: the caller's input.
+        return _value_error(error)
+    if original is None and error.path is None:
+        if _VALUE_REFUSED.search(error.message):
+            return _value_error(error)
+        if error.message.startswith(_NO_OPERATION_NAME):
+            return operation_name_required(error)
+        if error.message.startswith(_UNKNOWN_OPERATION):
+            return operation_not_found(error)
+        message = names_only(error.message)
+        return _recoded(
+            error,
+            "GRAPHQL_VALIDATION_FAILED",
+            message,
+            f"查询文档不符合接口定义：{message}",
+        )
+    return internal(error)
+
+
+def _masked_numbers(error: GraphQLError) -> GraphQLError:
+    """The gateway's own error, with any ID or mobile number a system's message held
+    masked: a refusal may quote what it refused."""
+    ext = dict(error.extensions or {})
+    message = redact(error.message)
+    for key in ("message_en", "message_zh"):
+        ext[key] = redact(ext[key])
+    if message == error.message and ext == error.extensions:
+        return error
+    return GraphQLError(
+        message,
+        error.nodes,
+        error.source,
+        error.positions,
+        error.path,
+        original_error=error.original_error,
+        extensions=ext,
     )

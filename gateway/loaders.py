@@ -7,6 +7,9 @@ system has no batch query: its adapter bounds the calls in flight.
 
 A system that fails fails only its own keys: the loader returns the error for
 each of them, and the fields those keys feed come back null with that error.
+Each loader also keeps the failures it met (:meth:`Loaders.failures`), so that
+a system that could not be asked is reported even where no field of its own
+was selected (see :class:`gateway.schema.worker.ReportSystemFailures`).
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ class _SystemLoader(Generic[R]):
         self._cache = cache
         self._fetch = fetch
         self.loader: DataLoader[Key, list[R]] = DataLoader(self._batch)
+        #: The failures met in this request, the latest last.
+        self.failures: list[AdapterError] = []
 
     async def load(self, employer_id: str, id_number: str) -> list[R]:
         return await self.loader.load((employer_id, id_number))
@@ -66,6 +71,7 @@ class _SystemLoader(Generic[R]):
             try:
                 records = await self._fetch(numbers, employer_id)
             except AdapterError as exc:
+                self.failures.append(exc)
                 for n in numbers:
                     results[(employer_id, n)] = exc
                 continue
@@ -112,3 +118,8 @@ class Loaders:
         self.employment = _SystemLoader(System.EMPLOYMENT, cache, fetch_employment)
         self.contracts = _SystemLoader(System.LABOUR, cache, fetch_contracts)
         self.unemployment = _SystemLoader(System.UNEMPLOYMENT, cache, fetch_unemployment)
+
+    def failures(self) -> list[AdapterError]:
+        """The latest failure of each system met in this request."""
+        loaders = (self.employment, self.contracts, self.unemployment)
+        return [loader.failures[-1] for loader in loaders if loader.failures]

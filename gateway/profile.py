@@ -21,6 +21,10 @@ class RequestLimits:
     max_cost: int = 20_000
     #: The request body (POST), in bytes; refused with 413 before it is parsed.
     max_body_bytes: int = 1024 * 1024
+    #: JSON (a body, variables in a GET, a WebSocket message): how deep it may nest,
+    #: and about how many values it may hold; refused with 400 before it is parsed.
+    max_json_depth: int = 32
+    max_json_values: int = 20_000
     #: Several operations in one JSON array. Off: each costs a request of its own.
     batching: bool = False
     max_batch_operations: int = 10

@@ -107,3 +107,18 @@ def test_reveal_roles_are_roles_and_an_unknown_one_stops_the_start() -> None:
     assert all(isinstance(r, Role) for r in config.reveal_roles)
     with pytest.raises(ValueError, match="auditor"):
         GatewayConfig.load(environ={"HRSS_REVEAL_ROLES": "clerk,auditor"})
+
+
+def test_declared_operation_names_and_json_bounds(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.toml"
+    path.write_text('[gateway]\noperation_names = ["MyWorkers", "Hire"]\nmax_json_depth = 16\n')
+    from_file = GatewayConfig.load(path, environ={})
+    assert from_file.observability.operation_names == ("MyWorkers", "Hire")
+    assert from_file.limits.max_json_depth == 16
+    from_env = GatewayConfig.load(
+        path,
+        environ={"HRSS_OPERATION_NAMES": " MyWorkers, Me ,", "HRSS_MAX_JSON_VALUES": "500"},
+    )
+    assert from_env.observability.operation_names == ("MyWorkers", "Me")
+    assert from_env.limits.max_json_values == 500
+    assert GatewayConfig.load(environ={}).observability.operation_names == ()

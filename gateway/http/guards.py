@@ -43,7 +43,8 @@ from collections.abc import Iterable
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.http.view import JSON, Refusal, negotiate_media_type, refusal_response
+from gateway.errors import Refusal
+from gateway.http.view import JSON, negotiate_media_type, refusal_response
 
 #: Content types a page can send cross-site without a CORS preflight
 #: (https://fetch.spec.whatwg.org/#cors-safelisted-request-header).

@@ -53,7 +53,7 @@ from limits.storage import storage_from_string
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.auth import AuthenticationError, verify_token
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, error_entry
 
 log = logging.getLogger(__name__)
 
@@ -315,13 +315,7 @@ def _trusted(address: str, networks: list[_Network]) -> bool:
 def rate_limited_body(retry_after: int) -> dict[str, Any]:
     en = f"Too many requests; try again in {retry_after} seconds."
     zh = f"请求过于频繁，请在{retry_after}秒后重试。"
-    extensions = {
-        "code": "RATE_LIMITED",
-        "message_en": en,
-        "message_zh": zh,
-        "retry_after": retry_after,
-    }
-    return {"errors": [{"message": en, "extensions": extensions}]}
+    return {"errors": [error_entry("RATE_LIMITED", en, zh, retry_after=retry_after)]}
 
 
 class RateLimitMiddleware:

@@ -28,7 +28,8 @@ Status codes
     variable values cannot be coerced            400         200
     subscription over plain HTTP                 400         200
     not a well-formed GraphQL-over-HTTP          400         400
-    request (bad JSON, body not an object,
+    request (bad JSON, JSON too deep or with
+    too many values, body not an object,
     missing ``query``, ``query``/
     ``operationName`` not a string,
     ``variables``/``extensions`` not an object)
@@ -48,10 +49,13 @@ Status codes
     The five middle rows are *GraphQL request errors*: nothing was executed, so
     the body has ``errors`` and no ``data`` entry (GraphQL spec, "Response"). A
     status a resolver sets on the response (``info.context["response"]``) wins.
-    Every refusal outside GraphQL execution also has a GraphQL-shaped body,
-    ``{"errors": [{"message": ...}]}``, so that clients read one format; the
-    gateway's own refusals (:class:`Refusal`) add ``extensions`` with a stable
-    ``code`` and the message in English and Chinese.
+    Every refusal outside GraphQL execution has a GraphQL-shaped body,
+    ``{"errors": [{"message", "extensions": {"code", "message_en", "message_zh"}}]}``
+    (a :class:`~gateway.errors.Refusal`), as every GraphQL error has: clients read
+    one format. The codes: ``INVALID_JSON``, ``JSON_TOO_DEEP``, ``JSON_TOO_LARGE``
+    (:mod:`gateway.http.body`), ``MALFORMED_REQUEST``, ``MISSING_QUERY`` (400),
+    ``METHOD_NOT_ALLOWED`` (405), ``NOT_ACCEPTABLE`` (406),
+    ``UNSUPPORTED_MEDIA_TYPE`` (415), ``INTERNAL`` (500).
 
     Body size and CSRF are refused before the view, by :mod:`gateway.http.guards`.
 
@@ -70,7 +74,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import lru_cache
-from typing import Any, Final, Literal
+from typing import Any, Literal
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLError
@@ -90,11 +94,25 @@ from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
+from gateway.errors import GatewayError, Refusal, client_error, operation_name_required
+from gateway.http.body import JsonRefused, load_bounded
 from gateway.http.graphiql import GRAPHIQL_ASSETS_PATH, graphiql_page_response
-from gateway.privacy import redact
-
-GRAPHQL_RESPONSE_JSON: Final = "application/graphql-response+json"
-JSON: Final = "application/json"
+from gateway.http.refusals import (
+    BATCHING_DISABLED,
+    GRAPHQL_RESPONSE_JSON,
+    INTERNAL,
+    JSON,
+    MALFORMED_REQUEST,
+    METHOD_NOT_ALLOWED,
+    MISSING_QUERY,
+    NOT_ACCEPTABLE,
+    POST_REQUIRED,
+    SUBSCRIPTION_NEEDS_WEBSOCKET,
+    TOO_MANY_OPERATIONS,
+    UNSUPPORTED_MEDIA_TYPE,
+    refusal_for,
+)
+from gateway.profile import RequestLimits
 
 MediaType = Literal["application/graphql-response+json", "application/json"]
 ContextGetter = Callable[[Request | WebSocket, Response | WebSocket], Awaitable[Any]]
@@ -104,49 +122,16 @@ _EXCHANGE = "gateway.graphql"
 logger = logging.getLogger("gateway.http")
 
 
-@dataclass(frozen=True)
-class Refusal:
-    """One of the gateway's own refusals: a stable code, English and Chinese."""
-
-    code: str
-    message_en: str
-    message_zh: str
-
-    def error(self) -> dict[str, Any]:
-        return {
-            "message": self.message_en,
-            "extensions": {
-                "code": self.code,
-                "message_en": self.message_en,
-                "message_zh": self.message_zh,
-            },
-        }
-
-
-BATCHING_DISABLED = Refusal(
-    "BATCHING_DISABLED",
-    "Send one operation per request: batching is disabled.",
-    "每个请求只能包含一个操作：未开启批量请求。",
-)
-TOO_MANY_OPERATIONS = Refusal(
-    "TOO_MANY_OPERATIONS",
-    "Too many operations in one request.",
-    "一个请求中的操作过多。",
-)
-INTERNAL = Refusal("INTERNAL", "Internal error.", "内部错误。")
-
-
 class RequestRefused(HTTPException):
     """A refusal before any GraphQL execution, with the headers it needs (Allow)."""
 
     def __init__(
         self,
         status_code: int,
-        reason: str,
+        refusal: Refusal,
         headers: Mapping[str, str] | None = None,
-        refusal: Refusal | None = None,
     ) -> None:
-        super().__init__(status_code, reason)
+        super().__init__(status_code, refusal.message_en)
         self.headers = dict(headers or {})
         self.refusal = refusal
 
@@ -254,14 +239,13 @@ def _has_several_operations(query: str) -> bool:
     return False
 
 
-def _error_body(message: str | Refusal) -> bytes:
-    error = message.error() if isinstance(message, Refusal) else {"message": message}
-    return json.dumps({"errors": [error]}, ensure_ascii=False).encode("utf-8")
+def _error_body(refusal: Refusal) -> bytes:
+    return json.dumps({"errors": [refusal.error()]}, ensure_ascii=False).encode("utf-8")
 
 
 def refusal_response(
     status: int,
-    message: str | Refusal,
+    message: Refusal,
     media_type: str = JSON,
     headers: Mapping[str, str] | None = None,
 ) -> Response:
@@ -296,7 +280,11 @@ class GatewayGraphQL(GraphQL[Any, Any]):
         ),
         connection_init_wait_timeout: timedelta = timedelta(minutes=1),
         allowed_origins: Sequence[str] = (),
+        limits: RequestLimits | None = None,
     ) -> None:
+        limits = limits or RequestLimits()
+        self.max_json_depth = limits.max_json_depth
+        self.max_json_values = limits.max_json_values
         super().__init__(
             schema,
             graphql_ide="graphiql" if graphiql else None,
@@ -319,25 +307,21 @@ class GatewayGraphQL(GraphQL[Any, Any]):
 
     async def _respond(self, request: Request) -> Response:
         if request.method not in ("GET", "POST"):
-            return self._refusal(
-                405, "GraphQL is served over GET and POST only.", JSON, {"Allow": "GET, POST"}
-            )
+            return self._refusal(405, METHOD_NOT_ALLOWED, JSON, {"Allow": "GET, POST"})
         if self.should_render_graphql_ide(self.request_adapter_class(request)):
             return await self.render_graphql_ide(request)
         media_type = negotiate_media_type(request.headers.get("accept"))
         if media_type is None:
-            return self._refusal(
-                406, f"Accept {GRAPHQL_RESPONSE_JSON} or {JSON} for GraphQL responses.", JSON
-            )
+            return self._refusal(406, NOT_ACCEPTABLE, JSON)
         exchange = _Exchange(media_type)
         request.scope[_EXCHANGE] = exchange
         try:
             response = await self.run(request)
         except RequestRefused as refused:
-            message = refused.refusal or refused.reason
-            return self._refusal(refused.status_code, message, media_type, refused.headers)
+            return self._refusal(refused.status_code, refused.refusal, media_type, refused.headers)
         except HTTPException as refused:
-            return self._refusal(refused.status_code, refused.reason, media_type)
+            refusal = refusal_for(refused.status_code, refused.reason)
+            return self._refusal(refused.status_code, refusal, media_type)
         except Exception as unexpected:
             # Building the context reaches the store and the cache: their exceptions
             # name hosts and carry SQL. Logged by type and stack only, as in the schema.
@@ -357,7 +341,7 @@ class GatewayGraphQL(GraphQL[Any, Any]):
     @staticmethod
     def _refusal(
         status: int,
-        message: str | Refusal,
+        message: Refusal,
         media_type: MediaType,
         headers: Mapping[str, str] | None = None,
     ) -> Response:
@@ -387,12 +371,20 @@ class GatewayGraphQL(GraphQL[Any, Any]):
         # Names and addresses are Chinese: raw UTF-8 is a third the size of \u escapes.
         return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
+    def decode_json(self, data: str | bytes) -> object:
+        # Every JSON the view reads: request bodies, variables in a GET, WebSocket
+        # messages (where a refusal closes the socket as a message that is not JSON).
+        return load_bounded(data, max_depth=self.max_json_depth, max_values=self.max_json_values)
+
     def parse_json(self, data: str | bytes) -> Any:
         # Every JSON value the protocol carries (the body, and variables or extensions in
         # a GET) is an object, or a list for a batch; anything else is malformed.
-        value = super().parse_json(data)
+        try:
+            value = self.decode_json(data)
+        except JsonRefused as refused:
+            raise RequestRefused(400, refused.refusal) from None
         if not isinstance(value, dict | list):
-            raise HTTPException(400, "Expected a JSON object.")
+            raise RequestRefused(400, MALFORMED_REQUEST)
         return value
 
     async def parse_http_body(
@@ -402,21 +394,21 @@ class GatewayGraphQL(GraphQL[Any, Any]):
             media_type, params = parse_content_type(request.content_type or "")
             multipart = self.multipart_uploads_enabled and media_type == "multipart/form-data"
             if media_type != JSON and not multipart:
-                raise HTTPException(415, f"Send the request body as {JSON}.")
+                raise RequestRefused(415, UNSUPPORTED_MEDIA_TYPE)
             if params.get("charset", "utf-8").lower() not in ("utf-8", "utf8"):
-                raise HTTPException(415, "Send the request body in UTF-8.")
+                raise RequestRefused(415, UNSUPPORTED_MEDIA_TYPE)
         parsed = await super().parse_http_body(request)
         for data in parsed if isinstance(parsed, list) else [parsed]:
             if not isinstance(data.operation_name, str | None):
-                raise HTTPException(400, "operationName must be a string or null.")
+                raise RequestRefused(400, MALFORMED_REQUEST)
         return parsed
 
     def _validate_batch_request(self, request_data: list[Any], protocol: Any) -> None:
         batching = self.schema.config.batching_config
         if batching is None:
-            raise RequestRefused(400, BATCHING_DISABLED.message_en, refusal=BATCHING_DISABLED)
+            raise RequestRefused(400, BATCHING_DISABLED)
         if len(request_data) > batching["max_operations"]:
-            raise RequestRefused(400, TOO_MANY_OPERATIONS.message_en, refusal=TOO_MANY_OPERATIONS)
+            raise RequestRefused(400, TOO_MANY_OPERATIONS)
         super()._validate_batch_request(request_data, protocol)
 
     async def execute_single(
@@ -440,8 +432,7 @@ class GatewayGraphQL(GraphQL[Any, Any]):
             and request_data.query
             and _has_several_operations(request_data.query)
         ):
-            message = "The document has several operations: say which in operationName."
-            return PreExecutionError(data=None, errors=[GraphQLError(message)])
+            return PreExecutionError(data=None, errors=[operation_name_required()])
         try:
             return await self.schema.execute(
                 request_data.query,
@@ -453,26 +444,24 @@ class GatewayGraphQL(GraphQL[Any, Any]):
                 operation_extensions=request_data.extensions,
             )
         except MissingQueryError as e:
-            raise HTTPException(400, "The request has no GraphQL query.") from e
+            raise RequestRefused(400, MISSING_QUERY) from e
         except CannotGetOperationTypeError as e:
-            return PreExecutionError(data=None, errors=[GraphQLError(e.as_http_error_reason())])
+            error = client_error(GraphQLError(str(e), original_error=e))
+            return PreExecutionError(data=None, errors=[error])
         except InvalidOperationTypeError as e:
             if e.operation_type is OperationType.SUBSCRIPTION:
-                message = "Subscriptions are served over WebSocket at this URL."
-                return PreExecutionError(data=None, errors=[GraphQLError(message)])
-            raise RequestRefused(
-                405, e.as_http_error_reason(method), headers={"Allow": "POST"}
-            ) from e
+                error = GatewayError(*SUBSCRIPTION_NEEDS_WEBSOCKET)
+                return PreExecutionError(data=None, errors=[error])
+            raise RequestRefused(405, POST_REQUIRED, headers={"Allow": "POST"}) from e
 
     async def process_result(
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
+        # The schema shapes its errors already; the view's own pass over them (and
+        # over those it made itself) costs nothing for an error already coded.
+        if result.errors:
+            result.errors = [client_error(e) for e in result.errors]
         body = await super().process_result(request, result)
-        # graphql-core's validation messages quote the offending literal ("found: {
-        # idNumber: ... }"), so a number typed inline would come back in clear.
-        for error in body.get("errors") or []:
-            if isinstance(error, dict):
-                error["message"] = redact(str(error.get("message", "")))
         request_error = _is_request_error(result)
         if request_error:
             body.pop("data", None)

@@ -16,8 +16,14 @@ in the tests, do not collide:
   registrations by state and the age of the oldest unfinished one;
 - ``route()``: the Starlette route serving the text format.
 
-Label values a client chooses (operation names, HTTP methods) are bounded, so
-that nobody can grow the registry without limit by sending made-up names.
+Every label value comes from a set the gateway controls, never from what a
+client sent: an operation name is a label only when the operators declared it
+(``ObservabilitySettings.operation_names``), otherwise ``other`` (a name is the
+caller's free choice, and may hold an ID number); ``anonymous`` when there is
+none. HTTP methods outside the standard ones are ``other``, routes are the
+routes' templates (``unmatched`` otherwise), outcomes are ``ok``, ``refused``
+or one of the gateway's error codes, and the system labels are the systems'
+and their adapters' operation names.
 """
 
 from __future__ import annotations
@@ -44,7 +50,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types import ExecutionContext
 from strawberry.types.execution import PreExecutionError
 
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, client_error
 from gateway.observability.registrations import UNFINISHED, RegistrationCounts
 from gateway.observability.settings import ObservabilitySettings
 
@@ -128,7 +134,7 @@ class GatewayMetrics:
             ["system", "kind"],
             registry=r,
         )
-        self._operation_names: set[str] = set()
+        self._operation_names = frozenset(self.settings.operation_names)
         self._breakers: dict[str, Callable[[], str]] = {}
         self._cache: GatewayCache | None = None
         self._registrations: RegistrationCounts | None = None
@@ -165,13 +171,7 @@ class GatewayMetrics:
     def operation_label(self, name: str | None) -> str:
         if name is None:
             return "anonymous"
-        if _GRAPHQL_NAME.fullmatch(name) is None:
-            return "invalid"
-        if name not in self._operation_names:
-            if len(self._operation_names) >= self.settings.max_operation_names:
-                return "other"
-            self._operation_names.add(name)
-        return name
+        return name if name in self._operation_names else "other"
 
     def observe_operation(
         self, context: ExecutionContext, failure: BaseException | None, seconds: float
@@ -266,12 +266,9 @@ def _outcome(context: ExecutionContext, failure: BaseException | None) -> str:
 
 
 def _error_code(error: GraphQLError) -> str:
-    original = error.original_error
-    if isinstance(original, GatewayError):
-        return original.code
-    if isinstance(error, GatewayError):
-        return error.code
-    code = (error.extensions or {}).get("code")
+    # The code the client is given (gateway.errors.client_error): one of the
+    # gateway's own, whatever the error's text.
+    code = (client_error(error).extensions or {}).get("code")
     if isinstance(code, str) and _GRAPHQL_NAME.fullmatch(code):
         return code
     return INTERNAL

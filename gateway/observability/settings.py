@@ -15,9 +15,10 @@ class ObservabilitySettings:
     metrics_token: str | None = None
     #: How often the registrations gauges are read from the store; 0 turns them off.
     registrations_refresh_s: float = 15.0
-    #: Distinct GraphQL operation names kept as label values; the name is the
-    #: client's choice, so later ones are counted under ``other``.
-    max_operation_names: int = 200
+    #: The GraphQL operation names counted under their own name: those of the front
+    #: ends' documents, declared by the operators. Any other name is the caller's
+    #: free choice (it may hold an ID number) and is counted under ``other``.
+    operation_names: tuple[str, ...] = ()
     #: JSON lines (production) or plain text (the demo, a developer's terminal).
     log_json: bool = True
     #: A level name (``INFO``, ``DEBUG``...) as ``logging`` knows it.

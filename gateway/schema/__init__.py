@@ -16,25 +16,28 @@ from typing import Any, cast
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, SchemaExtension
+from strawberry.extensions import SchemaExtension
 from strawberry.federation.schema import FederationAny
+from strawberry.schema.schema import StreamResult
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types import Info as StrawberryInfo
+from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
-from gateway.errors import GatewayError, bad_input
+from gateway.errors import MASKED_MESSAGE, GatewayError, bad_input, client_error
 from gateway.schema.context import Info
 from gateway.schema.employer import Employer
 from gateway.schema.limits import Disclosure, RequestLimits, schema_config, schema_extensions
 from gateway.schema.mutation import Mutation
 from gateway.schema.query import Query
 from gateway.schema.registrations import Registration, follow
-from gateway.schema.worker import Worker
+from gateway.schema.worker import ReportSystemFailures, Worker
 
 
 def _should_mask(error: GraphQLError) -> bool:
-    """Mask everything that is not one of the gateway's own errors or a GraphQL
-    validation error: no exception text, host, SOAP fault or SQL reaches a client."""
+    """Whether an error is unexpected (masked as ``INTERNAL``, logged by its stack):
+    anything that is neither one of the gateway's own errors nor graphql-core's
+    words about the document or the variables."""
     original = error.original_error
     if original is None:
         return False  # parse and validation errors speak of the query itself
@@ -45,13 +48,15 @@ def _should_mask(error: GraphQLError) -> bool:
     return not isinstance(original, GatewayError)
 
 
-MASKED_MESSAGE = "Internal error. 内部错误。"
-
 logger = logging.getLogger("gateway.schema")
 
+__all__ = ["MASKED_MESSAGE", "GatewaySchema", "Subscription", "build_schema"]
 
-def _masked(error: GraphQLError) -> GraphQLError:
-    return GraphQLError(MASKED_MESSAGE, error.nodes, error.source, error.positions, error.path)
+
+def _client_errors(result: Any) -> None:
+    errors = getattr(result, "errors", None)
+    if errors:
+        result.errors = [client_error(e) for e in errors]
 
 
 @strawberry.type(description="What a front end can follow without polling (graphql-transport-ws).")
@@ -123,12 +128,10 @@ class GatewaySchema(strawberry.federation.Schema):
         allowed_operation_types: Iterable[OperationType] | None = None,
         operation_extensions: dict[str, Any] | None = None,
     ) -> ExecutionResult:
-        """Strawberry's execute, with a last mask over the result.
-
-        An exception raised in an extension's hook (a parser's RecursionError, a
-        rule's KeyError on a document it did not expect) comes back after MaskErrors
-        has done its work, with the exception's text as message.
-        """
+        """Strawberry's execute, every error given the gateway's shape on the way out
+        (:func:`gateway.errors.client_error`), also those raised in an extension's
+        hook (a parser's RecursionError, a rule's KeyError on a document it did not
+        expect), which Strawberry turns into errors after every extension has run."""
         result = await super().execute(
             query,
             variable_values,
@@ -138,9 +141,31 @@ class GatewaySchema(strawberry.federation.Schema):
             allowed_operation_types,
             operation_extensions,
         )
-        if result.errors:
-            result.errors = [_masked(e) if _should_mask(e) else e for e in result.errors]
+        _client_errors(result)
         return result
+
+    async def stream(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+    ) -> StreamResult:
+        """Strawberry's stream (every operation over a WebSocket), each result given
+        the gateway's shape as execute's are."""
+        results = await super().stream(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            operation_extensions,
+            allowed_operation_types,
+        )
+        return _shaped_stream(results)
 
     def _get_custom_context_kwargs(
         self, operation_extensions: dict[str, Any] | None = None, *, sync: bool = False
@@ -166,6 +191,25 @@ class GatewaySchema(strawberry.federation.Schema):
             logger.error("unexpected %s at %s\n%s", type(original).__name__, error.path, stack)
 
 
+async def _shaped_stream(results: StreamResult) -> StreamResult:
+    try:
+        async for result in results:
+            _client_errors(result)
+            yield result
+    except Exception as exc:
+        # Strawberry's stream lets what a parsing hook raises escape (the parser
+        # cache's syntax error, a RecursionError): answered as execute answers it.
+        error = exc if isinstance(exc, GraphQLError) else GraphQLError("", original_error=exc)
+        if _should_mask(error):
+            stack = "".join(traceback.format_tb(exc.__traceback__))
+            logger.error("unexpected %s in a stream\n%s", type(exc).__name__, stack)
+        yield PreExecutionError(data=None, errors=[client_error(error)])
+    finally:
+        aclose = getattr(results, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
 def build_schema(
     limits: RequestLimits | None = None,
     disclosure: Disclosure | None = None,
@@ -188,7 +232,9 @@ def build_schema(
             # The limits come first, with the parser and validation caches: front ends
             # send the same few documents again and again, parsed and validated once.
             *schema_extensions(limits, disclosure),
-            lambda: MaskErrors(should_mask_error=_should_mask, error_message=MASKED_MESSAGE),
+            ReportSystemFailures,
+            # No MaskErrors: execute and stream give every error its shape, masking
+            # the unexpected ones, after the extensions (metrics) have seen them.
             *extensions,
         ],
     )

@@ -6,20 +6,30 @@ else. ``status`` and ``inconsistencies`` are derived from whatever answered.
 ID and mobile numbers are masked unless the worker was reached by a
 single-worker query by a role entitled to see them; addresses are shown only
 then.
+
+No system's failure is ever a silent null: a worker none of the systems that
+answered knows is an error when another system could not be asked, and
+:class:`ReportSystemFailures` reports every system that could not be asked in
+the request, once, even where no field of that system was selected. A worker of
+an employer the caller may not reach is answered as one nobody holds, through
+``_entities`` too.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from typing import Any, TypeVar
 
 import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
 
 from gateway.domain import model
 from gateway.domain.checks import check_id_number
 from gateway.domain.identifiers import normalize_id_number
 from gateway.domain.worker import build_view, derive_status, find_inconsistencies
-from gateway.errors import bad_input, from_adapter
+from gateway.errors import GatewayError, bad_input, from_adapter
 from gateway.loaders import _SystemLoader
 from gateway.privacy import mask_id_number, mask_mobile
 from gateway.registrations.policy import local_date
@@ -208,7 +218,14 @@ class Worker:
         )
         if record is None:
             return None
-        employer = await ctx.employer(record.credit_code)
+        try:
+            employer = await ctx.employer(record.credit_code)
+        except GatewayError as refused:
+            if refused.code != "NOT_FOUND":
+                raise
+            # Another employer's worker: answered as a number nobody holds (None),
+            # not as the employer's NOT_FOUND, which would tell that it exists.
+            return None
         return await find_worker(ctx, employer, id_type, number)
 
 
@@ -238,7 +255,8 @@ async def find_worker(
     """One worker of one employer, audited; full numbers for the roles entitled to them.
 
     A person the employer has no record of is None, exactly as one who does not
-    exist; only when every system failed is the answer an error.
+    exist. When a system could not be asked and those that answered know nobody,
+    nobody can say: the answer is that system's error, not None.
     """
     access = ctx.access
     number = normalize_id_number(id_number)
@@ -250,7 +268,7 @@ async def find_worker(
     view = build_view(*parts, reveal=access.may_reveal())
     if view is not None and view.person.id_type != id_type:
         view = None
-    if view is None and len(failures) == len(parts):
+    if view is None and failures:
         raise from_adapter(failures[0])
     await ctx.audit_worker_read(
         employer, id_type, number, AuditResult.NOT_FOUND if view is None else AuditResult.ALLOWED
@@ -258,3 +276,21 @@ async def find_worker(
     if view is None:
         return None
     return Worker(employer=employer, person=view.person, reveal=view.reveal)
+
+
+class ReportSystemFailures(SchemaExtension):
+    """After execution, an error for each system that could not be asked and that no
+    error of the response names yet: a worker's ``status`` or ``name`` can be
+    answered without a system, but the caller must know it was missing."""
+
+    def on_execute(self) -> Iterator[None]:
+        yield
+        ec = self.execution_context
+        result, ctx = ec.result, ec.context
+        if result is None or not isinstance(ctx, Context):
+            return
+        errors: list[GraphQLError] = list(result.errors or [])
+        named = {(e.extensions or {}).get("system") for e in errors}
+        missing = [f for f in ctx.loaders.failures() if f.system.value not in named]
+        if missing:
+            result.errors = errors + [from_adapter(f) for f in missing]

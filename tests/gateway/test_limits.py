@@ -306,7 +306,14 @@ async def test_a_bad_variable_is_the_callers_mistake_not_an_internal_error() -> 
         "query($c: Colour!) { paint(colour: $c) }", variable_values={"c": "BLUE"}
     )
     [error] = result.errors or []
-    assert "BLUE" in error.message
+    # Coded as the caller's input, naming the variable and its type, not the value.
+    assert error.extensions == {
+        "code": "BAD_INPUT",
+        "message_en": "The value of variable $c is not a valid Colour!.",
+        "message_zh": "变量 $c 的值不符合类型 Colour!。",
+        "field": "c",
+    }
+    assert "BLUE" not in error.message
     assert error.message != MASKED_MESSAGE
 
 

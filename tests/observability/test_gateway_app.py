@@ -4,17 +4,43 @@ real traffic."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
 
+from adapters.standin.process import RunningStandin
 from gateway.app import create_app
+from gateway.demo import prepare_store
 from gateway.observability.metrics import GatewayMetrics
 from gateway.observability.registrations import count_registrations
 from gateway.observability.request_id import REQUEST_ID_HEADER
+from gateway.observability.settings import ObservabilitySettings
 from gateway.services import Gateway
-from tests.gateway.conftest import GraphQLClient
+from tests.gateway.conftest import GraphQLClient, gateway_config
 from tests.observability.support import families, value
+
+
+@pytest.fixture
+async def gateway(
+    tmp_path: Path,
+    employment_standin: RunningStandin,
+    labor_standin: RunningStandin,
+    unemployment_standin: RunningStandin,
+) -> AsyncIterator[Gateway]:
+    """The gateway, with the operation names its front ends declare."""
+    observability = ObservabilitySettings(operation_names=("Own", "Who", "Broken"))
+    config = gateway_config(
+        tmp_path,
+        employment_standin,
+        labor_standin,
+        unemployment_standin,
+        observability=observability,
+    )
+    gw = await Gateway.start(config)
+    await prepare_store(gw.store)
+    yield gw
+    await gw.close()
 
 
 @pytest.fixture
@@ -65,3 +91,24 @@ async def test_metrics_and_request_ids_through_the_gateway(
         "hrss_registrations",
         "hrss_registration_oldest_age_seconds",
     } <= families(text)
+
+
+async def test_an_operation_named_after_an_id_number_never_reaches_metrics(
+    http: httpx.AsyncClient,
+) -> None:
+    employer = await GraphQLClient(http).login("demo-employer")
+    named = "Worker110101199003077777"
+    for query, variables in [
+        (f"query {named} {{ employer {{ name }} }}", None),
+        (
+            f"query {named}($n: String!) {{ employer {{ worker(idType: RESIDENT_ID, "
+            "idNumber: $n) { name } } }",
+            {"n": "110101199003077777"},
+        ),
+        (f"query {named} {{ employer {{ nope }} }}", None),
+        (f"query {named} {{ employer {{ name }}", None),
+    ]:
+        await employer.post(query, variables)
+    text = (await http.get("/metrics")).text
+    assert "110101199003077777" not in text
+    assert value(text, "hrss_graphql_requests_total", operation="other", type="query", outcome="ok")

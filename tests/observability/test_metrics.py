@@ -51,9 +51,13 @@ def small_app(metrics: GatewayMetrics) -> Starlette:
     )
 
 
+#: The operation names the operators declared (those of the front ends' documents).
+DECLARED = ("Good", "Denied", "Crash", "Invalid", "Write", "Missing", *"ABCDEFGH")
+
+
 @pytest.fixture
 def metrics() -> GatewayMetrics:
-    return GatewayMetrics(ObservabilitySettings(max_operation_names=8))
+    return GatewayMetrics(ObservabilitySettings(operation_names=DECLARED))
 
 
 @pytest.fixture
@@ -100,7 +104,7 @@ async def test_operations_by_name_type_and_outcome(http: httpx.AsyncClient) -> N
     assert value(text, latency, operation="Denied", type="query") == 1
 
 
-async def test_operation_names_are_bounded(
+async def test_only_declared_operation_names_are_labels(
     http: httpx.AsyncClient, metrics: GatewayMetrics
 ) -> None:
     for name in "ABCDEFGHIJ":
@@ -119,8 +123,28 @@ async def test_operation_names_are_bounded(
     assert metrics.operation_label("A") == "A"
     assert metrics.operation_label("Z") == "other"
     assert metrics.operation_label(None) == "anonymous"
-    assert metrics.operation_label("not a name") == "invalid"
-    assert metrics.operation_label("x" * 65) == "invalid"
+    assert metrics.operation_label("not a name") == "other"
+    assert metrics.operation_label("x" * 65) == "other"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["q110101199003077777", "Mobile13800138000"],
+    ids=["id-number", "mobile"],
+)
+async def test_a_name_the_caller_chose_never_reaches_metrics(
+    http: httpx.AsyncClient, name: str
+) -> None:
+    # As the operation's name, as operationName naming nothing, and in a document
+    # that fails validation: every path by which a name could become a label.
+    await graphql(http, f"query {name} {{ ok }}")
+    await graphql(http, "query Real { ok }", name=name)
+    await graphql(http, f"query {name} {{ nope }}")
+    await graphql(http, f"query {name} {{ forbidden }}")
+    text = await scrape(http)
+    for secret in ("110101199003077777", "13800138000"):
+        assert secret not in text
+    assert value(text, "hrss_graphql_requests_total", operation="other", type="query", outcome="ok")
 
 
 async def test_http_requests_by_route_and_status(http: httpx.AsyncClient) -> None:

@@ -1,0 +1,268 @@
+"""What an attacker learns by probing the graph: nothing about who exists elsewhere,
+and never a silent null when a system could not be asked.
+
+Against the real gateway over ASGI, with the three stand-ins over HTTP and their
+``/__sim/faults`` switched on for the systems under test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import uvicorn
+import websockets
+
+from adapters.standin.process import RunningStandin, free_port
+from adapters.standin.seed import EMPLOYERS, WORKERS
+from gateway.app import create_app
+from gateway.services import Gateway
+from tests.factories import resident_id
+from tests.gateway.conftest import GraphQLClient
+
+OWN = next(w for w in WORKERS if w.employer == 0 and w.label == "employed")
+FOREIGN = next(w for w in WORKERS if w.employer == 1)
+QINGDAO = EMPLOYERS[1].profile.credit_code
+
+ENTITIES = """query($r: [_Any!]!) { _entities(representations: $r) {
+  ... on Worker { name idNumber status } } }"""
+
+
+def worker_representation(id_number: str) -> dict[str, Any]:
+    return {"__typename": "Worker", "idType": "RESIDENT_ID", "idNumber": id_number}
+
+
+@pytest.mark.parametrize("username", ["demo-employer", "demo-clerk"])
+async def test_entities_answer_a_foreign_worker_as_one_nobody_holds(
+    client: GraphQLClient, username: str
+) -> None:
+    caller = await client.login(username)
+    nobody = resident_id()
+    foreign = await caller.post(ENTITIES, {"r": [worker_representation(FOREIGN.person.id_number)]})
+    unknown = await caller.post(ENTITIES, {"r": [worker_representation(nobody)]})
+    assert foreign == unknown == {"data": {"_entities": [None]}}
+    # The same request for a worker the caller may reach does find them: the probe
+    # above was answered by the rule, not by a lookup that failed for everyone.
+    own = await caller.post(ENTITIES, {"r": [worker_representation(OWN.person.id_number)]})
+    assert own["data"]["_entities"][0]["name"] == OWN.person.name
+    # Employers: another's and one nobody registered get the same NOT_FOUND.
+    employers = """query($r: [_Any!]!) { _entities(representations: $r) {
+      ... on Employer { name } } }"""
+    other = await caller.post(employers, {"r": [{"__typename": "Employer", "creditCode": QINGDAO}]})
+    invented = await caller.post(
+        employers, {"r": [{"__typename": "Employer", "creditCode": "91370102MA3C4TLQ3X"}]}
+    )
+    assert other == invented
+    assert [e["extensions"]["code"] for e in other["errors"]] == ["NOT_FOUND"]
+
+
+async def test_every_field_answers_a_foreign_worker_as_one_nobody_holds(
+    client: GraphQLClient,
+) -> None:
+    employer = await client.login("demo-employer")
+    one = """query($n: String!) { employer { worker(idType: RESIDENT_ID, idNumber: $n) {
+      name } } }"""
+    foreign = await employer.post(one, {"n": FOREIGN.person.id_number})
+    unknown = await employer.post(one, {"n": resident_id()})
+    assert foreign == unknown == {"data": {"employer": {"worker": None}}}
+
+    # Through the other employer: the same NOT_FOUND as an employer nobody registered.
+    other = """query($c: String!, $n: String!) { employer(creditCode: $c) {
+      worker(idType: RESIDENT_ID, idNumber: $n) { name } } }"""
+    reached = await employer.post(other, {"c": QINGDAO, "n": FOREIGN.person.id_number})
+    invented = await employer.post(other, {"c": "91370102MA3C4TLQ3X", "n": resident_id()})
+    assert reached == invented
+    assert [e["extensions"]["code"] for e in reached["errors"]] == ["NOT_FOUND"]
+
+
+# --------------------------------------------------------- systems failing
+
+SYSTEMS = ("employment", "labour", "unemployment")
+FAULTS: dict[str, dict[str, Any]] = {
+    "error": {"error_rate": 1.0},
+    "maintenance": {"maintenance": True},
+    "down": {"down": True},
+}
+WORKER = """query($n: String!) { employer { worker(idType: RESIDENT_ID, idNumber: $n) {
+  %s } } }"""
+EVERY_FIELD = "name status unavailableSystems employmentRecords { state } " + (
+    "labourContracts { state } unemploymentRegistrations { state }"
+)
+
+
+def _cases() -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+    """Every non-empty set of systems, each failing in each way, and the reported
+    case of one system erroring while another is in maintenance."""
+    cases = []
+    for n in (1, 2, 3):
+        for failing in itertools.combinations(SYSTEMS, n):
+            cases += [(failing, (kind,) * n) for kind in FAULTS]
+    cases.append((("employment", "labour"), ("error", "maintenance")))
+    cases.append((("employment", "labour", "unemployment"), ("down", "error", "maintenance")))
+    return cases
+
+
+@pytest.fixture
+def standins(
+    employment_standin: RunningStandin,
+    labor_standin: RunningStandin,
+    unemployment_standin: RunningStandin,
+) -> dict[str, RunningStandin]:
+    return {
+        "employment": employment_standin,
+        "labour": labor_standin,
+        "unemployment": unemployment_standin,
+    }
+
+
+def unavailable(body: dict[str, Any]) -> set[str]:
+    return {
+        e["extensions"]["system"]
+        for e in body.get("errors", [])
+        if e["extensions"]["code"] == "SYSTEM_UNAVAILABLE"
+    }
+
+
+@pytest.mark.parametrize(("failing", "kinds"), _cases())
+@pytest.mark.parametrize("fields", [EVERY_FIELD, "name"], ids=["every-field", "name-only"])
+async def test_each_system_that_could_not_be_asked_is_reported(
+    client: GraphQLClient,
+    standins: dict[str, RunningStandin],
+    failing: tuple[str, ...],
+    kinds: tuple[str, ...],
+    fields: str,
+) -> None:
+    employer = await client.login("demo-employer")
+    for system, kind in zip(failing, kinds, strict=True):
+        standins[system].faults(**FAULTS[kind])
+    try:
+        known = await employer.post(WORKER % fields, {"n": OWN.person.id_number})
+        nobody = await employer.post(WORKER % fields, {"n": resident_id()})
+    finally:
+        for system in failing:
+            standins[system].reset()
+    for body in (known, nobody):
+        # Each failing system by name, with both languages; never a silent null.
+        assert unavailable(body) == set(failing), body
+        for error in body["errors"]:
+            assert error["extensions"]["message_zh"]
+            assert error["extensions"]["message_en"]
+        if body["data"]["employer"]["worker"] is None:
+            assert body["errors"]
+    # A worker only the failing systems could tell about is an error, not "nobody".
+    assert nobody["data"]["employer"]["worker"] is None
+    worker = known["data"]["employer"]["worker"]
+    if "employment" in failing and "labour" in failing:
+        assert worker is None  # the unemployment system has no record of them
+    elif worker is not None and fields == EVERY_FIELD:
+        assert set(worker["unavailableSystems"]) == {s.upper() for s in failing}
+
+
+@pytest.mark.parametrize("slow", [("labour",), ("employment", "unemployment"), SYSTEMS])
+async def test_systems_that_time_out_are_reported_too(
+    client: GraphQLClient, standins: dict[str, RunningStandin], slow: tuple[str, ...]
+) -> None:
+    employer = await client.login("demo-employer")
+    for system in slow:
+        standins[system].faults(latency_ms=10_000)  # the gateway's timeout is 3 s here
+    try:
+        body = await employer.post(WORKER % "name status", {"n": OWN.person.id_number})
+    finally:
+        for system in slow:
+            standins[system].reset()
+    assert unavailable(body) == set(slow), body
+
+
+# ------------------------------------------------------------- WebSocket
+
+ID = "110101199003077777"
+MOBILE = "13800138000"
+
+
+@pytest.fixture
+async def server(gateway: Gateway) -> AsyncIterator[int]:
+    """The app on a real loopback port: WebSockets need a real server."""
+    port = free_port()
+    served = uvicorn.Server(
+        uvicorn.Config(create_app(gateway.config, gateway=gateway), port=port, log_level="error")
+    )
+    serving = asyncio.create_task(served.serve())
+    while not served.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
+        await asyncio.sleep(0.05)
+    yield port
+    served.should_exit = True
+    await serving
+
+
+async def _socket(port: int) -> websockets.ClientConnection:
+    ws = await websockets.connect(
+        f"ws://127.0.0.1:{port}/graphql",
+        subprotocols=[websockets.Subprotocol("graphql-transport-ws")],
+    )
+    await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+    assert json.loads(await ws.recv())["type"] == "connection_ack"
+    return ws
+
+
+SUBSCRIPTIONS: dict[str, dict[str, Any]] = {
+    "does-not-parse": {"query": f"subscription {{ registrationUpdates(id: {ID} }}"},
+    "person-for-an-id": {
+        "query": "subscription($id: ID!) { registrationUpdates(id: $id) { state } }",
+        "variables": {"id": {"idNumber": ID, "mobile": MOBILE}},
+    },
+    "unknown-operation": {
+        "query": "subscription S($id: ID!) { registrationUpdates(id: $id) { state } }",
+        "variables": {"id": ID},
+        "operationName": f"Q{ID}",
+    },
+    "not-signed-in": {
+        "query": "subscription($id: ID!) { registrationUpdates(id: $id) { state } }",
+        "variables": {"id": ID},
+    },
+}
+
+
+@pytest.mark.parametrize("name", list(SUBSCRIPTIONS))
+async def test_websocket_errors_are_coded_and_echo_nothing(
+    server: int, name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The client library logs every frame it sends, the mobile in clear with it.
+    caplog.set_level(logging.INFO, logger="websockets.client")
+    ws = await _socket(server)
+    try:
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": SUBSCRIPTIONS[name]}))
+        async with asyncio.timeout(10):
+            message = await ws.recv()
+    finally:
+        await ws.close()
+    assert isinstance(message, str)
+    assert ID not in message
+    assert MOBILE not in message
+    answer = json.loads(message)
+    errors = answer["payload"] if answer["type"] == "error" else answer["payload"]["errors"]
+    assert errors
+    for error in errors:
+        assert error["extensions"]["code"] not in ("INTERNAL", None)
+        assert error["extensions"]["message_en"]
+        assert error["extensions"]["message_zh"]
+
+
+async def test_a_websocket_message_50000_deep_closes_the_socket_not_the_server(
+    server: int,
+) -> None:
+    ws = await _socket(server)
+    deep = '{"id": "1", "type": "subscribe", "payload": ' + "[" * 50_000 + "]" * 50_000 + "}"
+    await ws.send(deep)
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        async with asyncio.timeout(10):
+            await ws.recv()
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4400
+    # The server goes on answering.
+    again = await _socket(server)
+    await again.close()

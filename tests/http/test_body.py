@@ -1,0 +1,155 @@
+"""The bounded JSON reader and the error shaping, as pure logic: where the bounds fall,
+and what of graphql-core's words reaches a client."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import strawberry
+from graphql import GraphQLError
+
+from gateway.errors import client_error, names_only
+from gateway.http.body import JsonRefused, check_bounds, load_bounded
+from gateway.schema import GatewaySchema
+
+DEPTH, VALUES = 32, 20_000
+
+
+def nested(depth: int, inner: str = "1") -> bytes:
+    return ("[" * depth + inner + "]" * depth).encode()
+
+
+def code(data: bytes) -> str | None:
+    refusal = check_bounds(data, max_depth=DEPTH, max_values=VALUES)
+    return refusal.code if refusal else None
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (nested(DEPTH), None),
+        (nested(DEPTH + 1), "JSON_TOO_DEEP"),
+        (nested(50_000), "JSON_TOO_DEEP"),
+        (b"[" * 50_000, "JSON_TOO_DEEP"),
+        # Deep without a long run of openings: found by peeling levels.
+        (("[[]," * (DEPTH + 1) + "1" + "]" * (DEPTH + 1)).encode(), "JSON_TOO_DEEP"),
+        (("[[]," * (DEPTH - 1) + "1" + "]" * (DEPTH - 1)).encode(), None),
+        # Brackets inside strings are not structure, escaped quotes included.
+        (json.dumps({"q": "[" * 5_000 + '\\"' + "{" * 5_000}).encode(), None),
+        (json.dumps(list(range(VALUES - 1))).encode(), None),
+        (json.dumps(list(range(VALUES + 1))).encode(), "JSON_TOO_LARGE"),
+        (json.dumps([{"a": [1]}] * 7_000).encode(), "JSON_TOO_LARGE"),
+        (b"[[[}", None),  # unbalanced: left to the parser
+    ],
+    ids=[
+        "at-the-limit",
+        "one-over",
+        "50000",
+        "50000-unclosed",
+        "wide-and-deep",
+        "wide-at-the-limit",
+        "brackets-in-strings",
+        "values-at-the-limit",
+        "values-over",
+        "objects-over",
+        "unbalanced",
+    ],
+)
+def test_bounds(data: bytes, expected: str | None) -> None:
+    assert code(data) == expected
+
+
+def test_the_scan_is_linear_on_a_megabyte() -> None:
+    body = json.dumps({"query": "{ a }", "variables": {"v": [[1, [2]]] * 40_000}}).encode()
+    start = time.perf_counter()
+    check_bounds(body, max_depth=DEPTH, max_values=10**9)
+    assert time.perf_counter() - start < 0.5
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b'{"a": ', "INVALID_JSON"),
+        (b'{"a": "\xff"}', "INVALID_JSON"),
+        (b"[" * 50_000 + b"1", "JSON_TOO_DEEP"),
+    ],
+)
+def test_load_refuses_with_a_code(data: bytes, expected: str) -> None:
+    with pytest.raises(JsonRefused) as refused:
+        load_bounded(data, max_depth=DEPTH, max_values=VALUES)
+    assert refused.value.refusal.code == expected
+
+
+def test_load_reads_what_is_within_bounds() -> None:
+    assert load_bounded('{"a": [1, {"b": "]"}]}', max_depth=DEPTH, max_values=VALUES) == {
+        "a": [1, {"b": "]"}]
+    }
+
+
+def test_names_only_keeps_names_and_drops_values() -> None:
+    assert (
+        names_only("Cannot query field 'nope' on type 'Query'. Did you mean 'Employer.name'?")
+        == "Cannot query field 'nope' on type 'Query'. Did you mean 'Employer.name'?"
+    )
+    assert names_only("Expected '[IdType!]!', found \"张三 110101199003077777\".") == (
+        "Expected '[IdType!]!', found '…'."
+    )
+    assert "110101199003077777" not in names_only("Unknown type 'X110101199003077777'.")
+
+
+@strawberry.input
+class Contract:
+    start_date: strawberry.Maybe[str] = None
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def hire(self, when: list[Contract], on: str = "") -> int:
+        return len(when)
+
+
+async def test_a_variable_error_names_the_path_inside_the_variable() -> None:
+    # The gateway's schema: Strawberry's own logs every error with its message.
+    schema = GatewaySchema(query=Query)
+    result = await schema.execute(
+        "query($w: [Contract!]!) { hire(when: $w) }",
+        variable_values={"w": [{"startDate": "ok"}, {"startDate": {"n": "13800138000"}}]},
+    )
+    [error] = [client_error(e) for e in result.errors or []]
+    assert error.extensions == {
+        "code": "BAD_INPUT",
+        "message_en": "The value of variable $w does not fit its type [Contract!]! at "
+        "$w[1].startDate.",
+        "message_zh": "变量 $w 的值在 $w[1].startDate 处不符合其类型 [Contract!]!。",
+        "field": "w[1].startDate",
+    }
+    assert error.locations
+
+
+def test_an_unexpected_error_is_internal_without_its_text() -> None:
+    error = client_error(
+        GraphQLError("db.internal:5432", path=["a"], original_error=KeyError("db.internal"))
+    )
+    assert error.extensions is not None
+    assert error.extensions["code"] == "INTERNAL"
+    assert "db.internal" not in str(error.formatted)
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ('Unknown operation named "Q110101199003077777".', "OPERATION_NOT_FOUND"),
+        ("Must provide operation name if query has several.", "OPERATION_NAME_REQUIRED"),
+        ("Must provide an operation.", "GRAPHQL_VALIDATION_FAILED"),
+        ("Value cannot represent a Date: '2026-02-30'. day is out of range", "BAD_INPUT"),
+    ],
+)
+def test_graphql_cores_words_without_a_node_are_coded(message: str, expected: str) -> None:
+    error = client_error(GraphQLError(message))
+    assert error.extensions is not None
+    assert error.extensions["code"] == expected
+    assert "110101199003077777" not in str(error.formatted)
+    assert "2026-02-30" not in str(error.formatted)
