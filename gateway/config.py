@@ -51,6 +51,10 @@ class GatewayConfig:
     #: How long a worker keeps a step before another may take it (a worker that died
     #: hands its steps on after this); at least a few calls at the slowest timeout.
     worker_lease_s: float = 60.0
+    #: When a step that met an infrastructure failure is tried again: exponential,
+    #: full jitter, from ``step_backoff_base_s`` up to ``step_backoff_cap_s``.
+    step_backoff_base_s: float = 1.0
+    step_backoff_cap_s: float = 300.0
     #: Per system: circuit breaker, read retries (see gateway/resilience.py).
     breaker_threshold: int = 5
     breaker_recovery_s: float = 30.0
@@ -135,6 +139,8 @@ class GatewayConfig:
             "run_worker": pick("run_worker", d.run_worker, bool),
             "worker_concurrency": pick("worker_concurrency", d.worker_concurrency, int),
             "worker_lease_s": pick("worker_lease_s", d.worker_lease_s, float),
+            "step_backoff_base_s": pick("step_backoff_base_s", d.step_backoff_base_s, float),
+            "step_backoff_cap_s": pick("step_backoff_cap_s", d.step_backoff_cap_s, float),
             "breaker_threshold": pick("breaker_threshold", d.breaker_threshold, int),
             "breaker_recovery_s": pick("breaker_recovery_s", d.breaker_recovery_s, float),
             "read_attempts": pick("read_attempts", d.read_attempts, int),
