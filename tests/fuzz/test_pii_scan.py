@@ -116,7 +116,7 @@ def test_logs(tmp_path_factory):
 INI = "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
 
 
-def run_session(message: str, file: str) -> subprocess.CompletedProcess[str]:
+def run_session(message: str, file: str, *options: str) -> subprocess.CompletedProcess[str]:
     """A small pytest session with the plugin, in a temporary directory outside this
     session's own, whose log files this session's scan would otherwise read."""
     with tempfile.TemporaryDirectory() as d:
@@ -126,7 +126,10 @@ def run_session(message: str, file: str) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         plugins = ["-p", "tests.pii_scan", "-p", "no:cacheprovider"]
         return subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", *plugins, "--basetemp", str(tests / "tmp")],
+            [
+                *(sys.executable, "-m", "pytest", "-q", *plugins, *options),
+                *("--basetemp", str(tests / "tmp")),
+            ],
             cwd=tests,
             env=env,
             capture_output=True,
@@ -136,9 +139,15 @@ def run_session(message: str, file: str) -> subprocess.CompletedProcess[str]:
         )
 
 
-def test_a_session_that_logged_a_number_fails_without_printing_it() -> None:
+#: The same session run serially and spread over xdist workers (as ``make test``
+#: runs it), where the workers' findings must reach the controller's report.
+SPREAD = pytest.mark.parametrize("options", [(), ("-n", "2")], ids=["serial", "xdist"])
+
+
+@SPREAD
+def test_a_session_that_logged_a_number_fails_without_printing_it(options: tuple[str, ...]) -> None:
     number = resident_id()
-    done = run_session(f"hired {number}", "started\n")
+    done = run_session(f"hired {number}", "started\n", *options)
     assert done.returncode == 1, done.stdout
     assert "1 passed" in done.stdout
     assert "ID number in logger gateway.somewhere (DEBUG)" in done.stdout
@@ -147,8 +156,9 @@ def test_a_session_that_logged_a_number_fails_without_printing_it() -> None:
     assert number not in done.stdout + done.stderr
 
 
-def test_a_number_in_a_standin_log_file_fails_the_session() -> None:
-    done = run_session("hired 370102********002X", f"GET /sy/djxx?sjhm={MOBILE} 200\n")
+@SPREAD
+def test_a_number_in_a_standin_log_file_fails_the_session(options: tuple[str, ...]) -> None:
+    done = run_session("hired 370102********002X", f"GET /sy/djxx?sjhm={MOBILE} 200\n", *options)
     assert done.returncode == 1, done.stdout
     assert "mobile number in file" in done.stdout
     assert "employment-standin.log" in done.stdout
