@@ -15,7 +15,9 @@ import pytest
 
 from adapters.standin.process import RunningStandin, start_standin
 
-pytest_plugins = ["tests.pii_scan"]
+# tests.services: the PostgreSQL, Redis and template-store fixtures, for every
+# conftest and test module without importing them one by one.
+pytest_plugins = ["tests.pii_scan", "tests.services"]
 
 
 @pytest.fixture(scope="session")

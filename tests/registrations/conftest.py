@@ -28,6 +28,7 @@ from gateway.settings import SystemSettings
 from gateway.store import Store
 from gateway.systems import SystemAdapter
 from tests.registrations.support import Adapters
+from tests.services import copy_sqlite
 from tests.services import postgres_database as postgres_database
 
 #: Per-call timeout of the test adapters: a stalled answer is given up after this.
@@ -92,10 +93,12 @@ async def adapters(make_adapters: Callable[..., Adapters]) -> Adapters:
 
 @pytest.fixture
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A copy of the session's migrated store (SQLite unless the test asks otherwise)."""
     backend = getattr(request, "param", "sqlite")
     if backend == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path}/gateway.db"
-    url: str = request.getfixturevalue("postgres_database")
+        template: Path = request.getfixturevalue("sqlite_template")
+        return copy_sqlite(template, tmp_path / "gateway.db")
+    url: str = request.getfixturevalue("migrated_postgres_database")
     return url
 
 
