@@ -2,6 +2,10 @@
 
 Read once at start-up. Every setting has a default that runs the demo on one
 machine; ``docs/configuration.md`` lists them all.
+
+Loading the configuration loads neither the HTTP layer nor the store: the
+rate limits and the audit retention are imported where they are built, so
+that a worker or a command pays only for what it runs.
 """
 
 from __future__ import annotations
@@ -12,16 +16,18 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway.domain.model import System
-from gateway.http.ratelimit import RateLimits
 from gateway.observability.settings import ObservabilitySettings
 from gateway.profile import Disclosure, RequestLimits
-from gateway.settings import SystemSettings
-from gateway.store.audit import AuditRetention
+from gateway.settings import DEFAULT_STORE_URL, SystemSettings
 
-DEFAULT_STORE_URL = "sqlite+aiosqlite:///data/gateway.db"
+if TYPE_CHECKING:
+    from gateway.http.ratelimit import RateLimits
+    from gateway.store.audit import AuditRetention
+
+__all__ = ["DEFAULT_STORE_URL", "GatewayConfig"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +70,7 @@ class GatewayConfig:
     #: How long audit records are kept (at least six months) and how often old ones go.
     audit_retention_days: int = 183
     audit_purge_every_s: float = 86_400.0
-    rate_limits: RateLimits = field(default_factory=RateLimits)
+    rate_limits: RateLimits = field(default_factory=lambda: _rate_limits()())
     limits: RequestLimits = field(default_factory=RequestLimits)
     #: What the schema says of itself; None means "as in the demo when ``demo``, else off".
     introspection: bool | None = None
@@ -93,6 +99,8 @@ class GatewayConfig:
 
     def audit_retention(self) -> AuditRetention:
         """The retention as the audit log takes it (refuses less than six months)."""
+        from gateway.store.audit import AuditRetention
+
         return AuditRetention(self.audit_retention_days, self.audit_purge_every_s)
 
     @classmethod
@@ -156,7 +164,7 @@ class GatewayConfig:
             values["reveal_roles"] = tuple(
                 r.strip() for r in (roles.split(",") if isinstance(roles, str) else roles)
             )
-        values["rate_limits"] = RateLimits.from_env(env, doc.get("rate_limits", {}))
+        values["rate_limits"] = _rate_limits().from_env(env, doc.get("rate_limits", {}))
         lim = RequestLimits()
         values["limits"] = RequestLimits(
             max_depth=pick("max_depth", lim.max_depth, int),
@@ -190,6 +198,13 @@ class GatewayConfig:
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+
+def _rate_limits() -> type[RateLimits]:
+    # The HTTP package loads the GraphQL view with it: only when limits are built.
+    from gateway.http.ratelimit import RateLimits
+
+    return RateLimits
 
 
 def _date(value: object) -> dt.date:
