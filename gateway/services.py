@@ -149,6 +149,8 @@ class Gateway:
             http_clients=list(clients.values()),
         )
         metrics.watch_cache(gateway.cache)
+        # One clock for the store and the engines: a test that moves the gateway's moves both.
+        store.db.clock = lambda: gateway.clock()
         return gateway
 
     def engine_control(self) -> Engine:

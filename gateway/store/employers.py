@@ -10,7 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway.domain.model import System
 from gateway.store import tables as t
-from gateway.store.database import Database, now
+from gateway.store.database import Database
 from gateway.store.model import (
     BindingConflict,
     CursorPage,
@@ -44,7 +44,7 @@ class Employers:
             "credit_code": record.credit_code,
             "name": record.name,
             "division": record.division,
-            "updated_at": now(),
+            "updated_at": self._db.now(),
         }
         values.update({c: getattr(record, c) for c in _IDS})
         # Upsert has no portable spelling; both dialects' INSERT ... ON CONFLICT
@@ -118,7 +118,7 @@ class Employers:
                         t.employers.c.credit_code == credit_code,
                         sa.or_(column.is_(None), column == employer_id),
                     )
-                    .values({column.name: employer_id, "updated_at": now()})
+                    .values({column.name: employer_id, "updated_at": self._db.now()})
                 )
                 if result.rowcount == 0:
                     exists = await conn.scalar(
