@@ -139,15 +139,9 @@ def run_session(message: str, file: str, *options: str) -> subprocess.CompletedP
         )
 
 
-#: The same session run serially and spread over xdist workers (as ``make test``
-#: runs it), where the workers' findings must reach the controller's report.
-SPREAD = pytest.mark.parametrize("options", [(), ("-n", "2")], ids=["serial", "xdist"])
-
-
-@SPREAD
-def test_a_session_that_logged_a_number_fails_without_printing_it(options: tuple[str, ...]) -> None:
+def test_a_session_that_logged_a_number_fails_without_printing_it() -> None:
     number = resident_id()
-    done = run_session(f"hired {number}", "started\n", *options)
+    done = run_session(f"hired {number}", "started\n")
     assert done.returncode == 1, done.stdout
     assert "1 passed" in done.stdout
     assert "ID number in logger gateway.somewhere (DEBUG)" in done.stdout
@@ -156,13 +150,27 @@ def test_a_session_that_logged_a_number_fails_without_printing_it(options: tuple
     assert number not in done.stdout + done.stderr
 
 
-@SPREAD
-def test_a_number_in_a_standin_log_file_fails_the_session(options: tuple[str, ...]) -> None:
-    done = run_session("hired 370102********002X", f"GET /sy/djxx?sjhm={MOBILE} 200\n", *options)
+def test_a_number_in_a_standin_log_file_fails_the_session() -> None:
+    done = run_session("hired 370102********002X", f"GET /sy/djxx?sjhm={MOBILE} 200\n")
     assert done.returncode == 1, done.stdout
     assert "mobile number in file" in done.stdout
     assert "employment-standin.log" in done.stdout
     assert "line 1: GET /sy/djxx?sjhm=139****0001 200" in done.stdout
+    assert MOBILE not in done.stdout + done.stderr
+
+
+def test_on_xdist_workers_the_controller_reports_what_each_worker_found() -> None:
+    """As ``make test`` runs: the number a worker's logger wrote and the one in a
+    worker's log file both reach the report, and fail the session."""
+    number = resident_id()
+    done = run_session(f"hired {number}", f"GET /sy/djxx?sjhm={MOBILE} 200\n", "-n", "2")
+    assert done.returncode == 1, done.stdout
+    assert "1 passed" in done.stdout
+    assert "ID number in logger gateway.somewhere (DEBUG)" in done.stdout
+    assert "test_session.py::test_logs" in done.stdout
+    assert "mobile number in file" in done.stdout
+    assert "popen-gw" in done.stdout  # the worker's own directory
+    assert number not in done.stdout + done.stderr
     assert MOBILE not in done.stdout + done.stderr
 
 
