@@ -1,12 +1,18 @@
 # The two commands: `make demo` runs the gateway with the three stand-ins,
 # `make test` runs lint, types and the test suite. Each builds .venv first
-# when it is missing or older than pyproject.toml.
+# when it is missing or older than pyproject.toml. `make test-fast` runs the
+# tests but the proofs over real gateway processes (docs/testing.md).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench lint types pytest venv clean
+.PHONY: demo test test-fast bench lint types pytest venv clean
+
+# xdist workers. The proofs mostly wait (leases, timeouts), the rest is mostly
+# CPU, and each worker pays its own collection and stand-ins: on the 2-core
+# machine 3 workers ran the whole suite fastest (measured in docs/testing.md).
+PYTEST_WORKERS ?= 3
 
 venv: $(STAMP)
 
@@ -27,9 +33,12 @@ types: $(STAMP)
 	$(BIN)/mypy
 
 pytest: $(STAMP)
-	$(BIN)/pytest -q $(PYTEST_ARGS)
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 test: lint types pytest
+
+test-fast: $(STAMP)
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) -m "not proof" $(PYTEST_ARGS)
 
 # Benchmarks: ratios measured side by side in one run (results in docs/benchmarks.md).
 bench: $(STAMP)

@@ -8,7 +8,9 @@ gets the same ``AuthenticationError`` with the same message, so that a probe
 learns nothing about which check failed.
 
 This module knows nothing of the store: anything with an ``id`` and a ``role``
-(a ``gateway.store.Account``) can be given a token.
+(a ``gateway.store.Account``) can be given a token. Argon2 and the JOSE library
+are imported where they are used: the configuration and the stand-ins import
+this module for its roles and errors alone.
 """
 
 from __future__ import annotations
@@ -24,9 +26,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
-
-import argon2
-import jwt
 
 #: Issuer and audience of the gateway's own tokens.
 TOKEN_ISSUER = "hrss-gateway"  # noqa: S105 (a name, not a secret)
@@ -100,6 +99,8 @@ class Passwords:
 
     def __init__(self, params: HashParams | None = None) -> None:
         self.params = params or HashParams()
+        import argon2
+
         self._hasher = argon2.PasswordHasher(
             time_cost=self.params.time_cost,
             memory_cost=self.params.memory_cost,
@@ -133,9 +134,11 @@ class Passwords:
         return self._hasher.check_needs_rehash(password_hash)
 
     def _verify(self, password_hash: str, password: str) -> bool:
+        from argon2.exceptions import InvalidHashError, VerificationError
+
         try:
             return self._hasher.verify(password_hash, password)
-        except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
+        except (VerificationError, InvalidHashError):
             return False
 
 
@@ -180,11 +183,15 @@ def issue_token(
         "iat": issued,
         "exp": issued + int(ttl.total_seconds()),
     }
+    import jwt
+
     return jwt.encode(payload, key, algorithm=_ALGORITHM)
 
 
 def verify_token(token: str, *, secret: bytes | str, now: dt.datetime | None = None) -> Claims:
     """The claims of a valid token; ``AuthenticationError`` for anything else."""
+    import jwt
+
     key = _key(secret)
     try:
         # Expiry is checked below against ``now`` so that tests can move the clock.

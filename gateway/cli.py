@@ -1,4 +1,8 @@
-"""The ``hrss-gateway`` command."""
+"""The ``hrss-gateway`` command.
+
+Each command imports what it runs when it runs: a stand-in (``legacy``) does not
+load the gateway's schema, store or metrics, and ``--help`` loads nothing heavy.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from gateway.config import DEFAULT_STORE_URL
 from gateway.logs import configure as configure_logging
+from gateway.settings import DEFAULT_STORE_URL
 from gateway.store.cli import add_accounts_parser
 
 

@@ -2,6 +2,10 @@
 
 Read once at start-up. Every setting has a default that runs the demo on one
 machine; ``docs/configuration.md`` lists them all.
+
+Loading the configuration loads neither the HTTP layer nor the store: the
+rate limits and the audit retention are imported where they are built, so
+that a worker or a command pays only for what it runs.
 """
 
 from __future__ import annotations
@@ -12,18 +16,20 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway.auth import Role
 from gateway.domain.model import System
-from gateway.http.ratelimit import RateLimits
 from gateway.observability.settings import ObservabilitySettings
-from gateway.oidc import OidcSettings
+from gateway.oidc_settings import OidcSettings
 from gateway.profile import Disclosure, RequestLimits
-from gateway.settings import SystemSettings
-from gateway.store.audit import AuditRetention
+from gateway.settings import DEFAULT_STORE_URL, SystemSettings
 
-DEFAULT_STORE_URL = "sqlite+aiosqlite:///data/gateway.db"
+if TYPE_CHECKING:
+    from gateway.http.ratelimit import RateLimits
+    from gateway.store.audit import AuditRetention
+
+__all__ = ["DEFAULT_STORE_URL", "GatewayConfig"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +63,10 @@ class GatewayConfig:
     #: How long a worker keeps a step before another may take it (a worker that died
     #: hands its steps on after this); at least a few calls at the slowest timeout.
     worker_lease_s: float = 60.0
+    #: When a step that met an infrastructure failure is tried again: exponential,
+    #: full jitter, from ``step_backoff_base_s`` up to ``step_backoff_cap_s``.
+    step_backoff_base_s: float = 1.0
+    step_backoff_cap_s: float = 300.0
     #: Per system: circuit breaker, read retries (see gateway/resilience.py).
     breaker_threshold: int = 5
     breaker_recovery_s: float = 30.0
@@ -66,7 +76,7 @@ class GatewayConfig:
     #: How long audit records are kept (at least six months) and how often old ones go.
     audit_retention_days: int = 183
     audit_purge_every_s: float = 86_400.0
-    rate_limits: RateLimits = field(default_factory=RateLimits)
+    rate_limits: RateLimits = field(default_factory=lambda: _rate_limits()())
     limits: RequestLimits = field(default_factory=RequestLimits)
     #: What the schema says of itself; None means "as in the demo when ``demo``, else off".
     introspection: bool | None = None
@@ -102,6 +112,8 @@ class GatewayConfig:
 
     def audit_retention(self) -> AuditRetention:
         """The retention as the audit log takes it (refuses less than six months)."""
+        from gateway.store.audit import AuditRetention
+
         return AuditRetention(self.audit_retention_days, self.audit_purge_every_s)
 
     @classmethod
@@ -148,6 +160,8 @@ class GatewayConfig:
             "run_worker": pick("run_worker", d.run_worker, bool),
             "worker_concurrency": pick("worker_concurrency", d.worker_concurrency, int),
             "worker_lease_s": pick("worker_lease_s", d.worker_lease_s, float),
+            "step_backoff_base_s": pick("step_backoff_base_s", d.step_backoff_base_s, float),
+            "step_backoff_cap_s": pick("step_backoff_cap_s", d.step_backoff_cap_s, float),
             "breaker_threshold": pick("breaker_threshold", d.breaker_threshold, int),
             "breaker_recovery_s": pick("breaker_recovery_s", d.breaker_recovery_s, float),
             "read_attempts": pick("read_attempts", d.read_attempts, int),
@@ -164,7 +178,7 @@ class GatewayConfig:
             values["reveal_roles"] = tuple(
                 Role(r.strip()) for r in (roles.split(",") if isinstance(roles, str) else roles)
             )
-        values["rate_limits"] = RateLimits.from_env(env, doc.get("rate_limits", {}))
+        values["rate_limits"] = _rate_limits().from_env(env, doc.get("rate_limits", {}))
         lim = RequestLimits()
         values["limits"] = RequestLimits(
             max_depth=pick("max_depth", lim.max_depth, int),
@@ -202,6 +216,13 @@ class GatewayConfig:
         values["oidc"] = OidcSettings.from_env(env, doc.get("oidc", {}))
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+
+def _rate_limits() -> type[RateLimits]:
+    # The HTTP package loads the GraphQL view with it: only when limits are built.
+    from gateway.http.ratelimit import RateLimits
+
+    return RateLimits
 
 
 def _date(value: object) -> dt.date:

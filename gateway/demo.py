@@ -39,7 +39,7 @@ from gateway.domain.model import (
     Person,
     System,
 )
-from gateway.oidc import OidcSettings, secure_url
+from gateway.oidc_settings import OidcSettings, secure_url
 from gateway.store import DuplicateUsername, EmployerRecord, Role, Store
 from gateway.systems import EmploymentSystem, LabourSystem, UnemploymentSystem
 

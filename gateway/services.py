@@ -168,6 +168,8 @@ class Gateway:
             gateway.http_clients.append(provider)
             gateway.oidc = OidcVerifier(config.oidc, provider)
         metrics.watch_cache(gateway.cache)
+        # One clock for the store and the engines: a test that moves the gateway's moves both.
+        store.db.clock = lambda: gateway.clock()
         return gateway
 
     def engine_control(self) -> Engine:

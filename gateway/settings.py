@@ -2,6 +2,10 @@
 
 The stand-ins read the same variables for their side of the credentials, so that
 the demo needs no configuration: the defaults on both sides match.
+
+This module imports nothing but the standard library and the domain's enums:
+the stand-ins, the worker and every command read it at start-up, and
+``python -X importtime -c "import gateway.settings"`` stays in the milliseconds.
 """
 
 from __future__ import annotations
@@ -11,6 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from gateway.domain.model import System
+
+#: The embedded store the demo and the commands use when no URL is configured.
+DEFAULT_STORE_URL = "sqlite+aiosqlite:///data/gateway.db"
 
 #: Default loopback ports of the stand-ins.
 DEFAULT_PORTS: dict[System, int] = {

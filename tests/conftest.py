@@ -2,7 +2,13 @@
 
 The session-wide stand-ins are seeded and shared; each test that uses one gets
 it with its faults cleared. Tests that need a fresh store, a data file or a
-restart use ``standin_factory``.
+restart use ``standin_factory``. Under xdist every worker has stand-ins of its
+own (session fixtures are per worker), on free ports.
+
+Every test under ``tests/proof/`` is marked ``proof`` (the gateway as real
+``serve`` and ``worker`` processes): ``make test-fast`` leaves them out. They
+are also run first, so that the longest tests do not start last on a worker
+while the others sit idle (docs/testing.md).
 """
 
 from __future__ import annotations
@@ -15,7 +21,20 @@ import pytest
 
 from adapters.standin.process import RunningStandin, start_standin
 
-pytest_plugins = ["tests.pii_scan"]
+# tests.services: the PostgreSQL, Redis and template-store fixtures, for every
+# conftest and test module without importing them one by one.
+pytest_plugins = ["tests.pii_scan", "tests.services"]
+
+
+PROOFS = Path(__file__).parent / "proof"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.is_relative_to(PROOFS):
+            item.add_marker(pytest.mark.proof)
+    # Stable: the proofs first, everything else in its usual order.
+    items.sort(key=lambda item: item.get_closest_marker("proof") is None)
 
 
 @pytest.fixture(scope="session")

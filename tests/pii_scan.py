@@ -28,7 +28,7 @@ import datetime as dt
 import logging
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pytest
@@ -108,6 +108,9 @@ def _mask(value: str, keep_start: int, keep_end: int) -> str:
 
 
 # ------------------------------------------------------------------ the plugin
+
+#: Where an xdist worker hands its findings to the controller (``config.workeroutput``).
+_WORKER_FINDINGS = "pii_scan_findings"
 
 _STANDARD_RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
@@ -202,10 +205,28 @@ class PersonalDataScan:
         for logger in self._quieted:
             logger.setLevel(logging.NOTSET)
         self.test = None
+        workeroutput = getattr(self.config, "workeroutput", None)
+        if workeroutput is not None:
+            # An xdist worker: its findings go to the controller, which reports them
+            # and scans every worker's files (they lie under its own base directory).
+            workeroutput[_WORKER_FINDINGS] = [asdict(s) for s in self.found.values()]
+            return
         for path in self.log_files():
             self.scan_file(path)
         if self.found and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: object, error: object) -> None:
+        """An xdist worker finished: take over what its loggers wrote."""
+        output = getattr(node, "workeroutput", None) or {}
+        for found in output.get(_WORKER_FINDINGS, []):
+            source = Source(**found)
+            key = (source.where, source.kind)
+            if key in self.found:
+                self.found[key].count += source.count
+            else:
+                self.found[key] = source
 
     def log_files(self) -> list[Path]:
         # The factory is the tmp_path plugin's own; it has a base directory only

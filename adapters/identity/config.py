@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from gateway.oidc import DEFAULT_AUDIENCE, DEFAULT_CREDIT_CODE_CLAIM
+from gateway.oidc_settings import DEFAULT_AUDIENCE, DEFAULT_CREDIT_CODE_CLAIM
 
 DEFAULT_PORT = 8104
 #: The demo's one client: public (no secret, PKCE instead), as a command-line

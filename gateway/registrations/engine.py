@@ -76,6 +76,7 @@ from gateway.systems import AdapterError, Duplicate, Rejected, SystemAdapter, Un
 
 if TYPE_CHECKING:
     from gateway.cache import GatewayCache
+    from gateway.config import GatewayConfig
     from gateway.services import Gateway
 
 __all__ = [
@@ -83,6 +84,7 @@ __all__ = [
     "ClerkActionRefused",
     "EmployerBindings",
     "Engine",
+    "backoff_for",
     "engine_for",
     "new_owner",
     "run_worker",
@@ -907,6 +909,13 @@ async def _first_of(*events: asyncio.Event, within: float) -> None:
 # ================================================================ wiring
 
 
+def backoff_for(config: GatewayConfig) -> Backoff:
+    """The configured retry schedule of steps (``HRSS_STEP_BACKOFF_BASE_S`` / ``_CAP_S``):
+    production waits from 1 s up to 5 minutes; a test deployment proves the same
+    promises at a fraction of a second."""
+    return Backoff(base=config.step_backoff_base_s, cap=config.step_backoff_cap_s)
+
+
 def engine_for(gateway: Gateway, **overrides: Any) -> Engine:
     """An engine over a started gateway's store, adapters and cache.
 
@@ -922,6 +931,7 @@ def engine_for(gateway: Gateway, **overrides: Any) -> Engine:
         "lease": dt.timedelta(seconds=max(config.worker_lease_s, 4 * slowest)),
         "concurrency": config.worker_concurrency,
         "step_deadline": dt.timedelta(seconds=config.step_deadline_s),
+        "backoff": backoff_for(config),
         # Through a lambda: a test that moves the gateway's clock moves the worker's.
         "clock": lambda: gateway.clock(),
     }

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.auth import Passwords, Role
 from gateway.passwords import MIN_PASSWORD_LENGTH, password_refusal
 from gateway.store import tables as t
-from gateway.store.database import Database, now
+from gateway.store.database import Database
 from gateway.store.model import (
     Account,
     AccountNotFound,
@@ -99,7 +99,7 @@ class Accounts:
                         display_name=display_name,
                         credit_code=credit_code,
                         disabled=False,
-                        created_at=now(),
+                        created_at=self._db.now(),
                     )
                     .returning(t.accounts.c.id)
                 )

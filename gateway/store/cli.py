@@ -12,11 +12,14 @@ import getpass
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from gateway.auth import HashParams, Passwords, Role
-from gateway.store import DEFAULT_STORE_URL
+from gateway.settings import DEFAULT_STORE_URL
 from gateway.store.model import Account, StoreError, WeakPassword
-from gateway.store.store import Store
+
+if TYPE_CHECKING:
+    from gateway.store.store import Store
 
 
 def add_accounts_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -85,6 +88,10 @@ def _runner(action: Callable[..., Awaitable[int]], *bound: object) -> Callable[.
 
 
 async def _with_store(args: argparse.Namespace, action: Callable[[Store], Awaitable[int]]) -> int:
+    # Here, not at the top: building the parser (every ``hrss-gateway`` command
+    # does, stand-ins included) must not load SQLAlchemy.
+    from gateway.store.store import Store
+
     try:
         store = await Store.open(args.store, passwords=Passwords(HashParams.from_env()))
     except (OSError, ValueError) as e:

@@ -16,7 +16,7 @@ once migrate once.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -116,11 +116,16 @@ def _in_wal(cursor: Any) -> None:
 
 
 class Database:
-    """An engine and the two kinds of transaction the repositories use."""
+    """An engine, the two kinds of transaction the repositories use, and the
+    clock they stamp rows with (a test's own, which also drives its engine)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, clock: Callable[[], dt.datetime] = now) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
+        self.clock = clock
+
+    def now(self) -> dt.datetime:
+        return self.clock()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:

@@ -10,7 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway.domain.model import System
 from gateway.store import tables as t
-from gateway.store.database import Database, now
+from gateway.store.database import Database
 from gateway.store.model import (
     BindingConflict,
     CursorPage,
@@ -37,17 +37,7 @@ class Employers:
 
         For what a caller types: only a proven record (the systems', or a clerk
         with papers at the window) may rename or move a unit, through ``upsert``."""
-        check_division(record.division)
-        values: dict[str, Any] = {
-            "credit_code": record.credit_code,
-            "name": record.name,
-            "division": record.division,
-            "updated_at": now(),
-        }
-        values.update({c: getattr(record, c) for c in _IDS})
-        insert = (postgresql.insert if self._db.dialect == "postgresql" else sqlite.insert)(
-            t.employers
-        ).values(**values)
+        insert = self._insert(record)
         try:
             async with self._db.write() as conn:
                 await conn.execute(
@@ -61,6 +51,20 @@ class Employers:
         assert stored is not None
         return stored
 
+    def _insert(self, record: EmployerRecord) -> Any:
+        """The unit's row as an INSERT that can take ON CONFLICT: upsert has no
+        portable spelling, but both dialects' take the same arguments."""
+        check_division(record.division)
+        values: dict[str, Any] = {
+            "credit_code": record.credit_code,
+            "name": record.name,
+            "division": record.division,
+            "updated_at": self._db.now(),
+        }
+        values.update({c: getattr(record, c) for c in _IDS})
+        dialect = postgresql if self._db.dialect == "postgresql" else sqlite
+        return dialect.insert(t.employers).values(**values)
+
     async def upsert(self, record: EmployerRecord) -> EmployerRecord:
         """Add the unit, or update its name and division.
 
@@ -68,19 +72,7 @@ class Employers:
         a unit's id in a system does not go away. ``BindingConflict`` when an
         id belongs to another unit.
         """
-        check_division(record.division)
-        values: dict[str, Any] = {
-            "credit_code": record.credit_code,
-            "name": record.name,
-            "division": record.division,
-            "updated_at": now(),
-        }
-        values.update({c: getattr(record, c) for c in _IDS})
-        # Upsert has no portable spelling; both dialects' INSERT ... ON CONFLICT
-        # take the same arguments, and the tests run both.
-        insert = (postgresql.insert if self._db.dialect == "postgresql" else sqlite.insert)(
-            t.employers
-        ).values(**values)
+        insert = self._insert(record)
         update: dict[str, Any] = {
             "name": insert.excluded.name,
             "division": insert.excluded.division,
@@ -147,7 +139,7 @@ class Employers:
                         t.employers.c.credit_code == credit_code,
                         sa.or_(column.is_(None), column == employer_id),
                     )
-                    .values({column.name: employer_id, "updated_at": now()})
+                    .values({column.name: employer_id, "updated_at": self._db.now()})
                 )
                 if result.rowcount == 0:
                     exists = await conn.scalar(

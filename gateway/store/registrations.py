@@ -54,7 +54,6 @@ from gateway.registrations.ports import (
 from gateway.store import tables as t
 from gateway.store.audit import AuditLog, keyed
 from gateway.store.database import Database
-from gateway.store.database import now as utc_now
 from gateway.store.model import Account, InvalidCursor, StoreError, division_prefix
 from gateway.store.paging import check_first, decode_cursor, encode_cursor
 
@@ -385,7 +384,7 @@ class Registrations:
         if not step_ids:
             return 0
         s = t.steps
-        changed = utc_now()
+        changed = self._db.now()
         values: dict[str, Any] = {
             "next_attempt_at": at,
             "lease_owner": None,

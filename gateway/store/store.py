@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from types import TracebackType
 
 from gateway.auth import Passwords
 from gateway.store.accounts import Accounts
 from gateway.store.audit import AuditLog, AuditRetention, keyed
-from gateway.store.database import Database, create_engine
+from gateway.store.database import Database, create_engine, now
 from gateway.store.employers import Employers
 from gateway.store.registrations import Registrations
 
@@ -42,14 +44,16 @@ class Store:
         audit_key: bytes | None = None,
         audit_retention: AuditRetention | None = None,
         migrate: bool = True,
+        clock: Callable[[], dt.datetime] = now,
     ) -> Store:
         """Connect to ``url`` (``sqlite+aiosqlite:///path`` creates the file's folder)
         and bring the schema up to date.
 
         ``audit_key`` (``HRSS_AUDIT_KEY``) keys the worker hashes of the audit
         log; a store opened without it (the accounts command) has no audit log.
+        ``clock`` stamps the rows the store dates itself (the engine passes its own).
         """
-        db = Database(create_engine(url))
+        db = Database(create_engine(url), clock)
         try:
             passwords = passwords or Passwords()
             store = cls(db, passwords, audit_key, audit_retention)

@@ -116,7 +116,7 @@ def test_logs(tmp_path_factory):
 INI = "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
 
 
-def run_session(message: str, file: str) -> subprocess.CompletedProcess[str]:
+def run_session(message: str, file: str, *options: str) -> subprocess.CompletedProcess[str]:
     """A small pytest session with the plugin, in a temporary directory outside this
     session's own, whose log files this session's scan would otherwise read."""
     with tempfile.TemporaryDirectory() as d:
@@ -126,7 +126,10 @@ def run_session(message: str, file: str) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         plugins = ["-p", "tests.pii_scan", "-p", "no:cacheprovider"]
         return subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", *plugins, "--basetemp", str(tests / "tmp")],
+            [
+                *(sys.executable, "-m", "pytest", "-q", *plugins, *options),
+                *("--basetemp", str(tests / "tmp")),
+            ],
             cwd=tests,
             env=env,
             capture_output=True,
@@ -153,6 +156,21 @@ def test_a_number_in_a_standin_log_file_fails_the_session() -> None:
     assert "mobile number in file" in done.stdout
     assert "employment-standin.log" in done.stdout
     assert "line 1: GET /sy/djxx?sjhm=139****0001 200" in done.stdout
+    assert MOBILE not in done.stdout + done.stderr
+
+
+def test_on_xdist_workers_the_controller_reports_what_each_worker_found() -> None:
+    """As ``make test`` runs: the number a worker's logger wrote and the one in a
+    worker's log file both reach the report, and fail the session."""
+    number = resident_id()
+    done = run_session(f"hired {number}", f"GET /sy/djxx?sjhm={MOBILE} 200\n", "-n", "2")
+    assert done.returncode == 1, done.stdout
+    assert "1 passed" in done.stdout
+    assert "ID number in logger gateway.somewhere (DEBUG)" in done.stdout
+    assert "test_session.py::test_logs" in done.stdout
+    assert "mobile number in file" in done.stdout
+    assert "popen-gw" in done.stdout  # the worker's own directory
+    assert number not in done.stdout + done.stderr
     assert MOBILE not in done.stdout + done.stderr
 
 

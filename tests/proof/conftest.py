@@ -236,6 +236,11 @@ def deployment_env(
         # production 30 s: the tests prove exactly-once under faults, not the
         # breaker's timing (tests/resilience does that).
         "HRSS_BREAKER_RECOVERY_S": "1",
+        # A failed step is tried again within a second (production: 1 s doubling up
+        # to 5 minutes): the proofs are about exactly once, not about the schedule,
+        # which tests/registrations/test_backoff.py proves on its own.
+        "HRSS_STEP_BACKOFF_BASE_S": "0.1",
+        "HRSS_STEP_BACKOFF_CAP_S": "1",
     }
     for system, url in urls.items():
         env[f"HRSS_{ENV_PREFIX[system]}_URL"] = url

@@ -6,10 +6,11 @@ started again; a stand-in is killed while the gateway's writes are in flight
 to it, and started again on its data file. Every registration ends final, and
 each system holds exactly one record per registration.
 
-The engine's lease is not configurable: ``engine_for`` makes it
-``max(60 s, 4 x the slowest system timeout)``. A step a killed worker was
-sending stays leased to it for those 60 s, so the restarted processes take it
-only then: the two process kills share one wait by running side by side.
+``engine_for`` makes the engine's lease ``max(HRSS_WORKER_LEASE_S, 4 x the
+slowest system timeout)``: with the 10 s timeout these slow answers need, and
+the configured floor set below it, 40 s. A step a killed worker was sending
+stays leased to it for those 40 s, so the restarted processes take it only
+then: the two process kills share one wait by running side by side.
 """
 
 from __future__ import annotations
@@ -44,8 +45,12 @@ from tests.proof.conftest import (
 )
 
 BATCH = 5
-#: The engine's lease as ``engine_for`` sets it for these deployments (60 s floor).
-LEASE_S = 60.0
+#: Each system's timeout in these deployments: the slow answers below fit in one call.
+TIMEOUT_S = 10.0
+#: The engine's lease as ``engine_for`` sets it for these deployments: the configured
+#: floor (production: 60 s) is set below 4 x the timeout, which decides.
+LEASE_S = 4 * TIMEOUT_S
+LEASE_ENV = {"HRSS_WORKER_LEASE_S": "1"}
 #: How long the systems take to answer while the processes are killed. The
 #: labour adapter first reads the WSDL (answered after 3 s too), so the filings
 #: reach the labour system 3 s after the registrations start, while the
@@ -81,10 +86,17 @@ async def test_killed_worker_and_gateway_processes_leave_every_registration_done
     request after its delay and drops one whose client is gone: those writes
     are lost with their sender, and must be sent once more after asking."""
     urls = urls_of(standins)
-    # A 10 s timeout keeps the slow answers within one call; the lease stays 60 s.
-    worker_side = deployments(tmp_path / "worker", urls, workers=1, timeout=10.0)
+    # A 10 s timeout keeps the slow answers within one call; the lease is 40 s.
+    worker_side = deployments(
+        tmp_path / "worker", urls, workers=1, timeout=TIMEOUT_S, env=LEASE_ENV
+    )
     gateway_side = deployments(
-        tmp_path / "gateway", urls, workers=0, gateway_worker=True, timeout=10.0
+        tmp_path / "gateway",
+        urls,
+        workers=0,
+        gateway_worker=True,
+        timeout=TIMEOUT_S,
+        env=LEASE_ENV,
     )
     sides: dict[str, tuple[Deployment, GatewayProcess]] = {
         "worker": (worker_side, worker_side.workers[0]),

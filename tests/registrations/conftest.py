@@ -1,9 +1,11 @@
 """The engine against the real stand-in processes and the real store.
 
 Each test gets adapters of its own (with short timeouts, so that a stalled
-answer is given up on quickly), a store of its own (SQLite; PostgreSQL too
-where a test asks for ``store_url`` over ``SQL_BACKENDS``), and engines built
-with a small lease and a fast backoff.
+answer is given up on quickly), a store of its own (a copy of the session's
+migrated SQLite store; PostgreSQL too where a test asks for ``store_url`` over
+``SQL_BACKENDS``), and engines built with a small lease and a fast backoff.
+The store and the engines share the test's ``clock``, which a test moves
+forward to pass a deadline or a ``Retry-After`` without waiting for it.
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ from gateway.registrations.engine import Engine
 from gateway.settings import SystemSettings
 from gateway.store import Store
 from gateway.systems import SystemAdapter
+from tests.clock import MovableClock
 from tests.registrations.support import Adapters
+from tests.services import copy_sqlite
 from tests.services import postgres_database as postgres_database
 
 #: Per-call timeout of the test adapters: a stalled answer is given up after this.
@@ -92,20 +96,30 @@ async def adapters(make_adapters: Callable[..., Adapters]) -> Adapters:
 
 @pytest.fixture
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A copy of the session's migrated store (SQLite unless the test asks otherwise)."""
     backend = getattr(request, "param", "sqlite")
     if backend == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path}/gateway.db"
-    url: str = request.getfixturevalue("postgres_database")
+        template: Path = request.getfixturevalue("sqlite_template")
+        return copy_sqlite(template, tmp_path / "gateway.db")
+    url: str = request.getfixturevalue("migrated_postgres_database")
     return url
 
 
 @pytest.fixture
-async def open_store(store_url: str) -> AsyncIterator[Callable[[], Awaitable[Store]]]:
+def clock() -> MovableClock:
+    """The time of the test's store and engines."""
+    return MovableClock()
+
+
+@pytest.fixture
+async def open_store(
+    store_url: str, clock: MovableClock
+) -> AsyncIterator[Callable[[], Awaitable[Store]]]:
     """Open the test's store (again: a second process's view of the same database)."""
     opened: list[Store] = []
 
     async def open_() -> Store:
-        store = await Store.open(store_url, passwords=Passwords(HashParams.cheap()))
+        store = await Store.open(store_url, passwords=Passwords(HashParams.cheap()), clock=clock)
         opened.append(store)
         return store
 
@@ -132,7 +146,9 @@ FAST_BACKOFF = Backoff(base=0.05, factor=2.0, cap=0.4, jitter=1.0)
 
 
 @pytest.fixture
-def make_engine(store: Store, adapters: Adapters, cache: GatewayCache) -> Callable[..., Engine]:
+def make_engine(
+    store: Store, adapters: Adapters, cache: GatewayCache, clock: MovableClock
+) -> Callable[..., Engine]:
     def make(
         *,
         on: Store | None = None,
@@ -147,6 +163,7 @@ def make_engine(store: Store, adapters: Adapters, cache: GatewayCache) -> Callab
             "concurrency": 8,
             "backoff": FAST_BACKOFF,
             "step_deadline": dt.timedelta(minutes=5),
+            "clock": clock,
         }
         settings.update(options)
         return Engine(target.registrations, using or adapters.all(), **settings)

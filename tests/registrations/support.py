@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from adapters.employment import EmploymentAdapter
@@ -221,6 +221,19 @@ async def run_for(seconds: float, *engines: Engine) -> None:
     """Run the engines for a while, whatever becomes of the registrations."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
+        counts = await asyncio.gather(*(e.run_once() for e in engines))
+        if not any(counts):
+            await asyncio.sleep(0.03)
+
+
+async def run_until(
+    condition: Callable[[], Awaitable[bool]], *engines: Engine, within: float = 15.0
+) -> None:
+    """Run the engines until ``condition()`` holds; fail after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while not await condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {within} s: {condition.__name__}")
         counts = await asyncio.gather(*(e.run_once() for e in engines))
         if not any(counts):
             await asyncio.sleep(0.03)

@@ -8,7 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gateway.config import GatewayConfig
 from gateway.registrations.backoff import Backoff
+from gateway.registrations.engine import backoff_for
 
 attempts = st.integers(min_value=1, max_value=10_000)
 seconds = st.floats(min_value=0, max_value=3600, allow_nan=False)
@@ -43,3 +45,16 @@ def test_jitter_spreads_retries() -> None:
 def test_nonsense_settings_are_refused(settings: dict[str, float]) -> None:
     with pytest.raises(ValueError, match="backoff"):
         Backoff(**settings)
+
+
+def test_the_workers_schedule_comes_from_the_configuration() -> None:
+    default = backoff_for(GatewayConfig.load(environ={}))
+    assert (default.base, default.cap) == (1.0, 300.0)
+    fast = backoff_for(
+        GatewayConfig.load(
+            environ={"HRSS_STEP_BACKOFF_BASE_S": "0.1", "HRSS_STEP_BACKOFF_CAP_S": "1"}
+        )
+    )
+    assert (fast.base, fast.cap) == (0.1, 1.0)
+    with pytest.raises(ValueError, match="backoff"):
+        backoff_for(GatewayConfig.load(environ={"HRSS_STEP_BACKOFF_CAP_S": "-1"}))

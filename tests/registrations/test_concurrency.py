@@ -34,6 +34,7 @@ BATCH = 24
 async def test_two_engines_never_carry_out_a_step_twice(
     open_store: Callable[[], Awaitable[Store]],
     make_engine: Callable[..., Engine],
+    make_adapters: Callable[..., Adapters],
     adapters: Adapters,
     standins: dict[System, RunningStandin],
 ) -> None:
@@ -41,9 +42,22 @@ async def test_two_engines_never_carry_out_a_step_twice(
     first, second = await open_store(), await open_store()
     rows = [hire_row() for _ in range(BATCH)]
     registrations = await submit(first, rows)
+    # No fault is injected here, so nothing needs giving up on quickly: the
+    # production-like timeouts (10 s, within a 60 s lease) keep a slow answer on
+    # a busy machine from counting as a lost one, which would be sent again
+    # after asking and break the "one attempt each" below for the wrong reason.
+    patient = make_adapters(timeout=10.0).all()
     engines = [
-        make_engine(on=first, owner="worker-a", concurrency=4),
-        make_engine(on=second, owner="worker-b", concurrency=4),
+        make_engine(
+            on=first, using=patient, owner="worker-a", concurrency=4, lease=dt.timedelta(seconds=60)
+        ),
+        make_engine(
+            on=second,
+            using=patient,
+            owner="worker-b",
+            concurrency=4,
+            lease=dt.timedelta(seconds=60),
+        ),
     ]
     stop = asyncio.Event()
     tasks = [asyncio.create_task(e.run(stop, poll_interval=0.02)) for e in engines]

@@ -15,6 +15,7 @@ from gateway.registrations.engine import ClerkActionRefused, Engine
 from gateway.registrations.model import Registration, RegistrationState, StepState
 from gateway.registrations.plan import person_of
 from gateway.store import Store
+from tests.clock import MovableClock
 from tests.registrations.support import (
     UNIT,
     Adapters,
@@ -25,6 +26,7 @@ from tests.registrations.support import (
     in_force,
     registered_unemployed,
     run_for,
+    run_until,
     settle,
     step_of,
     submit,
@@ -144,6 +146,7 @@ async def test_maintenance_retry_after_is_honoured(
     engine: Engine,
     adapters: Adapters,
     standins: dict[System, RunningStandin],
+    clock: MovableClock,
 ) -> None:
     standin = standins[System.UNEMPLOYMENT]
     id_number, registration = await _faulted_registration(
@@ -154,7 +157,7 @@ async def test_maintenance_retry_after_is_honoured(
     while standin.stats().get("djxx.create", 0) < 1:
         assert time.monotonic() < deadline, "the unemployment step was never sent"
         await engine.run_once()
-    refused_at = dt.datetime.now(dt.UTC)
+    refused_at = clock()
     standin.reset()  # maintenance over at once: only Retry-After holds the step back
     current = await store.registrations.get(registration.id)
     assert current is not None
@@ -166,9 +169,11 @@ async def test_maintenance_retry_after_is_honoured(
     assert step.next_attempt_at - step.updated_at >= dt.timedelta(seconds=1.9)
 
     # The backoff alone would retry within 0.4 s; nothing is sent before 2 s.
-    await run_for(1.2, engine)
+    await run_for(0.6, engine)
     assert standin.stats().get("djxx.create", 0) == 0
 
+    # The engine's clock, not the test, waits out the Retry-After.
+    clock.advance(2.0)
     (done,) = await settle(store, [registration.id], engine)
     assert done.state is RegistrationState.COMPLETED
     finished = step_of(done, System.UNEMPLOYMENT)
@@ -180,12 +185,23 @@ async def test_maintenance_retry_after_is_honoured(
 
 
 async def _stuck_hire(
-    store: Store, engine: Engine, standins: dict[System, RunningStandin]
+    store: Store, engine: Engine, standins: dict[System, RunningStandin], clock: MovableClock
 ) -> tuple[str, Registration]:
     """A hire whose labour step passed its deadline while the system was down."""
     row = hire_row()
     standins[System.LABOUR].faults(down=True)
-    (registration,) = await submit(store, [row], deadline=dt.timedelta(seconds=1.2))
+    (registration,) = await submit(store, [row], deadline=dt.timedelta(minutes=1))
+
+    async def labour_failed() -> bool:
+        current = await store.registrations.get(registration.id)
+        assert current is not None
+        labour = step_of(current, System.LABOUR)
+        return labour.attempts >= 1 and labour.state is not StepState.SENDING
+
+    # The employment step is done, the labour one failed at least once; then the
+    # minute passes on the engine's clock, and the next attempt finds it past.
+    await run_until(labour_failed, engine)
+    clock.advance(61)
     (stuck,) = await settle(store, [registration.id], engine, within=15)
     assert stuck.state is RegistrationState.NEEDS_ATTENTION
     labour = step_of(stuck, System.LABOUR)
@@ -204,15 +220,16 @@ async def test_deadline_then_retry_completes(
     engine: Engine,
     adapters: Adapters,
     standins: dict[System, RunningStandin],
+    clock: MovableClock,
 ) -> None:
-    id_number, stuck = await _stuck_hire(store, engine, standins)
+    id_number, stuck = await _stuck_hire(store, engine, standins, clock)
 
     retried = await engine.retry(stuck.id)
     assert retried.state is RegistrationState.IN_PROGRESS
     labour = step_of(retried, System.LABOUR)
     assert labour.state is StepState.UNKNOWN
     assert labour.deadline_at is not None
-    assert labour.deadline_at > dt.datetime.now(dt.UTC) + dt.timedelta(minutes=4)
+    assert labour.deadline_at > clock() + dt.timedelta(minutes=4)
     (done,) = await settle(store, [stuck.id], engine)
 
     assert done.state is RegistrationState.COMPLETED
@@ -230,8 +247,9 @@ async def test_deadline_then_cancel_undoes_what_was_done(
     engine: Engine,
     adapters: Adapters,
     standins: dict[System, RunningStandin],
+    clock: MovableClock,
 ) -> None:
-    id_number, stuck = await _stuck_hire(store, engine, standins)
+    id_number, stuck = await _stuck_hire(store, engine, standins, clock)
 
     await engine.cancel(stuck.id)
     (done,) = await settle(store, [stuck.id], engine)

@@ -1,4 +1,9 @@
-"""A store on each backend: every test taking ``store`` runs on SQLite and on PostgreSQL."""
+"""A store on each backend: every test taking ``store`` runs on SQLite and on PostgreSQL.
+
+``store_url`` is a copy of a database the session migrated once (see
+tests/services.py); ``empty_store_url`` is a database nothing has touched, for
+the tests that prove the migrations.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ import pytest
 
 from gateway.auth import HashParams, Passwords
 from gateway.store import Store
-from tests.services import SQL_BACKENDS
+from tests.services import SQL_BACKENDS, copy_sqlite
 from tests.services import postgres_database as postgres_database
 
 AUDIT_KEY = secrets.token_bytes(32)
@@ -21,11 +26,20 @@ def cheap_passwords() -> Passwords:
 
 
 @pytest.fixture(params=SQL_BACKENDS)
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def empty_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         # A folder that does not exist yet: opening the store creates it.
         return f"sqlite+aiosqlite:///{tmp_path}/data/gateway.db"
     url: str = request.getfixturevalue("postgres_database")
+    return url
+
+
+@pytest.fixture(params=SQL_BACKENDS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        return copy_sqlite(template, tmp_path / "data" / "gateway.db")
+    url: str = request.getfixturevalue("migrated_postgres_database")
     return url
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -25,18 +26,33 @@ def _differences(connection: sa.Connection) -> list[object]:
     return list(compare_metadata(context, metadata))
 
 
-async def test_a_fresh_store_is_migrated_to_the_head(store: Store) -> None:
+@pytest.fixture
+async def fresh(empty_store_url: str) -> AsyncIterator[Store]:
+    """A store opened on a database nothing had touched: migrated by the opening."""
+    store = await Store.open(empty_store_url, passwords=cheap_passwords(), audit_key=AUDIT_KEY)
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+async def test_a_fresh_store_is_migrated_to_the_head(fresh: Store) -> None:
     assert HEAD is not None
-    assert await store.db.revision() == HEAD
-    async with store.db.read() as conn:
+    assert await fresh.db.revision() == HEAD
+    async with fresh.db.read() as conn:
         names = await conn.run_sync(lambda c: set(sa.inspect(c).get_table_names()))
     assert set(metadata.tables) <= names
 
 
-async def test_the_migrated_schema_matches_the_tables(store: Store) -> None:
-    async with store.db.read() as conn:
+async def test_the_migrated_schema_matches_the_tables(fresh: Store) -> None:
+    async with fresh.db.read() as conn:
         differences = await conn.run_sync(_differences)
     assert differences == []
+
+
+async def test_the_tests_template_store_is_at_the_head(store: Store) -> None:
+    """The copies most tests open were migrated by the same scripts, once."""
+    assert await store.db.revision() == HEAD
 
 
 async def test_reopening_migrates_nothing_and_keeps_the_data(store_url: str, store: Store) -> None:
@@ -50,9 +66,9 @@ async def test_reopening_migrates_nothing_and_keeps_the_data(store_url: str, sto
         await again.close()
 
 
-async def test_instances_starting_together_migrate_once(store_url: str) -> None:
+async def test_instances_starting_together_migrate_once(empty_store_url: str) -> None:
     stores = await asyncio.gather(
-        *(Store.open(store_url, passwords=cheap_passwords()) for _ in range(4))
+        *(Store.open(empty_store_url, passwords=cheap_passwords()) for _ in range(4))
     )
     try:
         assert {await s.db.revision() for s in stores} == {HEAD}
