@@ -7,6 +7,7 @@ its own store and an empty cache.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,13 +15,15 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 
 from adapters.labor import soap
-from adapters.standin.process import RunningStandin
+from adapters.standin.process import RunningStandin, free_port
 from gateway.app import create_app
 from gateway.config import GatewayConfig
 from gateway.demo import DEMO_PASSWORD, prepare_store
 from gateway.domain.model import System
+from gateway.registrations.engine import run_worker
 from gateway.services import Gateway
 from tests.services import SQL_BACKENDS
 from tests.services import postgres_database as postgres_database
@@ -112,17 +115,51 @@ def _cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
+def gateway_settings() -> dict[str, Any]:
+    """What a test module changes of the gateway's configuration: override it."""
+    return {}
+
+
+@pytest.fixture
 async def gateway(
     tmp_path: Path,
     employment_standin: RunningStandin,
     labor_standin: RunningStandin,
     unemployment_standin: RunningStandin,
+    gateway_settings: dict[str, Any],
 ) -> AsyncIterator[Gateway]:
-    config = gateway_config(tmp_path, employment_standin, labor_standin, unemployment_standin)
+    config = gateway_config(
+        tmp_path, employment_standin, labor_standin, unemployment_standin, **gateway_settings
+    )
     gw = await Gateway.start(config)
     await prepare_store(gw.store)
     yield gw
     await gw.close()
+
+
+@pytest.fixture
+async def worker(gateway: Gateway) -> AsyncIterator[None]:
+    """The registration worker, in the background as `serve` runs it."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_worker(gateway, stop=stop))
+    yield
+    stop.set()
+    await asyncio.wait_for(task, 10)
+
+
+@pytest.fixture
+async def server(gateway: Gateway) -> AsyncIterator[int]:
+    """The app on a real loopback port: WebSockets need a real server."""
+    port = free_port()
+    served = uvicorn.Server(
+        uvicorn.Config(create_app(gateway.config, gateway=gateway), port=port, log_level="error")
+    )
+    serving = asyncio.create_task(served.serve())
+    while not served.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
+        await asyncio.sleep(0.05)
+    yield port
+    served.should_exit = True
+    await serving
 
 
 @dataclass

@@ -11,20 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from adapters.standin.process import RunningStandin
-from gateway.demo import prepare_store
 from gateway.domain.model import System
-from gateway.registrations.engine import run_worker
 from gateway.registrations.ports import RegistrationFilter
 from gateway.services import Gateway
 from tests.factories import credit_code
-from tests.gateway.conftest import GraphQLClient, gateway_config, sent_since, writes
+from tests.gateway.conftest import GraphQLClient, sent_since, writes
 from tests.gateway.test_registrations_api import HIRE, OPEN, hire_input, key, person, settled
 
 HUGE = 10_000
@@ -44,29 +40,8 @@ SEPARATE = """mutation($w: HireInput!, $k: String!) {
 
 
 @pytest.fixture
-async def gateway(
-    store_url: str,
-    tmp_path: Path,
-    employment_standin: RunningStandin,
-    labor_standin: RunningStandin,
-    unemployment_standin: RunningStandin,
-) -> AsyncIterator[Gateway]:
-    config = gateway_config(
-        tmp_path, employment_standin, labor_standin, unemployment_standin, store_url=store_url
-    )
-    gw = await Gateway.start(config)
-    await prepare_store(gw.store)
-    yield gw
-    await gw.close()
-
-
-@pytest.fixture
-async def worker(gateway: Gateway) -> AsyncIterator[None]:
-    stop = asyncio.Event()
-    task = asyncio.create_task(run_worker(gateway, stop=stop))
-    yield
-    stop.set()
-    await asyncio.wait_for(task, 10)
+def gateway_settings(store_url: str) -> dict[str, Any]:
+    return {"store_url": store_url}
 
 
 async def stored(gateway: Gateway) -> list[Any]:

@@ -11,17 +11,13 @@ import asyncio
 import itertools
 import json
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import uvicorn
 import websockets
 
-from adapters.standin.process import RunningStandin, free_port
+from adapters.standin.process import RunningStandin
 from adapters.standin.seed import EMPLOYERS, WORKERS
-from gateway.app import create_app
-from gateway.services import Gateway
 from tests.factories import resident_id
 from tests.gateway.conftest import GraphQLClient
 
@@ -182,21 +178,6 @@ async def test_systems_that_time_out_are_reported_too(
 
 ID = "110101199003077777"
 MOBILE = "13800138000"
-
-
-@pytest.fixture
-async def server(gateway: Gateway) -> AsyncIterator[int]:
-    """The app on a real loopback port: WebSockets need a real server."""
-    port = free_port()
-    served = uvicorn.Server(
-        uvicorn.Config(create_app(gateway.config, gateway=gateway), port=port, log_level="error")
-    )
-    serving = asyncio.create_task(served.serve())
-    while not served.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
-        await asyncio.sleep(0.05)
-    yield port
-    served.should_exit = True
-    await serving
 
 
 async def _socket(port: int) -> websockets.ClientConnection:

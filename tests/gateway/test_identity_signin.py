@@ -10,26 +10,24 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from adapters.identity.config import DEFAULT_CLIENT_ID
-from adapters.standin.process import RunningStandin, start_standin
+from adapters.standin.process import RunningStandin
 from adapters.standin.seed import EMPLOYERS
-from gateway.app import create_app
 from gateway.auth import issue_token
 from gateway.domain.model import System
 from gateway.oidc import OidcSettings
 from gateway.services import Gateway
 from tests.factories import credit_code
-from tests.gateway.conftest import GraphQLClient, error_codes, gateway_config, writes
+from tests.gateway.conftest import GraphQLClient, error_codes, writes
 from tests.gateway.test_open_account import OPEN, opening
+from tests.identity.conftest import identity as identity
 from tests.identity.support import StandinSigner, demo_token
 
 JINAN = EMPLOYERS[0].profile  # has the demo account `demo-employer`
@@ -37,49 +35,15 @@ UNOPENED = EMPLOYERS[2].profile  # known to the systems, no account yet
 EMPLOYER = "{ employer { creditCode name } }"
 
 
-@pytest.fixture(scope="module")
-def identity(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStandin]:
-    tmp = tmp_path_factory.mktemp("identity")
-    standin = start_standin("identity", tmp, seed=True, data=str(tmp / "identity.db"))
-    yield standin
-    standin.stop()
-
-
 @pytest.fixture
-async def gateway(
-    store_url: str,
-    tmp_path: Path,
-    identity: RunningStandin,
-    employment_standin: RunningStandin,
-    labor_standin: RunningStandin,
-    unemployment_standin: RunningStandin,
-) -> AsyncIterator[Gateway]:
+def gateway_settings(store_url: str, identity: RunningStandin) -> dict[str, Any]:
     """The production profile: employer passwords off, the identity platform trusted."""
-    from gateway.demo import prepare_store
-
     identity.reset()
-    config = gateway_config(
-        tmp_path,
-        employment_standin,
-        labor_standin,
-        unemployment_standin,
-        store_url=store_url,
-        employer_passwords=False,
-        oidc=OidcSettings(issuer=identity.url),
-    )
-    gw = await Gateway.start(config)
-    await prepare_store(gw.store)
-    yield gw
-    await gw.close()
-
-
-@pytest.fixture
-async def client(gateway: Gateway) -> AsyncIterator[GraphQLClient]:
-    app = create_app(gateway.config, gateway=gateway)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://gateway"
-    ) as http:
-        yield GraphQLClient(http)
+    return {
+        "store_url": store_url,
+        "employer_passwords": False,
+        "oidc": OidcSettings(issuer=identity.url),
+    }
 
 
 def as_legal_person(identity: RunningStandin, code: str, **claims: Any) -> str:

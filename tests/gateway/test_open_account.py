@@ -8,19 +8,16 @@ changed, no write at any stand-in.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from adapters.standin.process import RunningStandin
 from adapters.standin.seed import EMPLOYERS
-from gateway.demo import prepare_store
 from gateway.domain.model import System
 from gateway.services import Gateway
 from tests.factories import credit_code
-from tests.gateway.conftest import GraphQLClient, error_codes, gateway_config, writes
+from tests.gateway.conftest import GraphQLClient, error_codes, writes
 
 JINAN = EMPLOYERS[0].profile  # the demo employer, division 370102 (demo-clerk's city)
 QINGDAO = EMPLOYERS[1].profile  # division 370202, outside demo-clerk's city
@@ -49,20 +46,8 @@ def key() -> str:
 
 
 @pytest.fixture
-async def gateway(
-    store_url: str,
-    tmp_path: Path,
-    employment_standin: RunningStandin,
-    labor_standin: RunningStandin,
-    unemployment_standin: RunningStandin,
-) -> AsyncIterator[Gateway]:
-    config = gateway_config(
-        tmp_path, employment_standin, labor_standin, unemployment_standin, store_url=store_url
-    )
-    gw = await Gateway.start(config)
-    await prepare_store(gw.store)
-    yield gw
-    await gw.close()
+def gateway_settings(store_url: str) -> dict[str, Any]:
+    return {"store_url": store_url}
 
 
 async def employer_record(gateway: Gateway, code: str) -> tuple[str, str] | None:

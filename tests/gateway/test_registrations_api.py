@@ -6,17 +6,12 @@ import asyncio
 import datetime as dt
 import json
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import uvicorn
 import websockets
 
-from adapters.standin.process import free_port
 from adapters.standin.seed import EMPLOYERS
-from gateway.app import create_app
-from gateway.registrations.engine import run_worker
 from gateway.services import Gateway
 from tests.factories import credit_code, mobile, resident_id
 from tests.gateway.conftest import GraphQLClient, error_codes
@@ -71,16 +66,6 @@ def hire_input(start: dt.date | None = None, **person_overrides: Any) -> dict[st
 
 def key() -> str:
     return uuid.uuid4().hex
-
-
-@pytest.fixture
-async def worker(gateway: Gateway) -> AsyncIterator[None]:
-    """The registration worker, in the background as `serve` runs it."""
-    stop = asyncio.Event()
-    task = asyncio.create_task(run_worker(gateway, stop=stop))
-    yield
-    stop.set()
-    await asyncio.wait_for(task, 10)
 
 
 async def settled(client: GraphQLClient, registration_id: str) -> dict[str, Any]:
@@ -327,21 +312,6 @@ async def test_open_account_refuses_a_weak_password(
         assert password not in problem["messageZh"] + problem["messageEn"]
     assert await gateway.store.accounts.for_employer(WEAK_UNIT) == []
     assert await gateway.store.employers.get(WEAK_UNIT) is None
-
-
-@pytest.fixture
-async def server(gateway: Gateway) -> AsyncIterator[int]:
-    """The app on a real loopback port: WebSockets need a real server."""
-    port = free_port()
-    served = uvicorn.Server(
-        uvicorn.Config(create_app(gateway.config, gateway=gateway), port=port, log_level="error")
-    )
-    serving = asyncio.create_task(served.serve())
-    while not served.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
-        await asyncio.sleep(0.05)
-    yield port
-    served.should_exit = True
-    await serving
 
 
 SUBSCRIBE = "subscription($id: ID!) { registrationUpdates(id: $id) { state version } }"

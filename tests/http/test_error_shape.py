@@ -14,19 +14,17 @@ import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from adapters.standin.process import RunningStandin
 from gateway.app import create_app
-from gateway.demo import DEMO_PASSWORD, prepare_store
+from gateway.demo import DEMO_PASSWORD
 from gateway.http.ratelimit import RateLimits
 from gateway.profile import Disclosure
 from gateway.services import Gateway
-from tests.gateway.conftest import gateway_config
+from tests.gateway.conftest import gateway as gateway
 
 ID = "110101199003077777"
 MOBILE = "13800138000"
@@ -293,23 +291,8 @@ def profile(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-async def gateway(
-    tmp_path: Path,
-    employment_standin: RunningStandin,
-    labor_standin: RunningStandin,
-    unemployment_standin: RunningStandin,
-) -> AsyncIterator[Gateway]:
-    config = gateway_config(
-        tmp_path,
-        employment_standin,
-        labor_standin,
-        unemployment_standin,
-        rate_limits=RateLimits(per_account="5/minute", per_address="1000/minute"),
-    )
-    gw = await Gateway.start(config)
-    await prepare_store(gw.store)
-    yield gw
-    await gw.close()
+def gateway_settings() -> dict[str, Any]:
+    return {"rate_limits": RateLimits(per_account="5/minute", per_address="1000/minute")}
 
 
 @pytest.fixture

@@ -4,43 +4,26 @@ real traffic."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from adapters.standin.process import RunningStandin
 from gateway.app import create_app
-from gateway.demo import prepare_store
 from gateway.observability.metrics import GatewayMetrics
 from gateway.observability.registrations import count_registrations
 from gateway.observability.request_id import REQUEST_ID_HEADER
 from gateway.observability.settings import ObservabilitySettings
 from gateway.services import Gateway
-from tests.gateway.conftest import GraphQLClient, gateway_config
+from tests.gateway.conftest import GraphQLClient
+from tests.gateway.conftest import gateway as gateway
 from tests.observability.support import families, value
 
 
 @pytest.fixture
-async def gateway(
-    tmp_path: Path,
-    employment_standin: RunningStandin,
-    labor_standin: RunningStandin,
-    unemployment_standin: RunningStandin,
-) -> AsyncIterator[Gateway]:
-    """The gateway, with the operation names its front ends declare."""
-    observability = ObservabilitySettings(operation_names=("Own", "Who", "Broken"))
-    config = gateway_config(
-        tmp_path,
-        employment_standin,
-        labor_standin,
-        unemployment_standin,
-        observability=observability,
-    )
-    gw = await Gateway.start(config)
-    await prepare_store(gw.store)
-    yield gw
-    await gw.close()
+def gateway_settings() -> dict[str, Any]:
+    """The operation names its front ends declare."""
+    return {"observability": ObservabilitySettings(operation_names=("Own", "Who", "Broken"))}
 
 
 @pytest.fixture
