@@ -87,3 +87,11 @@ def standin_factory(tmp_path: Path) -> Iterator[Callable[..., RunningStandin]]:
     yield start
     for s in started:
         s.stop()
+
+
+@pytest.fixture
+def gateway_settings() -> dict[str, Any]:
+    """What a test module changes of the gateway's configuration (``tests/gateway/conftest.py``
+    builds it): override it in the module. Here, so that a module elsewhere that imports
+    the ``gateway`` fixture gets it too."""
+    return {}

@@ -115,12 +115,6 @@ def _cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def gateway_settings() -> dict[str, Any]:
-    """What a test module changes of the gateway's configuration: override it."""
-    return {}
-
-
-@pytest.fixture
 async def gateway(
     tmp_path: Path,
     employment_standin: RunningStandin,
