@@ -108,6 +108,8 @@ class SocialSimulator(Simulator):
     def __init__(self) -> None:
         super().__init__(Answers())
         self.faults = SocialFaults()
+        # When the last second's requests came (one app id is configured: one window).
+        self.calls: deque[float] = deque()
 
     @property
     def settings(self) -> SocialFaults:
@@ -116,6 +118,7 @@ class SocialSimulator(Simulator):
     async def _reset(self, request: Request) -> Response:
         await super()._reset(request)
         self.faults = SocialFaults()
+        self.calls.clear()
         return JSONResponse(asdict(self.faults))
 
 
@@ -199,7 +202,6 @@ class SocialInsuranceStandin:
         self._app_id = settings.app_id
         self._secret = settings.app_secret
         self._key = settings.key
-        self._calls: deque[float] = deque()  # one app id is configured: one window
 
     # ------------------------------------------------------ the guard
 
@@ -233,7 +235,7 @@ class SocialInsuranceStandin:
 
     def _over_quota(self, now: float) -> Response | None:
         quota = self.sim.settings.quota_per_s
-        calls = self._calls
+        calls = self.sim.calls
         while calls and calls[0] <= now - 1:
             calls.popleft()
         if quota and len(calls) >= quota:
