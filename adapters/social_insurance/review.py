@@ -6,8 +6,7 @@ taken lazily, in one transaction, before each contract operation: nothing
 runs in the background, and a stand-in restarted on its data file decides
 what fell due while it was down as soon as it is asked anything.
 
-Also here: the nonces seen (kept in the store, so that a restart does not open
-a replay window) and the deterministic seed, built from
+Also here: the deterministic seed, built from
 ``adapters/standin/seed.py`` through this system's mapping.
 """
 
@@ -192,16 +191,6 @@ class Reviewer:
             (dwbh, aac058, aac002),
         )
         return [dict(r) for r in rows]
-
-    def remember_nonce(self, nonce: str, now: float, memory_s: float) -> bool:
-        """False when the nonce was seen within ``memory_s``; else remember it."""
-        with self.store.transaction() as tx:
-            tx.execute("DELETE FROM si_nonce WHERE seen < ?", (now - memory_s,))
-            seen = tx.execute("SELECT 1 FROM si_nonce WHERE nonce = ?", (nonce,)).fetchone()
-            if seen is not None:
-                return False
-            tx.execute("INSERT INTO si_nonce (nonce, seen) VALUES (?, ?)", (nonce, now))
-        return True
 
 
 def decide(tx: sqlite3.Connection, store: Store, row: sqlite3.Row) -> None:
