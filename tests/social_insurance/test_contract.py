@@ -355,14 +355,36 @@ def test_the_quota_answers_429_with_retry_after(social_insurance_standin: Runnin
     s = social_insurance_standin
     s.faults(quota_per_s=3)
     path = f"/si/v2/units/{seed.EMPLOYERS[0].profile.credit_code}"
-    answers = [call(s, "GET", path) for _ in range(4)]
+    # A busy machine may spread the calls over more than a second: keep calling.
+    answers = [call(s, "GET", path) for _ in range(3)]
+    while answers[-1].status_code == 200 and len(answers) < 30:
+        answers.append(call(s, "GET", path))
+    over = answers[-1]
     assert [r.status_code for r in answers[:3]] == [200, 200, 200]
-    over = answers[3]
     assert over.status_code == 429
     assert answer(over, "4290") is None
     assert over.headers["Retry-After"] == "1"  # whole seconds; the window is one
     time.sleep(1)
     assert call(s, "GET", path).status_code == 200
+
+
+def test_commit_then_drop_and_error_after_commit_keep_the_write(
+    social_insurance_standin: RunningStandin,
+) -> None:
+    s = social_insurance_standin
+    dwbh = new_unit(s)
+    s.faults(commit_then_drop=1.0, stall_s=0.3)
+    dropped = addition(dwbh)
+    assert call(s, "POST", ADD, dropped).status_code == 502  # after the stall
+    s.faults(commit_then_drop=0.0, error_after_commit=1.0)
+    errored = addition(dwbh)
+    r = call(s, "POST", ADD, errored)
+    assert (r.status_code, r.content) == (502, b"")
+    s.reset()
+    s.faults(quota_per_s=0)
+    for body in (dropped, errored):
+        [row] = answer(search(s, dwbh, body["aac002"]))["rows"]
+        assert (row["ywlx"], row["zt"]) == ("ZY", "01")
 
 
 def test_maintenance_error_rate_and_down(social_insurance_standin: RunningStandin) -> None:
