@@ -23,6 +23,11 @@ def _legacy(args: argparse.Namespace) -> int:
 
         serve_identity(host=args.host, port=args.port, data=args.data, seed=args.seed)
         return 0
+    if args.system == "social-insurance":
+        from adapters.social_insurance.standin import serve as serve_social_insurance
+
+        serve_social_insurance(host=args.host, port=args.port, data=args.data, seed=args.seed)
+        return 0
     from adapters.standin.server import serve
 
     serve(args.system, host=args.host, port=args.port, data=args.data, seed=args.seed)
@@ -169,7 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run a stand-in that honours one existing system's contract "
         "(shared/legacy/), with the /__sim/ fault and stats surface.",
     )
-    legacy.add_argument("system", choices=["employment", "labor", "unemployment", "identity"])
+    legacy.add_argument(
+        "system", choices=["employment", "labor", "unemployment", "identity", "social-insurance"]
+    )
     legacy.add_argument(
         "--host",
         default=os.environ.get("HRSS_STANDIN_HOST", "127.0.0.1"),
@@ -179,7 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--port",
         type=int,
         default=None,
-        help="port (default: employment 8101, labor 8102, unemployment 8103, identity 8104)",
+        help="port (default: employment 8101, labor 8102, unemployment 8103, identity 8104, "
+        "social-insurance 8105)",
     )
     legacy.add_argument(
         "--data",
