@@ -15,8 +15,9 @@ from gateway.oidc_settings import DEFAULT_AUDIENCE, DEFAULT_CREDIT_CODE_CLAIM
 
 DEFAULT_PORT = 8104
 #: The demo's one client: public (no secret, PKCE instead), as a command-line
-#: tool or a browser page is.
-DEFAULT_CLIENT_ID = "hrss-gateway"
+#: tool or a browser page is. Not the gateway's audience: its ID tokens (whose
+#: audience is the client) must not pass as access tokens to the gateway.
+DEFAULT_CLIENT_ID = "hrss-signin"
 #: Where ``hrss-gateway signin`` says the code should go (it reads the redirect
 #: itself, so nothing needs to listen there).
 DEFAULT_REDIRECT_URI = "http://127.0.0.1:8765/callback"

@@ -17,13 +17,14 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from adapters.identity.config import DEFAULT_CLIENT_ID
+from adapters.identity.config import DEFAULT_CLIENT_ID, DEFAULT_REDIRECT_URI, DEMO_PASSWORD
 from adapters.standin.process import RunningStandin
 from adapters.standin.seed import EMPLOYERS
 from gateway.auth import issue_token
 from gateway.domain.model import System
 from gateway.oidc import OidcSettings
 from gateway.services import Gateway
+from gateway.signin import sign_in
 from tests.factories import credit_code
 from tests.gateway.conftest import GraphQLClient, error_codes, writes
 from tests.gateway.test_open_account import OPEN, opening
@@ -180,3 +181,22 @@ async def test_a_platform_that_cannot_be_asked_is_said_so(
     finally:
         identity.reset()
     assert error_codes(body) == ["IDENTITY_PLATFORM_UNAVAILABLE"]
+
+
+async def test_an_id_token_is_not_an_access_token(
+    client: GraphQLClient, identity: RunningStandin
+) -> None:
+    """An ID token is addressed to the client that signed in, not to the gateway."""
+    tokens = sign_in(
+        identity.url,
+        DEFAULT_CLIENT_ID,
+        JINAN.credit_code,
+        DEMO_PASSWORD,
+        redirect_uri=DEFAULT_REDIRECT_URI,
+    )
+    assert tokens.id_token is not None
+    assert error_codes(await GraphQLClient(client.http, tokens.id_token).post(EMPLOYER)) == [
+        "UNAUTHENTICATED"
+    ]
+    body = await GraphQLClient(client.http, tokens.access_token).post(EMPLOYER)
+    assert body["data"]["employer"]["creditCode"] == JINAN.credit_code
