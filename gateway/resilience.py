@@ -130,10 +130,14 @@ class CircuitOpen(Unavailable):
     """The breaker is open: the system was not called. ``retry_after`` is the time
     left before it lets one call try."""
 
+    reached_system = False
+
 
 class Saturated(Unavailable):
     """The system's calls in flight were at their cap for the whole deadline:
     the system was not called."""
+
+    reached_system = False
 
 
 class DeadlineExceeded(Unavailable):

@@ -9,7 +9,7 @@ errors.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import ClassVar, Protocol, runtime_checkable
 
 from gateway.domain.model import (
     ContractEnding,
@@ -46,7 +46,13 @@ class Unavailable(AdapterError):
     ``outcome_unknown`` is True when a write was sent and its answer was lost
     (a timeout after sending, a dropped connection, a server error): the write
     may or may not have been committed, and only a query tells.
+
+    ``reached_system`` is False when the gateway itself held the call back (its
+    own open circuit breaker, no slot in its bulkhead): nothing went out, so it
+    is no attempt, and a step's backoff must not grow with it.
     """
+
+    reached_system: ClassVar[bool] = True
 
     def __init__(
         self,

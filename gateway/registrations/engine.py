@@ -460,6 +460,10 @@ class Engine:
         try:
             reference = await self._call(step.system, self._write(step), write=True)
         except Unavailable as exc:
+            if not exc.reached_system:
+                # Held back on our side (open breaker, full bulkhead): nothing was
+                # sent, so no attempt to count, nor to back off further for.
+                step.attempts -= 1
             state = StepState.UNKNOWN if exc.outcome_unknown else StepState.PENDING
             await self._later(step, state, messages.unavailable(exc), exc)
             return
@@ -533,6 +537,8 @@ class Engine:
         try:
             await self._call(step.system, self._revoke(step, step.reference), write=True)
         except Unavailable as exc:
+            if not exc.reached_system:
+                step.attempts -= 1  # nothing was sent (see ``_send``)
             await self._later(step, StepState.UNDOING, messages.unavailable(exc), exc)
             return
         except Rejected as exc:
