@@ -23,6 +23,7 @@ from openpyxl.utils.datetime import from_excel
 
 from gateway.domain import model
 from gateway.domain.checks import Problem, check_form
+from gateway.domain.identifiers import normalize_id_number
 from gateway.forms.layout import (
     HEADER_FIELDS,
     NO,
@@ -267,6 +268,8 @@ def read_form(file: FormFile, *, social_insurance: bool) -> ReadForm:
 def _row(fields: dict[str, Any]) -> model.RegistrationRow:
     for name in ("name", "id_number"):
         fields[name] = fields.get(name) or ""
+    # As the registrar normalises it (full-width digits, spaces), so that both check alike.
+    fields["id_number"] = normalize_id_number(fields["id_number"])
     return model.RegistrationRow(**fields)
 
 
