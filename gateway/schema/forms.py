@@ -87,7 +87,10 @@ def _refused(exc: FileRefused | Refused) -> GatewayError:
 async def _read(upload: Upload, info: Info) -> tuple[FormFile, ReadForm]:
     settings = info.context.gateway.config.forms
     # At most one byte more than the limit is read: enough to know it is over.
-    data = await upload.read(settings.max_upload_bytes + 1)  # type: ignore[attr-defined]
+    try:
+        data = await upload.read(settings.max_upload_bytes + 1)  # type: ignore[attr-defined]
+    finally:
+        await upload.close()  # type: ignore[attr-defined]
     if len(data) > settings.max_upload_bytes:
         raise _refused(too_large(settings.max_upload_bytes))
     try:

@@ -50,12 +50,19 @@ def filled(
     """The template with ``rows`` typed in from its first data row."""
     data = template(header or {}, social_insurance=social_insurance)
     book = openpyxl.load_workbook(io.BytesIO(data))
+    type_in(book, rows, social_insurance=social_insurance)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def type_in(
+    book: openpyxl.Workbook, rows: list[dict[str, Any]], *, social_insurance: bool = False
+) -> None:
+    """Type ``rows`` into the form sheet of ``book``, each value in its field's column."""
     sheet = book[FORM_SHEET]
     cols = columns(social_insurance=social_insurance)
     for r, row in enumerate(rows, start=FIRST_DATA_ROW):
         for i, column in enumerate(cols, start=1):
             if column.field in row:
                 sheet.cell(r, i).value = row[column.field]
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
