@@ -236,7 +236,9 @@ def write_form(
         if with_states:
             _put(sheet, r, len(cols) + 1, codes_state(item.state))
             _put(sheet, r, len(cols) + 2, item.registration_id)
-    _validations(sheet, cols, ranges, max(r, FIRST_DATA_ROW - 1 + template_rows))
+    last = max(r, FIRST_DATA_ROW - 1 + template_rows)
+    if last >= FIRST_DATA_ROW:  # an export of nothing has no rows to validate
+        _validations(sheet, cols, ranges, last)
     return book
 
 
