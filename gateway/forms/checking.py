@@ -34,6 +34,7 @@ from gateway.forms.layout import (
     code_of,
     column_letter,
 )
+from gateway.forms.progress import Phase, Progress
 from gateway.forms.reading import FileRefused, FormFile
 
 __all__ = ["CellProblem", "ReadForm", "check", "read_form"]
@@ -231,10 +232,18 @@ def _find_header(
     )
 
 
-def read_form(file: FormFile, *, social_insurance: bool) -> ReadForm:
+def read_form(
+    file: FormFile, *, social_insurance: bool, progress: Progress | None = None
+) -> ReadForm:
     """Every row of the file as a registration row, with the problems of its cells."""
+    progress = progress or Progress()
+    progress.start(Phase.READING, None)
     headers = {_norm(h): c for h, c in by_header(social_insurance=social_insurance).items()}
-    rows = file.rows()
+
+    def declared(n: int) -> None:
+        progress.total = n
+
+    rows = file.rows(declared)
     cells, values, header_row, columns = _find_header(rows, headers)
     required = [c for c in headers.values() if c.number]
     missing = [c.zh for c in required if c.field not in columns]
@@ -247,6 +256,7 @@ def read_form(file: FormFile, *, social_insurance: bool) -> ReadForm:
     read = ReadForm(file.sheet, values, cells, columns, header_row)
     english = {_norm(c.en) for _, c in columns.values()}
     for number, raw in rows:
+        progress.done = number
         if sum(1 for v in raw if v is not None and _norm(v) in english) >= 3:
             continue  # the English headers beneath the Chinese ones
         fields: dict[str, Any] = {}
@@ -280,6 +290,7 @@ def check(
     limits: Callable[[model.RegistrationRow], list[Problem]],
     unit_name: str | None = None,
     credit_code: str | None = None,
+    progress: Progress | None = None,
 ) -> list[CellProblem]:
     """Every problem and warning of the form, cells first; a field whose cell could not
     be read is not also reported as missing. ``unit_name``/``credit_code`` stand in for
@@ -294,7 +305,10 @@ def check(
     found = list(read.problems)
     unreadable = {(p.row, p.field) for p in read.problems}
     found += [read.problem(None, p) for p in checked.header]
+    progress = progress or Progress()
+    progress.start(Phase.CHECKING, len(read.rows))
     for result, row in zip(checked.rows, read.rows, strict=True):
+        progress.done = result.index + 1
         number = read.row_numbers[result.index]
         problems = [*result.problems, *limits(row)]
         found += [

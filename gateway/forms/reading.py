@@ -17,7 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from xml.etree.ElementTree import ParseError
 
@@ -34,6 +34,7 @@ WORKBOOK_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.she
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls, and encrypted .xlsx
 _XML_SUFFIXES = (".xml", ".rels", ".vml")
+_Row = tuple[int, tuple[object, ...]]  # (1-based row number, cell values)
 
 
 class FileRefused(Exception):
@@ -82,12 +83,16 @@ class FormFile:
     def sheet(self) -> str:
         return FORM_SHEET if self.kind == "xlsx" else CSV_SHEET
 
-    def rows(self) -> Iterator[tuple[int, tuple[object, ...]]]:
+    def rows(
+        self, declared: Callable[[int], None] = lambda n: None
+    ) -> Iterator[tuple[int, tuple[object, ...]]]:
         """(1-based row number, cell values) of every row, streamed; blank rows skipped.
+        ``declared`` is told how many rows the file says it has, when it says so (for a
+        progress bar: the file may lie, the limit below holds all the same).
 
         Raises FileRefused past the configured number of rows."""
         limit = self.settings.max_rows + FIRST_DATA_ROW - 1
-        source = self._xlsx_rows() if self.kind == "xlsx" else self._csv_rows()
+        source = self._xlsx_rows(declared) if self.kind == "xlsx" else self._csv_rows(declared)
         for number, values in source:
             if number > limit:
                 raise FileRefused(
@@ -98,7 +103,7 @@ class FormFile:
             if any(v is not None and str(v).strip() for v in values):
                 yield number, values
 
-    def _xlsx_rows(self) -> Iterator[tuple[int, tuple[object, ...]]]:
+    def _xlsx_rows(self, declared: Callable[[int], None]) -> Iterator[_Row]:
         try:
             book = openpyxl.load_workbook(
                 io.BytesIO(self.data), read_only=True, data_only=False, keep_links=False
@@ -109,6 +114,8 @@ class FormFile:
             raise _xml_refused() from None
         try:
             sheet = book[FORM_SHEET] if FORM_SHEET in book.sheetnames else book.worksheets[0]
+            if isinstance(sheet.max_row, int):
+                declared(sheet.max_row)
             cells = sheet.iter_rows(max_col=self.settings.max_columns, values_only=True)
             yield from enumerate(cells, start=1)
         except (KeyError, ValueError, TypeError, ParseError, IndexError):
@@ -118,8 +125,9 @@ class FormFile:
         finally:
             book.close()
 
-    def _csv_rows(self) -> Iterator[tuple[int, tuple[object, ...]]]:
+    def _csv_rows(self, declared: Callable[[int], None]) -> Iterator[_Row]:
         assert self.text is not None
+        declared(self.text.count("\n"))
         try:
             reader = csv.reader(io.StringIO(self.text, newline=""))
             for number, values in enumerate(reader, start=1):

@@ -22,6 +22,7 @@ from gateway.domain.identifiers import normalize_credit_code
 from gateway.errors import GatewayError, forbidden
 from gateway.forms.checking import CellProblem, ReadForm, check, read_form
 from gateway.forms.marking import marked
+from gateway.forms.progress import Phase, Progress, progress_of, published
 from gateway.forms.reading import FileRefused, FormFile, open_form, too_large
 from gateway.forms.store import keep_marked
 from gateway.registrations import model as reg
@@ -84,7 +85,7 @@ def _refused(exc: FileRefused | Refused) -> GatewayError:
     return GatewayError(exc.code, exc.en, exc.zh)
 
 
-async def _read(upload: Upload, info: Info) -> tuple[FormFile, ReadForm]:
+async def _read(upload: Upload, info: Info, progress: Progress) -> tuple[FormFile, ReadForm]:
     settings = info.context.gateway.config.forms
     # At most one byte more than the limit is read: enough to know it is over.
     try:
@@ -122,11 +123,35 @@ async def import_registration_form(
     channel: reg.Channel | None,
 ) -> FormImportResult:
     ctx = info.context
-    account = ctx.require_account()
+    ctx.require_account()  # signed in, or refused before the file is read
     if not ctx.access.may_submit_registrations():
         raise forbidden()
     chosen = channel_of(ctx.access, channel)
-    upload, read = await _read(file, info)
+    async with published(ctx.gateway, ctx.access.principal, idempotency_key) as progress:
+        return await _import(
+            info,
+            file,
+            idempotency_key,
+            progress,
+            dry_run=dry_run,
+            valid_only=valid_only,
+            channel=chosen,
+        )
+
+
+async def _import(
+    info: Info,
+    file: Upload,
+    idempotency_key: str,
+    progress: Progress,
+    *,
+    dry_run: bool,
+    valid_only: bool,
+    channel: reg.Channel,
+) -> FormImportResult:
+    ctx = info.context
+    account = ctx.require_account()
+    upload, read = await _read(file, info, progress)
     employer = await _employer(info, read)
     registrar = ctx.gateway.registrar
     found = await asyncio.to_thread(
@@ -136,6 +161,7 @@ async def import_registration_form(
         limits=registrar.check_row_limits,
         unit_name=employer.name if employer else None,
         credit_code=employer.credit_code if employer else None,
+        progress=progress,
     )
     numbers = set(read.row_numbers)
     refused = [p for p in found if not p.warning]
@@ -156,10 +182,11 @@ async def import_registration_form(
     submit = not dry_run and employer is not None and not header_bad and good
     if submit and (valid_only or not refused):
         assert employer is not None
+        progress.start(Phase.STORING, len(good))
         try:
             outcome = await registrar.submit(
                 actor=account,
-                channel=chosen,
+                channel=channel,
                 employer=employer,
                 rows=[read.rows[i] for i in good],
                 idempotency_key=idempotency_key,
@@ -214,3 +241,26 @@ class FormMutation:
         return await import_registration_form(
             info, file, idempotency_key, dry_run=dry_run, valid_only=valid_only, channel=channel
         )
+
+
+@strawberry.type(description="How far an import has got: a front end draws its bar from it.")
+class FormImportProgress:
+    phase: str = strawberry.field(description="READING, CHECKING, STORING or DONE.")
+    done: int = strawberry.field(description="Rows read (of the sheet), checked or stored.")
+    total: int | None = strawberry.field(description="Of how many (null: not known yet).")
+
+
+@strawberry.type
+class FormQuery:
+    @strawberry.field(
+        description="The progress of one's own import of a form, by its idempotency key "
+        "(null when there is none under that key); poll it while the import runs."
+    )
+    async def form_import_progress(
+        self, info: Info, idempotency_key: str
+    ) -> FormImportProgress | None:
+        ctx = info.context
+        found = await progress_of(ctx.gateway, ctx.access.principal, idempotency_key)
+        if found is None:
+            return None
+        return FormImportProgress(phase=found.phase.value, done=found.done, total=found.total)
