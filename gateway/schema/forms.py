@@ -19,7 +19,7 @@ from strawberry.file_uploads import Upload
 
 from gateway.domain.checks import Problem, check_credit_code
 from gateway.domain.identifiers import normalize_credit_code
-from gateway.errors import GatewayError, forbidden
+from gateway.errors import GatewayError, bad_input, forbidden
 from gateway.forms.checking import CellProblem, ReadForm, check, read_form
 from gateway.forms.marking import marked
 from gateway.forms.progress import Phase, Progress, progress_of, published
@@ -87,9 +87,15 @@ def _refused(exc: FileRefused | Refused) -> GatewayError:
 
 async def _read(upload: Upload, info: Info, progress: Progress) -> tuple[FormFile, ReadForm]:
     settings = info.context.gateway.config.forms
+    if not hasattr(upload, "read"):  # a value inline in the document, not a multipart part
+        raise bad_input(
+            "file",
+            "Send the file as a multipart upload (GraphQL multipart request specification).",
+            "请以 multipart 方式上传文件（GraphQL multipart 请求规范）。",
+        )
     # At most one byte more than the limit is read: enough to know it is over.
     try:
-        data = await upload.read(settings.max_upload_bytes + 1)  # type: ignore[attr-defined]
+        data = await upload.read(settings.max_upload_bytes + 1)
     finally:
         await upload.close()  # type: ignore[attr-defined]
     if len(data) > settings.max_upload_bytes:

@@ -158,3 +158,11 @@ async def test_the_upload_limit_is_its_own(client: GraphQLClient, gateway: Gatew
         headers={"Content-Type": "application/json"},
     )
     assert r.status_code == 413
+
+
+async def test_a_file_sent_inline_instead_of_uploaded_is_refused(client: GraphQLClient) -> None:
+    employer = await client.login("demo-employer")
+    body = await employer.post(
+        'mutation { importRegistrationForm(file: "x", idempotencyKey: "k") { accepted } }'
+    )
+    assert error_codes(body) == ["BAD_INPUT"]
