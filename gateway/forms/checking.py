@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -244,6 +244,18 @@ def read_form(
         progress.total = n
 
     rows = file.rows(declared)
+    try:
+        return _read_rows(file, rows, headers, progress)
+    finally:
+        rows.close()  # the workbook's file, even when a refusal stopped the reading
+
+
+def _read_rows(
+    file: FormFile,
+    rows: Generator[tuple[int, tuple[object, ...]], None, None],
+    headers: Mapping[str, Column],
+    progress: Progress,
+) -> ReadForm:
     cells, values, header_row, columns = _find_header(rows, headers)
     required = [c for c in headers.values() if c.number]
     missing = [c.zh for c in required if c.field not in columns]

@@ -14,10 +14,11 @@ checks refuse it. Every refusal is a :class:`FileRefused` with a stable code.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from xml.etree.ElementTree import ParseError
 
@@ -83,9 +84,7 @@ class FormFile:
     def sheet(self) -> str:
         return FORM_SHEET if self.kind == "xlsx" else CSV_SHEET
 
-    def rows(
-        self, declared: Callable[[int], None] = lambda n: None
-    ) -> Iterator[tuple[int, tuple[object, ...]]]:
+    def rows(self, declared: Callable[[int], None] = lambda n: None) -> Generator[_Row, None, None]:
         """(1-based row number, cell values) of every row, streamed; blank rows skipped.
         ``declared`` is told how many rows the file says it has, when it says so (for a
         progress bar: the file may lie, the limit below holds all the same).
@@ -93,17 +92,18 @@ class FormFile:
         Raises FileRefused past the configured number of rows."""
         limit = self.settings.max_rows + FIRST_DATA_ROW - 1
         source = self._xlsx_rows(declared) if self.kind == "xlsx" else self._csv_rows(declared)
-        for number, values in source:
-            if number > limit:
-                raise FileRefused(
-                    "FORM_TOO_MANY_ROWS",
-                    f"The form has more than {self.settings.max_rows} rows: split it.",
-                    f"登记表超过 {self.settings.max_rows} 行，请分成多个文件提交。",
-                )
-            if any(v is not None and str(v).strip() for v in values):
-                yield number, values
+        with contextlib.closing(source):
+            for number, values in source:
+                if number > limit:
+                    raise FileRefused(
+                        "FORM_TOO_MANY_ROWS",
+                        f"The form has more than {self.settings.max_rows} rows: split it.",
+                        f"登记表超过 {self.settings.max_rows} 行，请分成多个文件提交。",
+                    )
+                if any(v is not None and str(v).strip() for v in values):
+                    yield number, values
 
-    def _xlsx_rows(self, declared: Callable[[int], None]) -> Iterator[_Row]:
+    def _xlsx_rows(self, declared: Callable[[int], None]) -> Generator[_Row, None, None]:
         try:
             book = openpyxl.load_workbook(
                 io.BytesIO(self.data), read_only=True, data_only=False, keep_links=False
@@ -125,7 +125,7 @@ class FormFile:
         finally:
             book.close()
 
-    def _csv_rows(self, declared: Callable[[int], None]) -> Iterator[_Row]:
+    def _csv_rows(self, declared: Callable[[int], None]) -> Generator[_Row, None, None]:
         assert self.text is not None
         declared(self.text.count("\n"))
         try:

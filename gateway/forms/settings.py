@@ -16,8 +16,9 @@ from typing import Any
 class FormSettings:
     #: A multipart upload to /graphql, in bytes (refused with 413 above it).
     max_upload_bytes: int = 10 * 1024 * 1024
-    #: What the parts of an .xlsx may unfold into, all together.
-    max_uncompressed_bytes: int = 100 * 1024 * 1024
+    #: What the parts of an .xlsx may unfold into, all together. A form of 10,000
+    #: rows unfolds into about 20 MB; marking loads it whole, so this bounds memory.
+    max_uncompressed_bytes: int = 50 * 1024 * 1024
     #: How many parts an .xlsx may hold.
     max_zip_entries: int = 2000
     #: Rows and columns of the form sheet read at most (a row is one worker).
