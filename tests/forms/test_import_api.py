@@ -139,12 +139,48 @@ async def test_valid_only_stores_the_good_rows(client: GraphQLClient, gateway: G
     ],
 )
 async def test_a_hostile_file_is_a_coded_error_and_nothing_is_kept(
-    client: GraphQLClient, gateway: Gateway, data: bytes, code: str
+    client: GraphQLClient,
+    gateway: Gateway,
+    standins: dict[System, Any],
+    data: bytes,
+    code: str,
 ) -> None:
     employer = await client.login("demo-employer")
+    before = writes(standins)
     body = await upload(employer, data, name="form.xlsx")
     assert error_codes(body) == [code]
     assert await stored(gateway) == 0
+    assert writes(standins) == before
+
+
+#: One bad cell of each kind a row can have, each in a row of its own: (cell, code).
+BAD_CELLS: list[tuple[dict[str, Any], str, str]] = [
+    ({"start_date": "2024-02-30"}, "L", "CELL_NOT_A_DATE"),
+    ({"post": "=1+1"}, "Q", "FORMULA_NOT_ALLOWED"),
+    ({"id_number": 370102199001011234.0}, "F", "CELL_NUMBER_NOT_TEXT"),
+    ({"register_unemployment": "也许"}, "V", "CELL_NOT_YES_NO"),
+    ({"ethnicity": "火星族"}, "D", "CODE_UNKNOWN"),
+    ({"mobile": "12345"}, "G", "MOBILE_FORMAT"),
+    ({"education": None}, "J", "REQUIRED"),
+    ({"labour_filing_locality": "999999"}, "U", "DIVISION_UNKNOWN"),
+    ({"name": "张" * 60}, "B", "TOO_LONG"),  # the strictest system's limit, via the registrar
+]
+
+
+async def test_every_kind_of_bad_cell_is_reported_and_nothing_is_stored_or_sent(
+    client: GraphQLClient, gateway: Gateway, standins: dict[System, Any]
+) -> None:
+    employer = await client.login("demo-employer")
+    before = writes(standins)
+    rows = [hire_row(**overrides) for overrides, _, _ in BAD_CELLS]
+    result = (await upload(employer, filled(rows), v=True))["data"]["importRegistrationForm"]
+    found = {(p["cell"], p["code"]) for p in result["problems"]}
+    expected = {(f"{col}{6 + i}", code) for i, (_, col, code) in enumerate(BAD_CELLS)}
+    assert expected <= found
+    assert {p["row"] for p in result["problems"]} == {6 + i for i in range(len(BAD_CELLS))}
+    assert (result["accepted"], result["validRows"]) == (False, 0)
+    assert await stored(gateway) == 0
+    assert writes(standins) == before
 
 
 async def test_the_upload_limit_is_its_own(client: GraphQLClient, gateway: Gateway) -> None:
