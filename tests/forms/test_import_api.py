@@ -25,7 +25,7 @@ JINAN = EMPLOYERS[0].profile.credit_code
 IMPORT = """mutation($f: Upload!, $k: String!, $d: Boolean! = false, $v: Boolean! = false) {
   importRegistrationForm(file: $f, idempotencyKey: $k, dryRun: $d, validOnly: $v) {
     accepted dryRun replayed rows validRows
-    registrations { id state business }
+    registrations { id state business channel }
     problems { sheet row column cell field code messageZh messageEn }
     warnings { cell code }
     markedWorkbook { url expiresAt }
@@ -202,3 +202,29 @@ async def test_a_file_sent_inline_instead_of_uploaded_is_refused(client: GraphQL
         'mutation { importRegistrationForm(file: "x", idempotencyKey: "k") { accepted } }'
     )
     assert error_codes(body) == ["BAD_INPUT"]
+
+
+async def test_a_clerk_imports_for_an_employer_of_its_division_at_the_window(
+    client: GraphQLClient,
+) -> None:
+    clerk = await client.login("demo-clerk")
+    form = filled([hire_row()], {"unit_name": "济南", "credit_code": JINAN})
+    result = (await upload(clerk, form))["data"]["importRegistrationForm"]
+    assert result["accepted"] is True
+    assert [(r["business"], r["channel"]) for r in result["registrations"]] == [
+        ("HIRE", "SERVICE_WINDOW")
+    ]
+    # Without the employer's code the form cannot be anyone's: the header says so.
+    blank = (await upload(clerk, filled([hire_row()])))["data"]["importRegistrationForm"]
+    assert blank["accepted"] is False
+    assert {(p["cell"], p["field"]) for p in blank["problems"]} == {
+        ("B2", "unit_name"),
+        ("H2", "credit_code"),
+    }
+
+
+async def test_an_employer_cannot_import_for_another(client: GraphQLClient) -> None:
+    employer = await client.login("demo-employer")
+    other = EMPLOYERS[1].profile.credit_code
+    body = await upload(employer, filled([hire_row()], {"unit_name": "x", "credit_code": other}))
+    assert error_codes(body) == ["NOT_FOUND"]
