@@ -9,7 +9,9 @@ own body limit, every other request keeping the GraphQL body limit.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -73,6 +75,13 @@ def _xlsx(content: bytes, name: str) -> Response:
     )
 
 
+@functools.lru_cache(maxsize=2)
+def _blank_template(social_insurance: bool) -> bytes:
+    """The template for anyone not signed in as an employer: the same bytes every time,
+    written once (the route is public)."""
+    return template({}, social_insurance=social_insurance)
+
+
 def form_routes(authenticate: Authenticate) -> list[Route]:
     """The routes, with the gateway's own ``authenticate`` (bearer tokens)."""
 
@@ -87,7 +96,12 @@ def form_routes(authenticate: Authenticate) -> list[Route]:
         if code is not None:
             record = await gw.store.employers.get(code)
             header = {"credit_code": code, "unit_name": record.name if record else None}
-        content = template(header, social_insurance=gw.config.forms.social_insurance)
+        si = gw.config.forms.social_insurance
+        if header:
+            # Writing a workbook is CPU work: off the event loop.
+            content = await asyncio.to_thread(template, header, social_insurance=si)
+        else:
+            content = _blank_template(si)
         return _xlsx(content, "registration-template.xlsx")
 
     async def marked_workbook(request: Request) -> Response:
@@ -140,8 +154,11 @@ def form_routes(authenticate: Authenticate) -> list[Route]:
         if code:
             record = await gw.store.employers.get(code.strip().upper())
             header = {"credit_code": code.strip().upper(), "unit_name": record and record.name}
-        content = export_workbook(
-            header, items[:limit], social_insurance=gw.config.forms.social_insurance
+        content = await asyncio.to_thread(
+            export_workbook,
+            header,
+            items[:limit],
+            social_insurance=gw.config.forms.social_insurance,
         )
         return _xlsx(content, "registrations.xlsx")
 
@@ -170,7 +187,9 @@ def form_routes(authenticate: Authenticate) -> list[Route]:
         )
         record = await gw.store.employers.get(found.credit_code)
         header = {"credit_code": found.credit_code, "unit_name": record.name if record else None}
-        content = print_page(header, item, social_insurance=gw.config.forms.social_insurance)
+        content = await asyncio.to_thread(
+            print_page, header, item, social_insurance=gw.config.forms.social_insurance
+        )
         return _xlsx(content, f"registration-{found.id}.xlsx")
 
     return [

@@ -69,3 +69,18 @@ async def test_one_registration_prints_on_a4_for_signature_and_seal_and_is_audit
     other = await client.http.get(url.replace(registration["id"], "0" * 32), headers=_auth(admin))
     assert other.status_code == 404
     assert (await client.http.get(url)).status_code == 401
+
+
+async def test_the_template_is_public_and_blank_for_anyone_not_an_employer(
+    client: GraphQLClient,
+) -> None:
+    r = await client.http.get("/forms/registration-template.xlsx")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("application/vnd.openxmlformats")
+    sheet = openpyxl.load_workbook(io.BytesIO(r.content))["登记表"]
+    assert (sheet["B2"].value, sheet["H2"].value) == (None, None)
+    refused = await client.http.get(
+        "/forms/registration-template.xlsx", headers={"Authorization": "Bearer forged"}
+    )
+    assert refused.status_code == 401
+    assert refused.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
