@@ -228,3 +228,17 @@ async def test_an_employer_cannot_import_for_another(client: GraphQLClient) -> N
     other = EMPLOYERS[1].profile.credit_code
     body = await upload(employer, filled([hire_row()], {"unit_name": "x", "credit_code": other}))
     assert error_codes(body) == ["NOT_FOUND"]
+
+
+async def test_the_same_key_and_file_replay_the_first_answer(
+    client: GraphQLClient, gateway: Gateway
+) -> None:
+    employer = await client.login("demo-employer")
+    data = filled([hire_row()])
+    first = (await upload(employer, data, k="form-1"))["data"]["importRegistrationForm"]
+    again = (await upload(employer, data, k="form-1"))["data"]["importRegistrationForm"]
+    assert (first["replayed"], again["replayed"]) == (False, True)
+    assert [r["id"] for r in again["registrations"]] == [r["id"] for r in first["registrations"]]
+    assert await stored(gateway) == 1
+    other = await upload(employer, filled([hire_row()]), k="form-1")
+    assert error_codes(other) == ["IDEMPOTENCY_KEY_REUSED"]

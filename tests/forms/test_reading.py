@@ -206,3 +206,8 @@ def test_a_cell_that_would_be_a_formula_is_neutralised(text: str) -> None:
     assert safe(text) == "'" + text
     assert safe("张三") == "张三"
     assert safe(3) == 3
+
+
+def test_an_empty_template_is_a_form_without_rows() -> None:
+    found = problems(template(HEADER, social_insurance=False))
+    assert [(p.row, p.column, p.code) for p in found] == [(None, None, "NO_ROWS")]
