@@ -203,6 +203,16 @@ def _cell(column: Column, value: object) -> tuple[Any, str | None]:
     return text, None
 
 
+def _header_text(raw: object) -> str | None:
+    if raw is None:
+        return None
+    try:
+        text = _text(raw)
+    except OverflowError:  # a long number: its digits are gone; the checks refuse what is left
+        text = str(raw)
+    return text or None
+
+
 def _find_header(
     rows: Iterator[tuple[int, tuple[object, ...]]], headers: Mapping[str, Column]
 ) -> tuple[dict[str, tuple[int, int]], dict[str, str | None], int, dict[str, tuple[int, Column]]]:
@@ -220,9 +230,7 @@ def _find_header(
                 if label.startswith(_norm(zh)) and name not in cells:
                     cells[name] = (number, i + 2)
                     raw = row[i + 1] if i + 1 < len(row) else None
-                    values[name] = _text(raw) if raw is not None else None
-                    if values[name] == "":
-                        values[name] = None
+                    values[name] = _header_text(raw)
         if number > 50:
             break
     raise FileRefused(

@@ -211,3 +211,8 @@ def test_a_cell_that_would_be_a_formula_is_neutralised(text: str) -> None:
 def test_an_empty_template_is_a_form_without_rows() -> None:
     found = problems(template(HEADER, social_insurance=False))
     assert [(p.row, p.column, p.code) for p in found] == [(None, None, "NO_ROWS")]
+
+
+def test_a_credit_code_saved_as_a_number_is_refused_not_a_crash() -> None:
+    found = problems(filled([hire_row()], {"unit_name": "测试单位", "credit_code": 9.1e17}))
+    assert [(p.row, p.field) for p in found] == [(2, "credit_code")]
