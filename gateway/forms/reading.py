@@ -36,6 +36,10 @@ _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls, and encrypted .xlsx
 _XML_SUFFIXES = (".xml", ".rels", ".vml")
 _Row = tuple[int, tuple[object, ...]]  # (1-based row number, cell values)
+# _UNREADABLE: openpyxl fails on a damaged part in many ways (lxml's XMLSyntaxError,
+# KeyError, ValueError, TypeError, AttributeError... found by mutating workbooks):
+# whatever it raises while reading a file that passed the checks above means
+# the file cannot be read, and is FORM_FILE_CORRUPT, never an internal error.
 
 
 class FileRefused(Exception):
@@ -108,20 +112,24 @@ class FormFile:
             book = openpyxl.load_workbook(
                 io.BytesIO(self.data), read_only=True, data_only=False, keep_links=False
             )
-        except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError, ParseError):
-            raise _corrupt() from None
         except DefusedXmlException:
             raise _xml_refused() from None
+        except MemoryError:
+            raise
+        except Exception:  # see _UNREADABLE
+            raise _corrupt() from None
         try:
             sheet = book[FORM_SHEET] if FORM_SHEET in book.sheetnames else book.worksheets[0]
             if isinstance(sheet.max_row, int):
                 declared(sheet.max_row)
             cells = sheet.iter_rows(max_col=self.settings.max_columns, values_only=True)
             yield from enumerate(cells, start=1)
-        except (KeyError, ValueError, TypeError, ParseError, IndexError):
-            raise _corrupt() from None
         except DefusedXmlException:
             raise _xml_refused() from None
+        except MemoryError:
+            raise
+        except Exception:  # see _UNREADABLE
+            raise _corrupt() from None
         finally:
             book.close()
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 from typing import Annotated
 
 import strawberry
@@ -32,6 +33,8 @@ from gateway.schema.registrations import Registration, channel_of
 from gateway.store.model import EmployerRecord
 
 __all__ = ["FormImportResult", "FormProblem", "import_registration_form"]
+
+logger = logging.getLogger(__name__)
 
 
 @strawberry.type(description="A problem (or warning) of the form, where it sits in the file.")
@@ -212,7 +215,13 @@ async def _import(
     result.problems = [FormProblem.of(p) for p in found if not p.warning]
     result.warnings = [FormProblem.of(p) for p in found if p.warning]
     if result.problems:
-        content = await asyncio.to_thread(marked, upload, found)
+        try:
+            content = await asyncio.to_thread(marked, upload, found)
+        except Exception:
+            # openpyxl loads the whole file to mark it, and may fail where its streaming
+            # reader did not: the problems are answered all the same, without the file.
+            logger.warning("a form with problems could not be marked", exc_info=False)
+            return result
         url, expires = await keep_marked(ctx.gateway, ctx.access, content)
         result.marked_workbook = MarkedWorkbook(url=url, expires_at=expires)
     return result

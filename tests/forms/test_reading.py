@@ -190,6 +190,9 @@ def test_every_kind_of_hostile_file_is_refused_with_its_code() -> None:
     assert refused(many, FormSettings(max_zip_entries=40)) == "FORM_FILE_TOO_COMPLEX"
     rows = filled([hire_row() for _ in range(6)], HEADER)
     assert refused(rows, FormSettings(max_rows=5)) == "FORM_TOO_MANY_ROWS"
+    for part in ("xl/workbook.xml", "xl/styles.xml", "xl/worksheets/sheet1.xml"):
+        truncated = _zip({**parts, part: parts[part][:-30]})  # what openpyxl fails on its own way
+        assert refused(truncated) == "FORM_FILE_CORRUPT", part
     assert refused("姓名,性别\n张三,男\n".encode()) == "FORM_NOT_RECOGNISED"
     assert refused("业务类别,姓名,性别,民族\n".encode()) == "FORM_COLUMNS_MISSING"
 
