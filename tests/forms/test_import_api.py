@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import uuid
+import zipfile
 from typing import Any
 
 import openpyxl
@@ -242,3 +243,20 @@ async def test_the_same_key_and_file_replay_the_first_answer(
     assert await stored(gateway) == 1
     other = await upload(employer, filled([hire_row()]), k="form-1")
     assert error_codes(other) == ["IDEMPOTENCY_KEY_REUSED"]
+
+
+async def test_a_file_that_reads_but_cannot_be_marked_still_gets_its_problems(
+    client: GraphQLClient, gateway: Gateway
+) -> None:
+    employer = await client.login("demo-employer")
+    with zipfile.ZipFile(io.BytesIO(filled([hire_row(mobile="1")]))) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for name, content in parts.items():
+            # Another sheet, damaged: the form's sheet streams; loading it whole fails.
+            z.writestr(name, content[:-30] if name == "xl/worksheets/sheet2.xml" else content)
+    result = (await upload(employer, out.getvalue()))["data"]["importRegistrationForm"]
+    assert [p["cell"] for p in result["problems"]] == ["G6"]
+    assert result["markedWorkbook"] is None
+    assert await stored(gateway) == 0
