@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import json
 import uuid
 import zipfile
 from typing import Any
 
+import httpx
 import openpyxl
 import pytest
 
 from adapters.standin.seed import EMPLOYERS
+from gateway.app import create_app
 from gateway.domain.model import System
+from gateway.forms.settings import FormSettings
 from gateway.registrations.engine import run_worker
 from gateway.registrations.ports import RegistrationFilter
 from gateway.services import Gateway
@@ -195,6 +199,14 @@ async def test_the_upload_limit_is_its_own(client: GraphQLClient, gateway: Gatew
         headers={"Content-Type": "application/json"},
     )
     assert r.status_code == 413
+    # And a multipart body over the upload limit is refused before it is parsed.
+    small = dataclasses.replace(gateway.config, forms=FormSettings(max_upload_bytes=10_000))
+    app = create_app(small, gateway=gateway)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://gateway"
+    ) as http:
+        over = await upload(GraphQLClient(http, employer.token), filled([hire_row()]))
+    assert error_codes(over) == ["BODY_TOO_LARGE"]
 
 
 async def test_a_file_sent_inline_instead_of_uploaded_is_refused(client: GraphQLClient) -> None:
