@@ -179,6 +179,13 @@ class Access:
         """Where the request comes from, for the audit log."""
         return Channel.SERVICE_WINDOW if self.at_window else Channel.GOVERNMENT_PORTAL
 
+    # ---------------------------------------------------------------- forms
+
+    def may_fetch_marked_form(self, uploader: Principal) -> bool:
+        """A workbook marked with its problems: for whoever has the rights of the one
+        who uploaded it (it holds the workers' personal data that upload carried)."""
+        return self.principal == uploader and self.may_submit_registrations()
+
     # ---------------------------------------------------------------- audit
 
     def may_read_audit(self) -> bool:

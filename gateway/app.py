@@ -31,8 +31,9 @@ from strawberry.types.unset import UNSET, UnsetType
 from gateway.access import Access
 from gateway.auth import AuthenticationError, verify_token
 from gateway.config import GatewayConfig
+from gateway.forms.http import UploadSizeLimit, form_routes
 from gateway.http.graphiql import GRAPHIQL_ASSETS_PATH, graphiql_assets_app
-from gateway.http.guards import BodySizeLimit, CSRFGuard
+from gateway.http.guards import CSRFGuard
 from gateway.http.ratelimit import RateLimitMiddleware, bearer_account_key
 from gateway.http.refusals import INTERNAL, refusal_for
 from gateway.http.view import GatewayGraphQL, refusal_response
@@ -173,7 +174,12 @@ def middleware(
         ),
         # Headers only: nothing of the body is read for a forged request.
         Middleware(CSRFGuard),
-        Middleware(BodySizeLimit, max_bytes=limits.max_body_bytes),
+        # Multipart bodies (the form's uploads) have a limit of their own.
+        Middleware(
+            UploadSizeLimit,
+            body_bytes=limits.max_body_bytes,
+            upload_bytes=config.forms.max_upload_bytes,
+        ),
     ]
 
 
@@ -236,12 +242,15 @@ def create_app(
         context_getter=context_getter,
         limits=limits,
     )
+    # The registration form as a file comes as a multipart upload (importRegistrationForm).
+    graphql.multipart_uploads_enabled = True
     routes: list[Any] = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         # No methods= here: the view itself answers other methods with 405 and Allow.
         Route("/graphql", graphql),
         WebSocketRoute("/graphql", graphql),
+        *form_routes(authenticate),
     ]
     if config.graphiql:
         routes.insert(0, Mount(GRAPHIQL_ASSETS_PATH, graphiql_assets_app()))

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from gateway.forms.cli import add_form_parser
 from gateway.logs import configure as configure_logging
 from gateway.settings import DEFAULT_STORE_URL
 from gateway.store.cli import add_accounts_parser
@@ -244,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.set_defaults(run=_audit)
 
     _add_signin_parser(commands)
+    add_form_parser(commands)
     add_accounts_parser(commands)
     return parser
 

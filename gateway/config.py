@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from gateway.auth import Role
 from gateway.domain.model import System
+from gateway.forms.settings import FormSettings
 from gateway.observability.settings import ObservabilitySettings
 from gateway.oidc_settings import OidcSettings
 from gateway.profile import Disclosure, RequestLimits
@@ -91,6 +92,8 @@ class GatewayConfig:
     #: The identity provider whose tokens prove who acts for an employer (none: no
     #: provider is trusted); ``[oidc]`` table or ``HRSS_OIDC_*``, see gateway/oidc.py.
     oidc: OidcSettings | None = None
+    #: The registration form as a file: upload limits, social-insurance column.
+    forms: FormSettings = field(default_factory=FormSettings)
 
     def system(self, system: System) -> SystemSettings:
         return self.systems[system]
@@ -214,6 +217,7 @@ class GatewayConfig:
             for system in System
         }
         values["oidc"] = OidcSettings.from_env(env, doc.get("oidc", {}))
+        values["forms"] = FormSettings.pick(pick)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 

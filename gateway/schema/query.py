@@ -16,6 +16,7 @@ from gateway.schema.audit import (
 )
 from gateway.schema.context import Info
 from gateway.schema.employer import Employer
+from gateway.schema.forms import FormQuery
 from gateway.schema.registrations import (
     Registration,
     RegistrationConnection,
@@ -26,7 +27,7 @@ from gateway.schema.registrations import (
 
 
 @strawberry.type(description="Everything one can read through the gateway.")
-class Query:
+class Query(FormQuery):
     @strawberry.field(description="当前账号: the account making this request.")
     def me(self, info: Info) -> Me:
         return Me.from_domain(info.context.require_account())

@@ -133,6 +133,8 @@ CUSTOM_SCALARS: dict[str, st.SearchStrategy[Any]] = {
     "Date": st.dates(dt.date(1900, 1, 1), dt.date(2099, 12, 31)).map(_iso),
     "DateTime": st.datetimes(timezones=st.just(dt.UTC)).map(_iso),
     "_Any": ENTITY,
+    # A file comes only as a multipart part; inline, whatever is sent must be refused.
+    "Upload": TEXT.map(_string),
 }
 
 ROOT_FIELDS = [

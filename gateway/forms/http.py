@@ -1,0 +1,205 @@
+"""The form's HTTP side: the template, the marked workbook, and the upload limit.
+
+``GET /forms/registration-template.xlsx`` answers anyone (the form is public);
+for a signed-in employer its header is filled in. ``GET /forms/marked/{token}.xlsx``
+answers only a caller with the uploader's rights, and NOT_FOUND otherwise, as
+for a link that expired. :class:`UploadSizeLimit` gives multipart uploads their
+own body limit, every other request keeping the GraphQL body limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from gateway.access import Access
+from gateway.errors import Refusal
+from gateway.forms.printing import export_workbook, exported, print_page
+from gateway.forms.store import fetch_marked
+from gateway.forms.writing import ExportedRow, template
+from gateway.http.guards import BodySizeLimit
+from gateway.http.view import refusal_response
+from gateway.registrations import model as reg
+from gateway.registrations.ports import RegistrationFilter
+from gateway.store.model import AuditResult
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+NOT_FOUND = Refusal("NOT_FOUND", "No such workbook.", "未找到该工作簿。")
+NO_REGISTRATION = Refusal("NOT_FOUND", "No such registration.", "未找到该登记。")
+BAD_FILTER = Refusal(
+    "BAD_INPUT",
+    "A filter is not valid: state and business are the graph's values, dates are 2024-03-01.",
+    "筛选条件无效：状态与业务类别取值同 GraphQL，日期格式如 2024-03-01。",
+)
+FORBIDDEN = Refusal("FORBIDDEN", "Your role may not do this.", "您的角色无权进行此操作。")
+UNAUTHENTICATED = Refusal("UNAUTHENTICATED", "Sign in first.", "请先登录。")
+
+
+#: ``gateway.app.authenticate``: (gateway, Authorization header) -> its Caller
+#: (``account``, ``proven``, ``refused``), passed in to keep this module below the app.
+Authenticate = Callable[[Any, str | None], Awaitable[Any]]
+
+
+class UploadSizeLimit:
+    """``BodySizeLimit`` with ``upload_bytes`` for ``multipart/form-data`` bodies (the
+    form's uploads) and ``body_bytes`` for everything else."""
+
+    def __init__(self, app: ASGIApp, *, body_bytes: int, upload_bytes: int) -> None:
+        self.body = BodySizeLimit(app, max_bytes=body_bytes)
+        self.upload = BodySizeLimit(app, max_bytes=upload_bytes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        http = scope["type"] == "http"
+        content_type = Headers(scope=scope).get("content-type", "") if http else ""
+        multipart = content_type.split(";", 1)[0].strip().lower() == "multipart/form-data"
+        await (self.upload if multipart else self.body)(scope, receive, send)
+
+
+def _xlsx(content: bytes, name: str) -> Response:
+    return Response(
+        content,
+        media_type=XLSX,
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@functools.lru_cache(maxsize=2)
+def _blank_template(social_insurance: bool) -> bytes:
+    """The template for anyone not signed in as an employer: the same bytes every time,
+    written once (the route is public)."""
+    return template({}, social_insurance=social_insurance)
+
+
+def form_routes(authenticate: Authenticate) -> list[Route]:
+    """The routes, with the gateway's own ``authenticate`` (bearer tokens)."""
+
+    async def registration_template(request: Request) -> Response:
+        gw = request.app.state.gateway
+        caller = await authenticate(gw, request.headers.get("authorization"))
+        if caller.refused:
+            return refusal_response(401, UNAUTHENTICATED)
+        header: dict[str, str | None] = {}
+        code = caller.account.credit_code if caller.account is not None else None
+        code = code or (caller.proven.credit_code if caller.proven is not None else None)
+        if code is not None:
+            record = await gw.store.employers.get(code)
+            header = {"credit_code": code, "unit_name": record.name if record else None}
+        si = gw.config.forms.social_insurance
+        if header:
+            # Writing a workbook is CPU work: off the event loop.
+            content = await asyncio.to_thread(template, header, social_insurance=si)
+        else:
+            content = _blank_template(si)
+        return _xlsx(content, "registration-template.xlsx")
+
+    async def marked_workbook(request: Request) -> Response:
+        gw = request.app.state.gateway
+        caller = await authenticate(gw, request.headers.get("authorization"))
+        if caller.account is None:
+            return refusal_response(401, UNAUTHENTICATED)
+        access = Access.of(caller.account, gw.config.reveal_roles)
+        content = await fetch_marked(gw, access, request.path_params["token"])
+        if content is None:
+            return refusal_response(404, NOT_FOUND)
+        return _xlsx(content, "registration-form-marked.xlsx")
+
+    async def export(request: Request) -> Response:
+        gw = request.app.state.gateway
+        caller = await authenticate(gw, request.headers.get("authorization"))
+        if caller.account is None:
+            return refusal_response(401, UNAUTHENTICATED)
+        access = Access.of(caller.account, gw.config.reveal_roles)
+        q = request.query_params
+        try:
+            states = [reg.RegistrationState(s) for s in q.getlist("state")] or None
+            business = reg.Business(q["business"]) if "business" in q else None
+            since = dt.date.fromisoformat(q["from"]) if "from" in q else None
+            until = dt.date.fromisoformat(q["to"]) if "to" in q else None
+        except ValueError:
+            return refusal_response(400, BAD_FILTER)
+        scope = access.registration_scope()
+        code = q.get("creditCode")
+        narrowed = scope.narrowed_to(code.strip().upper()) if code else scope
+        items: list[ExportedRow] = []
+        limit, after = gw.config.forms.max_rows, None
+        while narrowed is not None and len(items) < limit:
+            page = await gw.store.registrations.list(
+                RegistrationFilter(narrowed.credit_codes, narrowed.divisions, states, business),
+                first=100,
+                after=after,
+            )
+            for r in page.items:
+                day = r.created_at.date() if r.created_at else None
+                if day and ((since and day < since) or (until and day > until)):
+                    continue
+                item = exported(r, reveal=False)
+                if item is not None:
+                    items.append(item)
+            if not page.has_next_page:
+                break
+            after = page.end_cursor
+        header: dict[str, str | None] = {}
+        if code:
+            record = await gw.store.employers.get(code.strip().upper())
+            header = {"credit_code": code.strip().upper(), "unit_name": record and record.name}
+        content = await asyncio.to_thread(
+            export_workbook,
+            header,
+            items[:limit],
+            social_insurance=gw.config.forms.social_insurance,
+        )
+        return _xlsx(content, "registrations.xlsx")
+
+    async def print_registration(request: Request) -> Response:
+        gw = request.app.state.gateway
+        caller = await authenticate(gw, request.headers.get("authorization"))
+        if caller.account is None:
+            return refusal_response(401, UNAUTHENTICATED)
+        access = Access.of(caller.account, gw.config.reveal_roles)
+        found = await gw.store.registrations.get(request.path_params["id"])
+        if found is None or not access.may_reach_employer(found.credit_code, found.division):
+            return refusal_response(404, NO_REGISTRATION)
+        item = exported(found, reveal=access.may_reveal())
+        if item is None:
+            return refusal_response(404, NO_REGISTRATION)
+        # One worker's personal data is read: the audit log says who, for whom.
+        await gw.store.audit.record(
+            actor=caller.account,
+            action="print_registration",
+            id_type=item.row.id_type,
+            id_number=from_key(found.person_key),
+            credit_code=found.credit_code,
+            channel=access.channel,
+            result=AuditResult.ALLOWED,
+            reference=found.id,
+        )
+        record = await gw.store.employers.get(found.credit_code)
+        header = {"credit_code": found.credit_code, "unit_name": record.name if record else None}
+        content = await asyncio.to_thread(
+            print_page, header, item, social_insurance=gw.config.forms.social_insurance
+        )
+        return _xlsx(content, f"registration-{found.id}.xlsx")
+
+    return [
+        Route("/forms/registration-template.xlsx", registration_template, methods=["GET"]),
+        Route("/forms/marked/{token}.xlsx", marked_workbook, methods=["GET"]),
+        Route("/forms/registrations.xlsx", export, methods=["GET"]),
+        Route("/forms/registrations/{id}/print.xlsx", print_registration, methods=["GET"]),
+    ]
+
+
+def from_key(person_key: str | None) -> str:
+    """The ID number of a registration's ``person_key`` (``TYPE:NUMBER``)."""
+    return (person_key or ":").split(":", 1)[1]

@@ -1,0 +1,171 @@
+"""Where everything sits on the form: the sheets, the header block, the columns.
+
+The columns are the notice's 21, in its order, under its Chinese headers (the
+English beneath), then the unemployment request that goes with an ending, then
+the social-insurance wage when that system is on. A column is found again on
+import by its Chinese header, so a spreadsheet that moved or hid a column still
+reads. Coded columns show the Chinese label of a code; on import a code, its
+Chinese or English label, or "code label" are all taken.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from types import MappingProxyType
+
+from gateway.domain import codes
+
+TITLE = "山东省人力资源社会保障领域一体化登记表"
+TITLE_EN = "Integrated human resources and social security registration form of Shandong"
+FORM_SHEET = "登记表"
+INSTRUCTIONS_SHEET = "填表说明"
+CODES_SHEET = "代码表"
+#: Problems of a CSV file are reported on this "sheet".
+CSV_SHEET = "CSV"
+
+#: The header block: (field, Chinese label, English label), on row HEADER_ROW,
+#: each label followed by its value in the next cell.
+HEADER_FIELDS: tuple[tuple[str, str, str], ...] = (
+    ("unit_name", "单位名称", "Unit name"),
+    ("credit_code", "统一社会信用代码", "Unified social credit code"),
+    ("contact", "单位联系人", "Contact person"),
+)
+TITLE_ROW = 1
+HEADER_ROW = 2
+NUMBER_ROW = 3  # the notice numbers its columns
+ZH_ROW = 4
+EN_ROW = 5
+FIRST_DATA_ROW = 6
+
+
+class Kind(StrEnum):
+    TEXT = "TEXT"
+    CODE = "CODE"
+    DATE = "DATE"
+    YES_NO = "YES_NO"
+    MONEY = "MONEY"
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One column: the unified field it fills, its headers, how its cells read."""
+
+    field: str
+    zh: str
+    en: str
+    kind: Kind = Kind.TEXT
+    table: str | None = None  # the code table of a CODE column
+    width: int = 14
+    number: str = ""  # the notice's column number, blank for the columns it lacks
+
+    @property
+    def header(self) -> str:
+        return f"{self.zh} {self.en}"
+
+
+def _code(field: str, zh: str, en: str, n: int, width: int = 14) -> Column:
+    return Column(field, zh, en, Kind.CODE, field, width, str(n))
+
+
+#: The notice's 21 columns, in its order.
+NOTICE_COLUMNS: tuple[Column, ...] = (
+    _code("business", "业务类别", "Business", 1, 24),
+    Column("name", "姓名", "Name", number="2", width=10),
+    _code("gender", "性别", "Gender", 3, 6),
+    _code("ethnicity", "民族", "Ethnicity", 4, 10),
+    _code("id_type", "证件类型", "ID type", 5, 16),
+    Column("id_number", "证件号码", "ID number", number="6", width=20),
+    Column("mobile", "移动电话号码", "Mobile", number="7", width=14),
+    Column("household_address", "户籍地址", "Household address", number="8", width=24),
+    Column("current_address", "现居住址", "Current address", number="9", width=24),
+    _code("education", "文化程度", "Education", 10, 10),
+    _code("contract_type", "合同类型", "Contract type", 11, 16),
+    Column("start_date", "开始(就业)时间", "Start date", Kind.DATE, number="12", width=12),
+    Column("contract_end_date", "终止时间", "Contract end date", Kind.DATE, number="13", width=12),
+    _code("employment_person_category", "就业人员类别", "Employment person category", 14, 16),
+    _code("filing_person_category", "备案人员类别", "Filing person category", 15, 14),
+    _code("employment_form", "用工形式", "Form of employment", 16, 10),
+    Column("post", "岗位(工种)", "Post", number="17", width=14),
+    _code("end_reason", "合同解除(终止)原因", "Reason the contract ended", 18, 24),
+    Column("end_date", "合同解除(终止)日期", "Date the contract ended", Kind.DATE, number="19"),
+    Column("employment_locality", "就业属地", "Employment locality", number="20", width=10),
+    Column("labour_filing_locality", "劳动备案属地", "Labour filing locality", number="21"),
+)
+
+#: What the notice leaves to the ending's paperwork: the worker asks to be
+#: registered unemployed (a row of the GraphQL form has it too).
+UNEMPLOYMENT_COLUMN = Column(
+    "register_unemployment", "申请失业登记", "Register unemployed", Kind.YES_NO, width=10
+)
+#: Shown when the social-insurance system is on (``FormSettings.social_insurance``).
+WAGE_COLUMN = Column("insured_wage", "社会保险缴费工资", "Insured wage", Kind.MONEY, width=12)
+
+YES = ("是", "Y", "YES", "TRUE", "1")
+NO = ("否", "N", "NO", "FALSE", "0")
+
+
+def columns(*, social_insurance: bool) -> tuple[Column, ...]:
+    """The form's columns, in order, for this configuration."""
+    extra = (WAGE_COLUMN,) if social_insurance else ()
+    return (*NOTICE_COLUMNS, UNEMPLOYMENT_COLUMN, *extra)
+
+
+def by_header(*, social_insurance: bool) -> Mapping[str, Column]:
+    """Columns by their Chinese header (what an import finds them by)."""
+    return MappingProxyType({c.zh: c for c in columns(social_insurance=social_insurance)})
+
+
+def code_display(table: str, code: str) -> str:
+    """What a coded cell shows: the Chinese label (the code itself if it has none)."""
+    return codes.label(table, code) or code
+
+
+def code_choices(table: str) -> list[str]:
+    """The drop-down list of a coded column."""
+    return [c.label_zh for c in codes.CODE_TABLES[table]]
+
+
+def _lookup(table: str) -> Mapping[str, str]:
+    found: dict[str, str] = {}
+    for c in codes.CODE_TABLES[table]:
+        for key in (c.code, c.label_zh, c.label_en.casefold(), f"{c.code} {c.label_zh}"):
+            found.setdefault(key, c.code)
+    return found
+
+
+_LOOKUPS: Mapping[str, Mapping[str, str]] = MappingProxyType(
+    {c.table: _lookup(c.table) for c in NOTICE_COLUMNS if c.table}
+)
+
+
+def code_of(table: str, text: str) -> str:
+    """The code a coded cell means; the text itself when it means none (the checks
+    then refuse it as CODE_UNKNOWN, naming the table)."""
+    lookup = _LOOKUPS[table]
+    text = " ".join(text.split())
+    return lookup.get(text) or lookup.get(text.casefold()) or text
+
+
+def display(column: Column, value: object) -> object:
+    """A row's value as the form shows it in ``column``."""
+    if value is None:
+        return None
+    if column.kind is Kind.CODE and column.table:
+        return code_display(column.table, str(value))
+    if column.kind is Kind.YES_NO:
+        return "是" if value else None
+    if column.kind is Kind.DATE and isinstance(value, dt.date):
+        return value
+    return value
+
+
+def column_letter(index: int) -> str:
+    """1 -> A, 27 -> AA."""
+    letters = ""
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters

@@ -1,0 +1,82 @@
+"""How far an import has got, for a front end to draw a bar from.
+
+The import runs its reading and checking in a thread, which moves a
+:class:`Progress` along; the event loop copies it to the gateway's cache a few
+times a second under the uploader's idempotency key, where the query
+``formImportProgress`` reads it (from any gateway process sharing the cache).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from gateway.access import Principal
+
+if TYPE_CHECKING:
+    from gateway.services import Gateway
+
+#: How often the thread's progress is copied to the cache.
+FLUSH_S = 0.25
+_KEY = "form-progress:{key}"
+
+
+class Phase(StrEnum):
+    READING = "READING"  # rows read from the file (``total`` from its declared size)
+    CHECKING = "CHECKING"  # rows checked
+    STORING = "STORING"  # the accepted rows being stored
+    DONE = "DONE"
+
+
+@dataclass(slots=True)
+class Progress:
+    """Moved along by one thread, read by the event loop: plain attribute writes."""
+
+    phase: Phase = Phase.READING
+    done: int = 0
+    total: int | None = None
+
+    def start(self, phase: Phase, total: int | None) -> None:
+        self.phase, self.done, self.total = phase, 0, total
+
+
+def _key(principal: Principal, idempotency_key: str) -> str:
+    # The key is the client's; with the principal in it, no one reads another's.
+    return _KEY.format(key=f"{principal!r}:{idempotency_key}")
+
+
+@contextlib.asynccontextmanager
+async def published(
+    gateway: Gateway, principal: Principal, idempotency_key: str
+) -> AsyncIterator[Progress]:
+    """A Progress, copied to the cache until the block ends (then DONE)."""
+    progress = Progress()
+    key, ttl = _key(principal, idempotency_key), gateway.config.forms.marked_ttl_s
+
+    async def flush() -> None:
+        while True:
+            await gateway.cache.set(key, asdict(progress), ttl=ttl)
+            await asyncio.sleep(FLUSH_S)
+
+    task = asyncio.create_task(flush())
+    try:
+        yield progress
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        progress.phase = Phase.DONE
+        await gateway.cache.set(key, asdict(progress), ttl=ttl)
+
+
+async def progress_of(
+    gateway: Gateway, principal: Principal, idempotency_key: str
+) -> Progress | None:
+    found = await gateway.cache.get(_key(principal, idempotency_key))
+    if not isinstance(found, dict):
+        return None
+    return Progress(Phase(found["phase"]), int(found["done"]), found.get("total"))

@@ -1,0 +1,46 @@
+"""Limits and switches of the form files, read with the gateway's configuration.
+
+The upload limit is the forms' own: a filled workbook is larger than any
+GraphQL body, and raising the body limit for it would raise it for every
+request. The other limits bound what a small file may unfold into.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class FormSettings:
+    #: A multipart upload to /graphql, in bytes (refused with 413 above it).
+    max_upload_bytes: int = 10 * 1024 * 1024
+    #: What the parts of an .xlsx may unfold into, all together. A form of 10,000
+    #: rows unfolds into about 20 MB; marking loads it whole, so this bounds memory.
+    max_uncompressed_bytes: int = 50 * 1024 * 1024
+    #: How many parts an .xlsx may hold.
+    max_zip_entries: int = 2000
+    #: Rows and columns of the form sheet read at most (a row is one worker).
+    max_rows: int = 10_000
+    max_columns: int = 64
+    #: How long the workbook with its problems marked may be fetched.
+    marked_ttl_s: float = 3600.0
+    #: The social-insurance system is on: the form carries its wage column. To be
+    #: connected to the system registry once that system is wired in.
+    social_insurance: bool = False
+
+    @classmethod
+    def pick(cls, pick: Callable[[str, Any, Any], Any]) -> FormSettings:
+        """From the configuration's ``pick`` (file, then ``HRSS_FORM_*`` variables)."""
+        d = cls()
+        casts: Mapping[str, Any] = {
+            "max_upload_bytes": int,
+            "max_uncompressed_bytes": int,
+            "max_zip_entries": int,
+            "max_rows": int,
+            "max_columns": int,
+            "marked_ttl_s": float,
+            "social_insurance": bool,
+        }
+        return cls(**{k: pick(f"form_{k}", getattr(d, k), cast) for k, cast in casts.items()})

@@ -1,0 +1,86 @@
+"""Registrations out as the form: the export with states, the page to print."""
+
+from __future__ import annotations
+
+import io
+
+import openpyxl
+
+from gateway.services import Gateway
+from tests.forms.support import filled, hire_row
+from tests.forms.test_import_api import upload
+from tests.gateway.conftest import GraphQLClient
+
+
+def _auth(client: GraphQLClient) -> dict[str, str]:
+    return {"Authorization": f"Bearer {client.token}"}
+
+
+async def test_export_lists_the_registrations_with_their_states_masked_and_neutralised(
+    client: GraphQLClient, gateway: Gateway
+) -> None:
+    employer = await client.login("demo-employer")
+    # A text the checks take but a spreadsheet would run: the export neutralises it.
+    body = await upload(employer, filled([hire_row(), hire_row(post="@SUM(1)")]))
+    result = body["data"]["importRegistrationForm"]
+    assert result["accepted"] is True, result["problems"]
+    r = await employer.http.get(
+        "/forms/registrations.xlsx?state=ACCEPTED&business=HIRE", headers=_auth(employer)
+    )
+    assert r.status_code == 200
+    sheet = openpyxl.load_workbook(io.BytesIO(r.content))["登记表"]
+    data = [[c.value for c in row] for row in sheet.iter_rows(min_row=6)]
+    assert len(data) == 2
+    assert all("ACCEPTED" in str(row[-2]) for row in data)
+    assert all("*" in str(row[5]) for row in data)  # ID numbers masked in a list
+    posts = {row[16] for row in data}
+    assert "'@SUM(1)" in posts  # written as text, never a formula
+    assert all(cell.data_type != "f" for row in sheet.iter_rows(min_row=6) for cell in row)
+    none = await employer.http.get(
+        "/forms/registrations.xlsx?state=COMPLETED", headers=_auth(employer)
+    )
+    assert openpyxl.load_workbook(io.BytesIO(none.content))["登记表"].max_row == 5
+    url = "/forms/registrations.xlsx?from=yesterday"
+    bad = await employer.http.get(url, headers=_auth(employer))
+    assert bad.status_code == 400
+    assert bad.json()["errors"][0]["extensions"]["code"] == "BAD_INPUT"
+
+
+async def test_one_registration_prints_on_a4_for_signature_and_seal_and_is_audited(
+    client: GraphQLClient, gateway: Gateway
+) -> None:
+    employer = await client.login("demo-employer")
+    row = hire_row()
+    body = await upload(employer, filled([row]))
+    [registration] = body["data"]["importRegistrationForm"]["registrations"]
+    url = f"/forms/registrations/{registration['id']}/print.xlsx"
+    r = await employer.http.get(url, headers=_auth(employer))
+    assert r.status_code == 200
+    sheet = openpyxl.load_workbook(io.BytesIO(r.content)).active
+    assert sheet is not None
+    assert int(sheet.page_setup.paperSize or 0) == int(sheet.PAPERSIZE_A4)
+    labels = [c.value for c in sheet["A"]]
+    assert any("盖章" in str(v) for v in labels)
+    assert row["id_number"] in [c.value for c in sheet["B"]]  # in full, for its employer
+    page = await gateway.store.audit.query(action="print_registration", first=10)
+    assert [r.reference for r in page.items] == [registration["id"]]
+    # Someone who may not reach it finds nothing, as for a registration that does not exist.
+    admin = await client.login("demo-admin")
+    other = await client.http.get(url.replace(registration["id"], "0" * 32), headers=_auth(admin))
+    assert other.status_code == 404
+    assert (await client.http.get(url)).status_code == 401
+
+
+async def test_the_template_is_public_and_blank_for_anyone_not_an_employer(
+    client: GraphQLClient,
+) -> None:
+    r = await client.http.get("/forms/registration-template.xlsx")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("application/vnd.openxmlformats")
+    sheet = openpyxl.load_workbook(io.BytesIO(r.content))["登记表"]
+    assert (sheet["B2"].value, sheet["H2"].value) == (None, None)
+    refused = await client.http.get(
+        "/forms/registration-template.xlsx", headers={"Authorization": "Bearer forged"}
+    )
+    assert refused.status_code == 401
+    assert refused.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"

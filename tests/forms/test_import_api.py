@@ -1,0 +1,274 @@
+"""The form as a user hands it in: template downloaded, filled, imported, registered."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import io
+import json
+import uuid
+import zipfile
+from typing import Any
+
+import httpx
+import openpyxl
+import pytest
+
+from adapters.standin.seed import EMPLOYERS
+from gateway.app import create_app
+from gateway.domain.model import System
+from gateway.forms.settings import FormSettings
+from gateway.registrations.engine import run_worker
+from gateway.registrations.ports import RegistrationFilter
+from gateway.services import Gateway
+from tests.forms.support import filled, hire_row, type_in
+from tests.gateway.conftest import GraphQLClient, error_codes, writes
+from tests.gateway.test_registrations_api import settled
+
+JINAN = EMPLOYERS[0].profile.credit_code
+
+IMPORT = """mutation($f: Upload!, $k: String!, $d: Boolean! = false, $v: Boolean! = false) {
+  importRegistrationForm(file: $f, idempotencyKey: $k, dryRun: $d, validOnly: $v) {
+    accepted dryRun replayed rows validRows
+    registrations { id state business channel }
+    problems { sheet row column cell field code messageZh messageEn }
+    warnings { cell code }
+    markedWorkbook { url expiresAt }
+  } }"""
+
+
+async def upload(
+    client: GraphQLClient, data: bytes, name: str = "form.xlsx", **variables: Any
+) -> dict[str, Any]:
+    """A multipart request (GraphQL multipart request specification)."""
+    operations = {"query": IMPORT, "variables": {"f": None, "k": uuid.uuid4().hex, **variables}}
+    r = await client.http.post(
+        "/graphql",
+        data={"operations": json.dumps(operations), "map": json.dumps({"0": ["variables.f"]})},
+        files={"0": (name, data, "application/octet-stream")},
+        headers={
+            "Authorization": f"Bearer {client.token}",
+            "Apollo-Require-Preflight": "true",
+            "Accept": "application/graphql-response+json",
+        },
+    )
+    body: dict[str, Any] = r.json()
+    return body
+
+
+async def stored(gateway: Gateway) -> int:
+    return len((await gateway.store.registrations.list(RegistrationFilter(), first=100)).items)
+
+
+async def test_template_filled_imported_and_registrations_completed(
+    client: GraphQLClient, gateway: Gateway
+) -> None:
+    employer = await client.login("demo-employer")
+    r = await employer.http.get(
+        "/forms/registration-template.xlsx", headers={"Authorization": f"Bearer {employer.token}"}
+    )
+    assert r.status_code == 200
+    book = openpyxl.load_workbook(io.BytesIO(r.content))
+    sheet = book["登记表"]
+    assert sheet["B2"].value  # the employer's name, filled in
+    assert sheet["H2"].value == JINAN
+    assert {"填表说明", "代码表"} <= set(book.sheetnames)
+    assert sheet.data_validations.dataValidation  # the drop-down lists
+    type_in(book, [hire_row(), hire_row()])
+    out = io.BytesIO()
+    book.save(out)
+    checked = (await upload(employer, out.getvalue(), d=True))["data"]["importRegistrationForm"]
+    assert (checked["dryRun"], checked["rows"], checked["validRows"]) == (True, 2, 2)
+    assert checked["problems"] == []
+    assert await stored(gateway) == 0  # a dry run stores nothing
+    body = await upload(employer, out.getvalue())
+    result = body["data"]["importRegistrationForm"]
+    assert result["accepted"] is True, body
+    assert [r["business"] for r in result["registrations"]] == ["HIRE", "HIRE"]
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_worker(gateway, stop=stop))
+    try:
+        for registration in result["registrations"]:
+            assert (await settled(employer, registration["id"]))["state"] == "COMPLETED"
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+
+
+async def test_bad_cells_are_all_reported_marked_and_nothing_is_stored_or_sent(
+    client: GraphQLClient, gateway: Gateway, standins: dict[System, Any]
+) -> None:
+    employer = await client.login("demo-employer")
+    before = writes(standins)
+    rows = [hire_row(mobile="12345"), hire_row(), hire_row(start_date="明天")]
+    body = await upload(employer, filled(rows))
+    result = body["data"]["importRegistrationForm"]
+    assert result["accepted"] is False
+    assert [(p["cell"], p["code"]) for p in result["problems"]] == [
+        ("L8", "CELL_NOT_A_DATE"),
+        ("G6", "MOBILE_FORMAT"),
+    ]
+    assert all(p["messageZh"] and p["messageEn"] and p["column"] for p in result["problems"])
+    assert await stored(gateway) == 0
+    assert writes(standins) == before
+    url = result["markedWorkbook"]["url"]
+    r = await employer.http.get(url, headers={"Authorization": f"Bearer {employer.token}"})
+    assert r.status_code == 200
+    sheet = openpyxl.load_workbook(io.BytesIO(r.content))["登记表"]
+    assert "MOBILE_FORMAT" in sheet["G6"].comment.text
+    assert sheet["L8"].comment is not None
+    assert sheet["G7"].comment is None
+    # Only the uploader's rights open it: anyone else, or no one, gets nothing.
+    clerk = await client.login("demo-clerk")
+    r = await clerk.http.get(url, headers={"Authorization": f"Bearer {clerk.token}"})
+    assert r.status_code == 404
+    assert (await clerk.http.get(url)).status_code == 401
+
+
+async def test_valid_only_stores_the_good_rows(client: GraphQLClient, gateway: Gateway) -> None:
+    employer = await client.login("demo-employer")
+    body = await upload(employer, filled([hire_row(mobile="1"), hire_row()]), v=True)
+    result = body["data"]["importRegistrationForm"]
+    assert result["accepted"] is True
+    assert len(result["registrations"]) == 1
+    assert [p["cell"] for p in result["problems"]] == ["G6"]
+    assert await stored(gateway) == 1
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 100, "FORM_FILE_TYPE_UNSUPPORTED"),
+        (b"PK\x03\x04broken", "FORM_FILE_CORRUPT"),
+        (b"", "FORM_FILE_EMPTY"),
+    ],
+)
+async def test_a_hostile_file_is_a_coded_error_and_nothing_is_kept(
+    client: GraphQLClient,
+    gateway: Gateway,
+    standins: dict[System, Any],
+    data: bytes,
+    code: str,
+) -> None:
+    employer = await client.login("demo-employer")
+    before = writes(standins)
+    body = await upload(employer, data, name="form.xlsx")
+    assert error_codes(body) == [code]
+    assert await stored(gateway) == 0
+    assert writes(standins) == before
+
+
+#: One bad cell of each kind a row can have, each in a row of its own: (cell, code).
+BAD_CELLS: list[tuple[dict[str, Any], str, str]] = [
+    ({"start_date": "2024-02-30"}, "L", "CELL_NOT_A_DATE"),
+    ({"post": "=1+1"}, "Q", "FORMULA_NOT_ALLOWED"),
+    ({"id_number": 370102199001011234.0}, "F", "CELL_NUMBER_NOT_TEXT"),
+    ({"register_unemployment": "也许"}, "V", "CELL_NOT_YES_NO"),
+    ({"ethnicity": "火星族"}, "D", "CODE_UNKNOWN"),
+    ({"mobile": "12345"}, "G", "MOBILE_FORMAT"),
+    ({"education": None}, "J", "REQUIRED"),
+    ({"labour_filing_locality": "999999"}, "U", "DIVISION_UNKNOWN"),
+    ({"name": "张" * 60}, "B", "TOO_LONG"),  # the strictest system's limit, via the registrar
+]
+
+
+async def test_every_kind_of_bad_cell_is_reported_and_nothing_is_stored_or_sent(
+    client: GraphQLClient, gateway: Gateway, standins: dict[System, Any]
+) -> None:
+    employer = await client.login("demo-employer")
+    before = writes(standins)
+    rows = [hire_row(**overrides) for overrides, _, _ in BAD_CELLS]
+    result = (await upload(employer, filled(rows), v=True))["data"]["importRegistrationForm"]
+    found = {(p["cell"], p["code"]) for p in result["problems"]}
+    expected = {(f"{col}{6 + i}", code) for i, (_, col, code) in enumerate(BAD_CELLS)}
+    assert expected <= found
+    assert {p["row"] for p in result["problems"]} == {6 + i for i in range(len(BAD_CELLS))}
+    assert (result["accepted"], result["validRows"]) == (False, 0)
+    assert await stored(gateway) == 0
+    assert writes(standins) == before
+
+
+async def test_the_upload_limit_is_its_own(client: GraphQLClient, gateway: Gateway) -> None:
+    employer = await client.login("demo-employer")
+    big = filled([hire_row()]) + b"\0" * gateway.config.limits.max_body_bytes
+    body = await upload(employer, big)  # over the GraphQL body limit, under the upload limit
+    assert error_codes(body) == ["FORM_FILE_CORRUPT"]  # read, and judged by its content
+    r = await employer.http.post(
+        "/graphql",
+        content=b"x" * (gateway.config.limits.max_body_bytes + 1),
+        headers={"Content-Type": "application/json"},
+    )
+    assert r.status_code == 413
+    # And a multipart body over the upload limit is refused before it is parsed.
+    small = dataclasses.replace(gateway.config, forms=FormSettings(max_upload_bytes=10_000))
+    app = create_app(small, gateway=gateway)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://gateway"
+    ) as http:
+        over = await upload(GraphQLClient(http, employer.token), filled([hire_row()]))
+    assert error_codes(over) == ["BODY_TOO_LARGE"]
+
+
+async def test_a_file_sent_inline_instead_of_uploaded_is_refused(client: GraphQLClient) -> None:
+    employer = await client.login("demo-employer")
+    body = await employer.post(
+        'mutation { importRegistrationForm(file: "x", idempotencyKey: "k") { accepted } }'
+    )
+    assert error_codes(body) == ["BAD_INPUT"]
+
+
+async def test_a_clerk_imports_for_an_employer_of_its_division_at_the_window(
+    client: GraphQLClient,
+) -> None:
+    clerk = await client.login("demo-clerk")
+    form = filled([hire_row()], {"unit_name": "济南", "credit_code": JINAN})
+    result = (await upload(clerk, form))["data"]["importRegistrationForm"]
+    assert result["accepted"] is True
+    assert [(r["business"], r["channel"]) for r in result["registrations"]] == [
+        ("HIRE", "SERVICE_WINDOW")
+    ]
+    # Without the employer's code the form cannot be anyone's: the header says so.
+    blank = (await upload(clerk, filled([hire_row()])))["data"]["importRegistrationForm"]
+    assert blank["accepted"] is False
+    assert {(p["cell"], p["field"]) for p in blank["problems"]} == {
+        ("B2", "unit_name"),
+        ("H2", "credit_code"),
+    }
+
+
+async def test_an_employer_cannot_import_for_another(client: GraphQLClient) -> None:
+    employer = await client.login("demo-employer")
+    other = EMPLOYERS[1].profile.credit_code
+    body = await upload(employer, filled([hire_row()], {"unit_name": "x", "credit_code": other}))
+    assert error_codes(body) == ["NOT_FOUND"]
+
+
+async def test_the_same_key_and_file_replay_the_first_answer(
+    client: GraphQLClient, gateway: Gateway
+) -> None:
+    employer = await client.login("demo-employer")
+    data = filled([hire_row()])
+    first = (await upload(employer, data, k="form-1"))["data"]["importRegistrationForm"]
+    again = (await upload(employer, data, k="form-1"))["data"]["importRegistrationForm"]
+    assert (first["replayed"], again["replayed"]) == (False, True)
+    assert [r["id"] for r in again["registrations"]] == [r["id"] for r in first["registrations"]]
+    assert await stored(gateway) == 1
+    other = await upload(employer, filled([hire_row()]), k="form-1")
+    assert error_codes(other) == ["IDEMPOTENCY_KEY_REUSED"]
+
+
+async def test_a_file_that_reads_but_cannot_be_marked_still_gets_its_problems(
+    client: GraphQLClient, gateway: Gateway
+) -> None:
+    employer = await client.login("demo-employer")
+    with zipfile.ZipFile(io.BytesIO(filled([hire_row(mobile="1")]))) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for name, content in parts.items():
+            # Another sheet, damaged: the form's sheet streams; loading it whole fails.
+            z.writestr(name, content[:-30] if name == "xl/worksheets/sheet2.xml" else content)
+    result = (await upload(employer, out.getvalue()))["data"]["importRegistrationForm"]
+    assert [p["cell"] for p in result["problems"]] == ["G6"]
+    assert result["markedWorkbook"] is None
+    assert await stored(gateway) == 0

@@ -1,0 +1,221 @@
+"""Reading filled forms: every kind of hostile file refused with its code, every kind
+of bad cell reported at its cell, CSV in UTF-8 and GBK."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import zipfile
+
+import pytest
+
+from gateway.forms.checking import CellProblem, check, read_form
+from gateway.forms.marking import marked
+from gateway.forms.reading import FileRefused, open_form
+from gateway.forms.settings import FormSettings
+from gateway.forms.writing import safe, template
+from tests.factories import credit_code
+from tests.forms.support import filled, hire_row
+
+SETTINGS = FormSettings()
+TODAY = dt.date.today()
+HEADER = {"unit_name": "测试单位", "credit_code": credit_code()}
+
+
+def problems(data: bytes, settings: FormSettings = SETTINGS) -> list[CellProblem]:
+    read = read_form(open_form(data, settings), social_insurance=settings.social_insurance)
+    return [p for p in check(read, today=TODAY, limits=lambda row: []) if not p.warning]
+
+
+def refused(data: bytes, settings: FormSettings = SETTINGS) -> str:
+    with pytest.raises(FileRefused) as caught:
+        read_form(open_form(data, settings), social_insurance=False)
+    assert caught.value.en
+    assert caught.value.zh
+    return caught.value.code
+
+
+def test_a_filled_template_reads_without_problems() -> None:
+    assert problems(filled([hire_row(), hire_row()], HEADER)) == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "cell", "code"),
+    [
+        ({"start_date": "2024-02-30"}, "L", "CELL_NOT_A_DATE"),
+        ({"mobile": '=HYPERLINK("http://x")'}, "G", "FORMULA_NOT_ALLOWED"),
+        ({"id_number": 370102199001011234.0}, "F", "CELL_NUMBER_NOT_TEXT"),
+        ({"gender": "未知"}, "C", "CODE_UNKNOWN"),
+        ({"mobile": "12345"}, "G", "MOBILE_FORMAT"),
+        ({"post": None}, "Q", "REQUIRED"),
+        ({"employment_locality": "999999"}, "T", "DIVISION_UNKNOWN"),
+    ],
+)
+def test_every_kind_of_bad_cell_is_reported_at_its_cell(
+    overrides: dict[str, object], cell: str, code: str
+) -> None:
+    found = problems(filled([hire_row(), hire_row(**overrides)], HEADER))
+    assert [(p.row, p.letter, p.code) for p in found] == [(7, cell, code)]
+    assert found[0].column
+    assert found[0].message_zh
+    assert found[0].message_en
+    assert found[0].sheet == "登记表"
+
+
+def test_a_bad_yes_no_cell_and_a_bad_header() -> None:
+    row = hire_row(register_unemployment="也许")
+    found = problems(filled([row], {"unit_name": None, "credit_code": "123"}))
+    assert {(p.row, p.field, p.code) for p in found} >= {
+        (6, "register_unemployment", "CELL_NOT_YES_NO"),
+        (2, "unit_name", "REQUIRED"),
+        (2, "credit_code", "CREDIT_CODE_FORMAT"),
+    }
+
+
+def test_the_wage_column_appears_and_is_checked_only_when_social_insurance_is_on() -> None:
+    on = FormSettings(social_insurance=True)
+    data = filled([hire_row(insured_wage="很多")], HEADER, social_insurance=True)
+    assert [p.code for p in problems(data, on)] == ["CELL_NOT_A_NUMBER"]
+    assert problems(filled([hire_row(insured_wage=5200)], HEADER, social_insurance=True), on) == []
+    assert "社会保险缴费工资" not in _headers(template({}, social_insurance=False))
+    assert "社会保险缴费工资" in _headers(template({}, social_insurance=True))
+
+
+def _headers(data: bytes) -> list[object]:
+    import openpyxl
+
+    sheet = openpyxl.load_workbook(io.BytesIO(data))["登记表"]
+    return [c.value for c in sheet[4]]
+
+
+def _csv(rows: list[list[str]]) -> str:
+    return "\n".join(",".join(r) for r in rows) + "\n"
+
+
+def _form_csv() -> str:
+    from gateway.forms.layout import columns
+
+    cols = columns(social_insurance=False)
+    row = hire_row()
+    cells = []
+    for c in cols:
+        v = row.get(c.field, "")
+        cells.append(v.date().isoformat() if isinstance(v, dt.datetime) else str(v))
+    return _csv(
+        [
+            ["单位名称", "测试单位", "", "统一社会信用代码", HEADER["credit_code"]],
+            [c.zh for c in cols],
+            [c.en for c in cols],
+            cells,
+        ]
+    )
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "gbk", "utf-8"])
+def test_a_csv_saved_by_a_spreadsheet_reads_in_each_encoding(encoding: str) -> None:
+    found = problems(_form_csv().encode(encoding))
+    assert found == []
+
+
+def test_a_csv_with_a_problem_comes_back_as_a_marked_workbook() -> None:
+    text = _form_csv().replace("370102,370102", "999999,370102")
+    file = open_form(text.encode("gbk"), SETTINGS)
+    found = check(read_form(file, social_insurance=False), today=TODAY, limits=lambda r: [])
+    bad = [p for p in found if not p.warning]
+    assert [(p.sheet, p.row, p.letter) for p in bad] == [("CSV", 4, "T")]
+    import openpyxl
+
+    book = openpyxl.load_workbook(io.BytesIO(marked(file, found)))
+    cell = book.active["T4"]  # type: ignore[index]
+    assert cell.comment is not None
+    assert "DIVISION_UNKNOWN" in cell.comment.text
+    assert cell.fill.fgColor.rgb.endswith("FFC7CE")
+
+
+def _zip(parts: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression) as z:
+        for name, content in parts.items():
+            z.writestr(name, content)
+    return out.getvalue()
+
+
+def _parts() -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(filled([hire_row()], HEADER))) as z:
+        return {n: z.read(n) for n in z.namelist()}
+
+
+LAUGHS = (
+    b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+    b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>'
+    b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+    b'<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>&lol2;</t></is></c></row>'
+    b"</sheetData></worksheet>"
+)
+
+
+def _with(**changes: bytes) -> bytes:
+    parts = _parts()
+    for name, content in changes.items():
+        parts[name.replace("__", "/").replace("_DOT_", ".")] = content
+    return _zip(parts)
+
+
+def test_every_kind_of_hostile_file_is_refused_with_its_code() -> None:
+    parts = _parts()
+    assert refused(b"") == "FORM_FILE_EMPTY"
+    assert refused(b"x" * 101, FormSettings(max_upload_bytes=100)) == "FORM_FILE_TOO_LARGE"
+    assert refused(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600) == (
+        "FORM_FILE_TYPE_UNSUPPORTED"
+    )
+    assert refused(bytes(range(256)) * 4) == "FORM_FILE_TYPE_UNSUPPORTED"  # binary, not text
+    assert refused(b"PK\x03\x04 not really a zip") == "FORM_FILE_CORRUPT"
+    docx = {k: v for k, v in parts.items() if not k.startswith("xl/")}
+    assert refused(_zip(docx)) == "FORM_FILE_TYPE_UNSUPPORTED"  # a ZIP, but no workbook
+    macro = parts["[Content_Types].xml"].replace(
+        b"spreadsheetml.sheet.main+xml", b"ms-excel.sheet.macroEnabled.main+xml"
+    )
+    assert refused(_zip({**parts, "[Content_Types].xml": macro})) == "FORM_FILE_TYPE_UNSUPPORTED"
+    assert refused(_zip({**parts, "xl/worksheets/sheet1.xml": LAUGHS})) == "FORM_XML_REFUSED"
+    external = (
+        b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+        b"<sst><si><t>&e;</t></si></sst>"
+    )
+    assert refused(_zip({**parts, "xl/sharedStrings.xml": external})) == "FORM_XML_REFUSED"
+    bomb = _zip({**parts, "xl/media/zeros.bin": b"\0" * (2 * 1024 * 1024)})
+    assert len(bomb) < 100_000
+    small = FormSettings(max_uncompressed_bytes=1024 * 1024)
+    assert refused(bomb, small) == "FORM_FILE_UNFOLDS_TOO_LARGE"
+    many = _zip({**parts, **{f"xl/x{i}.bin": b"" for i in range(50)}})
+    assert refused(many, FormSettings(max_zip_entries=40)) == "FORM_FILE_TOO_COMPLEX"
+    rows = filled([hire_row() for _ in range(6)], HEADER)
+    assert refused(rows, FormSettings(max_rows=5)) == "FORM_TOO_MANY_ROWS"
+    for part in ("xl/workbook.xml", "xl/styles.xml", "xl/worksheets/sheet1.xml"):
+        truncated = _zip({**parts, part: parts[part][:-30]})  # what openpyxl fails on its own way
+        assert refused(truncated) == "FORM_FILE_CORRUPT", part
+    assert refused("姓名,性别\n张三,男\n".encode()) == "FORM_NOT_RECOGNISED"
+    assert refused("业务类别,姓名,性别,民族\n".encode()) == "FORM_COLUMNS_MISSING"
+
+
+def test_the_type_is_judged_by_content_not_by_name() -> None:
+    # No name is ever given to open_form: a workbook is one by its bytes alone.
+    data = filled([hire_row()], HEADER)
+    assert open_form(data, SETTINGS).kind == "xlsx"
+    assert open_form(_form_csv().encode(), SETTINGS).kind == "csv"
+
+
+@pytest.mark.parametrize("text", ["=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1"])
+def test_a_cell_that_would_be_a_formula_is_neutralised(text: str) -> None:
+    assert safe(text) == "'" + text
+    assert safe("张三") == "张三"
+    assert safe(3) == 3
+
+
+def test_an_empty_template_is_a_form_without_rows() -> None:
+    found = problems(template(HEADER, social_insurance=False))
+    assert [(p.row, p.column, p.code) for p in found] == [(None, None, "NO_ROWS")]
+
+
+def test_a_credit_code_saved_as_a_number_is_refused_not_a_crash() -> None:
+    found = problems(filled([hire_row()], {"unit_name": "测试单位", "credit_code": 9.1e17}))
+    assert [(p.row, p.field) for p in found] == [(2, "credit_code")]
