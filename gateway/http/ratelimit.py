@@ -1,7 +1,8 @@
 """Rate limits: requests per account or client address, and sign-in attempts.
 
 :class:`RateLimitMiddleware` counts every request to ``/graphql`` (HTTP, and
-the handshake of a WebSocket) before it reaches GraphQL: against the caller's
+the handshake of a WebSocket) and to the form files under ``/forms/`` before it
+reaches them: against the caller's
 account when the request carries a valid bearer token, against the client
 address otherwise. Over the limit it answers 429 with ``Retry-After`` and a
 GraphQL-shaped body whose code is ``RATE_LIMITED``. Other paths (``/healthz``,
@@ -84,8 +85,10 @@ class RateLimits:
     trusted_proxies: tuple[str, ...] = ()
     #: IPv6 clients are counted by network: one host usually holds a whole /64.
     ipv6_prefix: int = 64
-    #: The paths counted; everything else passes untouched.
-    paths: tuple[str, ...] = ("/graphql",)
+    #: The paths counted; everything else passes untouched. One ending in ``/*``
+    #: counts everything under it (the form files: uploads are read, workbooks
+    #: written, for each request).
+    paths: tuple[str, ...] = ("/graphql", "/forms/*")
     #: Prefix of the keys in Redis.
     key_prefix: str = "hrss-ratelimit"
     #: How long one call to the storage may take before the limiter fails open.
@@ -336,7 +339,10 @@ class RateLimitMiddleware:
         self._per_account = _parse(self.limits.per_account)
         self._per_address = _parse(self.limits.per_address)
         self._proxies = [_network(p) for p in self.limits.trusted_proxies]
-        self._paths = frozenset(p.rstrip("/") or "/" for p in self.limits.paths)
+        self._paths = frozenset(
+            p.rstrip("/") or "/" for p in self.limits.paths if not p.endswith("/*")
+        )
+        self._prefixes = tuple(p[:-1] for p in self.limits.paths if p.endswith("/*"))
         self._counter = _Counter(storage_url, self.limits, what="request limits")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -377,7 +383,7 @@ class RateLimitMiddleware:
         root: str = scope.get("root_path", "")
         if root and path.startswith(root):
             path = path[len(root) :]
-        return (path.rstrip("/") or "/") in self._paths
+        return (path.rstrip("/") or "/") in self._paths or path.startswith(self._prefixes)
 
     def _closing_at_shutdown(self, send: Send) -> Send:
         async def wrapped(message: Message) -> None:

@@ -72,6 +72,8 @@ class Inner:
                 Route("/readyz", other),
                 Route("/metrics", other),
                 Route("/graphiql/static/app.js", other),
+                Route("/forms/registration-template.xlsx", other),
+                Route("/forms/marked/{token}.xlsx", other),
             ]
         )
 
@@ -201,6 +203,16 @@ async def test_other_paths_are_neither_counted_nor_refused(build: Build) -> None
     assert (await query(client)).status_code == 429
     for path in others:
         assert (await client.get(path)).status_code == 200
+
+
+async def test_the_form_files_count_against_the_same_limit(build: Build) -> None:
+    """Each download of a form file writes a workbook: they are counted, as queries are."""
+    client = build(RateLimits(per_address="3/minute"))
+    assert (await client.get("/forms/registration-template.xlsx")).status_code == 200
+    assert (await client.get("/forms/marked/abc.xlsx")).status_code == 200
+    assert (await query(client)).status_code == 200
+    assert (await client.get("/forms/registration-template.xlsx")).status_code == 429
+    assert (await client.get("/healthz")).status_code == 200
 
 
 async def test_get_and_a_trailing_slash_are_counted_too(build: Build) -> None:
