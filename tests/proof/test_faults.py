@@ -161,12 +161,14 @@ async def test_a_faulty_system_leaves_every_registration_done_once(
         assert counts.get(WRITE[system]) == BATCH, counts
         assert counts.get(QUERY[system], 0) >= BATCH, counts
     else:
-        # Every step failed while the fault lasted and was tried again (the
-        # gateway's own count), yet only one record each. The system saw fewer
-        # failed calls than steps once the gateway's circuit breaker opened:
-        # that is the breaker sparing a system that is down.
-        assert min(step(r, system)["attempts"] for r in done.values()) >= 2, summary(done.values())
-        assert counts.get(WRITE[system], 0) > BATCH, counts
+        # Steps failed while the fault lasted and were tried again, yet only one
+        # record each. Once the gateway's circuit breaker opened, calls were held
+        # back in the gateway, sparing a system that is down: those are no
+        # attempts, so the gateway counts no more attempts than calls went out
+        # (a stand-in that is down may not count the calls it drops by name).
+        attempts = [step(r, system)["attempts"] for r in done.values()]
+        assert max(attempts) >= 2, summary(done.values())
+        assert sum(attempts) >= counts.get(WRITE[system], 0) >= BATCH, (attempts, counts)
 
 
 REFUSALS = 4
