@@ -26,6 +26,7 @@ from gateway.demo import DEMO_PASSWORD, prepare_store
 from gateway.http.ratelimit import RateLimits
 from gateway.profile import Disclosure
 from gateway.services import Gateway
+from tests.gateway.conftest import _cheap_password_hashes as _cheap_password_hashes
 from tests.gateway.conftest import gateway_config
 
 ID = "110101199003077777"
@@ -292,6 +293,9 @@ def profile(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+# Each test starts a gateway and its demo accounts: with production Argon2
+# settings (``_cheap_password_hashes`` above lowers them) hashing and signing in
+# cost seconds a test, and prove nothing about the shape of an error.
 @pytest.fixture
 async def gateway(
     tmp_path: Path,
