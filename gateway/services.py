@@ -19,6 +19,7 @@ import httpx
 
 from adapters.employment import EmploymentAdapter
 from adapters.employment.limits import LIMITS as EMPLOYMENT_LIMITS
+from adapters.http import tls_context
 from adapters.labor import LabourAdapter
 from adapters.labor.limits import LIMITS as LABOUR_LIMITS
 from adapters.unemployment import UnemploymentAdapter
@@ -112,7 +113,7 @@ class Gateway:
         )
         metrics = metrics or GatewayMetrics(config.observability)
         # One HTTP client per system, whose requests carry the caller's request id.
-        clients = {s: with_request_id(httpx.AsyncClient()) for s in System}
+        clients = {s: with_request_id(httpx.AsyncClient(verify=tls_context())) for s in System}
 
         def resilient(system: System, adapter: Any, wrapper: Any) -> Any:
             policy = ResiliencePolicy.for_system(
@@ -164,7 +165,7 @@ class Gateway:
             http_clients=list(clients.values()),
         )
         if config.oidc is not None:
-            provider = httpx.AsyncClient()
+            provider = httpx.AsyncClient(verify=tls_context())
             gateway.http_clients.append(provider)
             gateway.oidc = OidcVerifier(config.oidc, provider)
         metrics.watch_cache(gateway.cache)

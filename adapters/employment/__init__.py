@@ -15,6 +15,7 @@ import httpx
 
 from adapters.employment import mapping
 from adapters.employment.client import EmploymentClient, Envelope
+from adapters.http import tls_context
 from gateway.domain.model import (
     DismissalRequest,
     EmployerBinding,
@@ -62,7 +63,7 @@ class EmploymentAdapter:
         """Build on ``client`` if given (the caller closes it), else on a client of its own."""
         owned = None
         if client is None:
-            client = owned = httpx.AsyncClient()
+            client = owned = httpx.AsyncClient(verify=tls_context())
         return cls(
             EmploymentClient(settings, client),
             max_in_flight=settings.max_in_flight,

@@ -29,7 +29,7 @@ from zeep.proxy import AsyncServiceProxy
 from zeep.transports import AsyncTransport
 from zeep.wsse.username import UsernameToken
 
-from adapters.http import parse_retry_after
+from adapters.http import parse_retry_after, tls_context
 from adapters.labor import mapping, soap
 from gateway.domain.model import System
 from gateway.privacy import redact
@@ -119,7 +119,7 @@ class LabourClient:
     ) -> None:
         self.settings = settings
         self._timeout = httpx.Timeout(settings.timeout, connect=settings.connect_timeout)
-        self._http = client or httpx.AsyncClient(timeout=self._timeout)
+        self._http = client or httpx.AsyncClient(timeout=self._timeout, verify=tls_context())
         self._owns_http = client is None
         self.address = settings.url.rstrip("/") + soap.SERVICE_PATH
         self._service: Any = None
@@ -129,7 +129,7 @@ class LabourClient:
 
     def _load(self) -> Any:
         """Fetch and parse the WSDL (blocking: run in a thread)."""
-        with httpx.Client(timeout=self._timeout) as wsdl_client:
+        with httpx.Client(timeout=self._timeout, verify=tls_context()) as wsdl_client:
             transport = _Transport(self._http, wsdl_client, self._timeout)
             client = zeep.AsyncClient(
                 self.address + "?wsdl",

@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 import httpx
 
+from adapters.http import tls_context
 from adapters.unemployment import mapping
 from adapters.unemployment.client import Answer, UnemploymentClient
 from gateway.domain.model import (
@@ -59,7 +60,7 @@ class UnemploymentAdapter:
         """Build the adapter; a client passed in stays the caller's to close."""
         if client is not None:
             return cls(settings, client, owns_client=False)
-        return cls(settings, httpx.AsyncClient(), owns_client=True)
+        return cls(settings, httpx.AsyncClient(verify=tls_context()), owns_client=True)
 
     async def aclose(self) -> None:
         if self._owns_client:

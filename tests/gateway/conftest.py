@@ -25,7 +25,7 @@ from gateway.demo import DEMO_PASSWORD, prepare_store
 from gateway.domain.model import System
 from gateway.registrations.engine import run_worker
 from gateway.services import Gateway
-from tests.services import SQL_BACKENDS
+from tests.services import SQL_BACKENDS, sqlite_store
 from tests.services import postgres_database as postgres_database
 
 
@@ -45,7 +45,6 @@ def gateway_config(
         "HRSS_UNEMPLOYMENT_TIMEOUT": "3",
     }
     settings: dict[str, Any] = {
-        "store_url": f"sqlite+aiosqlite:///{tmp_path}/gateway.db",
         "token_secret": "t" * 32,
         "audit_key": "a" * 32,
         "data_dir": str(tmp_path),
@@ -55,6 +54,9 @@ def gateway_config(
         # turn this off.
         "employer_passwords": True,
     }
+    if "store_url" not in overrides:
+        # Migrated already (a template's copy), or the store a test started before.
+        settings["store_url"] = sqlite_store(tmp_path / "gateway.db")
     settings.update(overrides)
     return GatewayConfig.load(environ=env, **settings)
 
@@ -100,11 +102,12 @@ def sent_since(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
 
 @pytest.fixture(params=SQL_BACKENDS)
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The gateway's store on each SQL backend, for the tests that must hold on both."""
+    """The gateway's store on each SQL backend, for the tests that must hold on both:
+    migrated already (a copy of a template), as the migration tests prove migrating."""
     if request.param == "postgresql":
-        url: str = request.getfixturevalue("postgres_database")
+        url: str = request.getfixturevalue("migrated_postgres_database")
         return url
-    return f"sqlite+aiosqlite:///{tmp_path}/gateway.db"
+    return sqlite_store(tmp_path / "gateway.db")
 
 
 @pytest.fixture(autouse=True)

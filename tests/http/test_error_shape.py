@@ -24,6 +24,7 @@ from gateway.demo import DEMO_PASSWORD
 from gateway.http.ratelimit import RateLimits
 from gateway.profile import Disclosure
 from gateway.services import Gateway
+from tests.gateway.conftest import _cheap_password_hashes as _cheap_password_hashes
 from tests.gateway.conftest import gateway as gateway
 
 ID = "110101199003077777"
@@ -290,6 +291,10 @@ def profile(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+# Each test starts a gateway and its demo accounts (``gateway`` above): with
+# production Argon2 settings (``_cheap_password_hashes`` above lowers them)
+# hashing and signing in cost seconds a test, and prove nothing about the shape
+# of an error.
 @pytest.fixture
 def gateway_settings() -> dict[str, Any]:
     return {"rate_limits": RateLimits(per_account="5/minute", per_address="1000/minute")}

@@ -1,11 +1,16 @@
-"""The engine against the real stand-in processes and the real store.
+"""The engine against in-memory systems and the real store.
 
-Each test gets adapters of its own (with short timeouts, so that a stalled
-answer is given up on quickly), a store of its own (a copy of the session's
-migrated SQLite store; PostgreSQL too where a test asks for ``store_url`` over
-``SQL_BACKENDS``), and engines built with a small lease and a fast backoff.
-The store and the engines share the test's ``clock``, which a test moves
-forward to pass a deadline or a ``Retry-After`` without waiting for it.
+Each test gets three fake systems of its own (``systems``: ``tests/fakes``,
+fresh, with the stand-ins' fault switches and request counts; ``adapters``:
+the same objects as the engine calls them), a store of its own (a copy of the
+session's migrated SQLite store; PostgreSQL too where a test asks for
+``store_url`` over ``SQL_BACKENDS``), and engines built with a small lease and
+a fast backoff. The store and the engines share the test's ``clock``, which a
+test moves forward to pass a deadline or a ``Retry-After`` without waiting.
+
+The few tests that need what only the real adapters do (their logs, the
+gateway's own wiring) take ``standins`` (the session's stand-in processes) and
+``standin_adapters`` (real adapters over them) instead.
 """
 
 from __future__ import annotations
@@ -26,10 +31,12 @@ from gateway.cache import GatewayCache
 from gateway.domain.model import System
 from gateway.registrations.backoff import Backoff
 from gateway.registrations.engine import Engine
+from gateway.registrations.reconcile import as_employment, as_labour, as_unemployment
 from gateway.settings import SystemSettings
 from gateway.store import Store
 from gateway.systems import SystemAdapter
 from tests.clock import MovableClock
+from tests.fakes import FakeSystem, fake_systems
 from tests.registrations.support import Adapters
 from tests.services import copy_sqlite
 from tests.services import postgres_database as postgres_database
@@ -64,34 +71,37 @@ def _settings(system: System, url: str, timeout: float) -> SystemSettings:
 
 
 @pytest.fixture
-async def make_adapters(
-    standins: dict[System, RunningStandin],
-) -> AsyncIterator[Callable[..., Adapters]]:
-    made: list[Adapters] = []
-
-    def make(timeout: float = ADAPTER_TIMEOUT, **wrap: Callable[[Any], Any]) -> Adapters:
-        employment = EmploymentAdapter.from_settings(
-            _settings(System.EMPLOYMENT, standins[System.EMPLOYMENT].url, timeout)
-        )
-        labour = LabourAdapter.from_settings(
-            _settings(System.LABOUR, standins[System.LABOUR].url, timeout)
-        )
-        unemployment = UnemploymentAdapter.from_settings(
-            _settings(System.UNEMPLOYMENT, standins[System.UNEMPLOYMENT].url, timeout)
-        )
-        adapters = Adapters(employment, labour, unemployment)
-        made.append(adapters)
-        return adapters
-
-    yield make
-    for adapters in made:
-        for adapter in adapters.all().values():
-            await adapter.aclose()
+def systems() -> dict[System, FakeSystem]:
+    """The test's own three systems, in memory."""
+    return fake_systems()
 
 
 @pytest.fixture
-async def adapters(make_adapters: Callable[..., Adapters]) -> Adapters:
-    return make_adapters()
+def adapters(systems: dict[System, FakeSystem]) -> Adapters:
+    """The test's systems as the engine calls them."""
+    return Adapters(
+        employment=as_employment(systems[System.EMPLOYMENT]),
+        labour=as_labour(systems[System.LABOUR]),
+        unemployment=as_unemployment(systems[System.UNEMPLOYMENT]),
+    )
+
+
+@pytest.fixture
+async def standin_adapters(standins: dict[System, RunningStandin]) -> AsyncIterator[Adapters]:
+    """Real adapters over the stand-in processes, with short timeouts."""
+    employment = EmploymentAdapter.from_settings(
+        _settings(System.EMPLOYMENT, standins[System.EMPLOYMENT].url, ADAPTER_TIMEOUT)
+    )
+    labour = LabourAdapter.from_settings(
+        _settings(System.LABOUR, standins[System.LABOUR].url, ADAPTER_TIMEOUT)
+    )
+    unemployment = UnemploymentAdapter.from_settings(
+        _settings(System.UNEMPLOYMENT, standins[System.UNEMPLOYMENT].url, ADAPTER_TIMEOUT)
+    )
+    adapters = Adapters(employment, labour, unemployment)
+    yield adapters
+    for adapter in adapters.all().values():
+        await adapter.aclose()
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """What the engine tests share: rows, submitting, running engines until quiet,
-and counting records in the stand-ins themselves."""
+and counting records in the systems themselves (in-memory fakes, or the
+stand-ins through real adapters)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from adapters.employment import EmploymentAdapter
-from adapters.labor import LabourAdapter
 from adapters.standin.seed import EMPLOYERS, SeedEmployer
-from adapters.unemployment import UnemploymentAdapter
 from gateway.domain.model import Business as RowBusiness
 from gateway.domain.model import (
     ContractState,
@@ -45,7 +43,7 @@ from gateway.registrations.model import (
 from gateway.registrations.plan import new_id, plan_account, plan_row
 from gateway.registrations.ports import Created
 from gateway.store import Store
-from gateway.systems import SystemAdapter
+from gateway.systems import EmploymentSystem, LabourSystem, SystemAdapter, UnemploymentSystem
 from tests.factories import mobile, resident_id
 
 D = dt.date
@@ -58,9 +56,9 @@ LEFT_ON = D(2024, 9, 30)
 
 @dataclass
 class Adapters:
-    employment: EmploymentAdapter
-    labour: LabourAdapter
-    unemployment: UnemploymentAdapter
+    employment: EmploymentSystem
+    labour: LabourSystem
+    unemployment: UnemploymentSystem
 
     def all(self) -> dict[System, SystemAdapter]:
         return {

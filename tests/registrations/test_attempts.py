@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from adapters.standin.process import RunningStandin
 from gateway.domain.model import System
 from gateway.registrations.engine import Engine
 from gateway.registrations.model import RegistrationState, StepState
 from gateway.resilience import CircuitOpen, Saturated
 from gateway.store import Store
 from gateway.systems import SystemAdapter, Unavailable
+from tests.fakes import FakeSystem
 from tests.registrations.support import Adapters, hire_row, settle, step_of, submit
 
 
@@ -43,7 +43,7 @@ async def test_calls_held_back_by_the_gateway_are_not_attempts(
     store: Store,
     adapters: Adapters,
     make_engine: Callable[..., Engine],
-    standins: dict[System, RunningStandin],
+    systems: dict[System, FakeSystem],
 ) -> None:
     refusals: list[Unavailable] = [
         CircuitOpen(System.EMPLOYMENT, "the circuit is open", retry_after=0.0),
@@ -61,7 +61,7 @@ async def test_calls_held_back_by_the_gateway_are_not_attempts(
     employment = step_of(done, System.EMPLOYMENT)
     assert employment.state is StepState.DONE
     assert employment.attempts == 1  # the one call that went out
-    assert standins[System.EMPLOYMENT].stats().get("employment.register") == 1
+    assert systems[System.EMPLOYMENT].stats().get("employment.register") == 1
 
 
 async def test_a_failure_the_system_gave_is_an_attempt(

@@ -8,8 +8,6 @@ from typing import Any
 
 import pytest
 
-from adapters.labor import LabourAdapter
-from adapters.standin.process import RunningStandin
 from gateway.domain.model import (
     ContractState,
     EmploymentState,
@@ -23,6 +21,8 @@ from gateway.registrations.engine import Engine
 from gateway.registrations.model import Registration, RegistrationState, StepError, StepState
 from gateway.registrations.plan import person_of, step_request, term_of
 from gateway.store import Store
+from gateway.systems import LabourSystem
+from tests.fakes import FakeSystem
 from tests.registrations.support import (
     LEFT_ON,
     UNIT,
@@ -39,10 +39,10 @@ from tests.registrations.support import (
 
 
 class LaggingQueries:
-    """The real labour adapter, but its first query answers as a lagging read
+    """The labour system, but its first query answers as a lagging read
     replica would: with nothing yet."""
 
-    def __init__(self, real: LabourAdapter) -> None:
+    def __init__(self, real: LabourSystem) -> None:
         self._real = real
         self.system = real.system
         self.lagging = 1
@@ -63,10 +63,10 @@ async def test_a_duplicate_after_a_lost_write_is_verified_and_adopted(
     store: Store,
     make_engine: Callable[..., Engine],
     adapters: Adapters,
-    standins: dict[System, RunningStandin],
+    systems: dict[System, FakeSystem],
 ) -> None:
     row = hire_row()
-    standins[System.LABOUR].faults(error_after_commit=1.0)
+    systems[System.LABOUR].faults(error_after_commit=1.0)
     using = {**adapters.all(), System.LABOUR: LaggingQueries(adapters.labour)}
     engine = make_engine(owner="adopting", using=using)
     (registration,) = await submit(store, [row])
@@ -79,14 +79,14 @@ async def test_a_duplicate_after_a_lost_write_is_verified_and_adopted(
     labour = step_of(done, System.LABOUR)
     assert labour.attempts == 2
     assert [c.reference for c in await in_force(adapters, row.id_number)] == [labour.reference]
-    assert standins[System.LABOUR].stats().get("FileContract") == 2
+    assert systems[System.LABOUR].stats().get("FileContract") == 2
 
 
 async def test_an_ending_found_without_its_reference_cannot_be_undone(
     store: Store,
     engine: Engine,
     adapters: Adapters,
-    standins: dict[System, RunningStandin],
+    systems: dict[System, FakeSystem],
 ) -> None:
     hired = hire_row()
     (hire,) = await submit(store, [hired])
@@ -98,7 +98,7 @@ async def test_an_ending_found_without_its_reference_cannot_be_undone(
         )
     )
     # The dismissal's answer is lost: it is found done, without its own serial.
-    standins[System.EMPLOYMENT].faults(commit_then_drop=1.0, stall_s=2.0)
+    systems[System.EMPLOYMENT].faults(commit_then_drop=1.0)
     (ending,) = await submit(store, [end_row(hired)])
 
     (done,) = await settle(store, [ending.id], engine)
@@ -121,7 +121,7 @@ async def test_an_ending_found_without_its_reference_cannot_be_undone(
     (record,) = await employments(adapters, hired.id_number)
     assert record.state is EmploymentState.DISMISSED
     assert record.dismissal_date == LEFT_ON
-    assert standins[System.EMPLOYMENT].stats().get("employment.dismiss") == 1
+    assert systems[System.EMPLOYMENT].stats().get("employment.dismiss") == 1
     # A person must act: the worker stays locked.
     assert await store.registrations.busy_workers([done.person_key or ""]) == [done.person_key]
 
@@ -132,7 +132,7 @@ async def test_an_undo_already_done_counts_as_done(
     store: Store,
     engine: Engine,
     adapters: Adapters,
-    standins: dict[System, RunningStandin],
+    systems: dict[System, FakeSystem],
 ) -> None:
     (registration,) = await submit(store, [hire_row()])
     now = dt.datetime.now(dt.UTC)
@@ -161,7 +161,7 @@ async def test_an_undo_already_done_counts_as_done(
     await store.registrations.update_registration(
         registration.id, state=RegistrationState.COMPENSATING, failure=refusal, now=now
     )
-    standins[undone].reset()
+    systems[undone].reset()
 
     (done,) = await settle(store, [registration.id], engine)
 
@@ -169,7 +169,7 @@ async def test_an_undo_already_done_counts_as_done(
     assert done.failure == refusal
     assert step_of(done, undone).state is StepState.UNDONE
     revoke = "employment.revoke" if undone is System.EMPLOYMENT else "RevokeFiling"
-    assert standins[undone].stats().get(revoke) == 1
+    assert systems[undone].stats().get(revoke) == 1
 
 
 class DiesBeforeDeciding(Engine):
@@ -217,14 +217,14 @@ async def test_a_late_decision_never_overturns_a_finished_compensation(
     engine: Engine,
     make_engine: Callable[..., Engine],
     adapters: Adapters,
-    standins: dict[System, RunningStandin],
+    systems: dict[System, FakeSystem],
 ) -> None:
     """A decision taken on an earlier read (a sweep's page, a worker slow to
     write) arrives after the compensation ended: it must change nothing, neither
     send the undone step back to undoing nor reopen the registration."""
     row = hire_row()
     await adapters.labour.file(UNIT.labour_id, person_of(row), term_of(row))
-    standins[System.LABOUR].faults(latency_ms=200)  # employment is done first
+    systems[System.LABOUR].faults(latency_ms=200)  # employment is done first
     (registration,) = await submit(store, [row])
     earlier = await carried_out_undecided(store, make_engine, registration.id)
     assert step_of(earlier, System.EMPLOYMENT).state is StepState.DONE
@@ -241,4 +241,4 @@ async def test_a_late_decision_never_overturns_a_finished_compensation(
     assert after.state is RegistrationState.COMPENSATED
     assert [s.state for s in after.steps] == [s.state for s in done.steps]
     assert await engine.run_once() == 0
-    assert standins[System.EMPLOYMENT].stats().get("employment.revoke") == 1
+    assert systems[System.EMPLOYMENT].stats().get("employment.revoke") == 1

@@ -9,12 +9,12 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from adapters.standin.process import RunningStandin
 from gateway.domain.model import System
 from gateway.registrations.engine import Engine
 from gateway.registrations.model import RegistrationState, StepState
 from gateway.registrations.plan import step_request
 from gateway.store import Store
+from tests.fakes import FakeSystem
 from tests.registrations.support import (
     Adapters,
     at_rest,
@@ -34,19 +34,15 @@ BATCH = 24
 async def test_two_engines_never_carry_out_a_step_twice(
     open_store: Callable[[], Awaitable[Store]],
     make_engine: Callable[..., Engine],
-    make_adapters: Callable[..., Adapters],
     adapters: Adapters,
-    standins: dict[System, RunningStandin],
+    systems: dict[System, FakeSystem],
 ) -> None:
     # Two stores on one database: two worker processes' views of it.
     first, second = await open_store(), await open_store()
     rows = [hire_row() for _ in range(BATCH)]
     registrations = await submit(first, rows)
-    # No fault is injected here, so nothing needs giving up on quickly: the
-    # production-like timeouts (10 s, within a 60 s lease) keep a slow answer on
-    # a busy machine from counting as a lost one, which would be sent again
-    # after asking and break the "one attempt each" below for the wrong reason.
-    patient = make_adapters(timeout=10.0).all()
+    # Both engines call the same systems, as two worker processes would.
+    patient = adapters.all()
     engines = [
         make_engine(
             on=first, using=patient, owner="worker-a", concurrency=4, lease=dt.timedelta(seconds=60)
@@ -85,8 +81,8 @@ async def test_two_engines_never_carry_out_a_step_twice(
         ]
         assert all(s.attempts == 1 for s in registration.steps)
     # No fault was injected: each write reached its system exactly once.
-    assert standins[System.EMPLOYMENT].stats().get("employment.register") == BATCH
-    assert standins[System.LABOUR].stats().get("FileContract") == BATCH
+    assert systems[System.EMPLOYMENT].stats().get("employment.register") == BATCH
+    assert systems[System.LABOUR].stats().get("FileContract") == BATCH
 
 
 async def _die_after_deciding(store: Store, system: System, *, now: dt.datetime) -> None:
@@ -108,7 +104,7 @@ async def test_a_step_left_sending_is_reconciled_first(
     store: Store,
     engine: Engine,
     adapters: Adapters,
-    standins: dict[System, RunningStandin],
+    systems: dict[System, FakeSystem],
 ) -> None:
     row = hire_row()
     (registration,) = await submit(store, [row])
@@ -118,7 +114,7 @@ async def test_a_step_left_sending_is_reconciled_first(
         before = await store.registrations.get(registration.id)
         assert before is not None
         await adapters.employment.register(step_request(step_of(before, System.EMPLOYMENT)))
-    standins[System.EMPLOYMENT].reset()
+    systems[System.EMPLOYMENT].reset()
 
     # The other steps are free at once; the dead worker's only once its lease ran out.
     (done,) = await settle(store, [registration.id], engine)
@@ -126,12 +122,12 @@ async def test_a_step_left_sending_is_reconciled_first(
     assert done.state is RegistrationState.COMPLETED
     step = step_of(done, System.EMPLOYMENT)
     assert await employed(adapters, row.id_number) == [step.reference]
-    sent_again = standins[System.EMPLOYMENT].stats().get("employment.register", 0)
+    sent_again = systems[System.EMPLOYMENT].stats().get("employment.register", 0)
     assert (sent_again, step.attempts) == ((0, 1) if committed else (1, 2))
 
 
 async def test_a_lost_lease_stops_the_worker_that_had_it(
-    store: Store, engine: Engine, standins: dict[System, RunningStandin]
+    store: Store, engine: Engine, systems: dict[System, FakeSystem]
 ) -> None:
     (registration,) = await submit(store, [hire_row()])
     now = dt.datetime.now(dt.UTC)
@@ -149,8 +145,8 @@ async def test_a_lost_lease_stops_the_worker_that_had_it(
     # it sends nothing.
     slow = Engine(store.registrations, engine.adapters, owner="slow-worker")
     await slow._carry_out(claimed[0])
-    assert sum(standins[System.EMPLOYMENT].stats().values()) == 0
-    assert sum(standins[System.LABOUR].stats().values()) == 0
+    assert sum(systems[System.EMPLOYMENT].stats().values()) == 0
+    assert sum(systems[System.LABOUR].stats().values()) == 0
     current = await store.registrations.get(registration.id)
     assert current is not None
     assert all(s.state is StepState.PENDING and s.attempts == 0 for s in current.steps)

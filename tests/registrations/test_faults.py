@@ -1,10 +1,17 @@
-"""Each system's fault points: nothing lost, nothing doubled, counted in the stand-ins."""
+"""Each system's fault points: nothing lost, nothing doubled, counted in the systems.
+
+Against the in-memory systems of ``tests/fakes``, whose switches are the
+stand-ins' own; the same fault points over real processes are the proofs of
+``tests/proof/test_faults.py``. The scan of the logs for personal data goes
+through the real adapters and stand-ins, since it is their logs too.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -16,6 +23,7 @@ from gateway.registrations.model import Registration, RegistrationState, StepSta
 from gateway.registrations.plan import person_of
 from gateway.store import Store
 from tests.clock import MovableClock
+from tests.fakes import FakeSystem
 from tests.registrations.support import (
     UNIT,
     Adapters,
@@ -47,7 +55,7 @@ QUERY = {
 
 
 async def _faulted_registration(
-    system: System, store: Store, engine: Engine, standin: RunningStandin, **faults: object
+    system: System, store: Store, engine: Engine, fake: FakeSystem, **faults: object
 ) -> tuple[str, Registration]:
     """A registration whose ``system`` step meets ``faults``; the worker's ID number."""
     hired = hire_row()
@@ -57,8 +65,8 @@ async def _faulted_registration(
         rows = [end_row(hired)]
     else:
         rows = [hired]
-    standin.reset()
-    standin.faults(**faults)
+    fake.reset()
+    fake.faults(**faults)
     (registration,) = await submit(store, rows)
     return hired.id_number, registration
 
@@ -74,7 +82,7 @@ async def _records(system: System, adapters: Adapters, id_number: str) -> list[s
 @pytest.mark.parametrize(
     "faults",
     [
-        pytest.param({"commit_then_drop": 1.0, "stall_s": 2.0}, id="commit_then_drop"),
+        pytest.param({"commit_then_drop": 1.0}, id="commit_then_drop"),
         pytest.param({"error_after_commit": 1.0}, id="error_after_commit"),
     ],
 )
@@ -85,10 +93,10 @@ async def test_a_lost_answer_is_reconciled_not_resent(
     store: Store,
     engine: Engine,
     adapters: Adapters,
-    standins: dict[System, RunningStandin],
+    systems: dict[System, FakeSystem],
 ) -> None:
-    standin = standins[system]
-    id_number, registration = await _faulted_registration(system, store, engine, standin, **faults)
+    fake = systems[system]
+    id_number, registration = await _faulted_registration(system, store, engine, fake, **faults)
 
     (done,) = await settle(store, [registration.id], engine)
 
@@ -97,7 +105,7 @@ async def test_a_lost_answer_is_reconciled_not_resent(
     assert step.state is StepState.DONE
     assert step.attempts == 1  # found by asking, never sent again
     assert await _records(system, adapters, id_number) == [step.reference]
-    stats = standin.stats()
+    stats = fake.stats()
     assert stats.get(WRITE[system]) == 1
     # The answer was lost indeed: the engine had to ask.
     assert stats.get(QUERY[system], 0) >= 2  # its own, and the count above
@@ -107,11 +115,11 @@ async def test_systems_down_then_up(
     store: Store,
     engine: Engine,
     adapters: Adapters,
-    standins: dict[System, RunningStandin],
+    systems: dict[System, FakeSystem],
 ) -> None:
     row = hire_row()
-    standins[System.EMPLOYMENT].faults(down=True)
-    standins[System.LABOUR].faults(down=True)
+    systems[System.EMPLOYMENT].faults(down=True)
+    systems[System.LABOUR].faults(down=True)
     (registration,) = await submit(store, [row])
 
     await run_for(0.8, engine)
@@ -128,8 +136,8 @@ async def test_systems_down_then_up(
         assert step.last_error is not None
         assert step.last_error.code in waiting
 
-    standins[System.EMPLOYMENT].reset()
-    standins[System.LABOUR].reset()
+    systems[System.EMPLOYMENT].reset()
+    systems[System.LABOUR].reset()
     (done,) = await settle(store, [registration.id], engine)
 
     assert done.state is RegistrationState.COMPLETED
@@ -137,28 +145,28 @@ async def test_systems_down_then_up(
     assert [c.reference for c in await in_force(adapters, row.id_number)] == [
         step_of(done, System.LABOUR).reference
     ]
-    assert standins[System.EMPLOYMENT].stats().get("employment.register") == 1
-    assert standins[System.LABOUR].stats().get("FileContract") == 1
+    assert systems[System.EMPLOYMENT].stats().get("employment.register") == 1
+    assert systems[System.LABOUR].stats().get("FileContract") == 1
 
 
 async def test_maintenance_retry_after_is_honoured(
     store: Store,
     engine: Engine,
     adapters: Adapters,
-    standins: dict[System, RunningStandin],
+    systems: dict[System, FakeSystem],
     clock: MovableClock,
 ) -> None:
-    standin = standins[System.UNEMPLOYMENT]
+    fake = systems[System.UNEMPLOYMENT]
     id_number, registration = await _faulted_registration(
-        System.UNEMPLOYMENT, store, engine, standin, maintenance=True, retry_after_s=2
+        System.UNEMPLOYMENT, store, engine, fake, maintenance=True, retry_after_s=2
     )
 
     deadline = time.monotonic() + 10
-    while standin.stats().get("djxx.create", 0) < 1:
+    while fake.stats().get("djxx.create", 0) < 1:
         assert time.monotonic() < deadline, "the unemployment step was never sent"
         await engine.run_once()
     refused_at = clock()
-    standin.reset()  # maintenance over at once: only Retry-After holds the step back
+    fake.reset()  # maintenance over at once: only Retry-After holds the step back
     current = await store.registrations.get(registration.id)
     assert current is not None
     step = step_of(current, System.UNEMPLOYMENT)
@@ -170,7 +178,7 @@ async def test_maintenance_retry_after_is_honoured(
 
     # The backoff alone would retry within 0.4 s; nothing is sent before 2 s.
     await run_for(0.6, engine)
-    assert standin.stats().get("djxx.create", 0) == 0
+    assert fake.stats().get("djxx.create", 0) == 0
 
     # The engine's clock, not the test, waits out the Retry-After.
     clock.advance(2.0)
@@ -181,15 +189,15 @@ async def test_maintenance_retry_after_is_honoured(
     assert finished.finished_at is not None
     assert finished.finished_at - refused_at >= dt.timedelta(seconds=1.8)
     assert await registered_unemployed(adapters, id_number) == [finished.reference]
-    assert standin.stats().get("djxx.create") == 1
+    assert fake.stats().get("djxx.create") == 1
 
 
 async def _stuck_hire(
-    store: Store, engine: Engine, standins: dict[System, RunningStandin], clock: MovableClock
+    store: Store, engine: Engine, systems: dict[System, FakeSystem], clock: MovableClock
 ) -> tuple[str, Registration]:
     """A hire whose labour step passed its deadline while the system was down."""
     row = hire_row()
-    standins[System.LABOUR].faults(down=True)
+    systems[System.LABOUR].faults(down=True)
     (registration,) = await submit(store, [row], deadline=dt.timedelta(minutes=1))
 
     async def labour_failed() -> bool:
@@ -211,7 +219,7 @@ async def _stuck_hire(
     assert step_of(stuck, System.EMPLOYMENT).state is StepState.DONE
     # Still this registration's worker: nothing else may be filed for them meanwhile.
     assert await store.registrations.busy_workers([stuck.person_key or ""]) == [stuck.person_key]
-    standins[System.LABOUR].reset()
+    systems[System.LABOUR].reset()
     return row.id_number, stuck
 
 
@@ -219,10 +227,10 @@ async def test_deadline_then_retry_completes(
     store: Store,
     engine: Engine,
     adapters: Adapters,
-    standins: dict[System, RunningStandin],
+    systems: dict[System, FakeSystem],
     clock: MovableClock,
 ) -> None:
-    id_number, stuck = await _stuck_hire(store, engine, standins, clock)
+    id_number, stuck = await _stuck_hire(store, engine, systems, clock)
 
     retried = await engine.retry(stuck.id)
     assert retried.state is RegistrationState.IN_PROGRESS
@@ -246,10 +254,10 @@ async def test_deadline_then_cancel_undoes_what_was_done(
     store: Store,
     engine: Engine,
     adapters: Adapters,
-    standins: dict[System, RunningStandin],
+    systems: dict[System, FakeSystem],
     clock: MovableClock,
 ) -> None:
-    id_number, stuck = await _stuck_hire(store, engine, standins, clock)
+    id_number, stuck = await _stuck_hire(store, engine, systems, clock)
 
     await engine.cancel(stuck.id)
     (done,) = await settle(store, [stuck.id], engine)
@@ -269,11 +277,14 @@ async def test_deadline_then_cancel_undoes_what_was_done(
 
 async def test_no_personal_data_in_the_worker_logs_or_step_errors(
     store: Store,
-    engine: Engine,
-    adapters: Adapters,
+    make_engine: Callable[..., Engine],
+    standin_adapters: Adapters,
     standins: dict[System, RunningStandin],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    # Over the stand-ins and the real adapters: what they log is scanned too.
+    engine = make_engine(owner="test-engine", using=standin_adapters.all())
+    adapters = standin_adapters
     caplog.set_level(logging.DEBUG)
     hired = hire_row()
     (hire,) = await submit(store, [hired])

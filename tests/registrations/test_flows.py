@@ -6,7 +6,6 @@ import datetime as dt
 
 import pytest
 
-from adapters.standin.process import RunningStandin
 from adapters.standin.seed import EMPLOYERS
 from gateway.cache import GatewayCache
 from gateway.domain.model import ContractState, EmployerProfile, EmploymentState, System
@@ -16,6 +15,7 @@ from gateway.registrations.model import RegistrationState, StepState
 from gateway.registrations.plan import person_of, term_of
 from gateway.store import EmployerRecord, Store
 from tests.factories import credit_code
+from tests.fakes import FakeSystem
 from tests.registrations.support import (
     LEFT_ON,
     START,
@@ -44,7 +44,7 @@ async def test_hire_reaches_both_systems_once(
     engine: Engine,
     adapters: Adapters,
     cache: GatewayCache,
-    standins: dict[System, RunningStandin],
+    systems: dict[System, FakeSystem],
 ) -> None:
     rows = [hire_row(), hire_row()]
     registrations = await submit(store, rows)
@@ -67,8 +67,8 @@ async def test_hire_reaches_both_systems_once(
     assert await cache.get(stale_key) is None
     assert await store.registrations.busy_workers([r.person_key or "" for r in done]) == []
     # No fault injected: every write was sent exactly once.
-    assert standins[System.EMPLOYMENT].stats().get("employment.register") == 2
-    assert standins[System.LABOUR].stats().get("FileContract") == 2
+    assert systems[System.EMPLOYMENT].stats().get("employment.register") == 2
+    assert systems[System.LABOUR].stats().get("FileContract") == 2
 
 
 async def test_ending_registers_unemployment_only_after_stage_zero(
@@ -139,7 +139,7 @@ async def test_account_opening_opens_a_new_unit_and_binds_its_three_ids(
 
 
 async def test_account_opening_binds_units_that_already_exist(
-    store: Store, engine: Engine, standins: dict[System, RunningStandin]
+    store: Store, engine: Engine, systems: dict[System, FakeSystem]
 ) -> None:
     seed = EMPLOYERS[1]
     # The gateway knows the unit, but not yet its ids in the systems.
@@ -164,13 +164,13 @@ async def test_labour_refusal_revokes_the_employment_registration(
     store: Store,
     engine: Engine,
     adapters: Adapters,
-    standins: dict[System, RunningStandin],
+    systems: dict[System, FakeSystem],
 ) -> None:
     row = hire_row()
     # A contract in force for this worker is already filed with the unit.
     await adapters.labour.file(UNIT.labour_id, person_of(row), term_of(row))
     # The labour system answers late, so that the employment registration is done first.
-    standins[System.LABOUR].faults(latency_ms=400)
+    systems[System.LABOUR].faults(latency_ms=400)
     (registration,) = await submit(store, [row])
 
     (done,) = await settle(store, [registration.id], engine)
@@ -188,7 +188,7 @@ async def test_labour_refusal_revokes_the_employment_registration(
     assert record.reference == employment.reference
     assert record.state is EmploymentState.REVOKED
     assert await employed(adapters, row.id_number) == []
-    assert standins[System.EMPLOYMENT].stats().get("employment.revoke") == 1
+    assert systems[System.EMPLOYMENT].stats().get("employment.revoke") == 1
     # The contract filed before stays: it was not this registration's.
     assert len(await in_force(adapters, row.id_number)) == 1
     assert await store.registrations.busy_workers([done.person_key or ""]) == []

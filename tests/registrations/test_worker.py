@@ -1,4 +1,8 @@
-"""``run_worker``: the engine as ``hrss-gateway serve`` and ``hrss-gateway worker`` run it."""
+"""``run_worker``: the engine as ``hrss-gateway serve`` and ``hrss-gateway worker`` run it.
+
+Over the stand-in processes: the gateway is started from its configuration,
+so its adapters (and their resilience layer) are the ones production builds.
+"""
 
 from __future__ import annotations
 
@@ -37,7 +41,7 @@ async def gateway(
 
 
 async def test_run_worker_carries_registrations_out_until_stopped(
-    gateway: Gateway, adapters: Adapters
+    gateway: Gateway, standin_adapters: Adapters
 ) -> None:
     rows = [hire_row(), hire_row()]
     registrations = await submit(gateway.store, rows)
@@ -57,7 +61,7 @@ async def test_run_worker_carries_registrations_out_until_stopped(
         await asyncio.wait_for(worker, timeout=10)
     assert [r.state for r in current if r is not None] == [RegistrationState.COMPLETED] * 2
     for row in rows:
-        assert len(await employed(adapters, row.id_number)) == 1
+        assert len(await employed(standin_adapters, row.id_number)) == 1
 
 
 def test_each_engine_has_an_owner_of_its_own(gateway: Gateway) -> None:
