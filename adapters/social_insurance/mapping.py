@@ -177,7 +177,7 @@ def birth_date_of(request: AdditionRequest) -> dt.date:
         try:
             return dt.date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
         except ValueError:
-            pass
+            pass  # not a real date: asked for, as when the document carries none
     raise MappingError("birth_date", "the date of birth is needed for this document")
 
 

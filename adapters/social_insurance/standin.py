@@ -63,7 +63,7 @@ class Invalid(Exception):
 
 
 class BadBody(Exception):
-    pass
+    """The request's body is not a JSON object in UTF-8: answered 400, as the contract says."""
 
 
 # ------------------------------------------------------------- validation
