@@ -1,4 +1,4 @@
-"""What the three systems' HTTP clients share."""
+"""What the systems' HTTP clients and adapters share."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ import datetime as dt
 import email.utils
 import functools
 import ssl
+
+from gateway.domain.model import EmployerBinding, EmployerProfile
+from gateway.systems import Duplicate, SystemAdapter
 
 
 @functools.cache
@@ -36,3 +39,17 @@ def parse_retry_after(value: str | None, now: dt.datetime | None = None) -> floa
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
     return max(0.0, (when - (now or dt.datetime.now(dt.UTC))).total_seconds())
+
+
+async def bind_existing(
+    adapter: SystemAdapter, profile: EmployerProfile, refusal: Duplicate
+) -> EmployerBinding:
+    """After "the unit is already open": bind the unit as the system holds it. The
+    look-up checks the claim rather than trusting it; the id the refusal carried
+    is the fallback when the look-up finds nothing, and otherwise the refusal stands."""
+    existing = await adapter.find_employer(profile.credit_code)
+    if existing is not None:
+        return existing
+    if refusal.existing_reference:
+        return EmployerBinding(adapter.system, refusal.existing_reference, profile, created=False)
+    raise refusal

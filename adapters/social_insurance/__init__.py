@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 import httpx
 
+from adapters.http import bind_existing
 from adapters.social_insurance import mapping
 from adapters.social_insurance.client import Answer, SocialInsuranceClient
 from adapters.social_insurance.model import (
@@ -91,14 +92,7 @@ class SocialInsuranceAdapter:
         error = self._error(answer, write=True)
         if not isinstance(error, Duplicate):
             raise error
-        # "Already registered": bind the unit as the system holds it; the look-up
-        # also checks the claim rather than trusting it.
-        existing = await self.find_employer(profile.credit_code)
-        if existing is not None:
-            return existing
-        if error.existing_reference:
-            return EmployerBinding(self.system, error.existing_reference, profile, created=False)
-        raise error
+        return await bind_existing(self, profile, error)
 
     async def ping(self) -> None:
         answer = await self._client.call("GET", "/units/" + _PING_CODE)

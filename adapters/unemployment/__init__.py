@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import httpx
 
-from adapters.http import tls_context
+from adapters.http import bind_existing, tls_context
 from adapters.unemployment import mapping
 from adapters.unemployment.client import Answer, UnemploymentClient
 from gateway.domain.model import (
@@ -86,14 +86,7 @@ class UnemploymentAdapter:
         error = mapping.error_from_answer(answer.status, answer.body, write=True)
         if not isinstance(error, Duplicate) or error.system_code != "40901":
             raise error
-        # "Already open": bind the unit the system holds, as it holds it. The
-        # look-up also checks the claim rather than trusting it.
-        existing = await self.find_employer(profile.credit_code)
-        if existing is not None:
-            return existing
-        if error.existing_reference:
-            return EmployerBinding(self.system, error.existing_reference, profile, created=False)
-        raise error
+        return await bind_existing(self, profile, error)
 
     async def ping(self) -> None:
         answer = await self._client.call("GET", "/dw/" + _PING_CODE)
