@@ -60,6 +60,15 @@ SubmitOutcome = Created | Replayed | KeyConflict | WorkersBusy
 
 
 @dataclass(frozen=True, slots=True)
+class AuditAs:
+    """Who changes a registration by hand, recorded in the same transaction."""
+
+    account: Account
+    action: str  # e.g. retry_follow_up
+    channel: str  # where it was done (``Channel``'s value)
+
+
+@dataclass(frozen=True, slots=True)
 class RegistrationFilter:
     credit_codes: Sequence[str] | None = None  # None: any employer
     divisions: Sequence[str] | None = None  # a clerk's scope (a city covers its districts)
@@ -178,11 +187,13 @@ class RegistrationStore(Protocol):
         deadline_at: dt.datetime | None = None,
         payload: dict[str, Any] | None = None,
         row: dict[str, Any] | None = None,
+        audit_as: AuditAs | None = None,
     ) -> bool:
         """A person's change to one step at rest: its state and error (``finished_at``
         set unless it is made due at ``next_attempt_at``), optionally its deadline,
-        what it sends (``payload``) and the registration's row (``row``), in one
-        transaction. Only while the step is in a state of ``expect`` without a live
+        what it sends (``payload``) and the registration's row (``row``), and with
+        ``audit_as`` the audit log's record of it for the registration's worker, in
+        one transaction. Only while the step is in a state of ``expect`` without a live
         lease and the registration in ``while_registration``; False, with nothing
         written, otherwise. Bumps the registration's ``version``."""
         ...

@@ -44,6 +44,7 @@ from gateway.registrations.model import (
 )
 from gateway.registrations.model import Warning as RegistrationWarning
 from gateway.registrations.ports import (
+    AuditAs,
     Created,
     KeyConflict,
     RegistrationFilter,
@@ -53,7 +54,7 @@ from gateway.registrations.ports import (
     WorkersBusy,
 )
 from gateway.store import tables as t
-from gateway.store.audit import AuditLog, keyed
+from gateway.store.audit import AuditLog, Write, keyed
 from gateway.store.database import Database
 from gateway.store.model import Account, InvalidCursor, StoreError, division_prefix
 from gateway.store.paging import check_first, decode_cursor, encode_cursor
@@ -437,6 +438,7 @@ class Registrations:
         deadline_at: dt.datetime | None = None,
         payload: dict[str, Any] | None = None,
         row: dict[str, Any] | None = None,
+        audit_as: AuditAs | None = None,
     ) -> bool:
         """A person's change to one step at rest (a follow-up retried with corrected
         data, or cancelled alone), in one transaction; see ``RegistrationStore``.
@@ -484,6 +486,24 @@ class Registrations:
                 await conn.execute(
                     sa.update(r).where(r.c.id == registration_id).values(payload=_dump(row))
                 )
+            if audit_as is not None:
+                found = (
+                    await conn.execute(
+                        sa.select(r.c.person_key, r.c.credit_code).where(r.c.id == registration_id)
+                    )
+                ).one()
+                if found.person_key is not None:
+                    id_type, _, id_number = found.person_key.partition(":")
+                    await keyed(self._audit).record_writes(
+                        actor=audit_as.account,
+                        channel=audit_as.channel,
+                        credit_code=found.credit_code,
+                        writes=[
+                            Write(audit_as.action, id_type, id_number, "allowed", registration_id)
+                        ],
+                        at=now,
+                        conn=conn,
+                    )
             await _bump(conn, [registration_id], now)
         return True
 
