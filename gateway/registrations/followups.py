@@ -130,7 +130,21 @@ def correct(
 ) -> Correction:
     """The follow-up ``step`` planned again with ``corrections`` (unified field
     names of the form's row), checked as the form checks its row: every problem
-    at once, by field. ``limits`` checks the row's texts against where it goes."""
+    at once, by field. ``limits`` checks the row's texts against where it goes.
+
+    Only a refused follow-up is corrected: one stuck may have reached its system
+    (its outcome is unknown), and is asked about, not changed, before it is sent
+    again (``FollowUpActionRefused``)."""
+    if corrections and step.state is not StepState.REFUSED:
+        zh, en = _what(step)
+        raise FollowUpActionRefused(
+            "FOLLOW_UP_OUTCOME_UNKNOWN",
+            f"{zh}未被拒绝而是未能按时办结，可能已送达该系统，不能更正后重试；请不带更正重试，"
+            "系统将先核实是否已办理",
+            f"{en.capitalize()} was not refused but did not finish in time and may have "
+            "reached its system: it cannot be corrected; retry it without corrections, and "
+            "the system is asked first whether it was done",
+        )
     row = stored_row(registration)
     allowed = CORRECTABLE.get(step.operation, frozenset())
     problems = [_not_correctable(f, step) for f in corrections if f not in allowed]

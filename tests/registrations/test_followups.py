@@ -283,3 +283,13 @@ def test_only_what_the_follow_up_alone_sends_may_be_corrected(field: str, value:
 def test_rows_keep_their_business() -> None:
     registration = ending(unemployment=StepState.REFUSED)
     assert stored_row(registration).business is RowBusiness.END
+
+
+def test_a_stuck_follow_up_is_not_corrected() -> None:
+    registration = ending(unemployment=StepState.STUCK)
+    step = step_of(registration, System.UNEMPLOYMENT)
+    with pytest.raises(FollowUpActionRefused) as refused:
+        correct(registration, step, {"mobile": "13812345678"}, today=TODAY, limits=no_limits)
+    assert refused.value.code == "FOLLOW_UP_OUTCOME_UNKNOWN"
+    # Without corrections it is retried as it was.
+    assert correct(registration, step, {}, today=TODAY, limits=no_limits).problems == []
