@@ -16,13 +16,19 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from gateway.domain.checks import FIELD_LABELS, Problem, check_row
 from gateway.domain.model import RegistrationRow
-from gateway.registrations.messages import OPERATION_EN, OPERATION_ZH, SYSTEM_EN, SYSTEM_ZH
+from gateway.registrations.messages import (
+    FOUND_EXISTING,
+    OPERATION_EN,
+    OPERATION_ZH,
+    SYSTEM_EN,
+    SYSTEM_ZH,
+)
 from gateway.registrations.model import (
     Operation,
     Registration,
@@ -161,10 +167,42 @@ def correct(
     return Correction(corrected, replanned(registration, step, corrected), [])
 
 
+# ------------------------------------------------------------- what is read
+
+
+def refused_follow_up(step: Step) -> bool:
+    return step.state is StepState.REFUSED and step.kind is StepKind.FOLLOW_UP
+
+
+def cancelled_follow_up(step: Step) -> bool:
+    """A follow-up a person cancelled alone (the core stays)."""
+    return (
+        step.kind is StepKind.FOLLOW_UP
+        and step.state is StepState.SKIPPED
+        and step.last_error is not None
+        and step.last_error.code == FOLLOW_UP_CANCELLED
+    )
+
+
+def finished(step: Step) -> bool:
+    """Nothing more to do for this step going forward: done, or cancelled alone."""
+    return step.state is StepState.DONE or cancelled_follow_up(step)
+
+
+def adopted(step: Step) -> bool:
+    """Done by finding a matching record already there: not this registration's write."""
+    return step.last_error is not None and step.last_error.code == FOUND_EXISTING
+
+
+def ours_to_undo(step: Step, undoable: Collection[Operation]) -> bool:
+    """A done step a compensation undoes: its system can, and the write was ours."""
+    return step.operation in undoable and not adopted(step)
+
+
 # ------------------------------------------------------------------ the notice
 
 
-def cancelled_follow_up(step: Step) -> StepError:
+def cancel_note(step: Step) -> StepError:
     """The note a follow-up cancelled alone keeps: the core stays as filed."""
     zh, en = _what(step)
     return StepError(

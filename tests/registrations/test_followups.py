@@ -136,7 +136,7 @@ def test_nothing_to_say_while_the_core_is_not_complete_or_was_refused() -> None:
 def test_a_cancelled_follow_up_is_said_of_a_completed_registration() -> None:
     registration = ending(unemployment=StepState.SKIPPED)
     step = step_of(registration, System.UNEMPLOYMENT)
-    step.last_error = followups.cancelled_follow_up(step)
+    step.last_error = followups.cancel_note(step)
     registration.state = RegistrationState.COMPLETED
     assert follow_ups_left(registration) == []
     said = notice(registration)
