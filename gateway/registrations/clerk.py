@@ -10,6 +10,7 @@ both win. The registration is then decided again at once, as a worker would.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
@@ -117,16 +118,7 @@ class Clerk:
             )
         now = self.clock()
         amend, resume = decisions.retry_follow_up(step, now, step_deadline=self.step_deadline)
-        amend = AmendStep(
-            amend.step_id,
-            amend.expect,
-            amend.state,
-            amend.error,
-            amend.next_attempt_at,
-            amend.deadline_at,
-            payload=payload,
-            row=row,
-        )
+        amend = dataclasses.replace(amend, payload=payload, row=row)
         await self._amend(registration, amend, resume, now, audit_as)
         log.info("registration %s: follow-up %s retried", registration.id, operation.value)
         return await self._after(registration.id)
