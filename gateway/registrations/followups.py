@@ -9,7 +9,7 @@ retries the follow-up (with corrected data) or cancels it alone.
 Pure: what is decided here, the clerk's commands of the engine apply to the
 store. A correction is checked exactly as the form's row is
 (``gateway.domain.checks``), on the row as it would then be, and the step's
-payload is planned again from that row (``plan.replanned``).
+payload is planned again from that row (``replanned``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.domain.checks import FIELD_LABELS, Problem, check_row
-from gateway.domain.model import RegistrationRow
+from gateway.domain.model import RegistrationRow, System
 from gateway.registrations.messages import (
     FOUND_EXISTING,
     OPERATION_EN,
@@ -40,7 +40,7 @@ from gateway.registrations.model import (
     core_complete,
     follow_ups_left,
 )
-from gateway.registrations.plan import CORRECTABLE, replanned, stored_row
+from gateway.registrations.plan import from_payload, row_steps, step_request, to_payload
 
 FOLLOW_UP_NEEDS_ATTENTION = "FOLLOW_UP_NEEDS_ATTENTION"
 FOLLOW_UP_CANCELLED = "FOLLOW_UP_CANCELLED"
@@ -100,6 +100,41 @@ def waiting_follow_up(registration: Registration, operation: Operation) -> Step:
             f"{en.capitalize()} is {step.state.value}: there is nothing to retry or cancel",
         )
     return step
+
+
+#: What retrying a refused follow-up may correct: the row's fields that it alone
+#: sends. What the core sent (the end date and reason) stands as filed, and the
+#: worker's ID is whom the registration is for: neither is corrected here.
+CORRECTABLE: dict[Operation, frozenset[str]] = {
+    Operation.REGISTER_UNEMPLOYMENT: frozenset(
+        {
+            "name",
+            "gender",
+            "ethnicity",
+            "education",
+            "mobile",
+            "household_address",
+            "current_address",
+        }
+    ),
+}
+
+
+def stored_row(registration: Registration) -> RegistrationRow:
+    """The row a registration was planned from (as corrected since, if it was)."""
+    return from_payload(registration.payload, RegistrationRow)
+
+
+def replanned(registration: Registration, step: Step, row: RegistrationRow) -> dict[str, Any]:
+    """``step``'s payload planned again from ``row``, with the unit ids the
+    registration's steps already use (the core's stay what they were filed with)."""
+    ids: dict[System, str | None] = {
+        s.system: getattr(step_request(s), "employer_id", None) for s in registration.steps
+    }
+    for planned in row_steps(row, ids):
+        if planned.operation is step.operation and planned.system is step.system:
+            return to_payload(planned.request)
+    raise ValueError(f"{step.operation.value} is not part of a {row.business.value} row")
 
 
 @dataclass(frozen=True, slots=True)

@@ -293,41 +293,6 @@ def step_request(step: Step) -> Any:
     return from_payload(step.payload, PAYLOAD_TYPES[step.operation])
 
 
-#: What retrying a refused follow-up may correct: the row's fields that it alone
-#: sends. What the core sent (the end date and reason) stands as filed, and the
-#: worker's ID is whom the registration is for: neither is corrected here.
-CORRECTABLE: dict[Operation, frozenset[str]] = {
-    Operation.REGISTER_UNEMPLOYMENT: frozenset(
-        {
-            "name",
-            "gender",
-            "ethnicity",
-            "education",
-            "mobile",
-            "household_address",
-            "current_address",
-        }
-    ),
-}
-
-
-def stored_row(registration: Registration) -> RegistrationRow:
-    """The row a registration was planned from (as corrected since, if it was)."""
-    return from_payload(registration.payload, RegistrationRow)
-
-
-def replanned(registration: Registration, step: Step, row: RegistrationRow) -> dict[str, Any]:
-    """``step``'s payload planned again from ``row``, with the unit ids the
-    registration's steps already use (the core's stay what they were filed with)."""
-    ids: dict[System, str | None] = {
-        s.system: getattr(step_request(s), "employer_id", None) for s in registration.steps
-    }
-    for planned in row_steps(row, ids):
-        if planned.operation is step.operation and planned.system is step.system:
-            return to_payload(planned.request)
-    raise ValueError(f"{step.operation.value} is not part of a {row.business.value} row")
-
-
 def _registration(
     business: Business,
     credit_code: str,

@@ -22,6 +22,7 @@ from gateway.domain.model import (
 )
 from gateway.registrations import followups, messages
 from gateway.registrations.engine import Engine
+from gateway.registrations.followups import stored_row
 from gateway.registrations.model import (
     Operation,
     Registration,
@@ -31,7 +32,7 @@ from gateway.registrations.model import (
     core_complete,
     follow_ups_left,
 )
-from gateway.registrations.plan import person_of, stored_row, to_payload
+from gateway.registrations.plan import person_of, to_payload
 from gateway.store import Store
 from tests.clock import MovableClock
 from tests.fakes import FakeSystem

@@ -13,7 +13,7 @@ from gateway.domain.checks import Problem
 from gateway.domain.model import Business as RowBusiness
 from gateway.domain.model import Gender, RegistrationRow, System, UnemploymentRequest
 from gateway.registrations import followups
-from gateway.registrations.followups import FollowUpActionRefused, correct, notice
+from gateway.registrations.followups import FollowUpActionRefused, correct, notice, stored_row
 from gateway.registrations.model import (
     Channel,
     Operation,
@@ -25,7 +25,7 @@ from gateway.registrations.model import (
     core_complete,
     follow_ups_left,
 )
-from gateway.registrations.plan import new_id, plan_row, step_request, stored_row
+from gateway.registrations.plan import new_id, plan_row, step_request
 from tests.registrations.support import UNIT, end_row, hire_row, plan, step_of, unit_ids
 
 TODAY = dt.date(2024, 10, 8)
