@@ -4,8 +4,9 @@ that matches what was asked is done. Counted in the systems themselves."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -174,6 +175,7 @@ async def test_a_stuck_follow_up_leaves_the_core(
     await assert_worker_ended(adapters, row)
 
 
+@pytest.mark.parametrize("store_url", SQL_BACKENDS, indirect=True)
 async def test_retrying_with_corrected_data_completes_it(
     store: Store, engine: Engine, adapters: Adapters, systems: dict[System, FakeSystem]
 ) -> None:
@@ -241,6 +243,38 @@ async def test_cancelling_the_follow_up_completes_with_the_core_kept(
     assert again.value.code == "CORE_NOT_COMPLETE"
 
 
+@pytest.mark.parametrize("store_url", SQL_BACKENDS, indirect=True)
+async def test_two_people_acting_on_one_follow_up_at_once_act_once(
+    store: Store,
+    engine: Engine,
+    make_engine: Callable[..., Engine],
+    open_store: Callable[[], Awaitable[Store]],
+    adapters: Adapters,
+    systems: dict[System, FakeSystem],
+) -> None:
+    """The employer retries while a clerk, on another gateway, cancels: one wins."""
+    row, done, blocking = await refused_follow_up(store, engine, adapters, systems)
+    await adapters.unemployment.cancel(blocking)
+    other = make_engine(on=await open_store(), owner="other")
+
+    outcomes = await asyncio.gather(
+        engine.retry_follow_up(done.id, Operation.REGISTER_UNEMPLOYMENT),
+        other.cancel_follow_up(done.id, Operation.REGISTER_UNEMPLOYMENT),
+        return_exceptions=True,
+    )
+
+    refused = [o for o in outcomes if isinstance(o, followups.FollowUpActionRefused)]
+    assert len(refused) == 1, outcomes
+    assert refused[0].code in ("FOLLOW_UP_NOT_WAITING", "CORE_NOT_COMPLETE")
+    (finished,) = await settle(store, [done.id], engine)
+    assert finished.state is RegistrationState.COMPLETED
+    unemployment = step_of(finished, System.UNEMPLOYMENT)
+    retried = isinstance(outcomes[1], followups.FollowUpActionRefused)
+    assert unemployment.state is (StepState.DONE if retried else StepState.SKIPPED)
+    assert len(await registered_unemployed(adapters, row.id_number)) == (1 if retried else 0)
+    assert_core_kept_once(systems)
+
+
 async def test_a_clerks_retry_of_the_registration_sends_the_refused_follow_up_again(
     store: Store, engine: Engine, adapters: Adapters, systems: dict[System, FakeSystem]
 ) -> None:
@@ -302,6 +336,7 @@ async def test_an_already_registered_that_matches_is_done_with_its_reference(
     assert_core_kept_once(systems)
 
 
+@pytest.mark.parametrize("store_url", SQL_BACKENDS, indirect=True)
 async def test_a_core_refusal_of_an_ending_undoes_the_core_and_skips_the_follow_up(
     store: Store, engine: Engine, adapters: Adapters, systems: dict[System, FakeSystem]
 ) -> None:
