@@ -190,7 +190,10 @@ def core_complete(registration: Registration) -> bool:
 
 
 def follow_ups_left(registration: Registration) -> list[Step]:
-    """The follow-up steps neither done nor cancelled (or undone with the rest)."""
+    """The follow-up steps neither done nor cancelled (or undone with the rest);
+    none of a registration that is final."""
+    if registration.state.is_final:
+        return []
     return [
         s
         for s in registration.steps

@@ -293,3 +293,9 @@ def test_a_stuck_follow_up_is_not_corrected() -> None:
     assert refused.value.code == "FOLLOW_UP_OUTCOME_UNKNOWN"
     # Without corrections it is retried as it was.
     assert correct(registration, step, {}, today=TODAY, limits=no_limits).problems == []
+
+
+def test_nothing_is_left_of_a_registration_that_is_final() -> None:
+    registration = ending(unemployment=StepState.REFUSED)
+    registration.state = RegistrationState.CANCELLED
+    assert follow_ups_left(registration) == []
