@@ -18,8 +18,18 @@ from typing import Any
 
 from gateway.registrations import decisions
 from gateway.registrations.decisions import AmendStep, SetRegistrationState, Write
-from gateway.registrations.followups import FollowUpActionRefused, waiting_follow_up
-from gateway.registrations.model import Operation, Registration, RegistrationState, StepState
+from gateway.registrations.followups import (
+    FollowUpActionRefused,
+    not_correctable_now,
+    waiting_follow_up,
+)
+from gateway.registrations.model import (
+    Operation,
+    Registration,
+    RegistrationState,
+    Step,
+    StepState,
+)
 from gateway.registrations.ports import AuditAs, RegistrationStore
 
 # The engine's parts log as the engine: one name for operators to follow.
@@ -111,11 +121,7 @@ class Clerk:
         was planned from) what it sends is replaced first. The core stays."""
         registration, step = await self._waiting(registration_id, operation)
         if payload is not None and step.state is not StepState.REFUSED:
-            raise FollowUpActionRefused(
-                "FOLLOW_UP_OUTCOME_UNKNOWN",
-                "该后续事项可能已送达系统，不能更正后重试",
-                "This follow-up may have reached its system: it cannot be corrected",
-            )
+            raise not_correctable_now(step)
         now = self.clock()
         amend, resume = decisions.retry_follow_up(step, now, step_deadline=self.step_deadline)
         amend = dataclasses.replace(amend, payload=payload, row=row)
@@ -137,7 +143,7 @@ class Clerk:
 
     async def _waiting(
         self, registration_id: str, operation: Operation
-    ) -> tuple[Registration, Any]:
+    ) -> tuple[Registration, Step]:
         registration = await self.store.get(registration_id)
         if registration is None:
             raise _not_found()

@@ -137,6 +137,19 @@ def replanned(registration: Registration, step: Step, row: RegistrationRow) -> d
     raise ValueError(f"{step.operation.value} is not part of a {row.business.value} row")
 
 
+def not_correctable_now(step: Step) -> FollowUpActionRefused:
+    """A stuck follow-up may have reached its system: asked about, never changed."""
+    zh, en = _what(step)
+    return FollowUpActionRefused(
+        "FOLLOW_UP_OUTCOME_UNKNOWN",
+        f"{zh}未被拒绝而是未能按时办结，可能已送达该系统，不能更正后重试；请不带更正重试，"
+        "系统将先核实是否已办理",
+        f"{en.capitalize()} was not refused but did not finish in time and may have "
+        "reached its system: it cannot be corrected; retry it without corrections, and "
+        "the system is asked first whether it was done",
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Correction:
     """A follow-up's retry with corrected data: the row as it would be, the step's
@@ -177,15 +190,7 @@ def correct(
     (its outcome is unknown), and is asked about, not changed, before it is sent
     again (``FollowUpActionRefused``)."""
     if corrections and step.state is not StepState.REFUSED:
-        zh, en = _what(step)
-        raise FollowUpActionRefused(
-            "FOLLOW_UP_OUTCOME_UNKNOWN",
-            f"{zh}未被拒绝而是未能按时办结，可能已送达该系统，不能更正后重试；请不带更正重试，"
-            "系统将先核实是否已办理",
-            f"{en.capitalize()} was not refused but did not finish in time and may have "
-            "reached its system: it cannot be corrected; retry it without corrections, and "
-            "the system is asked first whether it was done",
-        )
+        raise not_correctable_now(step)
     row = stored_row(registration)
     allowed = CORRECTABLE.get(step.operation, frozenset())
     problems = [_not_correctable(f, step) for f in corrections if f not in allowed]

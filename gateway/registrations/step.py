@@ -174,7 +174,7 @@ class StepWorker:
         await self._finish(step, StepState.DONE)
 
     async def _duplicate(self, step: Step, exc: Duplicate) -> None:
-        """ "Already exists": checked with a query, never trusted.
+        """An "already exists" answer: checked with a query, never trusted.
 
         An earlier attempt of ours whose outcome was unknown may be what the
         system holds: a record matching what was asked is taken as ours. A
