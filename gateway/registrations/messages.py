@@ -23,6 +23,7 @@ UNDO_IMPOSSIBLE = "UNDO_IMPOSSIBLE"
 UNDO_FAILED = "UNDO_FAILED"
 DONE_WITHOUT_REFERENCE = "DONE_WITHOUT_REFERENCE"
 INTERNAL_ERROR = "INTERNAL_ERROR"
+FOUND_EXISTING = "FOUND_EXISTING"
 CANCELLED = "CANCELLED"
 
 SYSTEM_ZH: dict[System, str] = {
@@ -152,6 +153,21 @@ def done_without_reference(system: System, operation: Operation) -> StepError:
         f"{OPERATION_EN[operation].capitalize()} was found done in the {SYSTEM_EN[system]}, "
         "but its reference is not in the system's answer; undoing it later must be done "
         "by hand in that system",
+    )
+
+
+def found_existing(system: System, operation: Operation) -> StepError:
+    """Not an error: "already exists" on a first attempt, and the record found is
+    exactly what was asked (same worker, unit, dates). Done, but not this
+    registration's own write: undoing the registration leaves it."""
+    return StepError(
+        FOUND_EXISTING,
+        f"{SYSTEM_ZH[system]}答复已有该记录，经查询核实与本次申请一致（同一劳动者、单位、日期），"
+        f"视为{OPERATION_ZH[operation]}已办结；该记录并非本次登记所建，撤销本次登记时不会撤销它",
+        f"The {SYSTEM_EN[system]} answered that it already holds the record, and a query "
+        f"showed it is exactly what was asked (same worker, unit and dates): "
+        f"{OPERATION_EN[operation]} counts as done. The record was not made by this "
+        "registration, so undoing the registration leaves it",
     )
 
 

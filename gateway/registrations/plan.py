@@ -14,7 +14,7 @@ import functools
 import typing
 import uuid
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from cattrs.preconf.json import make_converter
 
@@ -38,6 +38,7 @@ from gateway.registrations.model import (
     Registration,
     RegistrationState,
     Step,
+    StepKind,
     Warning,
 )
 
@@ -100,10 +101,21 @@ def term_of(row: RegistrationRow) -> ContractTerm:
     )
 
 
-def row_steps(
-    row: RegistrationRow, ids: dict[System, str | None]
-) -> list[tuple[int, Operation, System, Any]]:
-    """The steps of one row: (stage, operation, system, what to send)."""
+class PlannedStep(NamedTuple):
+    """One step of a plan: when, what, where, what to send, and whether it is core."""
+
+    stage: int
+    operation: Operation
+    system: System
+    request: Any
+    kind: StepKind = StepKind.CORE
+
+
+def row_steps(row: RegistrationRow, ids: dict[System, str | None]) -> list[PlannedStep]:
+    """The steps of one row. The core of each business stands or falls together
+    (hire: employment registration and contract filing; renew; end: dismissal
+    and contract ending); the worker's unemployment registration is a follow-up:
+    it waits for the core, and its refusal never undoes it."""
 
     def bound(system: System) -> str:
         employer_id = ids.get(system)
@@ -115,7 +127,7 @@ def row_steps(
         assert row.start_date and row.employment_person_category and row.employment_form
         assert row.post and row.employment_locality
         return [
-            (
+            PlannedStep(
                 0,
                 Operation.REGISTER_EMPLOYMENT,
                 System.EMPLOYMENT,
@@ -129,7 +141,7 @@ def row_steps(
                     row.employment_locality,
                 ),
             ),
-            (
+            PlannedStep(
                 0,
                 Operation.FILE_CONTRACT,
                 System.LABOUR,
@@ -142,7 +154,7 @@ def row_steps(
         ]
     if row.business is RowBusiness.RENEW:
         return [
-            (
+            PlannedStep(
                 0,
                 Operation.RENEW_CONTRACT,
                 System.LABOUR,
@@ -154,8 +166,8 @@ def row_steps(
             ),
         ]
     assert row.end_reason and row.end_date
-    steps: list[tuple[int, Operation, System, Any]] = [
-        (
+    steps = [
+        PlannedStep(
             0,
             Operation.DISMISS,
             System.EMPLOYMENT,
@@ -167,7 +179,7 @@ def row_steps(
                 row.end_reason,
             ),
         ),
-        (
+        PlannedStep(
             0,
             Operation.END_CONTRACT,
             System.LABOUR,
@@ -181,7 +193,7 @@ def row_steps(
     ]
     if row.register_unemployment:
         steps.append(
-            (
+            PlannedStep(
                 1,
                 Operation.REGISTER_UNEMPLOYMENT,
                 System.UNEMPLOYMENT,
@@ -191,6 +203,7 @@ def row_steps(
                     row.end_date,
                     row.end_reason,
                 ),
+                StepKind.FOLLOW_UP,
             )
         )
     return steps
@@ -286,7 +299,7 @@ def _registration(
     division: str,
     key: str | None,
     payload: dict[str, Any],
-    steps: Sequence[tuple[int, Operation, System, Any]],
+    steps: Sequence[PlannedStep],
     *,
     submission_id: str,
     channel: Channel,
@@ -318,13 +331,14 @@ def _registration(
                 operation=operation,
                 stage=stage,
                 payload=to_payload(request),
+                kind=kind,
                 # Later stages are not due until the earlier ones are done.
                 next_attempt_at=now if stage == 0 else None,
                 deadline_at=now + step_deadline,
                 created_at=now,
                 updated_at=now,
             )
-            for stage, operation, system, request in steps
+            for stage, operation, system, request, kind in steps
         ],
         created_at=now,
         updated_at=now,
@@ -340,11 +354,14 @@ def plan_row(
     only: Operation | None = None,
     **common: Any,
 ) -> Registration:
-    """A registration for one row; ``only`` keeps one step (separate handling)."""
+    """A registration for one row; ``only`` keeps one step (separate handling):
+    the one write asked for is then the whole business, hence core."""
     steps = row_steps(row, ids)
     business = Business(row.business.value)
     if only is not None:
-        steps = [(0, op, system, request) for _, op, system, request in steps if op is only]
+        steps = [
+            PlannedStep(0, s.operation, s.system, s.request) for s in steps if s.operation is only
+        ]
         if not steps:
             raise ValueError(f"{only.value} is not part of a {row.business.value} row")
         business = Business.SEPARATE
@@ -375,7 +392,8 @@ _ACCOUNT_SYSTEMS = tuple(System)
 def plan_account(profile: EmployerProfile, **common: Any) -> Registration:
     """Open or merge the employer in the three systems, in parallel."""
     steps = [
-        (0, Operation.OPEN_EMPLOYER, s, OpenEmployerRequest(profile)) for s in _ACCOUNT_SYSTEMS
+        PlannedStep(0, Operation.OPEN_EMPLOYER, s, OpenEmployerRequest(profile))
+        for s in _ACCOUNT_SYSTEMS
     ]
     return _registration(
         Business.OPEN_ACCOUNT,

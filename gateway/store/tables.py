@@ -196,6 +196,7 @@ STEP_STATES = (
     "SKIPPED",
     "STUCK",
 )
+STEP_KINDS = ("CORE", "FOLLOW_UP")
 SYSTEMS = ("employment", "labour", "unemployment")
 OPERATIONS = (
     "OPEN_EMPLOYER",
@@ -271,6 +272,8 @@ steps = sa.Table(
     sa.Column("stage", sa.Integer, nullable=False),
     sa.Column("payload", sa.Text, nullable=False),  # JSON
     sa.Column("state", sa.String(16), nullable=False),
+    # Core steps stand or fall together; a follow-up never undoes them.
+    sa.Column("kind", sa.String(16), nullable=False, server_default="CORE"),
     sa.Column("reference", sa.String(128), nullable=True),
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("next_attempt_at", UTCDateTime(), nullable=True),
@@ -284,6 +287,7 @@ steps = sa.Table(
     sa.CheckConstraint(_one_of("system", SYSTEMS), name="system"),
     sa.CheckConstraint(_one_of("operation", OPERATIONS), name="operation"),
     sa.CheckConstraint(_one_of("state", STEP_STATES), name="state"),
+    sa.CheckConstraint(_one_of("kind", STEP_KINDS), name="kind"),
     # What ``claim`` looks for: due steps in the states a worker acts on.
     sa.Index("ix_steps_state_next_attempt_at", "state", "next_attempt_at"),
 )
