@@ -3,9 +3,9 @@
 ``hrss-gateway serve --demo`` (what ``make demo`` runs) starts each stand-in
 (every system switched on, which in the demo includes social insurance, and the
 identity provider, which the gateway is set to trust) as its own process on its
-default loopback port, keeps every store under the local data folder, signs up ``demo-employer``, ``demo-clerk`` and
-``demo-admin`` (password ``demo-password``, in demo mode only), and stops the
-stand-ins when the gateway stops.
+default loopback port, keeps every store under the local data folder, signs up
+``demo-employer``, ``demo-clerk`` and ``demo-admin`` (password ``demo-password``,
+in demo mode only), and stops the stand-ins when the gateway stops.
 """
 
 from __future__ import annotations
