@@ -15,27 +15,9 @@ from __future__ import annotations
 from gateway.registrations.model import Step
 from gateway.registrations.plan import step_request
 from gateway.registry import Found, registry
-from gateway.systems import EmploymentSystem, LabourSystem, SystemAdapter, UnemploymentSystem
+from gateway.systems import SystemAdapter
 
 __all__ = ["Found", "find_write"]
-
-
-def as_employment(adapter: SystemAdapter) -> EmploymentSystem:
-    if not isinstance(adapter, EmploymentSystem):
-        raise TypeError(f"{type(adapter).__name__} is not an employment system adapter")
-    return adapter
-
-
-def as_labour(adapter: SystemAdapter) -> LabourSystem:
-    if not isinstance(adapter, LabourSystem):
-        raise TypeError(f"{type(adapter).__name__} is not a labour system adapter")
-    return adapter
-
-
-def as_unemployment(adapter: SystemAdapter) -> UnemploymentSystem:
-    if not isinstance(adapter, UnemploymentSystem):
-        raise TypeError(f"{type(adapter).__name__} is not an unemployment system adapter")
-    return adapter
 
 
 async def find_write(step: Step, adapter: SystemAdapter) -> Found | None:
