@@ -24,10 +24,10 @@ from gateway.domain.checks import FIELD_LABELS, Problem, check_row
 from gateway.domain.model import RegistrationRow, System
 from gateway.registrations.messages import (
     FOUND_EXISTING,
-    OPERATION_EN,
-    OPERATION_ZH,
-    SYSTEM_EN,
-    SYSTEM_ZH,
+    operation_en,
+    operation_zh,
+    system_en,
+    system_zh,
 )
 from gateway.registrations.model import (
     Operation,
@@ -62,8 +62,8 @@ class FollowUpActionRefused(Exception):
 
 def _what(step: Step) -> tuple[str, str]:
     return (
-        f"{SYSTEM_ZH[step.system]}{OPERATION_ZH[step.operation]}",
-        f"{OPERATION_EN[step.operation]} in the {SYSTEM_EN[step.system]}",
+        f"{system_zh(step.system)}{operation_zh(step.operation)}",
+        f"{operation_en(step.operation)} in the {system_en(step.system)}",
     )
 
 
@@ -71,10 +71,10 @@ def waiting_follow_up(registration: Registration, operation: Operation) -> Step:
     """The follow-up ``operation`` of a registration whose core is done and which
     waits for a person; ``FollowUpActionRefused`` says why not otherwise."""
     found = [
-        s for s in registration.steps if s.operation is operation and s.kind is StepKind.FOLLOW_UP
+        s for s in registration.steps if s.operation == operation and s.kind is StepKind.FOLLOW_UP
     ]
     if not found:
-        zh, en = OPERATION_ZH[operation], OPERATION_EN[operation]
+        zh, en = operation_zh(operation), operation_en(operation)
         raise FollowUpActionRefused(
             "NO_SUCH_FOLLOW_UP",
             f"该登记没有“{zh}”这一后续事项",
@@ -259,8 +259,8 @@ def notice(registration: Registration) -> StepError | None:
     if registration.failure is not None or not core_complete(registration):
         return None
     cores = [s for s in registration.steps if s.kind is StepKind.CORE]
-    core_zh = "、".join(OPERATION_ZH[s.operation] for s in cores)
-    core_en = " and ".join(OPERATION_EN[s.operation] for s in cores)
+    core_zh = "、".join(operation_zh(s.operation) for s in cores)
+    core_en = " and ".join(operation_en(s.operation) for s in cores)
     left = follow_ups_left(registration)
     if registration.state is RegistrationState.NEEDS_ATTENTION and left:
         parts_zh, parts_en = [], []

@@ -3,6 +3,7 @@
 Codes are stable (front ends and clerks act on them); messages never hold an
 ID number, a mobile number or an address: what a system said is passed through
 ``redact`` even though the adapters already keep personal data out of it.
+Systems and operations are named as their packages declare them (``gateway.registry``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from gateway.domain.model import System
 from gateway.privacy import redact
 from gateway.registrations.model import Operation, StepError
+from gateway.registry import registry
 from gateway.systems import AdapterError, Duplicate, NotFound, Rejected, Unavailable
 
 SYSTEM_UNAVAILABLE = "SYSTEM_UNAVAILABLE"
@@ -26,37 +28,31 @@ INTERNAL_ERROR = "INTERNAL_ERROR"
 FOUND_EXISTING = "FOUND_EXISTING"
 CANCELLED = "CANCELLED"
 
-SYSTEM_ZH: dict[System, str] = {
-    System.EMPLOYMENT: "就业系统",
-    System.LABOUR: "劳动关系系统",
-    System.UNEMPLOYMENT: "失业登记系统",
-}
 
-SYSTEM_EN: dict[System, str] = {
-    System.EMPLOYMENT: "employment system",
-    System.LABOUR: "labour relations system",
-    System.UNEMPLOYMENT: "unemployment system",
-}
+# A step may name a system or an operation no longer registered (a stored one,
+# after its package was removed): it is then named by its stored name.
 
-OPERATION_ZH: dict[Operation, str] = {
-    Operation.OPEN_EMPLOYER: "单位开户",
-    Operation.REGISTER_EMPLOYMENT: "就业登记",
-    Operation.DISMISS: "解聘备案",
-    Operation.FILE_CONTRACT: "劳动合同备案",
-    Operation.RENEW_CONTRACT: "劳动合同续签备案",
-    Operation.END_CONTRACT: "劳动合同解除/终止备案",
-    Operation.REGISTER_UNEMPLOYMENT: "失业登记",
-}
 
-OPERATION_EN: dict[Operation, str] = {
-    Operation.OPEN_EMPLOYER: "opening the unit",
-    Operation.REGISTER_EMPLOYMENT: "the employment registration",
-    Operation.DISMISS: "the dismissal filing",
-    Operation.FILE_CONTRACT: "the contract filing",
-    Operation.RENEW_CONTRACT: "the contract renewal",
-    Operation.END_CONTRACT: "the contract ending",
-    Operation.REGISTER_UNEMPLOYMENT: "the unemployment registration",
-}
+def system_zh(system: System) -> str:
+    return registry().get(system).name_zh if system in registry() else f"{system}系统"
+
+
+def system_en(system: System) -> str:
+    return registry().get(system).name_en if system in registry() else f"{system} system"
+
+
+def operation_zh(operation: Operation) -> str:
+    try:
+        return registry().operation(operation).label_zh
+    except KeyError:
+        return str(operation)
+
+
+def operation_en(operation: Operation) -> str:
+    try:
+        return registry().operation(operation).label_en
+    except KeyError:
+        return str(operation)
 
 
 def _said(exc: AdapterError) -> str:
@@ -65,7 +61,7 @@ def _said(exc: AdapterError) -> str:
 
 def unavailable(exc: Unavailable) -> StepError:
     """A write that did not go through, or whose answer was lost: retried later."""
-    zh, en = SYSTEM_ZH[exc.system], SYSTEM_EN[exc.system]
+    zh, en = system_zh(exc.system), system_en(exc.system)
     if exc.outcome_unknown:
         return StepError(
             OUTCOME_UNKNOWN,
@@ -82,7 +78,7 @@ def unavailable(exc: Unavailable) -> StepError:
 
 def cannot_check(exc: AdapterError) -> StepError:
     """The system could not be asked whether an earlier write happened."""
-    zh, en = SYSTEM_ZH[exc.system], SYSTEM_EN[exc.system]
+    zh, en = system_zh(exc.system), system_en(exc.system)
     return StepError(
         RECONCILE_UNAVAILABLE,
         f"无法向{zh}核实上次发送是否已办理，稍后再核实：{_said(exc)}",
@@ -94,7 +90,7 @@ def cannot_check(exc: AdapterError) -> StepError:
 
 def refused(exc: Rejected) -> StepError:
     """A business refusal: the registration fails and what was done is undone."""
-    zh, en = SYSTEM_ZH[exc.system], SYSTEM_EN[exc.system]
+    zh, en = system_zh(exc.system), system_en(exc.system)
     if isinstance(exc, Duplicate):
         code = SYSTEM_DUPLICATE
         what_zh, what_en = "系统中已有该记录", "the system already holds such a record"
@@ -116,8 +112,8 @@ def refused(exc: Rejected) -> StepError:
 def deadline_passed(system: System, operation: Operation) -> StepError:
     return StepError(
         DEADLINE_PASSED,
-        f"{SYSTEM_ZH[system]}{OPERATION_ZH[operation]}未能在期限内完成，需经办人员重试或取消",
-        f"{OPERATION_EN[operation].capitalize()} in the {SYSTEM_EN[system]} did not finish "
+        f"{system_zh(system)}{operation_zh(operation)}未能在期限内完成，需经办人员重试或取消",
+        f"{operation_en(operation).capitalize()} in the {system_en(system)} did not finish "
         "before its deadline; a clerk must retry or cancel it",
     )
 
@@ -125,16 +121,16 @@ def deadline_passed(system: System, operation: Operation) -> StepError:
 def undo_impossible(system: System, operation: Operation) -> StepError:
     return StepError(
         UNDO_IMPOSSIBLE,
-        f"{SYSTEM_ZH[system]}的{OPERATION_ZH[operation]}已办理，但系统查询结果中没有它的业务流水号，"
-        f"无法自动撤销，请经办人员在{SYSTEM_ZH[system]}中手工撤销后重试",
-        f"{OPERATION_EN[operation].capitalize()} is in the {SYSTEM_EN[system]}, but its "
+        f"{system_zh(system)}的{operation_zh(operation)}已办理，但系统查询结果中没有它的业务流水号，"
+        f"无法自动撤销，请经办人员在{system_zh(system)}中手工撤销后重试",
+        f"{operation_en(operation).capitalize()} is in the {system_en(system)}, but its "
         "reference is not in the system's answers, so it cannot be undone automatically; "
         "a clerk must revoke it in that system by hand, then retry",
     )
 
 
 def undo_failed(exc: Rejected) -> StepError:
-    zh, en = SYSTEM_ZH[exc.system], SYSTEM_EN[exc.system]
+    zh, en = system_zh(exc.system), system_en(exc.system)
     return StepError(
         UNDO_FAILED,
         f"{zh}拒绝撤销：{_said(exc)}，请经办人员处理",
@@ -148,9 +144,9 @@ def done_without_reference(system: System, operation: Operation) -> StepError:
     """Not an error: the write was found done, but its own reference was not."""
     return StepError(
         DONE_WITHOUT_REFERENCE,
-        f"已核实{SYSTEM_ZH[system]}已办理{OPERATION_ZH[operation]}，但查询结果不含其业务流水号，"
+        f"已核实{system_zh(system)}已办理{operation_zh(operation)}，但查询结果不含其业务流水号，"
         "日后如需撤销须在该系统中手工办理",
-        f"{OPERATION_EN[operation].capitalize()} was found done in the {SYSTEM_EN[system]}, "
+        f"{operation_en(operation).capitalize()} was found done in the {system_en(system)}, "
         "but its reference is not in the system's answer; undoing it later must be done "
         "by hand in that system",
     )
@@ -162,11 +158,11 @@ def found_existing(system: System, operation: Operation) -> StepError:
     registration's own write: undoing the registration leaves it."""
     return StepError(
         FOUND_EXISTING,
-        f"{SYSTEM_ZH[system]}答复已有该记录，经查询核实与本次申请一致（同一劳动者、单位、日期），"
-        f"视为{OPERATION_ZH[operation]}已办结；该记录并非本次登记所建，撤销本次登记时不会撤销它",
-        f"The {SYSTEM_EN[system]} answered that it already holds the record, and a query "
+        f"{system_zh(system)}答复已有该记录，经查询核实与本次申请一致（同一劳动者、单位、日期），"
+        f"视为{operation_zh(operation)}已办结；该记录并非本次登记所建，撤销本次登记时不会撤销它",
+        f"The {system_en(system)} answered that it already holds the record, and a query "
         f"showed it is exactly what was asked (same worker, unit and dates): "
-        f"{OPERATION_EN[operation]} counts as done. The record was not made by this "
+        f"{operation_en(operation)} counts as done. The record was not made by this "
         "registration, so undoing the registration leaves it",
     )
 
@@ -174,8 +170,8 @@ def found_existing(system: System, operation: Operation) -> StepError:
 def internal(system: System, kind: str) -> StepError:
     return StepError(
         INTERNAL_ERROR,
-        f"处理{SYSTEM_ZH[system]}的答复时出错（{kind}），将先核实再重试",
-        f"Unexpected error handling the {SYSTEM_EN[system]}'s answer ({kind}); it will be "
+        f"处理{system_zh(system)}的答复时出错（{kind}），将先核实再重试",
+        f"Unexpected error handling the {system_en(system)}'s answer ({kind}); it will be "
         "checked and tried again",
     )
 

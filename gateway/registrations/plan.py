@@ -13,7 +13,7 @@ import datetime as dt
 import functools
 import typing
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple, TypeVar
 
 from cattrs.preconf.json import make_converter
@@ -25,13 +25,15 @@ from gateway.domain.model import (
     DismissalRequest,
     EmployerProfile,
     EmploymentRegistrationRequest,
+    FileContractRequest,
+    OpenEmployerRequest,
     Person,
     RegistrationRow,
+    RenewContractRequest,
     System,
     UnemploymentRequest,
 )
 from gateway.registrations.model import (
-    OPERATION_SYSTEM,
     Business,
     Channel,
     Operation,
@@ -41,6 +43,20 @@ from gateway.registrations.model import (
     StepKind,
     Warning,
 )
+from gateway.registry import registry
+
+__all__ = [
+    "FileContractRequest",
+    "NotBound",
+    "OpenEmployerRequest",
+    "RenewContractRequest",
+    "plan_account",
+    "plan_row",
+    "row_operations",
+    "row_reach",
+    "row_steps",
+    "step_request",
+]
 
 T = TypeVar("T")
 
@@ -111,17 +127,45 @@ class PlannedStep(NamedTuple):
     kind: StepKind = StepKind.CORE
 
 
-def row_steps(row: RegistrationRow, ids: dict[System, str | None]) -> list[PlannedStep]:
+def row_steps(row: RegistrationRow, ids: Mapping[System, str | None]) -> list[PlannedStep]:
     """The steps of one row. The core of each business stands or falls together
     (hire: employment registration and contract filing; renew; end: dismissal
     and contract ending); the worker's unemployment registration is a follow-up:
-    it waits for the core, and its refusal never undoes it."""
+    it waits for the core, and its refusal never undoes it.
+
+    ``ids`` has the unit's id in every system switched on (None: not bound);
+    the registered systems among them add the steps they declare for the
+    row's business (``SystemSpec.plan``), of the kind they declare.
+    """
+    steps = _core_steps(row, ids)
+    for extra in registry().plan_steps(row.business, ids):
+        if extra.when(row):
+            system = registry().system_of(extra.operation)
+            assert system is not None
+            steps.append(
+                PlannedStep(
+                    extra.stage,
+                    extra.operation,
+                    system,
+                    extra.build(row, _bound(ids, system)),
+                    StepKind.FOLLOW_UP if extra.follow_up else StepKind.CORE,
+                )
+            )
+    return steps
+
+
+def _bound(ids: Mapping[System, str | None], system: System) -> str:
+    employer_id = ids.get(system)
+    if not employer_id:
+        raise NotBound(system)
+    return employer_id
+
+
+def _core_steps(row: RegistrationRow, ids: Mapping[System, str | None]) -> list[PlannedStep]:
+    """The steps of the core systems: the design's table of businesses."""
 
     def bound(system: System) -> str:
-        employer_id = ids.get(system)
-        if not employer_id:
-            raise NotBound(system)
-        return employer_id
+        return _bound(ids, system)
 
     if row.business is RowBusiness.HIRE:
         assert row.start_date and row.employment_person_category and row.employment_form
@@ -209,42 +253,6 @@ def row_steps(row: RegistrationRow, ids: dict[System, str | None]) -> list[Plann
     return steps
 
 
-# The labour writes have no request type in the domain (the adapter takes
-# arguments); these keep their payloads typed all the same.
-from dataclasses import dataclass  # noqa: E402
-
-
-@dataclass(frozen=True, slots=True)
-class FileContractRequest:
-    employer_id: str
-    person: Person
-    term: ContractTerm
-
-
-@dataclass(frozen=True, slots=True)
-class RenewContractRequest:
-    employer_id: str
-    id_number: str
-    term: ContractTerm
-
-
-@dataclass(frozen=True, slots=True)
-class OpenEmployerRequest:
-    profile: EmployerProfile
-
-
-#: The payload type of each operation, for reading a step back.
-PAYLOAD_TYPES: dict[Operation, type[Any]] = {
-    Operation.OPEN_EMPLOYER: OpenEmployerRequest,
-    Operation.REGISTER_EMPLOYMENT: EmploymentRegistrationRequest,
-    Operation.DISMISS: DismissalRequest,
-    Operation.FILE_CONTRACT: FileContractRequest,
-    Operation.RENEW_CONTRACT: RenewContractRequest,
-    Operation.END_CONTRACT: ContractEnding,
-    Operation.REGISTER_UNEMPLOYMENT: UnemploymentRequest,
-}
-
-
 #: The writes of each business; an end adds the unemployment registration when asked.
 ROW_OPERATIONS: dict[RowBusiness, tuple[Operation, ...]] = {
     RowBusiness.HIRE: (Operation.REGISTER_EMPLOYMENT, Operation.FILE_CONTRACT),
@@ -253,12 +261,21 @@ ROW_OPERATIONS: dict[RowBusiness, tuple[Operation, ...]] = {
 }
 
 
-def row_operations(row: RegistrationRow, only: Operation | None = None) -> tuple[Operation, ...]:
-    """The writes a row will make (``row_steps`` makes exactly these), known before
-    the row is checked: nothing but its business and its unemployment flag counts."""
+def row_operations(
+    row: RegistrationRow,
+    only: Operation | None = None,
+    systems: Collection[System] = (),
+) -> tuple[Operation, ...]:
+    """The writes a row will make (``row_steps`` makes exactly these, given the
+    ``systems`` switched on beyond the core), known before the row is checked:
+    nothing but its business and its flags counts."""
     operations = ROW_OPERATIONS.get(row.business, ())
     if row.business is RowBusiness.END and row.register_unemployment:
         operations += (Operation.REGISTER_UNEMPLOYMENT,)
+    on = dict.fromkeys(systems)
+    operations += tuple(
+        step.operation for step in registry().plan_steps(row.business, on) if step.when(row)
+    )
     return tuple(op for op in operations if only is None or op is only)
 
 
@@ -275,14 +292,16 @@ def payload_fields(operation: Operation) -> frozenset[str]:
             found |= leaves(hint) if nested else {f.name}
         return found
 
-    return frozenset(leaves(PAYLOAD_TYPES[operation]))
+    return frozenset(leaves(registry().operation(operation).payload))
 
 
-def row_reach(row: RegistrationRow, only: Operation | None = None) -> dict[System, frozenset[str]]:
+def row_reach(
+    row: RegistrationRow, only: Operation | None = None, systems: Collection[System] = ()
+) -> dict[System, frozenset[str]]:
     """Each system a row will write to, with the unified fields it will send there."""
     reach: dict[System, frozenset[str]] = {}
-    for operation in row_operations(row, only):
-        system = OPERATION_SYSTEM[operation]
+    for operation in row_operations(row, only, systems):
+        system = registry().system_of(operation)
         assert system is not None  # only opening an employer leaves its system to the step
         reach[system] = reach.get(system, frozenset()) | payload_fields(operation)
     return reach
@@ -290,7 +309,7 @@ def row_reach(row: RegistrationRow, only: Operation | None = None) -> dict[Syste
 
 def step_request(step: Step) -> Any:
     """What a step sends, as the adapter's request type."""
-    return from_payload(step.payload, PAYLOAD_TYPES[step.operation])
+    return from_payload(step.payload, registry().operation(step.operation).payload)
 
 
 def _registration(
@@ -380,20 +399,26 @@ def plan_row(
 PROFILE_FIELDS = {"name": "unit_name"}
 
 
-def account_reach() -> dict[System, frozenset[str]]:
+def account_systems(systems: Iterable[System] | None = None) -> tuple[System, ...]:
+    """The systems opening an account opens the unit in: of ``systems`` (those
+    switched on; None: the core systems), each whose spec says it opens accounts."""
+    chosen = tuple(System) if systems is None else tuple(systems)
+    return tuple(s for s in chosen if s in registry() and registry().get(s).opens_accounts)
+
+
+def account_reach(systems: Iterable[System] | None = None) -> dict[System, frozenset[str]]:
     """Each system opening an account writes to, with the unified fields it sends there."""
     sent = frozenset(PROFILE_FIELDS.get(f, f) for f in payload_fields(Operation.OPEN_EMPLOYER))
-    return dict.fromkeys(_ACCOUNT_SYSTEMS, sent)
+    return dict.fromkeys(account_systems(systems), sent)
 
 
-_ACCOUNT_SYSTEMS = tuple(System)
-
-
-def plan_account(profile: EmployerProfile, **common: Any) -> Registration:
-    """Open or merge the employer in the three systems, in parallel."""
+def plan_account(
+    profile: EmployerProfile, *, systems: Iterable[System] | None = None, **common: Any
+) -> Registration:
+    """Open or merge the employer in every system switched on, in parallel."""
     steps = [
         PlannedStep(0, Operation.OPEN_EMPLOYER, s, OpenEmployerRequest(profile))
-        for s in _ACCOUNT_SYSTEMS
+        for s in account_systems(systems)
     ]
     return _registration(
         Business.OPEN_ACCOUNT,

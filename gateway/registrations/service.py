@@ -42,6 +42,7 @@ from gateway.registrations.plan import (
 )
 from gateway.registrations.policy import SeparateHandling, local_date
 from gateway.registrations.ports import Created, KeyConflict, Replayed, WorkersBusy
+from gateway.registry import registry
 from gateway.store import (
     Account,
     DuplicateUsername,
@@ -53,12 +54,6 @@ from gateway.store import (
 )
 from gateway.store.accounts import check_new_account, employer_username
 from gateway.store.limits import LIMITS as STORE_LIMITS
-
-_SYSTEM_ZH = {
-    System.EMPLOYMENT: "就业系统",
-    System.LABOUR: "劳动关系系统",
-    System.UNEMPLOYMENT: "失业登记系统",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +112,9 @@ def _not_open(row: int | None, system: System) -> RowProblem:
         row,
         "credit_code",
         "EMPLOYER_NOT_OPEN",
-        f"用人单位尚未在{_SYSTEM_ZH[system]}开户，请先开通或合并网上账号。",
-        f"The employer is not open in the {system.value} system; open or merge its account first.",
+        f"用人单位尚未在{registry().get(system).name_zh}开户，请先开通或合并网上账号。",
+        f"The employer is not open in the {registry().get(system).name_en}; open or merge its "
+        "account first.",
     )
 
 
@@ -138,7 +134,9 @@ class Registrar:
         store_limits: Limits = STORE_LIMITS,
         on_submitted: Callable[[], None] = lambda: None,
     ) -> None:
-        missing = set(System) - set(limits)
+        #: The systems switched on in this deployment (``config.systems``).
+        self.systems: tuple[System, ...] = tuple(config.systems) or tuple(System)
+        missing = set(self.systems) - set(limits)
         if missing:
             raise ValueError(f"no limits declared for {sorted(missing)}")
         self._store = store
@@ -148,6 +146,10 @@ class Registrar:
         self._config = config
         self._clock = clock
         self.policy = SeparateHandling(config.transition_start, config.mandatory_from)
+
+    def _ids(self, employer: EmployerRecord) -> dict[System, str | None]:
+        """The unit's id in each system switched on (None: not bound there)."""
+        return {s: employer.system_id(s) for s in self.systems}
 
     def today(self) -> dt.date:
         return local_date(self._clock())
@@ -165,7 +167,7 @@ class Registrar:
             for f in dataclasses.fields(row)
             if type(value := getattr(row, f.name)) is str
         }
-        return check_limits(values, self._sides(row_reach(row, only)))
+        return check_limits(values, self._sides(row_reach(row, only, self.systems)))
 
     def correction(
         self, registration: Registration, step: Step, corrections: Mapping[str, Any]
@@ -183,7 +185,7 @@ class Registrar:
         }
         return check_limits(
             values,
-            self._sides(account_reach()),
+            self._sides(account_reach(self.systems)),
             report_as={unified: own for own, unified in PROFILE_FIELDS.items()},
         )
 
@@ -260,7 +262,7 @@ class Registrar:
                     row,
                     employer.credit_code,
                     employer.division,
-                    _ids(employer),
+                    self._ids(employer),
                     only=only,
                     submission_id=submission_id,
                     warnings=warnings,
@@ -407,6 +409,7 @@ class Registrar:
         now = self._clock()
         registration = plan_account(
             settled.profile,
+            systems=self.systems,
             submission_id=new_id(),
             channel=channel,
             actor_id=acting.id,
@@ -434,7 +437,3 @@ class Registrar:
         if isinstance(result, Created):
             self._on_submitted()
         return outcome, account
-
-
-def _ids(employer: EmployerRecord) -> dict[System, str | None]:
-    return {s: employer.system_id(s) for s in System}

@@ -123,6 +123,8 @@ class FollowUpMutation:
         ] = None,
     ) -> FollowUpResult:
         ctx = info.context
+        # The graph's enum member, as the domain names it (one object per name).
+        operation = reg.Operation(str(operation.value))
         registration = await _waiting(info, str(id), operation)
         step = waiting_follow_up(registration, operation)
         given = corrections.given() if corrections is not None else {}
@@ -176,6 +178,7 @@ class FollowUpMutation:
         operation: Annotated[Operation, strawberry.argument(description="Which follow-up.")],
     ) -> FollowUpResult:
         ctx = info.context
+        operation = reg.Operation(str(operation.value))
         registration = await _waiting(info, str(id), operation)
         try:
             await ctx.gateway.engine_control().cancel_follow_up(

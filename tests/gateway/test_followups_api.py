@@ -22,8 +22,9 @@ from gateway.domain.model import (
     System,
     UnemploymentRequest,
 )
-from gateway.registrations.reconcile import as_unemployment
+from gateway.registry import adapter_as
 from gateway.services import Gateway
+from gateway.systems import UnemploymentSystem
 from tests.gateway.conftest import DEMO_PASSWORD, GraphQLClient, error_codes
 from tests.gateway.test_registrations_api import HIRE, hire_input, key, settled
 
@@ -99,7 +100,7 @@ async def refused_follow_up(
         "registrations"
     ]
     assert (await settled(employer, hired["id"]))["state"] == "COMPLETED"
-    unemployment = as_unemployment(gateway.adapters[System.UNEMPLOYMENT])
+    unemployment = adapter_as(gateway.adapters[System.UNEMPLOYMENT], UnemploymentSystem)
     blocking = await unemployment.register(
         UnemploymentRequest(
             QINGDAO.unemployment_id,
@@ -135,6 +136,7 @@ async def test_a_refused_follow_up_shows_the_core_complete_and_is_retried_correc
         ("END_CONTRACT", "CORE", "DONE"),
         ("REGISTER_UNEMPLOYMENT", "FOLLOW_UP", "REFUSED"),
     }
+
     [left] = shown["followUpsLeft"]
     assert left["operation"] == "REGISTER_UNEMPLOYMENT"
     assert left["lastError"]["code"] == "SYSTEM_DUPLICATE"
@@ -168,7 +170,7 @@ async def test_a_refused_follow_up_shows_the_core_complete_and_is_retried_correc
 
     # The blocking registration is cancelled at the unemployment system's counter;
     # the employer retries with the worker's new mobile.
-    await as_unemployment(gateway.adapters[System.UNEMPLOYMENT]).cancel(blocking)
+    await adapter_as(gateway.adapters[System.UNEMPLOYMENT], UnemploymentSystem).cancel(blocking)
     good = await employer.post(RETRY, {"id": registration_id, "c": {"mobile": "13700001111"}})
     assert good["data"]["retryFollowUp"]["accepted"] is True
     assert good["data"]["retryFollowUp"]["problems"] == []
@@ -178,7 +180,7 @@ async def test_a_refused_follow_up_shows_the_core_complete_and_is_retried_correc
     final = (await employer.post(FOLLOWED, {"id": registration_id}))["data"]["registration"]
     assert final["followUpsLeft"] == []
     assert final["notice"] is None
-    rows = await as_unemployment(gateway.adapters[System.UNEMPLOYMENT]).query_person(
+    rows = await adapter_as(gateway.adapters[System.UNEMPLOYMENT], UnemploymentSystem).query_person(
         person["idNumber"]
     )
     [registered] = [r for r in rows if r.employer_id == EMPLOYERS[0].unemployment_id]
