@@ -10,11 +10,13 @@ that a worker or a command pays only for what it runs.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +29,7 @@ from gateway.profile import Disclosure, RequestLimits
 from gateway.settings import DEFAULT_STORE_URL, SystemSettings
 
 if TYPE_CHECKING:
+    from gateway.domain.checks import ContributionWage
     from gateway.http.ratelimit import RateLimits
     from gateway.store.audit import AuditRetention
 
@@ -94,6 +97,30 @@ class GatewayConfig:
     oidc: OidcSettings | None = None
     #: The registration form as a file: upload limits, social-insurance column.
     forms: FormSettings = field(default_factory=FormSettings)
+    #: The social insurance system (社会保险登记) is on: its steps join the plans, the
+    #: form and the hire gain the monthly contribution wage, the worker view shows
+    #: insurance. Off until the province decides (design point 4).
+    social_insurance: bool = False
+    #: The province's floor and ceiling of the monthly contribution wage, in yuan.
+    contribution_wage_floor: Decimal = Decimal("3800.00")
+    contribution_wage_ceiling: Decimal = Decimal("20000.00")
+
+    def __post_init__(self) -> None:
+        if self.social_insurance:
+            self.contribution_wage()  # a floor above its ceiling fails at start-up
+        if self.forms.social_insurance != self.social_insurance:
+            # The form's wage column follows the system's switch.
+            object.__setattr__(
+                self, "forms", dataclasses.replace(self.forms, social_insurance=self.social_insurance)
+            )
+
+    def contribution_wage(self) -> ContributionWage | None:
+        """The wage rule the checks apply, None when the system is off."""
+        if not self.social_insurance:
+            return None
+        from gateway.domain.checks import ContributionWage
+
+        return ContributionWage(self.contribution_wage_floor, self.contribution_wage_ceiling)
 
     def system(self, system: System) -> SystemSettings:
         return self.systems[system]
@@ -218,6 +245,13 @@ class GatewayConfig:
         }
         values["oidc"] = OidcSettings.from_env(env, doc.get("oidc", {}))
         values["forms"] = FormSettings.pick(pick)
+        values["social_insurance"] = pick("social_insurance", d.social_insurance, bool)
+        values["contribution_wage_floor"] = pick(
+            "contribution_wage_floor", d.contribution_wage_floor, _amount
+        )
+        values["contribution_wage_ceiling"] = pick(
+            "contribution_wage_ceiling", d.contribution_wage_ceiling, _amount
+        )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -241,6 +275,11 @@ _FILE_NAMES = {
     System.LABOUR: "labor",
     System.UNEMPLOYMENT: "unemployment",
 }
+
+
+def _amount(value: object) -> Decimal:
+    """Yuan, from the environment or the file (a TOML float is read by its text)."""
+    return Decimal(str(value))
 
 
 def _names(value: str | Sequence[str]) -> tuple[str, ...]:

@@ -14,6 +14,7 @@ import functools
 import typing
 import uuid
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from cattrs.preconf.json import make_converter
@@ -44,6 +45,9 @@ from gateway.registrations.model import (
 T = TypeVar("T")
 
 _converter = make_converter()
+# Amounts (the contribution wage) travel as their exact decimal text, never a float.
+_converter.register_unstructure_hook(Decimal, str)
+_converter.register_structure_hook(Decimal, lambda value, _: Decimal(str(value)))
 
 
 def to_payload(value: Any) -> dict[str, Any]:
