@@ -111,7 +111,9 @@ class GatewayConfig:
         if self.forms.social_insurance != self.social_insurance:
             # The form's wage column follows the system's switch.
             object.__setattr__(
-                self, "forms", dataclasses.replace(self.forms, social_insurance=self.social_insurance)
+                self,
+                "forms",
+                dataclasses.replace(self.forms, social_insurance=self.social_insurance),
             )
 
     def contribution_wage(self) -> ContributionWage | None:

@@ -294,7 +294,7 @@ class HireInput:
     employment_locality: str = strawberry.field(description="就业属地 (6 digits).")
     monthly_wage: Decimal | None = strawberry.field(
         default=None,
-        description="社会保险月缴费工资, in yuan (e.g. \"5200.00\"): declared with the worker's "
+        description='社会保险月缴费工资, in yuan (e.g. "5200.00"): declared with the worker\'s '
         "social insurance addition (增员). Required when the social insurance system is on, "
         "within the province's floor and ceiling (WAGE_OUT_OF_RANGE); at most two decimals.",
     )

@@ -366,7 +366,10 @@ def test_a_hire_needs_its_wage_only_when_social_insurance_is_on() -> None:
     on = check_row(row(), today=TODAY, wage=ON).problems
     assert [(p.field, p.code) for p in on] == [("monthly_wage", "REQUIRED")]
     assert "社会保险增员" in on[0].message_zh
-    assert on[0].message_en == "Monthly contribution wage is required for the social insurance addition"
+    assert (
+        on[0].message_en
+        == "Monthly contribution wage is required for the social insurance addition"
+    )
     ok = row(monthly_wage=Decimal("3800.00"))
     assert check_row(ok, today=TODAY, wage=ON).ok
     assert check_row(row(monthly_wage=Decimal("20000")), today=TODAY, wage=ON).ok
@@ -393,7 +396,8 @@ def test_the_wage_is_cents_within_the_floor_and_ceiling(wage: str, code: str) ->
 def test_the_range_in_the_message_is_the_configured_one() -> None:
     rule = checks.ContributionWage(Decimal("4000.00"), Decimal("25000.50"))
     (problem,) = check_row(row(monthly_wage=Decimal("3900")), today=TODAY, wage=rule).problems
-    assert "4,000.00" in problem.message_zh and "25,000.50" in problem.message_en
+    assert "4,000.00" in problem.message_zh
+    assert "25,000.50" in problem.message_en
     assert check_row(row(monthly_wage=Decimal("25000.50")), today=TODAY, wage=rule).ok
 
 

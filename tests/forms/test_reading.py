@@ -4,16 +4,16 @@ of bad cell reported at its cell, CSV in UTF-8 and GBK."""
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 import io
 import zipfile
+from decimal import Decimal
 
 import pytest
 
+from gateway.domain.checks import ContributionWage
 from gateway.forms.checking import CellProblem, check, read_form
 from gateway.forms.marking import marked
 from gateway.forms.reading import FileRefused, open_form
-from gateway.domain.checks import ContributionWage
 from gateway.forms.settings import FormSettings
 from gateway.forms.writing import safe, template
 from tests.factories import credit_code

@@ -48,7 +48,8 @@ async def test_a_hire_without_its_wage_or_outside_the_range_is_refused_and_nothi
         (4, "monthly_wage", "REQUIRED"),
     }
     out_of_range = next(p for p in result["problems"] if p["row"] == 1)
-    assert "4,000.00" in out_of_range["messageZh"] and "24,000.00" in out_of_range["messageEn"]
+    assert "4,000.00" in out_of_range["messageZh"]
+    assert "24,000.00" in out_of_range["messageEn"]
     assert "3999.99" not in out_of_range["messageZh"] + out_of_range["messageEn"]
     assert (await gateway.store.registrations.list(_all(), first=10)).items == []
 
