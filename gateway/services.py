@@ -22,6 +22,8 @@ from adapters.employment.limits import LIMITS as EMPLOYMENT_LIMITS
 from adapters.http import tls_context
 from adapters.labor import LabourAdapter
 from adapters.labor.limits import LIMITS as LABOUR_LIMITS
+from adapters.social_insurance.limits import LIMITS as SOCIAL_INSURANCE_LIMITS
+from adapters.social_insurance.model import SYSTEM as SOCIAL_INSURANCE
 from adapters.unemployment import UnemploymentAdapter
 from adapters.unemployment.limits import LIMITS as UNEMPLOYMENT_LIMITS
 from gateway.auth import ConfigurationError, HashParams, Passwords, load_or_create_secret
@@ -57,6 +59,7 @@ SYSTEM_LIMITS: dict[System, Limits] = {
     System.EMPLOYMENT: EMPLOYMENT_LIMITS,
     System.LABOUR: LABOUR_LIMITS,
     System.UNEMPLOYMENT: UNEMPLOYMENT_LIMITS,
+    SOCIAL_INSURANCE: SOCIAL_INSURANCE_LIMITS,
 }
 
 

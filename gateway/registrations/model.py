@@ -13,6 +13,10 @@ small plan of *steps*, one per system write, in stages: every step of stage
 | end           | dismiss ∥ end contract                       | register unemployment (if asked) |
 | separate      | the one system write asked for               |                         |
 
+With social insurance on, an opening also registers the unit for insurance
+(stage 0), a hire declares the worker's addition in stage 1 and an ending the
+removal in stage 1: insurance follows the labour relation once it is recorded.
+
 Plain dataclasses, no framework import: the store persists them, the engine
 carries them out, the schema shows them.
 """
@@ -26,6 +30,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from adapters.social_insurance.model import SYSTEM as SOCIAL_INSURANCE
 from gateway.domain.model import System
 
 
@@ -53,6 +58,10 @@ class Operation(StrEnum):
     RENEW_CONTRACT = "RENEW_CONTRACT"  # labour; undo: revoke the renewal
     END_CONTRACT = "END_CONTRACT"  # labour; undo: revoke the ending
     REGISTER_UNEMPLOYMENT = "REGISTER_UNEMPLOYMENT"  # unemployment; undo: cancel
+    #: Social insurance (when on): declarations the agency decides later. Undo: withdraw
+    #: while under review, declare the reverse once approved.
+    DECLARE_ADDITION = "DECLARE_ADDITION"  # 增员, with a hire
+    DECLARE_REMOVAL = "DECLARE_REMOVAL"  # 减员, with an ending
 
 
 #: Which system each operation writes to (OPEN_EMPLOYER: the step says).
@@ -64,6 +73,8 @@ OPERATION_SYSTEM: dict[Operation, System | None] = {
     Operation.RENEW_CONTRACT: System.LABOUR,
     Operation.END_CONTRACT: System.LABOUR,
     Operation.REGISTER_UNEMPLOYMENT: System.UNEMPLOYMENT,
+    Operation.DECLARE_ADDITION: SOCIAL_INSURANCE,
+    Operation.DECLARE_REMOVAL: SOCIAL_INSURANCE,
 }
 
 

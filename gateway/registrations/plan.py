@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 
 from cattrs.preconf.json import make_converter
 
+from adapters.social_insurance.model import SYSTEM as SOCIAL_INSURANCE
+from adapters.social_insurance.model import AdditionRequest, RemovalRequest, StopReason
 from gateway.domain.model import Business as RowBusiness
 from gateway.domain.model import (
     ContractEnding,
@@ -26,6 +28,7 @@ from gateway.domain.model import (
     DismissalRequest,
     EmployerProfile,
     EmploymentRegistrationRequest,
+    EndReason,
     Person,
     RegistrationRow,
     System,
@@ -105,15 +108,64 @@ def term_of(row: RegistrationRow) -> ContractTerm:
 
 
 def row_steps(
+    row: RegistrationRow, ids: dict[System, str | None], *, insurance: bool = False
+) -> list[tuple[int, Operation, System, Any]]:
+    """The steps of one row: (stage, operation, system, what to send). With
+    ``insurance`` (the social insurance system is on), a hire's addition and an
+    ending's removal follow in stage 1."""
+    steps = _core_steps(row, ids)
+    if insurance:
+        steps += _insurance_steps(row, ids)
+    return steps
+
+
+def _bound(ids: dict[System, str | None], system: System) -> str:
+    employer_id = ids.get(system)
+    if not employer_id:
+        raise NotBound(system)
+    return employer_id
+
+
+#: 减员原因 (tbyy) of each way a contract ends: the worker's own notice is leaving the
+#: unit; death and retirement end insurance for another reason than the contract.
+STOP_REASONS: dict[EndReason, StopReason] = {
+    **dict.fromkeys(EndReason, StopReason.CONTRACT_ENDED),
+    EndReason.BY_WORKER_NOTICE: StopReason.LEFT_UNIT,
+    EndReason.RETIREMENT: StopReason.OTHER,
+    EndReason.DEATH: StopReason.OTHER,
+}
+
+
+def _insurance_steps(
     row: RegistrationRow, ids: dict[System, str | None]
 ) -> list[tuple[int, Operation, System, Any]]:
-    """The steps of one row: (stage, operation, system, what to send)."""
+    """增员 with a hire (from its start date, at its wage), 减员 with an ending (from
+    the day after the relation ended)."""
+    if row.business is RowBusiness.HIRE:
+        assert row.start_date and row.monthly_wage is not None
+        addition = AdditionRequest(
+            _bound(ids, SOCIAL_INSURANCE), person_of(row), row.start_date, row.monthly_wage
+        )
+        return [(1, Operation.DECLARE_ADDITION, SOCIAL_INSURANCE, addition)]
+    if row.business is RowBusiness.END:
+        assert row.end_reason and row.end_date
+        removal = RemovalRequest.after_relation_ended(
+            _bound(ids, SOCIAL_INSURANCE),
+            row.id_type,
+            row.id_number,
+            row.end_date,
+            STOP_REASONS[row.end_reason],
+        )
+        return [(1, Operation.DECLARE_REMOVAL, SOCIAL_INSURANCE, removal)]
+    return []
+
+
+def _core_steps(
+    row: RegistrationRow, ids: dict[System, str | None]
+) -> list[tuple[int, Operation, System, Any]]:
 
     def bound(system: System) -> str:
-        employer_id = ids.get(system)
-        if not employer_id:
-            raise NotBound(system)
-        return employer_id
+        return _bound(ids, system)
 
     if row.business is RowBusiness.HIRE:
         assert row.start_date and row.employment_person_category and row.employment_form
@@ -233,6 +285,8 @@ PAYLOAD_TYPES: dict[Operation, type[Any]] = {
     Operation.RENEW_CONTRACT: RenewContractRequest,
     Operation.END_CONTRACT: ContractEnding,
     Operation.REGISTER_UNEMPLOYMENT: UnemploymentRequest,
+    Operation.DECLARE_ADDITION: AdditionRequest,
+    Operation.DECLARE_REMOVAL: RemovalRequest,
 }
 
 
@@ -244,12 +298,24 @@ ROW_OPERATIONS: dict[RowBusiness, tuple[Operation, ...]] = {
 }
 
 
-def row_operations(row: RegistrationRow, only: Operation | None = None) -> tuple[Operation, ...]:
+#: What social insurance adds to each business when it is on.
+INSURANCE_OPERATIONS: dict[RowBusiness, tuple[Operation, ...]] = {
+    RowBusiness.HIRE: (Operation.DECLARE_ADDITION,),
+    RowBusiness.END: (Operation.DECLARE_REMOVAL,),
+}
+
+
+def row_operations(
+    row: RegistrationRow, only: Operation | None = None, *, insurance: bool = False
+) -> tuple[Operation, ...]:
     """The writes a row will make (``row_steps`` makes exactly these), known before
-    the row is checked: nothing but its business and its unemployment flag counts."""
+    the row is checked: nothing but its business, its unemployment flag and whether
+    social insurance is on counts. Separate handling (``only``) is of the three."""
     operations = ROW_OPERATIONS.get(row.business, ())
     if row.business is RowBusiness.END and row.register_unemployment:
         operations += (Operation.REGISTER_UNEMPLOYMENT,)
+    if insurance and only is None:
+        operations += INSURANCE_OPERATIONS.get(row.business, ())
     return tuple(op for op in operations if only is None or op is only)
 
 
@@ -269,10 +335,12 @@ def payload_fields(operation: Operation) -> frozenset[str]:
     return frozenset(leaves(PAYLOAD_TYPES[operation]))
 
 
-def row_reach(row: RegistrationRow, only: Operation | None = None) -> dict[System, frozenset[str]]:
+def row_reach(
+    row: RegistrationRow, only: Operation | None = None, *, insurance: bool = False
+) -> dict[System, frozenset[str]]:
     """Each system a row will write to, with the unified fields it will send there."""
     reach: dict[System, frozenset[str]] = {}
-    for operation in row_operations(row, only):
+    for operation in row_operations(row, only, insurance=insurance):
         system = OPERATION_SYSTEM[operation]
         assert system is not None  # only opening an employer leaves its system to the step
         reach[system] = reach.get(system, frozenset()) | payload_fields(operation)
@@ -342,10 +410,12 @@ def plan_row(
     ids: dict[System, str | None],
     *,
     only: Operation | None = None,
+    insurance: bool = False,
     **common: Any,
 ) -> Registration:
-    """A registration for one row; ``only`` keeps one step (separate handling)."""
-    steps = row_steps(row, ids)
+    """A registration for one row; ``only`` keeps one step (separate handling);
+    ``insurance``: the social insurance system is on (see ``row_steps``)."""
+    steps = row_steps(row, ids, insurance=insurance and only is None)
     business = Business(row.business.value)
     if only is not None:
         steps = [(0, op, system, request) for _, op, system, request in steps if op is only]
@@ -367,19 +437,25 @@ def plan_row(
 PROFILE_FIELDS = {"name": "unit_name"}
 
 
-def account_reach() -> dict[System, frozenset[str]]:
+def account_reach(*, insurance: bool = False) -> dict[System, frozenset[str]]:
     """Each system opening an account writes to, with the unified fields it sends there."""
     sent = frozenset(PROFILE_FIELDS.get(f, f) for f in payload_fields(Operation.OPEN_EMPLOYER))
-    return dict.fromkeys(_ACCOUNT_SYSTEMS, sent)
+    return dict.fromkeys(account_systems(insurance=insurance), sent)
 
 
-_ACCOUNT_SYSTEMS = tuple(System)
+def account_systems(*, insurance: bool = False) -> tuple[System, ...]:
+    """Where an account's unit is opened: the three, and social insurance when on."""
+    return (*System, SOCIAL_INSURANCE) if insurance else tuple(System)
 
 
-def plan_account(profile: EmployerProfile, **common: Any) -> Registration:
-    """Open or merge the employer in the three systems, in parallel."""
+def plan_account(
+    profile: EmployerProfile, *, insurance: bool = False, **common: Any
+) -> Registration:
+    """Open or merge the employer in every system, in parallel (social insurance:
+    the unit's insurance registration, 单位参保登记, when it is on)."""
     steps = [
-        (0, Operation.OPEN_EMPLOYER, s, OpenEmployerRequest(profile)) for s in _ACCOUNT_SYSTEMS
+        (0, Operation.OPEN_EMPLOYER, s, OpenEmployerRequest(profile))
+        for s in account_systems(insurance=insurance)
     ]
     return _registration(
         Business.OPEN_ACCOUNT,

@@ -13,6 +13,7 @@ import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from adapters.social_insurance.model import SYSTEM as SOCIAL_INSURANCE
 from gateway.config import GatewayConfig
 from gateway.domain.checks import Problem, check_employer, check_form
 from gateway.domain.identifiers import normalize_credit_code, normalize_id_number
@@ -55,6 +56,7 @@ _SYSTEM_ZH = {
     System.EMPLOYMENT: "就业系统",
     System.LABOUR: "劳动关系系统",
     System.UNEMPLOYMENT: "失业登记系统",
+    SOCIAL_INSURANCE: "社会保险登记系统",
 }
 
 
@@ -147,6 +149,7 @@ class Registrar:
         self.policy = SeparateHandling(config.transition_start, config.mandatory_from)
         #: The contribution wage's rule; None while the social insurance system is off.
         self.wage = config.contribution_wage()
+        self._insurance = config.social_insurance
 
     def today(self) -> dt.date:
         return local_date(self._clock())
@@ -164,7 +167,8 @@ class Registrar:
             for f in dataclasses.fields(row)
             if type(value := getattr(row, f.name)) is str
         }
-        return check_limits(values, self._sides(row_reach(row, only)))
+        reach = row_reach(row, only, insurance=self._insurance)
+        return check_limits(values, self._sides(reach))
 
     def check_employer_limits(self, profile: EmployerProfile) -> list[Problem]:
         """The unit's name, contact and phone against every system and the store."""
@@ -174,7 +178,7 @@ class Registrar:
         }
         return check_limits(
             values,
-            self._sides(account_reach()),
+            self._sides(account_reach(insurance=self._insurance)),
             report_as={unified: own for own, unified in PROFILE_FIELDS.items()},
         )
 
@@ -253,6 +257,7 @@ class Registrar:
                     employer.division,
                     _ids(employer),
                     only=only,
+                    insurance=self._insurance,
                     submission_id=submission_id,
                     warnings=warnings,
                     **common,
@@ -398,6 +403,7 @@ class Registrar:
         now = self._clock()
         registration = plan_account(
             settled.profile,
+            insurance=self._insurance,
             submission_id=new_id(),
             channel=channel,
             actor_id=acting.id,
@@ -428,4 +434,8 @@ class Registrar:
 
 
 def _ids(employer: EmployerRecord) -> dict[System, str | None]:
-    return {s: employer.system_id(s) for s in System}
+    ids = {s: employer.system_id(s) for s in System}
+    # The store keeps the three systems' ids; the unit's insurance number joins them
+    # with the registry of systems. Until then it is unknown: the plan says NotBound.
+    ids[SOCIAL_INSURANCE] = None
+    return ids
