@@ -44,7 +44,13 @@ from adapters.social_insurance.model import (
     ReturnReason,
     StopReason,
 )
-from adapters.social_insurance.review import RETURNS, SEED_UNITS, WAGE_CEILING, WAGE_FLOOR
+from adapters.social_insurance.review import (
+    CHINA,
+    RETURNS,
+    SEED_UNITS,
+    WAGE_CEILING,
+    WAGE_FLOOR,
+)
 from adapters.standin.seed import EMPLOYERS
 from gateway.domain.model import EmployerBinding, EmployerProfile, IdType
 from gateway.systems import Duplicate, NotFound, Rejected, Unavailable
@@ -246,7 +252,7 @@ class FakeSocialInsurance(FakeSystem):
         self, kind: DeclarationKind, employer_id: str, id_type: IdType, id_number: str, **extra: Any
     ) -> str:
         now = self._now()
-        declared_at = dt.datetime.fromtimestamp(now)
+        declared_at = dt.datetime.fromtimestamp(now, CHINA).replace(tzinfo=None)  # as sbsj
         seq = self._next()
         slh = f"SL{declared_at:%Y%m%d}{seq:06d}"
         rate = float(getattr(self._faults, "return_rate", 0.0))
