@@ -12,8 +12,8 @@ from enum import Enum
 
 import strawberry
 
-from gateway.domain import codes, model
 from adapters.social_insurance.model import InsuranceState
+from gateway.domain import codes, model
 from gateway.domain.worker import Inconsistency, InsuranceStatus, WorkerStatus
 
 
