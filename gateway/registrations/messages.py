@@ -7,6 +7,7 @@ ID number, a mobile number or an address: what a system said is passed through
 
 from __future__ import annotations
 
+from adapters.social_insurance.model import SYSTEM as SOCIAL_INSURANCE
 from gateway.domain.model import System
 from gateway.privacy import redact
 from gateway.registrations.model import Operation, StepError
@@ -29,12 +30,14 @@ SYSTEM_ZH: dict[System, str] = {
     System.EMPLOYMENT: "就业系统",
     System.LABOUR: "劳动关系系统",
     System.UNEMPLOYMENT: "失业登记系统",
+    SOCIAL_INSURANCE: "社会保险登记系统",
 }
 
 SYSTEM_EN: dict[System, str] = {
     System.EMPLOYMENT: "employment system",
     System.LABOUR: "labour relations system",
     System.UNEMPLOYMENT: "unemployment system",
+    SOCIAL_INSURANCE: "social insurance system",
 }
 
 OPERATION_ZH: dict[Operation, str] = {
@@ -45,6 +48,8 @@ OPERATION_ZH: dict[Operation, str] = {
     Operation.RENEW_CONTRACT: "劳动合同续签备案",
     Operation.END_CONTRACT: "劳动合同解除/终止备案",
     Operation.REGISTER_UNEMPLOYMENT: "失业登记",
+    Operation.DECLARE_ADDITION: "参保人员增员申报",
+    Operation.DECLARE_REMOVAL: "参保人员减员申报",
 }
 
 OPERATION_EN: dict[Operation, str] = {
@@ -55,6 +60,8 @@ OPERATION_EN: dict[Operation, str] = {
     Operation.RENEW_CONTRACT: "the contract renewal",
     Operation.END_CONTRACT: "the contract ending",
     Operation.REGISTER_UNEMPLOYMENT: "the unemployment registration",
+    Operation.DECLARE_ADDITION: "the social insurance addition",
+    Operation.DECLARE_REMOVAL: "the social insurance removal",
 }
 
 

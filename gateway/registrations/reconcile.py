@@ -144,4 +144,14 @@ async def find_write(step: Step, adapter: SystemAdapter) -> Found | None:
             ):
                 return Found(row.reference)
         return None
+    if op in (Operation.DECLARE_ADDITION, Operation.DECLARE_REMOVAL):
+        # The step worker settles declarations itself (gateway.registrations.declarations);
+        # here, for any other caller: in effect or about to be, it is found.
+        from adapters.social_insurance.model import DeclarationState
+        from gateway.registrations.declarations import find
+
+        mine = await find(adapter, step)
+        if mine is None or mine.state in (DeclarationState.RETURNED, DeclarationState.WITHDRAWN):
+            return None
+        return Found(mine.reference)
     raise ValueError(f"no reconciliation for {op.value}")

@@ -12,6 +12,8 @@ at any point leaves a state the next one continues from:
   step is ``DONE``; not found, it is sent; the system cannot be asked, it is
   asked again later. No write is ever sent twice on a guess.
 - ``UNDOING``: revoked or cancelled in its system ("already undone" counts).
+- A declaration (social insurance) answered is not done: it stays ``UNKNOWN``,
+  its outcome awaited and polled (``awaiting.py``), until the system decides.
 - A step past its deadline becomes ``STUCK``.
 
 Once a step reaches a state no worker takes, ``advance`` decides what follows
@@ -34,7 +36,8 @@ from gateway.domain.model import (
     System,
     UnemploymentRequest,
 )
-from gateway.registrations import messages
+from gateway.registrations import declarations, messages
+from gateway.registrations.awaiting import AwaitingDeclarations
 from gateway.registrations.backoff import Backoff
 from gateway.registrations.decisions import at_rest, compensating
 from gateway.registrations.model import (
@@ -58,7 +61,13 @@ from gateway.registrations.reconcile import (
     as_unemployment,
     find_write,
 )
-from gateway.systems import AdapterError, Duplicate, Rejected, SystemAdapter, Unavailable
+from gateway.systems import (
+    AdapterError,
+    Duplicate,
+    Rejected,
+    SystemAdapter,
+    Unavailable,
+)
 
 # The engine's parts log as the engine: one name for operators to follow.
 log = logging.getLogger("gateway.registrations.engine")
@@ -66,9 +75,10 @@ log = logging.getLogger("gateway.registrations.engine")
 T = TypeVar("T")
 
 
-class StepWorker:
+class StepWorker(AwaitingDeclarations):
     """Carries out steps leased to ``owner``; ``advance`` is called with the
-    registration's id once a step reaches a state no worker takes."""
+    registration's id once a step reaches a state no worker takes. Declarations,
+    decided by their system later, are awaited (``AwaitingDeclarations``)."""
 
     def __init__(
         self,
@@ -127,6 +137,11 @@ class StepWorker:
         if refused and step.state is StepState.PENDING:
             await self._finish(step, StepState.SKIPPED)
             return
+        if step.state in (StepState.SENDING, StepState.UNKNOWN) and declarations.is_declaration(
+            step
+        ):
+            await self._declaration(step, compensating=refused)
+            return
         if step.state in (StepState.SENDING, StepState.UNKNOWN):
             try:
                 found = await self._reconcile(step)
@@ -163,7 +178,20 @@ class StepWorker:
             await self._later(step, state, messages.unavailable(exc), exc)
             return
         except Duplicate as exc:
-            if step.attempts > 1:
+            if step.attempts > 1 and declarations.is_declaration(step):
+                # Ours, declared by an earlier attempt whose answer was lost?
+                try:
+                    mine = await self._call(
+                        step.system, declarations.find(self.adapters[step.system], step)
+                    )
+                except AdapterError as again:
+                    await self._later(step, StepState.UNKNOWN, messages.cannot_check(again), again)
+                    return
+                if mine is not None:
+                    step.reference = mine.reference
+                    await self._declaration(step, compensating=False)
+                    return
+            elif step.attempts > 1:
                 # An earlier attempt of ours may be what the system holds: only
                 # a record matching what was asked is taken as ours.
                 try:
@@ -180,6 +208,10 @@ class StepWorker:
             await self._finish(step, StepState.REFUSED, messages.refused(exc))
             return
         step.reference = reference
+        if declarations.is_declaration(step):
+            # Accepted, not decided: awaited (polled) as an outcome still unknown.
+            await self._declaration(step, compensating=False)
+            return
         await self._finish(step, StepState.DONE)
 
     async def _found(self, step: Step, found: Found, *, compensating: bool) -> None:
@@ -204,6 +236,9 @@ class StepWorker:
     async def _undo(self, step: Step) -> None:
         if step.operation not in UNDOABLE:
             await self._finish(step, StepState.DONE)
+            return
+        if declarations.is_declaration(step):
+            await self._undo_declaration(step, step.reference)
             return
         if step.reference is None:
             # Nothing to revoke by: only a query tells whether it is still there
@@ -245,6 +280,9 @@ class StepWorker:
         await self._finish(step, StepState.UNDONE)
 
     # ---------------------------------------------------------- saving
+
+    def _deadline_error(self, step: Step) -> StepError:
+        return _deadline(step)
 
     def _past_deadline(self, step: Step) -> bool:
         return step.deadline_at is not None and self.clock() >= step.deadline_at
@@ -343,6 +381,8 @@ UNDOABLE = frozenset(
         Operation.RENEW_CONTRACT,
         Operation.END_CONTRACT,
         Operation.REGISTER_UNEMPLOYMENT,
+        Operation.DECLARE_ADDITION,  # withdrawn under review, reversed once approved
+        Operation.DECLARE_REMOVAL,
     }
 )
 
@@ -380,6 +420,8 @@ async def write(adapter: SystemAdapter, step: Step) -> str:
     if op is Operation.REGISTER_UNEMPLOYMENT:
         assert isinstance(request, UnemploymentRequest)
         return await as_unemployment(adapter).register(request)
+    if declarations.is_declaration(step):
+        return await declarations.declare(adapter, step)
     raise ValueError(f"unknown operation {op.value}")
 
 
