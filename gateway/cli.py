@@ -14,6 +14,7 @@ from typing import Any
 
 from gateway.forms.cli import add_form_parser
 from gateway.logs import configure as configure_logging
+from gateway.registry import registry
 from gateway.settings import DEFAULT_STORE_URL
 from gateway.store.cli import add_accounts_parser
 
@@ -23,11 +24,6 @@ def _legacy(args: argparse.Namespace) -> int:
         from adapters.identity.server import serve as serve_identity
 
         serve_identity(host=args.host, port=args.port, data=args.data, seed=args.seed)
-        return 0
-    if args.system == "social-insurance":
-        from adapters.social_insurance.standin import serve as serve_social_insurance
-
-        serve_social_insurance(host=args.host, port=args.port, data=args.data, seed=args.seed)
         return 0
     from adapters.standin.server import serve
 
@@ -62,7 +58,7 @@ def _serve(args: argparse.Namespace) -> int:
         async def prepare() -> None:
             store = await Store.open(config.store_url)
             try:
-                await demo_mode.prepare_store(store)
+                await demo_mode.prepare_store(store, config.systems)
             finally:
                 await store.close()
 
@@ -164,8 +160,8 @@ def _worker(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hrss-gateway",
-        description="One GraphQL endpoint over the province's employment, labour and "
-        "unemployment systems.",
+        description="One GraphQL endpoint over the province's employment, labour, "
+        "unemployment and other registered systems.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -175,8 +171,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run a stand-in that honours one existing system's contract "
         "(shared/legacy/), with the /__sim/ fault and stats surface.",
     )
+    standins = [s for s in registry() if s.standin is not None]
     legacy.add_argument(
-        "system", choices=["employment", "labor", "unemployment", "identity", "social-insurance"]
+        "system",
+        choices=[*registry().names(), "identity"],
+        help="a registered system ("
+        + ", ".join(s.cli_name for s in standins)
+        + "; older spellings: "
+        + ", ".join(f"{a} for {s.cli_name}" for s in standins for a in s.aliases)
+        + "), or the identity provider",
     )
     legacy.add_argument(
         "--host",
@@ -187,8 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--port",
         type=int,
         default=None,
-        help="port (default: employment 8101, labor 8102, unemployment 8103, identity 8104, "
-        "social-insurance 8105)",
+        help="port (default: "
+        + ", ".join(f"{s.cli_name} {s.standin.port}" for s in standins if s.standin)
+        + ", identity 8104)",
     )
     legacy.add_argument(
         "--data",
@@ -214,8 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--demo",
         action="store_true",
-        help="also run the seeded stand-ins (the three systems and the identity provider), "
-        "with demo accounts and GraphiQL",
+        help="also run the seeded stand-ins (every system switched on in the demo, and the "
+        "identity provider), with demo accounts and GraphiQL",
     )
     serve.set_defaults(run=_serve)
 

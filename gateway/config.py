@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 import os
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -20,13 +21,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from adapters.social_insurance.model import SYSTEM as SOCIAL_INSURANCE
 from gateway.auth import Role
 from gateway.domain.model import System
 from gateway.forms.settings import FormSettings
 from gateway.observability.settings import ObservabilitySettings
 from gateway.oidc_settings import OidcSettings
 from gateway.profile import Disclosure, RequestLimits
-from gateway.settings import DEFAULT_STORE_URL, SystemSettings
+from gateway.registry import SettingsLike, registry
+from gateway.settings import DEFAULT_STORE_URL
 
 if TYPE_CHECKING:
     from gateway.domain.checks import ContributionWage
@@ -34,6 +37,8 @@ if TYPE_CHECKING:
     from gateway.store.audit import AuditRetention
 
 __all__ = ["DEFAULT_STORE_URL", "GatewayConfig"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,17 +96,16 @@ class GatewayConfig:
     graphiql: bool = False
     demo: bool = False
     data_dir: str = "data"
-    systems: dict[System, SystemSettings] = field(default_factory=dict)
+    #: The systems switched on in this deployment and how to reach each, in the
+    #: registry's order (``gateway.registry``; ``[systems.<key>]`` or ``HRSS_<KEY>_*``).
+    systems: dict[System, SettingsLike] = field(default_factory=dict)
     #: The identity provider whose tokens prove who acts for an employer (none: no
     #: provider is trusted); ``[oidc]`` table or ``HRSS_OIDC_*``, see gateway/oidc.py.
     oidc: OidcSettings | None = None
     #: The registration form as a file: upload limits, social-insurance column.
     forms: FormSettings = field(default_factory=FormSettings)
-    #: The social insurance system (社会保险登记) is on: its steps join the plans, the
-    #: form and the hire gain the monthly contribution wage, the worker view shows
-    #: insurance. Off until the province decides (design point 4).
-    social_insurance: bool = False
-    #: The province's floor and ceiling of the monthly contribution wage, in yuan.
+    #: The province's floor and ceiling of the monthly contribution wage, in yuan:
+    #: a hire's wage is checked against them when social insurance is on.
     contribution_wage_floor: Decimal = Decimal("3800.00")
     contribution_wage_ceiling: Decimal = Decimal("20000.00")
 
@@ -116,6 +120,13 @@ class GatewayConfig:
                 dataclasses.replace(self.forms, social_insurance=self.social_insurance),
             )
 
+    @property
+    def social_insurance(self) -> bool:
+        """The social insurance system (社会保险登记) is switched on: its steps join the
+        plans, the hire needs the monthly contribution wage (and the form its
+        column), the worker view shows insurance."""
+        return SOCIAL_INSURANCE in self.systems
+
     def contribution_wage(self) -> ContributionWage | None:
         """The wage rule the checks apply, None when the system is off."""
         if not self.social_insurance:
@@ -124,8 +135,12 @@ class GatewayConfig:
 
         return ContributionWage(self.contribution_wage_floor, self.contribution_wage_ceiling)
 
-    def system(self, system: System) -> SystemSettings:
-        return self.systems[system]
+    def system(self, system: System) -> Any:
+        """The settings of a system switched on (its package's own settings type)."""
+        try:
+            return self.systems[system]
+        except KeyError:
+            raise KeyError(f"the {system} system is not switched on") from None
 
     def disclosure(self) -> Disclosure:
         """The production profile, or the demo's, with the settings that were given."""
@@ -241,13 +256,9 @@ class GatewayConfig:
             log_json=pick("log_json", o.log_json, bool),
             log_level=pick("log_level", o.log_level),
         )
-        values["systems"] = {
-            system: SystemSettings.from_env(system, env, systems_doc.get(_FILE_NAMES[system], {}))
-            for system in System
-        }
+        values["systems"] = _systems(env, systems_doc, demo=bool(overrides.get("demo")))
         values["oidc"] = OidcSettings.from_env(env, doc.get("oidc", {}))
         values["forms"] = FormSettings.pick(pick)
-        values["social_insurance"] = pick("social_insurance", d.social_insurance, bool)
         values["contribution_wage_floor"] = pick(
             "contribution_wage_floor", d.contribution_wage_floor, _amount
         )
@@ -271,12 +282,26 @@ def _date(value: object) -> dt.date:
     return dt.date.fromisoformat(str(value))
 
 
-#: Names of the systems' tables in the configuration file.
-_FILE_NAMES = {
-    System.EMPLOYMENT: "employment",
-    System.LABOUR: "labor",
-    System.UNEMPLOYMENT: "unemployment",
-}
+def _systems(
+    env: Mapping[str, str], doc: Mapping[str, Any], *, demo: bool
+) -> dict[System, SettingsLike]:
+    """Each registered system the deployment switches on, with its settings. A
+    system's table is ``[systems.<key>]``; an older name of it (``[systems.labor]``)
+    is still read, with a warning."""
+    found: dict[System, SettingsLike] = {}
+    for spec in registry():
+        section: Mapping[str, Any] = doc.get(spec.key, {})
+        for alias in spec.aliases:
+            if alias in doc:
+                log.warning("[systems.%s] is an older name: use [systems.%s]", alias, spec.key)
+                section = {**doc[alias], **section}
+        if spec.enabled(env, section, demo=demo):
+            found[spec.system] = spec.settings(env, section)
+    unknown = set(doc) - {n for spec in registry() for n in (spec.key, *spec.aliases)}
+    if unknown:
+        # A misspelt table would otherwise leave a system at its defaults, silently.
+        raise ValueError(f"[systems] names no registered system: {', '.join(sorted(unknown))}")
+    return found
 
 
 def _amount(value: object) -> Decimal:

@@ -1,11 +1,11 @@
 """Demo mode: the gateway, the seeded stand-ins and three demo accounts.
 
 ``hrss-gateway serve --demo`` (what ``make demo`` runs) starts each stand-in
-(the three systems and the identity provider, which the gateway is set to
-trust) as its own process on its default loopback port, keeps every store under the
-local data folder, signs up ``demo-employer``, ``demo-clerk`` and
-``demo-admin`` (password ``demo-password``, in demo mode only), and stops the
-stand-ins when the gateway stops.
+(every system switched on, which in the demo includes social insurance, and the
+identity provider, which the gateway is set to trust) as its own process on its
+default loopback port, keeps every store under the local data folder, signs up
+``demo-employer``, ``demo-clerk`` and ``demo-admin`` (password ``demo-password``,
+in demo mode only), and stops the stand-ins when the gateway stops.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import httpx
@@ -40,6 +40,7 @@ from gateway.domain.model import (
     System,
 )
 from gateway.oidc_settings import OidcSettings, secure_url
+from gateway.registry import SystemSpec, registry
 from gateway.store import DuplicateUsername, EmployerRecord, Role, Store
 from gateway.systems import EmploymentSystem, LabourSystem, UnemploymentSystem
 
@@ -48,11 +49,20 @@ DEMO_EMPLOYER = EMPLOYERS[0]
 #: Jinan city: the clerk reaches the two Jinan employers of the seed, not Qingdao's.
 DEMO_CLERK_DIVISION = "370100"
 
-_STANDINS = {
-    "employment": System.EMPLOYMENT,
-    "labor": System.LABOUR,
-    "unemployment": System.UNEMPLOYMENT,
-}
+
+def _standins(config: GatewayConfig) -> list[SystemSpec]:
+    """The systems switched on whose stand-in the demo runs."""
+    return [registry().get(s) for s in config.systems if registry().get(s).standin is not None]
+
+
+def _data_file(data: Path, spec: SystemSpec) -> Path:
+    """The stand-in's SQLite file; one kept under an older name of the system stays in use."""
+    for name in spec.aliases:
+        older = data / f"{name}.db"
+        if older.exists() and not (data / f"{spec.key}.db").exists():
+            return older
+    return data / f"{spec.key}.db"
+
 
 FIRST_QUERY = """\
 # Sign in first (mutation below), then put the token in the headers pane:
@@ -109,10 +119,12 @@ def standins(config: GatewayConfig) -> Iterator[list[RunningStandin]]:
     data.mkdir(parents=True, exist_ok=True)
     started: list[RunningStandin] = []
     try:
-        for name, system in _STANDINS.items():
-            port = httpx.URL(config.system(system).url).port
+        for spec in _standins(config):
+            port = httpx.URL(config.system(spec.system).url).port
             started.append(
-                start_standin(name, data, seed=True, data=str(data / f"{name}.db"), port=port)
+                start_standin(
+                    spec.cli_name, data, seed=True, data=str(_data_file(data, spec)), port=port
+                )
             )
         if config.oidc is not None and _runs_identity_standin(config):
             oidc = config.oidc
@@ -134,17 +146,23 @@ def standins(config: GatewayConfig) -> Iterator[list[RunningStandin]]:
             standin.stop()
 
 
-async def prepare_store(store: Store) -> None:
-    """Bindings of the seed employers, and the demo accounts (kept if they exist)."""
+async def prepare_store(store: Store, systems: Iterable[System] | None = None) -> None:
+    """Bindings of the seed employers in each system switched on (None: every
+    registered one), and the demo accounts (kept if they exist)."""
+    chosen = registry().systems if systems is None else tuple(systems)
+    seeds = {
+        s: spec.standin.seed_units()
+        for s in chosen
+        if (spec := registry().get(s)).standin is not None
+    }
     for e in EMPLOYERS:
+        code = e.profile.credit_code
         await store.employers.upsert(
             EmployerRecord(
-                credit_code=e.profile.credit_code,
+                credit_code=code,
                 name=e.profile.name,
                 division=e.profile.division,
-                employment_id=e.employment_id,
-                labour_id=e.labour_id,
-                unemployment_id=e.unemployment_id,
+                ids={s: units.get(code) for s, units in seeds.items()},
             )
         )
     accounts: list[tuple[str, Role, dict[str, object]]] = [
@@ -263,7 +281,7 @@ def banner(config: GatewayConfig) -> str:
         f"\nhrss-gateway demo\n  GraphiQL:  {url}\n"
         f"  accounts:  demo-employer, demo-clerk, demo-admin (password {DEMO_PASSWORD})\n"
         f"  stand-ins: "
-        + ", ".join(f"{n} {config.system(s).url}" for n, s in _STANDINS.items())
+        + ", ".join(f"{s.cli_name} {config.system(s.system).url}" for s in _standins(config))
         + _identity_lines(config)
         + f"\n  data:      {Path(config.data_dir).resolve()}\n\n"
         "A first query to try (paste it into GraphiQL):\n\n" + FIRST_QUERY

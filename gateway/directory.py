@@ -13,6 +13,7 @@ import asyncio
 
 from gateway.cache import GatewayCache
 from gateway.domain.model import EmployerBinding, EmployerProfile, System
+from gateway.registry import registry
 from gateway.store import Store
 from gateway.store.model import EmployerRecord
 from gateway.systems import AdapterError, SystemAdapter
@@ -72,7 +73,8 @@ class EmployerDirectory:
     ) -> EmployerRecord | None:
         if record is None:
             # The employment system's profile first: it is the one the form's header follows.
-            first = found.get(System.EMPLOYMENT) or next(iter(found.values()))
+            first = registry().first_known(found)
+            assert first is not None
             record = EmployerRecord(
                 credit_code=credit_code,
                 name=first.profile.name,

@@ -22,18 +22,12 @@ from graphql.language import ArgumentNode, ValueNode, VariableDefinitionNode, pr
 from strawberry.exceptions import MissingQueryError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
-from gateway.domain.model import System
 from gateway.privacy import redact
+from gateway.registry import registry
 from gateway.systems import AdapterError, Duplicate, NotFound, Rejected, Unavailable
 
 #: The message of a masked error: both languages, for clients that read ``message`` only.
 MASKED_MESSAGE = "Internal error. 内部错误。"
-
-_SYSTEM_ZH = {
-    System.EMPLOYMENT: "就业系统",
-    System.LABOUR: "劳动关系系统",
-    System.UNEMPLOYMENT: "失业登记系统",
-}
 
 
 def error_extensions(code: str, en: str, zh: str, **extra: Any) -> dict[str, Any]:
@@ -120,7 +114,7 @@ def bad_input(field: str, en: str, zh: str) -> GatewayError:
 def from_adapter(error: AdapterError) -> GatewayError:
     """A system's answer as the graph reports it, naming the system."""
     system = error.system
-    name_zh = _SYSTEM_ZH[system]
+    name_zh = registry().get(system).name_zh
     if isinstance(error, Unavailable):
         extra: dict[str, Any] = {"system": system.value}
         if error.retry_after is not None:

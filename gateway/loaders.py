@@ -2,8 +2,9 @@
 
 A page of 100 workers asks each system for 100 people; the loaders turn that
 into the system's batch query (the adapters chunk to the system's limits), one
-per employer, after taking what the cache already holds. The unemployment
-system has no batch query: its adapter bounds the calls in flight.
+per employer, after taking what the cache already holds. How a system is asked
+is its package's to say (``SystemSpec.records``): the unemployment system has no
+batch query, and its adapter bounds the calls in flight.
 
 A system that fails fails only its own keys: the loader returns the error for
 each of them, and the fields those keys feed come back null with that error.
@@ -15,7 +16,7 @@ was selected (see :class:`gateway.schema.worker.ReportSystemFailures`).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 from strawberry.dataloader import DataLoader
@@ -27,7 +28,8 @@ from gateway.domain.model import (
     System,
     UnemploymentRegistration,
 )
-from gateway.systems import AdapterError, EmploymentSystem, LabourSystem, UnemploymentSystem
+from gateway.registry import registry
+from gateway.systems import AdapterError, SystemAdapter
 
 R = TypeVar("R")
 
@@ -93,33 +95,49 @@ class _SystemLoader(Generic[R]):
 
 
 class Loaders:
-    """Fresh for every request, so that nothing is shared between callers."""
+    """Fresh for every request, so that nothing is shared between callers.
+
+    One loader per system switched on whose registration says how a worker's
+    records are read there (``SystemSpec.records``); ``of(system)`` finds it.
+    """
 
     def __init__(
         self,
-        *,
-        employment: EmploymentSystem,
-        labour: LabourSystem,
-        unemployment: UnemploymentSystem,
+        adapters: Mapping[System, SystemAdapter],
         cache: GatewayCache,
     ) -> None:
-        async def fetch_employment(ids: list[str], employer: str) -> list[EmploymentRecord]:
-            return await employment.query(ids, employer)
+        self._loaders: dict[System, _SystemLoader[Any]] = {}
+        for system, adapter in adapters.items():
+            records = registry().get(system).records
+            if records is not None:
+                self._loaders[system] = _SystemLoader(system, cache, _fetch(records, adapter))
 
-        async def fetch_contracts(ids: list[str], employer: str) -> list[LabourContract]:
-            return await labour.query(ids, employer)
+    def of(self, system: System) -> _SystemLoader[Any]:
+        return self._loaders[system]
 
-        async def fetch_unemployment(
-            ids: list[str], employer: str
-        ) -> list[UnemploymentRegistration]:
-            # The system cannot filter by unit: the loader keeps this employer's rows.
-            return await unemployment.query(ids)
+    # The core systems' loaders, for the worker view built on them.
 
-        self.employment = _SystemLoader(System.EMPLOYMENT, cache, fetch_employment)
-        self.contracts = _SystemLoader(System.LABOUR, cache, fetch_contracts)
-        self.unemployment = _SystemLoader(System.UNEMPLOYMENT, cache, fetch_unemployment)
+    @property
+    def employment(self) -> _SystemLoader[EmploymentRecord]:
+        return self._loaders[System.EMPLOYMENT]
+
+    @property
+    def contracts(self) -> _SystemLoader[LabourContract]:
+        return self._loaders[System.LABOUR]
+
+    @property
+    def unemployment(self) -> _SystemLoader[UnemploymentRegistration]:
+        return self._loaders[System.UNEMPLOYMENT]
 
     def failures(self) -> list[AdapterError]:
         """The latest failure of each system met in this request."""
-        loaders = (self.employment, self.contracts, self.unemployment)
-        return [loader.failures[-1] for loader in loaders if loader.failures]
+        return [loader.failures[-1] for loader in self._loaders.values() if loader.failures]
+
+
+def _fetch(
+    records: Callable[[Any, list[str], str], Awaitable[Sequence[Any]]], adapter: SystemAdapter
+) -> Callable[[list[str], str], Awaitable[Sequence[Any]]]:
+    async def fetch(ids: list[str], employer_id: str) -> Sequence[Any]:
+        return await records(adapter, ids, employer_id)
+
+    return fetch

@@ -1,8 +1,11 @@
 """Calls to the existing systems that a slow or dead system cannot drag down.
 
-``ResilientEmployment``, ``ResilientLabour`` and ``ResilientUnemployment`` wrap
-an adapter and satisfy the same Protocol (``gateway.systems``). Around every
-call to one system they add:
+``Resilient`` wraps any system's adapter and offers the same methods, so it
+stands wherever the adapter does (``gateway.systems``'s Protocols, or a
+system's own). Which methods are reads and which are writes, each system's
+package declares (``SystemSpec.reads`` / ``writes``, ``gateway.registry``); a
+method declared as neither goes through as a write. Around every call to one
+system it adds:
 
 - a bulkhead: at most ``max_in_flight`` calls at once; a caller that gets no
   slot within the call's deadline gets ``Saturated`` (an ``Unavailable``);
@@ -24,10 +27,12 @@ over, and ``breaker_state`` tells the breaker's state, for metrics.
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
@@ -36,31 +41,11 @@ from purgatory.domain.model import HALF_OPENED, OPENED, Context, OpenedState
 from purgatory.service._async.circuitbreaker import AsyncCircuitBreaker
 from tenacity import AsyncRetrying, RetryCallState
 
-from gateway.domain.model import (
-    ContractEnding,
-    ContractTerm,
-    DismissalRequest,
-    EmployerBinding,
-    EmployerProfile,
-    EmploymentRecord,
-    EmploymentRegistrationRequest,
-    EmploymentState,
-    LabourContract,
-    Page,
-    Person,
-    System,
-    UnemploymentRegistration,
-    UnemploymentRequest,
-)
-from gateway.settings import SystemSettings
-from gateway.systems import (
-    EmploymentSystem,
-    LabourSystem,
-    Rejected,
-    SystemAdapter,
-    Unavailable,
-    UnemploymentSystem,
-)
+from gateway.domain.model import EmployerBinding, EmployerProfile, System
+from gateway.systems import Rejected, SystemAdapter, Unavailable
+
+if TYPE_CHECKING:
+    from gateway.registry import SettingsLike
 
 __all__ = [
     "BreakerState",
@@ -70,9 +55,6 @@ __all__ = [
     "Outcome",
     "ResiliencePolicy",
     "Resilient",
-    "ResilientEmployment",
-    "ResilientLabour",
-    "ResilientUnemployment",
     "Saturated",
 ]
 
@@ -112,7 +94,7 @@ class ResiliencePolicy:
             raise ValueError("backoff_base_s must be >= 0 and backoff_cap_s >= backoff_base_s")
 
     @classmethod
-    def for_system(cls, settings: SystemSettings, **overrides: Any) -> ResiliencePolicy:
+    def for_system(cls, settings: SettingsLike, **overrides: Any) -> ResiliencePolicy:
         """The system's timeout as the deadline and its ``max_in_flight`` as the bulkhead."""
         policy = cls(deadline_s=settings.timeout, max_in_flight=settings.max_in_flight)
         return replace(policy, **overrides)
@@ -145,9 +127,9 @@ class DeadlineExceeded(Unavailable):
 
 
 class Resilient(Generic[A]):
-    """The bulkhead, breaker and read retries of one system, and what every
-    system offers (employers, ping); one subclass per system's Protocol. Use
-    ``isinstance(adapter, Resilient)`` to find the wrappers (for metrics)."""
+    """The bulkhead, breaker and read retries of one system, around every method
+    of its adapter. Use ``isinstance(adapter, Resilient)`` to find the wrappers
+    (for metrics)."""
 
     def __init__(
         self,
@@ -156,9 +138,21 @@ class Resilient(Generic[A]):
         *,
         on_call: OnCall | None = None,
         breakers: AsyncCircuitBreakerFactory | None = None,
+        reads: Collection[str] | None = None,
+        writes: Collection[str] | None = None,
     ) -> None:
         """``breakers`` may be shared between systems (each has its own circuit in
-        it); by default each wrapper has its own, held in this process."""
+        it); by default each wrapper has its own, held in this process.
+        ``reads`` and ``writes`` name the adapter's methods beyond the common
+        ones; by default, as the system's registration declares them."""
+        if reads is None or writes is None:
+            from gateway.registry import registry
+
+            spec = registry().get(adapter.system)
+            reads = spec.reads if reads is None else reads
+            writes = spec.writes if writes is None else writes
+        self._reads = frozenset(reads)
+        self._writes = frozenset(writes)
         self._adapter = adapter
         self.system: System = adapter.system
         self.policy = policy or ResiliencePolicy()
@@ -201,6 +195,30 @@ class Resilient(Generic[A]):
 
     async def aclose(self) -> None:
         await self._adapter.aclose()
+
+    def __getattr__(self, name: str) -> Any:
+        """The adapter's own methods, each call through the bulkhead and the breaker:
+        a declared read is retried, anything else goes once, as a write."""
+        if name.startswith("_"):
+            raise AttributeError(name)
+        target = getattr(self._adapter, name)
+        if not callable(target):
+            return target
+        if name in self._reads:
+
+            @functools.wraps(target)
+            async def read(*args: Any, **kwargs: Any) -> Any:
+                return await self._read(name, lambda: target(*args, **kwargs))
+
+            return read
+        if name not in self._writes and not inspect.iscoroutinefunction(target):
+            return target  # not a call to the system (a helper, a property's method)
+
+        @functools.wraps(target)
+        async def write(*args: Any, **kwargs: Any) -> Any:
+            return await self._write(name, lambda: target(*args, **kwargs))
+
+        return write
 
     # ------------------------------------------------------------ machinery
 
@@ -383,90 +401,3 @@ def _remaining(context: Context) -> float:
     """Seconds before an open breaker lets one call try (purgatory keeps wall-clock time)."""
     opened_at = context.opened_at or 0.0
     return opened_at + float(context.ttl) - time.time()
-
-
-# ----------------------------------------------------------------- systems
-
-
-class ResilientEmployment(Resilient[EmploymentSystem]):
-    """就业, behind a bulkhead and a breaker; its reads retried."""
-
-    async def register(self, request: EmploymentRegistrationRequest) -> str:
-        return await self._write("register", lambda: self._adapter.register(request))
-
-    async def dismiss(self, request: DismissalRequest) -> str:
-        return await self._write("dismiss", lambda: self._adapter.dismiss(request))
-
-    async def revoke(self, reference: str) -> None:
-        await self._write("revoke", lambda: self._adapter.revoke(reference))
-
-    async def query(
-        self, id_numbers: Sequence[str], employer_id: str | None = None
-    ) -> list[EmploymentRecord]:
-        return await self._read("query", lambda: self._adapter.query(id_numbers, employer_id))
-
-    async def list_by_employer(
-        self,
-        employer_id: str,
-        *,
-        state: EmploymentState | None = None,
-        page: int = 1,
-        size: int = 100,
-    ) -> Page[EmploymentRecord]:
-        return await self._read(
-            "list_by_employer",
-            lambda: self._adapter.list_by_employer(employer_id, state=state, page=page, size=size),
-        )
-
-
-class ResilientLabour(Resilient[LabourSystem]):
-    """劳动关系, behind a bulkhead and a breaker; its reads retried."""
-
-    async def file(self, employer_id: str, person: Person, term: ContractTerm) -> str:
-        return await self._write("file", lambda: self._adapter.file(employer_id, person, term))
-
-    async def renew(self, employer_id: str, id_number: str, term: ContractTerm) -> str:
-        return await self._write("renew", lambda: self._adapter.renew(employer_id, id_number, term))
-
-    async def end(self, ending: ContractEnding) -> str:
-        return await self._write("end", lambda: self._adapter.end(ending))
-
-    async def revoke(self, reference: str) -> None:
-        await self._write("revoke", lambda: self._adapter.revoke(reference))
-
-    async def query(
-        self, id_numbers: Sequence[str], employer_id: str | None = None
-    ) -> list[LabourContract]:
-        return await self._read("query", lambda: self._adapter.query(id_numbers, employer_id))
-
-
-class ResilientUnemployment(Resilient[UnemploymentSystem]):
-    """失业, behind a bulkhead and a breaker; its reads retried."""
-
-    async def register(self, request: UnemploymentRequest) -> str:
-        return await self._write("register", lambda: self._adapter.register(request))
-
-    async def cancel(self, reference: str) -> None:
-        await self._write("cancel", lambda: self._adapter.cancel(reference))
-
-    async def query_person(self, id_number: str) -> list[UnemploymentRegistration]:
-        return await self._read("query_person", lambda: self._adapter.query_person(id_number))
-
-    async def query(self, id_numbers: Sequence[str]) -> list[UnemploymentRegistration]:
-        return await self._read("query", lambda: self._adapter.query(id_numbers))
-
-    async def list_by_employer(
-        self, employer_id: str, *, page: int = 1, size: int = 20
-    ) -> Page[UnemploymentRegistration]:
-        return await self._read(
-            "list_by_employer",
-            lambda: self._adapter.list_by_employer(employer_id, page=page, size=size),
-        )
-
-
-if TYPE_CHECKING:
-    # mypy proves here that each wrapper can stand wherever its adapter stands.
-    def _conforms(
-        e: ResilientEmployment, lab: ResilientLabour, u: ResilientUnemployment
-    ) -> tuple[EmploymentSystem, LabourSystem, UnemploymentSystem]:
-        return e, lab, u

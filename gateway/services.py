@@ -10,22 +10,14 @@ import asyncio
 import datetime as dt
 import hashlib
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 
-from adapters.employment import EmploymentAdapter
-from adapters.employment.limits import LIMITS as EMPLOYMENT_LIMITS
 from adapters.http import tls_context
-from adapters.labor import LabourAdapter
-from adapters.labor.limits import LIMITS as LABOUR_LIMITS
-from adapters.social_insurance.limits import LIMITS as SOCIAL_INSURANCE_LIMITS
-from adapters.social_insurance.model import SYSTEM as SOCIAL_INSURANCE
-from adapters.unemployment import UnemploymentAdapter
-from adapters.unemployment.limits import LIMITS as UNEMPLOYMENT_LIMITS
 from gateway.auth import ConfigurationError, HashParams, Passwords, load_or_create_secret
 from gateway.cache import GatewayCache
 from gateway.config import GatewayConfig
@@ -35,12 +27,8 @@ from gateway.http.ratelimit import LoginThrottle
 from gateway.observability import GatewayMetrics, with_request_id
 from gateway.oidc import OidcVerifier
 from gateway.registrations.policy import utc_now
-from gateway.resilience import (
-    ResiliencePolicy,
-    ResilientEmployment,
-    ResilientLabour,
-    ResilientUnemployment,
-)
+from gateway.registry import registry
+from gateway.resilience import ResiliencePolicy, Resilient
 
 if TYPE_CHECKING:
     from gateway.registrations.engine import Engine
@@ -54,21 +42,19 @@ from gateway.systems import (
     UnemploymentSystem,
 )
 
-#: What each system takes (its contract's "Limits"), checked before anything is sent.
-SYSTEM_LIMITS: dict[System, Limits] = {
-    System.EMPLOYMENT: EMPLOYMENT_LIMITS,
-    System.LABOUR: LABOUR_LIMITS,
-    System.UNEMPLOYMENT: UNEMPLOYMENT_LIMITS,
-    SOCIAL_INSURANCE: SOCIAL_INSURANCE_LIMITS,
-}
+
+def system_limits(systems: Iterable[System] | None = None) -> dict[System, Limits]:
+    """What each system takes (its contract's "Limits"), checked before anything is sent."""
+    chosen = registry().systems if systems is None else tuple(systems)
+    return {s: registry().get(s).limits() for s in chosen}
 
 
 @dataclass
 class Gateway:
     config: GatewayConfig
-    employment: EmploymentSystem
-    labour: LabourSystem
-    unemployment: UnemploymentSystem
+    #: The adapter of each system switched on (``config.systems``), behind its
+    #: bulkhead and breaker, in the registry's order.
+    adapters: dict[System, SystemAdapter]
     store: Store
     cache: GatewayCache
     token_secret: bytes
@@ -90,17 +76,23 @@ class Gateway:
             self.store,
             self.config,
             clock=lambda: self.clock(),
-            limits=SYSTEM_LIMITS,
+            limits=system_limits(self.adapters),
             on_submitted=self.work_submitted.set,
         )
 
+    # The core systems by name, for the views and plans built on them.
+
     @property
-    def adapters(self) -> dict[System, SystemAdapter]:
-        return {
-            System.EMPLOYMENT: self.employment,
-            System.LABOUR: self.labour,
-            System.UNEMPLOYMENT: self.unemployment,
-        }
+    def employment(self) -> EmploymentSystem:
+        return cast(EmploymentSystem, self.adapters[System.EMPLOYMENT])
+
+    @property
+    def labour(self) -> LabourSystem:
+        return cast(LabourSystem, self.adapters[System.LABOUR])
+
+    @property
+    def unemployment(self) -> UnemploymentSystem:
+        return cast(UnemploymentSystem, self.adapters[System.UNEMPLOYMENT])
 
     @classmethod
     async def start(
@@ -116,43 +108,33 @@ class Gateway:
         )
         metrics = metrics or GatewayMetrics(config.observability)
         # One HTTP client per system, whose requests carry the caller's request id.
-        clients = {s: with_request_id(httpx.AsyncClient(verify=tls_context())) for s in System}
+        clients = {
+            s: with_request_id(httpx.AsyncClient(verify=tls_context())) for s in config.systems
+        }
 
-        def resilient(system: System, adapter: Any, wrapper: Any) -> Any:
+        def resilient(system: System, settings: Any) -> SystemAdapter:
+            spec = registry().get(system)
             policy = ResiliencePolicy.for_system(
-                config.system(system),
+                settings,
                 breaker_threshold=config.breaker_threshold,
                 breaker_recovery_s=config.breaker_recovery_s,
                 read_attempts=config.read_attempts,
                 backoff_base_s=config.backoff_base_s,
                 backoff_cap_s=config.backoff_cap_s,
             )
-            wrapped = wrapper(adapter, policy, on_call=metrics.on_call)
+            wrapped = Resilient(
+                spec.adapter(settings, clients[system]),
+                policy,
+                on_call=metrics.on_call,
+                reads=spec.reads,
+                writes=spec.writes,
+            )
             metrics.watch_breaker(system.value, lambda: wrapped.breaker_state)
-            return wrapped
+            return cast(SystemAdapter, wrapped)
 
-        settings = config.system
         gateway = cls(
             config=config,
-            employment=resilient(
-                System.EMPLOYMENT,
-                EmploymentAdapter.from_settings(
-                    settings(System.EMPLOYMENT), client=clients[System.EMPLOYMENT]
-                ),
-                ResilientEmployment,
-            ),
-            labour=resilient(
-                System.LABOUR,
-                LabourAdapter.from_settings(settings(System.LABOUR), client=clients[System.LABOUR]),
-                ResilientLabour,
-            ),
-            unemployment=resilient(
-                System.UNEMPLOYMENT,
-                UnemploymentAdapter.from_settings(
-                    settings(System.UNEMPLOYMENT), client=clients[System.UNEMPLOYMENT]
-                ),
-                ResilientUnemployment,
-            ),
+            adapters={s: resilient(s, settings) for s, settings in config.systems.items()},
             store=store,
             cache=GatewayCache(
                 config.cache_url,
@@ -185,14 +167,14 @@ class Gateway:
     async def readiness(self) -> dict[System, str | None]:
         """Each system: None when it answers, else why not (no personal data)."""
 
-        async def check(adapter: SystemAdapter) -> str | None:
+        async def check(system: System, adapter: SystemAdapter) -> str | None:
             try:
-                await adapter.ping()
+                await registry().get(system).health(adapter)
             except AdapterError as exc:
                 return type(exc).__name__
             return None
 
-        results = await asyncio.gather(*(check(a) for a in self.adapters.values()))
+        results = await asyncio.gather(*(check(s, a) for s, a in self.adapters.items()))
         return dict(zip(self.adapters, results, strict=True))
 
     async def close(self) -> None:

@@ -3,51 +3,47 @@
 The stand-ins read the same variables for their side of the credentials, so that
 the demo needs no configuration: the defaults on both sides match.
 
-This module imports nothing but the standard library and the domain's enums:
+Each system declares its own variables and defaults (``SystemSpec.settings``,
+``gateway.registry``); the three older systems read theirs through
+``SystemSettings.read``. This module imports nothing but the standard library
+and the domain's enums:
 the stand-ins, the worker and every command read it at start-up, and
 ``python -X importtime -c "import gateway.settings"`` stays in the milliseconds.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from gateway.domain.model import System
 
 #: The embedded store the demo and the commands use when no URL is configured.
 DEFAULT_STORE_URL = "sqlite+aiosqlite:///data/gateway.db"
 
-#: Default loopback ports of the stand-ins.
-DEFAULT_PORTS: dict[System, int] = {
-    System.EMPLOYMENT: 8101,
-    System.LABOUR: 8102,
-    System.UNEMPLOYMENT: 8103,
+#: Older names of defaults that now live with each system (``adapters/<package>/system.py``).
+_MOVED = {
+    "DEFAULT_EMPLOYMENT_API_KEY": ("adapters.employment.system", "DEFAULT_API_KEY"),
+    "DEFAULT_LABOUR_USERNAME": ("adapters.labor.system", "DEFAULT_USERNAME"),
+    "DEFAULT_LABOUR_PASSWORD": ("adapters.labor.system", "DEFAULT_PASSWORD"),
+    "DEFAULT_UNEMPLOYMENT_USERNAME": ("adapters.unemployment.system", "DEFAULT_USERNAME"),
+    "DEFAULT_UNEMPLOYMENT_PASSWORD": ("adapters.unemployment.system", "DEFAULT_PASSWORD"),
 }
 
-#: Default credentials, shared by the stand-ins and the gateway (demo only).
-DEFAULT_EMPLOYMENT_API_KEY = "demo-employment-key"
-DEFAULT_LABOUR_USERNAME = "gateway"
-DEFAULT_LABOUR_PASSWORD = "demo-labour-password"  # noqa: S105
-DEFAULT_UNEMPLOYMENT_USERNAME = "gateway"
-DEFAULT_UNEMPLOYMENT_PASSWORD = "demo-unemployment-password"  # noqa: S105
 
-_PREFIX = {
-    System.EMPLOYMENT: "EMPLOYMENT",
-    System.LABOUR: "LABOUR",
-    System.UNEMPLOYMENT: "UNEMPLOYMENT",
-}
-_DEFAULT_USER = {
-    System.EMPLOYMENT: "",
-    System.LABOUR: DEFAULT_LABOUR_USERNAME,
-    System.UNEMPLOYMENT: DEFAULT_UNEMPLOYMENT_USERNAME,
-}
-_DEFAULT_SECRET = {
-    System.EMPLOYMENT: DEFAULT_EMPLOYMENT_API_KEY,
-    System.LABOUR: DEFAULT_LABOUR_PASSWORD,
-    System.UNEMPLOYMENT: DEFAULT_UNEMPLOYMENT_PASSWORD,
-}
+def __getattr__(name: str) -> Any:
+    """``DEFAULT_PORTS`` and the demo credentials, where they used to be."""
+    if name == "DEFAULT_PORTS":
+        from gateway.registry import registry
+
+        return {s.system: s.standin.port for s in registry() if s.standin is not None}
+    if name in _MOVED:
+        module, attribute = _MOVED[name]
+        return getattr(importlib.import_module(module), attribute)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,31 +63,49 @@ class SystemSettings:
     max_in_flight: int = 8  # concurrent calls, where the system has no batch query
 
     @classmethod
+    def read(
+        cls,
+        system: System,
+        environ: Mapping[str, str],
+        section: Mapping[str, object],
+        *,
+        port: int,
+        secret: str,
+        secret_name: str = "password",  # noqa: S107 - the setting's name, not a secret
+        username: str = "",
+    ) -> SystemSettings:
+        """Settings from ``HRSS_<SYSTEM>_URL``, ``_USERNAME``, ``_<SECRET_NAME>``,
+        ``_TIMEOUT``, ``_CONNECT_TIMEOUT``, ``_MAX_IN_FLIGHT``; then from ``section``
+        (the system's table of the configuration file, same names in lower case);
+        then the defaults given, which match the stand-in's."""
+        p = f"HRSS_{system.value.upper()}_"
+
+        def pick(name: str, default: object) -> str:
+            return str(environ.get(p + name.upper(), section.get(name, default)))
+
+        return cls(
+            system=system,
+            url=pick("url", f"http://127.0.0.1:{port}").rstrip("/"),
+            username=pick("username", username),
+            secret=pick(secret_name, secret),
+            timeout=float(pick("timeout", 10)),
+            connect_timeout=float(pick("connect_timeout", 2)),
+            max_in_flight=int(pick("max_in_flight", 8)),
+        )
+
+    @classmethod
     def from_env(
         cls,
         system: System,
         environ: Mapping[str, str] | None = None,
         section: Mapping[str, object] | None = None,
     ) -> SystemSettings:
-        """Settings from ``HRSS_<SYSTEM>_URL``, ``_USERNAME``, ``_PASSWORD`` (``_API_KEY``
-        for employment), ``_TIMEOUT``, ``_CONNECT_TIMEOUT``, ``_MAX_IN_FLIGHT``; then
-        from ``section`` (the system's table of the configuration file, same names in
-        lower case); then the defaults, which match the stand-ins'."""
+        """The settings of ``system`` as its package reads them (``SystemSpec.settings``),
+        for the systems whose settings are of this shape."""
+        from gateway.registry import registry
+
         env = os.environ if environ is None else environ
-        file = section or {}
-        p = f"HRSS_{_PREFIX[system]}_"
-        secret_name = "api_key" if system is System.EMPLOYMENT else "password"
-
-        def pick(name: str, default: object) -> str:
-            value = env.get(p + name.upper(), file.get(name, default))
-            return str(value)
-
-        return cls(
-            system=system,
-            url=pick("url", f"http://127.0.0.1:{DEFAULT_PORTS[system]}").rstrip("/"),
-            username=pick("username", _DEFAULT_USER[system]),
-            secret=pick(secret_name, _DEFAULT_SECRET[system]),
-            timeout=float(pick("timeout", 10)),
-            connect_timeout=float(pick("connect_timeout", 2)),
-            max_in_flight=int(pick("max_in_flight", 8)),
-        )
+        settings = registry().get(system).settings(env, section or {})
+        if not isinstance(settings, SystemSettings):
+            raise TypeError(f"the {system} system has settings of its own shape")
+        return settings

@@ -1,7 +1,7 @@
 """The unified terms of social insurance (社会保险): what the adapter takes and gives.
 
-They will move to ``gateway/domain`` when the system is wired into the gateway;
-until then they live with the adapter. Plain dataclasses and enums, no I/O.
+They live with the adapter: the gateway names this system only through its
+registration (``system.py``). Plain dataclasses and enums, no I/O.
 Enum values are the national codes where the contract uses them (险种 ``110``…),
 unified names otherwise.
 """
@@ -12,19 +12,12 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
-from typing import cast
 
 from gateway.domain.model import IdType, Person, System
 
-
-class _Name(StrEnum):
-    SOCIAL_INSURANCE = "social_insurance"
-
-
-#: The system's name in the gateway's errors and bindings. ``System`` lists the
-#: three systems wired in today; until the registry gives this one its member
-#: there, a member of its own with the same shape (``.value``) stands for it.
-SYSTEM = cast(System, _Name.SOCIAL_INSURANCE)
+#: The system's name: what the store keeps in its steps and bindings, its
+#: configuration key (``[systems.social_insurance]``, ``HRSS_SOCIAL_INSURANCE_*``).
+SYSTEM = System("social_insurance")
 
 
 class InsuranceType(StrEnum):

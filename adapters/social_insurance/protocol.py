@@ -1,8 +1,8 @@
 """What the gateway will ask of the social insurance system: ``SocialInsuranceSystem``.
 
 It extends the gateway's ``SystemAdapter`` (employers, ping, close) with the
-declarations. It will join the other Protocols in ``gateway/systems.py`` when
-the system is wired in through the registry.
+declarations. It stays in this package: the gateway reaches the system through
+its registration (``system.py``), never through this Protocol by name.
 """
 
 from __future__ import annotations

@@ -9,20 +9,101 @@ tables otherwise); their Chinese and English labels live in ``codes.py``.
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
-from typing import Generic, TypeVar
+from typing import Any, ClassVar, Generic, Self, TypeVar, cast
 
 T = TypeVar("T")
 
 
-class System(StrEnum):
-    """The existing systems behind the gateway."""
+class _Names(type):
+    """Iterating ``System`` gives its core members, the three systems every
+    deployment has; every registered system is in ``gateway.registry``."""
 
-    EMPLOYMENT = "employment"
-    LABOUR = "labour"
-    UNEMPLOYMENT = "unemployment"
+    def __iter__(cls) -> Iterator[Any]:
+        return iter(cls._core)  # type: ignore[attr-defined]
+
+    def __len__(cls) -> int:
+        return len(cls._core)  # type: ignore[attr-defined]
+
+
+class OpenName(str, metaclass=_Names):
+    """A name from an open set: a ``str`` (stored, compared and hashed as its text)
+    with the ``value`` and ``name`` an enum member has.
+
+    One instance per name, so that ``System("labour") is System.LABOUR``: code
+    that compares members with ``is`` keeps working. A package adds members by
+    naming them (``System("social_insurance")``); the registry says which exist.
+    """
+
+    __slots__ = ()
+    _pattern: ClassVar[re.Pattern[str]]
+    _known: ClassVar[dict[str, Any]]
+    _core: ClassVar[tuple[Any, ...]]
+
+    def __new__(cls, value: str) -> Self:
+        if isinstance(value, cls):
+            return value
+        known = cls._known.get(value)
+        if known is not None:
+            return cast(Self, known)
+        if not isinstance(value, str) or not cls._pattern.fullmatch(value):
+            raise ValueError(f"{value!r} is not a valid {cls.__name__} name")
+        member = super().__new__(cls, value)
+        return cast(Self, cls._known.setdefault(value, member))
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._known = {}
+        cls._core = ()
+
+    @property
+    def value(self) -> str:
+        return str.__str__(self)
+
+    @property
+    def name(self) -> str:
+        return self.value.upper()
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.value!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.value,))
+
+    def __copy__(self) -> Self:
+        return self
+
+    def __deepcopy__(self, memo: Any) -> Self:
+        return self
+
+
+class System(OpenName):
+    """A system behind the gateway, by the name the store keeps (``"labour"``).
+
+    Open: each system's package names its own (``adapters/<package>/system.py``)
+    and ``gateway.registry`` collects them. The constants below are the core
+    systems the integrated registrations are built on.
+    """
+
+    __slots__ = ()
+    _pattern = re.compile(r"[a-z][a-z0-9_]{0,31}")
+
+    EMPLOYMENT: ClassVar[System]
+    LABOUR: ClassVar[System]
+    UNEMPLOYMENT: ClassVar[System]
+
+
+System.EMPLOYMENT = System("employment")
+System.LABOUR = System("labour")
+System.UNEMPLOYMENT = System("unemployment")
+System._core = (System.EMPLOYMENT, System.LABOUR, System.UNEMPLOYMENT)
 
 
 class Gender(StrEnum):
@@ -292,6 +373,29 @@ class UnemploymentRequest:
     person: Person
     relation_ended_on: dt.date
     reason: EndReason
+
+
+@dataclass(frozen=True, slots=True)
+class FileContractRequest:
+    """A new contract to file (the labour adapter takes it as arguments)."""
+
+    employer_id: str
+    person: Person
+    term: ContractTerm
+
+
+@dataclass(frozen=True, slots=True)
+class RenewContractRequest:
+    employer_id: str
+    id_number: str
+    term: ContractTerm
+
+
+@dataclass(frozen=True, slots=True)
+class OpenEmployerRequest:
+    """Open the unit in a system, or bind the one it holds."""
+
+    profile: EmployerProfile
 
 
 # ---------------------------------------------------- the registration form

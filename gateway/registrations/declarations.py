@@ -42,11 +42,13 @@ from adapters.social_insurance.model import (
     ReturnReason,
 )
 from adapters.social_insurance.protocol import SocialInsuranceSystem
+from adapters.social_insurance.system import DECLARE_ADDITION, DECLARE_REMOVAL
 from gateway.domain.model import IdType
 from gateway.registrations.backoff import Backoff
 from gateway.registrations.model import Operation, Step, StepError
 from gateway.registrations.plan import step_request
 from gateway.registrations.policy import CHINA
+from gateway.registry import registry
 from gateway.systems import Duplicate, NotFound, Rejected, SystemAdapter, Unavailable
 
 __all__ = [
@@ -83,8 +85,8 @@ REVERSE_NEEDS_A_PERSON = "REVERSE_NEEDS_A_PERSON"
 
 #: The declaration each operation makes.
 KINDS: dict[Operation, DeclarationKind] = {
-    Operation.DECLARE_ADDITION: DeclarationKind.ADDITION,
-    Operation.DECLARE_REMOVAL: DeclarationKind.REMOVAL,
+    DECLARE_ADDITION: DeclarationKind.ADDITION,
+    DECLARE_REMOVAL: DeclarationKind.REMOVAL,
 }
 
 #: A system's clock and ours may differ a little: a declaration this much older
@@ -118,7 +120,11 @@ _KIND_EN = {DeclarationKind.ADDITION: "addition", DeclarationKind.REMOVAL: "remo
 
 
 def is_declaration(step: Step) -> bool:
-    return step.operation in KINDS
+    """A write its system decides later (its registration says so)."""
+    try:
+        return registry().operation(step.operation).decided_later
+    except KeyError:
+        return False
 
 
 def as_insurance(adapter: SystemAdapter) -> SocialInsuranceSystem:
@@ -156,7 +162,7 @@ async def declare(adapter: SystemAdapter, step: Step) -> str:
     """Send the step's declaration; its acceptance number (the decision comes later)."""
     si = as_insurance(adapter)
     request = step_request(step)
-    if step.operation is Operation.DECLARE_ADDITION:
+    if step.operation is DECLARE_ADDITION:
         return await si.declare_addition(request)
     assert isinstance(request, RemovalRequest)
     return await si.declare_removal(request)

@@ -268,9 +268,7 @@ class Engine:
                         credit_code=bind.credit_code,
                         name=profile.name,
                         division=profile.division,
-                        employment_id=ids.get(System.EMPLOYMENT),
-                        labour_id=ids.get(System.LABOUR),
-                        unemployment_id=ids.get(System.UNEMPLOYMENT),
+                        ids=ids,
                     )
                 )
                 return

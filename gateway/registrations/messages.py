@@ -3,14 +3,15 @@
 Codes are stable (front ends and clerks act on them); messages never hold an
 ID number, a mobile number or an address: what a system said is passed through
 ``redact`` even though the adapters already keep personal data out of it.
+Systems and operations are named as their packages declare them (``gateway.registry``).
 """
 
 from __future__ import annotations
 
-from adapters.social_insurance.model import SYSTEM as SOCIAL_INSURANCE
 from gateway.domain.model import System
 from gateway.privacy import redact
 from gateway.registrations.model import Operation, StepError
+from gateway.registry import registry
 from gateway.systems import AdapterError, Duplicate, NotFound, Rejected, Unavailable
 
 SYSTEM_UNAVAILABLE = "SYSTEM_UNAVAILABLE"
@@ -26,43 +27,21 @@ DONE_WITHOUT_REFERENCE = "DONE_WITHOUT_REFERENCE"
 INTERNAL_ERROR = "INTERNAL_ERROR"
 CANCELLED = "CANCELLED"
 
-SYSTEM_ZH: dict[System, str] = {
-    System.EMPLOYMENT: "就业系统",
-    System.LABOUR: "劳动关系系统",
-    System.UNEMPLOYMENT: "失业登记系统",
-    SOCIAL_INSURANCE: "社会保险登记系统",
-}
 
-SYSTEM_EN: dict[System, str] = {
-    System.EMPLOYMENT: "employment system",
-    System.LABOUR: "labour relations system",
-    System.UNEMPLOYMENT: "unemployment system",
-    SOCIAL_INSURANCE: "social insurance system",
-}
+def _zh(system: System) -> str:
+    return registry().get(system).name_zh
 
-OPERATION_ZH: dict[Operation, str] = {
-    Operation.OPEN_EMPLOYER: "单位开户",
-    Operation.REGISTER_EMPLOYMENT: "就业登记",
-    Operation.DISMISS: "解聘备案",
-    Operation.FILE_CONTRACT: "劳动合同备案",
-    Operation.RENEW_CONTRACT: "劳动合同续签备案",
-    Operation.END_CONTRACT: "劳动合同解除/终止备案",
-    Operation.REGISTER_UNEMPLOYMENT: "失业登记",
-    Operation.DECLARE_ADDITION: "参保人员增员申报",
-    Operation.DECLARE_REMOVAL: "参保人员减员申报",
-}
 
-OPERATION_EN: dict[Operation, str] = {
-    Operation.OPEN_EMPLOYER: "opening the unit",
-    Operation.REGISTER_EMPLOYMENT: "the employment registration",
-    Operation.DISMISS: "the dismissal filing",
-    Operation.FILE_CONTRACT: "the contract filing",
-    Operation.RENEW_CONTRACT: "the contract renewal",
-    Operation.END_CONTRACT: "the contract ending",
-    Operation.REGISTER_UNEMPLOYMENT: "the unemployment registration",
-    Operation.DECLARE_ADDITION: "the social insurance addition",
-    Operation.DECLARE_REMOVAL: "the social insurance removal",
-}
+def _en(system: System) -> str:
+    return registry().get(system).name_en
+
+
+def _op_zh(operation: Operation) -> str:
+    return registry().operation(operation).label_zh
+
+
+def _op_en(operation: Operation) -> str:
+    return registry().operation(operation).label_en
 
 
 def _said(exc: AdapterError) -> str:
@@ -71,7 +50,7 @@ def _said(exc: AdapterError) -> str:
 
 def unavailable(exc: Unavailable) -> StepError:
     """A write that did not go through, or whose answer was lost: retried later."""
-    zh, en = SYSTEM_ZH[exc.system], SYSTEM_EN[exc.system]
+    zh, en = _zh(exc.system), _en(exc.system)
     if exc.outcome_unknown:
         return StepError(
             OUTCOME_UNKNOWN,
@@ -88,7 +67,7 @@ def unavailable(exc: Unavailable) -> StepError:
 
 def cannot_check(exc: AdapterError) -> StepError:
     """The system could not be asked whether an earlier write happened."""
-    zh, en = SYSTEM_ZH[exc.system], SYSTEM_EN[exc.system]
+    zh, en = _zh(exc.system), _en(exc.system)
     return StepError(
         RECONCILE_UNAVAILABLE,
         f"无法向{zh}核实上次发送是否已办理，稍后再核实：{_said(exc)}",
@@ -100,7 +79,7 @@ def cannot_check(exc: AdapterError) -> StepError:
 
 def refused(exc: Rejected) -> StepError:
     """A business refusal: the registration fails and what was done is undone."""
-    zh, en = SYSTEM_ZH[exc.system], SYSTEM_EN[exc.system]
+    zh, en = _zh(exc.system), _en(exc.system)
     if isinstance(exc, Duplicate):
         code = SYSTEM_DUPLICATE
         what_zh, what_en = "系统中已有该记录", "the system already holds such a record"
@@ -122,8 +101,8 @@ def refused(exc: Rejected) -> StepError:
 def deadline_passed(system: System, operation: Operation) -> StepError:
     return StepError(
         DEADLINE_PASSED,
-        f"{SYSTEM_ZH[system]}{OPERATION_ZH[operation]}未能在期限内完成，需经办人员重试或取消",
-        f"{OPERATION_EN[operation].capitalize()} in the {SYSTEM_EN[system]} did not finish "
+        f"{_zh(system)}{_op_zh(operation)}未能在期限内完成，需经办人员重试或取消",
+        f"{_op_en(operation).capitalize()} in the {_en(system)} did not finish "
         "before its deadline; a clerk must retry or cancel it",
     )
 
@@ -131,16 +110,16 @@ def deadline_passed(system: System, operation: Operation) -> StepError:
 def undo_impossible(system: System, operation: Operation) -> StepError:
     return StepError(
         UNDO_IMPOSSIBLE,
-        f"{SYSTEM_ZH[system]}的{OPERATION_ZH[operation]}已办理，但系统查询结果中没有它的业务流水号，"
-        f"无法自动撤销，请经办人员在{SYSTEM_ZH[system]}中手工撤销后重试",
-        f"{OPERATION_EN[operation].capitalize()} is in the {SYSTEM_EN[system]}, but its "
+        f"{_zh(system)}的{_op_zh(operation)}已办理，但系统查询结果中没有它的业务流水号，"
+        f"无法自动撤销，请经办人员在{_zh(system)}中手工撤销后重试",
+        f"{_op_en(operation).capitalize()} is in the {_en(system)}, but its "
         "reference is not in the system's answers, so it cannot be undone automatically; "
         "a clerk must revoke it in that system by hand, then retry",
     )
 
 
 def undo_failed(exc: Rejected) -> StepError:
-    zh, en = SYSTEM_ZH[exc.system], SYSTEM_EN[exc.system]
+    zh, en = _zh(exc.system), _en(exc.system)
     return StepError(
         UNDO_FAILED,
         f"{zh}拒绝撤销：{_said(exc)}，请经办人员处理",
@@ -154,9 +133,9 @@ def done_without_reference(system: System, operation: Operation) -> StepError:
     """Not an error: the write was found done, but its own reference was not."""
     return StepError(
         DONE_WITHOUT_REFERENCE,
-        f"已核实{SYSTEM_ZH[system]}已办理{OPERATION_ZH[operation]}，但查询结果不含其业务流水号，"
+        f"已核实{_zh(system)}已办理{_op_zh(operation)}，但查询结果不含其业务流水号，"
         "日后如需撤销须在该系统中手工办理",
-        f"{OPERATION_EN[operation].capitalize()} was found done in the {SYSTEM_EN[system]}, "
+        f"{_op_en(operation).capitalize()} was found done in the {_en(system)}, "
         "but its reference is not in the system's answer; undoing it later must be done "
         "by hand in that system",
     )
@@ -165,8 +144,8 @@ def done_without_reference(system: System, operation: Operation) -> StepError:
 def internal(system: System, kind: str) -> StepError:
     return StepError(
         INTERNAL_ERROR,
-        f"处理{SYSTEM_ZH[system]}的答复时出错（{kind}），将先核实再重试",
-        f"Unexpected error handling the {SYSTEM_EN[system]}'s answer ({kind}); it will be "
+        f"处理{_zh(system)}的答复时出错（{kind}），将先核实再重试",
+        f"Unexpected error handling the {_en(system)}'s answer ({kind}); it will be "
         "checked and tried again",
     )
 

@@ -7,15 +7,14 @@ small plan of *steps*, one per system write, in stages: every step of stage
 
 | business      | stage 0                                      | stage 1                 |
 |---------------|----------------------------------------------|-------------------------|
-| open account  | open employer (employment ∥ labour ∥ unemployment) |                   |
+| open account  | open employer (in every system switched on, in parallel) |             |
 | hire          | register employment ∥ file contract          |                         |
 | renew         | renew contract                               |                         |
 | end           | dismiss ∥ end contract                       | register unemployment (if asked) |
 | separate      | the one system write asked for               |                         |
 
-With social insurance on, an opening also registers the unit for insurance
-(stage 0), a hire declares the worker's addition in stage 1 and an ending the
-removal in stage 1: insurance follows the labour relation once it is recorded.
+A system registered through ``gateway.registry`` may add steps of its own to a
+business (``SystemSpec.plan``), in the stage it declares.
 
 Plain dataclasses, no framework import: the store persists them, the engine
 carries them out, the schema shows them.
@@ -26,12 +25,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
-from adapters.social_insurance.model import SYSTEM as SOCIAL_INSURANCE
-from gateway.domain.model import System
+from gateway.domain.model import OpenName, System
 
 
 class Business(StrEnum):
@@ -48,34 +47,44 @@ class Channel(StrEnum):
     SERVICE_WINDOW = "service_window"  # 综合服务窗口 (a clerk acts for the employer)
 
 
-class Operation(StrEnum):
-    """One write to one system, and how it is undone."""
+class Operation(OpenName):
+    """One write to one system. Open: a system's package names its own
+    operations, and declares in its ``SystemSpec`` which system each writes to,
+    what it sends, how it is found again and how it is undone (``gateway.registry``).
+    The constants are the core systems' writes."""
 
-    OPEN_EMPLOYER = "OPEN_EMPLOYER"  # any system; nothing to undo (the unit stays open)
-    REGISTER_EMPLOYMENT = "REGISTER_EMPLOYMENT"  # employment; undo: revoke
-    DISMISS = "DISMISS"  # employment; undo: revoke the dismissal
-    FILE_CONTRACT = "FILE_CONTRACT"  # labour; undo: revoke the filing
-    RENEW_CONTRACT = "RENEW_CONTRACT"  # labour; undo: revoke the renewal
-    END_CONTRACT = "END_CONTRACT"  # labour; undo: revoke the ending
-    REGISTER_UNEMPLOYMENT = "REGISTER_UNEMPLOYMENT"  # unemployment; undo: cancel
-    #: Social insurance (when on): declarations the agency decides later. Undo: withdraw
-    #: while under review, declare the reverse once approved.
-    DECLARE_ADDITION = "DECLARE_ADDITION"  # 增员, with a hire
-    DECLARE_REMOVAL = "DECLARE_REMOVAL"  # 减员, with an ending
+    __slots__ = ()
+    _pattern = re.compile(r"[A-Z][A-Z0-9_]{0,31}")
+
+    OPEN_EMPLOYER: ClassVar[Operation]  # any system; nothing to undo (the unit stays open)
+    REGISTER_EMPLOYMENT: ClassVar[Operation]  # employment; undo: revoke
+    DISMISS: ClassVar[Operation]  # employment; undo: revoke the dismissal
+    FILE_CONTRACT: ClassVar[Operation]  # labour; undo: revoke the filing
+    RENEW_CONTRACT: ClassVar[Operation]  # labour; undo: revoke the renewal
+    END_CONTRACT: ClassVar[Operation]  # labour; undo: revoke the ending
+    REGISTER_UNEMPLOYMENT: ClassVar[Operation]  # unemployment; undo: cancel
+
+    @property
+    def name(self) -> str:
+        return self.value
 
 
-#: Which system each operation writes to (OPEN_EMPLOYER: the step says).
-OPERATION_SYSTEM: dict[Operation, System | None] = {
-    Operation.OPEN_EMPLOYER: None,
-    Operation.REGISTER_EMPLOYMENT: System.EMPLOYMENT,
-    Operation.DISMISS: System.EMPLOYMENT,
-    Operation.FILE_CONTRACT: System.LABOUR,
-    Operation.RENEW_CONTRACT: System.LABOUR,
-    Operation.END_CONTRACT: System.LABOUR,
-    Operation.REGISTER_UNEMPLOYMENT: System.UNEMPLOYMENT,
-    Operation.DECLARE_ADDITION: SOCIAL_INSURANCE,
-    Operation.DECLARE_REMOVAL: SOCIAL_INSURANCE,
-}
+Operation.OPEN_EMPLOYER = Operation("OPEN_EMPLOYER")
+Operation.REGISTER_EMPLOYMENT = Operation("REGISTER_EMPLOYMENT")
+Operation.DISMISS = Operation("DISMISS")
+Operation.FILE_CONTRACT = Operation("FILE_CONTRACT")
+Operation.RENEW_CONTRACT = Operation("RENEW_CONTRACT")
+Operation.END_CONTRACT = Operation("END_CONTRACT")
+Operation.REGISTER_UNEMPLOYMENT = Operation("REGISTER_UNEMPLOYMENT")
+Operation._core = (
+    Operation.OPEN_EMPLOYER,
+    Operation.REGISTER_EMPLOYMENT,
+    Operation.DISMISS,
+    Operation.FILE_CONTRACT,
+    Operation.RENEW_CONTRACT,
+    Operation.END_CONTRACT,
+    Operation.REGISTER_UNEMPLOYMENT,
+)
 
 
 class RegistrationState(StrEnum):

@@ -17,12 +17,7 @@ from dataclasses import dataclass
 
 from gateway.domain.model import EmployerProfile, System
 from gateway.registrations.model import Warning
-
-_SYSTEM_ZH = {
-    System.EMPLOYMENT: "就业系统",
-    System.LABOUR: "劳动关系系统",
-    System.UNEMPLOYMENT: "失业登记系统",
-}
+from gateway.registry import registry
 
 _FIELDS = {
     # field: (Chinese, English)
@@ -50,7 +45,7 @@ def settle_profile(
 
     Contact and phone are the caller's to give: they name who to call, not who
     the unit is, and no system's record of them is overwritten by opening."""
-    record = stored or in_systems.get(System.EMPLOYMENT) or next(iter(in_systems.values()), None)
+    record = stored or registry().first_known(in_systems)
     if record is None:
         return SettledProfile(given, (), known=False)
     settled = dataclasses.replace(given, name=record.name, division=record.division)
@@ -73,12 +68,12 @@ def settle_profile(
             key=lambda s: s.value,
         )
         if differing:
+            names_zh = "、".join(registry().get(s).name_zh for s in differing)
             warnings.append(
                 Warning(
                     "SYSTEMS_DISAGREE",
                     field_name,
-                    f"{'、'.join(_SYSTEM_ZH[s] for s in differing)}登记的{zh}与其他记录不一致，"
-                    "请窗口核实。",
+                    f"{names_zh}登记的{zh}与其他记录不一致，请窗口核实。",
                     f"The {en} held by the {', '.join(s.value for s in differing)} system(s) "
                     "differs from the other records; a clerk should check it.",
                 )

@@ -13,14 +13,12 @@ import datetime as dt
 import functools
 import typing
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
 
 from cattrs.preconf.json import make_converter
 
-from adapters.social_insurance.model import SYSTEM as SOCIAL_INSURANCE
-from adapters.social_insurance.model import AdditionRequest, RemovalRequest, StopReason
 from gateway.domain.model import Business as RowBusiness
 from gateway.domain.model import (
     ContractEnding,
@@ -28,14 +26,15 @@ from gateway.domain.model import (
     DismissalRequest,
     EmployerProfile,
     EmploymentRegistrationRequest,
-    EndReason,
+    FileContractRequest,
+    OpenEmployerRequest,
     Person,
     RegistrationRow,
+    RenewContractRequest,
     System,
     UnemploymentRequest,
 )
 from gateway.registrations.model import (
-    OPERATION_SYSTEM,
     Business,
     Channel,
     Operation,
@@ -44,6 +43,20 @@ from gateway.registrations.model import (
     Step,
     Warning,
 )
+from gateway.registry import registry
+
+__all__ = [
+    "FileContractRequest",
+    "NotBound",
+    "OpenEmployerRequest",
+    "RenewContractRequest",
+    "plan_account",
+    "plan_row",
+    "row_operations",
+    "row_reach",
+    "row_steps",
+    "step_request",
+]
 
 T = TypeVar("T")
 
@@ -108,61 +121,36 @@ def term_of(row: RegistrationRow) -> ContractTerm:
 
 
 def row_steps(
-    row: RegistrationRow, ids: dict[System, str | None], *, insurance: bool = False
+    row: RegistrationRow, ids: Mapping[System, str | None]
 ) -> list[tuple[int, Operation, System, Any]]:
-    """The steps of one row: (stage, operation, system, what to send). With
-    ``insurance`` (the social insurance system is on), a hire's addition and an
-    ending's removal follow in stage 1."""
+    """The steps of one row: (stage, operation, system, what to send).
+
+    ``ids`` has the unit's id in every system switched on (None: not bound);
+    the registered systems among them add the steps they declare for the
+    row's business (``SystemSpec.plan``).
+    """
     steps = _core_steps(row, ids)
-    if insurance:
-        steps += _insurance_steps(row, ids)
+    for extra in registry().plan_steps(row.business, ids):
+        if extra.when(row):
+            system = registry().system_of(extra.operation)
+            assert system is not None
+            steps.append(
+                (extra.stage, extra.operation, system, extra.build(row, _bound(ids, system)))
+            )
     return steps
 
 
-def _bound(ids: dict[System, str | None], system: System) -> str:
+def _bound(ids: Mapping[System, str | None], system: System) -> str:
     employer_id = ids.get(system)
     if not employer_id:
         raise NotBound(system)
     return employer_id
 
 
-#: 减员原因 (tbyy) of each way a contract ends: the worker's own notice is leaving the
-#: unit; death and retirement end insurance for another reason than the contract.
-STOP_REASONS: dict[EndReason, StopReason] = {
-    **dict.fromkeys(EndReason, StopReason.CONTRACT_ENDED),
-    EndReason.BY_WORKER_NOTICE: StopReason.LEFT_UNIT,
-    EndReason.RETIREMENT: StopReason.OTHER,
-    EndReason.DEATH: StopReason.OTHER,
-}
-
-
-def _insurance_steps(
-    row: RegistrationRow, ids: dict[System, str | None]
-) -> list[tuple[int, Operation, System, Any]]:
-    """增员 with a hire (from its start date, at its wage), 减员 with an ending (from
-    the day after the relation ended)."""
-    if row.business is RowBusiness.HIRE:
-        assert row.start_date and row.monthly_wage is not None
-        addition = AdditionRequest(
-            _bound(ids, SOCIAL_INSURANCE), person_of(row), row.start_date, row.monthly_wage
-        )
-        return [(1, Operation.DECLARE_ADDITION, SOCIAL_INSURANCE, addition)]
-    if row.business is RowBusiness.END:
-        assert row.end_reason and row.end_date
-        removal = RemovalRequest.after_relation_ended(
-            _bound(ids, SOCIAL_INSURANCE),
-            row.id_type,
-            row.id_number,
-            row.end_date,
-            STOP_REASONS[row.end_reason],
-        )
-        return [(1, Operation.DECLARE_REMOVAL, SOCIAL_INSURANCE, removal)]
-    return []
-
-
 def _core_steps(
-    row: RegistrationRow, ids: dict[System, str | None]
+    row: RegistrationRow, ids: Mapping[System, str | None]
 ) -> list[tuple[int, Operation, System, Any]]:
+    """The steps of the core systems: the design's table of businesses."""
 
     def bound(system: System) -> str:
         return _bound(ids, system)
@@ -252,44 +240,6 @@ def _core_steps(
     return steps
 
 
-# The labour writes have no request type in the domain (the adapter takes
-# arguments); these keep their payloads typed all the same.
-from dataclasses import dataclass  # noqa: E402
-
-
-@dataclass(frozen=True, slots=True)
-class FileContractRequest:
-    employer_id: str
-    person: Person
-    term: ContractTerm
-
-
-@dataclass(frozen=True, slots=True)
-class RenewContractRequest:
-    employer_id: str
-    id_number: str
-    term: ContractTerm
-
-
-@dataclass(frozen=True, slots=True)
-class OpenEmployerRequest:
-    profile: EmployerProfile
-
-
-#: The payload type of each operation, for reading a step back.
-PAYLOAD_TYPES: dict[Operation, type[Any]] = {
-    Operation.OPEN_EMPLOYER: OpenEmployerRequest,
-    Operation.REGISTER_EMPLOYMENT: EmploymentRegistrationRequest,
-    Operation.DISMISS: DismissalRequest,
-    Operation.FILE_CONTRACT: FileContractRequest,
-    Operation.RENEW_CONTRACT: RenewContractRequest,
-    Operation.END_CONTRACT: ContractEnding,
-    Operation.REGISTER_UNEMPLOYMENT: UnemploymentRequest,
-    Operation.DECLARE_ADDITION: AdditionRequest,
-    Operation.DECLARE_REMOVAL: RemovalRequest,
-}
-
-
 #: The writes of each business; an end adds the unemployment registration when asked.
 ROW_OPERATIONS: dict[RowBusiness, tuple[Operation, ...]] = {
     RowBusiness.HIRE: (Operation.REGISTER_EMPLOYMENT, Operation.FILE_CONTRACT),
@@ -298,24 +248,21 @@ ROW_OPERATIONS: dict[RowBusiness, tuple[Operation, ...]] = {
 }
 
 
-#: What social insurance adds to each business when it is on.
-INSURANCE_OPERATIONS: dict[RowBusiness, tuple[Operation, ...]] = {
-    RowBusiness.HIRE: (Operation.DECLARE_ADDITION,),
-    RowBusiness.END: (Operation.DECLARE_REMOVAL,),
-}
-
-
 def row_operations(
-    row: RegistrationRow, only: Operation | None = None, *, insurance: bool = False
+    row: RegistrationRow,
+    only: Operation | None = None,
+    systems: Collection[System] = (),
 ) -> tuple[Operation, ...]:
-    """The writes a row will make (``row_steps`` makes exactly these), known before
-    the row is checked: nothing but its business, its unemployment flag and whether
-    social insurance is on counts. Separate handling (``only``) is of the three."""
+    """The writes a row will make (``row_steps`` makes exactly these, given the
+    ``systems`` switched on beyond the core), known before the row is checked:
+    nothing but its business and its flags counts."""
     operations = ROW_OPERATIONS.get(row.business, ())
     if row.business is RowBusiness.END and row.register_unemployment:
         operations += (Operation.REGISTER_UNEMPLOYMENT,)
-    if insurance and only is None:
-        operations += INSURANCE_OPERATIONS.get(row.business, ())
+    on = dict.fromkeys(systems)
+    operations += tuple(
+        step.operation for step in registry().plan_steps(row.business, on) if step.when(row)
+    )
     return tuple(op for op in operations if only is None or op is only)
 
 
@@ -332,16 +279,16 @@ def payload_fields(operation: Operation) -> frozenset[str]:
             found |= leaves(hint) if nested else {f.name}
         return found
 
-    return frozenset(leaves(PAYLOAD_TYPES[operation]))
+    return frozenset(leaves(registry().operation(operation).payload))
 
 
 def row_reach(
-    row: RegistrationRow, only: Operation | None = None, *, insurance: bool = False
+    row: RegistrationRow, only: Operation | None = None, systems: Collection[System] = ()
 ) -> dict[System, frozenset[str]]:
     """Each system a row will write to, with the unified fields it will send there."""
     reach: dict[System, frozenset[str]] = {}
-    for operation in row_operations(row, only, insurance=insurance):
-        system = OPERATION_SYSTEM[operation]
+    for operation in row_operations(row, only, systems):
+        system = registry().system_of(operation)
         assert system is not None  # only opening an employer leaves its system to the step
         reach[system] = reach.get(system, frozenset()) | payload_fields(operation)
     return reach
@@ -349,7 +296,7 @@ def row_reach(
 
 def step_request(step: Step) -> Any:
     """What a step sends, as the adapter's request type."""
-    return from_payload(step.payload, PAYLOAD_TYPES[step.operation])
+    return from_payload(step.payload, registry().operation(step.operation).payload)
 
 
 def _registration(
@@ -410,12 +357,10 @@ def plan_row(
     ids: dict[System, str | None],
     *,
     only: Operation | None = None,
-    insurance: bool = False,
     **common: Any,
 ) -> Registration:
-    """A registration for one row; ``only`` keeps one step (separate handling);
-    ``insurance``: the social insurance system is on (see ``row_steps``)."""
-    steps = row_steps(row, ids, insurance=insurance and only is None)
+    """A registration for one row; ``only`` keeps one step (separate handling)."""
+    steps = row_steps(row, ids)
     business = Business(row.business.value)
     if only is not None:
         steps = [(0, op, system, request) for _, op, system, request in steps if op is only]
@@ -437,25 +382,26 @@ def plan_row(
 PROFILE_FIELDS = {"name": "unit_name"}
 
 
-def account_reach(*, insurance: bool = False) -> dict[System, frozenset[str]]:
+def account_systems(systems: Iterable[System] | None = None) -> tuple[System, ...]:
+    """The systems opening an account opens the unit in: of ``systems`` (those
+    switched on; None: the core systems), each whose spec says it opens accounts."""
+    chosen = tuple(System) if systems is None else tuple(systems)
+    return tuple(s for s in chosen if s in registry() and registry().get(s).opens_accounts)
+
+
+def account_reach(systems: Iterable[System] | None = None) -> dict[System, frozenset[str]]:
     """Each system opening an account writes to, with the unified fields it sends there."""
     sent = frozenset(PROFILE_FIELDS.get(f, f) for f in payload_fields(Operation.OPEN_EMPLOYER))
-    return dict.fromkeys(account_systems(insurance=insurance), sent)
-
-
-def account_systems(*, insurance: bool = False) -> tuple[System, ...]:
-    """Where an account's unit is opened: the three, and social insurance when on."""
-    return (*System, SOCIAL_INSURANCE) if insurance else tuple(System)
+    return dict.fromkeys(account_systems(systems), sent)
 
 
 def plan_account(
-    profile: EmployerProfile, *, insurance: bool = False, **common: Any
+    profile: EmployerProfile, *, systems: Iterable[System] | None = None, **common: Any
 ) -> Registration:
-    """Open or merge the employer in every system, in parallel (social insurance:
-    the unit's insurance registration, 单位参保登记, when it is on)."""
+    """Open or merge the employer in every system switched on, in parallel."""
     steps = [
         (0, Operation.OPEN_EMPLOYER, s, OpenEmployerRequest(profile))
-        for s in account_systems(insurance=insurance)
+        for s in account_systems(systems)
     ]
     return _registration(
         Business.OPEN_ACCOUNT,

@@ -13,7 +13,6 @@ import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from adapters.social_insurance.model import SYSTEM as SOCIAL_INSURANCE
 from gateway.config import GatewayConfig
 from gateway.domain.checks import Problem, check_employer, check_form
 from gateway.domain.identifiers import normalize_credit_code, normalize_id_number
@@ -40,6 +39,7 @@ from gateway.registrations.plan import (
 )
 from gateway.registrations.policy import SeparateHandling, local_date
 from gateway.registrations.ports import Created, KeyConflict, Replayed, WorkersBusy
+from gateway.registry import registry
 from gateway.store import (
     Account,
     DuplicateUsername,
@@ -51,13 +51,6 @@ from gateway.store import (
 )
 from gateway.store.accounts import check_new_account, employer_username
 from gateway.store.limits import LIMITS as STORE_LIMITS
-
-_SYSTEM_ZH = {
-    System.EMPLOYMENT: "就业系统",
-    System.LABOUR: "劳动关系系统",
-    System.UNEMPLOYMENT: "失业登记系统",
-    SOCIAL_INSURANCE: "社会保险登记系统",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,8 +109,9 @@ def _not_open(row: int | None, system: System) -> RowProblem:
         row,
         "credit_code",
         "EMPLOYER_NOT_OPEN",
-        f"用人单位尚未在{_SYSTEM_ZH[system]}开户，请先开通或合并网上账号。",
-        f"The employer is not open in the {system.value} system; open or merge its account first.",
+        f"用人单位尚未在{registry().get(system).name_zh}开户，请先开通或合并网上账号。",
+        f"The employer is not open in the {registry().get(system).name_en}; open or merge its "
+        "account first.",
     )
 
 
@@ -137,7 +131,9 @@ class Registrar:
         store_limits: Limits = STORE_LIMITS,
         on_submitted: Callable[[], None] = lambda: None,
     ) -> None:
-        missing = set(System) - set(limits)
+        #: The systems switched on in this deployment (``config.systems``).
+        self.systems: tuple[System, ...] = tuple(config.systems) or tuple(System)
+        missing = set(self.systems) - set(limits)
         if missing:
             raise ValueError(f"no limits declared for {sorted(missing)}")
         self._store = store
@@ -149,7 +145,10 @@ class Registrar:
         self.policy = SeparateHandling(config.transition_start, config.mandatory_from)
         #: The contribution wage's rule; None while the social insurance system is off.
         self.wage = config.contribution_wage()
-        self._insurance = config.social_insurance
+
+    def _ids(self, employer: EmployerRecord) -> dict[System, str | None]:
+        """The unit's id in each system switched on (None: not bound there)."""
+        return {s: employer.system_id(s) for s in self.systems}
 
     def today(self) -> dt.date:
         return local_date(self._clock())
@@ -167,8 +166,7 @@ class Registrar:
             for f in dataclasses.fields(row)
             if type(value := getattr(row, f.name)) is str
         }
-        reach = row_reach(row, only, insurance=self._insurance)
-        return check_limits(values, self._sides(reach))
+        return check_limits(values, self._sides(row_reach(row, only, self.systems)))
 
     def check_employer_limits(self, profile: EmployerProfile) -> list[Problem]:
         """The unit's name, contact and phone against every system and the store."""
@@ -178,7 +176,7 @@ class Registrar:
         }
         return check_limits(
             values,
-            self._sides(account_reach(insurance=self._insurance)),
+            self._sides(account_reach(self.systems)),
             report_as={unified: own for own, unified in PROFILE_FIELDS.items()},
         )
 
@@ -255,9 +253,8 @@ class Registrar:
                     row,
                     employer.credit_code,
                     employer.division,
-                    _ids(employer),
+                    self._ids(employer),
                     only=only,
-                    insurance=self._insurance,
                     submission_id=submission_id,
                     warnings=warnings,
                     **common,
@@ -403,7 +400,7 @@ class Registrar:
         now = self._clock()
         registration = plan_account(
             settled.profile,
-            insurance=self._insurance,
+            systems=self.systems,
             submission_id=new_id(),
             channel=channel,
             actor_id=acting.id,
@@ -431,11 +428,3 @@ class Registrar:
         if isinstance(result, Created):
             self._on_submitted()
         return outcome, account
-
-
-def _ids(employer: EmployerRecord) -> dict[System, str | None]:
-    ids = {s: employer.system_id(s) for s in System}
-    # The store keeps the three systems' ids; the unit's insurance number joins them
-    # with the registry of systems. Until then it is unknown: the plan says NotBound.
-    ids[SOCIAL_INSURANCE] = None
-    return ids

@@ -12,13 +12,14 @@ at any point leaves a state the next one continues from:
   step is ``DONE``; not found, it is sent; the system cannot be asked, it is
   asked again later. No write is ever sent twice on a guess.
 - ``UNDOING``: revoked or cancelled in its system ("already undone" counts).
-- A declaration (social insurance) answered is not done: it stays ``UNKNOWN``,
-  its outcome awaited and polled (``awaiting.py``), until the system decides.
+- A declaration (a write its system decides later) answered is not done: it
+  stays ``UNKNOWN``, its outcome awaited and polled (``awaiting.py``).
 - A step past its deadline becomes ``STUCK``.
 
 Once a step reaches a state no worker takes, ``advance`` decides what follows
-for its registration. What each system is asked to write and to undo is kept
-together at the end of this module ("per system").
+for its registration. What each system is asked to write and to undo, and
+which of its answers mean "already undone", its package declares
+(``gateway.registry``); the end of this module looks them up ("per system").
 """
 
 from __future__ import annotations
@@ -26,16 +27,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping
+from typing import TypeVar
 
-from gateway.domain.model import (
-    ContractEnding,
-    DismissalRequest,
-    EmploymentRegistrationRequest,
-    System,
-    UnemploymentRequest,
-)
+from gateway.domain.model import System
 from gateway.registrations import declarations, messages
 from gateway.registrations.awaiting import AwaitingDeclarations
 from gateway.registrations.backoff import Backoff
@@ -47,27 +42,11 @@ from gateway.registrations.model import (
     StepError,
     StepState,
 )
-from gateway.registrations.plan import (
-    FileContractRequest,
-    OpenEmployerRequest,
-    RenewContractRequest,
-    step_request,
-)
+from gateway.registrations.plan import step_request
 from gateway.registrations.ports import RegistrationStore
-from gateway.registrations.reconcile import (
-    Found,
-    as_employment,
-    as_labour,
-    as_unemployment,
-    find_write,
-)
-from gateway.systems import (
-    AdapterError,
-    Duplicate,
-    Rejected,
-    SystemAdapter,
-    Unavailable,
-)
+from gateway.registrations.reconcile import Found, find_write
+from gateway.registry import registry
+from gateway.systems import AdapterError, Duplicate, Rejected, SystemAdapter, Unavailable
 
 # The engine's parts log as the engine: one name for operators to follow.
 log = logging.getLogger("gateway.registrations.engine")
@@ -77,8 +56,8 @@ T = TypeVar("T")
 
 class StepWorker(AwaitingDeclarations):
     """Carries out steps leased to ``owner``; ``advance`` is called with the
-    registration's id once a step reaches a state no worker takes. Declarations,
-    decided by their system later, are awaited (``AwaitingDeclarations``)."""
+    registration's id once a step reaches a state no worker takes. Writes their
+    system decides later (declarations) are awaited (``AwaitingDeclarations``)."""
 
     def __init__(
         self,
@@ -272,7 +251,7 @@ class StepWorker(AwaitingDeclarations):
             await self._later(step, StepState.UNDOING, messages.unavailable(exc), exc)
             return
         except Rejected as exc:
-            if exc.system_code in ALREADY_UNDONE.get(step.system, frozenset()):
+            if registry().already_undone(step.system, exc.system_code):
                 await self._finish(step, StepState.UNDONE)
             else:
                 await self._finish(step, StepState.STUCK, messages.undo_failed(exc))
@@ -371,65 +350,46 @@ def _deadline(step: Step) -> StepError:
 
 
 # ================================================================ per system
+# What each system writes and how it is undone is its package's to say
+# (``SystemSpec.operations``, ``gateway.registry``): nothing here names a system.
 
-#: Operations whose write a system can undo (OPEN_EMPLOYER: an opened unit stays).
-UNDOABLE = frozenset(
-    {
-        Operation.REGISTER_EMPLOYMENT,
-        Operation.DISMISS,
-        Operation.FILE_CONTRACT,
-        Operation.RENEW_CONTRACT,
-        Operation.END_CONTRACT,
-        Operation.REGISTER_UNEMPLOYMENT,
-        Operation.DECLARE_ADDITION,  # withdrawn under review, reversed once approved
-        Operation.DECLARE_REMOVAL,
-    }
-)
 
-#: Each system's answer to undoing what is already undone: the undo has happened.
-ALREADY_UNDONE: dict[System, frozenset[str]] = {
-    System.EMPLOYMENT: frozenset({"E3003"}),  # 该业务已撤销
-    System.LABOUR: frozenset({"LD4002"}),  # 备案已撤销
-    System.UNEMPLOYMENT: frozenset({"40903"}),  # 该登记已注销
-}
+class _Undoable(Collection[Operation]):
+    """The operations whose write their system can undo, as registered now
+    (OPEN_EMPLOYER: an opened unit stays)."""
+
+    def __contains__(self, operation: object) -> bool:
+        try:
+            return registry().undoable(Operation(str(operation)))
+        except (KeyError, ValueError):
+            return False
+
+    def __iter__(self) -> Iterator[Operation]:
+        return (op for op in registry().operations() if registry().undoable(op))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+#: Operations whose write a system can undo.
+UNDOABLE: Collection[Operation] = _Undoable()
 
 
 async def write(adapter: SystemAdapter, step: Step) -> str:
     """Send the step's write; the system's reference of what it holds."""
-    request: Any = step_request(step)
-    op = step.operation
-    if op is Operation.OPEN_EMPLOYER:
-        assert isinstance(request, OpenEmployerRequest)
-        binding = await adapter.ensure_employer(request.profile)
-        return binding.employer_id
-    if op is Operation.REGISTER_EMPLOYMENT:
-        assert isinstance(request, EmploymentRegistrationRequest)
-        return await as_employment(adapter).register(request)
-    if op is Operation.DISMISS:
-        assert isinstance(request, DismissalRequest)
-        return await as_employment(adapter).dismiss(request)
-    if op is Operation.FILE_CONTRACT:
-        assert isinstance(request, FileContractRequest)
-        return await as_labour(adapter).file(request.employer_id, request.person, request.term)
-    if op is Operation.RENEW_CONTRACT:
-        assert isinstance(request, RenewContractRequest)
-        return await as_labour(adapter).renew(request.employer_id, request.id_number, request.term)
-    if op is Operation.END_CONTRACT:
-        assert isinstance(request, ContractEnding)
-        return await as_labour(adapter).end(request)
-    if op is Operation.REGISTER_UNEMPLOYMENT:
-        assert isinstance(request, UnemploymentRequest)
-        return await as_unemployment(adapter).register(request)
-    if declarations.is_declaration(step):
-        return await declarations.declare(adapter, step)
-    raise ValueError(f"unknown operation {op.value}")
+    try:
+        operation = registry().operation(step.operation)
+    except KeyError:
+        raise ValueError(f"unknown operation {step.operation}") from None
+    return await operation.write(adapter, step_request(step))
 
 
 async def revoke(adapter: SystemAdapter, step: Step, reference: str) -> None:
-    """Undo the step's write, known in its system as ``reference``."""
-    if step.system is System.EMPLOYMENT:
-        await as_employment(adapter).revoke(reference)
-    elif step.system is System.LABOUR:
-        await as_labour(adapter).revoke(reference)
-    else:
-        await as_unemployment(adapter).cancel(reference)
+    """Undo the step's write, known in its system as ``reference``.
+
+    An operation that cannot be undone never gets here (``UNDOABLE``); one whose
+    system declares no undo is refused rather than sent to another system's."""
+    undo = registry().operation(step.operation).undo
+    if undo is None:
+        raise ValueError(f"{step.operation} cannot be undone")
+    await undo(adapter, reference)

@@ -6,7 +6,6 @@ import asyncio
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from gateway.domain.model import System
 from gateway.registrations.backoff import Backoff
 from gateway.registrations.engine import Engine, new_owner
 
@@ -29,7 +28,7 @@ def engine_for(gateway: Gateway, **overrides: Any) -> Engine:
     never runs out under a worker that is only waiting for an answer.
     """
     config = gateway.config
-    slowest = max(config.system(s).timeout for s in System)
+    slowest = max((settings.timeout for settings in config.systems.values()), default=10.0)
     options: dict[str, Any] = {
         "employers": gateway.store.employers,
         "cache": gateway.cache,

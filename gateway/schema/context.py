@@ -100,12 +100,7 @@ def build_context(gateway: Gateway, account: Account | None, **kwargs: Any) -> C
     return Context(
         gateway=gateway,
         directory=EmployerDirectory(gateway.store, gateway.cache, adapters),
-        loaders=Loaders(
-            employment=gateway.employment,
-            labour=gateway.labour,
-            unemployment=gateway.unemployment,
-            cache=gateway.cache,
-        ),
+        loaders=Loaders(adapters, gateway.cache),
         account=account,
         **kwargs,
     )

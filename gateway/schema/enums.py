@@ -8,13 +8,17 @@ description comes from its code table, so the docs and ``codeTables`` agree.
 
 from __future__ import annotations
 
-from enum import Enum
+from collections.abc import Iterable
+from enum import Enum, StrEnum
+from typing import TYPE_CHECKING
 
 import strawberry
 
 from adapters.social_insurance.model import InsuranceState
 from gateway.domain import codes, model
+from gateway.domain.model import OpenName
 from gateway.domain.worker import Inconsistency, InsuranceStatus, WorkerStatus
+from gateway.registry import registry
 
 
 def _register(
@@ -53,15 +57,23 @@ _register(
 _register(model.EmploymentState, "就业登记状态.", codes.EMPLOYMENT_STATE)
 _register(model.ContractState, "劳动合同备案状态.", codes.CONTRACT_STATE)
 _register(model.UnemploymentState, "失业登记状态.", codes.UNEMPLOYMENT_STATE)
-_register(
-    model.System,
-    "The existing systems behind the gateway.",
-    {
-        "EMPLOYMENT": ("就业系统", "Employment system"),
-        "LABOUR": ("劳动关系系统", "Labour relations system"),
-        "UNEMPLOYMENT": ("失业登记系统", "Unemployment registration system"),
-    },
-)
+
+
+def open_enum(
+    kind: type[OpenName],
+    members: Iterable[OpenName],
+    description: str,
+    labels: dict[str, tuple[str, str]],
+) -> type[Enum]:
+    """A GraphQL enum of an open set (``System``, ``Operation``): its members
+    when the schema is built, from the registry. Resolvers return the domain's
+    values (plain strings), which serialize as the member of the same value."""
+    enum = StrEnum(kind.__name__, {m.name: m.value for m in members})  # type: ignore[misc]
+    _register(enum, description, labels)
+    return enum
+
+
+_SYSTEMS = registry()
 _register(
     WorkerStatus,
     "当前状态: the worker's status derived from the three systems.",
@@ -145,6 +157,14 @@ EndReason = model.EndReason
 EmploymentState = model.EmploymentState
 ContractState = model.ContractState
 UnemploymentState = model.UnemploymentState
-System = model.System
+if TYPE_CHECKING:
+    System = model.System
+else:
+    System = open_enum(
+        model.System,
+        _SYSTEMS.systems,
+        "The existing systems behind the gateway (those registered).",
+        {s.system.name: (s.name_zh, s.name_en[:1].upper() + s.name_en[1:]) for s in _SYSTEMS},
+    )
 Status = WorkerStatus
 InconsistencyKind = Inconsistency

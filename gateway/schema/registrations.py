@@ -12,7 +12,7 @@ import asyncio
 import datetime as dt
 from collections.abc import AsyncGenerator
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 
@@ -23,6 +23,7 @@ from gateway.privacy import mask_id_number
 from gateway.registrations import model as reg
 from gateway.registrations.ports import RegistrationFilter
 from gateway.registrations.service import Outcome, Refused, RowProblem
+from gateway.registry import registry
 from gateway.schema.account import Me
 from gateway.schema.context import Context, Info
 from gateway.schema.enums import (
@@ -35,12 +36,12 @@ from gateway.schema.enums import (
     Gender,
     IdType,
     System,
+    open_enum,
 )
 from gateway.store import InvalidCursor
 
 strawberry.enum(reg.Business, name="RegistrationBusiness", description="业务类别.")
 strawberry.enum(reg.Channel, description="办理渠道: where a registration came from.")
-strawberry.enum(reg.Operation, description="One write to one system (and how it is undone).")
 strawberry.enum(reg.RegistrationState, description="登记状态.")
 strawberry.enum(reg.StepState, description="步骤状态.")
 # The form's own 业务类别 (hire, renew, end): the domain's enum, under its graph name.
@@ -50,7 +51,18 @@ RowBusiness = model.Business
 # Names for annotations: the registered classes themselves.
 Business = reg.Business
 Channel = reg.Channel
-Operation = reg.Operation
+if TYPE_CHECKING:
+    Operation = reg.Operation
+else:
+    Operation = open_enum(
+        reg.Operation,
+        registry().operations(),
+        "One write to one system (and how it is undone).",
+        {
+            op: (registry().operation(op).label_zh, registry().operation(op).label_en)
+            for op in registry().operations()
+        },
+    )
 RegistrationState = reg.RegistrationState
 StepState = reg.StepState
 

@@ -141,13 +141,35 @@ class Database:
             async with conn.begin():
                 yield conn
 
-    async def migrate(self) -> None:
-        """Bring the schema to the newest revision (does nothing when it is there)."""
-        async with self.write() as conn:
-            if self.dialect == "postgresql":
-                # Released at commit; SQLite's BEGIN IMMEDIATE already serializes.
-                await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK)))
-            await conn.run_sync(_upgrade)
+    async def migrate(self, revision: str = "head") -> None:
+        """Bring the schema to ``revision``, the newest by default (does nothing
+        when it is there).
+
+        On SQLite, foreign keys are not enforced while it runs: a migration that
+        rebuilds a table others refer to (batch mode) drops it first, which SQLite
+        would refuse, or cascade. They are checked before the migration commits.
+        """
+        sqlite = self.dialect == "sqlite"
+        async with self.engine.connect() as conn:
+            if sqlite:
+                # Outside any transaction: inside one, the pragma does nothing.
+                await conn.run_sync(_foreign_keys, False)
+            try:
+                await conn.execution_options(**{_WRITE: True})
+                async with conn.begin():
+                    if not sqlite:
+                        # Released at commit; SQLite's BEGIN IMMEDIATE already serializes.
+                        await conn.execute(
+                            sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK))
+                        )
+                    await conn.run_sync(_upgrade, revision)
+                    if sqlite:
+                        broken = (await conn.exec_driver_sql("PRAGMA foreign_key_check")).all()
+                        if broken:
+                            raise RuntimeError(f"the migration broke foreign keys: {broken[:5]}")
+            finally:
+                if sqlite:
+                    await conn.run_sync(_foreign_keys, True)
 
     async def revision(self) -> str | None:
         """The schema revision the database is at (None before the first migration)."""
@@ -172,8 +194,17 @@ def alembic_config(connection: sa.Connection | None = None) -> Config:
     return config
 
 
-def _upgrade(connection: sa.Connection) -> None:
-    command.upgrade(alembic_config(connection), "head")
+def _upgrade(connection: sa.Connection, revision: str) -> None:
+    command.upgrade(alembic_config(connection), revision)
+
+
+def _foreign_keys(connection: sa.Connection, on: bool) -> None:
+    """Switch SQLite's enforcement of foreign keys for this connection (not in a transaction)."""
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    finally:
+        cursor.close()
 
 
 def _current_revision(connection: sa.Connection) -> str | None:

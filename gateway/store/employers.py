@@ -18,31 +18,31 @@ from gateway.store.model import (
     EmployerRecord,
     check_division,
     division_prefix,
-    id_column,
 )
 from gateway.store.paging import check_first, decode_cursor, encode_cursor
 
 _CURSOR = "employer"
-_IDS = ("employment_id", "labour_id", "unemployment_id")
 
 
 class Employers:
-    """The ``employers`` repository."""
+    """The ``employers`` repository, with each unit's ids in ``employer_systems``."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
 
     async def add(self, record: EmployerRecord) -> EmployerRecord:
-        """Add the unit unless it is known; a known unit keeps its name and division.
+        """Add the unit unless it is known; a known unit keeps its name, division and ids.
 
         For what a caller types: only a proven record (the systems', or a clerk
         with papers at the window) may rename or move a unit, through ``upsert``."""
         insert = self._insert(record)
         try:
             async with self._db.write() as conn:
-                await conn.execute(
+                result = await conn.execute(
                     insert.on_conflict_do_nothing(index_elements=[t.employers.c.credit_code])
                 )
+                if result.rowcount:
+                    await self._bind_all(conn, record, replace=False)
         except sa.exc.IntegrityError:
             raise BindingConflict(
                 f"a system id given for {record.credit_code} belongs to another unit"
@@ -61,42 +61,54 @@ class Employers:
             "division": record.division,
             "updated_at": self._db.now(),
         }
-        values.update({c: getattr(record, c) for c in _IDS})
-        dialect = postgresql if self._db.dialect == "postgresql" else sqlite
-        return dialect.insert(t.employers).values(**values)
+        return self._dialect().insert(t.employers).values(**values)
+
+    def _dialect(self) -> Any:
+        return postgresql if self._db.dialect == "postgresql" else sqlite
+
+    async def _bind_all(self, conn: Any, record: EmployerRecord, *, replace: bool) -> None:
+        """Bind each id of ``record``; one already bound to another id is a conflict."""
+        ts = t.employer_systems
+        for system, employer_id in record.ids.items():
+            await conn.execute(
+                self._dialect()
+                .insert(ts)
+                .values(
+                    credit_code=record.credit_code, system=system.value, employer_id=employer_id
+                )
+                .on_conflict_do_nothing(index_elements=[ts.c.credit_code, ts.c.system])
+            )
+            held = await conn.scalar(
+                sa.select(ts.c.employer_id).where(
+                    ts.c.credit_code == record.credit_code, ts.c.system == system.value
+                )
+            )
+            if held != employer_id and replace:
+                raise BindingConflict(
+                    f"the unit {record.credit_code} is already bound to other ids"
+                )
 
     async def upsert(self, record: EmployerRecord) -> EmployerRecord:
         """Add the unit, or update its name and division.
 
-        System ids given are bound; ids left None keep what is stored, because
+        System ids given are bound; systems left out keep what is stored, because
         a unit's id in a system does not go away. ``BindingConflict`` when an
-        id belongs to another unit.
+        id belongs to another unit, or the unit is bound to another id there;
+        then nothing is changed.
         """
         insert = self._insert(record)
-        update: dict[str, Any] = {
-            "name": insert.excluded.name,
-            "division": insert.excluded.division,
-            "updated_at": insert.excluded.updated_at,
-        }
-        for c in _IDS:
-            update[c] = sa.func.coalesce(insert.excluded[c], t.employers.c[c])
-        conflicting = sa.or_(
-            *(
-                sa.and_(t.employers.c[c].is_not(None), insert.excluded[c].is_not(None))
-                & (t.employers.c[c] != insert.excluded[c])
-                for c in _IDS
-            )
-        )
         statement = insert.on_conflict_do_update(
-            index_elements=[t.employers.c.credit_code], set_=update, where=sa.not_(conflicting)
+            index_elements=[t.employers.c.credit_code],
+            set_={
+                "name": insert.excluded.name,
+                "division": insert.excluded.division,
+                "updated_at": insert.excluded.updated_at,
+            },
         )
         try:
             async with self._db.write() as conn:
-                result = await conn.execute(statement)
-                if result.rowcount == 0:  # the WHERE above refused a rebinding
-                    raise BindingConflict(
-                        f"the unit {record.credit_code} is already bound to other ids"
-                    )
+                await conn.execute(statement)
+                await self._bind_all(conn, record, replace=True)
         except sa.exc.IntegrityError:
             raise BindingConflict(
                 f"a system id given for {record.credit_code} belongs to another unit"
@@ -112,16 +124,21 @@ class Employers:
                     sa.select(t.employers).where(t.employers.c.credit_code == credit_code)
                 )
             ).one_or_none()
-        return None if row is None else _record(row)
+            if row is None:
+                return None
+            ids = await _ids(conn, [credit_code])
+        return _record(row, ids.get(credit_code, {}))
 
     async def find_by_system_id(self, system: System, employer_id: str) -> EmployerRecord | None:
         """The unit that ``system`` knows as ``employer_id``."""
-        column = t.employers.c[id_column(system)]
+        ts = t.employer_systems
         async with self._db.read() as conn:
-            row = (
-                await conn.execute(sa.select(t.employers).where(column == employer_id))
-            ).one_or_none()
-        return None if row is None else _record(row)
+            credit_code = await conn.scalar(
+                sa.select(ts.c.credit_code).where(
+                    ts.c.system == system.value, ts.c.employer_id == employer_id
+                )
+            )
+        return None if credit_code is None else await self.get(credit_code)
 
     async def bind(self, credit_code: str, system: System, employer_id: str) -> EmployerRecord:
         """Record that ``system`` knows the unit as ``employer_id``.
@@ -130,28 +147,38 @@ class Employers:
         unit is bound to another id there, or the id to another unit;
         ``EmployerNotFound`` for an unknown unit.
         """
-        column = t.employers.c[id_column(system)]
+        ts = t.employer_systems
         try:
             async with self._db.write() as conn:
-                result = await conn.execute(
-                    sa.update(t.employers)
-                    .where(
-                        t.employers.c.credit_code == credit_code,
-                        sa.or_(column.is_(None), column == employer_id),
+                exists = await conn.scalar(
+                    sa.select(t.employers.c.credit_code).where(
+                        t.employers.c.credit_code == credit_code
                     )
-                    .values({column.name: employer_id, "updated_at": self._db.now()})
+                )
+                if exists is None:
+                    raise EmployerNotFound(credit_code)
+                result = await conn.execute(
+                    self._dialect()
+                    .insert(ts)
+                    .values(credit_code=credit_code, system=system.value, employer_id=employer_id)
+                    .on_conflict_do_nothing(index_elements=[ts.c.credit_code, ts.c.system])
                 )
                 if result.rowcount == 0:
-                    exists = await conn.scalar(
-                        sa.select(t.employers.c.credit_code).where(
-                            t.employers.c.credit_code == credit_code
+                    held = await conn.scalar(
+                        sa.select(ts.c.employer_id).where(
+                            ts.c.credit_code == credit_code, ts.c.system == system.value
                         )
                     )
-                    if exists is None:
-                        raise EmployerNotFound(credit_code)
-                    raise BindingConflict(
-                        f"the unit {credit_code} is bound to another id in the {system} system"
-                    )
+                    if held != employer_id:
+                        raise BindingConflict(
+                            f"the unit {credit_code} is bound to another id in the {system} system"
+                        )
+                    return await self._get_in(conn, credit_code)
+                await conn.execute(
+                    sa.update(t.employers)
+                    .where(t.employers.c.credit_code == credit_code)
+                    .values(updated_at=self._db.now())
+                )
         except sa.exc.IntegrityError:
             raise BindingConflict(
                 f"that {system} system id is bound to a unit other than {credit_code}"
@@ -159,6 +186,14 @@ class Employers:
         stored = await self.get(credit_code)
         assert stored is not None
         return stored
+
+    async def _get_in(self, conn: Any, credit_code: str) -> EmployerRecord:
+        row = (
+            await conn.execute(
+                sa.select(t.employers).where(t.employers.c.credit_code == credit_code)
+            )
+        ).one()
+        return _record(row, (await _ids(conn, [credit_code])).get(credit_code, {}))
 
     async def in_divisions(
         self, divisions: Iterable[str], *, first: int, after: str | None = None
@@ -179,7 +214,8 @@ class Employers:
             query = query.where(t.employers.c.credit_code > decode_cursor(_CURSOR, after))
         async with self._db.read() as conn:
             rows = (await conn.execute(query)).all()
-        items = [_record(r) for r in rows[:first]]
+            ids = await _ids(conn, [r.credit_code for r in rows[:first]])
+        items = [_record(r, ids.get(r.credit_code, {})) for r in rows[:first]]
         return CursorPage(
             items=items,
             cursors=[encode_cursor(_CURSOR, e.credit_code) for e in items],
@@ -187,13 +223,27 @@ class Employers:
         )
 
 
-def _record(row: Any) -> EmployerRecord:
+async def _ids(conn: Any, credit_codes: list[str]) -> dict[str, dict[System, str]]:
+    """Each unit's ids, by system."""
+    if not credit_codes:
+        return {}
+    ts = t.employer_systems
+    rows = await conn.execute(
+        sa.select(ts.c.credit_code, ts.c.system, ts.c.employer_id).where(
+            ts.c.credit_code.in_(credit_codes)
+        )
+    )
+    found: dict[str, dict[System, str]] = {}
+    for credit_code, system, employer_id in rows:
+        found.setdefault(credit_code, {})[System(system)] = employer_id
+    return found
+
+
+def _record(row: Any, ids: dict[System, str]) -> EmployerRecord:
     return EmployerRecord(
         credit_code=row.credit_code,
         name=row.name,
         division=row.division,
-        employment_id=row.employment_id,
-        labour_id=row.labour_id,
-        unemployment_id=row.unemployment_id,
         updated_at=row.updated_at,
+        ids=ids,
     )

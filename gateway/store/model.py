@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
 from gateway.auth import Role
@@ -124,38 +125,97 @@ class Account:
     created_at: dt.datetime
 
 
-_ID_COLUMN = {
-    System.EMPLOYMENT: "employment_id",
-    System.LABOUR: "labour_id",
-    System.UNEMPLOYMENT: "unemployment_id",
-}
-
-
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class EmployerRecord:
-    """A unit as the gateway knows it, with its id in each system (None: not bound yet)."""
+    """A unit as the gateway knows it, with its id in each system that knows it.
+
+    ``ids`` maps a system to the unit's id there (a system missing: not bound
+    yet). ``employment_id``, ``labour_id`` and ``unemployment_id`` are kept as
+    arguments and properties for the core systems.
+    """
 
     credit_code: str
     name: str
     division: str
-    employment_id: str | None = None
-    labour_id: str | None = None
-    unemployment_id: str | None = None
-    updated_at: dt.datetime | None = None  # set by the store
+    ids: Mapping[System, str]
+    updated_at: dt.datetime | None  # set by the store
+
+    def __init__(
+        self,
+        credit_code: str,
+        name: str,
+        division: str,
+        employment_id: str | None = None,
+        labour_id: str | None = None,
+        unemployment_id: str | None = None,
+        updated_at: dt.datetime | None = None,
+        *,
+        ids: Mapping[System, str | None] | None = None,
+    ) -> None:
+        found: dict[System, str] = {}
+        core = (
+            (System.EMPLOYMENT, employment_id),
+            (System.LABOUR, labour_id),
+            (System.UNEMPLOYMENT, unemployment_id),
+        )
+        for system, employer_id in [*core, *(ids or {}).items()]:
+            if employer_id:
+                found[System(system)] = employer_id
+        object.__setattr__(self, "credit_code", credit_code)
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "division", division)
+        object.__setattr__(self, "ids", MappingProxyType(found))
+        object.__setattr__(self, "updated_at", updated_at)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, EmployerRecord):
+            return NotImplemented
+        return (self.credit_code, self.name, self.division, dict(self.ids), self.updated_at) == (
+            other.credit_code,
+            other.name,
+            other.division,
+            dict(other.ids),
+            other.updated_at,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.credit_code, self.name, self.division, self.updated_at))
+
+    def __repr__(self) -> str:
+        ids = ", ".join(f"{s}={i!r}" for s, i in self.ids.items())
+        return f"EmployerRecord({self.credit_code!r}, {self.name!r}, {self.division!r}, {ids})"
 
     def profile(self) -> EmployerProfile:
         """The unit as the gateway holds it (contact and phone are not kept)."""
         return EmployerProfile(self.credit_code, self.name, self.division)
 
     def system_id(self, system: System) -> str | None:
-        """The unit's id in ``system``."""
-        value: str | None = getattr(self, _ID_COLUMN[system])
-        return value
+        """The unit's id in ``system``, None while it is not bound there."""
+        return self.ids.get(system)
 
+    def replace(self, **changes: Any) -> EmployerRecord:
+        """A copy with ``changes`` (``ids`` replaces every binding)."""
+        values: dict[str, Any] = {
+            "credit_code": self.credit_code,
+            "name": self.name,
+            "division": self.division,
+            "updated_at": self.updated_at,
+            "ids": dict(self.ids),
+        }
+        values.update(changes)
+        return EmployerRecord(**values)
 
-def id_column(system: System) -> str:
-    """The ``employers`` column holding the unit's id in ``system``."""
-    return _ID_COLUMN[system]
+    @property
+    def employment_id(self) -> str | None:
+        return self.ids.get(System.EMPLOYMENT)
+
+    @property
+    def labour_id(self) -> str | None:
+        return self.ids.get(System.LABOUR)
+
+    @property
+    def unemployment_id(self) -> str | None:
+        return self.ids.get(System.UNEMPLOYMENT)
 
 
 @dataclass(frozen=True, slots=True)

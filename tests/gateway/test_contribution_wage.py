@@ -21,7 +21,11 @@ from tests.gateway.test_registrations_api import HIRE, _all, hire_input, key
 @pytest.fixture
 def gateway_settings() -> dict[str, Any]:
     return {
-        "social_insurance": True,
+        # Switched on; never called here (every row is refused before any system is).
+        "environ": {
+            "HRSS_SOCIAL_INSURANCE_ENABLED": "true",
+            "HRSS_SOCIAL_INSURANCE_URL": "http://127.0.0.1:9",
+        },
         "contribution_wage_floor": Decimal("4000.00"),
         "contribution_wage_ceiling": Decimal("24000.00"),
     }

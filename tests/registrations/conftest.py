@@ -31,10 +31,10 @@ from gateway.cache import GatewayCache
 from gateway.domain.model import System
 from gateway.registrations.backoff import Backoff
 from gateway.registrations.engine import Engine
-from gateway.registrations.reconcile import as_employment, as_labour, as_unemployment
+from gateway.registry import adapter_as
 from gateway.settings import SystemSettings
 from gateway.store import Store
-from gateway.systems import SystemAdapter
+from gateway.systems import EmploymentSystem, LabourSystem, SystemAdapter, UnemploymentSystem
 from tests.clock import MovableClock
 from tests.fakes import FakeSystem, fake_systems
 from tests.registrations.support import Adapters
@@ -80,9 +80,9 @@ def systems() -> dict[System, FakeSystem]:
 def adapters(systems: dict[System, FakeSystem]) -> Adapters:
     """The test's systems as the engine calls them."""
     return Adapters(
-        employment=as_employment(systems[System.EMPLOYMENT]),
-        labour=as_labour(systems[System.LABOUR]),
-        unemployment=as_unemployment(systems[System.UNEMPLOYMENT]),
+        employment=adapter_as(systems[System.EMPLOYMENT], EmploymentSystem),
+        labour=adapter_as(systems[System.LABOUR], LabourSystem),
+        unemployment=adapter_as(systems[System.UNEMPLOYMENT], UnemploymentSystem),
     )
 
 

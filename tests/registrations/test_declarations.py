@@ -18,9 +18,10 @@ from adapters.social_insurance.model import (
     RemovalRequest,
     ReturnReason,
 )
+from adapters.social_insurance.system import DECLARE_ADDITION, DECLARE_REMOVAL
 from gateway.registrations import declarations as d
 from gateway.registrations.backoff import Backoff
-from gateway.registrations.model import Operation, Step
+from gateway.registrations.model import Step
 from gateway.registrations.plan import person_of, to_payload
 from tests.clock import MovableClock
 from tests.fakes import FakeSocialInsurance
@@ -45,7 +46,7 @@ def si(clock: MovableClock) -> FakeSocialInsurance:
 def addition_step(clock: MovableClock, request: AdditionRequest | None = None) -> Step:
     request = request or AdditionRequest(UNIT, person_of(hire_row()), START, Decimal("6000.00"))
     return Step(
-        "st1", "r1", SYSTEM, Operation.DECLARE_ADDITION, 1, to_payload(request),
+        "st1", "r1", SYSTEM, DECLARE_ADDITION, 1, to_payload(request),
         created_at=clock(),
     )  # fmt: skip
 
@@ -56,7 +57,7 @@ def removal_step(clock: MovableClock, addition: Step) -> Step:
         UNIT, p["id_type"], p["id_number"], dt.date(2024, 9, 30)
     )
     return Step(
-        "st2", "r2", SYSTEM, Operation.DECLARE_REMOVAL, 1, to_payload(request),
+        "st2", "r2", SYSTEM, DECLARE_REMOVAL, 1, to_payload(request),
         created_at=clock(),
     )  # fmt: skip
 

@@ -13,8 +13,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from gateway.domain.model import System
 from gateway.store import Store
-from gateway.store.database import alembic_config, create_engine
+from gateway.store.database import Database, alembic_config, create_engine
 from gateway.store.tables import metadata
 from tests.store.conftest import AUDIT_KEY, cheap_passwords
 
@@ -130,4 +131,60 @@ async def test_sqlite_write_transactions_take_the_write_lock_at_once(tmp_path: P
         other.execute("ROLLBACK")
     finally:
         other.close()
+        await store.close()
+
+
+async def test_employer_ids_move_from_columns_to_rows(empty_store_url: str) -> None:
+    """0004 moves each unit's ids out of the ``employers`` columns into
+    ``employer_systems``, keeping them, with the accounts that refer to the units."""
+    db = Database(create_engine(empty_store_url))
+    try:
+        await db.migrate("0003")
+        async with db.write() as conn:
+            await conn.execute(
+                sa.text(
+                    "INSERT INTO employers (credit_code, name, division, employment_id, "
+                    "labour_id, unemployment_id, updated_at) VALUES "
+                    "('91370102MA3C000001', 'A', '370102', 'E1', 'L1', NULL, CURRENT_TIMESTAMP), "
+                    "('91370102MA3C000002', 'B', '370102', NULL, NULL, 'U2', CURRENT_TIMESTAMP)"
+                )
+            )
+            await conn.execute(
+                sa.text(
+                    "INSERT INTO accounts (username, password_hash, role, credit_code, disabled, "
+                    "created_at) VALUES ('unit-a', 'x', 'employer', '91370102MA3C000001', "
+                    ":no, CURRENT_TIMESTAMP)"
+                ),
+                {"no": False},
+            )
+        await db.migrate("0004")
+        async with db.read() as conn:
+            rows = (
+                await conn.execute(
+                    sa.text(
+                        "SELECT credit_code, system, employer_id FROM employer_systems "
+                        "ORDER BY credit_code, system"
+                    )
+                )
+            ).all()
+            accounts = (await conn.execute(sa.text("SELECT credit_code FROM accounts"))).all()
+        assert [tuple(r) for r in rows] == [
+            ("91370102MA3C000001", "employment", "E1"),
+            ("91370102MA3C000001", "labour", "L1"),
+            ("91370102MA3C000002", "unemployment", "U2"),
+        ]
+        assert [tuple(a) for a in accounts] == [("91370102MA3C000001",)]
+    finally:
+        await db.close()
+    store = await Store.open(empty_store_url, passwords=cheap_passwords(), audit_key=AUDIT_KEY)
+    try:
+        record = await store.employers.get("91370102MA3C000001")
+        assert record is not None
+        assert dict(record.ids) == {System.EMPLOYMENT: "E1", System.LABOUR: "L1"}
+        assert record.employment_id == "E1"
+        assert record.unemployment_id is None
+        if store.db.dialect == "sqlite":  # enforced again once the migration is over
+            async with store.db.read() as conn:
+                assert (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar() == 1
+    finally:
         await store.close()

@@ -1,0 +1,417 @@
+"""The systems behind the gateway, each declared once, by its own package.
+
+A system is a package that exports one :class:`SystemSpec`: its names, its
+settings and their defaults, how to build its adapter and its stand-in, its
+health check, the limits of what it takes, and for every operation it can
+write: what the step sends, the write, how the write is found again when its
+answer was lost, how it is undone (or that it cannot be), and which of the
+system's answers mean "already undone". The engine, reconciliation, the
+configuration, the command line, the demo, ``/readyz``, the metrics and the
+store look systems up here; none of them branches on a system's name.
+
+The four systems the project ships are built in (``adapters/<package>/system.py``).
+A province adds its own without forking, from an installed distribution that
+names its spec under the entry-point group ``hrss_gateway.systems``::
+
+    [project.entry-points."hrss_gateway.systems"]
+    pension = "my_province.pension.system:SPEC"
+
+The object named is a ``SystemSpec``, or a callable that returns one. See
+``docs/systems.md``.
+
+Light to import: the standard library, the domain and the plain registration
+model. A spec builds its adapter and its stand-in in functions that import them
+when called, so that reading the registry loads no HTTP, SOAP or web stack.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import logging
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from gateway.domain.model import Business, RegistrationRow, System
+from gateway.registrations.model import Operation
+from gateway.systems import SystemAdapter
+
+if TYPE_CHECKING:
+    import httpx
+
+    from gateway.domain.limits import Limits
+
+__all__ = [
+    "BUILTIN",
+    "ENTRY_POINT_GROUP",
+    "Found",
+    "OperationSpec",
+    "PlanStep",
+    "Registry",
+    "RegistryError",
+    "SettingsLike",
+    "Standin",
+    "SystemSpec",
+    "registry",
+    "reload",
+]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Where an installed distribution names the systems it adds.
+ENTRY_POINT_GROUP = "hrss_gateway.systems"
+
+#: The systems the project ships: module paths of their specs (``SPEC``).
+BUILTIN = (
+    "adapters.employment.system",
+    "adapters.labor.system",
+    "adapters.unemployment.system",
+    "adapters.social_insurance.system",
+)
+
+
+class RegistryError(Exception):
+    """A spec that cannot be registered: a name taken twice, a bad entry point."""
+
+
+class SettingsLike(Protocol):
+    """What the gateway reads of every system's settings (the rest is the adapter's)."""
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def timeout(self) -> float: ...
+
+    @property
+    def connect_timeout(self) -> float: ...
+
+    @property
+    def max_in_flight(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """The write is in the system; ``reference`` is its id there when the answer shows it."""
+
+    reference: str | None
+
+
+#: ``(adapter, request) -> reference``: the write itself.
+Write = Callable[[Any, Any], Awaitable[str]]
+#: ``(adapter, request) -> Found | None``: is the write in the system? Never sends.
+Find = Callable[[Any, Any], Awaitable[Found | None]]
+#: ``(adapter, reference) -> None``: undo a write (compensation).
+Undo = Callable[[Any, str], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class OperationSpec:
+    """One write a system can make, and everything the engine needs to carry it out.
+
+    ``payload`` is the dataclass a step stores (and the write takes); ``undo``
+    None means the write cannot be undone (a compensation leaves it as it is).
+    """
+
+    operation: Operation
+    payload: type[Any]
+    write: Write
+    find: Find
+    undo: Undo | None
+    label_zh: str  # "就业登记"
+    label_en: str  # "the employment registration"
+    #: The system decides the write later (a declaration under review): answered,
+    #: the step awaits the outcome, polled from the store, and is undone by
+    #: withdrawing or reversing it (``gateway.registrations.awaiting``).
+    decided_later: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PlanStep:
+    """A step a system adds to the plan of a business (hire, renew, end).
+
+    ``build(row, employer_id)`` makes the payload from the checked row and the
+    unit's id in that system; ``when(row)`` says whether the row takes the step
+    (known before the row is checked: only its business and flags may count).
+    """
+
+    business: Business
+    operation: Operation
+    stage: int
+    build: Callable[[RegistrationRow, str], Any]
+    when: Callable[[RegistrationRow], bool] = lambda row: True
+
+
+@dataclass(frozen=True, slots=True)
+class Standin:
+    """The system's stand-in: ``app(settings, data, seed)`` builds its ASGI app
+    (``data``: its SQLite file, None in memory), on ``port`` by default.
+    ``seed_units`` gives the seed's units as that system knows them (credit code
+    -> its id), for the demo's bindings."""
+
+    app: Callable[[Any, str | None, bool], Any]
+    port: int
+    seed_units: Callable[[], Mapping[str, str]] = dict
+
+
+async def _ping(adapter: SystemAdapter) -> None:
+    await adapter.ping()
+
+
+@dataclass(frozen=True, slots=True)
+class SystemSpec:
+    """Everything the gateway knows of one system, declared by its package.
+
+    Names: ``system`` is the name the store keeps and the configuration key (the
+    ``[systems.<key>]`` table; ``HRSS_<KEY>_*`` variables); the command line
+    spells it with hyphens. ``aliases`` are older spellings still taken, with a
+    deprecation warning, where a person types them (command line, file tables).
+
+    ``settings(environ, section)`` reads its settings (environment first, then
+    its table of the configuration file, then defaults that match its
+    stand-in); ``adapter(settings, client)`` builds its adapter over a shared
+    HTTP client that stays the caller's. ``reads`` and ``writes`` name the
+    adapter's methods beyond the common ones: reads are retried, writes never
+    (``gateway.resilience``).
+
+    ``enabled_by_default`` False: a deployment switches it on (``HRSS_<KEY>_ENABLED``
+    or ``enabled = true`` in its table); ``in_demo``: ``serve --demo`` switches it on.
+    ``opens_accounts``: opening an employer's account opens (or binds) the unit there.
+    """
+
+    system: System
+    name_zh: str
+    name_en: str
+    settings: Callable[[Mapping[str, str], Mapping[str, Any]], SettingsLike]
+    adapter: Callable[[Any, httpx.AsyncClient], SystemAdapter]
+    limits: Callable[[], Limits]
+    standin: Standin | None = None
+    reads: frozenset[str] = frozenset()
+    writes: frozenset[str] = frozenset()
+    operations: tuple[OperationSpec, ...] = ()
+    already_undone: frozenset[str] = frozenset()
+    plan: tuple[PlanStep, ...] = ()
+    opens_accounts: bool = True
+    enabled_by_default: bool = True
+    in_demo: bool = True
+    aliases: tuple[str, ...] = ()
+    health: Callable[[SystemAdapter], Awaitable[None]] = _ping
+    #: ``(adapter, id_numbers, employer_id) -> records``: the people's records
+    #: there, for the worker view (batched per request, ``gateway.loaders``);
+    #: None: the view shows nothing of this system.
+    records: Callable[[Any, list[str], str], Awaitable[Sequence[Any]]] | None = None
+    #: Settings that hold a secret, for documentation (never logged).
+    secrets: tuple[str, ...] = field(default=())
+
+    @property
+    def key(self) -> str:
+        """Its configuration key and stored name: ``social_insurance``."""
+        return self.system.value
+
+    @property
+    def cli_name(self) -> str:
+        """Its name on the command line: ``social-insurance``."""
+        return self.system.value.replace("_", "-")
+
+    @property
+    def env_prefix(self) -> str:
+        return f"HRSS_{self.system.value.upper()}_"
+
+    def enabled(
+        self, environ: Mapping[str, str], section: Mapping[str, Any], *, demo: bool = False
+    ) -> bool:
+        """Whether this deployment switches the system on."""
+        raw = environ.get(self.env_prefix + "ENABLED", section.get("enabled"))
+        if raw is None:
+            return self.enabled_by_default or (demo and self.in_demo)
+        if isinstance(raw, bool):
+            return raw
+        return str(raw).strip().lower() in ("1", "true", "yes", "on")
+
+
+# ------------------------------------------------ the write every system has
+
+
+async def _open(adapter: SystemAdapter, request: Any) -> str:
+    binding = await adapter.ensure_employer(request.profile)
+    return binding.employer_id
+
+
+async def _find_open(adapter: SystemAdapter, request: Any) -> Found | None:
+    binding = await adapter.find_employer(request.profile.credit_code)
+    return None if binding is None else Found(binding.employer_id)
+
+
+def _open_employer() -> OperationSpec:
+    from gateway.domain.model import OpenEmployerRequest
+
+    return OperationSpec(
+        Operation.OPEN_EMPLOYER,
+        OpenEmployerRequest,
+        write=_open,
+        find=_find_open,
+        undo=None,  # an opened unit stays open
+        label_zh="单位开户",
+        label_en="opening the unit",
+    )
+
+
+def adapter_as(adapter: SystemAdapter, kind: type[Any]) -> Any:
+    """``adapter`` checked against a system's Protocol (runtime-checkable)."""
+    if not isinstance(adapter, kind):
+        raise TypeError(f"{type(adapter).__name__} is not a {kind.__name__}")
+    return adapter
+
+
+# ------------------------------------------------------------------ registry
+
+
+class Registry:
+    """The registered systems, in registration order (the built-ins first)."""
+
+    def __init__(self, specs: Iterator[SystemSpec] | tuple[SystemSpec, ...] | list[SystemSpec]):
+        self._specs: dict[System, SystemSpec] = {}
+        self._names: dict[str, SystemSpec] = {}
+        self._aliases: dict[str, SystemSpec] = {}
+        self._operations: dict[Operation, tuple[System | None, OperationSpec]] = {}
+        opening = _open_employer()
+        self._operations[opening.operation] = (None, opening)
+        for spec in specs:
+            self._add(spec)
+
+    def _add(self, spec: SystemSpec) -> None:
+        if not isinstance(spec, SystemSpec):
+            raise RegistryError(f"{spec!r} is not a SystemSpec")
+        if spec.system in self._specs:
+            raise RegistryError(f"the system {spec.key!r} is registered twice")
+        for name in (spec.key, spec.cli_name, *spec.aliases):
+            taken = self._names.get(name) or self._aliases.get(name)
+            if taken is not None and taken is not spec:
+                raise RegistryError(f"the name {name!r} of {spec.key!r} is {taken.key!r}'s")
+        for op in spec.operations:
+            if op.operation in self._operations:
+                raise RegistryError(f"the operation {op.operation} is declared twice")
+        for step in spec.plan:
+            if step.operation not in {o.operation for o in spec.operations}:
+                raise RegistryError(
+                    f"{spec.key}: the plan step {step.operation} is not one of its operations"
+                )
+        self._specs[spec.system] = spec
+        self._names[spec.key] = self._names[spec.cli_name] = spec
+        for alias in spec.aliases:
+            self._aliases[alias] = spec
+        for op in spec.operations:
+            self._operations[op.operation] = (spec.system, op)
+
+    def __iter__(self) -> Iterator[SystemSpec]:
+        return iter(self._specs.values())
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def __contains__(self, system: object) -> bool:
+        return system in self._specs
+
+    @property
+    def systems(self) -> tuple[System, ...]:
+        return tuple(self._specs)
+
+    def get(self, system: System | str) -> SystemSpec:
+        try:
+            return self._specs[System(system)]
+        except (KeyError, ValueError):
+            raise KeyError(f"no system {system!r} is registered") from None
+
+    def named(self, name: str) -> SystemSpec:
+        """A system by a name a person typed: its key, its command-line name, or an
+        older spelling (which still works, with a warning)."""
+        spec = self._names.get(name)
+        if spec is not None:
+            return spec
+        spec = self._aliases.get(name)
+        if spec is None:
+            raise KeyError(f"no system is called {name!r}")
+        log.warning("%r is an older name of the %s system: use %r", name, spec.key, spec.cli_name)
+        return spec
+
+    def names(self) -> list[str]:
+        """Every name the command line takes, the current spellings first."""
+        return [s.cli_name for s in self] + [a for s in self for a in s.aliases]
+
+    def operation(self, operation: Operation | str) -> OperationSpec:
+        try:
+            return self._operations[Operation(operation)][1]
+        except (KeyError, ValueError):
+            raise KeyError(f"no system declares the operation {operation!r}") from None
+
+    def system_of(self, operation: Operation | str) -> System | None:
+        """The system an operation writes to (None: opening an employer, any system)."""
+        return self._operations[Operation(operation)][0]
+
+    def operations(self) -> tuple[Operation, ...]:
+        return tuple(self._operations)
+
+    def undoable(self, operation: Operation) -> bool:
+        return self.operation(operation).undo is not None
+
+    def already_undone(self, system: System, code: str | None) -> bool:
+        """Whether ``code`` is ``system``'s answer to undoing what is already undone."""
+        return code is not None and code in self.get(system).already_undone
+
+    def first_known(self, answers: Mapping[System, T]) -> T | None:
+        """The answer of the first system in the registry's order (the employment
+        system's, which the form's header follows), else any."""
+        for system in self._specs:
+            if system in answers:
+                return answers[system]
+        return next(iter(answers.values()), None)
+
+    def plan_steps(self, business: Business, systems: Mapping[System, Any]) -> list[PlanStep]:
+        """The steps registered systems add to ``business``, for the systems in
+        ``systems`` (those switched on), by stage."""
+        found = [
+            step
+            for spec in self
+            if spec.system in systems
+            for step in spec.plan
+            if step.business is business
+        ]
+        return sorted(found, key=lambda s: s.stage)
+
+
+def _load(target: Any, origin: str) -> SystemSpec:
+    spec = target() if callable(target) and not isinstance(target, SystemSpec) else target
+    if not isinstance(spec, SystemSpec):
+        raise RegistryError(f"{origin} gave {type(spec).__name__}, not a SystemSpec")
+    return spec
+
+
+def _discover() -> Iterator[SystemSpec]:
+    for module in BUILTIN:
+        yield _load(importlib.import_module(module).SPEC, module)
+    for point in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda p: p.name):
+        try:
+            target = point.load()
+        except Exception as exc:
+            # A system configured but broken must stop the start, not vanish.
+            raise RegistryError(
+                f"the entry point {point.name!r} ({point.value}) of {ENTRY_POINT_GROUP} "
+                f"could not be loaded: {type(exc).__name__}: {exc}"
+            ) from exc
+        yield _load(target, f"the entry point {point.name!r}")
+
+
+@functools.cache
+def registry() -> Registry:
+    """Every system: the built-ins, then those of installed distributions."""
+    return Registry(list(_discover()))
+
+
+def reload() -> Registry:
+    """Read the entry points again (after installing a distribution; tests)."""
+    registry.cache_clear()
+    return registry()
