@@ -34,10 +34,7 @@ from benchmarks.common import Client, standins, start_gateway, timed
 from gateway.app import create_app
 from gateway.domain.model import System
 from gateway.http.ratelimit import RateLimits
-from gateway.resilience import (
-    ResiliencePolicy,
-    ResilientLabour,
-)
+from gateway.resilience import ResiliencePolicy, Resilient
 from gateway.services import Gateway
 from gateway.systems import LabourSystem
 
@@ -76,11 +73,11 @@ class Bench:
         self.bare_labour = labour
         self.standin = standin
 
-    def fresh_breaker(self) -> ResilientLabour:
+    def fresh_breaker(self) -> Resilient[LabourSystem]:
         """A new wrapper around the same adapter: a closed breaker for each measurement."""
         policy = ResiliencePolicy.for_system(self.gw.config.system(System.LABOUR))
-        wrapped = ResilientLabour(self.bare_labour, policy)
-        self.gw.labour = wrapped
+        wrapped = Resilient(self.bare_labour, policy)
+        self.gw.labour = wrapped  # type: ignore[assignment]
         return wrapped
 
     @contextlib.contextmanager
@@ -198,7 +195,7 @@ async def main() -> None:
             # Hundreds of queries from one account: the limits would measure themselves.
             rate_limits=RateLimits(enabled=False),
         )
-        assert isinstance(gw.labour, ResilientLabour)
+        assert isinstance(gw.labour, Resilient)
         bare_labour = gw.labour.wrapped  # the adapter itself, for the "unwrapped" column
         admin = await Client(create_app(gw.config, gateway=gw)).login("demo-admin")
         bench = Bench(gw, bare_labour, running[1])

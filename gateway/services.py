@@ -86,13 +86,25 @@ class Gateway:
     def employment(self) -> EmploymentSystem:
         return cast(EmploymentSystem, self.adapters[System.EMPLOYMENT])
 
+    @employment.setter
+    def employment(self, adapter: EmploymentSystem) -> None:
+        self.adapters[System.EMPLOYMENT] = adapter
+
     @property
     def labour(self) -> LabourSystem:
         return cast(LabourSystem, self.adapters[System.LABOUR])
 
+    @labour.setter
+    def labour(self, adapter: LabourSystem) -> None:
+        self.adapters[System.LABOUR] = adapter
+
     @property
     def unemployment(self) -> UnemploymentSystem:
         return cast(UnemploymentSystem, self.adapters[System.UNEMPLOYMENT])
+
+    @unemployment.setter
+    def unemployment(self, adapter: UnemploymentSystem) -> None:
+        self.adapters[System.UNEMPLOYMENT] = adapter
 
     @classmethod
     async def start(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.domain.model import Business, RegistrationRow, System
-from gateway.registrations.model import OPERATION_SYSTEM, Operation
+from gateway.registrations.model import Operation
 from gateway.registrations.plan import (
     account_reach,
     payload_fields,
@@ -14,6 +14,7 @@ from gateway.registrations.plan import (
     row_reach,
     row_steps,
 )
+from gateway.registry import registry
 from tests.domain.test_checks import row
 
 BOUND: dict[System, str | None] = {s: f"{s.value}-id" for s in System}
@@ -28,7 +29,7 @@ ROWS = [
 @pytest.mark.parametrize("r", ROWS, ids=lambda r: f"{r.business}-{r.register_unemployment}")
 def test_the_operations_known_up_front_are_the_ones_planned(r: RegistrationRow) -> None:
     planned = [(op, system) for _, op, system, _ in row_steps(r, dict(BOUND))]
-    assert [(op, OPERATION_SYSTEM[op]) for op in row_operations(r)] == planned
+    assert [(op, registry().system_of(op)) for op in row_operations(r)] == planned
 
 
 def test_each_system_is_reached_with_the_fields_its_writes_carry() -> None:
@@ -54,5 +55,7 @@ def test_separate_handling_reaches_its_one_system() -> None:
 def test_opening_an_account_sends_the_unit_name_contact_and_phone_everywhere() -> None:
     reach = account_reach()
     assert set(reach) == set(System)
+    # Every system switched on that opens accounts, social insurance among them.
+    assert set(account_reach(registry().systems)) == set(registry().systems)
     assert all({"unit_name", "contact", "phone"} <= fields for fields in reach.values())
     assert "name" in payload_fields(Operation.OPEN_EMPLOYER)  # the profile's own word

@@ -20,13 +20,7 @@ from adapters.labor import LabourAdapter
 from adapters.standin.process import RunningStandin
 from adapters.unemployment import UnemploymentAdapter
 from gateway.domain.model import System
-from gateway.resilience import (
-    OnCall,
-    ResiliencePolicy,
-    ResilientEmployment,
-    ResilientLabour,
-    ResilientUnemployment,
-)
+from gateway.resilience import OnCall, ResiliencePolicy, Resilient
 from gateway.settings import SystemSettings
 
 _PREFIX = {
@@ -59,9 +53,9 @@ class Wrappers:
         *,
         on_call: OnCall | None = None,
         **kwargs: Any,
-    ) -> ResilientEmployment:
+    ) -> Any:
         adapter = EmploymentAdapter.from_settings(settings_for(standin, System.EMPLOYMENT))
-        wrapped = ResilientEmployment(adapter, policy, on_call=on_call, **kwargs)
+        wrapped = Resilient(adapter, policy, on_call=on_call, **kwargs)
         self.made.append(wrapped)
         return wrapped
 
@@ -72,9 +66,9 @@ class Wrappers:
         *,
         on_call: OnCall | None = None,
         **kwargs: Any,
-    ) -> ResilientLabour:
+    ) -> Any:
         adapter = LabourAdapter.from_settings(settings_for(standin, System.LABOUR))
-        wrapped = ResilientLabour(adapter, policy, on_call=on_call, **kwargs)
+        wrapped = Resilient(adapter, policy, on_call=on_call, **kwargs)
         self.made.append(wrapped)
         return wrapped
 
@@ -85,9 +79,9 @@ class Wrappers:
         *,
         on_call: OnCall | None = None,
         **kwargs: Any,
-    ) -> ResilientUnemployment:
+    ) -> Any:
         adapter = UnemploymentAdapter.from_settings(settings_for(standin, System.UNEMPLOYMENT))
-        wrapped = ResilientUnemployment(adapter, policy, on_call=on_call, **kwargs)
+        wrapped = Resilient(adapter, policy, on_call=on_call, **kwargs)
         self.made.append(wrapped)
         return wrapped
 

@@ -16,7 +16,7 @@ from adapters.standin.seed import EMPLOYERS, WORKERS
 from gateway.app import create_app
 from gateway.demo import prepare_store
 from gateway.domain.model import System
-from gateway.registrations.reconcile import as_employment, as_labour, as_unemployment
+from gateway.registry import adapter_as
 from gateway.resilience import (
     CircuitOpen,
     Resilient,
@@ -90,10 +90,10 @@ def test_each_wrapper_is_its_systems_kind_only(
     assert isinstance(unemployment, UnemploymentSystem)
     assert not isinstance(employment, UnemploymentSystem)
     assert not isinstance(unemployment, EmploymentSystem)
-    # The registration engine picks the adapter by these checks.
-    assert as_employment(employment) is employment
-    assert as_labour(labour) is labour
-    assert as_unemployment(unemployment) is unemployment
+    # Each system's registered writes check their adapter so.
+    assert adapter_as(employment, EmploymentSystem) is employment
+    assert adapter_as(labour, LabourSystem) is labour
+    assert adapter_as(unemployment, UnemploymentSystem) is unemployment
     assert [w.system for w in (employment, labour, unemployment)] == list(System)
 
 
