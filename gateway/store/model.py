@@ -181,6 +181,13 @@ class EmployerRecord:
     def __hash__(self) -> int:
         return hash((self.credit_code, self.name, self.division, self.updated_at))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Cached by pickling (gateway/cache.py); a mapping proxy does not pickle.
+        return (
+            _employer_record,
+            (self.credit_code, self.name, self.division, dict(self.ids), self.updated_at),
+        )
+
     def __repr__(self) -> str:
         ids = ", ".join(f"{s}={i!r}" for s, i in self.ids.items())
         return f"EmployerRecord({self.credit_code!r}, {self.name!r}, {self.division!r}, {ids})"
@@ -216,6 +223,16 @@ class EmployerRecord:
     @property
     def unemployment_id(self) -> str | None:
         return self.ids.get(System.UNEMPLOYMENT)
+
+
+def _employer_record(
+    credit_code: str,
+    name: str,
+    division: str,
+    ids: dict[System, str],
+    updated_at: dt.datetime | None,
+) -> EmployerRecord:
+    return EmployerRecord(credit_code, name, division, updated_at=updated_at, ids=ids)
 
 
 @dataclass(frozen=True, slots=True)
