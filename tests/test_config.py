@@ -122,3 +122,36 @@ def test_declared_operation_names_and_json_bounds(tmp_path: Path) -> None:
     assert from_env.observability.operation_names == ("MyWorkers", "Me")
     assert from_env.limits.max_json_values == 500
     assert GatewayConfig.load(environ={}).observability.operation_names == ()
+
+
+def test_each_system_has_one_table_name_and_the_older_one_still_reads(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "gateway.toml"
+    path.write_text('[systems.labour]\nusername = "current"\n', encoding="utf-8")
+    assert GatewayConfig.load(path, environ={}).system(System.LABOUR).username == "current"
+    path.write_text('[systems.labor]\nusername = "older"\n', encoding="utf-8")
+    assert GatewayConfig.load(path, environ={}).system(System.LABOUR).username == "older"
+    assert "[systems.labor] is an older name: use [systems.labour]" in caplog.text
+    # Both given: the current name wins where they differ.
+    path.write_text(
+        '[systems.labor]\nusername = "older"\npassword = "kept"\n'
+        '[systems.labour]\nusername = "current"\n',
+        encoding="utf-8",
+    )
+    labour = GatewayConfig.load(path, environ={}).system(System.LABOUR)
+    assert (labour.username, labour.secret) == ("current", "kept")
+
+
+def test_a_table_naming_no_registered_system_refuses_to_start(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.toml"
+    path.write_text('[systems.employmnet]\nurl = "http://x"\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="employmnet"):
+        GatewayConfig.load(path, environ={})
+
+
+def test_a_system_can_be_switched_off_and_is_then_not_configured() -> None:
+    config = GatewayConfig.load(environ={"HRSS_UNEMPLOYMENT_ENABLED": "false"})
+    assert System.UNEMPLOYMENT not in config.systems
+    with pytest.raises(KeyError, match="not switched on"):
+        config.system(System.UNEMPLOYMENT)

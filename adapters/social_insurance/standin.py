@@ -361,20 +361,3 @@ def create_app(*, data: str | None, seed: bool, settings: SocialInsuranceSetting
     app = standin.app()
     app.state.standin = standin
     return app
-
-
-def serve(*, host: str, port: int | None, data: str | None, seed: bool) -> None:
-    """``hrss-gateway legacy social-insurance``: credentials from the environment."""
-    import uvicorn
-
-    from adapters.social_insurance.settings import DEFAULT_PORT
-
-    app = create_app(data=data, seed=seed, settings=SocialInsuranceSettings.from_env())
-    uvicorn.run(
-        app,
-        host=host,
-        port=port or DEFAULT_PORT,
-        log_level="warning",
-        access_log=False,  # bodies are encrypted, but nothing here should be logged
-        timeout_graceful_shutdown=1,  # commit_then_drop leaves stalled requests behind
-    )

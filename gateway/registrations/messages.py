@@ -28,20 +28,30 @@ INTERNAL_ERROR = "INTERNAL_ERROR"
 CANCELLED = "CANCELLED"
 
 
+# A step may name a system or an operation no longer registered (a stored one,
+# after its package was removed): it is then named by its stored name.
+
+
 def _zh(system: System) -> str:
-    return registry().get(system).name_zh
+    return registry().get(system).name_zh if system in registry() else f"{system}系统"
 
 
 def _en(system: System) -> str:
-    return registry().get(system).name_en
+    return registry().get(system).name_en if system in registry() else f"{system} system"
 
 
 def _op_zh(operation: Operation) -> str:
-    return registry().operation(operation).label_zh
+    try:
+        return registry().operation(operation).label_zh
+    except KeyError:
+        return str(operation)
 
 
 def _op_en(operation: Operation) -> str:
-    return registry().operation(operation).label_en
+    try:
+        return registry().operation(operation).label_en
+    except KeyError:
+        return str(operation)
 
 
 def _said(exc: AdapterError) -> str:

@@ -316,14 +316,25 @@ class StepWorker(AwaitingDeclarations):
 
     # ---------------------------------------------------------- calling
 
+    def _adapter(self, step: Step) -> SystemAdapter:
+        adapter = self.adapters.get(step.system)
+        if adapter is None:
+            # Switched off (or no longer installed) since the step was planned: it
+            # waits, and reaches its deadline for a clerk, like a system that is down.
+            raise NotSwitchedOn(step.system, "the system is not switched on in this gateway")
+        return adapter
+
     async def _write(self, step: Step) -> str:
-        return await write(self.adapters[step.system], step)
+        return await write(self._adapter(step), step)
 
     async def _revoke(self, step: Step, reference: str) -> None:
-        await revoke(self.adapters[step.system], step, reference)
+        await revoke(self._adapter(step), step, reference)
+
+    async def _find(self, step: Step) -> Found | None:
+        return await find_write(step, self._adapter(step))
 
     async def _reconcile(self, step: Step) -> Found | None:
-        return await self._call(step.system, find_write(step, self.adapters[step.system]))
+        return await self._call(step.system, self._find(step))
 
     async def _call(self, system: System, call: Awaitable[T], *, write: bool = False) -> T:
         """One call to a system, within the time a lease allows for it."""
@@ -343,6 +354,12 @@ class StepWorker(AwaitingDeclarations):
             raise Unavailable(
                 system, f"unexpected {type(exc).__name__}", outcome_unknown=write
             ) from None
+
+
+class NotSwitchedOn(Unavailable):
+    """A step of a system this gateway does not run: nothing was sent."""
+
+    reached_system = False
 
 
 def _deadline(step: Step) -> StepError:

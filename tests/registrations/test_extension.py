@@ -250,3 +250,35 @@ async def test_a_refused_follow_up_undoes_the_core_systems_writes(
     assert step_of(done, SYSTEM).state is StepState.REFUSED
     assert {s.state for s in done.steps if s.system != SYSTEM} == {StepState.UNDONE}
     assert [c.state.value for c in await contracts(adapters, hired.id_number)] == ["REVOKED"]
+
+
+async def test_a_step_of_a_system_switched_off_since_waits_for_a_clerk(
+    registrar: tuple[Registrar, EmployerRecord],
+    make_engine: Callable[..., Engine],
+    adapters: Adapters,
+    store: Store,
+    clock: MovableClock,
+) -> None:
+    """Planned while the system was on, carried out by a gateway without it: nothing is
+    sent, the step waits without counting attempts, and its deadline brings a clerk."""
+    submitting, employer = registrar
+    registration_id = await _submit(submitting, employer, hire_row())
+    without = make_engine(owner="without-training", using=adapters.all())
+    for _ in range(20):
+        await without.run_once()
+        clock.advance(1.0)
+    waiting = await store.registrations.get(registration_id)
+    assert waiting is not None
+    step = step_of(waiting, SYSTEM)
+    assert step.state is StepState.PENDING
+    assert step.attempts == 0
+    assert step.last_error is not None
+    assert step.last_error.code == "SYSTEM_UNAVAILABLE"
+    assert "职业培训登记系统" in step.last_error.message_zh
+    assert TRAINING.calls["enrol"] == 0
+
+    clock.advance(25 * 3600)  # past the step's deadline (a day)
+    (done,) = await settle(store, [registration_id], without)
+
+    assert done.state is RegistrationState.NEEDS_ATTENTION
+    assert step_of(done, SYSTEM).state is StepState.STUCK
