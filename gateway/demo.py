@@ -80,8 +80,9 @@ query MyWorkers {
       totalCount
       edges {
         node {
-          name idNumber status inconsistencies
+          name idNumber status inconsistencies insuranceStatus
           labourContracts { contractType startDate endDate state }
+          insuranceSpells { unitInsuranceNumber startDate stopDate state }
         }
       }
     }

@@ -124,6 +124,10 @@ class OperationSpec:
     undo: Undo | None
     label_zh: str  # "就业登记"
     label_en: str  # "the employment registration"
+    #: The system decides the write later (a declaration under review): answered,
+    #: the step awaits the outcome, polled from the store, and is undone by
+    #: withdrawing or reversing it (``gateway.registrations.awaiting``).
+    decided_later: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +184,9 @@ class SystemSpec:
 
     ``enabled_by_default`` False: a deployment switches it on (``HRSS_<KEY>_ENABLED``
     or ``enabled = true`` in its table); ``in_demo``: ``serve --demo`` switches it on.
-    ``opens_accounts``: opening an employer's account opens (or binds) the unit there.
+    ``opens_accounts``: opening an employer's account opens (or binds) the unit there;
+    with ``opens_accounts_after_core`` as a follow-up, once the unit is open in the
+    core systems (its refusal then never holds the account back).
     """
 
     system: System
@@ -196,6 +202,7 @@ class SystemSpec:
     already_undone: frozenset[str] = frozenset()
     plan: tuple[PlanStep, ...] = ()
     opens_accounts: bool = True
+    opens_accounts_after_core: bool = False
     enabled_by_default: bool = True
     in_demo: bool = True
     aliases: tuple[str, ...] = ()

@@ -1,4 +1,5 @@
-"""Shared fixtures: the three stand-ins as real processes on loopback.
+"""Shared fixtures: the stand-ins (the three systems and social insurance) as real
+processes on loopback.
 
 The session-wide stand-ins are seeded and shared; each test that uses one gets
 it with its faults cleared. Tests that need a fresh store, a data file or a
@@ -72,6 +73,18 @@ def unemployment_standin(
     _standins: dict[str, RunningStandin], tmp_path_factory: pytest.TempPathFactory
 ) -> RunningStandin:
     return _shared("unemployment", _standins, tmp_path_factory.getbasetemp())
+
+
+@pytest.fixture
+def social_insurance_standin(
+    _standins: dict[str, RunningStandin], tmp_path_factory: pytest.TempPathFactory
+) -> RunningStandin:
+    """The social insurance stand-in, its faults cleared and its quota off: a quick run
+    of tests easily makes more than 20 requests a second (the tests of the quota turn
+    it back on)."""
+    standin = _shared("social-insurance", _standins, tmp_path_factory.getbasetemp())
+    standin.faults(quota_per_s=0)
+    return standin
 
 
 @pytest.fixture

@@ -75,6 +75,10 @@ DECLARATION_FIELDS = (
 )  # fmt: skip
 _COLUMNS = ", ".join(DECLARATION_FIELDS)
 
+#: The agency's clock: ``sbsj`` is a date-time without a zone, read as China Standard
+#: Time (the contract names none; the agency is in the province).
+CHINA = dt.timezone(dt.timedelta(hours=8), "CST")
+
 #: The province's floor and ceiling of the monthly contribution wage (the stand-in's).
 WAGE_FLOOR, WAGE_CEILING = Decimal("3800.00"), Decimal("20000.00")
 RETURNS = {
@@ -143,7 +147,7 @@ class Reviewer:
         """Record a declaration under review; the return (``return_rate``) is drawn now."""
         settings = self.sim.settings
         now = time.time() if now is None else now
-        declared = dt.datetime.fromtimestamp(now)
+        declared = dt.datetime.fromtimestamp(now, CHINA).replace(tzinfo=None)
         slh = f"SL{declared:%Y%m%d}{self.store.next_value(tx, 'declaration'):06d}"
         rate = settings.return_rate
         drawn = "R01" if rate and self._rng.random() < rate else None
@@ -323,7 +327,7 @@ def _seed_declaration(
     dwbh, aac058, aac002 = legacy.pop("dwbh"), legacy.pop("aac058"), legacy.pop("aac002")
     if "xzlx" in legacy:
         legacy["xzlx"] = json.dumps(legacy["xzlx"])
-    at = dt.datetime.combine(day, dt.time(9)).timestamp()
+    at = dt.datetime.combine(day, dt.time(9), tzinfo=CHINA).timestamp()
     slh = reviewer.declare(tx, ywlx, dwbh, aac058, aac002, legacy, now=at)
     row = tx.execute("SELECT * FROM si_declaration WHERE slh = ?", (slh,)).fetchone()
     decide(tx, store, row)

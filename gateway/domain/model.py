@@ -12,6 +12,7 @@ import datetime as dt
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any, ClassVar, Generic, Self, TypeVar, cast
 
@@ -402,7 +403,8 @@ class OpenEmployerRequest:
 
 @dataclass(frozen=True, slots=True)
 class RegistrationRow:
-    """One row of 山东省人力资源社会保障领域一体化登记表, all 21 columns.
+    """One row of 山东省人力资源社会保障领域一体化登记表, all 21 columns, and the two
+    the notice leaves to other paperwork (the unemployment request, the wage).
 
     Which columns a row needs depends on its business (see ``checks.py``).
     """
@@ -429,6 +431,9 @@ class RegistrationRow:
     employment_locality: str | None = None  # 20 就业属地
     labour_filing_locality: str | None = None  # 21 劳动备案属地
     register_unemployment: bool = False  # END only: the worker asks for 失业登记
+    #: HIRE only, when the social insurance system is on: 社会保险月缴费工资, in yuan
+    #: (the worker's addition, 增员, declares it).
+    monthly_wage: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from typing import Any
 from openpyxl.utils.datetime import from_excel
 
 from gateway.domain import model
-from gateway.domain.checks import Problem, check_form
+from gateway.domain.checks import ContributionWage, Problem, check_form
 from gateway.domain.identifiers import normalize_id_number
 from gateway.forms.layout import (
     HEADER_FIELDS,
@@ -286,7 +286,6 @@ def _read_rows(
             fields[name], code = _cell(column, value)
             if code is not None:
                 cell_problems.append(_cell_problem(column, code))
-        fields.pop("insured_wage", None)  # shown and checked; not sent until that system is
         fields.setdefault("register_unemployment", False)
         read.row_numbers.append(number)
         read.rows.append(_row(fields))
@@ -308,20 +307,22 @@ def check(
     *,
     today: dt.date,
     limits: Callable[[model.RegistrationRow], list[Problem]],
+    wage: ContributionWage | None = None,
     unit_name: str | None = None,
     credit_code: str | None = None,
     progress: Progress | None = None,
 ) -> list[CellProblem]:
     """Every problem and warning of the form, cells first; a field whose cell could not
     be read is not also reported as missing. ``unit_name``/``credit_code`` stand in for
-    a blank header (an employer's own, known from its sign-in)."""
+    a blank header (an employer's own, known from its sign-in). ``wage``: the
+    contribution wage's rule when the social insurance system is on (the registrar's)."""
     form = model.RegistrationForm(
         read.header.get("unit_name") or unit_name or "",
         read.header.get("credit_code") or credit_code or "",
         read.header.get("contact"),
         read.rows,
     )
-    checked = check_form(form, today=today)
+    checked = check_form(form, today=today, wage=wage)
     found = list(read.problems)
     unreadable = {(p.row, p.field) for p in read.problems}
     found += [read.problem(None, p) for p in checked.header]

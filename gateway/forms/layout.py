@@ -101,7 +101,9 @@ UNEMPLOYMENT_COLUMN = Column(
     "register_unemployment", "申请失业登记", "Register unemployed", Kind.YES_NO, width=10
 )
 #: Shown when the social-insurance system is on (``FormSettings.social_insurance``).
-WAGE_COLUMN = Column("insured_wage", "社会保险缴费工资", "Insured wage", Kind.MONEY, width=12)
+WAGE_COLUMN = Column(
+    "monthly_wage", "社会保险缴费工资", "Monthly contribution wage", Kind.MONEY, width=12
+)
 
 YES = ("是", "Y", "YES", "TRUE", "1")
 NO = ("否", "N", "NO", "FALSE", "0")

@@ -26,8 +26,8 @@ class FormSettings:
     max_columns: int = 64
     #: How long the workbook with its problems marked may be fetched.
     marked_ttl_s: float = 3600.0
-    #: The social-insurance system is on: the form carries its wage column. To be
-    #: connected to the system registry once that system is wired in.
+    #: The social-insurance system is on: the form carries its wage column. Set
+    #: from the gateway's ``social_insurance`` switch, not a setting of its own.
     social_insurance: bool = False
 
     @classmethod
@@ -41,6 +41,5 @@ class FormSettings:
             "max_rows": int,
             "max_columns": int,
             "marked_ttl_s": float,
-            "social_insurance": bool,
         }
         return cls(**{k: pick(f"form_{k}", getattr(d, k), cast) for k, cast in casts.items()})

@@ -152,8 +152,7 @@ def decide(
     if all(finished(s) for s in steps):
         writes: list[Write] = []
         if registration.business is Business.OPEN_ACCOUNT:
-            ids = {s.system: s.reference for s in steps if s.reference}
-            writes.append(Bind(registration.credit_code, ids, registration.payload))
+            writes.append(_bind(registration))
         # Before the state changes: whoever sees COMPLETED then reads fresh records.
         writes += _invalidate(registration)
         writes.append(
@@ -176,6 +175,12 @@ def decide(
         if all(finished(s) for s in group):
             continue
         # The first stage not done: its steps are due once the earlier are.
+        if registration.business is Business.OPEN_ACCOUNT and all(
+            s.kind is StepKind.FOLLOW_UP for s in group
+        ):
+            # The core is done: the account works with the units opened so far
+            # while the follow-ups go on (binding again is harmless).
+            writes.append(_bind(registration))
         waiting = tuple(
             s.id for s in group if s.state is StepState.PENDING and s.next_attempt_at is None
         )
@@ -185,6 +190,11 @@ def decide(
             )
         break
     return writes
+
+
+def _bind(registration: Registration) -> Bind:
+    ids = {s.system: s.reference for s in registration.steps if s.reference}
+    return Bind(registration.credit_code, ids, registration.payload)
 
 
 def _compensate(

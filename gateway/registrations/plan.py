@@ -14,6 +14,7 @@ import functools
 import typing
 import uuid
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any, NamedTuple, TypeVar
 
 from cattrs.preconf.json import make_converter
@@ -61,6 +62,9 @@ __all__ = [
 T = TypeVar("T")
 
 _converter = make_converter()
+# Amounts (the contribution wage) travel as their exact decimal text, never a float.
+_converter.register_unstructure_hook(Decimal, str)
+_converter.register_structure_hook(Decimal, lambda value, _: Decimal(str(value)))
 
 
 def to_payload(value: Any) -> dict[str, Any]:
@@ -415,11 +419,16 @@ def account_reach(systems: Iterable[System] | None = None) -> dict[System, froze
 def plan_account(
     profile: EmployerProfile, *, systems: Iterable[System] | None = None, **common: Any
 ) -> Registration:
-    """Open or merge the employer in every system switched on, in parallel."""
-    steps = [
-        PlannedStep(0, Operation.OPEN_EMPLOYER, s, OpenEmployerRequest(profile))
-        for s in account_systems(systems)
-    ]
+    """Open or merge the employer in every system switched on: in parallel in the
+    core systems, then, as follow-ups, in those that open it after the core."""
+
+    def step(system: System) -> PlannedStep:
+        request = OpenEmployerRequest(profile)
+        if registry().get(system).opens_accounts_after_core:
+            return PlannedStep(1, Operation.OPEN_EMPLOYER, system, request, StepKind.FOLLOW_UP)
+        return PlannedStep(0, Operation.OPEN_EMPLOYER, system, request)
+
+    steps = [step(s) for s in account_systems(systems)]
     return _registration(
         Business.OPEN_ACCOUNT,
         profile.credit_code,

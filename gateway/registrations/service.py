@@ -146,6 +146,8 @@ class Registrar:
         self._config = config
         self._clock = clock
         self.policy = SeparateHandling(config.transition_start, config.mandatory_from)
+        #: The contribution wage's rule; None while the social insurance system is off.
+        self.wage = config.contribution_wage()
 
     def _ids(self, employer: EmployerRecord) -> dict[System, str | None]:
         """The unit's id in each system switched on (None: not bound there)."""
@@ -222,7 +224,7 @@ class Registrar:
             )
         rows = [normalized(r) for r in rows]
         form = RegistrationForm(employer.name, employer.credit_code, contact, list(rows))
-        checked = check_form(form, today=today)
+        checked = check_form(form, today=today, wage=self.wage)
         outcome = Outcome(
             problems=[RowProblem.of(None, p) for p in checked.header],
             warnings=[RowProblem.of(i, w) for i, w in checked.warnings()],

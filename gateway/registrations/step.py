@@ -13,6 +13,8 @@ at any point leaves a state the next one continues from:
   step is ``DONE``; not found, it is sent; the system cannot be asked, it is
   asked again later. No write is ever sent twice on a guess.
 - ``UNDOING``: revoked or cancelled in its system ("already undone" counts).
+- A declaration (a write its system decides later) answered is not done: it
+  stays ``UNKNOWN``, its outcome awaited and polled (``awaiting.py``).
 - A step past its deadline becomes ``STUCK``.
 
 Once a step reaches a state no worker takes, ``advance`` decides what follows
@@ -30,7 +32,8 @@ from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping
 from typing import TypeVar
 
 from gateway.domain.model import System
-from gateway.registrations import messages
+from gateway.registrations import declarations, messages
+from gateway.registrations.awaiting import AwaitingDeclarations
 from gateway.registrations.backoff import Backoff
 from gateway.registrations.decisions import at_rest, compensating
 from gateway.registrations.model import (
@@ -53,9 +56,10 @@ log = logging.getLogger("gateway.registrations.engine")
 T = TypeVar("T")
 
 
-class StepWorker:
+class StepWorker(AwaitingDeclarations):
     """Carries out steps leased to ``owner``; ``advance`` is called with the
-    registration's id once a step reaches a state no worker takes."""
+    registration's id once a step reaches a state no worker takes. Writes their
+    system decides later (declarations) are awaited (``AwaitingDeclarations``)."""
 
     def __init__(
         self,
@@ -114,6 +118,11 @@ class StepWorker:
         if refused and step.state is StepState.PENDING:
             await self._finish(step, StepState.SKIPPED)
             return
+        if step.state in (StepState.SENDING, StepState.UNKNOWN) and declarations.is_declaration(
+            step
+        ):
+            await self._declaration(step, compensating=refused)
+            return
         if step.state in (StepState.SENDING, StepState.UNKNOWN):
             try:
                 found = await self._reconcile(step)
@@ -156,6 +165,10 @@ class StepWorker:
             await self._finish(step, StepState.REFUSED, messages.refused(exc))
             return
         step.reference = reference
+        if declarations.is_declaration(step):
+            # Accepted, not decided: awaited (polled) as an outcome still unknown.
+            await self._declaration(step, compensating=False)
+            return
         await self._finish(step, StepState.DONE)
 
     async def _duplicate(self, step: Step, exc: Duplicate) -> None:
@@ -171,6 +184,9 @@ class StepWorker:
         employer to see, as the refusal that undoes the rest.
         """
         maybe_ours = step.attempts > 1 and not _refused_before(step)
+        if declarations.is_declaration(step):
+            await self._duplicate_declaration(step, exc, maybe_ours=maybe_ours)
+            return
         follow_up = step.kind is StepKind.FOLLOW_UP
         if not (maybe_ours or follow_up):
             await self._finish(step, StepState.REFUSED, messages.refused(exc))
@@ -192,6 +208,24 @@ class StepWorker:
             await self._finish(
                 step, StepState.DONE, messages.found_existing(step.system, step.operation)
             )
+
+    async def _duplicate_declaration(self, step: Step, exc: Duplicate, *, maybe_ours: bool) -> None:
+        """A declaration refused as one already made: ours, declared by an earlier
+        attempt whose answer was lost, is awaited as ours; anyone else's is a
+        refusal (a declaration under review is not what was asked until decided)."""
+        if maybe_ours:
+            try:
+                mine = await self._call(
+                    step.system, declarations.find(self.adapters[step.system], step)
+                )
+            except AdapterError as again:
+                await self._later(step, StepState.UNKNOWN, messages.cannot_check(again), again)
+                return
+            if mine is not None:
+                step.reference = mine.reference
+                await self._declaration(step, compensating=False)
+                return
+        await self._finish(step, StepState.REFUSED, messages.refused(exc))
 
     async def _found(self, step: Step, found: Found, *, compensating: bool) -> None:
         """The system holds what the step asked for."""
@@ -215,6 +249,9 @@ class StepWorker:
     async def _undo(self, step: Step) -> None:
         if step.operation not in UNDOABLE:
             await self._finish(step, StepState.DONE)
+            return
+        if declarations.is_declaration(step):
+            await self._undo_declaration(step, step.reference)
             return
         if step.reference is None:
             # Nothing to revoke by: only a query tells whether it is still there
@@ -256,6 +293,9 @@ class StepWorker:
         await self._finish(step, StepState.UNDONE)
 
     # ---------------------------------------------------------- saving
+
+    def _deadline_error(self, step: Step) -> StepError:
+        return _deadline(step)
 
     def _past_deadline(self, step: Step) -> bool:
         return step.deadline_at is not None and self.clock() >= step.deadline_at

@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING
 
 import strawberry
 
+from adapters.social_insurance.model import InsuranceState
 from gateway.domain import codes, model
 from gateway.domain.model import OpenName
-from gateway.domain.worker import Inconsistency, WorkerStatus
+from gateway.domain.worker import Inconsistency, InsuranceStatus, WorkerStatus
 from gateway.registry import registry
 
 
@@ -117,7 +118,31 @@ _register(
             "各系统人员信息不一致",
             "The systems hold different person details",
         ),
+        "EMPLOYED_WITHOUT_INSURANCE": (
+            "已就业登记但未在本单位参加社会保险",
+            "Employed, but not insured with this unit",
+        ),
+        "INSURED_WITHOUT_EMPLOYMENT": (
+            "在本单位参加社会保险但无在职就业登记",
+            "Insured with this unit, which does not employ the worker",
+        ),
     },
+)
+_register(
+    InsuranceStatus,
+    "参保状态: the worker's social insurance with this employer's unit.",
+    {
+        "INSURED": ("在本单位参保", "Insured with this unit"),
+        "INSURED_ELSEWHERE": ("在其他单位参保", "Insured with another unit"),
+        "STOPPED": ("已停保", "Insurance stopped"),
+        "NOT_INSURED": ("无参保记录", "Never insured"),
+        "UNKNOWN": ("无法确定（系统未响应）", "Unknown: the system did not answer"),
+    },
+)
+_register(
+    InsuranceState,
+    "一段参保记录的状态.",
+    {"INSURED": ("参保中", "Insured"), "STOPPED": ("已停保", "Stopped")},
 )
 
 # The names the schema modules annotate with: the domain classes themselves.

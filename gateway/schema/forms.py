@@ -168,6 +168,7 @@ async def _import(
         read,
         today=registrar.today(),
         limits=registrar.check_row_limits,
+        wage=registrar.wage,
         unit_name=employer.name if employer else None,
         credit_code=employer.credit_code if employer else None,
         progress=progress,

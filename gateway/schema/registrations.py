@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import AsyncGenerator
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import strawberry
@@ -349,6 +350,12 @@ class HireInput:
         description="就业人员类别."
     )
     employment_locality: str = strawberry.field(description="就业属地 (6 digits).")
+    monthly_wage: Decimal | None = strawberry.field(
+        default=None,
+        description='社会保险月缴费工资, in yuan (e.g. "5200.00"): declared with the worker\'s '
+        "social insurance addition (增员). Required when the social insurance system is on, "
+        "within the province's floor and ceiling (WAGE_OUT_OF_RANGE); at most two decimals.",
+    )
 
 
 @strawberry.input(description="劳动合同续签: one worker's renewed contract.")
@@ -392,6 +399,11 @@ class FormRowInput:
     )
     register_unemployment: bool = strawberry.field(
         default=False, description="失业登记 (with an END row): the worker asks for it."
+    )
+    monthly_wage: Decimal | None = strawberry.field(
+        default=None,
+        description="社会保险缴费工资 (with a HIRE row), in yuan: required when the social "
+        "insurance system is on, within the province's floor and ceiling.",
     )
 
 
@@ -452,6 +464,7 @@ def hire_row(w: HireInput) -> model.RegistrationRow:
         **_contract(w.contract),
         employment_person_category=w.employment_person_category,
         employment_locality=w.employment_locality,
+        monthly_wage=w.monthly_wage,
     )
 
 
@@ -487,6 +500,7 @@ def form_row(r: FormRowInput) -> model.RegistrationRow:
         employment_locality=r.employment_locality,
         labour_filing_locality=r.labour_filing_locality,
         register_unemployment=r.register_unemployment,
+        monthly_wage=r.monthly_wage,
     )
 
 

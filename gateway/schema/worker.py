@@ -25,10 +25,17 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
+from adapters.social_insurance.model import SYSTEM as SOCIAL_INSURANCE
 from gateway.domain import model
 from gateway.domain.checks import check_id_number
 from gateway.domain.identifiers import normalize_id_number
-from gateway.domain.worker import build_view, derive_status, find_inconsistencies
+from gateway.domain.worker import (
+    InsuranceFacts,
+    build_view,
+    derive_status,
+    find_inconsistencies,
+    insurance_status,
+)
 from gateway.errors import GatewayError, bad_input, from_adapter
 from gateway.loaders import _SystemLoader
 from gateway.privacy import mask_id_number, mask_mobile
@@ -40,6 +47,7 @@ from gateway.schema.enums import (
     Gender,
     IdType,
     InconsistencyKind,
+    InsuranceStatus,
     Status,
     System,
 )
@@ -60,7 +68,8 @@ async def _load(
 
 @strawberry.federation.type(
     keys=["idType idNumber"],
-    description="劳动者: a worker of one employer, as the three systems know them together.",
+    description="劳动者: a worker of one employer, as the systems know them together "
+    "(social insurance too, when it is switched on).",
 )
 class Worker:
     employer: strawberry.Private[EmployerRecord]
@@ -150,6 +159,31 @@ class Worker:
             raise from_adapter(exc) from None
         return [records.UnemploymentRegistration.from_domain(u) for u in found]
 
+    # --------------------------------------------- social insurance (when on)
+
+    @strawberry.field(
+        description="参保状态 with this employer's unit, from the social insurance system: "
+        "null while that system is switched off; UNKNOWN when it could not be asked (an "
+        "error names it, and unavailableSystems lists it)."
+    )
+    async def insurance_status(self, info: Info) -> InsuranceStatus | None:
+        facts = await self._insurance(info)
+        return None if facts is None else insurance_status(facts)
+
+    @strawberry.field(
+        description="参保记录: the worker's spells of social insurance with every unit, "
+        "newest first; null while the system is switched off, or with an error when it "
+        "could not be asked."
+    )
+    async def insurance_spells(self, info: Info) -> list[records.InsuranceSpell] | None:
+        facts = await self._insurance(info)
+        if facts is None:
+            return None
+        if facts.spells is None:
+            failures = info.context.loaders.failures()
+            raise from_adapter(next(f for f in failures if f.system == SOCIAL_INSURANCE))
+        return [records.InsuranceSpell.from_domain(s, facts.unit_id) for s in facts.spells]
+
     # ------------------------------------------------------------- derived
 
     @strawberry.field(
@@ -163,7 +197,7 @@ class Worker:
         description="系统间不一致: where the systems that answered disagree about this worker."
     )
     async def inconsistencies(self, info: Info) -> list[InconsistencyKind]:
-        return find_inconsistencies(*await self._all(info))
+        return find_inconsistencies(*await self._all(info), await self._insurance(info))
 
     @strawberry.field(
         description="Systems that did not answer for this worker: status and inconsistencies "
@@ -171,7 +205,11 @@ class Worker:
     )
     async def unavailable_systems(self, info: Info) -> list[System]:
         parts = await self._all(info)
-        return [s for s, part in zip(model.System, parts, strict=True) if part is None]
+        missing = [s for s, part in zip(model.System, parts, strict=True) if part is None]
+        facts = await self._insurance(info)
+        if facts is not None and facts.spells is None:
+            missing.append(SOCIAL_INSURANCE)
+        return missing
 
     # ------------------------------------------------------------ loading
 
@@ -186,6 +224,19 @@ class Worker:
     async def _unemployment(self, info: Info) -> list[model.UnemploymentRegistration]:
         loader = info.context.loaders.unemployment
         return await _load(loader, self.employer, model.System.UNEMPLOYMENT, self.person.id_number)
+
+    async def _insurance(self, info: Info) -> InsuranceFacts | None:
+        """What the social insurance system says (spells None: it could not be asked);
+        None while it is switched off."""
+        loader = info.context.loaders.insurance
+        if loader is None:
+            return None
+        unit = self.employer.system_id(SOCIAL_INSURANCE)
+        try:
+            spells = await loader.load(self.person.id_type, self.person.id_number)
+        except AdapterError:
+            return InsuranceFacts(None, unit)  # recorded by the loader, reported once
+        return InsuranceFacts(spells, unit)
 
     async def _all(self, info: Info) -> tuple[Any, Any, Any]:
         """The three systems' records, None for a system that failed."""

@@ -15,12 +15,18 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from typing import Any, Protocol
 
 import pytest
 
 from adapters.employment import EmploymentAdapter
 from adapters.labor import LabourAdapter
+from adapters.social_insurance import SocialInsuranceAdapter, SocialInsuranceSystem
+from adapters.social_insurance.model import SYSTEM as INSURANCE
+from adapters.social_insurance.model import AdditionRequest
+from adapters.social_insurance.review import SEED_UNITS
+from adapters.social_insurance.settings import SocialInsuranceSettings
 from adapters.standin.process import RunningStandin
 from adapters.standin.seed import EMPLOYERS
 from adapters.unemployment import UnemploymentAdapter
@@ -49,10 +55,11 @@ from gateway.systems import (
     UnemploymentSystem,
 )
 from tests.factories import credit_code
-from tests.fakes import FakeEmployment, FakeLabour, FakeUnemployment
+from tests.fakes import FakeEmployment, FakeLabour, FakeSocialInsurance, FakeUnemployment
 from tests.registrations.support import END_OF_TERM, START, hire_row
 
 UNIT, OTHER = EMPLOYERS[0], EMPLOYERS[1]
+UNIT_SI = SEED_UNITS[0]  # UNIT's insurance number
 D = dt.date
 LEFT_ON = D(2024, 9, 30)
 #: The real adapters' timeout: a dropped answer is given up after this (long enough
@@ -71,6 +78,7 @@ class Systems:
     employment: EmploymentSystem
     labour: LabourSystem
     unemployment: UnemploymentSystem
+    insurance: SocialInsuranceSystem
     switches: dict[System, Switches]
 
 
@@ -84,13 +92,17 @@ def _settings(system: System, url: str) -> SystemSettings:
 @pytest.fixture(params=["fake", "standin"])
 async def systems(request: pytest.FixtureRequest) -> AsyncIterator[Systems]:
     if request.param == "fake":
-        e, la, u = FakeEmployment(), FakeLabour(), FakeUnemployment()
-        yield Systems(e, la, u, {System.EMPLOYMENT: e, System.LABOUR: la, System.UNEMPLOYMENT: u})
+        e, la, u, si = FakeEmployment(), FakeLabour(), FakeUnemployment(), FakeSocialInsurance()
+        switches: dict[System, Switches] = {
+            System.EMPLOYMENT: e, System.LABOUR: la, System.UNEMPLOYMENT: u, INSURANCE: si,
+        }  # fmt: skip
+        yield Systems(e, la, u, si, switches)
         return
     running: dict[System, RunningStandin] = {
         System.EMPLOYMENT: request.getfixturevalue("employment_standin"),
         System.LABOUR: request.getfixturevalue("labor_standin"),
         System.UNEMPLOYMENT: request.getfixturevalue("unemployment_standin"),
+        INSURANCE: request.getfixturevalue("social_insurance_standin"),
     }
     real = Systems(
         EmploymentAdapter.from_settings(
@@ -100,10 +112,13 @@ async def systems(request: pytest.FixtureRequest) -> AsyncIterator[Systems]:
         UnemploymentAdapter.from_settings(
             _settings(System.UNEMPLOYMENT, running[System.UNEMPLOYMENT].url)
         ),
+        SocialInsuranceAdapter.from_settings(
+            SocialInsuranceSettings(url=running[INSURANCE].url, timeout=TIMEOUT)
+        ),
         dict(running),
     )
     yield real
-    for adapter in (real.employment, real.labour, real.unemployment):
+    for adapter in (real.employment, real.labour, real.unemployment, real.insurance):
         await adapter.aclose()
     for standin in running.values():
         standin.reset()  # shared by the worker's other tests: leave no fault behind
@@ -121,6 +136,13 @@ def _hire() -> tuple[EmploymentRegistrationRequest, Any]:
         "370102",
     )
     return request, row
+
+
+def an_addition(**changes: Any) -> AdditionRequest:
+    """A fresh worker's addition to UNIT, insured from START at a wage in range."""
+    return replace(
+        AdditionRequest(UNIT_SI, person_of(hire_row()), START, Decimal("6000.00")), **changes
+    )
 
 
 async def _refused(call: Awaitable[object], kind: type[AdapterError], code: str) -> AdapterError:
@@ -171,7 +193,8 @@ async def test_employment_one_registration_per_person_and_its_undoing(systems: S
 
 async def test_each_system_opens_a_unit_once_and_binds_it_after(systems: Systems) -> None:
     profile = EmployerProfile(credit_code(), "济南一致性测试有限公司", "370102", "王敏", "0531-1")
-    for adapter in (systems.employment, systems.labour, systems.unemployment):
+    adapters = (systems.employment, systems.labour, systems.unemployment, systems.insurance)
+    for adapter in adapters:
         assert await adapter.find_employer(profile.credit_code) is None
         opened = await adapter.ensure_employer(profile)
         assert opened.created
@@ -182,8 +205,13 @@ async def test_each_system_opens_a_unit_once_and_binds_it_after(systems: Systems
         assert (found.employer_id, found.profile.name) == (opened.employer_id, profile.name)
         seed = await adapter.find_employer(OTHER.profile.credit_code)
         assert seed is not None
-        ids = {System.EMPLOYMENT: OTHER.employment_id, System.LABOUR: OTHER.labour_id}
-        assert seed.employer_id == ids.get(adapter.system, OTHER.unemployment_id)
+        ids = {
+            System.EMPLOYMENT: OTHER.employment_id,
+            System.LABOUR: OTHER.labour_id,
+            System.UNEMPLOYMENT: OTHER.unemployment_id,
+            INSURANCE: SEED_UNITS[1],
+        }
+        assert seed.employer_id == ids[adapter.system]
 
 
 # -------------------------------------------------------------------- labour
@@ -272,6 +300,15 @@ async def _write(systems: Systems, system: System) -> tuple[Callable[[], Awaitab
             return len(await systems.labour.query([row.id_number]))
 
         return lambda: systems.labour.file(UNIT.labour_id, person_of(row), term_of(row)), filed
+    if system is INSURANCE:
+        addition = an_addition()
+
+        async def declared() -> int:
+            p = addition.person
+            found = await systems.insurance.find_declarations(UNIT_SI, p.id_type, p.id_number)
+            return len(found)
+
+        return lambda: systems.insurance.declare_addition(addition), declared
     person = person_of(hire_row())
     request = UnemploymentRequest(UNIT.unemployment_id, person, LEFT_ON, EndReason.AGREEMENT)
 
@@ -289,7 +326,10 @@ WRITE = {
     System.EMPLOYMENT: "employment.register",
     System.LABOUR: "FileContract",
     System.UNEMPLOYMENT: "djxx.create",
+    INSURANCE: "declarations.addition",
 }
+#: Every system the behaviours run on: the three, and social insurance.
+SYSTEMS = [*System, INSURANCE]
 
 #: The fault, and what the caller then knows: (outcome unknown, Retry-After, committed).
 FAULTS: dict[str, tuple[dict[str, Any], dict[System, tuple[bool, float | None, int]]]] = {
@@ -299,6 +339,7 @@ FAULTS: dict[str, tuple[dict[str, Any], dict[System, tuple[bool, float | None, i
             System.EMPLOYMENT: (True, None, 0),
             System.LABOUR: (True, None, 0),
             System.UNEMPLOYMENT: (False, None, 0),
+            INSURANCE: (False, None, 0),
         },
     ),
     "maintenance": (
@@ -307,19 +348,20 @@ FAULTS: dict[str, tuple[dict[str, Any], dict[System, tuple[bool, float | None, i
             System.EMPLOYMENT: (True, 7.0, 0),
             System.LABOUR: (True, 7.0, 0),
             System.UNEMPLOYMENT: (False, 7.0, 0),
+            INSURANCE: (False, 7.0, 0),
         },
     ),
-    "error_rate": ({"error_rate": 1.0}, {s: (True, None, 0) for s in System}),
+    "error_rate": ({"error_rate": 1.0}, {s: (True, None, 0) for s in SYSTEMS}),
     "commit_then_drop": (
         {"commit_then_drop": 1.0, "stall_s": 5 * TIMEOUT},
-        {s: (True, None, 1) for s in System},
+        {s: (True, None, 1) for s in SYSTEMS},
     ),
-    "error_after_commit": ({"error_after_commit": 1.0}, {s: (True, None, 1) for s in System}),
+    "error_after_commit": ({"error_after_commit": 1.0}, {s: (True, None, 1) for s in SYSTEMS}),
 }
 
 
 @pytest.mark.parametrize("fault", list(FAULTS))
-@pytest.mark.parametrize("system", list(System), ids=[s.value for s in System])
+@pytest.mark.parametrize("system", SYSTEMS, ids=[s.value for s in SYSTEMS])
 async def test_each_fault_point_reaches_the_caller_alike(
     system: System, fault: str, systems: Systems
 ) -> None:

@@ -6,9 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import io
 import zipfile
+from decimal import Decimal
 
 import pytest
 
+from gateway.domain.checks import ContributionWage
 from gateway.forms.checking import CellProblem, check, read_form
 from gateway.forms.marking import marked
 from gateway.forms.reading import FileRefused, open_form
@@ -74,9 +76,28 @@ def test_a_bad_yes_no_cell_and_a_bad_header() -> None:
 
 def test_the_wage_column_appears_and_is_checked_only_when_social_insurance_is_on() -> None:
     on = FormSettings(social_insurance=True)
-    data = filled([hire_row(insured_wage="很多")], HEADER, social_insurance=True)
-    assert [p.code for p in problems(data, on)] == ["CELL_NOT_A_NUMBER"]
-    assert problems(filled([hire_row(insured_wage=5200)], HEADER, social_insurance=True), on) == []
+    rule = ContributionWage()
+
+    def checked(rows: list[dict[str, object]]) -> list[tuple[int | None, str | None, str]]:
+        data = filled(rows, HEADER, social_insurance=True)
+        read = read_form(open_form(data, on), social_insurance=True)
+        found = check(read, today=TODAY, limits=lambda row: [], wage=rule)
+        return [(p.row, p.letter, p.code) for p in found if not p.warning]
+
+    # Column W, after the 21 columns and the unemployment request (V).
+    assert checked([hire_row(monthly_wage="很多")]) == [(6, "W", "CELL_NOT_A_NUMBER")]
+    assert checked([hire_row(monthly_wage=-5200)]) == [(6, "W", "CELL_NOT_A_NUMBER")]
+    assert checked([hire_row(monthly_wage=5200), hire_row(monthly_wage="6000.50")]) == []
+    assert checked([hire_row()]) == [(6, "W", "REQUIRED")]
+    assert checked([hire_row(monthly_wage=3799.99)]) == [(6, "W", "WAGE_OUT_OF_RANGE")]
+    assert checked([hire_row(monthly_wage=5200.125)]) == [(6, "W", "WAGE_FORMAT")]
+    read = read_form(
+        open_form(filled([hire_row(monthly_wage=5200)], HEADER, social_insurance=True), on),
+        social_insurance=True,
+    )
+    assert read.rows[0].monthly_wage == Decimal("5200")
+    # Off, the column is not there, nothing asks for it and nothing reads it.
+    assert problems(filled([hire_row()], HEADER)) == []
     assert "社会保险缴费工资" not in _headers(template({}, social_insurance=False))
     assert "社会保险缴费工资" in _headers(template({}, social_insurance=True))
 

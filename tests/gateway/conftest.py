@@ -57,6 +57,8 @@ def gateway_config(
     if "store_url" not in overrides:
         # Migrated already (a template's copy), or the store a test started before.
         settings["store_url"] = sqlite_store(tmp_path / "gateway.db")
+    # ``environ``: more variables (another system switched on, say).
+    env |= overrides.pop("environ", {})
     settings.update(overrides)
     return GatewayConfig.load(environ=env, **settings)
 

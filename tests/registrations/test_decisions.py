@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from adapters.social_insurance.model import SYSTEM as INSURANCE
 from adapters.standin.seed import EMPLOYERS
 from gateway.domain.model import System
 from gateway.registrations import decisions, followups, messages
@@ -32,6 +33,7 @@ from gateway.registrations.model import (
     Operation,
     Registration,
     StepError,
+    StepKind,
 )
 from gateway.registrations.model import RegistrationState as R
 from gateway.registrations.model import StepState as S
@@ -45,6 +47,7 @@ LATER = NOW + dt.timedelta(minutes=1)
 EARLIER = NOW - dt.timedelta(seconds=1)
 
 E, L, U = System.EMPLOYMENT, System.LABOUR, System.UNEMPLOYMENT
+SI = INSURANCE
 
 REFUSAL = StepError(messages.SYSTEM_REJECTED, "拒绝", "refused", system_code="LD1001")
 UNDO_IMPOSSIBLE = messages.undo_impossible(L, Operation.END_CONTRACT)
@@ -339,6 +342,47 @@ def test_a_finished_account_opening_binds_the_units_ids_then_completes() -> None
         InvalidateEmployer(profile.credit_code),
         COMPLETED,
     ]
+
+
+def test_an_account_opening_binds_the_core_units_before_its_follow_ups() -> None:
+    """Social insurance opens the unit after the core systems, as a follow-up: the
+    account works with the units opened so far while it goes on, and its refusal
+    leaves them bound and the registration waiting for a person."""
+    profile = EMPLOYERS[1].profile
+    registration = plan_account(
+        profile,
+        systems=[E, L, U, SI],
+        submission_id=new_id(),
+        channel=Channel.GOVERNMENT_PORTAL,
+        actor_id=None,
+        actor_username=None,
+        warnings=[],
+        now=NOW,
+        step_deadline=DEADLINE,
+    )
+    kinds = {s.system: (s.stage, s.kind) for s in registration.steps}
+    assert kinds == {
+        E: (0, StepKind.CORE),
+        L: (0, StepKind.CORE),
+        U: (0, StepKind.CORE),
+        SI: (1, StepKind.FOLLOW_UP),
+    }
+    core = {E: "E-1", L: "L-1", U: "U-1"}
+    for step in registration.steps:
+        if step.system in core:
+            step.state, step.reference = S.DONE, core[step.system]
+    registration.state = R.IN_PROGRESS
+    (insurance,) = [s for s in registration.steps if s.system == SI]
+
+    writes = decisions.decide(registration, NOW, step_deadline=DEADLINE, undoable=UNDOABLE)
+
+    assert writes == [
+        Bind(profile.credit_code, core, registration.payload),
+        ScheduleSteps((insurance.id,), at=NOW, expect=(S.PENDING,), unleased_at=NOW),
+    ]
+    insurance.state, insurance.last_error = S.REFUSED, REFUSAL
+    writes = decisions.decide(registration, NOW, step_deadline=DEADLINE, undoable=UNDOABLE)
+    assert writes == [SetRegistrationState(R.NEEDS_ATTENTION, expect=FORWARD)]
 
 
 def test_an_account_opening_refused_in_one_system_keeps_the_units_opened() -> None:

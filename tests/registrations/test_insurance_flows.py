@@ -1,0 +1,286 @@
+"""Social insurance declarations carried out by the engine, over the fakes.
+
+A declaration is decided later: the step awaits the outcome, polled from the
+store (never a task asleep), then is done, or refused with the agency's reason;
+an answer lost is found by searching before anything is sent again; undoing
+withdraws one under review and reverses one approved, awaiting the reverse.
+The review's delay passes on the test's clock, which the fake's agency shares.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+
+import pytest
+
+from adapters.social_insurance.model import SYSTEM as INSURANCE
+from adapters.social_insurance.model import DeclarationKind, DeclarationState, ReturnReason
+from adapters.social_insurance.review import SEED_UNITS
+from adapters.social_insurance.system import DECLARE_ADDITION
+from gateway.domain.model import EndReason, RegistrationRow, System, UnemploymentRequest
+from gateway.registrations import declarations
+from gateway.registrations.engine import Engine
+from gateway.registrations.model import (
+    Channel,
+    Operation,
+    Registration,
+    RegistrationState,
+    Step,
+    StepState,
+)
+from gateway.registrations.plan import new_id, person_of, plan_row, to_payload
+from gateway.store import Store
+from tests.clock import MovableClock
+from tests.fakes import FakeSocialInsurance
+from tests.registrations.support import (
+    LEFT_ON,
+    UNIT,
+    Adapters,
+    hire_row,
+    run_until,
+    settle,
+    step_of,
+    store_all,
+    unit_ids,
+)
+
+WAGE = Decimal("6000.00")
+UNIT_SI = SEED_UNITS[0]
+
+
+@pytest.fixture
+def si(clock: MovableClock) -> FakeSocialInsurance:
+    fake = FakeSocialInsurance(clock=clock)
+    fake.faults(review_delay_s=3600)  # decided on demand, unless a test says otherwise
+    return fake
+
+
+@pytest.fixture
+def engine(
+    make_engine: Callable[..., Engine], adapters: Adapters, si: FakeSocialInsurance
+) -> Engine:
+    return make_engine(owner="insurance", using={**adapters.all(), INSURANCE: si})
+
+
+def hire(**changes: object) -> RegistrationRow:
+    return dataclasses.replace(hire_row(), monthly_wage=WAGE, **changes)  # type: ignore[arg-type]
+
+
+def planned(rows: Sequence[RegistrationRow]) -> tuple[str, list[Registration]]:
+    submission_id = new_id()
+    ids = {**unit_ids(UNIT), INSURANCE: UNIT_SI}
+    return submission_id, [
+        plan_row(
+            row,
+            UNIT.profile.credit_code,
+            UNIT.profile.division,
+            ids,
+            submission_id=submission_id,
+            channel=Channel.SERVICE_WINDOW,
+            actor_id=None,
+            actor_username=None,
+            warnings=[],
+            now=dt.datetime.now(dt.UTC),
+            step_deadline=dt.timedelta(minutes=5),
+        )
+        for row in rows
+    ]
+
+
+async def submit(store: Store, rows: Sequence[RegistrationRow]) -> list[Registration]:
+    return await store_all(store, *planned(rows))
+
+
+async def insurance_step(store: Store, registration_id: str) -> Step:
+    found = await store.registrations.get(registration_id)
+    assert found is not None
+    return step_of(found, INSURANCE)
+
+
+async def awaiting(store: Store, registration_id: str, engine: Engine) -> Step:
+    """Run the engine until the declaration is sent and awaits the agency."""
+
+    async def declared() -> bool:
+        step = await insurance_step(store, registration_id)
+        return step.reference is not None and step.last_error is not None
+
+    await run_until(declared, engine)
+    step = await insurance_step(store, registration_id)
+    assert step.state is StepState.UNKNOWN
+    assert step.last_error is not None
+    assert step.last_error.code == declarations.AWAITING_DECISION
+    return step
+
+
+async def test_a_hire_declares_the_addition_and_completes_once_it_is_approved(
+    store: Store, engine: Engine, si: FakeSocialInsurance, clock: MovableClock
+) -> None:
+    row = hire()
+    (registration,) = await submit(store, [row])
+    step = await awaiting(store, registration.id, engine)
+    assert step.reference in si.under_review()
+    found = await store.registrations.get(registration.id)
+    assert found is not None
+    assert found.state is RegistrationState.IN_PROGRESS  # awaiting: not done, not stuck
+    assert all(s.state is StepState.DONE for s in found.steps if s.system is not INSURANCE)
+    # Polled from the store, no task waiting: it stays awaiting while under review.
+    polls = si.stats()["declarations.get"]
+    clock.advance(1)
+    await engine.run_once()
+    clock.advance(1)
+    await engine.run_once()
+    assert si.stats()["declarations.get"] > polls
+    assert (await insurance_step(store, registration.id)).state is StepState.UNKNOWN
+
+    si.approve(step.reference or "")
+    (done,) = await settle(store, [registration.id], engine)
+    assert done.state is RegistrationState.COMPLETED
+    declared = step_of(done, INSURANCE)
+    assert (declared.state, declared.reference, declared.attempts) == (
+        StepState.DONE,
+        step.reference,
+        1,
+    )
+    assert declared.last_error is None
+    assert si.stats()["declarations.addition"] == 1
+    (spell,) = await si.insurance(row.id_type, row.id_number)
+    assert (spell.employer_id, spell.start_date) == (UNIT_SI, row.start_date)
+
+
+async def test_a_returned_addition_is_refused_with_the_agencys_reason(
+    store: Store, engine: Engine, si: FakeSocialInsurance
+) -> None:
+    (registration,) = await submit(store, [hire()])
+    step = await awaiting(store, registration.id, engine)
+    si.return_(step.reference or "", ReturnReason.WAGE_OUT_OF_RANGE)
+    (settled,) = await settle(store, [registration.id], engine)
+    refused = step_of(settled, INSURANCE)
+    assert refused.state is StepState.REFUSED
+    assert refused.last_error is not None
+    assert refused.last_error.code == declarations.DECLARATION_RETURNED
+    assert refused.last_error.system_code == "R02"
+    assert "缴费工资" in refused.last_error.message_zh
+    assert "floor and ceiling" in refused.last_error.message_en
+    assert settled.state is not RegistrationState.COMPLETED
+    assert si.stats()["declarations.addition"] == 1  # a refusal is not sent again
+
+
+async def test_a_lost_answer_is_found_by_searching_and_never_declared_twice(
+    store: Store, engine: Engine, si: FakeSocialInsurance
+) -> None:
+    si.faults(commit_then_drop=1.0)
+    (registration,) = await submit(store, [hire()])
+
+    async def sent() -> bool:
+        return si.stats().get("declarations.addition", 0) >= 1
+
+    await run_until(sent, engine)
+    si.faults(commit_then_drop=0.0)
+    step = await awaiting(store, registration.id, engine)
+    assert si.stats()["declarations.search"] >= 1  # searched before anything was sent again
+    assert si.under_review() == [step.reference]
+    si.approve(step.reference or "")
+    (done,) = await settle(store, [registration.id], engine)
+    assert done.state is RegistrationState.COMPLETED
+    assert si.stats()["declarations.addition"] == 1
+
+
+async def test_under_review_at_its_deadline_it_waits_for_a_person_and_a_cancel_withdraws_it(
+    store: Store, engine: Engine, si: FakeSocialInsurance, clock: MovableClock
+) -> None:
+    row = hire()
+    (registration,) = await submit(store, [row])
+    step = await awaiting(store, registration.id, engine)
+    clock.advance(6 * 60)  # past the step's deadline, the agency still reviewing
+    (stuck,) = await settle(store, [registration.id], engine)
+    assert stuck.state is RegistrationState.NEEDS_ATTENTION
+    assert step_of(stuck, INSURANCE).state is StepState.STUCK
+
+    await engine.cancel(registration.id)
+    (cancelled,) = await settle(store, [registration.id], engine)
+    assert cancelled.state is RegistrationState.CANCELLED
+    undone = step_of(cancelled, INSURANCE)
+    assert undone.state in (StepState.UNDONE, StepState.SKIPPED)
+    assert (await si.declaration(step.reference or "")).state is DeclarationState.WITHDRAWN
+    assert si.stats()["declarations.withdraw"] == 1
+    assert si.stats().get("declarations.removal", 0) == 0
+    assert await si.insurance(row.id_type, row.id_number) == []
+
+
+async def test_an_approved_addition_is_undone_by_its_reverse_declaration(
+    store: Store, engine: Engine, si: FakeSocialInsurance, clock: MovableClock
+) -> None:
+    row = hire()
+    submission_id, (registration,) = planned([row])
+    # A later step the system refuses (an unemployment registration for a relation
+    # that ends tomorrow: 40001), after the addition was approved.
+    tomorrow = dt.date.today() + dt.timedelta(days=1)
+    refused = UnemploymentRequest(
+        UNIT.unemployment_id, person_of(row), tomorrow, EndReason.AGREEMENT
+    )
+    first = registration.steps[0]
+    registration.steps.append(
+        dataclasses.replace(
+            first,
+            id=new_id(),
+            system=System.UNEMPLOYMENT,
+            operation=Operation.REGISTER_UNEMPLOYMENT,
+            stage=2,
+            payload=to_payload(refused),
+            next_attempt_at=None,
+        )
+    )
+    await store_all(store, submission_id, [registration])
+    si.faults(review_delay_s=0)  # approved as soon as the agency looks
+
+    async def reversing() -> bool:
+        step = await insurance_step(store, registration.id)
+        return step.state is StepState.UNDOING and step.reference is not None
+
+    await run_until(reversing, engine)
+    addition = next(
+        d
+        for d in await si.find_declarations(UNIT_SI, row.id_type, row.id_number)
+        if d.kind is DeclarationKind.ADDITION
+    )
+    assert addition.state is DeclarationState.APPROVED
+    (compensated,) = await settle(store, [registration.id], engine)
+    assert compensated.state is RegistrationState.COMPENSATED
+    undone = step_of(compensated, INSURANCE)
+    assert undone.state is StepState.UNDONE
+    reverse = await si.declaration(undone.reference or "")
+    assert (reverse.kind, reverse.state) == (DeclarationKind.REMOVAL, DeclarationState.APPROVED)
+    assert si.stats()["declarations.removal"] == 1
+    (spell,) = await si.insurance(row.id_type, row.id_number)
+    assert spell.stop_date == spell.start_date  # insured for no day at all
+    assert undone.operation == DECLARE_ADDITION
+
+
+async def test_an_ending_declares_the_removal_from_the_next_day(
+    store: Store, engine: Engine, si: FakeSocialInsurance
+) -> None:
+    row = hire()
+    # Hired and insured already (the registration that hired them completed).
+    hired = await submit(store, [row])
+    si.faults(review_delay_s=0)
+    (done,) = await settle(store, [hired[0].id], engine)
+    assert done.state is RegistrationState.COMPLETED
+    ending = dataclasses.replace(
+        row,
+        business=type(row.business).END,
+        end_reason=EndReason.AGREEMENT,
+        end_date=LEFT_ON,
+        register_unemployment=False,
+        monthly_wage=None,
+    )
+    (registration,) = await submit(store, [ending])
+    (ended,) = await settle(store, [registration.id], engine)
+    assert ended.state is RegistrationState.COMPLETED
+    removal = await si.declaration(step_of(ended, INSURANCE).reference or "")
+    assert (removal.kind, removal.effective_on) == (
+        DeclarationKind.REMOVAL,
+        LEFT_ON + dt.timedelta(days=1),
+    )
