@@ -153,7 +153,7 @@ def _worker(args: argparse.Namespace) -> int:
             loop.add_signal_handler(signum, stop.set)
         gateway = await Gateway.start(config)
         try:
-            await run_worker(gateway, stop=stop)
+            await run_worker(gateway, stop=stop, poll_interval=config.worker_poll_s)
         finally:
             await gateway.close()
 

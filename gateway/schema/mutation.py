@@ -289,6 +289,7 @@ class Mutation(FormMutation):
             await ctx.gateway.engine_control().retry(str(id))
         except ClerkActionRefused as exc:
             raise _clerk_refused(exc) from None
+        ctx.gateway.events.work()  # its steps are due now, in whichever process works
         return Registration(data=await visible_registration(ctx, str(id)))
 
     @strawberry.mutation(
@@ -302,6 +303,7 @@ class Mutation(FormMutation):
             await ctx.gateway.engine_control().cancel(str(id))
         except ClerkActionRefused as exc:
             raise _clerk_refused(exc) from None
+        ctx.gateway.events.work()  # its steps are due now, in whichever process works
         return Registration(data=await visible_registration(ctx, str(id)))
 
 
