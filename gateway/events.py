@@ -165,6 +165,7 @@ class _Carried(Events):
                 try:
                     await self._connect()
                     self.listening.set()
+                    log.info("%s events: listening", self.kind)
                     if not first:
                         self._wake_everything()
                     first = False
