@@ -8,6 +8,7 @@ whichever the transport.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import uuid
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from adapters.standin.process import RunningStandin
 from gateway.app import create_app
 from gateway.http.ratelimit import RateLimits
 from gateway.services import Gateway
@@ -23,6 +25,15 @@ from tests.gateway.test_registrations_api import HIRE, hire_input
 from tests.subscribe import TRANSPORTS, over_http, parse_multipart, parse_sse, subscribe
 
 SUBSCRIBE = "subscription($id: ID!) { registrationUpdates(id: $id) { id state version } }"
+
+#: Subscriptions here read their registration again only when woken (or after 30 s):
+#: following one to its end within the tests' time shows the wake-ups at work.
+POLL_S = 30.0
+
+
+@pytest.fixture
+def gateway_settings() -> dict[str, Any]:
+    return {"subscription_poll_s": POLL_S}
 
 
 async def hire(employer: GraphQLClient) -> str:
@@ -38,15 +49,19 @@ def codes(payloads: list[dict[str, Any]]) -> list[str]:
 
 @pytest.mark.parametrize("transport", ["sse", "multipart"])
 async def test_a_registration_is_followed_to_its_end_over_http(
-    transport: str, worker: None, client: GraphQLClient
+    transport: str, worker: None, client: GraphQLClient, labor_standin: RunningStandin
 ) -> None:
+    # The contract filing takes a while: the subscription starts before the end.
+    labor_standin.faults(latency_ms=600)
     employer = await client.login("demo-employer")
     registration_id = await hire(employer)
-    _, payloads = await over_http(
-        client.http, "/graphql", transport, SUBSCRIBE, {"id": registration_id}, employer.token
-    )
+    async with asyncio.timeout(POLL_S / 2):
+        _, payloads = await over_http(
+            client.http, "/graphql", transport, SUBSCRIBE, {"id": registration_id}, employer.token
+        )
     updates = [p["data"]["registrationUpdates"] for p in payloads]
     assert {u["id"] for u in updates} == {registration_id}
+    assert updates[0]["state"] != "COMPLETED"
     assert updates[-1]["state"] == "COMPLETED"
     # One payload per version seen, in order, never the same one twice.
     versions = [u["version"] for u in updates]
