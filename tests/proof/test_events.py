@@ -13,7 +13,10 @@ deployment has Redis (``HRSS_CACHE_URL``); both are proven.
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +30,8 @@ from tests.proof.conftest import (
     HIRE,
     Deployment,
     GatewayProcess,
+    _prepare,
+    deployment_env,
     employer,
     hire_input,
     new_person,
@@ -35,7 +40,7 @@ from tests.proof.conftest import (
     submit,
     urls_of,
 )
-from tests.services import RedisNamespace, services
+from tests.services import RedisNamespace, run_isolated, services
 from tests.subscribe import TRANSPORTS, subscribe
 
 pytestmark = [pytest.mark.proof, services]
@@ -160,3 +165,87 @@ async def test_a_subscriber_on_one_gateway_sees_what_a_worker_under_another_does
         assert versions == sorted(set(versions)), (transport, versions)
     # Nothing was carried out by gateway A, which has no worker.
     assert "registration worker" not in running.gateway.log.read_text(errors="replace")
+
+
+def _children(pid: int) -> list[int]:
+    """The live processes whose parent is ``pid`` (from /proc, Linux)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+        except OSError:
+            continue  # ended meanwhile
+        fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
+        if fields.get("PPid", "").strip() == str(pid):
+            found.append(int(entry.name))
+    return found
+
+
+def _start_cluster(
+    env: dict[str, str], directory: Path, log: Path, port: int
+) -> subprocess.Popen[bytes]:
+    command = ["cluster", "--gateways", "2", "--workers", "1", "--port", str(port)]
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", *command],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **env},
+            cwd=directory,
+        )
+
+
+@pytest.mark.timeout(150)
+async def test_the_cluster_command_serves_on_one_port_and_its_workers_are_woken(
+    request: pytest.FixtureRequest,
+    postgres_database: str,
+    tmp_path: Path,
+    http: httpx.AsyncClient,
+    standins: dict[System, RunningStandin],
+) -> None:
+    """``hrss-gateway cluster --gateways 2 --workers 1`` as docs/deployment.md gives
+    it: one port, two gateway processes and a worker process, which carries out
+    a hire at once though it polls every 30 s; SIGTERM stops them all."""
+    directory = tmp_path / "cluster"
+    directory.mkdir()
+    run_isolated(_prepare(postgres_database))
+    env = deployment_env(
+        postgres_database,
+        urls_of(standins),
+        timeout=3.0,
+        run_worker=True,  # the cluster's gateways are told otherwise
+        data_dir=directory,
+        extra=_env("redis", request),
+    )
+    port = free_port()
+    log = directory / "cluster.log"
+    cluster = _start_cluster(env, directory, log, port)
+    try:
+
+        async def all_started() -> bool:
+            text = log.read_text(errors="replace")
+            return (
+                text.count("Application startup complete") == 2
+                and text.count("redis events: listening") == 3
+                and "registration worker" in text
+            )
+
+        await poll(all_started, within=60, what="the cluster's processes started")
+        assert len(_children(cluster.pid)) == 3
+        serving = GatewayProcess("serve", env, log, directory, port=port)
+        deployment = Deployment(postgres_database, env, directory, serving)
+        graph = await employer(http, deployment)
+        started = time.monotonic()
+        ids = await submit(graph, HIRE, [hire_input(new_person())])
+        settled = await settle(graph, ids, within=BOUND_S)
+        assert [r["state"] for r in settled.values()] == ["COMPLETED"]
+        assert time.monotonic() - started < POLL_S
+        text = log.read_text(errors="replace")
+        assert text.count("registration worker") == 1, "only the worker process works"
+    finally:
+        cluster.terminate()
+        status = cluster.wait(timeout=30)
+    assert status == 0, log.read_text(errors="replace")[-3000:]
+    assert "registration worker" in log.read_text(errors="replace")
