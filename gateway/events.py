@@ -126,9 +126,9 @@ class Events:
             if message.get("k") == "work":
                 self._on_work()
             elif message.get("k") == "changed":
-                self._wake(str(i) for i in message.get("ids", ()))
-        except ValueError:
-            log.warning("an event that is not JSON was ignored")
+                self._wake([str(i) for i in message.get("ids", ())])
+        except (ValueError, TypeError):
+            log.warning("an event that is not one of the gateway's was ignored")
 
     async def start(self) -> None:
         """Begin carrying events to and from the other processes (none here)."""
@@ -189,11 +189,15 @@ class _Carried(Events):
 
     async def _serve(self) -> None:
         """Send the outbox until the connection fails (received messages arrive
-        through the carrier's own callback or loop)."""
+        through the carrier's own callback or loop). What piled up while one was
+        being sent goes as one message per kind: under load, far fewer sends."""
         assert self._outbox is not None
         while True:
-            message = await self._outbox.get()
-            await self._publish(json.dumps(message, separators=(",", ":")))
+            pending = [await self._outbox.get()]
+            while not self._outbox.empty():
+                pending.append(self._outbox.get_nowait())
+            for message in _merged(pending, self.origin):
+                await self._publish(json.dumps(message, separators=(",", ":")))
 
     async def _connect(self) -> None:
         raise NotImplementedError
@@ -203,6 +207,16 @@ class _Carried(Events):
 
     async def _publish(self, payload: str) -> None:
         raise NotImplementedError
+
+
+def _merged(pending: list[dict[str, Any]], origin: str) -> list[dict[str, Any]]:
+    """The messages of ``pending`` as few: one ``work`` at most, the changed ids together."""
+    work = any(m.get("k") == "work" for m in pending)
+    ids = sorted({i for m in pending if m.get("k") == "changed" for i in m.get("ids", ())})
+    merged: list[dict[str, Any]] = [{"k": "work", "o": origin}] if work else []
+    for start in range(0, len(ids), _IDS_PER_MESSAGE):
+        merged.append({"k": "changed", "ids": ids[start : start + _IDS_PER_MESSAGE], "o": origin})
+    return merged
 
 
 class PostgresEvents(_Carried):

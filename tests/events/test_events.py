@@ -176,3 +176,32 @@ async def test_a_carrier_that_cannot_connect_keeps_the_process_working() -> None
         assert not events.listening.is_set()
     finally:
         await events.close()
+
+
+def test_what_piled_up_goes_as_one_message_per_kind() -> None:
+    from gateway.events import _merged
+
+    pending = [
+        {"k": "changed", "ids": ["b", "a"], "o": "x"},
+        {"k": "work", "o": "x"},
+        {"k": "changed", "ids": ["a", "c"], "o": "x"},
+        {"k": "work", "o": "x"},
+    ]
+    assert _merged(pending, "x") == [
+        {"k": "work", "o": "x"},
+        {"k": "changed", "ids": ["a", "b", "c"], "o": "x"},
+    ]
+    many = [{"k": "changed", "ids": [f"r{i:03}"], "o": "x"} for i in range(250)]
+    assert [len(m["ids"]) for m in _merged(many, "x")] == [100, 100, 50]
+
+
+def test_a_message_that_is_not_the_gateways_is_ignored() -> None:
+    woken = Counter()
+    events = Events(on_work=woken)
+    with events.watch("r") as followed:
+        for payload in (b"\xff", "[]", '{"k": "changed", "ids": 7}', '{"k": "other"}'):
+            events.receive(payload)
+        assert not followed.is_set()
+        events.receive('{"k": "changed", "ids": ["r"], "o": "elsewhere"}')
+        assert followed.is_set()
+    assert woken.count == 0
