@@ -63,6 +63,9 @@ class Events:
         self.origin = os.urandom(8).hex()
         self._outbox: asyncio.Queue[dict[str, Any]] | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        #: Told of each message sent to or received from the other processes
+        #: (direction, kind): the gateway's metrics count them.
+        self.counted: Callable[[str, str], None] = lambda direction, kind: None
 
     # ----------------------------------------------------------- publishing
 
@@ -127,6 +130,9 @@ class Events:
                 self._on_work()
             elif message.get("k") == "changed":
                 self._wake([str(i) for i in message.get("ids", ())])
+            else:
+                return
+            self.counted("received", message["k"])
         except (ValueError, TypeError):
             log.warning("an event that is not one of the gateway's was ignored")
 
@@ -198,6 +204,7 @@ class _Carried(Events):
                 pending.append(self._outbox.get_nowait())
             for message in _merged(pending, self.origin):
                 await self._publish(json.dumps(message, separators=(",", ":")))
+                self.counted("sent", message["k"])
 
     async def _connect(self) -> None:
         raise NotImplementedError

@@ -29,7 +29,7 @@ from gateway.cache import GatewayCache
 from gateway.config import GatewayConfig
 from gateway.domain.limits import Limits
 from gateway.domain.model import System
-from gateway.events import Events, events_for
+from gateway.events import Events, PostgresEvents, RedisEvents, events_for
 from gateway.http.ratelimit import LoginThrottle
 from gateway.observability import GatewayMetrics, with_request_id
 from gateway.oidc import OidcVerifier
@@ -187,6 +187,9 @@ class Gateway:
             channel=config.events_channel,
             on_work=gateway.work_submitted.set,
         )
+        gateway.events.counted = metrics.on_event
+        if isinstance(gateway.events, PostgresEvents | RedisEvents):
+            metrics.watch_events(gateway.events.kind, gateway.events.listening.is_set)
         await gateway.events.start()
         # One clock for the store and the engines: a test that moves the gateway's moves both.
         store.db.clock = lambda: gateway.clock()

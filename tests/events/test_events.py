@@ -205,3 +205,34 @@ def test_a_message_that_is_not_the_gateways_is_ignored() -> None:
         events.receive('{"k": "changed", "ids": ["r"], "o": "elsewhere"}')
         assert followed.is_set()
     assert woken.count == 0
+
+
+@services
+async def test_the_metrics_count_the_wake_ups_and_say_whether_the_process_hears_the_others() -> (
+    None
+):
+    from prometheus_client import generate_latest
+
+    from gateway.observability import GatewayMetrics
+
+    metrics_a, metrics_b = GatewayMetrics(), GatewayMetrics()
+    async with two_processes(_postgres(f"hrss_test_{secrets.token_hex(6)}")) as (a, _, b, b_work):
+        assert isinstance(b, PostgresEvents)
+        sent = asyncio.Event()
+
+        def count_a(direction: str, kind: str) -> None:
+            metrics_a.on_event(direction, kind)
+            sent.set()
+
+        a.counted, b.counted = count_a, metrics_b.on_event
+        metrics_b.watch_events(b.kind, b.listening.is_set)
+        a.work()
+        await _within(b_work.woken.wait())
+        await _within(sent.wait())
+        sent_text = generate_latest(metrics_a.registry).decode()
+        assert 'hrss_events_total{direction="sent",kind="work"} 1.0' in sent_text
+        text = generate_latest(metrics_b.registry).decode()
+        assert 'hrss_events_total{direction="received",kind="work"} 1.0' in text
+        assert 'hrss_events_listening{carrier="postgresql"} 1.0' in text
+    text = generate_latest(metrics_b.registry).decode()
+    assert 'hrss_events_listening{carrier="postgresql"} 0.0' in text
