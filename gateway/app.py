@@ -210,7 +210,7 @@ def create_app(
         if owned:
             obs = config.observability
             if config.run_worker:
-                tasks.append(run_worker(gw, stop=stop))
+                tasks.append(run_worker(gw, stop=stop, poll_interval=config.worker_poll_s))
             tasks.append(purge_periodically(gw.store.audit, stop=stop, clock=gw.clock))
             if obs.registrations_refresh_s > 0:
                 tasks.append(

@@ -67,7 +67,7 @@ def _serve(args: argparse.Namespace) -> int:
             print(demo_mode.banner(config), flush=True)
             _run(uvicorn, create_app(config), config.host, config.port)
         return 0
-    _run(uvicorn, create_app(config), config.host, config.port)
+    _run(uvicorn, create_app(config), config.host, config.port, fd=args.fd)
     return 0
 
 
@@ -117,8 +117,8 @@ def _signin(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(uvicorn: Any, app: Any, host: str, port: int) -> None:
-    uvicorn.run(
+def _run(uvicorn: Any, app: Any, host: str, port: int, *, fd: int | None = None) -> None:
+    config = uvicorn.Config(
         app,
         host=host,
         port=port,
@@ -129,6 +129,34 @@ def _run(uvicorn: Any, app: Any, host: str, port: int) -> None:
         access_log=False,
         timeout_graceful_shutdown=5,
     )
+    server = uvicorn.Server(config)
+    if fd is None:
+        server.run()
+        return
+    import socket
+
+    # A listening socket bound by ``hrss-gateway cluster``, shared with its siblings.
+    server.run(sockets=[socket.socket(fileno=fd)])
+
+
+def _cluster(args: argparse.Namespace) -> int:
+    from gateway.cluster import ClusterRefused, run
+    from gateway.config import GatewayConfig
+
+    config = GatewayConfig.load(args.config, host=args.host, port=args.port)
+    _service_logging(config)
+    try:
+        return run(
+            host=config.host,
+            port=config.port,
+            store_url=config.store_url,
+            gateways=args.gateways,
+            workers=args.workers,
+            config_file=args.config,
+        )
+    except ClusterRefused as refused:
+        print(f"cluster: {refused}", file=sys.stderr)
+        return 2
 
 
 def _worker(args: argparse.Namespace) -> int:
@@ -149,7 +177,7 @@ def _worker(args: argparse.Namespace) -> int:
             loop.add_signal_handler(signum, stop.set)
         gateway = await Gateway.start(config)
         try:
-            await run_worker(gateway, stop=stop)
+            await run_worker(gateway, stop=stop, poll_interval=config.worker_poll_s)
         finally:
             await gateway.close()
 
@@ -221,7 +249,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="also run the seeded stand-ins (every system switched on in the demo, and the "
         "identity provider), with demo accounts and GraphiQL",
     )
+    # The listening socket of ``hrss-gateway cluster`` (not for operators).
+    serve.add_argument("--fd", type=int, default=None, help=argparse.SUPPRESS)
     serve.set_defaults(run=_serve)
+
+    cluster = commands.add_parser(
+        "cluster",
+        help="run N gateway processes on one port and M worker processes",
+        description="Run --gateways gateway processes sharing one port and --workers worker "
+        "processes over one PostgreSQL store (and Redis, when configured), until stopped "
+        "(SIGTERM). A submission on any gateway wakes the workers at once, and a "
+        "subscription on any gateway sees every change.",
+    )
+    cluster.add_argument("--gateways", type=int, default=2, help="gateway processes (default 2)")
+    cluster.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    cluster.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
+    cluster.add_argument("--port", type=int, default=None, help="port (default 8000)")
+    cluster.add_argument("--config", metavar="FILE", default=None, help="TOML configuration file")
+    cluster.set_defaults(run=_cluster)
 
     worker = commands.add_parser(
         "worker",

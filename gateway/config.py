@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from adapters.social_insurance.model import SYSTEM as SOCIAL_INSURANCE
 from gateway.auth import Role
 from gateway.domain.model import System
+from gateway.events import DEFAULT_CHANNEL as DEFAULT_EVENTS_CHANNEL
 from gateway.forms.settings import FormSettings
 from gateway.observability.settings import ObservabilitySettings
 from gateway.oidc_settings import OidcSettings
@@ -68,6 +69,18 @@ class GatewayConfig:
     idempotency_ttl_s: float = 48 * 3600
     #: Carry registrations out in the background of ``serve`` (else: ``hrss-gateway worker``).
     run_worker: bool = True
+    #: How often a worker looks for due steps when nothing woke it (a submission, in
+    #: any process that shares its events, wakes it at once).
+    worker_poll_s: float = 1.0
+    #: How wake-ups travel between processes (gateway/events.py): ``local``, a
+    #: ``postgresql://`` or a ``redis://`` URL; None: Redis when ``cache_url`` is
+    #: Redis, else PostgreSQL when the store is, else local.
+    events_url: str | None = None
+    #: The PostgreSQL NOTIFY channel or Redis pub/sub channel; one per deployment.
+    events_channel: str = DEFAULT_EVENTS_CHANNEL
+    #: How often a subscription re-reads its registration when nothing woke it; None:
+    #: 0.2 s with local events, 2 s with PostgreSQL or Redis.
+    subscription_poll_s: float | None = None
     worker_concurrency: int = 16
     #: How long a worker keeps a step before another may take it (a worker that died
     #: hands its steps on after this); at least a few calls at the slowest timeout.
@@ -110,6 +123,17 @@ class GatewayConfig:
     contribution_wage_ceiling: Decimal = Decimal("20000.00")
 
     def __post_init__(self) -> None:
+        # A typo here would leave workers or subscribers waiting on a wrong clock.
+        if self.worker_poll_s <= 0:
+            raise ValueError("worker_poll_s must be more than 0 seconds")
+        if self.subscription_poll_s is not None and self.subscription_poll_s <= 0:
+            raise ValueError("subscription_poll_s must be more than 0 seconds")
+        if self.events_url is not None and not (
+            self.events_url == "local"
+            or self.events_url.startswith(("postgresql", "redis://", "rediss://", "unix://"))
+        ):
+            raise ValueError("events_url must be 'local', a postgresql:// or a redis:// URL")
+
         if self.social_insurance:
             self.contribution_wage()  # a floor above its ceiling fails at start-up
         if self.forms.social_insurance != self.social_insurance:
@@ -205,6 +229,10 @@ class GatewayConfig:
             "step_deadline_s": pick("step_deadline_s", d.step_deadline_s, float),
             "idempotency_ttl_s": pick("idempotency_ttl_s", d.idempotency_ttl_s, float),
             "run_worker": pick("run_worker", d.run_worker, bool),
+            "worker_poll_s": pick("worker_poll_s", d.worker_poll_s, float),
+            "events_url": pick("events_url", None),
+            "events_channel": pick("events_channel", d.events_channel),
+            "subscription_poll_s": pick("subscription_poll_s", None, float),
             "worker_concurrency": pick("worker_concurrency", d.worker_concurrency, int),
             "worker_lease_s": pick("worker_lease_s", d.worker_lease_s, float),
             "step_backoff_base_s": pick("step_backoff_base_s", d.step_backoff_base_s, float),

@@ -23,6 +23,7 @@ from gateway.cache import GatewayCache
 from gateway.config import GatewayConfig
 from gateway.domain.limits import Limits
 from gateway.domain.model import System
+from gateway.events import Events, PostgresEvents, RedisEvents, events_for
 from gateway.http.ratelimit import LoginThrottle
 from gateway.observability import GatewayMetrics, with_request_id
 from gateway.oidc import OidcVerifier
@@ -49,6 +50,10 @@ def system_limits(systems: Iterable[System] | None = None) -> dict[System, Limit
     return {s: registry().get(s).limits() for s in chosen}
 
 
+#: How often a subscription reads its registration with in-process events only.
+LOCAL_SUBSCRIPTION_POLL_S = 0.2
+
+
 @dataclass
 class Gateway:
     config: GatewayConfig
@@ -67,18 +72,24 @@ class Gateway:
     #: Set when a registration is stored, so that this process's worker starts at once.
     work_submitted: asyncio.Event = field(default_factory=asyncio.Event)
     registrar: Registrar = field(init=False)
+    #: Wake-ups between processes (gateway/events.py): in-process until ``start``
+    #: puts the configured carrier in its place.
+    events: Events = field(init=False)
     #: Checks the identity platform's tokens; None when no provider is trusted.
     oidc: OidcVerifier | None = None
 
     def __post_init__(self) -> None:
-        # Through a lambda, so that moving ``clock`` later moves the registrar's too.
+        self.events = Events(on_work=self.work_submitted.set)
+        # Through lambdas, so that moving ``clock`` or replacing ``events`` later
+        # reaches the registrar and the store too.
         self.registrar = Registrar(
             self.store,
             self.config,
             clock=lambda: self.clock(),
             limits=system_limits(self.adapters),
-            on_submitted=self.work_submitted.set,
+            on_submitted=lambda: self.events.work(),
         )
+        self.store.registrations.on_change = lambda ids: self.events.changed(ids)
 
     # The core systems by name, for the views and plans built on them.
 
@@ -166,9 +177,29 @@ class Gateway:
             gateway.http_clients.append(provider)
             gateway.oidc = OidcVerifier(config.oidc, provider)
         metrics.watch_cache(gateway.cache)
+        gateway.events = events_for(
+            config.events_url,
+            store_url=config.store_url,
+            cache_url=config.cache_url,
+            channel=config.events_channel,
+            on_work=gateway.work_submitted.set,
+        )
+        gateway.events.counted = metrics.on_event
+        if isinstance(gateway.events, PostgresEvents | RedisEvents):
+            metrics.watch_events(gateway.events.kind, gateway.events.listening.is_set)
+        await gateway.events.start()
         # One clock for the store and the engines: a test that moves the gateway's moves both.
         store.db.clock = lambda: gateway.clock()
         return gateway
+
+    @property
+    def subscription_poll_s(self) -> float:
+        """How often a subscription reads its registration without being woken: often
+        with in-process events (another process on the same SQLite file wakes no one),
+        seldom when every process carries its changes to the others."""
+        if self.config.subscription_poll_s is not None:
+            return self.config.subscription_poll_s
+        return LOCAL_SUBSCRIPTION_POLL_S if self.events.kind == "local" else 2.0
 
     def engine_control(self) -> Engine:
         """An engine for a clerk's retry or cancel (the worker loop runs elsewhere)."""
@@ -190,6 +221,7 @@ class Gateway:
         return dict(zip(self.adapters, results, strict=True))
 
     async def close(self) -> None:
+        await self.events.close()
         for adapter in self.adapters.values():
             await adapter.aclose()
         for client in self.http_clients:  # injected: the adapters leave them open

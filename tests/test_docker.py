@@ -202,7 +202,7 @@ def listening_port(service: Mapping[str, Any]) -> int | None:
     port = option(args, "--port")
     if port is not None:
         return int(port)
-    if args[:1] == ["serve"]:
+    if args[:1] in (["serve"], ["cluster"]):
         return GatewayConfig().port
     return None
 
@@ -296,10 +296,13 @@ def routes() -> dict[str, frozenset[str]]:
 
 
 def service_role(service: Mapping[str, Any]) -> str | None:
-    """ "serve", "worker", or the stand-in's system name."""
+    """ "serve", "worker", or the stand-in's system name (``cluster`` serves as
+    ``serve`` does, from several processes)."""
     args = command(service) or []
     if args[:1] == ["legacy"] and len(args) > 1:
         return args[1]
+    if args[:1] == ["cluster"]:
+        return "serve"
     return args[0] if args else None
 
 
@@ -554,6 +557,35 @@ def dependency_problems(compose: Compose, dockerfile: Dockerfile) -> list[str]:
     return problems
 
 
+def event_problems(compose: Compose) -> list[str]:
+    """Every gateway process and every worker hear each other: their events go
+    through a service of the compose file, on one channel, never in-process only."""
+    from gateway.events import events_for
+
+    problems = []
+    heard = set()
+    all_services = services(compose)
+    for name in ("gateway", "worker"):
+        env = {k: interpolate(v) for k, v in environment(all_services.get(name, {})).items()}
+        config = GatewayConfig.load(environ=env)
+        events = events_for(
+            config.events_url, store_url=config.store_url, cache_url=config.cache_url
+        )
+        if events.kind == "local":
+            problems.append(f"{name}: its events stay in the process; the others are not woken")
+            continue
+        target = urlsplit(getattr(events, "url", "")).hostname or ""
+        if target not in THIRD_PARTY:
+            problems.append(f"{name}: its events go to {target}, not to postgres or redis")
+        heard.add((events.kind, target, config.events_channel))
+    if len(heard) > 1:
+        problems.append(f"gateway and worker publish on different channels: {sorted(heard)}")
+    gateway = command(all_services.get("gateway", {})) or []
+    if gateway[:1] == ["cluster"] and option(gateway, "--workers") not in ("0", None):
+        problems.append("gateway: runs workers of its own beside the worker service")
+    return problems
+
+
 def _has_healthcheck(service: Mapping[str, Any], name: str, dockerfile: Dockerfile) -> bool:
     check = _healthcheck(service)
     if check is None:
@@ -714,6 +746,10 @@ def test_no_secret_is_written(compose: Compose) -> None:
 
 def test_dependencies_and_healthchecks(compose: Compose, dockerfile: Dockerfile) -> None:
     assert dependency_problems(compose, dockerfile) == []
+
+
+def test_every_process_hears_the_others(compose: Compose) -> None:
+    assert event_problems(compose) == []
 
 
 def test_data_lives_in_volumes(compose: Compose) -> None:
@@ -909,6 +945,18 @@ BROKEN_COMPOSE: dict[str, tuple[Callable[[Compose], None], ComposeCheck]] = {
     "a worker that cannot scale": (
         _edit_service("worker", lambda s: s.update(container_name="hrss-worker")),
         dependency_problems,
+    ),
+    "events that stay in each process": (
+        _set_env("worker", "HRSS_EVENTS_URL", "local"),
+        lambda c, d: event_problems(c),
+    ),
+    "workers on another channel": (
+        _set_env("worker", "HRSS_EVENTS_CHANNEL", "elsewhere"),
+        lambda c, d: event_problems(c),
+    ),
+    "gateway processes that work too": (
+        _replace_in_command("gateway", "0", "2"),
+        lambda c, d: event_problems(c),
     ),
     "a stand-in without its volume": (
         _edit_service("employment", lambda s: s.pop("volumes")),

@@ -39,10 +39,16 @@ UNSUPPORTED_MEDIA_TYPE = Refusal(
     f"Send the request body as {JSON} in UTF-8.",
     f"请求体须为 UTF-8 编码的 {JSON}。",
 )
+#: The ``Accept`` values of the two streaming transports over plain HTTP.
+EVENT_STREAM = "text/event-stream"
+MULTIPART_SUBSCRIPTION = 'multipart/mixed;subscriptionSpec="1.0"'
+
 NOT_ACCEPTABLE = Refusal(
     "NOT_ACCEPTABLE",
-    f"Accept {GRAPHQL_RESPONSE_JSON} or {JSON} for GraphQL responses.",
-    f"请接受 {GRAPHQL_RESPONSE_JSON} 或 {JSON} 格式的响应。",
+    f"Accept {GRAPHQL_RESPONSE_JSON} or {JSON} for GraphQL responses, or, for a "
+    f"subscription, {EVENT_STREAM} (graphql-sse) or {MULTIPART_SUBSCRIPTION}.",
+    f"请接受 {GRAPHQL_RESPONSE_JSON} 或 {JSON} 格式的响应；订阅可接受 {EVENT_STREAM}"
+    f"（graphql-sse）或 {MULTIPART_SUBSCRIPTION}。",
 )
 METHOD_NOT_ALLOWED = Refusal(
     "METHOD_NOT_ALLOWED",
@@ -55,10 +61,16 @@ POST_REQUIRED = Refusal(
     "该操作须以 POST 发送：GET 仅用于查询。",
 )
 NOT_FOUND = Refusal("NOT_FOUND", "Nothing is served here.", "此处没有可用的资源。")
+#: A subscription sent as a plain request. The code predates the HTTP transports
+#: and is kept, as every code is, for the clients that read it.
 SUBSCRIPTION_NEEDS_WEBSOCKET = (
     "SUBSCRIPTION_NEEDS_WEBSOCKET",
-    "Subscriptions are served over WebSocket (graphql-transport-ws) at this URL.",
-    "订阅须通过本地址的 WebSocket（graphql-transport-ws）进行。",
+    "Subscriptions are served at this URL over WebSocket (graphql-transport-ws), over "
+    f"server-sent events (graphql-sse: POST with Accept: {EVENT_STREAM}) or as multipart "
+    f"HTTP (Accept: {MULTIPART_SUBSCRIPTION}), not as a plain request.",
+    "订阅须在本地址通过 WebSocket（graphql-transport-ws）、服务器推送事件（graphql-sse："
+    f"以 POST 发送并带 Accept: {EVENT_STREAM}）或 multipart HTTP（Accept: "
+    f"{MULTIPART_SUBSCRIPTION}）进行，不能作为普通请求。",
 )
 
 # Strawberry's refusals carry English reasons only; each is answered with its code.
@@ -82,12 +94,14 @@ def refusal_for(status: int, reason: str) -> Refusal:
 
 __all__ = [
     "BATCHING_DISABLED",
+    "EVENT_STREAM",
     "GRAPHQL_RESPONSE_JSON",
     "INTERNAL",
     "JSON",
     "MALFORMED_REQUEST",
     "METHOD_NOT_ALLOWED",
     "MISSING_QUERY",
+    "MULTIPART_SUBSCRIPTION",
     "NOT_ACCEPTABLE",
     "NOT_FOUND",
     "POST_REQUIRED",

@@ -89,7 +89,12 @@ from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema.base import BaseSchema
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
-from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+from strawberry.subscriptions import (
+    GRAPHQL_SSE_PROTOCOL,
+    GRAPHQL_TRANSPORT_WS_PROTOCOL,
+    GRAPHQL_WS_PROTOCOL,
+    MULTIPART_SUBSCRIPTION_PROTOCOL,
+)
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
@@ -118,6 +123,17 @@ MediaType = Literal["application/graphql-response+json", "application/json"]
 ContextGetter = Callable[[Request | WebSocket, Response | WebSocket], Awaitable[Any]]
 
 _EXCHANGE = "gateway.graphql"
+
+#: Where subscriptions are served: WebSocket (graphql-transport-ws, and the older
+#: graphql-ws), server-sent events (graphql-sse, distinct connections mode) and
+#: multipart HTTP (Apollo's multipart subscriptions, which Apollo Router speaks to
+#: subgraphs). The last two are Strawberry's own transports.
+SUBSCRIPTION_PROTOCOLS: tuple[str, ...] = (
+    GRAPHQL_TRANSPORT_WS_PROTOCOL,
+    GRAPHQL_WS_PROTOCOL,
+    GRAPHQL_SSE_PROTOCOL,
+    MULTIPART_SUBSCRIPTION_PROTOCOL,
+)
 
 logger = logging.getLogger("gateway.http")
 
@@ -274,10 +290,7 @@ class GatewayGraphQL(GraphQL[Any, Any]):
         allow_queries_via_get: bool = True,
         context_getter: ContextGetter | None = None,
         graphiql_assets_path: str = GRAPHIQL_ASSETS_PATH,
-        subscription_protocols: Sequence[str] = (
-            GRAPHQL_TRANSPORT_WS_PROTOCOL,
-            GRAPHQL_WS_PROTOCOL,
-        ),
+        subscription_protocols: Sequence[str] = SUBSCRIPTION_PROTOCOLS,
         connection_init_wait_timeout: timedelta = timedelta(minutes=1),
         allowed_origins: Sequence[str] = (),
         limits: RequestLimits | None = None,
@@ -312,7 +325,10 @@ class GatewayGraphQL(GraphQL[Any, Any]):
             return await self.render_graphql_ide(request)
         media_type = negotiate_media_type(request.headers.get("accept"))
         if media_type is None:
-            return self._refusal(406, NOT_ACCEPTABLE, JSON)
+            if self._get_stream_transport_from_headers(request.headers) is None:
+                return self._refusal(406, NOT_ACCEPTABLE, JSON)
+            # A stream (SSE, multipart): what is refused before it starts is JSON.
+            media_type = JSON
         exchange = _Exchange(media_type)
         request.scope[_EXCHANGE] = exchange
         try:

@@ -134,6 +134,14 @@ class GatewayMetrics:
             ["system", "kind"],
             registry=r,
         )
+        self.events = Counter(
+            "hrss_events",
+            "Wake-ups between processes (gateway/events.py), by direction (sent, received) "
+            "and kind (work, changed).",
+            ["direction", "kind"],
+            registry=r,
+        )
+        self._events_listening: tuple[str, Callable[[], bool]] | None = None
         self._operation_names = frozenset(self.settings.operation_names)
         self._breakers: dict[str, Callable[[], str]] = {}
         self._cache: GatewayCache | None = None
@@ -154,6 +162,13 @@ class GatewayMetrics:
     def watch_breaker(self, system: str, breaker_state: Callable[[], str]) -> None:
         """Report ``breaker_state()`` (``closed``, ``opened``, ``half-opened``) at each scrape."""
         self._breakers[str(system)] = breaker_state
+
+    def on_event(self, direction: str, kind: str) -> None:
+        self.events.labels(direction, kind).inc()
+
+    def watch_events(self, carrier: str, listening: Callable[[], bool]) -> None:
+        """Report whether the events carrier (``postgresql``, ``redis``) is connected."""
+        self._events_listening = (carrier, listening)
 
     def watch_cache(self, cache: GatewayCache) -> None:
         self._cache = cache
@@ -332,6 +347,7 @@ class _ScrapeTimeCollector(Collector):
 
     def collect(self) -> Iterable[Metric]:
         yield from self._breakers()
+        yield from self._events()
         yield from self._cache()
         yield from self._registrations()
 
@@ -351,6 +367,18 @@ class _ScrapeTimeCollector(Collector):
                 continue
             for state in dict.fromkeys((*BREAKER_STATES, current)):
                 family.add_metric([system, state], 1.0 if state == current else 0.0)
+        yield family
+
+    def _events(self) -> Iterator[Metric]:
+        if self._m._events_listening is None:
+            return  # in-process events: nothing to be connected to
+        carrier, listening = self._m._events_listening
+        family = GaugeMetricFamily(
+            "hrss_events_listening",
+            "1 while the process hears the other processes' wake-ups, 0 while it polls only.",
+            labels=["carrier"],
+        )
+        family.add_metric([carrier], 1.0 if listening() else 0.0)
         yield family
 
     def _cache(self) -> Iterator[Metric]:

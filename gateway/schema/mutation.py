@@ -290,6 +290,7 @@ class Mutation(FormMutation, FollowUpMutation):
             await ctx.gateway.engine_control().retry(str(id))
         except ClerkActionRefused as exc:
             raise _clerk_refused(exc) from None
+        ctx.gateway.events.work()  # its steps are due now, in whichever process works
         return Registration(data=await visible_registration(ctx, str(id)))
 
     @strawberry.mutation(
@@ -303,6 +304,7 @@ class Mutation(FormMutation, FollowUpMutation):
             await ctx.gateway.engine_control().cancel(str(id))
         except ClerkActionRefused as exc:
             raise _clerk_refused(exc) from None
+        ctx.gateway.events.work()  # its steps are due now, in whichever process works
         return Registration(data=await visible_registration(ctx, str(id)))
 
 

@@ -9,6 +9,7 @@ back as registrations whose steps a front end can follow, by query or by the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 from collections.abc import AsyncGenerator
 from decimal import Decimal
@@ -607,22 +608,25 @@ async def list_registrations(
     )
 
 
-#: How often a subscription looks for changes: the store is the one place where
-#: every gateway and worker process writes them.
-POLL_INTERVAL_S = 0.2
-
-
 async def follow(ctx: Context, registration_id: str) -> AsyncGenerator[Registration, None]:
-    """Every change of a registration, until it is final (or needs attention)."""
+    """Every change of a registration, until it is final (or needs attention).
+
+    The store says what the registration is; the gateway's events (``gateway/events.py``)
+    only say when to read it again, from whichever process changed it. Without one (a
+    wake-up lost, a process on another carrier) the next poll reads it anyway."""
     seen = -1
-    while True:
-        current = await visible_registration(ctx, registration_id)
-        if current.version != seen:
-            seen = current.version
-            yield Registration(data=current)
-        if current.state.is_final or current.state is reg.RegistrationState.NEEDS_ATTENTION:
-            return
-        await asyncio.sleep(POLL_INTERVAL_S)
+    poll_s = ctx.gateway.subscription_poll_s
+    with ctx.gateway.events.watch(registration_id) as changed:
+        while True:
+            changed.clear()  # before reading: a change during the read is not missed
+            current = await visible_registration(ctx, registration_id)
+            if current.version != seen:
+                seen = current.version
+                yield Registration(data=current)
+            if current.state.is_final or current.state is reg.RegistrationState.NEEDS_ATTENTION:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), poll_s)
 
 
 __all__ = [

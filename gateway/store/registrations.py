@@ -23,7 +23,7 @@ import builtins
 import dataclasses
 import datetime as dt
 import json
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -108,6 +108,9 @@ class Registrations:
     def __init__(self, db: Database, audit: AuditLog | None = None) -> None:
         self._db = db
         self._audit = audit
+        #: Told, once committed, which registrations changed (their version grew):
+        #: the gateway's events wake those who follow them (``gateway/events.py``).
+        self.on_change: Callable[[Sequence[str]], None] = lambda ids: None
 
     # ------------------------------------------------------------ submitting
 
@@ -321,6 +324,7 @@ class Registrations:
             if result.rowcount != 1:
                 return False
             await _bump(conn, [step.registration_id], now)
+        self.on_change([step.registration_id])
         return True
 
     async def update_registration(
@@ -363,6 +367,7 @@ class Registrations:
             if release_worker:
                 w = t.worker_locks
                 await conn.execute(sa.delete(w).where(w.c.registration_id == registration_id))
+        self.on_change([registration_id])
         return True
 
     async def schedule(
@@ -403,6 +408,7 @@ class Registrations:
         if unleased_at is not None:
             conditions.append(sa.or_(s.c.lease_until.is_(None), s.c.lease_until <= unleased_at))
         wanted = sorted(set(step_ids))
+        changed_ids: list[str] = []
         async with self._db.write() as conn:
             moved: list[str] = []
             for step_id in wanted:
@@ -421,7 +427,9 @@ class Registrations:
                 owners = await conn.execute(
                     sa.select(s.c.registration_id).where(s.c.id.in_(moved)).distinct()
                 )
-                await _bump(conn, owners.scalars(), changed)
+                changed_ids = list(owners.scalars())
+                await _bump(conn, changed_ids, changed)
+        self.on_change(changed_ids)
         return len(moved)
 
     async def amend_step(
