@@ -19,7 +19,7 @@ from adapters.social_insurance.model import SYSTEM as INSURANCE
 from adapters.social_insurance.model import AdditionRequest, RemovalRequest, StopReason
 from adapters.social_insurance.system import DECLARE_ADDITION, DECLARE_REMOVAL, STOP_REASONS
 from gateway.domain.model import Business, EmployerProfile, EndReason, RegistrationRow, System
-from gateway.registrations.model import Operation
+from gateway.registrations.model import Operation, StepKind
 from gateway.registrations.plan import (
     NotBound,
     account_reach,
@@ -136,6 +136,10 @@ def test_an_opening_registers_the_unit_for_insurance_too() -> None:
     profile = EmployerProfile("91370102MA3C4TLQ2N", "济南示例有限公司", "370102")
     on = plan_account(profile, systems=ON, **COMMON)
     assert {s.system for s in on.steps} == set(ON)
-    assert {s.stage for s in on.steps} == {0}
+    # The core systems first, together; the unit's insurance registration follows.
+    assert {(s.system, s.stage, s.kind) for s in on.steps} == {
+        *((system, 0, StepKind.CORE) for system in System),
+        (INSURANCE, 1, StepKind.FOLLOW_UP),
+    }
     assert {s.system for s in plan_account(profile, **COMMON).steps} == set(System)
     assert set(account_reach(ON)) == set(ON)
