@@ -67,7 +67,8 @@ def _standins(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Ru
         s.stop()
 
 
-def _shared(name: str, pool: dict[str, RunningStandin], tmp: Path) -> RunningStandin:
+def shared_standin(name: str, pool: dict[str, RunningStandin], tmp: Path) -> RunningStandin:
+    """The worker's stand-in ``name`` (started the first time), its faults cleared."""
     if name not in pool:
         pool[name] = start_standin(name, tmp, seed=True)
     standin = pool[name]
@@ -79,21 +80,21 @@ def _shared(name: str, pool: dict[str, RunningStandin], tmp: Path) -> RunningSta
 def employment_standin(
     _standins: dict[str, RunningStandin], tmp_path_factory: pytest.TempPathFactory
 ) -> RunningStandin:
-    return _shared("employment", _standins, tmp_path_factory.getbasetemp())
+    return shared_standin("employment", _standins, tmp_path_factory.getbasetemp())
 
 
 @pytest.fixture
 def labor_standin(
     _standins: dict[str, RunningStandin], tmp_path_factory: pytest.TempPathFactory
 ) -> RunningStandin:
-    return _shared("labor", _standins, tmp_path_factory.getbasetemp())
+    return shared_standin("labor", _standins, tmp_path_factory.getbasetemp())
 
 
 @pytest.fixture
 def unemployment_standin(
     _standins: dict[str, RunningStandin], tmp_path_factory: pytest.TempPathFactory
 ) -> RunningStandin:
-    return _shared("unemployment", _standins, tmp_path_factory.getbasetemp())
+    return shared_standin("unemployment", _standins, tmp_path_factory.getbasetemp())
 
 
 @pytest.fixture

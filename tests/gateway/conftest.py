@@ -110,11 +110,18 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return sqlite_store(tmp_path / "gateway.db")
 
 
+#: Argon2 at its cheapest, for gateways whose password hashes prove nothing.
+CHEAP_HASHES = {
+    "HRSS_ARGON2_TIME_COST": "1",
+    "HRSS_ARGON2_MEMORY_KIB": "8",
+    "HRSS_ARGON2_PARALLELISM": "1",
+}
+
+
 @pytest.fixture(autouse=True)
 def _cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HRSS_ARGON2_TIME_COST", "1")
-    monkeypatch.setenv("HRSS_ARGON2_MEMORY_KIB", "8")
-    monkeypatch.setenv("HRSS_ARGON2_PARALLELISM", "1")
+    for name, value in CHEAP_HASHES.items():
+        monkeypatch.setenv(name, value)
 
 
 @pytest.fixture
