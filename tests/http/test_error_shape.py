@@ -24,12 +24,10 @@ import pytest_asyncio
 
 from adapters.standin.process import RunningStandin
 from gateway.app import create_app
-from gateway.demo import DEMO_PASSWORD, prepare_store
+from gateway.demo import DEMO_PASSWORD
 from gateway.http.ratelimit import RateLimits
 from gateway.profile import Disclosure
-from gateway.services import Gateway
-from tests.conftest import shared_standin
-from tests.gateway.conftest import CHEAP_HASHES, gateway_config
+from tests.gateway.conftest import started_gateway, worker_standins
 
 ID = "110101199003077777"
 MOBILE = "13800138000"
@@ -298,41 +296,6 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 UNLIMITED = RateLimits(per_account="100000/minute", per_address="100000/minute")
 
 
-@contextlib.asynccontextmanager
-async def started_gateway(
-    standins: dict[str, RunningStandin], directory: Path, rate_limits: RateLimits
-) -> AsyncIterator[Gateway]:
-    """A gateway over the worker's stand-ins with its demo accounts, Argon2 at its
-    cheapest (``_cheap_password_hashes``): hashing costs seconds and proves nothing
-    about the shape of an error."""
-    with pytest.MonkeyPatch.context() as env:
-        for name, value in CHEAP_HASHES.items():
-            env.setenv(name, value)
-        config = gateway_config(
-            directory,
-            standins["employment"],
-            standins["labor"],
-            standins["unemployment"],
-            rate_limits=rate_limits,
-        )
-        gw = await Gateway.start(config)
-        try:
-            await prepare_store(gw.store)
-        except BaseException:
-            await gw.close()
-            raise
-    try:
-        yield gw
-    finally:
-        await gw.close()
-
-
-def _standins_of(pool: dict[str, RunningStandin], logs: Path) -> dict[str, RunningStandin]:
-    """The worker's shared stand-ins (``tests/conftest.py``), started if need be."""
-    names = ("employment", "labor", "unemployment")
-    return {name: shared_standin(name, pool, logs) for name in names}
-
-
 @dataclass
 class Clients:
     """An app in each profile over the one gateway, and the demo employer's token."""
@@ -348,7 +311,9 @@ async def clients(
     directory = tmp_path_factory.mktemp("error-shape")
     async with (
         started_gateway(
-            _standins_of(_standins, tmp_path_factory.getbasetemp()), directory, UNLIMITED
+            worker_standins(_standins, tmp_path_factory),
+            directory,
+            rate_limits=UNLIMITED,
         ) as gw,
         contextlib.AsyncExitStack() as stack,
     ):
@@ -427,7 +392,7 @@ async def test_rate_limited_answers_are_coded(
     standins = {"employment": employment_standin, "labor": labor_standin}
     standins["unemployment"] = unemployment_standin
     limits = RateLimits(per_account="5/minute", per_address="1000/minute")
-    async with started_gateway(standins, tmp_path, limits) as gw:
+    async with started_gateway(standins, tmp_path, rate_limits=limits) as gw:
         app = create_app(gw.config, gateway=gw)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
