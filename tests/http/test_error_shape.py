@@ -383,17 +383,20 @@ async def test_every_error_is_coded_and_echoes_nothing(
     assert_coded(response, case.code)
 
 
+@pytest.mark.parametrize("profile", ["production", "demo"])
 async def test_rate_limited_answers_are_coded(
     employment_standin: RunningStandin,
     labor_standin: RunningStandin,
     unemployment_standin: RunningStandin,
     tmp_path: Path,
+    profile: str,
 ) -> None:
     standins = {"employment": employment_standin, "labor": labor_standin}
     standins["unemployment"] = unemployment_standin
     limits = RateLimits(per_account="5/minute", per_address="1000/minute")
+    disclosure = Disclosure.demo() if profile == "demo" else Disclosure()
     async with started_gateway(standins, tmp_path, rate_limits=limits) as gw:
-        app = create_app(gw.config, gateway=gw)
+        app = create_app(gw.config, gateway=gw, disclosure=disclosure)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
             headers = {"Accept": GQL, "Authorization": f"Bearer {await sign_in(http)}"}
