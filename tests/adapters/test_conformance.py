@@ -26,6 +26,10 @@ from adapters.standin.process import RunningStandin, free_port
 from gateway.systems import AdapterError, Duplicate, NotFound, Rejected, Unavailable
 from tests.adapters.drivers import DRIVERS, Adapter, Driver, read
 
+#: The deadline of the adapters the slow cases build: long enough for a busy machine
+#: to answer the calls made before the fault, short beside the fault's delay.
+SLOW_TIMEOUT = 1.0
+
 every_system = pytest.mark.parametrize("driver", DRIVERS, ids=[d.name for d in DRIVERS])
 
 
@@ -135,14 +139,17 @@ async def test_wrong_credentials_are_rejected_not_retried(
 async def test_slow_answers_time_out_as_unavailable(
     driver: Driver, make: Callable[..., Adapter], standin: RunningStandin
 ) -> None:
-    write = await driver.new_write(make())
-    adapter = make(timeout=0.5)
-    await adapter.ping()  # what an adapter loads once (the WSDL) comes before the latency
-    standin.faults(latency_ms=1500)
+    fast = make()
+    write = await driver.new_write(fast)
+    # Its deadline, and latency well past it. What an adapter loads once (the WSDL)
+    # comes before the latency.
+    adapter = make(timeout=SLOW_TIMEOUT)
+    await adapter.ping()
+    standin.faults(latency_ms=int(3000 * SLOW_TIMEOUT))
     started = time.monotonic()
     with pytest.raises(Unavailable) as slow_read:
         await read(adapter)
-    assert time.monotonic() - started < 1.2
+    assert time.monotonic() - started < 2 * SLOW_TIMEOUT  # the deadline, not the latency
     assert slow_read.value.outcome_unknown is False
     with pytest.raises(Unavailable) as slow_write:
         await write.send(adapter)
@@ -264,16 +271,17 @@ async def test_an_error_after_the_commit_leaves_the_outcome_unknown_and_the_writ
 async def test_an_answer_lost_after_the_commit_times_out_with_the_write_done(
     driver: Driver, make: Callable[..., Adapter], standin: RunningStandin
 ) -> None:
-    write = await driver.new_write(make())
-    adapter = make(timeout=0.5)
+    fast = make()
+    write = await driver.new_write(fast)
+    adapter = make(timeout=SLOW_TIMEOUT)
     await adapter.ping()
-    standin.faults(commit_then_drop=1.0, stall_s=1.5)
+    standin.faults(commit_then_drop=1.0, stall_s=3 * SLOW_TIMEOUT)
     with pytest.raises(Unavailable) as lost:
         await write.send(adapter)
     assert lost.value.outcome_unknown is True
     assert_clean(driver, lost.value, write.secrets)
     standin.reset()
-    assert await write.committed(adapter)
+    assert await write.committed(fast)
 
 
 # ------------------------------------------------------------- personal data
