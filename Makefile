@@ -14,6 +14,12 @@ STAMP  := $(VENV)/.installed
 # machine 3 workers ran the whole suite fastest (measured in docs/testing.md).
 PYTEST_WORKERS ?= 3
 
+# Python may be told not to write compiled modules (PYTHONDONTWRITEBYTECODE): the
+# tests start many Python processes (xdist workers, stand-ins, gateways, commands)
+# that would each compile the project again, and pytest's rewritten test modules
+# too, so they keep them (__pycache__, ignored by git).
+unexport PYTHONDONTWRITEBYTECODE
+
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml

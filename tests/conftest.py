@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from httpx._transports import default as _httpx_transports
 
+from adapters.http import tls_context
 from adapters.standin.process import RunningStandin, start_standin
 
 # tests.services: the PostgreSQL, Redis and template-store fixtures, for every
@@ -28,6 +30,26 @@ pytest_plugins = ["tests.pii_scan", "tests.services"]
 
 
 PROOFS = Path(__file__).parent / "proof"
+
+_create_ssl_context = _httpx_transports.create_ssl_context
+
+
+def _shared_default_tls(verify: Any = True, cert: Any = None, trust_env: bool = True) -> Any:
+    """httpx builds TLS settings (loading the CA bundle: ~20 ms of CPU) for every
+    client made without them, and ``httpx.get``/``post``/``request`` make a client
+    per call: the tests' raw calls to the stand-ins, the identity platform and
+    ``/__sim/`` made thousands, the largest single cost of the fast tier. A client
+    made with the defaults gets the one context the gateway's own clients share
+    (``adapters.http.tls_context()``, the same settings); any other is built as
+    httpx builds it. httpx offers no public hook for this (it is its private
+    ``_transports.default`` module's name): ``tests/test_tls.py`` fails if the name
+    goes away or the patch stops applying."""
+    if verify is True and cert is None and trust_env:
+        return tls_context()
+    return _create_ssl_context(verify=verify, cert=cert, trust_env=trust_env)
+
+
+_httpx_transports.create_ssl_context = _shared_default_tls
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -46,7 +68,8 @@ def _standins(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Ru
         s.stop()
 
 
-def _shared(name: str, pool: dict[str, RunningStandin], tmp: Path) -> RunningStandin:
+def shared_standin(name: str, pool: dict[str, RunningStandin], tmp: Path) -> RunningStandin:
+    """The worker's stand-in ``name`` (started the first time), its faults cleared."""
     if name not in pool:
         pool[name] = start_standin(name, tmp, seed=True)
     standin = pool[name]
@@ -58,21 +81,21 @@ def _shared(name: str, pool: dict[str, RunningStandin], tmp: Path) -> RunningSta
 def employment_standin(
     _standins: dict[str, RunningStandin], tmp_path_factory: pytest.TempPathFactory
 ) -> RunningStandin:
-    return _shared("employment", _standins, tmp_path_factory.getbasetemp())
+    return shared_standin("employment", _standins, tmp_path_factory.getbasetemp())
 
 
 @pytest.fixture
 def labor_standin(
     _standins: dict[str, RunningStandin], tmp_path_factory: pytest.TempPathFactory
 ) -> RunningStandin:
-    return _shared("labor", _standins, tmp_path_factory.getbasetemp())
+    return shared_standin("labor", _standins, tmp_path_factory.getbasetemp())
 
 
 @pytest.fixture
 def unemployment_standin(
     _standins: dict[str, RunningStandin], tmp_path_factory: pytest.TempPathFactory
 ) -> RunningStandin:
-    return _shared("unemployment", _standins, tmp_path_factory.getbasetemp())
+    return shared_standin("unemployment", _standins, tmp_path_factory.getbasetemp())
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from jwt.algorithms import RSAAlgorithm
 
 from adapters.standin import seed as seed_data
 from adapters.standin.store import Store
+from gateway.auth import HashParams
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS signing_key (
@@ -57,8 +58,13 @@ class Records:
     def __init__(self, store: Store, *, clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self._clock = clock
-        # Default parameters: the stand-in checks passwords as a real provider would.
-        self._hasher = argon2.PasswordHasher()
+        # Default parameters: the stand-in checks passwords as a real provider would,
+        # unless the gateway's own HRSS_ARGON2_* variables say otherwise (the tests set
+        # them to Argon2's cheapest, as they do for the gateway).
+        cost = HashParams.from_env()
+        self._hasher = argon2.PasswordHasher(
+            time_cost=cost.time_cost, memory_cost=cost.memory_cost, parallelism=cost.parallelism
+        )
         self._dummy = self._hasher.hash(secrets.token_urlsafe(16))
 
     # ---------------------------------------------------------------- keys

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 from typing import Any
 
@@ -48,12 +49,20 @@ def filled(
     social_insurance: bool = False,
 ) -> bytes:
     """The template with ``rows`` typed in from its first data row."""
-    data = template(header or {}, social_insurance=social_insurance)
+    data = _template(tuple((header or {}).items()), social_insurance)
     book = openpyxl.load_workbook(io.BytesIO(data))
     type_in(book, rows, social_insurance=social_insurance)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+@functools.cache
+def _template(header: tuple[tuple[str, str | None], ...], social_insurance: bool) -> bytes:
+    """The template for a header, made once per process: writing one (its drop-down
+    lists on every row) costs more than all else a reading test does, and the tests
+    that prove the template itself call ``template`` directly."""
+    return template(dict(header), social_insurance=social_insurance)
 
 
 def type_in(

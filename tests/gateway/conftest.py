@@ -8,6 +8,7 @@ its own store and an empty cache.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ from gateway.demo import DEMO_PASSWORD, prepare_store
 from gateway.domain.model import System
 from gateway.registrations.wiring import run_worker
 from gateway.services import Gateway
+from tests.conftest import shared_standin
 from tests.services import SQL_BACKENDS, sqlite_store
 from tests.services import postgres_database as postgres_database
 
@@ -112,11 +114,57 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return sqlite_store(tmp_path / "gateway.db")
 
 
+#: Argon2 at its cheapest, for gateways whose password hashes prove nothing.
+CHEAP_HASHES = {
+    "HRSS_ARGON2_TIME_COST": "1",
+    "HRSS_ARGON2_MEMORY_KIB": "8",
+    "HRSS_ARGON2_PARALLELISM": "1",
+}
+
+
 @pytest.fixture(autouse=True)
 def _cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HRSS_ARGON2_TIME_COST", "1")
-    monkeypatch.setenv("HRSS_ARGON2_MEMORY_KIB", "8")
-    monkeypatch.setenv("HRSS_ARGON2_PARALLELISM", "1")
+    for name, value in CHEAP_HASHES.items():
+        monkeypatch.setenv(name, value)
+
+
+@contextlib.asynccontextmanager
+async def started_gateway(
+    standins: dict[str, RunningStandin], directory: Path, **settings: Any
+) -> AsyncIterator[Gateway]:
+    """The ``gateway`` fixture's gateway, for a fixture of a wider scope (one gateway
+    for a module whose tests do not change it): over the stand-ins named as
+    ``tests/conftest.py`` names them, with the demo accounts, Argon2 at its cheapest."""
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in CHEAP_HASHES.items():
+            env.setenv(name, value)
+        config = gateway_config(
+            directory,
+            standins["employment"],
+            standins["labor"],
+            standins["unemployment"],
+            **settings,
+        )
+        gw = await Gateway.start(config)
+        try:
+            await prepare_store(gw.store)
+        except BaseException:
+            await gw.close()
+            raise
+    try:
+        yield gw
+    finally:
+        await gw.close()
+
+
+def worker_standins(
+    pool: dict[str, RunningStandin], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, RunningStandin]:
+    """The worker's shared stand-ins (the ``_standins`` pool of ``tests/conftest.py``),
+    for a fixture of a wider scope than the tests' ``*_standin`` fixtures."""
+    logs = tmp_path_factory.getbasetemp()
+    names = ("employment", "labor", "unemployment")
+    return {name: shared_standin(name, pool, logs) for name in names}
 
 
 @pytest.fixture

@@ -10,22 +10,24 @@ in the demo's (introspection and "Did you mean" suggestions on).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import pytest_asyncio
 
+from adapters.standin.process import RunningStandin
 from gateway.app import create_app
 from gateway.demo import DEMO_PASSWORD
 from gateway.http.ratelimit import RateLimits
 from gateway.profile import Disclosure
-from gateway.services import Gateway
-from tests.gateway.conftest import _cheap_password_hashes as _cheap_password_hashes
-from tests.gateway.conftest import gateway as gateway
+from tests.gateway.conftest import started_gateway, worker_standins
 
 ID = "110101199003077777"
 MOBILE = "13800138000"
@@ -286,27 +288,43 @@ CASES: dict[str, Case] = {
 }
 
 
-@pytest.fixture(params=["production", "demo"])
-def profile(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+#: One gateway for the module: no case changes it (each is refused before it could),
+#: so starting a gateway and its demo accounts per case proved nothing more. Tests run
+#: on the module's event loop, the one the gateway's connections belong to.
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+#: The cases' requests are not to meet the limits; the test of the limits has its own.
+UNLIMITED = RateLimits(per_account="100000/minute", per_address="100000/minute")
 
 
-# Each test starts a gateway and its demo accounts (``gateway`` above): with
-# production Argon2 settings (``_cheap_password_hashes`` above lowers them)
-# hashing and signing in cost seconds a test, and prove nothing about the shape
-# of an error.
-@pytest.fixture
-def gateway_settings() -> dict[str, Any]:
-    return {"rate_limits": RateLimits(per_account="5/minute", per_address="1000/minute")}
+@dataclass
+class Clients:
+    """An app in each profile over the one gateway, and the demo employer's token."""
+
+    http: dict[str, httpx.AsyncClient]
+    token: str
 
 
-@pytest.fixture
-async def http(gateway: Gateway, profile: str) -> AsyncIterator[httpx.AsyncClient]:
-    disclosure = Disclosure.demo() if profile == "demo" else Disclosure()
-    app = create_app(gateway.config, gateway=gateway, disclosure=disclosure)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
-        yield client
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def clients(
+    _standins: dict[str, RunningStandin], tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Clients]:
+    directory = tmp_path_factory.mktemp("error-shape")
+    async with (
+        started_gateway(
+            worker_standins(_standins, tmp_path_factory),
+            directory,
+            rate_limits=UNLIMITED,
+        ) as gw,
+        contextlib.AsyncExitStack() as stack,
+    ):
+        http = {}
+        for profile in ("production", "demo"):
+            disclosure = Disclosure.demo() if profile == "demo" else Disclosure()
+            app = create_app(gw.config, gateway=gw, disclosure=disclosure)
+            http[profile] = await stack.enter_async_context(
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway")
+            )
+        yield Clients(http, await sign_in(http["production"]))
 
 
 async def sign_in(http: httpx.AsyncClient) -> str:
@@ -341,15 +359,15 @@ def assert_coded(response: httpx.Response, code: str) -> None:
 @pytest.mark.parametrize(
     ("name", "profile"),
     [(name, profile) for name, case in CASES.items() for profile in case.profiles],
-    indirect=["profile"],
 )
 async def test_every_error_is_coded_and_echoes_nothing(
-    http: httpx.AsyncClient, profile: str, name: str
+    clients: Clients, profile: str, name: str
 ) -> None:
     case = CASES[name]
+    http = clients.http[profile]
     headers = {"Accept": GQL}
     if case.signed_in:
-        headers["Authorization"] = f"Bearer {await sign_in(http)}"
+        headers["Authorization"] = f"Bearer {clients.token}"
     if case.content is not None:
         headers["Content-Type"] = "application/json"
     headers.update(case.headers)
@@ -365,11 +383,26 @@ async def test_every_error_is_coded_and_echoes_nothing(
     assert_coded(response, case.code)
 
 
-async def test_rate_limited_answers_are_coded(http: httpx.AsyncClient) -> None:
-    headers = {"Accept": GQL, "Authorization": f"Bearer {await sign_in(http)}"}
-    statuses = []
-    for _ in range(7):
-        r = await http.post("/graphql", json=gql(WORKER, {"n": ID}), headers=headers)
-        statuses.append(r.status_code)
+@pytest.mark.parametrize("profile", ["production", "demo"])
+async def test_rate_limited_answers_are_coded(
+    employment_standin: RunningStandin,
+    labor_standin: RunningStandin,
+    unemployment_standin: RunningStandin,
+    tmp_path: Path,
+    profile: str,
+) -> None:
+    standins = {"employment": employment_standin, "labor": labor_standin}
+    standins["unemployment"] = unemployment_standin
+    limits = RateLimits(per_account="5/minute", per_address="1000/minute")
+    disclosure = Disclosure.demo() if profile == "demo" else Disclosure()
+    async with started_gateway(standins, tmp_path, rate_limits=limits) as gw:
+        app = create_app(gw.config, gateway=gw, disclosure=disclosure)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
+            headers = {"Accept": GQL, "Authorization": f"Bearer {await sign_in(http)}"}
+            statuses = []
+            for _ in range(7):
+                r = await http.post("/graphql", json=gql(WORKER, {"n": ID}), headers=headers)
+                statuses.append(r.status_code)
     assert statuses[-1] == 429, statuses
     assert_coded(r, "RATE_LIMITED")

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from adapters.labor import LabourAdapter
-from adapters.standin.process import RunningStandin, free_port
+from adapters.standin.process import RunningStandin
 from gateway.domain.model import (
     ContractEnding,
     ContractState,
@@ -29,7 +29,7 @@ from gateway.domain.model import (
     System,
 )
 from gateway.settings import SystemSettings
-from gateway.systems import Duplicate, LabourSystem, NotFound, Rejected, Unavailable
+from gateway.systems import Duplicate, NotFound, Rejected, Unavailable
 from tests import factories
 
 SEED_RENEWED = "37010219850312002X"
@@ -92,11 +92,6 @@ async def new_employer(adapter: LabourAdapter) -> str:
 # ---------------------------------------------------------------- employers
 
 
-async def test_satisfies_the_labour_protocol(adapter: LabourAdapter) -> None:
-    assert isinstance(adapter, LabourSystem)
-    assert adapter.system is System.LABOUR
-
-
 async def test_find_and_ensure_employer(adapter: LabourAdapter) -> None:
     seeded = await adapter.find_employer(SEED_EMPLOYER)
     assert seeded is not None
@@ -114,13 +109,6 @@ async def test_find_and_ensure_employer(adapter: LabourAdapter) -> None:
     found = await adapter.find_employer(p.credit_code)
     assert found is not None
     assert found.profile == p
-
-
-async def test_ping(adapter: LabourAdapter, labor_standin: RunningStandin) -> None:
-    await adapter.ping()
-    labor_standin.faults(down=True)
-    with pytest.raises(Unavailable):
-        await adapter.ping()
 
 
 # ---------------------------------------------------------------- contracts
@@ -249,45 +237,6 @@ async def test_validation_of_person_and_employer_fields(adapter: LabourAdapter) 
     assert employer_refused.value.field == "division"
 
 
-async def test_no_personal_data_or_legacy_names_in_messages(adapter: LabourAdapter) -> None:
-    employer = await new_employer(adapter)
-    worker = person()
-    await adapter.file(employer, worker, term())
-    failures: list[Exception] = []
-    for attempt in (
-        adapter.file(employer, worker, term(dt.date(2025, 1, 1))),
-        adapter.file(employer, person(id_number="370102199001011230"), term()),
-        adapter.file(employer, person(mobile="10000000000"), term()),
-        adapter.renew(employer, factories.resident_id(), term()),
-    ):
-        with pytest.raises(Rejected) as refused:
-            await attempt
-        failures.append(refused.value)
-    for failure in failures:
-        text = str(failure)
-        for value in (
-            worker.id_number,
-            worker.mobile,
-            worker.current_address,
-            "370102199001011230",
-        ):
-            assert value
-            assert value not in text
-        assert not LEGACY_WORDS.search(text), text
-
-
-async def test_wrong_password_is_rejected_not_retryable(labor_standin: RunningStandin) -> None:
-    a = LabourAdapter.from_settings(settings_for(labor_standin, secret="not-the-password"))
-    try:
-        with pytest.raises(Rejected) as refused:
-            await a.find_employer(SEED_EMPLOYER)
-        assert not isinstance(refused.value, Unavailable | NotFound)
-        assert "not-the-password" not in str(refused.value)
-        assert refused.value.system_code == "Client.Authentication"
-    finally:
-        await a.aclose()
-
-
 # -------------------------------------------------------- batching and WSDL
 
 
@@ -359,35 +308,6 @@ async def test_service_is_bound_to_settings_url_not_the_wsdl_address(
 # ---------------------------------------------------------- unavailability
 
 
-async def test_timeout_of_a_read_is_unavailable(labor_standin: RunningStandin) -> None:
-    a = LabourAdapter.from_settings(settings_for(labor_standin, timeout=0.5))
-    try:
-        await a.ping()
-        labor_standin.faults(latency_ms=1500)
-        with pytest.raises(Unavailable) as lost:
-            await a.query([SEED_RENEWED])
-        assert lost.value.outcome_unknown is False
-    finally:
-        await a.aclose()
-
-
-async def test_lost_write_response_is_outcome_unknown(labor_standin: RunningStandin) -> None:
-    a = LabourAdapter.from_settings(settings_for(labor_standin, timeout=0.5))
-    try:
-        employer = await new_employer(a)
-        worker = person()
-        labor_standin.faults(commit_then_drop=1.0, stall_s=1.5)
-        with pytest.raises(Unavailable) as lost:
-            await a.file(employer, worker, term())
-        assert lost.value.outcome_unknown is True
-        assert worker.id_number not in str(lost.value)
-        labor_standin.reset()
-        [record] = await a.query([worker.id_number])  # it was committed all the same
-        assert record.state is ContractState.IN_FORCE
-    finally:
-        await a.aclose()
-
-
 async def test_server_error_after_commit_is_outcome_unknown(
     adapter: LabourAdapter, labor_standin: RunningStandin
 ) -> None:
@@ -403,42 +323,6 @@ async def test_server_error_after_commit_is_outcome_unknown(
     with pytest.raises(Unavailable) as after:
         await adapter.renew(employer, worker.id_number, term(dt.date(2027, 3, 1)))
     assert after.value.outcome_unknown is True
-
-
-async def test_error_rate_down_and_maintenance(
-    adapter: LabourAdapter, labor_standin: RunningStandin
-) -> None:
-    employer = await new_employer(adapter)
-    labor_standin.faults(error_rate=1.0)
-    with pytest.raises(Unavailable) as server:
-        await adapter.file(employer, person(), term())
-    assert server.value.outcome_unknown is True
-    with pytest.raises(Unavailable) as read:
-        await adapter.find_employer(SEED_EMPLOYER)
-    assert read.value.outcome_unknown is False
-
-    labor_standin.faults(error_rate=0.0, down=True)
-    with pytest.raises(Unavailable) as down:
-        await adapter.query([SEED_RENEWED])
-    assert "503" in str(down.value)
-
-    labor_standin.faults(down=False, maintenance=True, retry_after_s=17)
-    with pytest.raises(Unavailable) as maintenance:
-        await adapter.find_employer(SEED_EMPLOYER)
-    assert maintenance.value.retry_after == 17
-
-
-async def test_nothing_listening_is_unavailable_and_not_sent() -> None:
-    settings = SystemSettings(
-        System.LABOUR, f"http://127.0.0.1:{free_port()}", "gateway", "x", timeout=2.0
-    )
-    a = LabourAdapter.from_settings(settings)
-    try:
-        with pytest.raises(Unavailable) as refused:
-            await a.file("LD370102000001", person(), term())
-        assert refused.value.outcome_unknown is False
-    finally:
-        await a.aclose()
 
 
 async def test_a_value_xml_cannot_carry_is_refused_before_sending(

@@ -5,18 +5,15 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import re
-import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-import httpx
 import pytest
 
-from adapters.social_insurance import SocialInsuranceAdapter, SocialInsuranceSystem
+from adapters.social_insurance import SocialInsuranceAdapter
 from adapters.social_insurance.model import (
-    SYSTEM,
     AdditionRequest,
     Declaration,
     DeclarationKind,
@@ -28,7 +25,7 @@ from adapters.social_insurance.model import (
 from adapters.social_insurance.review import SEED_UNITS
 from adapters.social_insurance.settings import SocialInsuranceSettings
 from adapters.standin import seed
-from adapters.standin.process import RunningStandin, free_port
+from adapters.standin.process import RunningStandin
 from gateway.domain.model import Education, EmployerProfile, Gender, IdType, Person
 from gateway.systems import Duplicate, NotFound, Rejected, Unavailable
 from tests import factories
@@ -116,22 +113,6 @@ def assert_clean(error: Exception, *secrets: str | None) -> None:
 
 
 # ------------------------------------------------------------------ shape
-
-
-async def test_it_is_a_social_insurance_system(adapter: SocialInsuranceAdapter) -> None:
-    assert isinstance(adapter, SocialInsuranceSystem)
-    assert adapter.system is SYSTEM
-    assert adapter.system.value == "social_insurance"
-
-
-async def test_an_injected_client_stays_open(social_insurance_standin: RunningStandin) -> None:
-    async with httpx.AsyncClient() as client:
-        adapter = SocialInsuranceAdapter.from_settings(
-            settings_for(social_insurance_standin.url), client=client
-        )
-        await adapter.ping()
-        await adapter.aclose()
-        assert not client.is_closed
 
 
 # -------------------------------------------------------------- employers
@@ -367,72 +348,6 @@ async def test_the_quota_is_unavailable_with_retry_after_and_honouring_it_works(
     assert await adapter.find_employer(code) is not None
 
 
-async def test_slow_answers_time_out_as_unavailable(
-    make_adapter: Callable[..., SocialInsuranceAdapter], social_insurance_standin: RunningStandin
-) -> None:
-    employer_id = await new_employer(make_adapter())
-    adapter = make_adapter(timeout=0.3)
-    social_insurance_standin.faults(latency_ms=1500)
-    with pytest.raises(Unavailable) as read:
-        await adapter.insurance(IdType.RESIDENT_ID, factories.resident_id())
-    assert read.value.outcome_unknown is False
-    with pytest.raises(Unavailable) as write:
-        await adapter.declare_addition(an_addition(employer_id))
-    assert write.value.outcome_unknown is True
-
-
-async def test_nobody_listening_is_unavailable_and_surely_not_committed() -> None:
-    adapter = SocialInsuranceAdapter.from_settings(settings_for(f"http://127.0.0.1:{free_port()}"))
-    try:
-        with pytest.raises(Unavailable) as caught:
-            await adapter.declare_addition(an_addition(SEED_UNITS[0]))
-        assert caught.value.outcome_unknown is False
-    finally:
-        await adapter.aclose()
-
-
-async def test_maintenance_is_unavailable_with_retry_after(
-    adapter: SocialInsuranceAdapter, social_insurance_standin: RunningStandin
-) -> None:
-    social_insurance_standin.faults(maintenance=True, retry_after_s=45)
-    for call in (adapter.ping, lambda: adapter.declare_addition(an_addition(SEED_UNITS[0]))):
-        with pytest.raises(Unavailable) as caught:
-            await call()
-        assert (caught.value.retry_after, caught.value.outcome_unknown) == (45, False)
-
-
-async def test_server_errors_are_unavailable_and_unknown_only_for_writes(
-    adapter: SocialInsuranceAdapter, social_insurance_standin: RunningStandin
-) -> None:
-    employer_id = await new_employer(adapter)
-    social_insurance_standin.faults(error_rate=1.0)
-    with pytest.raises(Unavailable) as read:
-        await adapter.find_employer(factories.credit_code())
-    assert read.value.outcome_unknown is False
-    with pytest.raises(Unavailable) as write:
-        await adapter.declare_removal(a_removal(an_addition(employer_id)))
-    assert write.value.outcome_unknown is True
-    social_insurance_standin.faults(error_rate=0.0, down=True)
-    with pytest.raises(Unavailable) as down:
-        await adapter.ping()
-    assert (down.value.retry_after, down.value.outcome_unknown) == (None, False)
-
-
-async def test_wrong_credentials_are_rejected_not_retried(
-    make_adapter: Callable[..., SocialInsuranceAdapter],
-) -> None:
-    adapter = make_adapter(app_secret="not-the-secret")
-    for call in (
-        adapter.ping,
-        lambda: adapter.insurance(IdType.RESIDENT_ID, factories.resident_id()),
-    ):
-        with pytest.raises(Rejected) as caught:
-            await call()
-        assert not isinstance(caught.value, NotFound | Duplicate)
-        assert caught.value.system_code == "4010"
-        assert "not-the-secret" not in str(caught.value)
-
-
 async def test_a_wrong_sm4_key_is_refused_going_and_unreadable_coming(
     make_adapter: Callable[..., SocialInsuranceAdapter], adapter: SocialInsuranceAdapter
 ) -> None:
@@ -448,38 +363,3 @@ async def test_a_wrong_sm4_key_is_refused_going_and_unreadable_coming(
     assert "id_number" in str(coming.value)
     for error in (going.value, coming.value):
         assert_clean(error, request.person.id_number, request.person.name)
-
-
-async def test_a_dripping_answer_is_cut_off_by_the_overall_deadline() -> None:
-    """Each byte comes well within httpx's read timeout, the whole never does."""
-
-    async def drip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.readuntil(b"\r\n\r\n")
-        writer.write(
-            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n"
-        )
-        try:
-            for _ in range(100):
-                writer.write(b" ")
-                await writer.drain()
-                await asyncio.sleep(0.1)
-        except (ConnectionError, OSError):
-            pass
-        finally:
-            writer.close()
-
-    server = await asyncio.start_server(drip, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    adapter = SocialInsuranceAdapter.from_settings(
-        settings_for(f"http://127.0.0.1:{port}", timeout=0.6)
-    )
-    try:
-        started = time.monotonic()
-        with pytest.raises(Unavailable) as caught:
-            await adapter.withdraw("SL1")
-        assert time.monotonic() - started < 1.5
-        assert caught.value.outcome_unknown is True
-    finally:
-        await adapter.aclose()
-        server.close()
-        await server.wait_closed()
