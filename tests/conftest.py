@@ -105,7 +105,7 @@ def social_insurance_standin(
     """The social insurance stand-in, its faults cleared and its quota off: a quick run
     of tests easily makes more than 20 requests a second (the tests of the quota turn
     it back on)."""
-    standin = _shared("social-insurance", _standins, tmp_path_factory.getbasetemp())
+    standin = shared_standin("social-insurance", _standins, tmp_path_factory.getbasetemp())
     standin.faults(quota_per_s=0)
     return standin
 
