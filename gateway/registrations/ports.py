@@ -16,6 +16,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from gateway.domain.model import System
 from gateway.registrations.model import (
     Business,
     Registration,
@@ -162,6 +163,14 @@ class RegistrationStore(Protocol):
         ``unleased_at``, without a live lease then: a decision taken on an earlier
         read never overturns a step that moved on since. Bumps the registrations'
         ``version``; returns how many steps changed."""
+        ...
+
+    async def wake(self, system: System, *, now: dt.datetime) -> int:
+        """Make due at ``now`` the steps of ``system`` that wait for their next
+        attempt (a later ``next_attempt_at``, no live lease, the registration
+        under way): the system is back, and a backoff that grew while it was
+        down must not keep them idle. Nothing else about them changes; returns
+        how many there were."""
         ...
 
     async def expire_submissions(self, now: dt.datetime) -> int:
