@@ -40,8 +40,8 @@ from gateway.domain.model import (
     Person,
     RegistrationRow,
 )
-from gateway.registrations.engine import run_worker
 from gateway.registrations.model import Channel
+from gateway.registrations.wiring import run_worker
 from gateway.services import Gateway
 
 HIRE = """mutation($w: [HireInput!]!, $k: String!) {

@@ -41,7 +41,7 @@ from gateway.observability import GatewayMetrics, HttpMetricsMiddleware, Request
 from gateway.observability.registrations import refresh_registrations
 from gateway.oidc import OidcVerifier, ProvenEmployer, ProviderUnavailable
 from gateway.profile import Disclosure, RequestLimits
-from gateway.registrations.engine import run_worker
+from gateway.registrations.wiring import run_worker
 from gateway.schema import build_schema
 from gateway.schema.context import Context, build_context
 from gateway.services import Gateway

@@ -140,7 +140,7 @@ def _worker(args: argparse.Namespace) -> int:
     import signal
 
     from gateway.config import GatewayConfig
-    from gateway.registrations.engine import run_worker
+    from gateway.registrations.wiring import run_worker
     from gateway.services import Gateway
 
     config = GatewayConfig.load(args.config)

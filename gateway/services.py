@@ -175,7 +175,7 @@ class Gateway:
 
     def engine_control(self) -> Engine:
         """An engine for a clerk's retry or cancel (the worker loop runs elsewhere)."""
-        from gateway.registrations.engine import engine_for
+        from gateway.registrations.wiring import engine_for
 
         return engine_for(self)
 

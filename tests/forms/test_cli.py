@@ -13,7 +13,7 @@ import uvicorn
 from adapters.standin.process import free_port
 from gateway.app import create_app
 from gateway.cli import main
-from gateway.registrations.engine import run_worker
+from gateway.registrations.wiring import run_worker
 from gateway.services import Gateway
 from tests.forms.support import hire_row, type_in
 from tests.gateway.conftest import GraphQLClient

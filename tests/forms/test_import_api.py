@@ -18,8 +18,8 @@ from adapters.standin.seed import EMPLOYERS
 from gateway.app import create_app
 from gateway.domain.model import System
 from gateway.forms.settings import FormSettings
-from gateway.registrations.engine import run_worker
 from gateway.registrations.ports import RegistrationFilter
+from gateway.registrations.wiring import run_worker
 from gateway.services import Gateway
 from tests.forms.support import filled, hire_row, type_in
 from tests.gateway.conftest import GraphQLClient, error_codes, writes

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from gateway.registrations.engine import run_worker
+from gateway.registrations.wiring import run_worker
 from gateway.services import Gateway
 from tests.forms.test_import_api import stored, upload
 from tests.gateway.conftest import GraphQLClient

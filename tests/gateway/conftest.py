@@ -23,7 +23,7 @@ from gateway.app import create_app
 from gateway.config import GatewayConfig
 from gateway.demo import DEMO_PASSWORD, prepare_store
 from gateway.domain.model import System
-from gateway.registrations.engine import run_worker
+from gateway.registrations.wiring import run_worker
 from gateway.services import Gateway
 from tests.services import SQL_BACKENDS, sqlite_store
 from tests.services import postgres_database as postgres_database

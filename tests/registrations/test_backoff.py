@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from gateway.config import GatewayConfig
 from gateway.registrations.backoff import Backoff
-from gateway.registrations.engine import backoff_for
+from gateway.registrations.wiring import backoff_for
 
 attempts = st.integers(min_value=1, max_value=10_000)
 seconds = st.floats(min_value=0, max_value=3600, allow_nan=False)

@@ -172,11 +172,8 @@ async def test_an_undo_already_done_counts_as_done(
     assert systems[undone].stats().get(revoke) == 1
 
 
-class DiesBeforeDeciding(Engine):
-    """A worker that dies after saving each step's result, before deciding what follows."""
-
-    async def _advance(self, registration_id: str) -> None:
-        return None
+async def _never_decides(registration_id: str) -> None:
+    return None
 
 
 async def carried_out_undecided(
@@ -184,7 +181,8 @@ async def carried_out_undecided(
 ) -> Registration:
     """The registration once a dying worker has carried out every step it could."""
     dying = make_engine(owner="dying")
-    dying.__class__ = DiesBeforeDeciding
+    # It dies after saving each step's result, before deciding what follows.
+    dying.steps.advance = _never_decides
     while await dying.run_once():
         pass
     left = await store.registrations.get(registration_id)
@@ -234,7 +232,7 @@ async def test_a_late_decision_never_overturns_a_finished_compensation(
     assert done.state is RegistrationState.COMPENSATED
     assert step_of(done, System.EMPLOYMENT).state is StepState.UNDONE
 
-    await make_engine(owner="late")._decide(earlier, dt.datetime.now(dt.UTC))
+    await make_engine(owner="late").decide(earlier, dt.datetime.now(dt.UTC))
 
     after = await store.registrations.get(registration.id)
     assert after is not None

@@ -144,7 +144,7 @@ async def test_a_lost_lease_stops_the_worker_that_had_it(
     # The slow worker carries on with its stale copy: its first save fails and
     # it sends nothing.
     slow = Engine(store.registrations, engine.adapters, owner="slow-worker")
-    await slow._carry_out(claimed[0])
+    await slow.carry_out(claimed[0])
     assert sum(systems[System.EMPLOYMENT].stats().values()) == 0
     assert sum(systems[System.LABOUR].stats().values()) == 0
     current = await store.registrations.get(registration.id)

@@ -15,8 +15,8 @@ import pytest
 
 from adapters.standin.process import RunningStandin
 from gateway.domain.model import System
-from gateway.registrations.engine import engine_for, run_worker
 from gateway.registrations.model import RegistrationState
+from gateway.registrations.wiring import engine_for, run_worker
 from gateway.services import Gateway
 from tests.gateway.conftest import gateway_config
 from tests.registrations.support import Adapters, at_rest, employed, hire_row, submit

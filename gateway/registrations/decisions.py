@@ -1,0 +1,381 @@
+"""What follows from a registration's stored state: decided without any I/O.
+
+After every step (and in the periodic sweep, and after a clerk's retry or
+cancel) the engine reads the registration with its steps and asks ``decide``
+what to store next: a short list of intended writes, which it then applies in
+order. Each write carries the states it was decided from (``expect``,
+``unleased_at``), so that the store refuses it once the registration or step
+has moved on: a decision taken on an older read (another worker decided
+meanwhile, a sweep's page) never overturns a newer one, and taking the same
+decision twice changes nothing the second time.
+
+Which operations a system can undo is passed in (``undoable``): it is the
+systems' business, not the decisions'.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from gateway.domain.model import System
+from gateway.registrations import messages
+from gateway.registrations.model import (
+    Business,
+    Operation,
+    Registration,
+    RegistrationState,
+    Step,
+    StepError,
+    StepState,
+)
+from gateway.registrations.plan import step_request
+
+#: A registration going forward, not yet refused, stuck or finished.
+FORWARD = (RegistrationState.ACCEPTED, RegistrationState.IN_PROGRESS)
+#: Step states in which some worker will still take the step.
+ACTIVE = frozenset({StepState.PENDING, StepState.SENDING, StepState.UNKNOWN, StepState.UNDOING})
+#: Registration states the sweep looks at (the others are final or wait for a person).
+UNDER_WAY = (
+    RegistrationState.ACCEPTED,
+    RegistrationState.IN_PROGRESS,
+    RegistrationState.COMPENSATING,
+)
+
+
+# ================================================================ the writes
+
+
+@dataclass(frozen=True, slots=True)
+class SetRegistrationState:
+    """``RegistrationStore.update_registration``: only from a state in ``expect``."""
+
+    state: RegistrationState
+    expect: tuple[RegistrationState, ...]
+    failure: StepError | None = None
+    release_worker: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleSteps:
+    """``RegistrationStore.schedule``: due at ``at``, only from a state in ``expect``
+    (and, with ``unleased_at``, only without a live lease then)."""
+
+    ids: tuple[str, ...]
+    at: dt.datetime
+    expect: tuple[StepState, ...]
+    state: StepState | None = None
+    deadline_at: dt.datetime | None = None
+    unleased_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Bind:
+    """Record each system's id of the unit an account opening found or opened;
+    ``payload`` is the opening's (its profile, should the unit be unknown yet)."""
+
+    credit_code: str
+    ids: Mapping[System, str]
+    payload: Mapping[str, object] = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class InvalidateEmployer:
+    """Forget the cached record of the unit an account opening changed."""
+
+    credit_code: str
+
+
+@dataclass(frozen=True, slots=True)
+class InvalidateWorker:
+    """Forget the cached records of a worker in the systems written to (or maybe
+    written to), each with the unit it was written for."""
+
+    id_number: str
+    written: Mapping[System, str | None]
+
+
+Write = SetRegistrationState | ScheduleSteps | Bind | InvalidateEmployer | InvalidateWorker
+
+
+# ============================================================== the decisions
+
+
+def decide(
+    registration: Registration,
+    now: dt.datetime,
+    *,
+    step_deadline: dt.timedelta,
+    undoable: Collection[Operation],
+) -> list[Write]:
+    """What follows from ``registration`` as read: nothing when it is final or
+    waits for a person; compensation once refused or cancelled; a person when
+    a step is stuck; the end when every step is done; else the next stage."""
+    if registration.state.is_final:
+        return []
+    if compensating(registration):
+        return _compensate(registration, now, step_deadline=step_deadline, undoable=undoable)
+    if registration.state is RegistrationState.NEEDS_ATTENTION:
+        return []  # a person decides
+    steps = registration.steps
+    if any(s.state is StepState.STUCK for s in steps):
+        return [SetRegistrationState(RegistrationState.NEEDS_ATTENTION, expect=FORWARD)]
+    if all(s.state is StepState.DONE for s in steps):
+        writes: list[Write] = []
+        if registration.business is Business.OPEN_ACCOUNT:
+            ids = {s.system: s.reference for s in steps if s.reference}
+            writes.append(Bind(registration.credit_code, ids, registration.payload))
+        # Before the state changes: whoever sees COMPLETED then reads fresh records.
+        writes += _invalidate(registration)
+        writes.append(
+            SetRegistrationState(RegistrationState.COMPLETED, expect=FORWARD, release_worker=True)
+        )
+        return writes
+    writes = []
+    if registration.state is RegistrationState.ACCEPTED:
+        writes.append(
+            SetRegistrationState(
+                RegistrationState.IN_PROGRESS, expect=(RegistrationState.ACCEPTED,)
+            )
+        )
+    for stage in sorted({s.stage for s in steps}):
+        group = [s for s in steps if s.stage == stage]
+        if all(s.state is StepState.DONE for s in group):
+            continue
+        # The first stage not done: its steps are due once the earlier are.
+        waiting = tuple(
+            s.id for s in group if s.state is StepState.PENDING and s.next_attempt_at is None
+        )
+        if waiting:
+            writes.append(
+                ScheduleSteps(waiting, at=now, expect=(StepState.PENDING,), unleased_at=now)
+            )
+        break
+    return writes
+
+
+def _compensate(
+    registration: Registration,
+    now: dt.datetime,
+    *,
+    step_deadline: dt.timedelta,
+    undoable: Collection[Operation],
+) -> list[Write]:
+    steps = registration.steps
+    failure = registration.failure or first_refusal(registration)
+    if registration.state is RegistrationState.NEEDS_ATTENTION and registration.failure:
+        return []  # a compensation that got stuck: a person decides
+    writes: list[Write] = []
+    if registration.state is not RegistrationState.COMPENSATING:
+        # Whether this write or another's made it COMPENSATING, the steps
+        # below are undone or skipped only from the states they are in.
+        writes.append(
+            SetRegistrationState(
+                RegistrationState.COMPENSATING,
+                expect=(*FORWARD, RegistrationState.NEEDS_ATTENTION),
+                failure=failure,
+            )
+        )
+    # Steps that no one is sending can be changed here; one in flight keeps
+    # its lease and its worker decides again once it has saved its result.
+    undo = tuple(s.id for s in steps if s.state is StepState.DONE and s.operation in undoable)
+    if undo:
+        writes.append(
+            ScheduleSteps(
+                undo,
+                at=now,
+                expect=(StepState.DONE,),
+                state=StepState.UNDOING,
+                deadline_at=now + step_deadline,
+            )
+        )
+    # Steps never sent are skipped by the worker that takes them (under its
+    # lease); here they are only made due now, unless a worker holds one
+    # (the store checks the lease when it writes, not on this older read).
+    skip = tuple(
+        s.id
+        for s in steps
+        if s.state is StepState.PENDING and (s.next_attempt_at is None or s.next_attempt_at > now)
+    )
+    if skip:
+        writes.append(ScheduleSteps(skip, at=now, expect=(StepState.PENDING,), unleased_at=now))
+    if undo or skip or not all(settled(s, undoable) for s in steps):
+        return writes
+    stuck = any(s.state is StepState.STUCK for s in steps)
+    if stuck:
+        state = RegistrationState.NEEDS_ATTENTION
+    elif failure.code == messages.CANCELLED:
+        state = RegistrationState.CANCELLED
+    else:
+        state = RegistrationState.COMPENSATED
+    writes += _invalidate(registration)
+    # A registration that needs attention keeps its worker locked: a clerk
+    # may still retry it, and nothing else may be filed for that worker meanwhile.
+    writes.append(
+        SetRegistrationState(
+            state,
+            expect=(RegistrationState.COMPENSATING,),
+            failure=failure,
+            release_worker=not stuck,
+        )
+    )
+    return writes
+
+
+def _invalidate(registration: Registration) -> list[Write]:
+    """The cached records this registration wrote (or may have)."""
+    if registration.business is Business.OPEN_ACCOUNT:
+        return [InvalidateEmployer(registration.credit_code)]
+    if registration.person_key is None:
+        return []
+    id_number = registration.person_key.partition(":")[2]
+    written: dict[System, str | None] = {}
+    for step in registration.steps:
+        if step.attempts > 0 or step.state in (StepState.DONE, StepState.UNDONE):
+            written[step.system] = getattr(step_request(step), "employer_id", None)
+    return [InvalidateWorker(id_number, written)] if written else []
+
+
+# ====================================================== a clerk's decisions
+
+
+def retry(
+    registration: Registration,
+    now: dt.datetime,
+    *,
+    step_deadline: dt.timedelta,
+    undoable: Collection[Operation],
+) -> list[Write]:
+    """A clerk retries a registration that needs attention: its stuck steps go
+    back to work, each with a new deadline; a stuck compensation is resumed."""
+    resumed = registration.failure is not None
+    writes: list[Write] = list(
+        requeue(registration, now, now + step_deadline, compensating=resumed, undoable=undoable)
+    )
+    # A second clerk acting at the same time finds it moved: nothing more to do.
+    writes.append(
+        SetRegistrationState(
+            RegistrationState.COMPENSATING if resumed else RegistrationState.IN_PROGRESS,
+            expect=(RegistrationState.NEEDS_ATTENTION,),
+        )
+    )
+    return writes
+
+
+def cancel(
+    registration: Registration,
+    now: dt.datetime,
+    *,
+    step_deadline: dt.timedelta,
+    undoable: Collection[Operation],
+) -> list[Write]:
+    """A clerk cancels a registration that needs attention: what it did is
+    undone. One whose compensation got stuck keeps the refusal as its failure."""
+    writes: list[Write] = list(
+        requeue(registration, now, now + step_deadline, compensating=True, undoable=undoable)
+    )
+    # The registration becomes takeable only now, after its steps are set.
+    writes.append(
+        SetRegistrationState(
+            RegistrationState.COMPENSATING,
+            expect=(RegistrationState.NEEDS_ATTENTION,),
+            failure=registration.failure or messages.cancelled(),
+        )
+    )
+    return writes
+
+
+def requeue(
+    registration: Registration,
+    now: dt.datetime,
+    deadline: dt.datetime,
+    *,
+    compensating: bool,
+    undoable: Collection[Operation],
+) -> list[ScheduleSteps]:
+    """Which steps go back to work, and in which state, due ``now``.
+
+    Grouped by the state each step was read in and the one it goes to, in the
+    order the groups are first met; a step that moved since (another clerk's
+    retry) is left alone by the store.
+    """
+    groups: dict[tuple[StepState, StepState | None], list[str]] = {}
+    for step in registration.steps:
+        state: StepState | None
+        if step.state is StepState.STUCK:
+            if step.reference is not None or undo_impossible(step):
+                # A stuck undo; one without a reference is checked again
+                # (a clerk may have revoked it by hand since).
+                state = StepState.UNDOING
+            else:
+                # Asked before anything is sent, even if never sent: one query
+                # costs less than a double write should two clerks retry at once.
+                state = StepState.UNKNOWN
+        elif compensating and step.state is StepState.DONE and step.operation in undoable:
+            state = StepState.UNDOING
+        elif step.state in ACTIVE and step.next_attempt_at is not None:
+            state = None  # keeps its state; a new deadline and due now
+        elif compensating and step.state is StepState.PENDING:
+            state = None  # a later stage never started: due now, to be skipped
+        else:
+            continue
+        groups.setdefault((step.state, state), []).append(step.id)
+    return [
+        ScheduleSteps(tuple(ids), at=now, expect=(was,), state=state, deadline_at=deadline)
+        for (was, state), ids in groups.items()
+    ]
+
+
+# ============================================================== what is read
+
+
+def at_rest(registration: Registration) -> bool:
+    """Finished, or waiting for a person: no worker acts for it."""
+    return registration.state.is_final or registration.state is RegistrationState.NEEDS_ATTENTION
+
+
+def compensating(registration: Registration) -> bool:
+    """Refused or cancelled: read from what is stored durably, never from a flag
+    that a concurrent write could have overtaken."""
+    return registration.failure is not None or any(
+        s.state is StepState.REFUSED for s in registration.steps
+    )
+
+
+def first_refusal(registration: Registration) -> StepError:
+    for step in registration.steps:
+        if step.state is StepState.REFUSED and step.last_error is not None:
+            return step.last_error
+    return StepError(
+        messages.SYSTEM_REJECTED, "有系统拒绝办理", "A system refused the registration"
+    )
+
+
+def settled(step: Step, undoable: Collection[Operation]) -> bool:
+    """Nothing more to do for this step in a compensation."""
+    if step.state is StepState.DONE:
+        return step.operation not in undoable
+    return step.state in (
+        StepState.UNDONE,
+        StepState.SKIPPED,
+        StepState.REFUSED,
+        StepState.STUCK,
+    )
+
+
+def takeable(step: Step) -> bool:
+    """A worker will take this step (now or at its next attempt)."""
+    if step.state is StepState.PENDING:
+        return step.next_attempt_at is not None
+    return step.state in ACTIVE
+
+
+def undo_impossible(step: Step) -> bool:
+    return step.last_error is not None and step.last_error.code == messages.UNDO_IMPOSSIBLE
+
+
+def stalled(registrations: Sequence[Registration]) -> list[Registration]:
+    """Those under way with no step left for a worker to take: a worker died
+    between finishing a step and deciding what follows."""
+    return [r for r in registrations if not any(takeable(s) for s in r.steps)]

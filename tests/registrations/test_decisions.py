@@ -1,0 +1,414 @@
+"""What follows from a registration's stored state, decided without a store.
+
+Each case is a registration as a worker might read it (planned as the service
+plans it, its steps then put in the states of the case) and the writes
+``decisions.decide`` (or a clerk's ``retry`` / ``cancel``) must intend, in order.
+The engine tests show the same decisions applied to a real store.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import pytest
+
+from adapters.standin.seed import EMPLOYERS
+from gateway.domain.model import System
+from gateway.registrations import decisions, messages
+from gateway.registrations.decisions import (
+    FORWARD,
+    Bind,
+    InvalidateEmployer,
+    InvalidateWorker,
+    ScheduleSteps,
+    SetRegistrationState,
+    Write,
+)
+from gateway.registrations.model import (
+    Channel,
+    Operation,
+    Registration,
+    StepError,
+)
+from gateway.registrations.model import RegistrationState as R
+from gateway.registrations.model import StepState as S
+from gateway.registrations.plan import new_id, plan_account
+from gateway.registrations.step import UNDOABLE
+from tests.registrations.support import end_row, hire_row, plan, unit_ids
+
+NOW = dt.datetime(2024, 5, 1, 8, 0, tzinfo=dt.UTC)
+DEADLINE = dt.timedelta(minutes=5)
+LATER = NOW + dt.timedelta(minutes=1)
+EARLIER = NOW - dt.timedelta(seconds=1)
+
+E, L, U = System.EMPLOYMENT, System.LABOUR, System.UNEMPLOYMENT
+
+REFUSAL = StepError(messages.SYSTEM_REJECTED, "拒绝", "refused", system_code="LD1001")
+UNDO_IMPOSSIBLE = messages.undo_impossible(L, Operation.END_CONTRACT)
+PASSED = messages.deadline_passed(E, Operation.REGISTER_EMPLOYMENT)
+#: The failure of a refusal whose step kept no error.
+GENERAL_REFUSAL = StepError(
+    messages.SYSTEM_REJECTED, "有系统拒绝办理", "A system refused the registration"
+)
+
+
+@dataclass(frozen=True)
+class At:
+    """A step as read: its state, when it is next due, what it has done."""
+
+    state: S
+    due: dt.datetime | None = None
+    attempts: int = 0
+    reference: str | None = None
+    error: StepError | None = None
+
+
+def pending(due: dt.datetime | None = None) -> At:
+    return At(S.PENDING, due)
+
+
+def sent(state: S, *, reference: str | None = "REF", error: StepError | None = None) -> At:
+    """A step that was sent once (done, refused, undone, stuck...)."""
+    return At(state, None, 1, reference if state is not S.REFUSED else None, error)
+
+
+# ----------------------------------------------------------- what is expected
+
+
+@dataclass(frozen=True)
+class Sched:
+    """A ``ScheduleSteps`` of the steps of these systems."""
+
+    systems: tuple[System, ...]
+    expect: tuple[S, ...]
+    state: S | None = None
+    deadline: bool = False
+    unleased: bool = False
+
+
+@dataclass(frozen=True)
+class Inval:
+    """An ``InvalidateWorker`` of the worker at the unit in these systems."""
+
+    systems: tuple[System, ...]
+
+
+Expected = SetRegistrationState | Sched | Inval
+
+
+def done(state: R, failure: StepError | None = None, *, release: bool = True) -> Expected:
+    """The compensation's last write."""
+    return SetRegistrationState(
+        state, expect=(R.COMPENSATING,), failure=failure, release_worker=release
+    )
+
+
+def compensating(failure: StepError) -> Expected:
+    return SetRegistrationState(
+        R.COMPENSATING, expect=(*FORWARD, R.NEEDS_ATTENTION), failure=failure
+    )
+
+
+UNDO = (S.DONE,)
+COMPLETED = SetRegistrationState(R.COMPLETED, expect=FORWARD, release_worker=True)
+STARTED = SetRegistrationState(R.IN_PROGRESS, expect=(R.ACCEPTED,))
+
+
+# ------------------------------------------------------------------ the cases
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    business: str  # "hire": E ∥ L; "end": (E ∥ L) then U
+    state: R
+    steps: dict[System, At]
+    expected: list[Expected]
+    failure: StepError | None = None
+    undoable: frozenset[Operation] = field(default=UNDOABLE)
+
+
+# fmt: off
+CASES = [
+    # ---------------------------------------------------------------- forward
+    Case("accepted, first stage due: started", "hire", R.ACCEPTED,
+         {E: pending(NOW), L: pending(NOW)}, [STARTED]),
+    Case("in progress, a step in flight: nothing", "hire", R.IN_PROGRESS,
+         {E: sent(S.DONE), L: At(S.SENDING, NOW, 1)}, []),
+    Case("first stage done: the next one is due now", "end", R.IN_PROGRESS,
+         {E: sent(S.DONE), L: sent(S.DONE), U: pending()},
+         [Sched((U,), (S.PENDING,), unleased=True)]),
+    Case("first stage not done: the next one waits", "end", R.IN_PROGRESS,
+         {E: sent(S.DONE), L: pending(LATER), U: pending()}, []),
+    Case("next stage already due: nothing", "end", R.IN_PROGRESS,
+         {E: sent(S.DONE), L: sent(S.DONE), U: pending(NOW)}, []),
+    Case("accepted with a stage done: started, then the next stage", "end", R.ACCEPTED,
+         {E: sent(S.DONE), L: sent(S.DONE), U: pending()},
+         [STARTED, Sched((U,), (S.PENDING,), unleased=True)]),
+    Case("all done: the caches, then completed", "hire", R.IN_PROGRESS,
+         {E: sent(S.DONE), L: sent(S.DONE)}, [Inval((E, L)), COMPLETED]),
+    Case("all done from accepted: completed", "end", R.ACCEPTED,
+         {E: sent(S.DONE), L: sent(S.DONE), U: sent(S.DONE)}, [Inval((E, L, U)), COMPLETED]),
+    Case("a step stuck: needs attention", "end", R.IN_PROGRESS,
+         {E: sent(S.STUCK, reference=None, error=PASSED), L: sent(S.DONE), U: pending()},
+         [SetRegistrationState(R.NEEDS_ATTENTION, expect=FORWARD)]),
+    Case("needs attention: a person decides", "hire", R.NEEDS_ATTENTION,
+         {E: sent(S.STUCK, reference=None, error=PASSED), L: sent(S.DONE)}, []),
+    # ----------------------------------------------------------- final states
+    *(
+        Case(f"{state.value}: nothing", "hire", state,
+             {E: sent(S.UNDONE), L: sent(S.REFUSED, error=REFUSAL)}, [], failure=REFUSAL)
+        for state in (R.COMPLETED, R.COMPENSATED, R.CANCELLED)
+    ),
+    Case("completed with a step refused since: nothing", "hire", R.COMPLETED,
+         {E: sent(S.DONE), L: sent(S.REFUSED, error=REFUSAL)}, []),
+    # ----------------------------------------------------------- compensation
+    Case("refused: compensating, the done step undone", "hire", R.IN_PROGRESS,
+         {E: sent(S.DONE), L: sent(S.REFUSED, error=REFUSAL)},
+         [compensating(REFUSAL), Sched((E,), UNDO, S.UNDOING, deadline=True)]),
+    Case("refused: the stage never started is skipped", "end", R.IN_PROGRESS,
+         {E: sent(S.DONE), L: sent(S.REFUSED, error=REFUSAL), U: pending()},
+         [compensating(REFUSAL), Sched((E,), UNDO, S.UNDOING, deadline=True),
+          Sched((U,), (S.PENDING,), unleased=True)]),
+    Case("refused: a step backing off is made due to be skipped", "end", R.IN_PROGRESS,
+         {E: pending(LATER), L: sent(S.REFUSED, error=REFUSAL), U: pending()},
+         [compensating(REFUSAL), Sched((E, U), (S.PENDING,), unleased=True)]),
+    Case("refused: a step due now is left to its worker", "hire", R.IN_PROGRESS,
+         {E: pending(EARLIER), L: sent(S.REFUSED, error=REFUSAL)}, [compensating(REFUSAL)]),
+    Case("refused: a step in flight is left to its worker", "hire", R.IN_PROGRESS,
+         {E: At(S.SENDING, NOW, 1), L: sent(S.REFUSED, error=REFUSAL)}, [compensating(REFUSAL)]),
+    Case("refused without an error: the general refusal", "hire", R.ACCEPTED,
+         {E: pending(EARLIER), L: At(S.REFUSED, None, 1)}, [compensating(GENERAL_REFUSAL)]),
+    Case("compensating, being undone: nothing more", "hire", R.COMPENSATING,
+         {E: At(S.UNDOING, NOW, 1, "REF"), L: sent(S.REFUSED, error=REFUSAL)}, [],
+         failure=REFUSAL),
+    Case("compensating, all undone: compensated", "end", R.COMPENSATING,
+         {E: sent(S.UNDONE), L: sent(S.REFUSED, error=REFUSAL), U: At(S.SKIPPED)},
+         [Inval((E, L)), done(R.COMPENSATED, REFUSAL)], failure=REFUSAL),
+    Case("cancelled by a clerk: cancelled", "hire", R.COMPENSATING,
+         {E: sent(S.UNDONE), L: At(S.SKIPPED)},
+         [Inval((E,)), done(R.CANCELLED, messages.cancelled())], failure=messages.cancelled()),
+    Case("compensation stuck: needs attention, the worker kept locked", "hire", R.COMPENSATING,
+         {E: sent(S.STUCK, error=UNDO_IMPOSSIBLE), L: sent(S.REFUSED, error=REFUSAL)},
+         [Inval((E, L)), done(R.NEEDS_ATTENTION, REFUSAL, release=False)], failure=REFUSAL),
+    Case("compensation stuck, waiting: a person decides", "hire", R.NEEDS_ATTENTION,
+         {E: sent(S.STUCK, error=UNDO_IMPOSSIBLE), L: sent(S.REFUSED, error=REFUSAL)}, [],
+         failure=REFUSAL),
+    Case("stuck, then refused: compensating ends waiting for a person", "hire",
+         R.NEEDS_ATTENTION,
+         {E: sent(S.STUCK, reference=None, error=PASSED), L: sent(S.REFUSED, error=REFUSAL)},
+         [compensating(REFUSAL), Inval((E, L)), done(R.NEEDS_ATTENTION, REFUSAL, release=False)]),
+    Case("a write no system can undo stays done", "hire", R.IN_PROGRESS,
+         {E: sent(S.DONE), L: sent(S.REFUSED, error=REFUSAL)},
+         [compensating(REFUSAL), Inval((E, L)), done(R.COMPENSATED, REFUSAL)],
+         undoable=frozenset()),
+]
+# fmt: on
+
+
+def shaped(case: Case) -> Registration:
+    """The case's registration: planned as the service plans it, then read in
+    the case's states."""
+    hired = hire_row()
+    row = hired if case.business == "hire" else end_row(hired)
+    _, (registration,) = plan([row], deadline=DEADLINE)
+    assert {s.system for s in registration.steps} == set(case.steps)
+    steps = []
+    for step in registration.steps:
+        at = case.steps[step.system]
+        steps.append(
+            dataclasses.replace(
+                step,
+                state=at.state,
+                next_attempt_at=at.due,
+                attempts=at.attempts,
+                reference=at.reference,
+                last_error=at.error,
+            )
+        )
+    return dataclasses.replace(registration, state=case.state, failure=case.failure, steps=steps)
+
+
+def meant(registration: Registration, expected: Sequence[Expected]) -> list[Write]:
+    ids: dict[System, str] = {s.system: s.id for s in registration.steps}
+    assert registration.person_key is not None
+    writes: list[Write] = []
+    for e in expected:
+        if isinstance(e, Sched):
+            writes.append(
+                ScheduleSteps(
+                    tuple(ids[s] for s in e.systems),
+                    at=NOW,
+                    expect=e.expect,
+                    state=e.state,
+                    deadline_at=NOW + DEADLINE if e.deadline else None,
+                    unleased_at=NOW if e.unleased else None,
+                )
+            )
+        elif isinstance(e, Inval):
+            units = unit_ids()
+            writes.append(
+                InvalidateWorker(
+                    registration.person_key.partition(":")[2], {s: units[s] for s in e.systems}
+                )
+            )
+        else:
+            writes.append(e)
+    return writes
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_what_follows_a_stored_state(case: Case) -> None:
+    registration = shaped(case)
+    writes = decisions.decide(registration, NOW, step_deadline=DEADLINE, undoable=case.undoable)
+    assert writes == meant(registration, case.expected)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_every_write_is_conditional_on_what_was_read(case: Case) -> None:
+    """Each intended write names the states it was decided from, and the one it
+    moves from is among them: the store refuses it once anything moved on."""
+    registration = shaped(case)
+    states = {s.id: s.state for s in registration.steps}
+    for write in decisions.decide(
+        registration, NOW, step_deadline=DEADLINE, undoable=case.undoable
+    ):
+        if isinstance(write, SetRegistrationState):
+            assert write.expect
+            assert not any(e.is_final for e in write.expect)
+        elif isinstance(write, ScheduleSteps):
+            assert write.expect
+            assert all(states[i] in write.expect for i in write.ids)
+
+
+def test_a_finished_account_opening_binds_the_units_ids_then_completes() -> None:
+    profile = EMPLOYERS[1].profile
+    registration = plan_account(
+        profile,
+        submission_id=new_id(),
+        channel=Channel.GOVERNMENT_PORTAL,
+        actor_id=None,
+        actor_username=None,
+        warnings=[],
+        now=NOW,
+        step_deadline=DEADLINE,
+    )
+    ids = {E: "E-1", L: "L-1", U: "U-1"}
+    for step in registration.steps:
+        step.state, step.reference = S.DONE, ids[step.system]
+    registration.state = R.IN_PROGRESS
+
+    writes = decisions.decide(registration, NOW, step_deadline=DEADLINE, undoable=UNDOABLE)
+
+    assert writes == [
+        Bind(profile.credit_code, ids, registration.payload),
+        InvalidateEmployer(profile.credit_code),
+        COMPLETED,
+    ]
+
+
+def test_an_account_opening_refused_in_one_system_keeps_the_units_opened() -> None:
+    registration = plan_account(
+        EMPLOYERS[1].profile,
+        submission_id=new_id(),
+        channel=Channel.GOVERNMENT_PORTAL,
+        actor_id=None,
+        actor_username=None,
+        warnings=[],
+        now=NOW,
+        step_deadline=DEADLINE,
+    )
+    for step in registration.steps:
+        step.state, step.reference = S.DONE, "X"
+    registration.steps[1].state, registration.steps[1].last_error = S.REFUSED, REFUSAL
+    registration.state = R.IN_PROGRESS
+
+    writes = decisions.decide(registration, NOW, step_deadline=DEADLINE, undoable=UNDOABLE)
+
+    assert writes == [
+        compensating(REFUSAL),
+        InvalidateEmployer(registration.credit_code),
+        done(R.COMPENSATED, REFUSAL),
+    ]
+
+
+# ------------------------------------------------------------- a clerk's plans
+
+
+@dataclass(frozen=True)
+class ClerkCase:
+    name: str
+    command: Callable[..., list[Write]]
+    business: str
+    steps: dict[System, At]
+    expected: list[Expected]
+    failure: StepError | None = None
+
+
+def back(state: R, failure: StepError | None = None) -> Expected:
+    return SetRegistrationState(state, expect=(R.NEEDS_ATTENTION,), failure=failure)
+
+
+# fmt: off
+CLERK_CASES = [
+    ClerkCase("retry: a step stuck unsent is asked before it is sent again",
+              decisions.retry, "hire",
+              {E: sent(S.STUCK, reference=None, error=PASSED), L: sent(S.DONE)},
+              [Sched((E,), (S.STUCK,), S.UNKNOWN, deadline=True), back(R.IN_PROGRESS)]),
+    ClerkCase("retry: a stuck undo with its reference is undone again",
+              decisions.retry, "hire",
+              {E: sent(S.STUCK, error=PASSED), L: sent(S.REFUSED, error=REFUSAL)},
+              [Sched((E,), (S.STUCK,), S.UNDOING, deadline=True), back(R.COMPENSATING)],
+              failure=REFUSAL),
+    ClerkCase("retry: an undo found impossible is checked again",
+              decisions.retry, "end",
+              {E: sent(S.UNDONE), L: sent(S.STUCK, reference=None, error=UNDO_IMPOSSIBLE),
+               U: sent(S.REFUSED, error=REFUSAL)},
+              [Sched((L,), (S.STUCK,), S.UNDOING, deadline=True), back(R.COMPENSATING)],
+              failure=REFUSAL),
+    ClerkCase("retry: a step backing off keeps its state, due now with a new deadline",
+              decisions.retry, "end",
+              {E: sent(S.STUCK, reference=None, error=PASSED), L: At(S.UNKNOWN, LATER, 2),
+               U: pending()},
+              [Sched((E,), (S.STUCK,), S.UNKNOWN, deadline=True),
+               Sched((L,), (S.UNKNOWN,), deadline=True), back(R.IN_PROGRESS)]),
+    ClerkCase("cancel: done undone, stuck asked, never started skipped",
+              decisions.cancel, "end",
+              {E: sent(S.DONE), L: sent(S.STUCK, reference=None, error=PASSED), U: pending()},
+              [Sched((E,), (S.DONE,), S.UNDOING, deadline=True),
+               Sched((L,), (S.STUCK,), S.UNKNOWN, deadline=True),
+               Sched((U,), (S.PENDING,), deadline=True),
+               back(R.COMPENSATING, messages.cancelled())]),
+    ClerkCase("cancel: a stuck compensation keeps its refusal",
+              decisions.cancel, "hire",
+              {E: sent(S.STUCK, error=PASSED), L: sent(S.REFUSED, error=REFUSAL)},
+              [Sched((E,), (S.STUCK,), S.UNDOING, deadline=True),
+               back(R.COMPENSATING, REFUSAL)],
+              failure=REFUSAL),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize("case", CLERK_CASES, ids=[c.name for c in CLERK_CASES])
+def test_what_a_clerks_command_puts_back_to_work(case: ClerkCase) -> None:
+    registration = shaped(
+        Case(case.name, case.business, R.NEEDS_ATTENTION, case.steps, [], failure=case.failure)
+    )
+    writes = case.command(registration, NOW, step_deadline=DEADLINE, undoable=UNDOABLE)
+    assert writes == meant(registration, case.expected)
+
+
+def test_the_sweep_looks_again_only_at_registrations_no_worker_will_take() -> None:
+    waiting = shaped(
+        Case("", "end", R.IN_PROGRESS, {E: sent(S.DONE), L: sent(S.DONE), U: pending()}, [])
+    )
+    backing_off = shaped(
+        Case("", "hire", R.IN_PROGRESS, {E: sent(S.DONE), L: At(S.UNKNOWN, LATER, 1)}, [])
+    )
+    undoing = shaped(
+        Case("", "hire", R.COMPENSATING, {E: At(S.UNDOING, NOW, 1, "R"), L: sent(S.REFUSED)}, [])
+    )
+    assert decisions.stalled([waiting, backing_off, undoing]) == [waiting]
