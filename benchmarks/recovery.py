@@ -6,8 +6,13 @@ live through the same outage side by side: one whose worker probes a system
 whose breaker is open and takes its waiting steps as soon as it answers
 (``HRSS_SYSTEM_PROBE_INTERVAL_S``, 1 s), one that never probes and leaves the
 steps to their backoff (1 s doubling up to 5 minutes) and the breaker to its
-recovery time (30 s), as before. Printed: how long after the return every
-registration was completed, for each, and their ratio. Target: within 10 s.
+recovery time (30 s), as before. Printed: how long after the return the first
+and the last registration were completed, for each, and their ratio. Target:
+all within 10 s.
+
+What the second gateway waits depends on where the outage ends in its
+breaker's cycle (it lets one call try every 30 s) and on the steps' backoff;
+what the first waits after its probe is how fast its worker carries 200 hires.
 
 Run: ``.venv/bin/python -m benchmarks.recovery`` (``make bench`` runs it too).
 ``BENCH_OUTAGE_S`` and ``BENCH_REGISTRATIONS`` change the outage and the count.
@@ -28,8 +33,8 @@ from adapters.standin.seed import EMPLOYERS
 from benchmarks.common import standins, start_gateway
 from benchmarks.registrations import hire_row
 from gateway.demo import demo_people
-from gateway.registrations.wiring import run_worker
 from gateway.registrations.model import Channel
+from gateway.registrations.wiring import run_worker
 from gateway.services import Gateway
 
 #: A probe interval no outage of the benchmark reaches: the worker never probes.
@@ -54,16 +59,20 @@ async def submit(gw: Gateway, n: int, born_from: dt.date) -> list[str]:
     return ids
 
 
-async def completed(gw: Gateway, ids: list[str]) -> float:
-    """When (``time.monotonic()``) the last of ``ids`` reached a final state."""
-    for registration_id in ids:
-        while True:
+async def completed(gw: Gateway, ids: list[str]) -> tuple[float, float]:
+    """When (``time.monotonic()``) the first and the last of ``ids`` reached a final state."""
+    pending = set(ids)
+    first: float | None = None
+    while pending:
+        for registration_id in list(pending):
             found = await gw.store.registrations.get(registration_id)
             assert found is not None
             if found.state.is_final:
-                break
-            await asyncio.sleep(0.05)
-    return time.monotonic()
+                pending.discard(registration_id)
+                first = first or time.monotonic()
+        await asyncio.sleep(0.05)
+    assert first is not None
+    return first, time.monotonic()
 
 
 async def main() -> None:
@@ -103,12 +112,13 @@ async def main() -> None:
         ends = await asyncio.gather(*(completed(gw, ids[name]) for name, gw in gateways.items()))
         stop.set()
         await asyncio.gather(*workers)
-        took = {name: end - back for name, end in zip(gateways, ends, strict=True)}
-        for name, seconds in took.items():
-            print(f"   {name:14} all completed {seconds:6.1f} s after the return")
-        probing, left = took["probing"], took["backoff only"]
-        print(f"   ratio backoff only / probing: {left / max(probing, 0.001):.1f}")
-        print(f"   target: within 10 s of the return: {'met' if probing <= 10 else 'NOT met'}")
+        took = {name: (a - back, z - back) for name, (a, z) in zip(gateways, ends, strict=True)}
+        print(f"   {'':14}{'first completed':>17}{'all completed':>15}   (s after the return)")
+        for name, (a, z) in took.items():
+            print(f"   {name:14}{a:>17.1f}{z:>15.1f}")
+        probing, left = took["probing"][1], took["backoff only"][1]
+        print(f"   ratio backoff only / probing (all completed): {left / max(probing, 0.001):.1f}")
+        print(f"   target, all within 10 s of the return: {'met' if probing <= 10 else 'NOT met'}")
         for gw in gateways.values():
             await gw.close()
 
