@@ -51,6 +51,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.graph
 	$(BIN)/python -m benchmarks.registrations
 	$(BIN)/python -m benchmarks.resilience
+	$(BIN)/python -m benchmarks.recovery
 	$(BIN)/python -m benchmarks.forms
 
 clean:

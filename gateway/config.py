@@ -89,6 +89,9 @@ class GatewayConfig:
     #: full jitter, from ``step_backoff_base_s`` up to ``step_backoff_cap_s``.
     step_backoff_base_s: float = 1.0
     step_backoff_cap_s: float = 300.0
+    #: How often a worker asks a system whose breaker is open whether it is back;
+    #: its waiting steps are taken at once when it answers (gateway/registrations/recovery.py).
+    system_probe_interval_s: float = 1.0
     #: Per system: circuit breaker, read retries (see gateway/resilience.py).
     breaker_threshold: int = 5
     breaker_recovery_s: float = 30.0
@@ -237,6 +240,9 @@ class GatewayConfig:
             "worker_lease_s": pick("worker_lease_s", d.worker_lease_s, float),
             "step_backoff_base_s": pick("step_backoff_base_s", d.step_backoff_base_s, float),
             "step_backoff_cap_s": pick("step_backoff_cap_s", d.step_backoff_cap_s, float),
+            "system_probe_interval_s": pick(
+                "system_probe_interval_s", d.system_probe_interval_s, float
+            ),
             "breaker_threshold": pick("breaker_threshold", d.breaker_threshold, int),
             "breaker_recovery_s": pick("breaker_recovery_s", d.breaker_recovery_s, float),
             "read_attempts": pick("read_attempts", d.read_attempts, int),

@@ -37,7 +37,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from purgatory import AsyncCircuitBreakerFactory
-from purgatory.domain.model import HALF_OPENED, OPENED, Context, OpenedState
+from purgatory.domain.model import HALF_OPENED, OPENED, Context, HalfOpenedState, OpenedState
 from purgatory.service._async.circuitbreaker import AsyncCircuitBreaker
 from tenacity import AsyncRetrying, RetryCallState
 
@@ -195,6 +195,38 @@ class Resilient(Generic[A]):
 
     async def aclose(self) -> None:
         await self._adapter.aclose()
+
+    async def probe(self) -> bool:
+        """Whether the system answers now, asked even while the breaker is open.
+
+        The probe is the one call a half-open breaker lets through, taken before
+        the recovery time is over: an answer closes the breaker at once, a
+        failure keeps it open (its recovery time starts again). A worker probes
+        a system that failed, so that the steps waiting for it are taken as
+        soon as it is back rather than at their backoff or at the breaker's
+        recovery time. False also when another call is trying already.
+        """
+        breaker = await self._breakers.get_breaker(
+            self._circuit,
+            threshold=self.policy.breaker_threshold,
+            ttl=self.policy.breaker_recovery_s,
+        )
+        self._context = context = breaker.context
+        if context.state == OPENED and not self._probing:
+            # Nothing awaits between the check and the change: no other probe
+            # can slip in between.
+            context.set_state(HalfOpenedState())
+        started = asyncio.get_running_loop().time()
+        deadline = started + self.policy.deadline_s
+        try:
+            await self._observed(
+                "ping",
+                started,
+                self._attempt("ping", self._adapter.ping, deadline, bounded=True),
+            )
+        except Unavailable:
+            return False
+        return True
 
     def __getattr__(self, name: str) -> Any:
         """The adapter's own methods, each call through the bulkhead and the breaker:

@@ -32,9 +32,10 @@ periodic sweep for a worker that died in between: that decision is idempotent.
 The parts: ``runner`` (claim, lease, the loop, the sweep), ``step`` (one step:
 send, reconcile, undo, and what each system is asked), ``decisions`` (what
 follows from a stored state, without I/O), ``clerk`` (retry, cancel; a
-follow-up's retry and cancel); this
-module puts them together and applies the decisions. ``wiring`` builds an
-engine from a gateway's configuration.
+follow-up's retry and cancel); this module puts them together and applies the
+decisions. ``recovery`` takes the steps waiting for a system that was down as
+soon as it answers again. ``wiring`` builds an engine from a gateway's
+configuration.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ from gateway.registrations.decisions import (
 from gateway.registrations.model import Operation, Registration, RegistrationState, Step
 from gateway.registrations.plan import from_payload
 from gateway.registrations.ports import AuditAs, RegistrationStore
+from gateway.registrations.recovery import Recovery
 from gateway.registrations.runner import Runner
 from gateway.registrations.step import UNDOABLE, StepWorker
 from gateway.store.model import BindingConflict, EmployerNotFound, EmployerRecord
@@ -123,6 +125,7 @@ class Engine:
         clock: Callable[[], dt.datetime] = utc_now,
         step_deadline: dt.timedelta = dt.timedelta(hours=24),
         sweep_interval: float = 30.0,
+        probe_interval: float | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -140,6 +143,21 @@ class Engine:
         self.step_deadline = step_deadline
         self.sweep_interval = sweep_interval
         self.call_timeout = call_timeout = lease.total_seconds() / 3
+        #: Set when a system that was down answers again (its steps were made due).
+        self.back = asyncio.Event()
+        #: With a ``probe_interval``: a system whose breaker a step found open is
+        #: asked every that many seconds whether it is back (``recovery``).
+        self.recovery = (
+            None
+            if probe_interval is None
+            else Recovery(
+                store,
+                self.adapters,
+                clock=clock,
+                interval=probe_interval,
+                on_back=lambda _system, _woken: self.back.set(),
+            )
+        )
         self.steps = StepWorker(
             store,
             self.adapters,
@@ -149,6 +167,7 @@ class Engine:
             clock=clock,
             call_timeout=call_timeout,
             advance=self.advance,
+            on_unavailable=None if self.recovery is None else self.recovery.failed,
         )
         self.runner = Runner(
             store,
@@ -184,7 +203,11 @@ class Engine:
         nudge: asyncio.Event | None = None,
     ) -> None:
         """Carry steps out until ``stop`` is set (see ``Runner.run``)."""
-        await self.runner.run(stop, poll_interval, nudge)
+        try:
+            await self.runner.run(stop, poll_interval, nudge, back=self.back)
+        finally:
+            if self.recovery is not None:
+                await self.recovery.aclose()
 
     async def sweep(self) -> int:
         """Decide again for every registration under way with no step left to take."""

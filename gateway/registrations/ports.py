@@ -16,6 +16,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from gateway.domain.model import System
 from gateway.registrations.model import (
     Business,
     Registration,
@@ -196,6 +197,14 @@ class RegistrationStore(Protocol):
         one transaction. Only while the step is in a state of ``expect`` without a live
         lease and the registration in ``while_registration``; False, with nothing
         written, otherwise. Bumps the registration's ``version``."""
+        ...
+
+    async def wake(self, system: System, *, now: dt.datetime) -> int:
+        """Make due at ``now`` the steps of ``system`` that wait for their next
+        attempt (a later ``next_attempt_at``, no live lease, the registration
+        under way): the system is back, and a backoff that grew while it was
+        down must not keep them idle. Nothing else about them changes; returns
+        how many there were."""
         ...
 
     async def expire_submissions(self, now: dt.datetime) -> int:

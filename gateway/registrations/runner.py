@@ -66,6 +66,8 @@ class Runner:
         stop: asyncio.Event,
         poll_interval: float = 1.0,
         nudge: asyncio.Event | None = None,
+        *,
+        back: asyncio.Event | None = None,
     ) -> None:
         """Carry steps out until ``stop`` is set.
 
@@ -73,7 +75,8 @@ class Runner:
         slow system does not hold back the others, and a finished step wakes
         the loop at once (its next stage is due now). One step's failure is
         logged and never stops the loop. ``nudge`` wakes it as soon as something is
-        submitted in the same process; other processes' submissions wait for the poll.
+        submitted, ``back`` as soon as a system that was down answers again (its
+        waiting steps were made due: ``recovery``).
         """
         loop = asyncio.get_running_loop()
         in_flight: set[asyncio.Task[None]] = set()
@@ -88,8 +91,9 @@ class Runner:
         try:
             while not stop.is_set():
                 wake.clear()
-                if nudge is not None:
-                    nudge.clear()
+                others = [e for e in (nudge, back) if e is not None]
+                for event in others:
+                    event.clear()
                 if loop.time() >= next_sweep:
                     await _logged("sweep", self.sweep())
                     next_sweep = loop.time() + self.sweep_interval
@@ -100,7 +104,7 @@ class Runner:
                         task = asyncio.create_task(self.carry_out(step))
                         in_flight.add(task)
                         task.add_done_callback(finished)
-                await _first_of(stop, wake, *([nudge] if nudge else []), within=poll_interval)
+                await _first_of(stop, wake, *others, within=poll_interval)
         finally:
             # Graceful: let the calls under way end (each is bounded by the call
             # timeout). Cancelled instead, a step stays SENDING and the next

@@ -72,6 +72,7 @@ class StepWorker(AwaitingDeclarations):
         clock: Callable[[], dt.datetime],
         call_timeout: float,
         advance: Callable[[str], Awaitable[None]],
+        on_unavailable: Callable[[System], None] | None = None,
     ) -> None:
         self.store = store
         self.adapters = adapters
@@ -81,6 +82,8 @@ class StepWorker(AwaitingDeclarations):
         self.clock = clock
         self.call_timeout = call_timeout
         self.advance = advance
+        #: Told of every system a step found unavailable (``recovery.Recovery.failed``).
+        self.on_unavailable = on_unavailable
 
     async def guarded(self, step: Step) -> None:
         """``carry_out``, logging instead of raising."""
@@ -331,6 +334,8 @@ class StepWorker(AwaitingDeclarations):
             delay,
         )
         await self._save(step, keep_lease=False)
+        if isinstance(exc, Unavailable) and self.on_unavailable is not None:
+            self.on_unavailable(step.system)
 
     async def _finish(self, step: Step, state: StepState, error: StepError | None = None) -> None:
         """A state no worker takes (until a clerk or a compensation says so)."""

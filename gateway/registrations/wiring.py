@@ -37,6 +37,7 @@ def engine_for(gateway: Gateway, **overrides: Any) -> Engine:
         "concurrency": config.worker_concurrency,
         "step_deadline": dt.timedelta(seconds=config.step_deadline_s),
         "backoff": backoff_for(config),
+        "probe_interval": config.system_probe_interval_s,
         # Through a lambda: a test that moves the gateway's clock moves the worker's.
         "clock": lambda: gateway.clock(),
     }

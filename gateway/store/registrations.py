@@ -515,6 +515,23 @@ class Registrations:
             await _bump(conn, [registration_id], now)
         return True
 
+    async def wake(self, system: System, *, now: dt.datetime) -> int:
+        """Make due at ``now`` every step waiting for ``system`` to be tried again;
+        see ``RegistrationStore.wake``."""
+        s, r = t.steps, t.registrations
+        waiting = sa.and_(
+            s.c.system == System(system).value,
+            s.c.state.in_(_WORKABLE),
+            s.c.next_attempt_at > now,
+            sa.or_(s.c.lease_until.is_(None), s.c.lease_until < now),
+            sa.exists().where(r.c.id == s.c.registration_id, r.c.state.not_in(_AT_REST)),
+        )
+        async with self._db.write() as conn:
+            result = await conn.execute(
+                sa.update(s).where(waiting).values(next_attempt_at=now, updated_at=now)
+            )
+        return int(result.rowcount or 0)
+
 
 # ------------------------------------------------------------------ writing
 

@@ -859,3 +859,37 @@ async def test_list_filters_and_pages_newest_first(store: Store) -> None:
     for bad in ("nonsense", "ZW1wbG95ZXI6OTE"):  # the second is an employers cursor
         with pytest.raises(InvalidCursor):
             await store.registrations.list(RegistrationFilter(), first=3, after=bad)
+
+
+async def test_wake_makes_due_now_only_the_waiting_steps_of_that_system(store: Store) -> None:
+    subs = [submission() for _ in range(3)]
+    waiting, _held, resting = [await submit_one(store, worker(s), s) for s in subs]
+    await store.registrations.update_registration(
+        resting.id, state=RegistrationState.NEEDS_ATTENTION, now=NOW
+    )
+    hour = dt.timedelta(hours=1)
+    claimed = await store.registrations.claim("w1", now=NOW, lease=LEASE, limit=10)
+    assert len(claimed) == 4  # resting's steps are never taken
+    for step in claimed:
+        if step.registration_id == waiting.id:
+            # Backed off far ahead, its lease dropped: waiting for its system.
+            step.state = StepState.PENDING
+            step.next_attempt_at = NOW + hour
+            step.lease_owner, step.lease_until = None, None
+        else:
+            step.next_attempt_at = NOW + hour  # still held by w1's live lease
+        assert await store.registrations.save_step(step, owner="w1", now=NOW)
+
+    later = NOW + 2 * SECOND
+    assert await store.registrations.wake(System.LABOUR, now=later) == 1
+    assert await store.registrations.wake(System.UNEMPLOYMENT, now=later) == 0
+    due = await store.registrations.claim("w2", now=later, lease=LEASE, limit=10)
+    assert [(s.registration_id, s.system) for s in due] == [(waiting.id, System.LABOUR)]
+    # Its state, attempts and error are as they were: only when it is due changed.
+    assert due[0].state is StepState.PENDING
+    # Nothing left to wake: what is due now is not woken again.
+    assert await store.registrations.wake(System.LABOUR, now=later) == 0
+    fresh = await store.registrations.get(waiting.id)
+    assert fresh is not None
+    employment = step_of(fresh, Operation.REGISTER_EMPLOYMENT)
+    assert employment.next_attempt_at == NOW + hour
