@@ -29,7 +29,7 @@ from __future__ import annotations
 import functools
 import importlib
 import logging
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -280,7 +280,7 @@ def adapter_as(adapter: SystemAdapter, kind: type[Any]) -> Any:
 class Registry:
     """The registered systems, in registration order (the built-ins first)."""
 
-    def __init__(self, specs: Iterator[SystemSpec] | tuple[SystemSpec, ...] | list[SystemSpec]):
+    def __init__(self, specs: Iterable[SystemSpec]) -> None:
         self._specs: dict[System, SystemSpec] = {}
         self._names: dict[str, SystemSpec] = {}
         self._aliases: dict[str, SystemSpec] = {}
@@ -415,7 +415,7 @@ def _discover() -> Iterator[SystemSpec]:
 @functools.cache
 def registry() -> Registry:
     """Every system: the built-ins, then those of installed distributions."""
-    return Registry(list(_discover()))
+    return Registry(_discover())
 
 
 def reload() -> Registry:
