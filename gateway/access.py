@@ -132,6 +132,12 @@ class Access:
         """A registration that needs attention (one it may reach)."""
         return self.principal.role in (Role.CLERK, Role.ADMIN)
 
+    def may_retry_or_cancel_follow_up(self) -> bool:
+        """A follow-up left after a completed core (of a registration it may reach):
+        whoever may submit for that employer (the employer, a clerk of its
+        division), or retry and cancel (clerks, administrators)."""
+        return self.may_submit_registrations() or self.may_retry_or_cancel()
+
     def registration_scope(self) -> RegistrationScope:
         """The registrations this caller may list."""
         p = self.principal

@@ -137,6 +137,9 @@ class PlanStep:
     ``build(row, employer_id)`` makes the payload from the checked row and the
     unit's id in that system; ``when(row)`` says whether the row takes the step
     (known before the row is checked: only its business and flags may count).
+    A step a system adds to another's business is a follow-up by default: it
+    waits for the core and its refusal never undoes it (``follow_up=False``
+    makes it part of the core, which stands or falls together).
     """
 
     business: Business
@@ -144,6 +147,7 @@ class PlanStep:
     stage: int
     build: Callable[[RegistrationRow, str], Any]
     when: Callable[[RegistrationRow], bool] = lambda row: True
+    follow_up: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +184,9 @@ class SystemSpec:
 
     ``enabled_by_default`` False: a deployment switches it on (``HRSS_<KEY>_ENABLED``
     or ``enabled = true`` in its table); ``in_demo``: ``serve --demo`` switches it on.
-    ``opens_accounts``: opening an employer's account opens (or binds) the unit there.
+    ``opens_accounts``: opening an employer's account opens (or binds) the unit there;
+    with ``opens_accounts_after_core`` as a follow-up, once the unit is open in the
+    core systems (its refusal then never holds the account back).
     """
 
     system: System
@@ -196,6 +202,7 @@ class SystemSpec:
     already_undone: frozenset[str] = frozenset()
     plan: tuple[PlanStep, ...] = ()
     opens_accounts: bool = True
+    opens_accounts_after_core: bool = False
     enabled_by_default: bool = True
     in_demo: bool = True
     aliases: tuple[str, ...] = ()

@@ -196,6 +196,8 @@ SPEC = SystemSpec(
         PlanStep(Business.HIRE, DECLARE_ADDITION, 1, addition_of),
         PlanStep(Business.END, DECLARE_REMOVAL, 1, removal_of),
     ),
+    # The unit's insurance registration follows its opening in the core systems.
+    opens_accounts_after_core=True,
     enabled_by_default=False,
     in_demo=True,
     secrets=("app_secret", "sm4_key"),

@@ -1,4 +1,6 @@
-"""A clerk's commands on a registration that needs attention: retry, cancel.
+"""A clerk's commands on a registration that needs attention: retry, cancel; and
+on a follow-up left after a completed core (the employer's too): retry it, with
+corrected data, or cancel it alone.
 
 What each command changes is planned by ``decisions.retry`` and
 ``decisions.cancel`` from the registration as read; every write is conditional
@@ -8,14 +10,27 @@ both win. The registration is then decided again at once, as a worker would.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from typing import Any
 
 from gateway.registrations import decisions
-from gateway.registrations.decisions import Write
-from gateway.registrations.model import Operation, Registration, RegistrationState
-from gateway.registrations.ports import RegistrationStore
+from gateway.registrations.decisions import AmendStep, SetRegistrationState, Write
+from gateway.registrations.followups import (
+    FollowUpActionRefused,
+    not_correctable_now,
+    waiting_follow_up,
+)
+from gateway.registrations.model import (
+    Operation,
+    Registration,
+    RegistrationState,
+    Step,
+    StepState,
+)
+from gateway.registrations.ports import AuditAs, RegistrationStore
 
 # The engine's parts log as the engine: one name for operators to follow.
 log = logging.getLogger("gateway.registrations.engine")
@@ -91,6 +106,79 @@ class Clerk:
         await self.apply(registration, writes, now)
         log.info("registration %s cancelled by a clerk", registration.id)
         return await self._after(registration.id)
+
+    async def retry_follow_up(
+        self,
+        registration_id: str,
+        operation: Operation,
+        *,
+        payload: Mapping[str, Any] | None = None,
+        row: Mapping[str, Any] | None = None,
+        audit_as: AuditAs | None = None,
+    ) -> Registration:
+        """Send a refused or stuck follow-up of a registration whose core is complete
+        again, with a new deadline; with ``payload`` (and the corrected ``row`` it
+        was planned from) what it sends is replaced first. The core stays."""
+        registration, step = await self._waiting(registration_id, operation)
+        if payload is not None and step.state is not StepState.REFUSED:
+            raise not_correctable_now(step)
+        now = self.clock()
+        amend, resume = decisions.retry_follow_up(step, now, step_deadline=self.step_deadline)
+        amend = dataclasses.replace(amend, payload=payload, row=row)
+        await self._amend(registration, amend, resume, now, audit_as)
+        log.info("registration %s: follow-up %s retried", registration.id, operation.value)
+        return await self._after(registration.id)
+
+    async def cancel_follow_up(
+        self, registration_id: str, operation: Operation, *, audit_as: AuditAs | None = None
+    ) -> Registration:
+        """Cancel a refused or stuck follow-up alone: the core stays as filed, and
+        with nothing else waiting the registration completes."""
+        registration, step = await self._waiting(registration_id, operation)
+        now = self.clock()
+        amend, resume = decisions.cancel_follow_up(step)
+        await self._amend(registration, amend, resume, now, audit_as)
+        log.info("registration %s: follow-up %s cancelled", registration.id, operation.value)
+        return await self._after(registration.id)
+
+    async def _waiting(
+        self, registration_id: str, operation: Operation
+    ) -> tuple[Registration, Step]:
+        registration = await self.store.get(registration_id)
+        if registration is None:
+            raise _not_found()
+        return registration, waiting_follow_up(registration, operation)
+
+    async def _amend(
+        self,
+        registration: Registration,
+        amend: AmendStep,
+        resume: SetRegistrationState,
+        now: dt.datetime,
+        audit_as: AuditAs | None,
+    ) -> None:
+        changed = await self.store.amend_step(
+            amend.step_id,
+            registration_id=registration.id,
+            expect=amend.expect,
+            while_registration=RegistrationState.NEEDS_ATTENTION,
+            now=now,
+            state=amend.state,
+            error=amend.error,
+            next_attempt_at=amend.next_attempt_at,
+            deadline_at=amend.deadline_at,
+            payload=None if amend.payload is None else dict(amend.payload),
+            row=None if amend.row is None else dict(amend.row),
+            audit_as=audit_as,
+        )
+        if not changed:
+            # Another person (or a worker) acted on it since it was read.
+            raise FollowUpActionRefused(
+                "FOLLOW_UP_NOT_WAITING",
+                "该后续事项刚刚已由他人处理，请刷新后再看",
+                "Someone else has just acted on this follow-up; look at it again",
+            )
+        await self.apply(registration, [resume], now)
 
     async def _needing_attention(self, registration_id: str) -> Registration:
         registration = await self.store.get(registration_id)

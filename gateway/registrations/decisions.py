@@ -11,6 +11,13 @@ decision twice changes nothing the second time.
 
 Which operations a system can undo is passed in (``undoable``): it is the
 systems' business, not the decisions'.
+
+Core steps stand or fall together: a core refusal compensates everything done,
+follow-ups included. A follow-up's refusal compensates nothing: once no step is
+under way the registration waits for a person (``NEEDS_ATTENTION``, its core
+complete), who retries that follow-up or cancels it alone (``SKIPPED``: the
+registration then completes). A record a follow-up found already there (not
+written by this registration) is never undone.
 """
 
 from __future__ import annotations
@@ -20,7 +27,12 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from gateway.domain.model import System
-from gateway.registrations import messages
+from gateway.registrations import followups, messages
+from gateway.registrations.followups import (
+    finished,
+    ours_to_undo,
+    refused_follow_up,
+)
 from gateway.registrations.model import (
     Business,
     Operation,
@@ -28,6 +40,7 @@ from gateway.registrations.model import (
     RegistrationState,
     Step,
     StepError,
+    StepKind,
     StepState,
 )
 from gateway.registrations.plan import step_request
@@ -99,6 +112,21 @@ class InvalidateWorker:
 Write = SetRegistrationState | ScheduleSteps | Bind | InvalidateEmployer | InvalidateWorker
 
 
+@dataclass(frozen=True, slots=True)
+class AmendStep:
+    """``RegistrationStore.amend_step``: a person's change to one follow-up at rest,
+    only from a state in ``expect`` while the registration needs attention."""
+
+    step_id: str
+    expect: tuple[StepState, ...]
+    state: StepState
+    error: StepError | None
+    next_attempt_at: dt.datetime | None = None
+    deadline_at: dt.datetime | None = None
+    payload: Mapping[str, object] | None = field(default=None, compare=False)
+    row: Mapping[str, object] | None = field(default=None, compare=False)
+
+
 # ============================================================== the decisions
 
 
@@ -121,17 +149,20 @@ def decide(
     steps = registration.steps
     if any(s.state is StepState.STUCK for s in steps):
         return [SetRegistrationState(RegistrationState.NEEDS_ATTENTION, expect=FORWARD)]
-    if all(s.state is StepState.DONE for s in steps):
+    if all(finished(s) for s in steps):
         writes: list[Write] = []
         if registration.business is Business.OPEN_ACCOUNT:
-            ids = {s.system: s.reference for s in steps if s.reference}
-            writes.append(Bind(registration.credit_code, ids, registration.payload))
+            writes.append(_bind(registration))
         # Before the state changes: whoever sees COMPLETED then reads fresh records.
         writes += _invalidate(registration)
         writes.append(
             SetRegistrationState(RegistrationState.COMPLETED, expect=FORWARD, release_worker=True)
         )
         return writes
+    if any(refused_follow_up(s) for s in steps) and not any(takeable(s) for s in steps):
+        # The core is done (a follow-up comes only after it) and stays: a person
+        # retries the follow-up or cancels it. Later stages wait meanwhile.
+        return [SetRegistrationState(RegistrationState.NEEDS_ATTENTION, expect=FORWARD)]
     writes = []
     if registration.state is RegistrationState.ACCEPTED:
         writes.append(
@@ -141,9 +172,15 @@ def decide(
         )
     for stage in sorted({s.stage for s in steps}):
         group = [s for s in steps if s.stage == stage]
-        if all(s.state is StepState.DONE for s in group):
+        if all(finished(s) for s in group):
             continue
         # The first stage not done: its steps are due once the earlier are.
+        if registration.business is Business.OPEN_ACCOUNT and all(
+            s.kind is StepKind.FOLLOW_UP for s in group
+        ):
+            # The core is done: the account works with the units opened so far
+            # while the follow-ups go on (binding again is harmless).
+            writes.append(_bind(registration))
         waiting = tuple(
             s.id for s in group if s.state is StepState.PENDING and s.next_attempt_at is None
         )
@@ -153,6 +190,11 @@ def decide(
             )
         break
     return writes
+
+
+def _bind(registration: Registration) -> Bind:
+    ids = {s.system: s.reference for s in registration.steps if s.reference}
+    return Bind(registration.credit_code, ids, registration.payload)
 
 
 def _compensate(
@@ -179,7 +221,7 @@ def _compensate(
         )
     # Steps that no one is sending can be changed here; one in flight keeps
     # its lease and its worker decides again once it has saved its result.
-    undo = tuple(s.id for s in steps if s.state is StepState.DONE and s.operation in undoable)
+    undo = tuple(s.id for s in steps if s.state is StepState.DONE and ours_to_undo(s, undoable))
     if undo:
         writes.append(
             ScheduleSteps(
@@ -286,6 +328,43 @@ def cancel(
     return writes
 
 
+def retry_follow_up(
+    step: Step, now: dt.datetime, *, step_deadline: dt.timedelta
+) -> tuple[AmendStep, SetRegistrationState]:
+    """The employer or a clerk sends a waiting follow-up again, with a new deadline
+    (its payload, if corrected, is the caller's). A refused one is sent anew; a
+    stuck one may have reached its system: it is asked first. The core stays."""
+    return (
+        AmendStep(
+            step.id,
+            expect=(step.state,),
+            state=StepState.PENDING if step.state is StepState.REFUSED else StepState.UNKNOWN,
+            error=step.last_error,  # why it waited, until the system answers again
+            next_attempt_at=now,
+            deadline_at=now + step_deadline,
+        ),
+        SetRegistrationState(
+            RegistrationState.IN_PROGRESS, expect=(RegistrationState.NEEDS_ATTENTION,)
+        ),
+    )
+
+
+def cancel_follow_up(step: Step) -> tuple[AmendStep, SetRegistrationState]:
+    """The employer or a clerk cancels a waiting follow-up alone: skipped, with a
+    note; the registration goes on (and completes, if nothing else waits)."""
+    return (
+        AmendStep(
+            step.id,
+            expect=(step.state,),
+            state=StepState.SKIPPED,
+            error=followups.cancel_note(step),
+        ),
+        SetRegistrationState(
+            RegistrationState.IN_PROGRESS, expect=(RegistrationState.NEEDS_ATTENTION,)
+        ),
+    )
+
+
 def requeue(
     registration: Registration,
     now: dt.datetime,
@@ -312,8 +391,10 @@ def requeue(
                 # Asked before anything is sent, even if never sent: one query
                 # costs less than a double write should two clerks retry at once.
                 state = StepState.UNKNOWN
-        elif compensating and step.state is StepState.DONE and step.operation in undoable:
+        elif compensating and step.state is StepState.DONE and ours_to_undo(step, undoable):
             state = StepState.UNDOING
+        elif not compensating and refused_follow_up(step):
+            state = StepState.PENDING  # refused, sent again: the system answers anew
         elif step.state in ACTIVE and step.next_attempt_at is not None:
             state = None  # keeps its state; a new deadline and due now
         elif compensating and step.state is StepState.PENDING:
@@ -336,16 +417,21 @@ def at_rest(registration: Registration) -> bool:
 
 
 def compensating(registration: Registration) -> bool:
-    """Refused or cancelled: read from what is stored durably, never from a flag
-    that a concurrent write could have overtaken."""
+    """A core step refused, or cancelled: read from what is stored durably, never
+    from a flag that a concurrent write could have overtaken. A refused follow-up
+    is not: it waits for a person, and the core stays."""
     return registration.failure is not None or any(
-        s.state is StepState.REFUSED for s in registration.steps
+        s.state is StepState.REFUSED and s.kind is StepKind.CORE for s in registration.steps
     )
 
 
 def first_refusal(registration: Registration) -> StepError:
     for step in registration.steps:
-        if step.state is StepState.REFUSED and step.last_error is not None:
+        if (
+            step.state is StepState.REFUSED
+            and step.kind is StepKind.CORE
+            and step.last_error is not None
+        ):
             return step.last_error
     return StepError(
         messages.SYSTEM_REJECTED, "有系统拒绝办理", "A system refused the registration"
@@ -355,7 +441,7 @@ def first_refusal(registration: Registration) -> StepError:
 def settled(step: Step, undoable: Collection[Operation]) -> bool:
     """Nothing more to do for this step in a compensation."""
     if step.state is StepState.DONE:
-        return step.operation not in undoable
+        return not ours_to_undo(step, undoable)
     return step.state in (
         StepState.UNDONE,
         StepState.SKIPPED,

@@ -7,16 +7,21 @@ point leaves a state the next one continues from:
 - ``PENDING``: saved ``SENDING`` (attempts + 1), then sent. Success: ``DONE``
   with the system's reference. An infrastructure failure: ``PENDING`` again, or
   ``UNKNOWN`` when the write may have been committed, at the backoff time. A
-  business refusal: ``REFUSED``, and the registration is compensated.
+  business refusal: ``REFUSED``; of a core step, the registration is
+  compensated; of a follow-up, the core stays and a person decides.
 - ``SENDING`` (a worker died after deciding to send) or ``UNKNOWN`` (the answer
   was lost): the system is asked first (``reconcile.find_write``); found, the
   step is ``DONE``; not found, it is sent; the system cannot be asked, it is
   asked again later. No write is ever sent twice on a guess.
-- Compensation, once a step is refused or a clerk cancels: every ``DONE`` step
-  becomes ``UNDOING`` and is revoked or cancelled in its system; steps not yet
-  sent become ``SKIPPED``; steps with an unknown outcome are reconciled first.
-- A step past its deadline becomes ``STUCK`` and its registration needs
-  attention; a clerk retries or cancels it (``Engine.retry`` / ``Engine.cancel``).
+- Compensation, once a core step is refused or a clerk cancels: every ``DONE``
+  step (follow-ups included, but never a record found already there) becomes
+  ``UNDOING`` and is revoked or cancelled in its system; steps not yet sent
+  become ``SKIPPED``; steps with an unknown outcome are reconciled first.
+- A step past its deadline, or a refused follow-up, leaves its registration
+  needing attention; a clerk retries or cancels it (``Engine.retry`` /
+  ``Engine.cancel``), and a follow-up left after a completed core is retried
+  (with corrected data) or cancelled alone (``Engine.retry_follow_up`` /
+  ``Engine.cancel_follow_up``).
 
 Which worker carries a step out is decided by the store's leases, so several
 engines (tasks or processes) can share one store. What follows a step (the next
@@ -26,7 +31,8 @@ periodic sweep for a worker that died in between: that decision is idempotent.
 
 The parts: ``runner`` (claim, lease, the loop, the sweep), ``step`` (one step:
 send, reconcile, undo, and what each system is asked), ``decisions`` (what
-follows from a stored state, without I/O), ``clerk`` (retry, cancel); this
+follows from a stored state, without I/O), ``clerk`` (retry, cancel; a
+follow-up's retry and cancel); this
 module puts them together and applies the decisions. ``wiring`` builds an
 engine from a gateway's configuration.
 """
@@ -54,9 +60,9 @@ from gateway.registrations.decisions import (
     SetRegistrationState,
     Write,
 )
-from gateway.registrations.model import Registration, RegistrationState, Step
+from gateway.registrations.model import Operation, Registration, RegistrationState, Step
 from gateway.registrations.plan import from_payload
-from gateway.registrations.ports import RegistrationStore
+from gateway.registrations.ports import AuditAs, RegistrationStore
 from gateway.registrations.runner import Runner
 from gateway.registrations.step import UNDOABLE, StepWorker
 from gateway.store.model import BindingConflict, EmployerNotFound, EmployerRecord
@@ -200,6 +206,26 @@ class Engine:
         CANCELLED. One whose compensation got stuck keeps the refusal as its
         failure and ends COMPENSATED."""
         return await self.clerk.cancel(registration_id)
+
+    async def retry_follow_up(
+        self,
+        registration_id: str,
+        operation: Operation,
+        *,
+        payload: Mapping[str, Any] | None = None,
+        row: Mapping[str, Any] | None = None,
+        audit_as: AuditAs | None = None,
+    ) -> Registration:
+        """Send a waiting follow-up again (with corrected data); the core stays."""
+        return await self.clerk.retry_follow_up(
+            registration_id, operation, payload=payload, row=row, audit_as=audit_as
+        )
+
+    async def cancel_follow_up(
+        self, registration_id: str, operation: Operation, *, audit_as: AuditAs | None = None
+    ) -> Registration:
+        """Cancel a waiting follow-up alone; the core stays, the registration completes."""
+        return await self.clerk.cancel_follow_up(registration_id, operation, audit_as=audit_as)
 
     # ====================================================== the registration
 

@@ -25,6 +25,7 @@ UNDO_IMPOSSIBLE = "UNDO_IMPOSSIBLE"
 UNDO_FAILED = "UNDO_FAILED"
 DONE_WITHOUT_REFERENCE = "DONE_WITHOUT_REFERENCE"
 INTERNAL_ERROR = "INTERNAL_ERROR"
+FOUND_EXISTING = "FOUND_EXISTING"
 CANCELLED = "CANCELLED"
 
 
@@ -32,22 +33,22 @@ CANCELLED = "CANCELLED"
 # after its package was removed): it is then named by its stored name.
 
 
-def _zh(system: System) -> str:
+def system_zh(system: System) -> str:
     return registry().get(system).name_zh if system in registry() else f"{system}系统"
 
 
-def _en(system: System) -> str:
+def system_en(system: System) -> str:
     return registry().get(system).name_en if system in registry() else f"{system} system"
 
 
-def _op_zh(operation: Operation) -> str:
+def operation_zh(operation: Operation) -> str:
     try:
         return registry().operation(operation).label_zh
     except KeyError:
         return str(operation)
 
 
-def _op_en(operation: Operation) -> str:
+def operation_en(operation: Operation) -> str:
     try:
         return registry().operation(operation).label_en
     except KeyError:
@@ -60,7 +61,7 @@ def _said(exc: AdapterError) -> str:
 
 def unavailable(exc: Unavailable) -> StepError:
     """A write that did not go through, or whose answer was lost: retried later."""
-    zh, en = _zh(exc.system), _en(exc.system)
+    zh, en = system_zh(exc.system), system_en(exc.system)
     if exc.outcome_unknown:
         return StepError(
             OUTCOME_UNKNOWN,
@@ -77,7 +78,7 @@ def unavailable(exc: Unavailable) -> StepError:
 
 def cannot_check(exc: AdapterError) -> StepError:
     """The system could not be asked whether an earlier write happened."""
-    zh, en = _zh(exc.system), _en(exc.system)
+    zh, en = system_zh(exc.system), system_en(exc.system)
     return StepError(
         RECONCILE_UNAVAILABLE,
         f"无法向{zh}核实上次发送是否已办理，稍后再核实：{_said(exc)}",
@@ -89,7 +90,7 @@ def cannot_check(exc: AdapterError) -> StepError:
 
 def refused(exc: Rejected) -> StepError:
     """A business refusal: the registration fails and what was done is undone."""
-    zh, en = _zh(exc.system), _en(exc.system)
+    zh, en = system_zh(exc.system), system_en(exc.system)
     if isinstance(exc, Duplicate):
         code = SYSTEM_DUPLICATE
         what_zh, what_en = "系统中已有该记录", "the system already holds such a record"
@@ -111,8 +112,8 @@ def refused(exc: Rejected) -> StepError:
 def deadline_passed(system: System, operation: Operation) -> StepError:
     return StepError(
         DEADLINE_PASSED,
-        f"{_zh(system)}{_op_zh(operation)}未能在期限内完成，需经办人员重试或取消",
-        f"{_op_en(operation).capitalize()} in the {_en(system)} did not finish "
+        f"{system_zh(system)}{operation_zh(operation)}未能在期限内完成，需经办人员重试或取消",
+        f"{operation_en(operation).capitalize()} in the {system_en(system)} did not finish "
         "before its deadline; a clerk must retry or cancel it",
     )
 
@@ -120,16 +121,16 @@ def deadline_passed(system: System, operation: Operation) -> StepError:
 def undo_impossible(system: System, operation: Operation) -> StepError:
     return StepError(
         UNDO_IMPOSSIBLE,
-        f"{_zh(system)}的{_op_zh(operation)}已办理，但系统查询结果中没有它的业务流水号，"
-        f"无法自动撤销，请经办人员在{_zh(system)}中手工撤销后重试",
-        f"{_op_en(operation).capitalize()} is in the {_en(system)}, but its "
+        f"{system_zh(system)}的{operation_zh(operation)}已办理，但系统查询结果中没有它的业务流水号，"
+        f"无法自动撤销，请经办人员在{system_zh(system)}中手工撤销后重试",
+        f"{operation_en(operation).capitalize()} is in the {system_en(system)}, but its "
         "reference is not in the system's answers, so it cannot be undone automatically; "
         "a clerk must revoke it in that system by hand, then retry",
     )
 
 
 def undo_failed(exc: Rejected) -> StepError:
-    zh, en = _zh(exc.system), _en(exc.system)
+    zh, en = system_zh(exc.system), system_en(exc.system)
     return StepError(
         UNDO_FAILED,
         f"{zh}拒绝撤销：{_said(exc)}，请经办人员处理",
@@ -143,19 +144,34 @@ def done_without_reference(system: System, operation: Operation) -> StepError:
     """Not an error: the write was found done, but its own reference was not."""
     return StepError(
         DONE_WITHOUT_REFERENCE,
-        f"已核实{_zh(system)}已办理{_op_zh(operation)}，但查询结果不含其业务流水号，"
+        f"已核实{system_zh(system)}已办理{operation_zh(operation)}，但查询结果不含其业务流水号，"
         "日后如需撤销须在该系统中手工办理",
-        f"{_op_en(operation).capitalize()} was found done in the {_en(system)}, "
+        f"{operation_en(operation).capitalize()} was found done in the {system_en(system)}, "
         "but its reference is not in the system's answer; undoing it later must be done "
         "by hand in that system",
+    )
+
+
+def found_existing(system: System, operation: Operation) -> StepError:
+    """Not an error: "already exists" on a first attempt, and the record found is
+    exactly what was asked (same worker, unit, dates). Done, but not this
+    registration's own write: undoing the registration leaves it."""
+    return StepError(
+        FOUND_EXISTING,
+        f"{system_zh(system)}答复已有该记录，经查询核实与本次申请一致（同一劳动者、单位、日期），"
+        f"视为{operation_zh(operation)}已办结；该记录并非本次登记所建，撤销本次登记时不会撤销它",
+        f"The {system_en(system)} answered that it already holds the record, and a query "
+        f"showed it is exactly what was asked (same worker, unit and dates): "
+        f"{operation_en(operation)} counts as done. The record was not made by this "
+        "registration, so undoing the registration leaves it",
     )
 
 
 def internal(system: System, kind: str) -> StepError:
     return StepError(
         INTERNAL_ERROR,
-        f"处理{_zh(system)}的答复时出错（{kind}），将先核实再重试",
-        f"Unexpected error handling the {_en(system)}'s answer ({kind}); it will be "
+        f"处理{system_zh(system)}的答复时出错（{kind}），将先核实再重试",
+        f"Unexpected error handling the {system_en(system)}'s answer ({kind}); it will be "
         "checked and tried again",
     )
 

@@ -13,8 +13,14 @@ small plan of *steps*, one per system write, in stages: every step of stage
 | end           | dismiss ∥ end contract                       | register unemployment (if asked) |
 | separate      | the one system write asked for               |                         |
 
+Each step is *core* or a *follow-up* (``StepKind``; the plan says which). The
+core steps stand or fall together: a core refusal undoes everything done. A
+follow-up (the worker's unemployment registration) starts once the core is
+done and never undoes it: refused or stuck, it waits for the employer or a
+clerk to retry it (with corrected data) or to cancel it alone.
+
 A system registered through ``gateway.registry`` may add steps of its own to a
-business (``SystemSpec.plan``), in the stage it declares.
+business (``SystemSpec.plan``), in the stage and of the kind it declares.
 
 Plain dataclasses, no framework import: the store persists them, the engine
 carries them out, the schema shows them.
@@ -87,13 +93,22 @@ Operation._core = (
 )
 
 
+class StepKind(StrEnum):
+    """Whether a step stands or falls with the others (core) or is done after them."""
+
+    CORE = "CORE"  # refused: everything done is undone
+    FOLLOW_UP = "FOLLOW_UP"  # after the core; refused: waits for a person, the core stays
+
+
 class RegistrationState(StrEnum):
     ACCEPTED = "ACCEPTED"  # stored, no step started
     IN_PROGRESS = "IN_PROGRESS"
-    COMPLETED = "COMPLETED"  # every step done
-    COMPENSATING = "COMPENSATING"  # a step was refused; undoing the done ones
+    COMPLETED = "COMPLETED"  # every step done (or a cancelled follow-up skipped)
+    COMPENSATING = "COMPENSATING"  # a core step was refused; undoing the done ones
     COMPENSATED = "COMPENSATED"  # refused, and everything done was undone
-    NEEDS_ATTENTION = "NEEDS_ATTENTION"  # a deadline passed, or an undo was impossible
+    #: A deadline passed, an undo was impossible, or a follow-up was refused
+    #: (then the core is done and stays: see ``core_complete``).
+    NEEDS_ATTENTION = "NEEDS_ATTENTION"
     CANCELLED = "CANCELLED"  # a clerk or administrator cancelled it (done steps undone)
 
     @property
@@ -110,10 +125,14 @@ class StepState(StrEnum):
     SENDING = "SENDING"  # sent or about to be: if found so after a crash, the outcome is unknown
     UNKNOWN = "UNKNOWN"  # sent, answer lost: ask the system before sending again
     DONE = "DONE"  # the system holds it; ``reference`` is its id there
-    REFUSED = "REFUSED"  # a business refusal: the registration is compensated
+    #: A business refusal: of a core step, the registration is compensated; of a
+    #: follow-up, it waits for a person (retry with corrected data, or cancel it).
+    REFUSED = "REFUSED"
     UNDOING = "UNDOING"  # compensation under way (revoke / cancel)
     UNDONE = "UNDONE"  # compensated
-    SKIPPED = "SKIPPED"  # never sent: an earlier step was refused, or it was cancelled
+    #: Not done, on purpose: an earlier step was refused, the registration was
+    #: cancelled, or this follow-up alone was cancelled (``last_error`` says which).
+    SKIPPED = "SKIPPED"
     STUCK = "STUCK"  # cannot finish by itself (deadline, undo impossible): needs a person
 
 
@@ -138,6 +157,7 @@ class Step:
     #: What to send, in unified terms (built by ``plan``; read by the engine).
     payload: dict[str, Any]
     state: StepState = StepState.PENDING
+    kind: StepKind = StepKind.CORE
     reference: str | None = None
     attempts: int = 0
     next_attempt_at: dt.datetime | None = None
@@ -182,6 +202,24 @@ class Registration:
     version: int = 0  # grows with every change: subscriptions follow it
     created_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None
+
+
+def core_complete(registration: Registration) -> bool:
+    """Every core step is done: what the employer is bound to file is filed."""
+    return all(s.state is StepState.DONE for s in registration.steps if s.kind is StepKind.CORE)
+
+
+def follow_ups_left(registration: Registration) -> list[Step]:
+    """The follow-up steps neither done nor cancelled (or undone with the rest);
+    none of a registration that is final."""
+    if registration.state.is_final:
+        return []
+    return [
+        s
+        for s in registration.steps
+        if s.kind is StepKind.FOLLOW_UP
+        and s.state not in (StepState.DONE, StepState.SKIPPED, StepState.UNDONE)
+    ]
 
 
 @dataclass(frozen=True, slots=True)

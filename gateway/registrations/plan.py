@@ -15,7 +15,7 @@ import typing
 import uuid
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from cattrs.preconf.json import make_converter
 
@@ -41,6 +41,7 @@ from gateway.registrations.model import (
     Registration,
     RegistrationState,
     Step,
+    StepKind,
     Warning,
 )
 from gateway.registry import registry
@@ -120,14 +121,25 @@ def term_of(row: RegistrationRow) -> ContractTerm:
     )
 
 
-def row_steps(
-    row: RegistrationRow, ids: Mapping[System, str | None]
-) -> list[tuple[int, Operation, System, Any]]:
-    """The steps of one row: (stage, operation, system, what to send).
+class PlannedStep(NamedTuple):
+    """One step of a plan: when, what, where, what to send, and whether it is core."""
+
+    stage: int
+    operation: Operation
+    system: System
+    request: Any
+    kind: StepKind = StepKind.CORE
+
+
+def row_steps(row: RegistrationRow, ids: Mapping[System, str | None]) -> list[PlannedStep]:
+    """The steps of one row. The core of each business stands or falls together
+    (hire: employment registration and contract filing; renew; end: dismissal
+    and contract ending); the worker's unemployment registration is a follow-up:
+    it waits for the core, and its refusal never undoes it.
 
     ``ids`` has the unit's id in every system switched on (None: not bound);
     the registered systems among them add the steps they declare for the
-    row's business (``SystemSpec.plan``).
+    row's business (``SystemSpec.plan``), of the kind they declare.
     """
     steps = _core_steps(row, ids)
     for extra in registry().plan_steps(row.business, ids):
@@ -135,7 +147,13 @@ def row_steps(
             system = registry().system_of(extra.operation)
             assert system is not None
             steps.append(
-                (extra.stage, extra.operation, system, extra.build(row, _bound(ids, system)))
+                PlannedStep(
+                    extra.stage,
+                    extra.operation,
+                    system,
+                    extra.build(row, _bound(ids, system)),
+                    StepKind.FOLLOW_UP if extra.follow_up else StepKind.CORE,
+                )
             )
     return steps
 
@@ -147,9 +165,7 @@ def _bound(ids: Mapping[System, str | None], system: System) -> str:
     return employer_id
 
 
-def _core_steps(
-    row: RegistrationRow, ids: Mapping[System, str | None]
-) -> list[tuple[int, Operation, System, Any]]:
+def _core_steps(row: RegistrationRow, ids: Mapping[System, str | None]) -> list[PlannedStep]:
     """The steps of the core systems: the design's table of businesses."""
 
     def bound(system: System) -> str:
@@ -159,7 +175,7 @@ def _core_steps(
         assert row.start_date and row.employment_person_category and row.employment_form
         assert row.post and row.employment_locality
         return [
-            (
+            PlannedStep(
                 0,
                 Operation.REGISTER_EMPLOYMENT,
                 System.EMPLOYMENT,
@@ -173,7 +189,7 @@ def _core_steps(
                     row.employment_locality,
                 ),
             ),
-            (
+            PlannedStep(
                 0,
                 Operation.FILE_CONTRACT,
                 System.LABOUR,
@@ -186,7 +202,7 @@ def _core_steps(
         ]
     if row.business is RowBusiness.RENEW:
         return [
-            (
+            PlannedStep(
                 0,
                 Operation.RENEW_CONTRACT,
                 System.LABOUR,
@@ -198,8 +214,8 @@ def _core_steps(
             ),
         ]
     assert row.end_reason and row.end_date
-    steps: list[tuple[int, Operation, System, Any]] = [
-        (
+    steps = [
+        PlannedStep(
             0,
             Operation.DISMISS,
             System.EMPLOYMENT,
@@ -211,7 +227,7 @@ def _core_steps(
                 row.end_reason,
             ),
         ),
-        (
+        PlannedStep(
             0,
             Operation.END_CONTRACT,
             System.LABOUR,
@@ -225,7 +241,7 @@ def _core_steps(
     ]
     if row.register_unemployment:
         steps.append(
-            (
+            PlannedStep(
                 1,
                 Operation.REGISTER_UNEMPLOYMENT,
                 System.UNEMPLOYMENT,
@@ -235,6 +251,7 @@ def _core_steps(
                     row.end_date,
                     row.end_reason,
                 ),
+                StepKind.FOLLOW_UP,
             )
         )
     return steps
@@ -305,7 +322,7 @@ def _registration(
     division: str,
     key: str | None,
     payload: dict[str, Any],
-    steps: Sequence[tuple[int, Operation, System, Any]],
+    steps: Sequence[PlannedStep],
     *,
     submission_id: str,
     channel: Channel,
@@ -337,13 +354,14 @@ def _registration(
                 operation=operation,
                 stage=stage,
                 payload=to_payload(request),
+                kind=kind,
                 # Later stages are not due until the earlier ones are done.
                 next_attempt_at=now if stage == 0 else None,
                 deadline_at=now + step_deadline,
                 created_at=now,
                 updated_at=now,
             )
-            for stage, operation, system, request in steps
+            for stage, operation, system, request, kind in steps
         ],
         created_at=now,
         updated_at=now,
@@ -359,11 +377,14 @@ def plan_row(
     only: Operation | None = None,
     **common: Any,
 ) -> Registration:
-    """A registration for one row; ``only`` keeps one step (separate handling)."""
+    """A registration for one row; ``only`` keeps one step (separate handling):
+    the one write asked for is then the whole business, hence core."""
     steps = row_steps(row, ids)
     business = Business(row.business.value)
     if only is not None:
-        steps = [(0, op, system, request) for _, op, system, request in steps if op is only]
+        steps = [
+            PlannedStep(0, s.operation, s.system, s.request) for s in steps if s.operation is only
+        ]
         if not steps:
             raise ValueError(f"{only.value} is not part of a {row.business.value} row")
         business = Business.SEPARATE
@@ -398,11 +419,16 @@ def account_reach(systems: Iterable[System] | None = None) -> dict[System, froze
 def plan_account(
     profile: EmployerProfile, *, systems: Iterable[System] | None = None, **common: Any
 ) -> Registration:
-    """Open or merge the employer in every system switched on, in parallel."""
-    steps = [
-        (0, Operation.OPEN_EMPLOYER, s, OpenEmployerRequest(profile))
-        for s in account_systems(systems)
-    ]
+    """Open or merge the employer in every system switched on: in parallel in the
+    core systems, then, as follow-ups, in those that open it after the core."""
+
+    def step(system: System) -> PlannedStep:
+        request = OpenEmployerRequest(profile)
+        if registry().get(system).opens_accounts_after_core:
+            return PlannedStep(1, Operation.OPEN_EMPLOYER, system, request, StepKind.FOLLOW_UP)
+        return PlannedStep(0, Operation.OPEN_EMPLOYER, system, request)
+
+    steps = [step(s) for s in account_systems(systems)]
     return _registration(
         Business.OPEN_ACCOUNT,
         profile.credit_code,

@@ -14,7 +14,7 @@ import builtins
 import datetime as dt
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from gateway.registrations.model import (
     Business,
@@ -57,6 +57,15 @@ class WorkersBusy:
 
 
 SubmitOutcome = Created | Replayed | KeyConflict | WorkersBusy
+
+
+@dataclass(frozen=True, slots=True)
+class AuditAs:
+    """Who changes a registration by hand, recorded in the same transaction."""
+
+    account: Account
+    action: str  # e.g. retry_follow_up
+    channel: str  # where it was done (``Channel``'s value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +171,31 @@ class RegistrationStore(Protocol):
         ``unleased_at``, without a live lease then: a decision taken on an earlier
         read never overturns a step that moved on since. Bumps the registrations'
         ``version``; returns how many steps changed."""
+        ...
+
+    async def amend_step(
+        self,
+        step_id: str,
+        *,
+        registration_id: str,
+        expect: Collection[StepState],
+        while_registration: RegistrationState,
+        now: dt.datetime,
+        state: StepState,
+        error: StepError | None,
+        next_attempt_at: dt.datetime | None = None,
+        deadline_at: dt.datetime | None = None,
+        payload: dict[str, Any] | None = None,
+        row: dict[str, Any] | None = None,
+        audit_as: AuditAs | None = None,
+    ) -> bool:
+        """A person's change to one step at rest: its state and error (``finished_at``
+        set unless it is made due at ``next_attempt_at``), optionally its deadline,
+        what it sends (``payload``) and the registration's row (``row``), and with
+        ``audit_as`` the audit log's record of it for the registration's worker, in
+        one transaction. Only while the step is in a state of ``expect`` without a live
+        lease and the registration in ``while_registration``; False, with nothing
+        written, otherwise. Bumps the registration's ``version``."""
         ...
 
     async def expire_submissions(self, now: dt.datetime) -> int:

@@ -12,16 +12,19 @@ import dataclasses
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from gateway.config import GatewayConfig
 from gateway.domain.checks import Problem, check_employer, check_form
 from gateway.domain.identifiers import normalize_credit_code, normalize_id_number
 from gateway.domain.limits import Limits, check_limits
 from gateway.domain.model import EmployerProfile, RegistrationForm, RegistrationRow, System
+from gateway.registrations.followups import Correction, correct
 from gateway.registrations.model import (
     Channel,
     Operation,
     Registration,
+    Step,
     Submission,
     Warning,
     request_hash,
@@ -167,6 +170,14 @@ class Registrar:
             if type(value := getattr(row, f.name)) is str
         }
         return check_limits(values, self._sides(row_reach(row, only, self.systems)))
+
+    def correction(
+        self, registration: Registration, step: Step, corrections: Mapping[str, Any]
+    ) -> Correction:
+        """A follow-up's retry with corrected data, checked as the form's row is."""
+        return correct(
+            registration, step, corrections, today=self.today(), limits=self.check_row_limits
+        )
 
     def check_employer_limits(self, profile: EmployerProfile) -> list[Problem]:
         """The unit's name, contact and phone against every system and the store."""

@@ -6,7 +6,8 @@ at any point leaves a state the next one continues from:
 - ``PENDING``: saved ``SENDING`` (attempts + 1), then sent. Success: ``DONE``
   with the system's reference. An infrastructure failure: ``PENDING`` again, or
   ``UNKNOWN`` when the write may have been committed, at the backoff time. A
-  business refusal: ``REFUSED``, and the registration is compensated.
+  business refusal: ``REFUSED``; a core step's compensates the registration, a
+  follow-up's waits for a person. "Already exists" is checked (``_duplicate``).
 - ``SENDING`` (a worker died after deciding to send) or ``UNKNOWN`` (the answer
   was lost): the system is asked first (``reconcile.find_write``); found, the
   step is ``DONE``; not found, it is sent; the system cannot be asked, it is
@@ -40,6 +41,7 @@ from gateway.registrations.model import (
     RegistrationState,
     Step,
     StepError,
+    StepKind,
     StepState,
 )
 from gateway.registrations.plan import step_request
@@ -157,31 +159,7 @@ class StepWorker(AwaitingDeclarations):
             await self._later(step, state, messages.unavailable(exc), exc)
             return
         except Duplicate as exc:
-            if step.attempts > 1 and declarations.is_declaration(step):
-                # Ours, declared by an earlier attempt whose answer was lost?
-                try:
-                    mine = await self._call(
-                        step.system, declarations.find(self.adapters[step.system], step)
-                    )
-                except AdapterError as again:
-                    await self._later(step, StepState.UNKNOWN, messages.cannot_check(again), again)
-                    return
-                if mine is not None:
-                    step.reference = mine.reference
-                    await self._declaration(step, compensating=False)
-                    return
-            elif step.attempts > 1:
-                # An earlier attempt of ours may be what the system holds: only
-                # a record matching what was asked is taken as ours.
-                try:
-                    found = await self._reconcile(step)
-                except AdapterError as again:
-                    await self._later(step, StepState.UNKNOWN, messages.cannot_check(again), again)
-                    return
-                if found is not None:
-                    await self._found(step, found, compensating=False)
-                    return
-            await self._finish(step, StepState.REFUSED, messages.refused(exc))
+            await self._duplicate(step, exc)
             return
         except Rejected as exc:
             await self._finish(step, StepState.REFUSED, messages.refused(exc))
@@ -192,6 +170,62 @@ class StepWorker(AwaitingDeclarations):
             await self._declaration(step, compensating=False)
             return
         await self._finish(step, StepState.DONE)
+
+    async def _duplicate(self, step: Step, exc: Duplicate) -> None:
+        """An "already exists" answer: checked with a query, never trusted.
+
+        An earlier attempt of ours whose outcome was unknown may be what the
+        system holds: a record matching what was asked is taken as ours. A
+        follow-up's record matching what was asked (same worker, unit, date)
+        counts as done even when it is someone else's (a filing at the
+        system's own counter), noted ``FOUND_EXISTING`` so that no compensation
+        ever undoes it. A core step's is not adopted: its match covers who and
+        when, not every term filed, and a conflicting filing is for the
+        employer to see, as the refusal that undoes the rest.
+        """
+        maybe_ours = step.attempts > 1 and not _refused_before(step)
+        if declarations.is_declaration(step):
+            await self._duplicate_declaration(step, exc, maybe_ours=maybe_ours)
+            return
+        follow_up = step.kind is StepKind.FOLLOW_UP
+        if not (maybe_ours or follow_up):
+            await self._finish(step, StepState.REFUSED, messages.refused(exc))
+            return
+        try:
+            found = await self._reconcile(step)
+        except AdapterError as again:
+            # Refused as a duplicate, so nothing of ours was written by this
+            # attempt: only an earlier attempt of unknown outcome makes it UNKNOWN.
+            state = StepState.UNKNOWN if maybe_ours else StepState.PENDING
+            await self._later(step, state, messages.cannot_check(again), again)
+            return
+        if found is None:
+            await self._finish(step, StepState.REFUSED, messages.refused(exc))
+        elif maybe_ours:
+            await self._found(step, found, compensating=False)
+        else:
+            step.reference = found.reference
+            await self._finish(
+                step, StepState.DONE, messages.found_existing(step.system, step.operation)
+            )
+
+    async def _duplicate_declaration(self, step: Step, exc: Duplicate, *, maybe_ours: bool) -> None:
+        """A declaration refused as one already made: ours, declared by an earlier
+        attempt whose answer was lost, is awaited as ours; anyone else's is a
+        refusal (a declaration under review is not what was asked until decided)."""
+        if maybe_ours:
+            try:
+                mine = await self._call(
+                    step.system, declarations.find(self.adapters[step.system], step)
+                )
+            except AdapterError as again:
+                await self._later(step, StepState.UNKNOWN, messages.cannot_check(again), again)
+                return
+            if mine is not None:
+                step.reference = mine.reference
+                await self._declaration(step, compensating=False)
+                return
+        await self._finish(step, StepState.REFUSED, messages.refused(exc))
 
     async def _found(self, step: Step, found: Found, *, compensating: bool) -> None:
         """The system holds what the step asked for."""
@@ -364,6 +398,18 @@ class NotSwitchedOn(Unavailable):
 
 def _deadline(step: Step) -> StepError:
     return messages.deadline_passed(step.system, step.operation)
+
+
+#: What a step's last error is when its system refused it for business reasons.
+_REFUSALS = frozenset(
+    {messages.SYSTEM_REJECTED, messages.SYSTEM_DUPLICATE, messages.SYSTEM_NOT_FOUND}
+)
+
+
+def _refused_before(step: Step) -> bool:
+    """Its last attempt was refused (then retried by a person): nothing of ours
+    was written by it."""
+    return step.last_error is not None and step.last_error.code in _REFUSALS
 
 
 # ================================================================ per system

@@ -18,6 +18,7 @@ from gateway.registrations.engine import ClerkActionRefused
 from gateway.registrations.service import Refused
 from gateway.schema.account import Me, Session
 from gateway.schema.context import Info
+from gateway.schema.followups import FollowUpMutation
 from gateway.schema.forms import FormMutation
 from gateway.schema.registrations import (
     Channel,
@@ -55,7 +56,7 @@ def _separate(zh: str, en: str) -> str:
 
 
 @strawberry.type(description="Everything one can do through the gateway.")
-class Mutation(FormMutation):
+class Mutation(FormMutation, FollowUpMutation):
     @strawberry.mutation(
         description="登录: exchange a user name and password for a signed, expiring token. "
         "A wrong user name, a wrong password and a disabled account get the same answer."

@@ -20,6 +20,7 @@ from gateway.access import Access, RegistrationScope
 from gateway.domain import model
 from gateway.errors import GatewayError, bad_input, forbidden, not_found
 from gateway.privacy import mask_id_number
+from gateway.registrations import followups
 from gateway.registrations import model as reg
 from gateway.registrations.ports import RegistrationFilter
 from gateway.registrations.service import Outcome, Refused, RowProblem
@@ -44,6 +45,11 @@ strawberry.enum(reg.Business, name="RegistrationBusiness", description="业务�
 strawberry.enum(reg.Channel, description="办理渠道: where a registration came from.")
 strawberry.enum(reg.RegistrationState, description="登记状态.")
 strawberry.enum(reg.StepState, description="步骤状态.")
+strawberry.enum(
+    reg.StepKind,
+    description="步骤类别: CORE steps stand or fall together (a refusal undoes them all); "
+    "a FOLLOW_UP comes after the core and never undoes it.",
+)
 # The form's own 业务类别 (hire, renew, end): the domain's enum, under its graph name.
 strawberry.enum(model.Business, name="RowBusiness", description="登记表业务类别.")
 RowBusiness = model.Business
@@ -65,6 +71,7 @@ else:
     )
 RegistrationState = reg.RegistrationState
 StepState = reg.StepState
+StepKind = reg.StepKind
 
 
 # ------------------------------------------------------------------ output
@@ -97,6 +104,7 @@ class StepError:
 class Step:
     system: System = strawberry.field(description="The system written to.")
     operation: Operation = strawberry.field(description="What is written.")
+    kind: StepKind = strawberry.field(description="Core, or a follow-up of the core.")
     stage: int = strawberry.field(description="Steps of a stage wait for the earlier stages.")
     state: StepState = strawberry.field(description="Where the step is.")
     reference: str | None = strawberry.field(description="The system's id of what was written.")
@@ -113,6 +121,7 @@ class Step:
         return cls(
             system=s.system,
             operation=s.operation,
+            kind=s.kind,
             stage=s.stage,
             state=s.state,
             reference=s.reference,
@@ -124,6 +133,17 @@ class Step:
             updated_at=s.updated_at,
             finished_at=s.finished_at,
         )
+
+
+@strawberry.type(
+    description="What a person should know of a registration (no personal data): e.g. its "
+    "core is complete and follow-ups wait (FOLLOW_UP_NEEDS_ATTENTION), or were cancelled "
+    "(FOLLOW_UP_CANCELLED)."
+)
+class RegistrationNotice:
+    code: str = strawberry.field(description="Stable code.")
+    message_zh: str = strawberry.field(description="中文说明.")
+    message_en: str = strawberry.field(description="English explanation.")
 
 
 @strawberry.type(description="A problem or warning of one row (row null: the form's header).")
@@ -200,6 +220,32 @@ class Registration:
     @strawberry.field(description="Why it was refused (the refusing system's answer), if it was.")
     def failure(self) -> StepError | None:
         return StepError.from_domain(self.data.failure)
+
+    @strawberry.field(
+        description="核心事项已办结: every core step is done (what the employer must file is "
+        "filed), whatever became of the follow-ups."
+    )
+    def core_complete(self) -> bool:
+        return reg.core_complete(self.data)
+
+    @strawberry.field(
+        description="尚待处理的后续事项: the follow-up steps not done (waiting, refused or stuck, "
+        "each with its last error); empty when none is left."
+    )
+    def follow_ups_left(self) -> list[Step]:
+        return [Step.from_domain(s) for s in reg.follow_ups_left(self.data)]
+
+    @strawberry.field(
+        description="In both languages, what is complete and what is left, when the core is "
+        "done but follow-ups wait or were cancelled; null otherwise."
+    )
+    def notice(self) -> RegistrationNotice | None:
+        found = followups.notice(self.data)
+        if found is None:
+            return None
+        return RegistrationNotice(
+            code=found.code, message_zh=found.message_zh, message_en=found.message_en
+        )
 
     @strawberry.field(description="办理渠道.")
     def channel(self) -> Channel:

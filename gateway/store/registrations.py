@@ -38,11 +38,13 @@ from gateway.registrations.model import (
     RegistrationState,
     Step,
     StepError,
+    StepKind,
     StepState,
     Submission,
 )
 from gateway.registrations.model import Warning as RegistrationWarning
 from gateway.registrations.ports import (
+    AuditAs,
     Created,
     KeyConflict,
     RegistrationFilter,
@@ -52,7 +54,7 @@ from gateway.registrations.ports import (
     WorkersBusy,
 )
 from gateway.store import tables as t
-from gateway.store.audit import AuditLog, keyed
+from gateway.store.audit import AuditLog, Write, keyed
 from gateway.store.database import Database
 from gateway.store.model import Account, InvalidCursor, StoreError, division_prefix
 from gateway.store.paging import check_first, decode_cursor, encode_cursor
@@ -422,6 +424,89 @@ class Registrations:
                 await _bump(conn, owners.scalars(), changed)
         return len(moved)
 
+    async def amend_step(
+        self,
+        step_id: str,
+        *,
+        registration_id: str,
+        expect: Collection[StepState],
+        while_registration: RegistrationState,
+        now: dt.datetime,
+        state: StepState,
+        error: StepError | None,
+        next_attempt_at: dt.datetime | None = None,
+        deadline_at: dt.datetime | None = None,
+        payload: dict[str, Any] | None = None,
+        row: dict[str, Any] | None = None,
+        audit_as: AuditAs | None = None,
+    ) -> bool:
+        """A person's change to one step at rest (a follow-up retried with corrected
+        data, or cancelled alone), in one transaction; see ``RegistrationStore``.
+
+        Only while the step is in a state of ``expect``, unleased, and its
+        registration in ``while_registration``: False, with nothing written,
+        otherwise (another person acted first). ``payload`` replaces what the step
+        sends and ``row`` the registration's row it was planned from.
+        """
+        s, r = t.steps, t.registrations
+        values: dict[str, Any] = {
+            "state": StepState(state).value,
+            "last_error": _dump_error(error),
+            "next_attempt_at": next_attempt_at,
+            "lease_owner": None,
+            "lease_until": None,
+            "updated_at": now,
+            "finished_at": None if next_attempt_at is not None else now,
+        }
+        if deadline_at is not None:
+            values["deadline_at"] = deadline_at
+        if payload is not None:
+            values["payload"] = _dump(payload)
+        async with self._db.write() as conn:
+            result = await conn.execute(
+                sa.update(s)
+                .where(
+                    s.c.id == step_id,
+                    s.c.registration_id == registration_id,
+                    s.c.state.in_([StepState(e).value for e in expect]),
+                    sa.or_(s.c.lease_until.is_(None), s.c.lease_until <= now),
+                    sa.exists().where(
+                        r.c.id == registration_id,
+                        r.c.state == RegistrationState(while_registration).value,
+                    ),
+                )
+                .values(values)
+            )
+            if result.rowcount != 1:
+                known = await conn.execute(sa.select(s.c.id).where(s.c.id == step_id))
+                if known.first() is None:
+                    raise StepNotFound(step_id)
+                return False
+            if row is not None:
+                await conn.execute(
+                    sa.update(r).where(r.c.id == registration_id).values(payload=_dump(row))
+                )
+            if audit_as is not None:
+                found = (
+                    await conn.execute(
+                        sa.select(r.c.person_key, r.c.credit_code).where(r.c.id == registration_id)
+                    )
+                ).one()
+                if found.person_key is not None:
+                    id_type, _, id_number = found.person_key.partition(":")
+                    await keyed(self._audit).record_writes(
+                        actor=audit_as.account,
+                        channel=audit_as.channel,
+                        credit_code=found.credit_code,
+                        writes=[
+                            Write(audit_as.action, id_type, id_number, "allowed", registration_id)
+                        ],
+                        at=now,
+                        conn=conn,
+                    )
+            await _bump(conn, [registration_id], now)
+        return True
+
 
 # ------------------------------------------------------------------ writing
 
@@ -508,6 +593,7 @@ def _step_row(s: Step, ordinal: int) -> dict[str, Any]:
         "stage": s.stage,
         "payload": _dump(s.payload),
         "state": StepState(s.state).value,
+        "kind": StepKind(s.kind).value,
         "reference": s.reference,
         "attempts": s.attempts,
         "next_attempt_at": s.next_attempt_at,
@@ -615,6 +701,7 @@ def _step(row: Any) -> Step:
         stage=row.stage,
         payload=json.loads(row.payload),
         state=StepState(row.state),
+        kind=StepKind(row.kind),
         reference=row.reference,
         attempts=row.attempts,
         next_attempt_at=row.next_attempt_at,

@@ -209,6 +209,7 @@ STEP_STATES = (
     "SKIPPED",
     "STUCK",
 )
+STEP_KINDS = ("CORE", "FOLLOW_UP")
 # A step's system and operation are not listed here: they are those registered
 # when the gateway runs (``gateway.registry``), which a deployment extends.
 
@@ -276,6 +277,8 @@ steps = sa.Table(
     sa.Column("stage", sa.Integer, nullable=False),
     sa.Column("payload", sa.Text, nullable=False),  # JSON
     sa.Column("state", sa.String(16), nullable=False),
+    # Core steps stand or fall together; a follow-up never undoes them.
+    sa.Column("kind", sa.String(16), nullable=False, server_default="CORE"),
     sa.Column("reference", sa.String(128), nullable=True),
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("next_attempt_at", UTCDateTime(), nullable=True),
@@ -287,6 +290,7 @@ steps = sa.Table(
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.Column("finished_at", UTCDateTime(), nullable=True),
     sa.CheckConstraint(_one_of("state", STEP_STATES), name="state"),
+    sa.CheckConstraint(_one_of("kind", STEP_KINDS), name="kind"),
     # What ``claim`` looks for: due steps in the states a worker acts on.
     sa.Index("ix_steps_state_next_attempt_at", "state", "next_attempt_at"),
 )

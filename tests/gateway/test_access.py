@@ -67,13 +67,14 @@ ACTIONS: dict[str, Any] = {
     "reveal": lambda a: a.may_reveal(),
     "submit": lambda a: a.may_submit_registrations(),
     "retry_or_cancel": lambda a: a.may_retry_or_cancel(),
+    "follow_up": lambda a: a.may_retry_or_cancel_follow_up(),
     "read_audit": lambda a: a.may_read_audit(),
     "at_window": lambda a: a.at_window,
 }
 TABLE = {
-    EMPLOYER: {"reveal", "submit"},
-    CITY_CLERK: {"reveal", "submit", "retry_or_cancel", "at_window"},
-    ADMIN: {"retry_or_cancel", "read_audit"},
+    EMPLOYER: {"reveal", "submit", "follow_up"},
+    CITY_CLERK: {"reveal", "submit", "retry_or_cancel", "follow_up", "at_window"},
+    ADMIN: {"retry_or_cancel", "follow_up", "read_audit"},
     STRANGER: set(),
 }
 

@@ -9,12 +9,11 @@ from typing import Any
 import pytest
 
 from gateway.domain.model import (
-    ContractState,
+    ContractEnding,
     EmploymentState,
     EndReason,
     LabourContract,
     System,
-    UnemploymentRequest,
 )
 from gateway.registrations import messages
 from gateway.registrations.engine import Engine
@@ -35,6 +34,7 @@ from tests.registrations.support import (
     settle,
     step_of,
     submit,
+    unemployment_rows,
 )
 
 
@@ -91,11 +91,11 @@ async def test_an_ending_found_without_its_reference_cannot_be_undone(
     hired = hire_row()
     (hire,) = await submit(store, [hired])
     await settle(store, [hire.id], engine)
-    # The worker already has an active unemployment registration: stage 1 is refused.
-    await adapters.unemployment.register(
-        UnemploymentRequest(
-            UNIT.unemployment_id, person_of(hired), dt.date(2024, 8, 1), EndReason.AGREEMENT
-        )
+    # The contract was ended at the labour system's own counter: the ending, a
+    # core step, is refused (no contract in force), and the core is undone.
+    (contract,) = await in_force(adapters, hired.id_number)
+    await adapters.labour.end(
+        ContractEnding(UNIT.labour_id, hired.id_number, EndReason.AGREEMENT, dt.date(2024, 8, 1))
     )
     # The dismissal's answer is lost: it is found done, without its own serial.
     systems[System.EMPLOYMENT].faults(commit_then_drop=1.0)
@@ -104,20 +104,21 @@ async def test_an_ending_found_without_its_reference_cannot_be_undone(
     (done,) = await settle(store, [ending.id], engine)
 
     assert done.state is RegistrationState.NEEDS_ATTENTION
-    refused = step_of(done, System.UNEMPLOYMENT)
+    refused = step_of(done, System.LABOUR)
     assert refused.state is StepState.REFUSED
     assert done.failure == refused.last_error
     assert done.failure is not None
-    assert done.failure.system_code == "40902"
+    assert done.failure.system_code == "LD4001"
     dismissal = step_of(done, System.EMPLOYMENT)
     assert dismissal.state is StepState.STUCK
     assert dismissal.reference is None
     assert dismissal.last_error is not None
     assert dismissal.last_error.code == messages.UNDO_IMPOSSIBLE
-    ending_step = step_of(done, System.LABOUR)
-    assert ending_step.state is StepState.UNDONE
-    # The ending was revoked: the contract is in force again; the dismissal stays.
-    assert [c.state for c in await contracts(adapters, hired.id_number)] == [ContractState.IN_FORCE]
+    # The follow-up never started: the core was refused.
+    assert step_of(done, System.UNEMPLOYMENT).state is StepState.SKIPPED
+    assert not await unemployment_rows(adapters, hired.id_number)
+    # The contract stays as it was ended by hand; the dismissal stays.
+    assert [c.reference for c in await contracts(adapters, hired.id_number)] == [contract.reference]
     (record,) = await employments(adapters, hired.id_number)
     assert record.state is EmploymentState.DISMISSED
     assert record.dismissal_date == LEFT_ON

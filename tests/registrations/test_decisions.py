@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from adapters.social_insurance.model import SYSTEM as INSURANCE
 from adapters.standin.seed import EMPLOYERS
 from gateway.domain.model import System
-from gateway.registrations import decisions, messages
+from gateway.registrations import decisions, followups, messages
 from gateway.registrations.decisions import (
     FORWARD,
     Bind,
@@ -32,6 +33,7 @@ from gateway.registrations.model import (
     Operation,
     Registration,
     StepError,
+    StepKind,
 )
 from gateway.registrations.model import RegistrationState as R
 from gateway.registrations.model import StepState as S
@@ -45,10 +47,13 @@ LATER = NOW + dt.timedelta(minutes=1)
 EARLIER = NOW - dt.timedelta(seconds=1)
 
 E, L, U = System.EMPLOYMENT, System.LABOUR, System.UNEMPLOYMENT
+SI = INSURANCE
 
 REFUSAL = StepError(messages.SYSTEM_REJECTED, "拒绝", "refused", system_code="LD1001")
 UNDO_IMPOSSIBLE = messages.undo_impossible(L, Operation.END_CONTRACT)
 PASSED = messages.deadline_passed(E, Operation.REGISTER_EMPLOYMENT)
+CANCEL_NOTE = StepError(followups.FOLLOW_UP_CANCELLED, "已取消", "cancelled")
+FOUND = messages.found_existing(U, Operation.REGISTER_UNEMPLOYMENT)
 #: The failure of a refusal whose step kept no error.
 GENERAL_REFUSAL = StepError(
     messages.SYSTEM_REJECTED, "有系统拒绝办理", "A system refused the registration"
@@ -205,6 +210,35 @@ CASES = [
          {E: sent(S.DONE), L: sent(S.REFUSED, error=REFUSAL)},
          [compensating(REFUSAL), Inval((E, L)), done(R.COMPENSATED, REFUSAL)],
          undoable=frozenset()),
+    # -------------------------------------------------------------- follow-ups
+    Case("a follow-up refused: the core stays, a person decides", "end", R.IN_PROGRESS,
+         {E: sent(S.DONE), L: sent(S.DONE), U: sent(S.REFUSED, error=REFUSAL)},
+         [SetRegistrationState(R.NEEDS_ATTENTION, expect=FORWARD)]),
+    Case("a follow-up refused, waiting: a person decides", "end", R.NEEDS_ATTENTION,
+         {E: sent(S.DONE), L: sent(S.DONE), U: sent(S.REFUSED, error=REFUSAL)}, []),
+    Case("a follow-up refused while another step is in flight: it finishes first", "end",
+         R.IN_PROGRESS,
+         {E: sent(S.DONE), L: At(S.UNKNOWN, LATER, 1), U: sent(S.REFUSED, error=REFUSAL)}, []),
+    Case("a follow-up stuck: needs attention, nothing undone", "end", R.IN_PROGRESS,
+         {E: sent(S.DONE), L: sent(S.DONE), U: sent(S.STUCK, reference=None, error=PASSED)},
+         [SetRegistrationState(R.NEEDS_ATTENTION, expect=FORWARD)]),
+    Case("a follow-up cancelled alone: completed, the core kept", "end", R.IN_PROGRESS,
+         {E: sent(S.DONE), L: sent(S.DONE), U: sent(S.SKIPPED, reference=None, error=CANCEL_NOTE)},
+         [Inval((E, L, U)), COMPLETED]),
+    Case("a step skipped for another reason is not a cancelled follow-up", "end", R.IN_PROGRESS,
+         {E: sent(S.DONE), L: sent(S.DONE), U: At(S.SKIPPED)}, []),
+    Case("a follow-up found already there: completed", "end", R.IN_PROGRESS,
+         {E: sent(S.DONE), L: sent(S.DONE), U: sent(S.DONE, error=FOUND)},
+         [Inval((E, L, U)), COMPLETED]),
+    Case("a core refusal undoes the done follow-up too", "end", R.IN_PROGRESS,
+         {E: sent(S.REFUSED, error=REFUSAL), L: sent(S.DONE), U: sent(S.DONE)},
+         [compensating(REFUSAL), Sched((L, U), UNDO, S.UNDOING, deadline=True)]),
+    Case("a core refusal leaves a follow-up found already there", "end", R.IN_PROGRESS,
+         {E: sent(S.REFUSED, error=REFUSAL), L: sent(S.DONE), U: sent(S.DONE, error=FOUND)},
+         [compensating(REFUSAL), Sched((L,), UNDO, S.UNDOING, deadline=True)]),
+    Case("compensated, a follow-up found already there left done", "end", R.COMPENSATING,
+         {E: sent(S.REFUSED, error=REFUSAL), L: sent(S.UNDONE), U: sent(S.DONE, error=FOUND)},
+         [Inval((E, L, U)), done(R.COMPENSATED, REFUSAL)], failure=REFUSAL),
 ]
 # fmt: on
 
@@ -310,6 +344,47 @@ def test_a_finished_account_opening_binds_the_units_ids_then_completes() -> None
     ]
 
 
+def test_an_account_opening_binds_the_core_units_before_its_follow_ups() -> None:
+    """Social insurance opens the unit after the core systems, as a follow-up: the
+    account works with the units opened so far while it goes on, and its refusal
+    leaves them bound and the registration waiting for a person."""
+    profile = EMPLOYERS[1].profile
+    registration = plan_account(
+        profile,
+        systems=[E, L, U, SI],
+        submission_id=new_id(),
+        channel=Channel.GOVERNMENT_PORTAL,
+        actor_id=None,
+        actor_username=None,
+        warnings=[],
+        now=NOW,
+        step_deadline=DEADLINE,
+    )
+    kinds = {s.system: (s.stage, s.kind) for s in registration.steps}
+    assert kinds == {
+        E: (0, StepKind.CORE),
+        L: (0, StepKind.CORE),
+        U: (0, StepKind.CORE),
+        SI: (1, StepKind.FOLLOW_UP),
+    }
+    core = {E: "E-1", L: "L-1", U: "U-1"}
+    for step in registration.steps:
+        if step.system in core:
+            step.state, step.reference = S.DONE, core[step.system]
+    registration.state = R.IN_PROGRESS
+    (insurance,) = [s for s in registration.steps if s.system == SI]
+
+    writes = decisions.decide(registration, NOW, step_deadline=DEADLINE, undoable=UNDOABLE)
+
+    assert writes == [
+        Bind(profile.credit_code, core, registration.payload),
+        ScheduleSteps((insurance.id,), at=NOW, expect=(S.PENDING,), unleased_at=NOW),
+    ]
+    insurance.state, insurance.last_error = S.REFUSED, REFUSAL
+    writes = decisions.decide(registration, NOW, step_deadline=DEADLINE, undoable=UNDOABLE)
+    assert writes == [SetRegistrationState(R.NEEDS_ATTENTION, expect=FORWARD)]
+
+
 def test_an_account_opening_refused_in_one_system_keeps_the_units_opened() -> None:
     registration = plan_account(
         EMPLOYERS[1].profile,
@@ -382,6 +457,15 @@ CLERK_CASES = [
                Sched((L,), (S.STUCK,), S.UNKNOWN, deadline=True),
                Sched((U,), (S.PENDING,), deadline=True),
                back(R.COMPENSATING, messages.cancelled())]),
+    ClerkCase("retry: a refused follow-up is sent again, the core untouched",
+              decisions.retry, "end",
+              {E: sent(S.DONE), L: sent(S.DONE), U: sent(S.REFUSED, error=REFUSAL)},
+              [Sched((U,), (S.REFUSED,), S.PENDING, deadline=True), back(R.IN_PROGRESS)]),
+    ClerkCase("cancel: the core is undone, a refused follow-up stays refused",
+              decisions.cancel, "end",
+              {E: sent(S.DONE), L: sent(S.DONE), U: sent(S.REFUSED, error=REFUSAL)},
+              [Sched((E, L), (S.DONE,), S.UNDOING, deadline=True),
+               back(R.COMPENSATING, messages.cancelled())]),
     ClerkCase("cancel: a stuck compensation keeps its refusal",
               decisions.cancel, "hire",
               {E: sent(S.STUCK, error=PASSED), L: sent(S.REFUSED, error=REFUSAL)},
@@ -399,6 +483,53 @@ def test_what_a_clerks_command_puts_back_to_work(case: ClerkCase) -> None:
     )
     writes = case.command(registration, NOW, step_deadline=DEADLINE, undoable=UNDOABLE)
     assert writes == meant(registration, case.expected)
+
+
+@pytest.mark.parametrize(
+    ("was", "goes"), [(S.REFUSED, S.PENDING), (S.STUCK, S.UNKNOWN)], ids=["refused", "stuck"]
+)
+def test_a_follow_up_retried_alone(was: S, goes: S) -> None:
+    """Sent anew if it was refused; asked first if stuck (it may have reached its
+    system); due now with a new deadline, the error kept until the system answers."""
+    error = REFUSAL if was is S.REFUSED else PASSED
+    registration = shaped(
+        Case(
+            "",
+            "end",
+            R.NEEDS_ATTENTION,
+            {E: sent(S.DONE), L: sent(S.DONE), U: sent(was, reference=None, error=error)},
+            [],
+        )
+    )
+    follow_up = registration.steps[-1]
+    amend, resume = decisions.retry_follow_up(follow_up, NOW, step_deadline=DEADLINE)
+    assert amend == decisions.AmendStep(
+        follow_up.id, (was,), goes, error, next_attempt_at=NOW, deadline_at=NOW + DEADLINE
+    )
+    assert resume == back(R.IN_PROGRESS)
+
+
+def test_a_follow_up_cancelled_alone() -> None:
+    registration = shaped(
+        Case(
+            "",
+            "end",
+            R.NEEDS_ATTENTION,
+            {E: sent(S.DONE), L: sent(S.DONE), U: sent(S.REFUSED, error=REFUSAL)},
+            [],
+        )
+    )
+    follow_up = registration.steps[-1]
+    amend, resume = decisions.cancel_follow_up(follow_up)
+    assert amend == decisions.AmendStep(
+        follow_up.id, (S.REFUSED,), S.SKIPPED, followups.cancel_note(follow_up)
+    )
+    assert resume == back(R.IN_PROGRESS)
+    # Once stored, the registration completes with the core kept.
+    follow_up.state, follow_up.last_error = amend.state, amend.error
+    registration.state = R.IN_PROGRESS
+    writes = decisions.decide(registration, NOW, step_deadline=DEADLINE, undoable=UNDOABLE)
+    assert writes[-1] == COMPLETED
 
 
 def test_the_sweep_looks_again_only_at_registrations_no_worker_will_take() -> None:

@@ -23,7 +23,7 @@ from gateway.auth import HashParams, Passwords, Role
 from gateway.cli import build_parser
 from gateway.config import GatewayConfig
 from gateway.registrations.engine import Engine
-from gateway.registrations.model import Channel, RegistrationState, StepState
+from gateway.registrations.model import Channel, RegistrationState, StepKind, StepState
 from gateway.registrations.service import Registrar
 from gateway.registry import ENTRY_POINT_GROUP, registry, reload
 from gateway.services import system_limits
@@ -231,25 +231,30 @@ async def test_an_undo_the_system_says_is_done_already_counts_as_done(
     assert TRAINING.active(employer.ids[SYSTEM], hired.id_number)[-1].kind == "enrolment"
 
 
-async def test_a_refused_follow_up_undoes_the_core_systems_writes(
+async def test_a_refused_follow_up_of_its_own_leaves_the_core_and_waits_for_a_person(
     registrar: tuple[Registrar, EmployerRecord],
     training_engine: Engine,
     store: Store,
     adapters: Adapters,
 ) -> None:
+    """A step a system adds to another's business is a follow-up: refused, it
+    leaves the worker registered and the contract filed, and says what is left."""
     submitting, employer = registrar
     TRAINING.refuse_enrolments = True
     hired = hire_row()
 
     (done,) = await settle(store, [await _submit(submitting, employer, hired)], training_engine)
 
-    assert done.state is RegistrationState.COMPENSATED
-    assert done.failure is not None
-    assert done.failure.system_code == "T422"
-    assert "职业培训登记系统" in done.failure.message_zh
-    assert step_of(done, SYSTEM).state is StepState.REFUSED
-    assert {s.state for s in done.steps if s.system != SYSTEM} == {StepState.UNDONE}
-    assert [c.state.value for c in await contracts(adapters, hired.id_number)] == ["REVOKED"]
+    assert done.state is RegistrationState.NEEDS_ATTENTION
+    assert done.failure is None  # nothing to undo: the core stands
+    enrolment = step_of(done, SYSTEM)
+    assert enrolment.kind is StepKind.FOLLOW_UP
+    assert enrolment.state is StepState.REFUSED
+    assert enrolment.last_error is not None
+    assert enrolment.last_error.system_code == "T422"
+    assert "职业培训登记系统" in enrolment.last_error.message_zh
+    assert {s.state for s in done.steps if s.system != SYSTEM} == {StepState.DONE}
+    assert [c.state.value for c in await contracts(adapters, hired.id_number)] == ["IN_FORCE"]
 
 
 async def test_a_step_of_a_system_switched_off_since_waits_for_a_clerk(

@@ -300,8 +300,14 @@ async def test_no_personal_data_in_the_worker_logs_or_step_errors(
             UNIT.unemployment_id, person_of(hired), dt.date(2024, 8, 1), EndReason.AGREEMENT
         )
     )
+    (waiting,) = await settle(store, [ending.id], engine)
+    # The follow-up was refused: the core stays, and the registration waits.
+    assert waiting.state is RegistrationState.NEEDS_ATTENTION
+    assert step_of(waiting, System.UNEMPLOYMENT).state is StepState.REFUSED
+    # A clerk cancels it all: the ending was found done without its own filing
+    # number, so it cannot be undone.
+    await engine.cancel(waiting.id)
     (done,) = await settle(store, [ending.id], engine)
-    # The ending was found done without its own filing number: it cannot be undone.
     assert done.state is RegistrationState.NEEDS_ATTENTION
     assert step_of(done, System.LABOUR).last_error == messages.undo_impossible(
         System.LABOUR, step_of(done, System.LABOUR).operation

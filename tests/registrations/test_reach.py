@@ -28,7 +28,7 @@ ROWS = [
 
 @pytest.mark.parametrize("r", ROWS, ids=lambda r: f"{r.business}-{r.register_unemployment}")
 def test_the_operations_known_up_front_are_the_ones_planned(r: RegistrationRow) -> None:
-    planned = [(op, system) for _, op, system, _ in row_steps(r, dict(BOUND))]
+    planned = [(s.operation, s.system) for s in row_steps(r, dict(BOUND))]
     assert [(op, registry().system_of(op)) for op in row_operations(r)] == planned
 
 

@@ -37,6 +37,7 @@ from gateway.registrations.model import (
     RegistrationState,
     Step,
     StepError,
+    StepKind,
     StepState,
     Submission,
     Warning,
@@ -50,6 +51,7 @@ from gateway.registrations.plan import (
     step_request,
 )
 from gateway.registrations.ports import (
+    AuditAs,
     Created,
     KeyConflict,
     RegistrationFilter,
@@ -183,6 +185,7 @@ def test_the_tables_allow_every_value_of_the_model() -> None:
     assert tuple(RegistrationState) == t.REGISTRATION_STATES
     assert tuple(StepState) == t.STEP_STATES
     assert tuple(Channel) == t.CHANNELS
+    assert tuple(StepKind) == t.STEP_KINDS
 
 
 async def test_a_step_of_a_system_beyond_the_core_is_stored_as_any_other(store: Store) -> None:
@@ -662,6 +665,73 @@ async def test_the_audit_record_of_a_submission_is_stored_with_it_or_not_at_all(
     assert await counts(store) == before
     assert len((await store.audit.query(first=10)).items) == 1
     assert (await store.audit.verify_chain()).ok
+
+
+async def test_a_follow_up_is_amended_at_rest_only_with_its_audit_record(store: Store) -> None:
+    clerk = await store.accounts.create("clerk", "lantern-orchid-1", "clerk", divisions=["370100"])
+    sub = submission()
+    ending = await submit_one(
+        store, worker(sub, row(RowBusiness.END, register_unemployment=True)), sub
+    )
+    follow_up = step_of(ending, Operation.REGISTER_UNEMPLOYMENT)
+    assert [s.kind for s in ending.steps] == [StepKind.CORE, StepKind.CORE, StepKind.FOLLOW_UP]
+    regs = store.registrations
+    refusal = StepError("SYSTEM_DUPLICATE", "已登记", "Already registered", "40902")
+    later = NOW + dt.timedelta(minutes=1)
+    corrected_row = {**ending.payload, "mobile": "13700001111"}
+    corrected = {**follow_up.payload, "note": "corrected"}
+    amend: dict[str, Any] = {
+        "registration_id": ending.id,
+        "expect": [StepState.REFUSED],
+        "while_registration": RegistrationState.NEEDS_ATTENTION,
+        "now": later,
+        "state": StepState.PENDING,
+        "error": refusal,
+        "next_attempt_at": later,
+        "deadline_at": later + dt.timedelta(hours=1),
+        "payload": corrected,
+        "row": corrected_row,
+        "audit_as": AuditAs(clerk, "retry_follow_up", "service_window"),
+    }
+    # Not refused yet, and the registration does not wait for a person: nothing.
+    assert not await regs.amend_step(follow_up.id, **amend)
+    follow_up.state, follow_up.last_error = StepState.REFUSED, refusal
+    await regs.schedule([follow_up.id], at=NOW, state=StepState.REFUSED.value)
+    assert not await regs.amend_step(follow_up.id, **amend)
+    await regs.update_registration(ending.id, state=RegistrationState.NEEDS_ATTENTION, now=NOW)
+    before = await regs.get(ending.id)
+    assert before is not None
+
+    assert await regs.amend_step(follow_up.id, **amend)
+
+    after = await regs.get(ending.id)
+    assert after is not None
+    changed = step_of(after, Operation.REGISTER_UNEMPLOYMENT)
+    assert (changed.state, changed.last_error, changed.payload) == (
+        StepState.PENDING,
+        refusal,
+        corrected,
+    )
+    assert (changed.next_attempt_at, changed.deadline_at, changed.finished_at) == (
+        later,
+        later + dt.timedelta(hours=1),
+        None,
+    )
+    assert after.payload == corrected_row
+    assert after.version > before.version
+    # The core's steps are untouched.
+    assert after.steps[:2] == before.steps[:2]
+    (record,) = (await store.audit.query(action="retry_follow_up", first=10)).items
+    assert (record.reference, record.actor_username, record.credit_code) == (
+        ending.id,
+        "clerk",
+        ending.credit_code,
+    )
+    # Done once: a second person acting on the same read changes nothing.
+    assert not await regs.amend_step(follow_up.id, **amend)
+    assert len((await store.audit.query(action="retry_follow_up", first=10)).items) == 1
+    with pytest.raises(StepNotFound):
+        await regs.amend_step("nothing", **amend)
 
 
 async def test_a_decision_on_an_earlier_read_changes_nothing_that_moved_since(

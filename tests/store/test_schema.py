@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from gateway.domain.model import System
 from gateway.store import Store
+from gateway.store import tables as t
 from gateway.store.database import Database, alembic_config, create_engine
-from gateway.store.tables import metadata
+from gateway.store.tables import UTCDateTime, metadata
 from tests.store.conftest import AUDIT_KEY, cheap_passwords
 
 HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
@@ -131,6 +134,134 @@ async def test_sqlite_write_transactions_take_the_write_lock_at_once(tmp_path: P
         other.execute("ROLLBACK")
     finally:
         other.close()
+        await store.close()
+
+
+async def test_steps_stored_before_kinds_existed_are_core_but_an_endings_unemployment(
+    empty_store_url: str,
+) -> None:
+    """Revision 0005 keeps every step and says which were follow-ups all along: the
+    unemployment registration of an ending; alone (separate handling) it is core."""
+    engine = create_engine(empty_store_url)
+    at = dt.datetime(2026, 11, 30, 8, tzinfo=dt.UTC)
+    registrations = sa.table(
+        "registrations",
+        *(
+            sa.column(c)
+            for c in [
+                "id",
+                "submission_id",
+                "ordinal",
+                "business",
+                "state",
+                "credit_code",
+                "division",
+                "person_key",
+                "payload",
+                "channel",
+                "actor_id",
+                "actor_username",
+                "warnings",
+                "failure",
+                "version",
+            ]
+        ),
+        sa.column("created_at", UTCDateTime()),
+        sa.column("updated_at", UTCDateTime()),
+    )
+    steps = sa.table(
+        "steps",
+        *(
+            sa.column(c)
+            for c in [
+                "id",
+                "registration_id",
+                "ordinal",
+                "system",
+                "operation",
+                "stage",
+                "payload",
+                "state",
+                "attempts",
+            ]
+        ),
+        sa.column("created_at", UTCDateTime()),
+        sa.column("updated_at", UTCDateTime()),
+    )
+    planned = {
+        "end": ("END", [("DISMISS", "employment", 0), ("END_CONTRACT", "labour", 0)]),
+        "end-u": (
+            "END",
+            [("DISMISS", "employment", 0), ("REGISTER_UNEMPLOYMENT", "unemployment", 1)],
+        ),
+        "alone": ("SEPARATE", [("REGISTER_UNEMPLOYMENT", "unemployment", 0)]),
+        "hire": ("HIRE", [("REGISTER_EMPLOYMENT", "employment", 0)]),
+    }
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(lambda c: command.upgrade(alembic_config(c), "0003"))
+            for n, (registration_id, (business, ops)) in enumerate(planned.items()):
+                await conn.execute(
+                    sa.insert(registrations).values(
+                        id=registration_id,
+                        submission_id="s",
+                        ordinal=n,
+                        business=business,
+                        state="IN_PROGRESS",
+                        credit_code="91370100MA3C0000X1",
+                        division="370102",
+                        person_key=f"RESIDENT_ID:{n}",
+                        payload="{}",
+                        channel="service_window",
+                        actor_id=None,
+                        actor_username=None,
+                        warnings="[]",
+                        failure=None,
+                        version=0,
+                        created_at=at,
+                        updated_at=at,
+                    )
+                )
+                for i, (operation, system, stage) in enumerate(ops):
+                    await conn.execute(
+                        sa.insert(steps).values(
+                            id=f"{registration_id}-{i}",
+                            registration_id=registration_id,
+                            ordinal=i,
+                            system=system,
+                            operation=operation,
+                            stage=stage,
+                            payload="{}",
+                            state="DONE",
+                            attempts=1,
+                            created_at=at,
+                            updated_at=at,
+                        )
+                    )
+    finally:
+        await engine.dispose()
+    store = await Store.open(empty_store_url, passwords=cheap_passwords(), audit_key=AUDIT_KEY)
+    try:
+        assert await store.db.revision() == HEAD
+        kinds = {}
+        for registration_id in planned:
+            found = await store.registrations.get(registration_id)
+            assert found is not None
+            kinds[registration_id] = [(s.operation.value, s.kind.value) for s in found.steps]
+        assert kinds == {
+            "end": [("DISMISS", "CORE"), ("END_CONTRACT", "CORE")],
+            "end-u": [("DISMISS", "CORE"), ("REGISTER_UNEMPLOYMENT", "FOLLOW_UP")],
+            "alone": [("REGISTER_UNEMPLOYMENT", "CORE")],
+            "hire": [("REGISTER_EMPLOYMENT", "CORE")],
+        }
+        # The rebuild kept the older constraints, and the new one holds.
+        for change in ({"kind": "LATER"}, {"state": "FORGOTTEN"}):
+            with pytest.raises(sa.exc.IntegrityError):
+                async with store.db.write() as conn:
+                    await conn.execute(
+                        sa.update(t.steps).where(t.steps.c.id == "end-0").values(change)
+                    )
+    finally:
         await store.close()
 
 
