@@ -128,6 +128,9 @@ class OperationSpec:
     #: the step awaits the outcome, polled from the store, and is undone by
     #: withdrawing or reversing it (``gateway.registrations.awaiting``).
     decided_later: bool = False
+    #: The row's fields a person may correct when retrying this write as a refused
+    #: follow-up: those only it sends (``gateway.registrations.followups``).
+    correctable: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

@@ -180,6 +180,9 @@ SPEC = SystemSpec(
             label_zh="参保人员增员申报",
             label_en="the social insurance addition",
             decided_later=True,
+            # Returned for its wage (R02), the addition is declared again corrected:
+            # only it sends the wage; what the core filed stays as filed.
+            correctable=frozenset({"monthly_wage"}),
         ),
         OperationSpec(
             DECLARE_REMOVAL,

@@ -196,13 +196,14 @@ def declared_at(declaration: Declaration) -> dt.datetime:
 
 def ours(step: Step, found: Sequence[Declaration]) -> Declaration | None:
     """The step's declaration among the worker's with the unit (newest first): the
-    newest of its kind declared since the step was created."""
+    newest of its kind declared since the step was created, one under review or
+    approved before one returned or withdrawn (a follow-up retried after a return
+    declares anew: its earlier, returned declaration is not the new one)."""
     kind = KINDS[step.operation]
     since = (step.created_at or dt.datetime.min.replace(tzinfo=dt.UTC)) - CLOCK_SKEW
-    return next(
-        (d for d in found if d.kind is kind and declared_at(d) >= since),
-        None,
-    )
+    mine = [d for d in found if d.kind is kind and declared_at(d) >= since]
+    in_effect = (DeclarationState.UNDER_REVIEW, DeclarationState.APPROVED)
+    return next((d for d in mine if d.state in in_effect), mine[0] if mine else None)
 
 
 async def find(adapter: SystemAdapter, step: Step) -> Declaration | None:

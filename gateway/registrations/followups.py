@@ -20,7 +20,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.domain.checks import FIELD_LABELS, Problem, check_row
+from gateway.domain.checks import FIELD_LABELS, ContributionWage, Problem, check_row
 from gateway.domain.model import RegistrationRow, System
 from gateway.registrations.messages import (
     FOUND_EXISTING,
@@ -41,6 +41,7 @@ from gateway.registrations.model import (
     follow_ups_left,
 )
 from gateway.registrations.plan import from_payload, row_steps, step_request, to_payload
+from gateway.registry import registry
 
 FOLLOW_UP_NEEDS_ATTENTION = "FOLLOW_UP_NEEDS_ATTENTION"
 FOLLOW_UP_CANCELLED = "FOLLOW_UP_CANCELLED"
@@ -120,6 +121,14 @@ CORRECTABLE: dict[Operation, frozenset[str]] = {
 }
 
 
+def _declared_correctable(operation: Operation) -> frozenset[str]:
+    """What a registered system says a retry of its write may correct."""
+    try:
+        return registry().operation(operation).correctable
+    except KeyError:
+        return frozenset()
+
+
 def stored_row(registration: Registration) -> RegistrationRow:
     """The row a registration was planned from (as corrected since, if it was)."""
     return from_payload(registration.payload, RegistrationRow)
@@ -181,10 +190,12 @@ def correct(
     *,
     today: dt.date,
     limits: Callable[[RegistrationRow, Operation], list[Problem]],
+    wage: ContributionWage | None = None,
 ) -> Correction:
     """The follow-up ``step`` planned again with ``corrections`` (unified field
     names of the form's row), checked as the form checks its row: every problem
-    at once, by field. ``limits`` checks the row's texts against where it goes.
+    at once, by field. ``limits`` checks the row's texts against where it goes;
+    ``wage`` is the contribution wage's rule when social insurance is on.
 
     Only a refused follow-up is corrected: one stuck may have reached its system
     (its outcome is unknown), and is asked about, not changed, before it is sent
@@ -192,7 +203,7 @@ def correct(
     if corrections and step.state is not StepState.REFUSED:
         raise not_correctable_now(step)
     row = stored_row(registration)
-    allowed = CORRECTABLE.get(step.operation, frozenset())
+    allowed = CORRECTABLE.get(step.operation) or _declared_correctable(step.operation)
     problems = [_not_correctable(f, step) for f in corrections if f not in allowed]
     if problems:
         return Correction(row, step.payload, problems)
@@ -200,7 +211,7 @@ def correct(
         f: v.strip() if isinstance(v, str) else v for f, v in corrections.items()
     }
     corrected = dataclasses.replace(row, **changed)
-    problems = list(check_row(corrected, today=today).problems)
+    problems = list(check_row(corrected, today=today, wage=wage).problems)
     problems += limits(corrected, step.operation)
     if problems:
         return Correction(corrected, step.payload, problems)

@@ -176,7 +176,12 @@ class Registrar:
     ) -> Correction:
         """A follow-up's retry with corrected data, checked as the form's row is."""
         return correct(
-            registration, step, corrections, today=self.today(), limits=self.check_row_limits
+            registration,
+            step,
+            corrections,
+            today=self.today(),
+            limits=self.check_row_limits,
+            wage=self.wage,
         )
 
     def check_employer_limits(self, profile: EmployerProfile) -> list[Problem]:

@@ -147,6 +147,8 @@ class StepWorker(AwaitingDeclarations):
         await self._send(step)
 
     async def _send(self, step: Step) -> None:
+        if declarations.is_declaration(step):
+            step.reference = None  # a retried declaration gets a number of its own
         step.state = StepState.SENDING
         step.attempts += 1
         if not await self._save(step, keep_lease=True):

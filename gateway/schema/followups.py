@@ -11,6 +11,7 @@ nothing stored.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Any
 
 import strawberry
@@ -31,8 +32,9 @@ CANCEL_ACTION = "cancel_follow_up"
 @strawberry.input(
     description="更正: the fields a follow-up alone sends, as the form names them; only those "
     "given change. The unemployment registration takes the worker's name, gender, "
-    "ethnicity, education, mobile and addresses; what the completed core sent (the end "
-    "date and reason) and the worker's ID are not corrected here."
+    "ethnicity, education, mobile and addresses; the social insurance addition its monthly "
+    "wage; what the completed core sent (the end date and reason) and the worker's ID are "
+    "not corrected here."
 )
 class FollowUpCorrectionsInput:
     name: str | None = strawberry.field(default=strawberry.UNSET, description="姓名.")
@@ -50,6 +52,10 @@ class FollowUpCorrectionsInput:
     current_address: str | None = strawberry.field(
         default=strawberry.UNSET, description="现居住址."
     )
+    monthly_wage: Decimal | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="社会保险月缴费工资 (the social insurance addition, returned for its wage).",
+    )
 
     def given(self) -> dict[str, Any]:
         """The corrections given, by the row's unified field names."""
@@ -61,6 +67,7 @@ class FollowUpCorrectionsInput:
             "mobile",
             "household_address",
             "current_address",
+            "monthly_wage",
         )
         return {n: v for n in names if (v := getattr(self, n)) is not strawberry.UNSET}
 

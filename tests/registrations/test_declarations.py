@@ -236,3 +236,18 @@ async def test_returned_left_nothing_to_undo_and_an_approved_removal_needs_a_per
     stuck = await d.undo(si, removal, stopped)
     assert isinstance(stuck, d.UndoStuck)
     assert stuck.error.code == "REVERSE_NEEDS_A_PERSON"
+
+
+async def test_a_retried_step_takes_its_new_declaration_not_the_returned_one(
+    si: FakeSocialInsurance, clock: MovableClock
+) -> None:
+    step = addition_step(clock)
+    returned = await d.declare(si, step)
+    si.return_(returned, ReturnReason.WAGE_OUT_OF_RANGE)
+    found = await d.find(si, step)  # before the retry: the returned one is the step's
+    assert found is not None
+    assert found.reference == returned
+    again = await d.declare(si, step)  # the retry, its answer lost
+    found = await d.find(si, step)
+    assert found is not None
+    assert (found.reference, found.state) == (again, DeclarationState.UNDER_REVIEW)

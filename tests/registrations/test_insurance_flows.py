@@ -13,6 +13,7 @@ import dataclasses
 import datetime as dt
 from collections.abc import Callable, Sequence
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -20,8 +21,9 @@ from adapters.social_insurance.model import SYSTEM as INSURANCE
 from adapters.social_insurance.model import DeclarationKind, DeclarationState, ReturnReason
 from adapters.social_insurance.review import SEED_UNITS
 from adapters.social_insurance.system import DECLARE_ADDITION
+from gateway.domain.checks import ContributionWage
 from gateway.domain.model import EndReason, RegistrationRow, System, UnemploymentRequest
-from gateway.registrations import declarations
+from gateway.registrations import declarations, followups
 from gateway.registrations.engine import Engine
 from gateway.registrations.model import (
     Channel,
@@ -29,7 +31,9 @@ from gateway.registrations.model import (
     Registration,
     RegistrationState,
     Step,
+    StepKind,
     StepState,
+    core_complete,
 )
 from gateway.registrations.plan import new_id, person_of, plan_row, to_payload
 from gateway.store import Store
@@ -48,6 +52,7 @@ from tests.registrations.support import (
 )
 
 WAGE = Decimal("6000.00")
+TODAY = dt.date.today()
 UNIT_SI = SEED_UNITS[0]
 
 
@@ -100,12 +105,19 @@ async def insurance_step(store: Store, registration_id: str) -> Step:
     return step_of(found, INSURANCE)
 
 
-async def awaiting(store: Store, registration_id: str, engine: Engine) -> Step:
-    """Run the engine until the declaration is sent and awaits the agency."""
+async def awaiting(
+    store: Store, registration_id: str, engine: Engine, *, after: str | None = None
+) -> Step:
+    """Run the engine until the declaration is sent and awaits the agency (one
+    other than ``after``)."""
 
     async def declared() -> bool:
         step = await insurance_step(store, registration_id)
-        return step.reference is not None and step.last_error is not None
+        return (
+            step.reference not in (None, after)
+            and step.last_error is not None
+            and step.last_error.code == declarations.AWAITING_DECISION
+        )
 
     await run_until(declared, engine)
     step = await insurance_step(store, registration_id)
@@ -150,11 +162,13 @@ async def test_a_hire_declares_the_addition_and_completes_once_it_is_approved(
     assert (spell.employer_id, spell.start_date) == (UNIT_SI, row.start_date)
 
 
-async def test_a_returned_addition_is_refused_with_the_agencys_reason(
+async def test_a_returned_addition_waits_for_a_person_and_a_corrected_wage_is_declared(
     store: Store, engine: Engine, si: FakeSocialInsurance
 ) -> None:
-    (registration,) = await submit(store, [hire()])
+    row = hire()
+    (registration,) = await submit(store, [row])
     step = await awaiting(store, registration.id, engine)
+    assert step.kind is StepKind.FOLLOW_UP
     si.return_(step.reference or "", ReturnReason.WAGE_OUT_OF_RANGE)
     (settled,) = await settle(store, [registration.id], engine)
     refused = step_of(settled, INSURANCE)
@@ -164,8 +178,39 @@ async def test_a_returned_addition_is_refused_with_the_agencys_reason(
     assert refused.last_error.system_code == "R02"
     assert "缴费工资" in refused.last_error.message_zh
     assert "floor and ceiling" in refused.last_error.message_en
-    assert settled.state is not RegistrationState.COMPLETED
+    # A follow-up's refusal never undoes the core: it waits for a person.
+    assert settled.state is RegistrationState.NEEDS_ATTENTION
+    assert core_complete(settled)
     assert si.stats()["declarations.addition"] == 1  # a refusal is not sent again
+
+    # The employer corrects the wage: checked as the form's row, with the rule.
+    rule = ContributionWage()
+    wrong = followups.correct(
+        settled, refused, {"monthly_wage": Decimal("99999.00")}, today=TODAY, limits=no_limits,
+        wage=rule,
+    )  # fmt: skip
+    assert [(p.field, p.code) for p in wrong.problems] == [("monthly_wage", "WAGE_OUT_OF_RANGE")]
+    name = followups.correct(settled, refused, {"name": "别人"}, today=TODAY, limits=no_limits)
+    assert [p.code for p in name.problems] == [followups.NOT_CORRECTABLE]
+    corrected = followups.correct(
+        settled, refused, {"monthly_wage": Decimal("6500.00")}, today=TODAY, limits=no_limits,
+        wage=rule,
+    )  # fmt: skip
+    assert corrected.problems == []
+    await engine.retry_follow_up(
+        settled.id, DECLARE_ADDITION, payload=corrected.payload, row=to_payload(corrected.row)
+    )
+    again = await awaiting(store, registration.id, engine, after=step.reference)
+    assert again.reference != step.reference
+    si.approve(again.reference or "")
+    (done,) = await settle(store, [registration.id], engine)
+    assert done.state is RegistrationState.COMPLETED
+    assert si.stats()["declarations.addition"] == 2
+    assert (await si.declaration(again.reference or "")).state is DeclarationState.APPROVED
+
+
+def no_limits(row: RegistrationRow, operation: Operation) -> list[Any]:
+    return []
 
 
 async def test_a_lost_answer_is_found_by_searching_and_never_declared_twice(
