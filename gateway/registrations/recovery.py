@@ -16,6 +16,10 @@ finds them at its next claim.
 
 A system failing now and then (its breaker still closed) is not probed: its
 steps keep their backoff, so that a system in trouble is not pressed harder.
+Nor is one that said when to come back (a quota's 429 or a maintenance's 503
+with ``Retry-After``): it is up, and its steps wait what it said; a probe would
+only spend the quota the steps need. A failure without ``Retry-After`` (down,
+erring) makes it a system to probe again.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from gateway.domain.model import System
-from gateway.systems import AdapterError, SystemAdapter
+from gateway.systems import AdapterError, SystemAdapter, Unavailable
 
 __all__ = ["Recovery", "Wakeable"]
 
@@ -63,15 +67,27 @@ class Recovery:
         self.interval = interval
         self.on_back = on_back
         self._watching: dict[System, asyncio.Task[None]] = {}
+        #: Systems whose last answer said when to come back (``Retry-After``).
+        self._told: set[System] = set()
 
     def watching(self) -> frozenset[System]:
         """The systems being probed now."""
         return frozenset(self._watching)
 
-    def failed(self, system: System) -> None:
+    def failed(self, system: System, exc: Unavailable | None = None) -> None:
         """A call to ``system`` failed on the way or in the system: when its breaker
-        is no longer closed, probe it until it answers (once per system)."""
-        if system in self._watching or _breaker(self.adapters.get(system)) == "closed":
+        is no longer closed, probe it until it answers (once per system), unless
+        the system itself said when to come back."""
+        if exc is not None and exc.reached_system:
+            if exc.retry_after is not None:
+                self._told.add(system)
+            else:
+                self._told.discard(system)
+        if (
+            system in self._watching
+            or system in self._told
+            or _breaker(self.adapters.get(system)) == "closed"
+        ):
             return
         task = asyncio.get_running_loop().create_task(self._watch(system))
         self._watching[system] = task
@@ -82,6 +98,8 @@ class Recovery:
         log.info("the %s system is down: asking it every %.1f s", system.value, self.interval)
         while True:
             await asyncio.sleep(self.interval)
+            if system in self._told:
+                return  # it said when to come back: its steps wait that long
             if await _answers(adapter):
                 break
         try:

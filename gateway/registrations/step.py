@@ -72,7 +72,7 @@ class StepWorker(AwaitingDeclarations):
         clock: Callable[[], dt.datetime],
         call_timeout: float,
         advance: Callable[[str], Awaitable[None]],
-        on_unavailable: Callable[[System], None] | None = None,
+        on_unavailable: Callable[[System, Unavailable], None] | None = None,
     ) -> None:
         self.store = store
         self.adapters = adapters
@@ -337,7 +337,7 @@ class StepWorker(AwaitingDeclarations):
         )
         await self._save(step, keep_lease=False)
         if isinstance(exc, Unavailable) and self.on_unavailable is not None:
-            self.on_unavailable(step.system)
+            self.on_unavailable(step.system, exc)
 
     async def _finish(self, step: Step, state: StepState, error: StepError | None = None) -> None:
         """A state no worker takes (until a clerk or a compensation says so)."""

@@ -14,13 +14,16 @@ import asyncio
 import datetime as dt
 from collections.abc import Callable
 
+import pytest
+
 from gateway.domain.model import System
 from gateway.registrations.backoff import Backoff
 from gateway.registrations.engine import Engine
 from gateway.registrations.model import RegistrationState, StepState
 from gateway.registrations.recovery import Recovery
-from gateway.resilience import ResiliencePolicy, Resilient
+from gateway.resilience import CircuitOpen, ResiliencePolicy, Resilient
 from gateway.store import Store
+from gateway.systems import Unavailable
 from tests.clock import MovableClock
 from tests.fakes import FakeSystem
 from tests.registrations.support import (
@@ -98,4 +101,30 @@ async def test_a_system_failing_with_its_breaker_closed_is_not_probed(
     recovery = Recovery(store.registrations, {System.LABOUR: labour}, clock=clock, interval=0.01)
     recovery.failed(System.LABOUR)  # one failure of two: the breaker is still closed
     assert recovery.watching() == frozenset()
+    await recovery.aclose()
+
+
+async def test_a_system_that_said_when_to_come_back_is_not_probed(
+    store: Store, adapters: Adapters, systems: dict[System, FakeSystem], clock: MovableClock
+) -> None:
+    """A quota's 429 or a maintenance's 503 with ``Retry-After``: the system is up
+    and its steps wait what it said; probing would spend the quota they need."""
+    labour = Resilient(adapters.labour, SLOW_TO_RECOVER)
+    recovery = Recovery(store.registrations, {System.LABOUR: labour}, clock=clock, interval=0.01)
+    systems[System.LABOUR].faults(maintenance=True, retry_after_s=1)
+    for _ in range(2):
+        with pytest.raises(Unavailable) as said:
+            await labour.ping()
+    assert labour.breaker_state == "open"
+    assert said.value.retry_after == 1
+
+    recovery.failed(System.LABOUR, said.value)
+    with pytest.raises(CircuitOpen) as held:
+        await labour.ping()
+    recovery.failed(System.LABOUR, held.value)  # the breaker it opened: still told
+    assert recovery.watching() == frozenset()
+
+    # Down without a word: probed again.
+    recovery.failed(System.LABOUR, Unavailable(System.LABOUR, "connection refused"))
+    assert recovery.watching() == {System.LABOUR}
     await recovery.aclose()
