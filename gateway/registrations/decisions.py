@@ -15,6 +15,7 @@ systems' business, not the decisions'.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -325,6 +326,24 @@ def requeue(
         ScheduleSteps(tuple(ids), at=now, expect=(was,), state=state, deadline_at=deadline)
         for (was, state), ids in groups.items()
     ]
+
+
+# ====================================================== a step about to be sent
+
+
+def to_send(step: Step, registration: Registration, now: dt.datetime) -> Step | None:
+    """The step as it is saved before its first call, when it is leased at ``now``
+    to be sent (``PENDING``, its registration going forward, its deadline not
+    passed): ``SENDING`` with one more attempt. None when the worker must look
+    first (an outcome to reconcile, an undo, a skip, a deadline)."""
+    if (
+        step.state is not StepState.PENDING
+        or at_rest(registration)
+        or compensating(registration)
+        or (step.deadline_at is not None and now >= step.deadline_at)
+    ):
+        return None
+    return dataclasses.replace(step, state=StepState.SENDING, attempts=step.attempts + 1)
 
 
 # ============================================================== what is read

@@ -56,7 +56,7 @@ from gateway.registrations.decisions import (
 )
 from gateway.registrations.model import Registration, RegistrationState, Step
 from gateway.registrations.plan import from_payload
-from gateway.registrations.ports import RegistrationStore
+from gateway.registrations.ports import Decided, RegistrationStore
 from gateway.registrations.runner import Runner
 from gateway.registrations.step import UNDOABLE, StepWorker
 from gateway.store.model import BindingConflict, EmployerNotFound, EmployerRecord
@@ -142,7 +142,8 @@ class Engine:
             backoff=self.backoff,
             clock=clock,
             call_timeout=call_timeout,
-            advance=self.advance,
+            decide=self.decisions,
+            settle=self.settle,
         )
         self.runner = Runner(
             store,
@@ -152,7 +153,9 @@ class Engine:
             clock=clock,
             sweep_interval=sweep_interval,
             call_timeout=call_timeout,
-            carry_out=self.steps.guarded,
+            carry_out=lambda claimed: self.steps.guarded(
+                claimed.step, claimed.registration, sending=claimed.sending
+            ),
             advance=self.advance,
         )
         self.clerk = Clerk(
@@ -217,13 +220,20 @@ class Engine:
         state it was decided from (``decisions.decide``), so that a late
         decision never undoes a newer one.
         """
-        writes = decisions.decide(
+        writes = self.decisions(registration, now)
+        await self.apply(registration, writes, now)
+        _announce(registration, writes)
+
+    def decisions(self, registration: Registration, now: dt.datetime) -> list[Write]:
+        """What follows from ``registration`` as read (``decisions.decide``)."""
+        return decisions.decide(
             registration, now, step_deadline=self.step_deadline, undoable=UNDOABLE
         )
-        await self.apply(registration, writes, now)
-        for write in writes:
-            if isinstance(write, SetRegistrationState):
-                _announce(registration, write)
+
+    async def settle(self, decided: Decided, now: dt.datetime) -> None:
+        """Apply what the store left of a decision taken with a finished step."""
+        await self.apply(decided.registration, decided.writes[decided.applied :], now)
+        _announce(decided.registration, decided.writes)
 
     async def apply(
         self, registration: Registration, writes: Sequence[Write], now: dt.datetime
@@ -297,7 +307,13 @@ class Engine:
             log.warning("cache invalidation failed: %s", type(exc).__name__)
 
 
-def _announce(registration: Registration, write: SetRegistrationState) -> None:
+def _announce(registration: Registration, writes: Sequence[Write]) -> None:
+    for write in writes:
+        if isinstance(write, SetRegistrationState):
+            _announce_state(registration, write)
+
+
+def _announce_state(registration: Registration, write: SetRegistrationState) -> None:
     state = write.state
     if state is RegistrationState.IN_PROGRESS:
         return

@@ -14,9 +14,11 @@ at any point leaves a state the next one continues from:
 - ``UNDOING``: revoked or cancelled in its system ("already undone" counts).
 - A step past its deadline becomes ``STUCK``.
 
-Once a step reaches a state no worker takes, ``advance`` decides what follows
-for its registration. What each system is asked to write and to undo is kept
-together at the end of this module ("per system").
+Once a step reaches a state no worker takes, what follows for its registration
+is decided (``decide``, a pure function) in the transaction that saves it, and
+the writes the store cannot make there (caches, bindings) are left to
+``settle``. What each system is asked to write and to undo is kept together at
+the end of this module ("per system").
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from gateway.domain.model import (
@@ -36,9 +38,10 @@ from gateway.domain.model import (
 )
 from gateway.registrations import messages
 from gateway.registrations.backoff import Backoff
-from gateway.registrations.decisions import at_rest, compensating
+from gateway.registrations.decisions import Write, at_rest, compensating
 from gateway.registrations.model import (
     Operation,
+    Registration,
     RegistrationState,
     Step,
     StepError,
@@ -50,7 +53,7 @@ from gateway.registrations.plan import (
     RenewContractRequest,
     step_request,
 )
-from gateway.registrations.ports import RegistrationStore
+from gateway.registrations.ports import Decided, RegistrationStore
 from gateway.registrations.reconcile import (
     Found,
     as_employment,
@@ -67,8 +70,9 @@ T = TypeVar("T")
 
 
 class StepWorker:
-    """Carries out steps leased to ``owner``; ``advance`` is called with the
-    registration's id once a step reaches a state no worker takes."""
+    """Carries out steps leased to ``owner``. Once a step reaches a state no
+    worker takes, ``decide`` says what follows from its registration as read
+    with the step saved, and ``settle`` applies what the store left undone."""
 
     def __init__(
         self,
@@ -80,7 +84,8 @@ class StepWorker:
         backoff: Backoff,
         clock: Callable[[], dt.datetime],
         call_timeout: float,
-        advance: Callable[[str], Awaitable[None]],
+        decide: Callable[[Registration, dt.datetime], Sequence[Write]],
+        settle: Callable[[Decided, dt.datetime], Awaitable[None]],
     ) -> None:
         self.store = store
         self.adapters = adapters
@@ -89,12 +94,17 @@ class StepWorker:
         self.backoff = backoff
         self.clock = clock
         self.call_timeout = call_timeout
-        self.advance = advance
+        self.decide = decide
+        self.settle = settle
+        # Steps whose registration is to leave ACCEPTED with their next save.
+        self._starting: set[str] = set()
 
-    async def guarded(self, step: Step) -> None:
+    async def guarded(
+        self, step: Step, registration: Registration | None = None, *, sending: bool = False
+    ) -> None:
         """``carry_out``, logging instead of raising."""
         try:
-            await self.carry_out(step)
+            await self.carry_out(step, registration, sending=sending)
         except Exception as exc:
             # The lease runs out and another worker takes the step again from
             # its saved state. The exception's text is left out: it could quote
@@ -107,20 +117,31 @@ class StepWorker:
                 type(exc).__name__,
             )
 
-    async def carry_out(self, step: Step) -> None:
-        registration = await self.store.get(step.registration_id)
+    async def carry_out(
+        self, step: Step, registration: Registration | None = None, *, sending: bool = False
+    ) -> None:
+        """Carry out a step leased to this worker; ``registration`` as read when it
+        was leased (read now when not given). ``sending``: the claim saved the
+        step ``SENDING`` (``decisions.to_send``), so it is sent at once."""
+        if sending:
+            await self._sent(step)
+            return
+        if registration is None:
+            registration = await self.store.get(step.registration_id)
         if registration is None or at_rest(registration):
             # Claimed just before a clerk's or another worker's decision: the
             # decision stands, and the lease lapses by itself.
             return
         refused = compensating(registration)
         if registration.state is RegistrationState.ACCEPTED and not refused:
-            await self.store.update_registration(
-                registration.id,
-                state=RegistrationState.IN_PROGRESS,
-                now=self.clock(),
-                expect=[RegistrationState.ACCEPTED],
-            )
+            # Started with the step's first save (SENDING before any call).
+            self._starting.add(step.id)
+        try:
+            await self._carry_out(step, refused=refused)
+        finally:
+            self._starting.discard(step.id)
+
+    async def _carry_out(self, step: Step, *, refused: bool) -> None:
         if step.state is StepState.UNDOING:
             await self._undo(step)
             return
@@ -150,8 +171,11 @@ class StepWorker:
     async def _send(self, step: Step) -> None:
         step.state = StepState.SENDING
         step.attempts += 1
-        if not await self._save(step, keep_lease=True):
-            return
+        if await self._save(step, keep_lease=True):
+            await self._sent(step)
+
+    async def _sent(self, step: Step) -> None:
+        """Send a step saved ``SENDING``, and save what came of it."""
         try:
             reference = await self._call(step.system, self._write(step), write=True)
         except Unavailable as exc:
@@ -258,9 +282,13 @@ class StepWorker:
             step.lease_owner, step.lease_until = self.owner, now + self.lease
         else:
             step.lease_owner, step.lease_until = None, None
-        saved = await self.store.save_step(step, owner=self.owner, now=now)
+        saved = await self.store.save_step(
+            step, owner=self.owner, now=now, start=step.id in self._starting
+        )
         if not saved:
             log.warning("step %s: lease lost, left to the worker that holds it", step.id)
+        else:
+            self._starting.discard(step.id)
         return saved
 
     async def _later(
@@ -294,8 +322,21 @@ class StepWorker:
             state.value,
             f" ({error.code})" if error else "",
         )
-        if await self._save(step, keep_lease=False):
-            await self.advance(step.registration_id)
+        now = self.clock()
+        step.updated_at = now
+        step.lease_owner, step.lease_until = None, None
+        decided = await self.store.finish_step(
+            step,
+            owner=self.owner,
+            now=now,
+            decide=lambda registration: self.decide(registration, now),
+            start=step.id in self._starting,
+        )
+        if decided is None:
+            log.warning("step %s: lease lost, left to the worker that holds it", step.id)
+            return
+        self._starting.discard(step.id)
+        await self.settle(decided, now)
 
     # ---------------------------------------------------------- calling
 
