@@ -31,7 +31,6 @@ from gateway.registrations.model import (
     StepError,
     StepState,
 )
-from gateway.registrations.plan import step_request
 
 #: A registration going forward, not yet refused, stuck or finished.
 FORWARD = (RegistrationState.ACCEPTED, RegistrationState.IN_PROGRESS)
@@ -88,16 +87,7 @@ class InvalidateEmployer:
     credit_code: str
 
 
-@dataclass(frozen=True, slots=True)
-class InvalidateWorker:
-    """Forget the cached records of a worker in the systems written to (or maybe
-    written to), each with the unit it was written for."""
-
-    id_number: str
-    written: Mapping[System, str | None]
-
-
-Write = SetRegistrationState | ScheduleSteps | Bind | InvalidateEmployer | InvalidateWorker
+Write = SetRegistrationState | ScheduleSteps | Bind | InvalidateEmployer
 
 
 # ============================================================== the decisions
@@ -225,17 +215,12 @@ def _compensate(
 
 
 def _invalidate(registration: Registration) -> list[Write]:
-    """The cached records this registration wrote (or may have)."""
+    """The cached records this registration wrote, forgotten before its final
+    state: an account opening's unit. A worker's records are forgotten by each
+    step, before its outcome is saved (``step.StepWorker``)."""
     if registration.business is Business.OPEN_ACCOUNT:
         return [InvalidateEmployer(registration.credit_code)]
-    if registration.person_key is None:
-        return []
-    id_number = registration.person_key.partition(":")[2]
-    written: dict[System, str | None] = {}
-    for step in registration.steps:
-        if step.attempts > 0 or step.state in (StepState.DONE, StepState.UNDONE):
-            written[step.system] = getattr(step_request(step), "employer_id", None)
-    return [InvalidateWorker(id_number, written)] if written else []
+    return []
 
 
 # ====================================================== a clerk's decisions

@@ -49,13 +49,12 @@ from gateway.registrations.clerk import Clerk, ClerkActionRefused
 from gateway.registrations.decisions import (
     Bind,
     InvalidateEmployer,
-    InvalidateWorker,
     ScheduleSteps,
     SetRegistrationState,
     Write,
 )
 from gateway.registrations.model import Registration, RegistrationState, Step
-from gateway.registrations.plan import from_payload
+from gateway.registrations.plan import from_payload, step_request
 from gateway.registrations.ports import Decided, RegistrationStore
 from gateway.registrations.runner import Runner
 from gateway.registrations.step import UNDOABLE, StepWorker
@@ -144,6 +143,7 @@ class Engine:
             call_timeout=call_timeout,
             decide=self.decisions,
             settle=self.settle,
+            forget=self.forget,
         )
         self.runner = Runner(
             store,
@@ -293,15 +293,24 @@ class Engine:
                     system.value,
                 )
 
-    async def _invalidate(self, write: InvalidateEmployer | InvalidateWorker) -> None:
-        """Forget cached records of what a registration wrote (or may have)."""
+    async def _invalidate(self, write: InvalidateEmployer) -> None:
+        """Forget the cached record of a unit an account opening changed."""
         if self.cache is None:
             return
         try:
-            if isinstance(write, InvalidateEmployer):
-                await self.cache.delete(self.cache.employer_key(write.credit_code))
-            else:
-                await self.cache.invalidate_worker(write.id_number, dict(write.written))
+            await self.cache.delete(self.cache.employer_key(write.credit_code))
+        except Exception as exc:
+            # A cache outage must not hold registrations back; entries expire anyway.
+            log.warning("cache invalidation failed: %s", type(exc).__name__)
+
+    async def forget(self, step: Step, id_number: str) -> None:
+        """Forget the cached records of the worker ``id_number`` in the step's
+        system, at the unit the step wrote for."""
+        if self.cache is None:
+            return
+        try:
+            employer_id = getattr(step_request(step), "employer_id", None)
+            await self.cache.invalidate_worker(id_number, {step.system: employer_id})
         except Exception as exc:
             # A cache outage must not hold registrations back; entries expire anyway.
             log.warning("cache invalidation failed: %s", type(exc).__name__)

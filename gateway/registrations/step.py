@@ -86,6 +86,7 @@ class StepWorker:
         call_timeout: float,
         decide: Callable[[Registration, dt.datetime], Sequence[Write]],
         settle: Callable[[Decided, dt.datetime], Awaitable[None]],
+        forget: Callable[[Step, str], Awaitable[None]] | None = None,
     ) -> None:
         self.store = store
         self.adapters = adapters
@@ -96,8 +97,11 @@ class StepWorker:
         self.call_timeout = call_timeout
         self.decide = decide
         self.settle = settle
+        self.forget = forget
         # Steps whose registration is to leave ACCEPTED with their next save.
         self._starting: set[str] = set()
+        # The ID number of the worker each step under way writes for.
+        self._people: dict[str, str] = {}
 
     async def guarded(
         self, step: Step, registration: Registration | None = None, *, sending: bool = False
@@ -123,23 +127,28 @@ class StepWorker:
         """Carry out a step leased to this worker; ``registration`` as read when it
         was leased (read now when not given). ``sending``: the claim saved the
         step ``SENDING`` (``decisions.to_send``), so it is sent at once."""
-        if sending:
-            await self._sent(step)
-            return
         if registration is None:
             registration = await self.store.get(step.registration_id)
-        if registration is None or at_rest(registration):
-            # Claimed just before a clerk's or another worker's decision: the
-            # decision stands, and the lease lapses by itself.
+        if registration is None:
             return
-        refused = compensating(registration)
-        if registration.state is RegistrationState.ACCEPTED and not refused:
-            # Started with the step's first save (SENDING before any call).
-            self._starting.add(step.id)
+        if registration.person_key is not None:
+            self._people[step.id] = registration.person_key.partition(":")[2]
         try:
+            if sending:
+                await self._sent(step)
+                return
+            if at_rest(registration):
+                # Claimed just before a clerk's or another worker's decision: the
+                # decision stands, and the lease lapses by itself.
+                return
+            refused = compensating(registration)
+            if registration.state is RegistrationState.ACCEPTED and not refused:
+                # Started with the step's first save (SENDING before any call).
+                self._starting.add(step.id)
             await self._carry_out(step, refused=refused)
         finally:
             self._starting.discard(step.id)
+            self._people.pop(step.id, None)
 
     async def _carry_out(self, step: Step, *, refused: bool) -> None:
         if step.state is StepState.UNDOING:
@@ -296,6 +305,7 @@ class StepWorker:
     ) -> None:
         retry_after = exc.retry_after if isinstance(exc, Unavailable) else None
         delay = self.backoff.delay(max(1, step.attempts), retry_after)
+        await self._written(step)
         step.state = state
         step.last_error = error
         step.next_attempt_at = self.clock() + dt.timedelta(seconds=delay)
@@ -311,6 +321,7 @@ class StepWorker:
 
     async def _finish(self, step: Step, state: StepState, error: StepError | None = None) -> None:
         """A state no worker takes (until a clerk or a compensation says so)."""
+        await self._written(step, state)
         step.state = state
         step.last_error = error
         step.finished_at = self.clock()
@@ -337,6 +348,17 @@ class StepWorker:
             return
         self._starting.discard(step.id)
         await self.settle(decided, now)
+
+    async def _written(self, step: Step, state: StepState | None = None) -> None:
+        """Before a step's outcome is saved, forget the cached records of its
+        worker in its system if it wrote there, or may have (sent at least once,
+        done or undone), so that whoever sees the registration final reads fresh
+        ones."""
+        id_number = self._people.get(step.id)
+        if self.forget is None or id_number is None:
+            return
+        if step.attempts > 0 or state in (StepState.DONE, StepState.UNDONE):
+            await self.forget(step, id_number)
 
     # ---------------------------------------------------------- calling
 
