@@ -272,12 +272,6 @@ class Registrations:
         s = t.steps
         due = _due(now)
         async with self._db.write() as conn:
-            if conn.dialect.name == "postgresql":
-                # One claim at a time: a claim locks the registrations of the
-                # steps it starts sending, several at once, and two claims doing
-                # so together were seen to deadlock. Claims are short; the calls
-                # to the systems, where the time goes, still overlap.
-                await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_CLAIM_LOCK)))
             pick = sa.select(s.c.id).where(due).order_by(s.c.next_attempt_at, s.c.id).limit(limit)
             if conn.dialect.name == "postgresql":
                 # Steps another claimer is taking are passed over, not waited for.
@@ -321,7 +315,13 @@ class Registrations:
                     sa.update(s).where(s.c.id == sa.bindparam("b_id")),
                     [{"b_id": step.id, **_saved(step, now)} for step in sent],
                 )
-                await _bump(conn, [step.registration_id for step in sent], now, start=True)
+                started = {step.registration_id for step in sent}
+                if len(started) > 1 and conn.dialect.name == "postgresql":
+                    # One claim at a time from here: two claims locking several
+                    # registrations each were seen to deadlock. Only this last
+                    # part of a claim waits; the calls to the systems overlap.
+                    await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_CLAIM_LOCK)))
+                await _bump(conn, started, now, start=True)
         claimed.sort(key=lambda c: (c.step.next_attempt_at or now, c.step.id))
         return claimed
 
