@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, TypeVar
 
 from gateway.domain.model import System
 from gateway.registrations import declarations, messages
-from gateway.registrations.backoff import Backoff
 from gateway.registrations.model import Step, StepError, StepState
+from gateway.registrations.saving import SavingSteps
 from gateway.systems import AdapterError, NotFound, Rejected, SystemAdapter, Unavailable
 
 if TYPE_CHECKING:
@@ -29,27 +29,16 @@ log = logging.getLogger("gateway.registrations.engine")
 T = TypeVar("T")
 
 
-class AwaitingDeclarations:
-    """Mixed into the step worker, whose saving and calling it uses."""
+class AwaitingDeclarations(SavingSteps):
+    """Mixed into the step worker, whose saving (``SavingSteps``) and calling it uses."""
 
     adapters: Mapping[System, SystemAdapter]
-    backoff: Backoff
-    clock: Callable[[], dt.datetime]
 
     # The step worker's own, declared for the type checker.
     if TYPE_CHECKING:
 
         async def _call(self, system: System, call: Awaitable[T], *, write: bool = False) -> T: ...
-        async def _finish(
-            self, step: Step, state: StepState, error: StepError | None = None
-        ) -> None: ...
-        async def _later(
-            self, step: Step, state: StepState, error: StepError, exc: AdapterError
-        ) -> None: ...
-        async def _save(self, step: Step, *, keep_lease: bool) -> bool: ...
         async def _send(self, step: Step) -> None: ...
-        def _past_deadline(self, step: Step) -> bool: ...
-        def _deadline_error(self, step: Step) -> StepError: ...
 
     async def _declaration(self, step: Step, *, compensating: bool) -> None:
         """A declaration sent, its outcome not known yet: look at it (by its number,

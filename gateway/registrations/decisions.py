@@ -22,6 +22,7 @@ written by this registration) is never undone.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -43,7 +44,6 @@ from gateway.registrations.model import (
     StepKind,
     StepState,
 )
-from gateway.registrations.plan import step_request
 
 #: A registration going forward, not yet refused, stuck or finished.
 FORWARD = (RegistrationState.ACCEPTED, RegistrationState.IN_PROGRESS)
@@ -100,16 +100,7 @@ class InvalidateEmployer:
     credit_code: str
 
 
-@dataclass(frozen=True, slots=True)
-class InvalidateWorker:
-    """Forget the cached records of a worker in the systems written to (or maybe
-    written to), each with the unit it was written for."""
-
-    id_number: str
-    written: Mapping[System, str | None]
-
-
-Write = SetRegistrationState | ScheduleSteps | Bind | InvalidateEmployer | InvalidateWorker
+Write = SetRegistrationState | ScheduleSteps | Bind | InvalidateEmployer
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,17 +257,12 @@ def _compensate(
 
 
 def _invalidate(registration: Registration) -> list[Write]:
-    """The cached records this registration wrote (or may have)."""
+    """The cached records this registration wrote, forgotten before its final
+    state: an account opening's unit. A worker's records are forgotten by each
+    step, before its outcome is saved (``step.StepWorker``)."""
     if registration.business is Business.OPEN_ACCOUNT:
         return [InvalidateEmployer(registration.credit_code)]
-    if registration.person_key is None:
-        return []
-    id_number = registration.person_key.partition(":")[2]
-    written: dict[System, str | None] = {}
-    for step in registration.steps:
-        if step.attempts > 0 or step.state in (StepState.DONE, StepState.UNDONE):
-            written[step.system] = getattr(step_request(step), "employer_id", None)
-    return [InvalidateWorker(id_number, written)] if written else []
+    return []
 
 
 # ====================================================== a clerk's decisions
@@ -406,6 +392,33 @@ def requeue(
         ScheduleSteps(tuple(ids), at=now, expect=(was,), state=state, deadline_at=deadline)
         for (was, state), ids in groups.items()
     ]
+
+
+# ====================================================== a step about to be sent
+
+
+def to_send(
+    step: Step, registration: Registration, now: dt.datetime, *, renumbered: bool = False
+) -> Step | None:
+    """The step as it is saved before its first call, when it is leased at ``now``
+    to be sent (``PENDING``, its registration going forward, its deadline not
+    passed): ``SENDING`` with one more attempt, and with ``renumbered`` (a
+    declaration: each one sent gets a number of its own) no reference. None
+    when the worker must look first (an outcome to reconcile, an undo, a skip,
+    a deadline)."""
+    if (
+        step.state is not StepState.PENDING
+        or at_rest(registration)
+        or compensating(registration)
+        or (step.deadline_at is not None and now >= step.deadline_at)
+    ):
+        return None
+    return dataclasses.replace(
+        step,
+        state=StepState.SENDING,
+        attempts=step.attempts + 1,
+        reference=None if renumbered else step.reference,
+    )
 
 
 # ============================================================== what is read

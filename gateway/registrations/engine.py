@@ -30,7 +30,9 @@ stored state after every step, by whichever worker finished it, and by a
 periodic sweep for a worker that died in between: that decision is idempotent.
 
 The parts: ``runner`` (claim, lease, the loop, the sweep), ``step`` (one step:
-send, reconcile, undo, and what each system is asked), ``decisions`` (what
+send, reconcile, undo, and what each system is asked), ``saving`` (a step's
+outcome saved, a finished one with what follows), ``awaiting`` (declarations
+whose system decides later), ``decisions`` (what
 follows from a stored state, without I/O), ``clerk`` (retry, cancel; a
 follow-up's retry and cancel); this module puts them together and applies the
 decisions. ``recovery`` takes the steps waiting for a system that was down as
@@ -56,14 +58,13 @@ from gateway.registrations.clerk import Clerk, ClerkActionRefused
 from gateway.registrations.decisions import (
     Bind,
     InvalidateEmployer,
-    InvalidateWorker,
     ScheduleSteps,
     SetRegistrationState,
     Write,
 )
 from gateway.registrations.model import Operation, Registration, RegistrationState, Step
-from gateway.registrations.plan import from_payload
-from gateway.registrations.ports import AuditAs, RegistrationStore
+from gateway.registrations.plan import from_payload, step_request
+from gateway.registrations.ports import AuditAs, Decided, RegistrationStore
 from gateway.registrations.recovery import Recovery
 from gateway.registrations.runner import Runner
 from gateway.registrations.step import UNDOABLE, StepWorker
@@ -166,7 +167,9 @@ class Engine:
             backoff=self.backoff,
             clock=clock,
             call_timeout=call_timeout,
-            advance=self.advance,
+            decide=self.decisions,
+            settle=self.settle,
+            forget=self.forget,
             on_unavailable=None if self.recovery is None else self.recovery.failed,
         )
         self.runner = Runner(
@@ -177,7 +180,9 @@ class Engine:
             clock=clock,
             sweep_interval=sweep_interval,
             call_timeout=call_timeout,
-            carry_out=self.steps.guarded,
+            carry_out=lambda claimed: self.steps.guarded(
+                claimed.step, claimed.registration, sending=claimed.sending
+            ),
             advance=self.advance,
         )
         self.clerk = Clerk(
@@ -266,13 +271,20 @@ class Engine:
         state it was decided from (``decisions.decide``), so that a late
         decision never undoes a newer one.
         """
-        writes = decisions.decide(
+        writes = self.decisions(registration, now)
+        await self.apply(registration, writes, now)
+        _announce(registration, writes)
+
+    def decisions(self, registration: Registration, now: dt.datetime) -> list[Write]:
+        """What follows from ``registration`` as read (``decisions.decide``)."""
+        return decisions.decide(
             registration, now, step_deadline=self.step_deadline, undoable=UNDOABLE
         )
-        await self.apply(registration, writes, now)
-        for write in writes:
-            if isinstance(write, SetRegistrationState):
-                _announce(registration, write)
+
+    async def settle(self, decided: Decided, now: dt.datetime) -> None:
+        """Apply what the store left of a decision taken with a finished step."""
+        await self.apply(decided.registration, decided.writes[decided.applied :], now)
+        _announce(decided.registration, decided.writes)
 
     async def apply(
         self, registration: Registration, writes: Sequence[Write], now: dt.datetime
@@ -330,21 +342,36 @@ class Engine:
                     system.value,
                 )
 
-    async def _invalidate(self, write: InvalidateEmployer | InvalidateWorker) -> None:
-        """Forget cached records of what a registration wrote (or may have)."""
+    async def _invalidate(self, write: InvalidateEmployer) -> None:
+        """Forget the cached record of a unit an account opening changed."""
         if self.cache is None:
             return
         try:
-            if isinstance(write, InvalidateEmployer):
-                await self.cache.delete(self.cache.employer_key(write.credit_code))
-            else:
-                await self.cache.invalidate_worker(write.id_number, dict(write.written))
+            await self.cache.delete(self.cache.employer_key(write.credit_code))
+        except Exception as exc:
+            # A cache outage must not hold registrations back; entries expire anyway.
+            log.warning("cache invalidation failed: %s", type(exc).__name__)
+
+    async def forget(self, step: Step, id_number: str) -> None:
+        """Forget the cached records of the worker ``id_number`` in the step's
+        system, at the unit the step wrote for."""
+        if self.cache is None:
+            return
+        try:
+            employer_id = getattr(step_request(step), "employer_id", None)
+            await self.cache.invalidate_worker(id_number, {step.system: employer_id})
         except Exception as exc:
             # A cache outage must not hold registrations back; entries expire anyway.
             log.warning("cache invalidation failed: %s", type(exc).__name__)
 
 
-def _announce(registration: Registration, write: SetRegistrationState) -> None:
+def _announce(registration: Registration, writes: Sequence[Write]) -> None:
+    for write in writes:
+        if isinstance(write, SetRegistrationState):
+            _announce_state(registration, write)
+
+
+def _announce_state(registration: Registration, write: SetRegistrationState) -> None:
     state = write.state
     if state is RegistrationState.IN_PROGRESS:
         return

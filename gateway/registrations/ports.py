@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from gateway.domain.model import System
+from gateway.registrations.decisions import Write
 from gateway.registrations.model import (
     Business,
     Registration,
@@ -67,6 +68,27 @@ class AuditAs:
     account: Account
     action: str  # e.g. retry_follow_up
     channel: str  # where it was done (``Channel``'s value)
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A step leased to a worker, with its registration as read when it was leased."""
+
+    step: Step
+    registration: Registration
+    #: Saved ``SENDING`` (one more attempt) with the lease: to be sent at once.
+    sending: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """A finished step's registration as read after the step was saved, what was
+    decided from it, and how many of those writes (the first ones) were applied
+    with the step; the rest are the caller's to apply, in order."""
+
+    registration: Registration
+    writes: list[Write]
+    applied: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,10 +156,48 @@ class RegistrationStore(Protocol):
         """
         ...
 
-    async def save_step(self, step: Step, *, owner: str, now: dt.datetime) -> bool:
+    async def take(
+        self,
+        owner: str,
+        *,
+        now: dt.datetime,
+        lease: dt.timedelta,
+        limit: int,
+        send: Callable[[Step, Registration], Step | None] | None = None,
+    ) -> builtins.list[Claimed]:
+        """``claim``, each step with its registration (and all its steps) read in
+        the same transaction: what a worker needs to decide how to go on.
+
+        ``send`` (a pure function) gives, for a step about to be sent, the step
+        as it must be saved first (``SENDING``, one more attempt): it is saved in
+        the same transaction, its registration started (``ACCEPTED`` to
+        ``IN_PROGRESS``), and the claim says ``sending``."""
+        ...
+
+    async def save_step(
+        self, step: Step, *, owner: str, now: dt.datetime, start: bool = False
+    ) -> bool:
         """Write a leased step's state, reference, attempts, next attempt, error,
         lease and times; False (nothing written) if ``owner`` no longer holds its
-        lease. Bumps the registration's ``version``."""
+        lease. Bumps the registration's ``version``; with ``start``, also moves it
+        from ``ACCEPTED`` to ``IN_PROGRESS`` (from no other state)."""
+        ...
+
+    async def finish_step(
+        self,
+        step: Step,
+        *,
+        owner: str,
+        now: dt.datetime,
+        decide: Callable[[Registration], Sequence[Write]],
+        start: bool = False,
+    ) -> Decided | None:
+        """``save_step`` a step that reached a state no worker takes, then, in the
+        same transaction, read its registration, ``decide`` what follows (a pure
+        function), and apply the decided ``SetRegistrationState`` and
+        ``ScheduleSteps`` in order, stopping at the first other write (a cache or
+        a binding, which the caller applies after). None, with nothing written,
+        if ``owner`` no longer holds the lease."""
         ...
 
     async def update_registration(

@@ -15,9 +15,9 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
-from gateway.registrations.decisions import UNDER_WAY, stalled
-from gateway.registrations.model import Step
-from gateway.registrations.ports import RegistrationFilter, RegistrationStore
+from gateway.registrations import declarations
+from gateway.registrations.decisions import UNDER_WAY, stalled, to_send
+from gateway.registrations.ports import Claimed, RegistrationFilter, RegistrationStore
 
 # The engine's parts log as the engine: one name for operators to follow.
 log = logging.getLogger("gateway.registrations.engine")
@@ -40,7 +40,7 @@ class Runner:
         clock: Callable[[], dt.datetime],
         sweep_interval: float,
         call_timeout: float,
-        carry_out: Callable[[Step], Coroutine[Any, Any, None]],
+        carry_out: Callable[[Claimed], Coroutine[Any, Any, None]],
         advance: Callable[[str], Awaitable[None]],
     ) -> None:
         self.store = store
@@ -56,10 +56,10 @@ class Runner:
     async def run_once(self) -> int:
         """Claim the steps due now (at most ``concurrency``), carry them out
         concurrently, and return how many there were."""
-        steps = await self.claim(self.concurrency)
-        if steps:
-            await asyncio.gather(*(self.carry_out(step) for step in steps))
-        return len(steps)
+        claimed = await self.claim(self.concurrency)
+        if claimed:
+            await asyncio.gather(*(self.carry_out(c) for c in claimed))
+        return len(claimed)
 
     async def run(
         self,
@@ -100,8 +100,8 @@ class Runner:
                 free = self.concurrency - len(in_flight)
                 if free > 0:
                     claimed = await _logged("claim", self.claim(free))
-                    for step in claimed or []:
-                        task = asyncio.create_task(self.carry_out(step))
+                    for one in claimed or []:
+                        task = asyncio.create_task(self.carry_out(one))
                         in_flight.add(task)
                         task.add_done_callback(finished)
                 await _first_of(stop, wake, *others, within=poll_interval)
@@ -117,8 +117,17 @@ class Runner:
                 await asyncio.gather(*in_flight, return_exceptions=True)
             log.info("registration worker %s stopped", self.owner)
 
-    async def claim(self, limit: int) -> list[Step]:
-        return await self.store.claim(self.owner, now=self.clock(), lease=self.lease, limit=limit)
+    async def claim(self, limit: int) -> list[Claimed]:
+        now = self.clock()
+        return await self.store.take(
+            self.owner,
+            now=now,
+            lease=self.lease,
+            limit=limit,
+            send=lambda step, registration: to_send(
+                step, registration, now, renumbered=declarations.is_declaration(step)
+            ),
+        )
 
     async def sweep(self) -> int:
         """Decide again for every registration under way with no step left to take.

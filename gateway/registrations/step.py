@@ -17,8 +17,10 @@ at any point leaves a state the next one continues from:
   stays ``UNKNOWN``, its outcome awaited and polled (``awaiting.py``).
 - A step past its deadline becomes ``STUCK``.
 
-Once a step reaches a state no worker takes, ``advance`` decides what follows
-for its registration. What each system is asked to write and to undo, and
+Once a step reaches a state no worker takes, what follows for its registration
+is decided (``decide``, a pure function) in the transaction that saves it, and
+the writes the store cannot make there (caches, bindings) are left to
+``settle`` (``saving.py``). What each system is asked to write and to undo, and
 which of its answers mean "already undone", its package declares
 (``gateway.registry``); the end of this module looks them up ("per system").
 """
@@ -28,16 +30,17 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping, Sequence
 from typing import TypeVar
 
 from gateway.domain.model import System
 from gateway.registrations import declarations, messages
 from gateway.registrations.awaiting import AwaitingDeclarations
 from gateway.registrations.backoff import Backoff
-from gateway.registrations.decisions import at_rest, compensating
+from gateway.registrations.decisions import Write, at_rest, compensating
 from gateway.registrations.model import (
     Operation,
+    Registration,
     RegistrationState,
     Step,
     StepError,
@@ -45,7 +48,7 @@ from gateway.registrations.model import (
     StepState,
 )
 from gateway.registrations.plan import step_request
-from gateway.registrations.ports import RegistrationStore
+from gateway.registrations.ports import Decided, RegistrationStore
 from gateway.registrations.reconcile import Found, find_write
 from gateway.registry import registry
 from gateway.systems import AdapterError, Duplicate, Rejected, SystemAdapter, Unavailable
@@ -57,9 +60,11 @@ T = TypeVar("T")
 
 
 class StepWorker(AwaitingDeclarations):
-    """Carries out steps leased to ``owner``; ``advance`` is called with the
-    registration's id once a step reaches a state no worker takes. Writes their
-    system decides later (declarations) are awaited (``AwaitingDeclarations``)."""
+    """Carries out steps leased to ``owner``. Once a step reaches a state no
+    worker takes, ``decide`` says what follows from its registration as read
+    with the step saved, and ``settle`` applies what the store left undone.
+    Writes their system decides later (declarations) are awaited
+    (``AwaitingDeclarations``)."""
 
     def __init__(
         self,
@@ -71,7 +76,9 @@ class StepWorker(AwaitingDeclarations):
         backoff: Backoff,
         clock: Callable[[], dt.datetime],
         call_timeout: float,
-        advance: Callable[[str], Awaitable[None]],
+        decide: Callable[[Registration, dt.datetime], Sequence[Write]],
+        settle: Callable[[Decided, dt.datetime], Awaitable[None]],
+        forget: Callable[[Step, str], Awaitable[None]] | None = None,
         on_unavailable: Callable[[System, Unavailable], None] | None = None,
     ) -> None:
         self.store = store
@@ -81,14 +88,20 @@ class StepWorker(AwaitingDeclarations):
         self.backoff = backoff
         self.clock = clock
         self.call_timeout = call_timeout
-        self.advance = advance
+        self.decide = decide
+        self.settle = settle
+        self.forget = forget
         #: Told of every system a step found unavailable (``recovery.Recovery.failed``).
         self.on_unavailable = on_unavailable
+        self._starting = set()
+        self._people = {}
 
-    async def guarded(self, step: Step) -> None:
+    async def guarded(
+        self, step: Step, registration: Registration | None = None, *, sending: bool = False
+    ) -> None:
         """``carry_out``, logging instead of raising."""
         try:
-            await self.carry_out(step)
+            await self.carry_out(step, registration, sending=sending)
         except Exception as exc:
             # The lease runs out and another worker takes the step again from
             # its saved state. The exception's text is left out: it could quote
@@ -101,20 +114,36 @@ class StepWorker(AwaitingDeclarations):
                 type(exc).__name__,
             )
 
-    async def carry_out(self, step: Step) -> None:
-        registration = await self.store.get(step.registration_id)
-        if registration is None or at_rest(registration):
-            # Claimed just before a clerk's or another worker's decision: the
-            # decision stands, and the lease lapses by itself.
+    async def carry_out(
+        self, step: Step, registration: Registration | None = None, *, sending: bool = False
+    ) -> None:
+        """Carry out a step leased to this worker; ``registration`` as read when it
+        was leased (read now when not given). ``sending``: the claim saved the
+        step ``SENDING`` (``decisions.to_send``), so it is sent at once."""
+        if registration is None:
+            registration = await self.store.get(step.registration_id)
+        if registration is None:
             return
-        refused = compensating(registration)
-        if registration.state is RegistrationState.ACCEPTED and not refused:
-            await self.store.update_registration(
-                registration.id,
-                state=RegistrationState.IN_PROGRESS,
-                now=self.clock(),
-                expect=[RegistrationState.ACCEPTED],
-            )
+        if registration.person_key is not None:
+            self._people[step.id] = registration.person_key.partition(":")[2]
+        try:
+            if sending:
+                await self._sent(step)
+                return
+            if at_rest(registration):
+                # Claimed just before a clerk's or another worker's decision: the
+                # decision stands, and the lease lapses by itself.
+                return
+            refused = compensating(registration)
+            if registration.state is RegistrationState.ACCEPTED and not refused:
+                # Started with the step's first save (SENDING before any call).
+                self._starting.add(step.id)
+            await self._carry_out(step, refused=refused)
+        finally:
+            self._starting.discard(step.id)
+            self._people.pop(step.id, None)
+
+    async def _carry_out(self, step: Step, *, refused: bool) -> None:
         if step.state is StepState.UNDOING:
             await self._undo(step)
             return
@@ -151,8 +180,11 @@ class StepWorker(AwaitingDeclarations):
             step.reference = None  # a retried declaration gets a number of its own
         step.state = StepState.SENDING
         step.attempts += 1
-        if not await self._save(step, keep_lease=True):
-            return
+        if await self._save(step, keep_lease=True):
+            await self._sent(step)
+
+    async def _sent(self, step: Step) -> None:
+        """Send a step saved ``SENDING``, and save what came of it."""
         try:
             reference = await self._call(step.system, self._write(step), write=True)
         except Unavailable as exc:
@@ -296,64 +328,6 @@ class StepWorker(AwaitingDeclarations):
                 await self._finish(step, StepState.STUCK, messages.undo_failed(exc))
             return
         await self._finish(step, StepState.UNDONE)
-
-    # ---------------------------------------------------------- saving
-
-    def _deadline_error(self, step: Step) -> StepError:
-        return _deadline(step)
-
-    def _past_deadline(self, step: Step) -> bool:
-        return step.deadline_at is not None and self.clock() >= step.deadline_at
-
-    async def _save(self, step: Step, *, keep_lease: bool) -> bool:
-        now = self.clock()
-        step.updated_at = now
-        if keep_lease:
-            # Every save renews the lease, so that a step is never worked on
-            # longer than a lease after its last save.
-            step.lease_owner, step.lease_until = self.owner, now + self.lease
-        else:
-            step.lease_owner, step.lease_until = None, None
-        saved = await self.store.save_step(step, owner=self.owner, now=now)
-        if not saved:
-            log.warning("step %s: lease lost, left to the worker that holds it", step.id)
-        return saved
-
-    async def _later(
-        self, step: Step, state: StepState, error: StepError, exc: AdapterError
-    ) -> None:
-        retry_after = exc.retry_after if isinstance(exc, Unavailable) else None
-        delay = self.backoff.delay(max(1, step.attempts), retry_after)
-        step.state = state
-        step.last_error = error
-        step.next_attempt_at = self.clock() + dt.timedelta(seconds=delay)
-        log.info(
-            "step %s (%s %s): %s, next attempt in %.1f s",
-            step.id,
-            step.system.value,
-            step.operation.value,
-            error.code,
-            delay,
-        )
-        await self._save(step, keep_lease=False)
-        if isinstance(exc, Unavailable) and self.on_unavailable is not None:
-            self.on_unavailable(step.system, exc)
-
-    async def _finish(self, step: Step, state: StepState, error: StepError | None = None) -> None:
-        """A state no worker takes (until a clerk or a compensation says so)."""
-        step.state = state
-        step.last_error = error
-        step.finished_at = self.clock()
-        log.info(
-            "step %s (%s %s): %s%s",
-            step.id,
-            step.system.value,
-            step.operation.value,
-            state.value,
-            f" ({error.code})" if error else "",
-        )
-        if await self._save(step, keep_lease=False):
-            await self.advance(step.registration_id)
 
     # ---------------------------------------------------------- calling
 

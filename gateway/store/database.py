@@ -6,7 +6,12 @@ queue instead of failing, foreign keys on, and write transactions that take
 the write lock when they begin (``BEGIN IMMEDIATE``). A deferred transaction
 that reads and then writes can fail at once with "database is locked" when
 another writer committed in between, whatever the busy timeout; taking the
-lock up front turns that into waiting. PostgreSQL needs none of this.
+lock up front turns that into waiting. Within one process the writers also
+queue on an asyncio lock before they begin: SQLite's busy handler polls with
+sleeps of up to 100 ms, so writers of one process contending for the file
+would each wait far longer than the writes take; queued, each starts as soon as
+the one before commits (other processes still wait through the busy timeout).
+PostgreSQL needs none of this.
 
 Migrations run with Alembic from the scripts in ``migrations/``, inside one
 transaction that holds a lock, so that several gateway instances starting at
@@ -15,6 +20,8 @@ once migrate once.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -32,6 +39,9 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 #: How long a SQLite writer waits for the lock before giving up, milliseconds.
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+#: Connections one process keeps to PostgreSQL (a worker's steps, requests, sweeps).
+POSTGRES_POOL_SIZE = 20
 
 # Any constant: the key of the PostgreSQL advisory lock held while migrating.
 _MIGRATION_LOCK = 0x6872_7373_6777  # "hrssgw"
@@ -56,7 +66,12 @@ def create_engine(url: str) -> AsyncEngine:
         _set_up_sqlite(engine)
         return engine
     if backend == "postgresql":
-        return create_async_engine(parsed, pool_pre_ping=True)
+        # A fixed pool: beyond it a transaction waits for a connection instead of
+        # opening one that is closed again when returned (each opening costs a
+        # server process and blocks the event loop for a while).
+        return create_async_engine(
+            parsed, pool_pre_ping=True, pool_size=POSTGRES_POOL_SIZE, max_overflow=0
+        )
     raise ValueError(
         f"unsupported store backend {backend!r}: use sqlite+aiosqlite or postgresql+asyncpg"
     )
@@ -123,6 +138,8 @@ class Database:
         self.engine = engine
         self.dialect = engine.dialect.name
         self.clock = clock
+        # SQLite: one writer at a time in this process (see the module's docstring).
+        self._writer = asyncio.Lock() if self.dialect == "sqlite" else None
 
     def now(self) -> dt.datetime:
         return self.clock()
@@ -135,11 +152,17 @@ class Database:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
-        """A transaction that writes: committed when the block ends without error."""
-        async with self.engine.connect() as conn:
+        """A transaction that writes: committed when the block ends without error.
+
+        Never opened inside another write of the same task (on SQLite it would
+        wait for itself)."""
+        async with contextlib.AsyncExitStack() as stack:
+            if self._writer is not None:
+                await stack.enter_async_context(self._writer)
+            conn = await stack.enter_async_context(self.engine.connect())
             await conn.execution_options(**{_WRITE: True})
-            async with conn.begin():
-                yield conn
+            await stack.enter_async_context(conn.begin())
+            yield conn
 
     async def migrate(self, revision: str = "head") -> None:
         """Bring the schema to ``revision``, the newest by default (does nothing

@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.domain.model import System
+from gateway.registrations.decisions import ScheduleSteps, SetRegistrationState, Write
 from gateway.registrations.model import (
     Business,
     Channel,
@@ -45,7 +46,9 @@ from gateway.registrations.model import (
 from gateway.registrations.model import Warning as RegistrationWarning
 from gateway.registrations.ports import (
     AuditAs,
+    Claimed,
     Created,
+    Decided,
     KeyConflict,
     RegistrationFilter,
     RegistrationPage,
@@ -54,7 +57,8 @@ from gateway.registrations.ports import (
     WorkersBusy,
 )
 from gateway.store import tables as t
-from gateway.store.audit import AuditLog, Write, keyed
+from gateway.store.audit import AuditLog, keyed
+from gateway.store.audit import Write as AuditWrite
 from gateway.store.database import Database
 from gateway.store.model import Account, InvalidCursor, StoreError, division_prefix
 from gateway.store.paging import check_first, decode_cursor, encode_cursor
@@ -73,6 +77,9 @@ _AT_REST = tuple(
 #: The states a registration may still leave.
 _LEAVABLE = tuple(s.value for s in RegistrationState if not s.is_final)
 
+#: The key of the PostgreSQL advisory lock that takes claims one at a time.
+_CLAIM_LOCK = 0x6872_7373_636C  # "hrsscl"
+
 #: The actor scope of idempotency keys given without an account.
 ANONYMOUS = "anonymous"
 
@@ -80,9 +87,6 @@ ANONYMOUS = "anonymous"
 # registration finished): then submitting again decides. More than a few such
 # races in a row means something else is wrong.
 _SUBMIT_ATTEMPTS = 3
-# Likewise for claim: how many times it looks again after losing its
-# candidates to other workers, before handing back what it has.
-_CLAIM_ROUNDS = 4
 
 
 class RegistrationNotFound(StoreError):
@@ -255,77 +259,169 @@ class Registrations:
     ) -> builtins.list[Step]:
         """Lease up to ``limit`` due steps to ``owner`` until ``now + lease``, oldest
         ``next_attempt_at`` first; see ``RegistrationStore.claim``."""
+        return [c.step for c in await self.take(owner, now=now, lease=lease, limit=limit)]
+
+    async def take(
+        self,
+        owner: str,
+        *,
+        now: dt.datetime,
+        lease: dt.timedelta,
+        limit: int,
+        send: Callable[[Step, Registration], Step | None] | None = None,
+    ) -> builtins.list[Claimed]:
+        """``claim``, each step with its registration read in the same transaction,
+        and those ``send`` says are to be sent saved ``SENDING`` there too; see
+        ``RegistrationStore.take``."""
         if limit <= 0:
             return []
         s = t.steps
         due = _due(now)
-        taken: list[str] = []
         async with self._db.write() as conn:
-            for _ in range(_CLAIM_ROUNDS):
-                candidates = (
+            pick = sa.select(s.c.id).where(due).order_by(s.c.next_attempt_at, s.c.id).limit(limit)
+            if conn.dialect.name == "postgresql":
+                # Steps another claimer is taking are passed over, not waited for.
+                pick = pick.with_for_update(of=s, skip_locked=True)
+            candidates = list((await conn.execute(pick)).scalars())
+            if not candidates:
+                return []
+            # The read above decides nothing by itself: the UPDATE repeats every
+            # condition, and only what it changed is taken.
+            taken = list(
+                (
                     await conn.execute(
-                        sa.select(s.c.id)
-                        .where(due, s.c.id.not_in(taken))
-                        .order_by(s.c.next_attempt_at, s.c.id)
-                        .limit(limit - len(taken))
+                        sa.update(s)
+                        .where(s.c.id.in_(candidates), due)
+                        .values(lease_owner=owner, lease_until=now + lease)
+                        .returning(s.c.id)
                     )
                 ).scalars()
-                lost = False
-                # The read above decides nothing: another worker may take a step
-                # between it and here. The UPDATE repeats every condition, and on
-                # PostgreSQL re-checks them against a concurrent winner's row.
-                for step_id in sorted(candidates):
-                    result = await conn.execute(
-                        sa.update(s)
-                        .where(s.c.id == step_id, due)
-                        .values(lease_owner=owner, lease_until=now + lease)
-                    )
-                    if result.rowcount == 1:
-                        taken.append(step_id)
-                    else:
-                        lost = True
-                # Losing to a concurrent claimer is no reason to go idle while
-                # other steps are due; each statement of PostgreSQL's READ
-                # COMMITTED sees what the winners committed, so look again.
-                if not lost or len(taken) >= limit:
-                    break
+            )
             if not taken:
                 return []
-            rows = await conn.execute(
-                sa.select(s).where(s.c.id.in_(taken)).order_by(s.c.next_attempt_at, s.c.id)
-            )
-            return [_step(row) for row in rows]
+            r = t.registrations
+            owners = sa.select(s.c.registration_id).where(s.c.id.in_(taken)).scalar_subquery()
+            registrations = await _load(conn, sa.select(r).where(r.c.id.in_(owners)))
+            wanted = set(taken)
+            claimed: list[Claimed] = []
+            for registration in registrations:
+                for step in registration.steps:
+                    if step.id not in wanted:
+                        continue
+                    sending = None if send is None else send(step, registration)
+                    if sending is not None:
+                        claimed.append(Claimed(sending, registration, sending=True))
+                    else:
+                        # A copy: the worker changes its step, the registration stays as read.
+                        claimed.append(Claimed(dataclasses.replace(step), registration))
+            sent = [c.step for c in claimed if c.sending]
+            if sent:
+                # Leased above, in this transaction: every one of them is written.
+                await conn.execute(
+                    sa.update(s).where(s.c.id == sa.bindparam("b_id")),
+                    [{"b_id": step.id, **_saved(step, now)} for step in sent],
+                )
+                started = {step.registration_id for step in sent}
+                if len(started) > 1 and conn.dialect.name == "postgresql":
+                    # One claim at a time from here: two claims locking several
+                    # registrations each were seen to deadlock. Only this last
+                    # part of a claim waits; the calls to the systems overlap.
+                    await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_CLAIM_LOCK)))
+                await _bump(conn, started, now, start=True)
+        if sent:
+            self.on_change(sorted(started))
+        claimed.sort(key=lambda c: (c.step.next_attempt_at or now, c.step.id))
+        return claimed
 
-    async def save_step(self, step: Step, *, owner: str, now: dt.datetime) -> bool:
+    async def save_step(
+        self, step: Step, *, owner: str, now: dt.datetime, start: bool = False
+    ) -> bool:
         """Write a leased step (its ``updated_at`` becomes ``now``); False, with
         nothing written, unless ``owner`` still holds its lease."""
-        s = t.steps
         async with self._db.write() as conn:
-            result = await conn.execute(
+            saved = await _save_step(conn, step, owner=owner, now=now, start=start)
+        if saved:
+            self.on_change([step.registration_id])
+        return saved
+
+    async def finish_step(
+        self,
+        step: Step,
+        *,
+        owner: str,
+        now: dt.datetime,
+        decide: Callable[[Registration], Sequence[Write]],
+        start: bool = False,
+    ) -> Decided | None:
+        """``save_step``, then ``decide`` on the registration read in the same
+        transaction, and the decided writes of the store applied there too, in
+        order, up to the first that is not the store's; see
+        ``RegistrationStore.finish_step``."""
+        s, r = t.steps, t.registrations
+        async with self._db.write() as conn:
+            # Every step of the registration, in id order, before the
+            # registration: on PostgreSQL, locked in the order every transaction
+            # takes them in (the decision may schedule the other steps).
+            pick = sa.select(s).where(s.c.registration_id == step.registration_id)
+            if conn.dialect.name == "postgresql":
+                pick = pick.order_by(s.c.id).with_for_update()
+            rows = list((await conn.execute(pick)).all())
+            saved = await conn.execute(
                 sa.update(s)
                 .where(
                     s.c.id == step.id,
                     s.c.registration_id == step.registration_id,
                     s.c.lease_owner == owner,
                 )
-                .values(
-                    state=StepState(step.state).value,
-                    reference=step.reference,
-                    attempts=step.attempts,
-                    next_attempt_at=step.next_attempt_at,
-                    deadline_at=step.deadline_at,
-                    last_error=_dump_error(step.last_error),
-                    lease_owner=step.lease_owner,
-                    lease_until=step.lease_until,
-                    updated_at=now,
-                    finished_at=step.finished_at,
-                )
+                .values(_saved(step, now))
             )
-            if result.rowcount != 1:
-                return False
-            await _bump(conn, [step.registration_id], now)
-        self.on_change([step.registration_id])
-        return True
+            if saved.rowcount != 1:
+                return None
+            bumped = (
+                await conn.execute(
+                    sa.update(r)
+                    .where(r.c.id == step.registration_id)
+                    .values(_bumped(now, start=start))
+                    .returning(*r.c)
+                )
+            ).one()
+            rows.sort(key=lambda row: (row.stage, row.created_at, row.ordinal))
+            # Read before the step was saved: the step as saved replaces its row.
+            ours = dataclasses.replace(step, updated_at=now)
+            registration = _registration(
+                bumped, [ours if x.id == step.id else _step(x) for x in rows]
+            )
+            writes = list(decide(registration))
+            applied = 0
+            changed = [registration.id]
+            for write in writes:
+                if isinstance(write, SetRegistrationState):
+                    await _update_registration(
+                        conn,
+                        registration.id,
+                        state=write.state,
+                        failure=write.failure,
+                        now=now,
+                        release_worker=write.release_worker,
+                        expect=write.expect,
+                    )
+                elif isinstance(write, ScheduleSteps):
+                    _, also = await _schedule(
+                        conn,
+                        write.ids,
+                        at=write.at,
+                        changed=self._db.now(),
+                        state=write.state,
+                        deadline_at=write.deadline_at,
+                        expect=write.expect,
+                        unleased_at=write.unleased_at,
+                    )
+                    changed.extend(also)
+                else:
+                    break
+                applied += 1
+        self.on_change(sorted(set(changed)))
+        return Decided(registration, writes, applied)
 
     async def update_registration(
         self,
@@ -346,29 +442,19 @@ class Registrations:
         decision taken on what was read earlier must not overturn one taken
         since. False, with nothing written, when the registration is elsewhere.
         """
-        r = t.registrations
-        values: dict[str, Any] = {
-            "state": RegistrationState(state).value,
-            "version": r.c.version + 1,
-            "updated_at": now,
-        }
-        if failure is not None:
-            values["failure"] = _dump_error(failure)
-        allowed = _LEAVABLE if expect is None else [RegistrationState(e).value for e in expect]
         async with self._db.write() as conn:
-            result = await conn.execute(
-                sa.update(r).where(r.c.id == registration_id, r.c.state.in_(allowed)).values(values)
+            updated = await _update_registration(
+                conn,
+                registration_id,
+                state=state,
+                failure=failure,
+                now=now,
+                release_worker=release_worker,
+                expect=expect,
             )
-            if result.rowcount != 1:
-                known = await conn.execute(sa.select(r.c.id).where(r.c.id == registration_id))
-                if known.first() is None:
-                    raise RegistrationNotFound(registration_id)
-                return False
-            if release_worker:
-                w = t.worker_locks
-                await conn.execute(sa.delete(w).where(w.c.registration_id == registration_id))
-        self.on_change([registration_id])
-        return True
+        if updated:
+            self.on_change([registration_id])
+        return updated
 
     async def schedule(
         self,
@@ -390,47 +476,19 @@ class Registrations:
         """
         if not step_ids:
             return 0
-        s = t.steps
-        changed = self._db.now()
-        values: dict[str, Any] = {
-            "next_attempt_at": at,
-            "lease_owner": None,
-            "lease_until": None,
-            "updated_at": changed,
-        }
-        if state is not None:
-            values["state"] = StepState(state).value
-        if deadline_at is not None:
-            values["deadline_at"] = deadline_at
-        conditions: list[sa.ColumnElement[bool]] = []
-        if expect is not None:
-            conditions.append(s.c.state.in_([StepState(e).value for e in expect]))
-        if unleased_at is not None:
-            conditions.append(sa.or_(s.c.lease_until.is_(None), s.c.lease_until <= unleased_at))
-        wanted = sorted(set(step_ids))
-        changed_ids: list[str] = []
         async with self._db.write() as conn:
-            moved: list[str] = []
-            for step_id in wanted:
-                result = await conn.execute(
-                    sa.update(s).where(s.c.id == step_id, *conditions).values(values)
-                )
-                if result.rowcount == 1:
-                    moved.append(step_id)
-            if len(moved) < len(wanted):
-                # Left alone, or unknown: an unknown id undoes the whole call.
-                known = await conn.execute(sa.select(s.c.id).where(s.c.id.in_(wanted)))
-                missing = set(wanted) - set(known.scalars())
-                if missing:
-                    raise StepNotFound(min(missing))
-            if moved:
-                owners = await conn.execute(
-                    sa.select(s.c.registration_id).where(s.c.id.in_(moved)).distinct()
-                )
-                changed_ids = list(owners.scalars())
-                await _bump(conn, changed_ids, changed)
-        self.on_change(changed_ids)
-        return len(moved)
+            moved, changed = await _schedule(
+                conn,
+                step_ids,
+                at=at,
+                changed=self._db.now(),
+                state=None if state is None else StepState(state),
+                deadline_at=deadline_at,
+                expect=expect,
+                unleased_at=unleased_at,
+            )
+        self.on_change(changed)
+        return moved
 
     async def amend_step(
         self,
@@ -507,12 +565,15 @@ class Registrations:
                         channel=audit_as.channel,
                         credit_code=found.credit_code,
                         writes=[
-                            Write(audit_as.action, id_type, id_number, "allowed", registration_id)
+                            AuditWrite(
+                                audit_as.action, id_type, id_number, "allowed", registration_id
+                            )
                         ],
                         at=now,
                         conn=conn,
                     )
             await _bump(conn, [registration_id], now)
+        self.on_change([registration_id])
         return True
 
     async def wake(self, system: System, *, now: dt.datetime) -> int:
@@ -534,6 +595,124 @@ class Registrations:
 
 
 # ------------------------------------------------------------------ writing
+
+
+async def _save_step(
+    conn: AsyncConnection, step: Step, *, owner: str, now: dt.datetime, start: bool
+) -> bool:
+    s = t.steps
+    result = await conn.execute(
+        sa.update(s)
+        .where(
+            s.c.id == step.id,
+            s.c.registration_id == step.registration_id,
+            s.c.lease_owner == owner,
+        )
+        .values(_saved(step, now))
+    )
+    if result.rowcount != 1:
+        return False
+    await _bump(conn, [step.registration_id], now, start=start)
+    return True
+
+
+def _saved(step: Step, now: dt.datetime) -> dict[str, Any]:
+    """What a worker writes of a step it holds (its ``updated_at`` becomes ``now``)."""
+    return {
+        "state": StepState(step.state).value,
+        "reference": step.reference,
+        "attempts": step.attempts,
+        "next_attempt_at": step.next_attempt_at,
+        "deadline_at": step.deadline_at,
+        "last_error": _dump_error(step.last_error),
+        "lease_owner": step.lease_owner,
+        "lease_until": step.lease_until,
+        "updated_at": now,
+        "finished_at": step.finished_at,
+    }
+
+
+async def _update_registration(
+    conn: AsyncConnection,
+    registration_id: str,
+    *,
+    state: RegistrationState,
+    failure: StepError | None,
+    now: dt.datetime,
+    release_worker: bool,
+    expect: Collection[RegistrationState] | None,
+) -> bool:
+    r = t.registrations
+    values: dict[str, Any] = {
+        "state": RegistrationState(state).value,
+        "version": r.c.version + 1,
+        "updated_at": now,
+    }
+    if failure is not None:
+        values["failure"] = _dump_error(failure)
+    allowed = _LEAVABLE if expect is None else [RegistrationState(e).value for e in expect]
+    result = await conn.execute(
+        sa.update(r).where(r.c.id == registration_id, r.c.state.in_(allowed)).values(values)
+    )
+    if result.rowcount != 1:
+        known = await conn.execute(sa.select(r.c.id).where(r.c.id == registration_id))
+        if known.first() is None:
+            raise RegistrationNotFound(registration_id)
+        return False
+    if release_worker:
+        w = t.worker_locks
+        await conn.execute(sa.delete(w).where(w.c.registration_id == registration_id))
+    return True
+
+
+async def _schedule(
+    conn: AsyncConnection,
+    step_ids: Sequence[str],
+    *,
+    at: dt.datetime,
+    changed: dt.datetime,
+    state: StepState | None,
+    deadline_at: dt.datetime | None,
+    expect: Collection[StepState] | None,
+    unleased_at: dt.datetime | None,
+) -> tuple[int, builtins.list[str]]:
+    """How many steps moved, and the registrations they belong to (bumped)."""
+    s = t.steps
+    values: dict[str, Any] = {
+        "next_attempt_at": at,
+        "lease_owner": None,
+        "lease_until": None,
+        "updated_at": changed,
+    }
+    if state is not None:
+        values["state"] = StepState(state).value
+    if deadline_at is not None:
+        values["deadline_at"] = deadline_at
+    conditions: list[sa.ColumnElement[bool]] = []
+    if expect is not None:
+        conditions.append(s.c.state.in_([StepState(e).value for e in expect]))
+    if unleased_at is not None:
+        conditions.append(sa.or_(s.c.lease_until.is_(None), s.c.lease_until <= unleased_at))
+    wanted = sorted(set(step_ids))
+    moved: list[str] = []
+    for step_id in wanted:
+        result = await conn.execute(
+            sa.update(s).where(s.c.id == step_id, *conditions).values(values)
+        )
+        if result.rowcount == 1:
+            moved.append(step_id)
+    if len(moved) < len(wanted):
+        # Left alone, or unknown: an unknown id undoes the whole call.
+        known = await conn.execute(sa.select(s.c.id).where(s.c.id.in_(wanted)))
+        missing = set(wanted) - set(known.scalars())
+        if missing:
+            raise StepNotFound(min(missing))
+    if not moved:
+        return 0, []
+    owners = await conn.execute(sa.select(s.c.registration_id).where(s.c.id.in_(moved)).distinct())
+    bumped = list(owners.scalars())
+    await _bump(conn, bumped, changed)
+    return len(moved), bumped
 
 
 def _stamped(registration: Registration, submission: Submission) -> Registration:
@@ -632,16 +811,38 @@ def _step_row(s: Step, ordinal: int) -> dict[str, Any]:
     }
 
 
-async def _bump(conn: AsyncConnection, registration_ids: Iterable[str], at: dt.datetime) -> None:
+async def _bump(
+    conn: AsyncConnection,
+    registration_ids: Iterable[str],
+    at: dt.datetime,
+    *,
+    start: bool = False,
+) -> None:
     """Every change to a registration or its steps grows its version: subscribers
     compare versions to know whether anything happened."""
     r = t.registrations
-    for registration_id in sorted(set(registration_ids)):
+    ids = sorted(set(registration_ids))
+    if not ids:
+        return
+    if len(ids) > 1 and conn.dialect.name == "postgresql":
+        # Locked in id order, as every transaction takes them.
         await conn.execute(
-            sa.update(r)
-            .where(r.c.id == registration_id)
-            .values(version=r.c.version + 1, updated_at=at)
+            sa.select(r.c.id).where(r.c.id.in_(ids)).order_by(r.c.id).with_for_update()
         )
+    await conn.execute(sa.update(r).where(r.c.id.in_(ids)).values(_bumped(at, start=start)))
+
+
+def _bumped(at: dt.datetime, *, start: bool) -> dict[str, Any]:
+    """A registration's version grown; with ``start``, ``ACCEPTED`` becomes
+    ``IN_PROGRESS`` in the same statement (no other state changes)."""
+    r = t.registrations
+    values: dict[str, Any] = {"version": r.c.version + 1, "updated_at": at}
+    if start:
+        values["state"] = sa.case(
+            (r.c.state == RegistrationState.ACCEPTED.value, RegistrationState.IN_PROGRESS.value),
+            else_=r.c.state,
+        )
+    return values
 
 
 def _due(now: dt.datetime) -> sa.ColumnElement[bool]:

@@ -16,6 +16,7 @@ from gateway.domain.model import (
     System,
 )
 from gateway.registrations import messages
+from gateway.registrations.decisions import Write
 from gateway.registrations.engine import Engine
 from gateway.registrations.model import Registration, RegistrationState, StepError, StepState
 from gateway.registrations.plan import person_of, step_request, term_of
@@ -173,8 +174,8 @@ async def test_an_undo_already_done_counts_as_done(
     assert systems[undone].stats().get(revoke) == 1
 
 
-async def _never_decides(registration_id: str) -> None:
-    return None
+def _never_decides(registration: Registration, now: dt.datetime) -> list[Write]:
+    return []
 
 
 async def carried_out_undecided(
@@ -183,7 +184,7 @@ async def carried_out_undecided(
     """The registration once a dying worker has carried out every step it could."""
     dying = make_engine(owner="dying")
     # It dies after saving each step's result, before deciding what follows.
-    dying.steps.advance = _never_decides
+    dying.steps.decide = _never_decides
     while await dying.run_once():
         pass
     left = await store.registrations.get(registration_id)

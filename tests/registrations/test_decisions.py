@@ -23,7 +23,6 @@ from gateway.registrations.decisions import (
     FORWARD,
     Bind,
     InvalidateEmployer,
-    InvalidateWorker,
     ScheduleSteps,
     SetRegistrationState,
     Write,
@@ -39,7 +38,7 @@ from gateway.registrations.model import RegistrationState as R
 from gateway.registrations.model import StepState as S
 from gateway.registrations.plan import new_id, plan_account
 from gateway.registrations.step import UNDOABLE
-from tests.registrations.support import end_row, hire_row, plan, unit_ids
+from tests.registrations.support import end_row, hire_row, plan
 
 NOW = dt.datetime(2024, 5, 1, 8, 0, tzinfo=dt.UTC)
 DEADLINE = dt.timedelta(minutes=5)
@@ -94,14 +93,7 @@ class Sched:
     unleased: bool = False
 
 
-@dataclass(frozen=True)
-class Inval:
-    """An ``InvalidateWorker`` of the worker at the unit in these systems."""
-
-    systems: tuple[System, ...]
-
-
-Expected = SetRegistrationState | Sched | Inval
+Expected = SetRegistrationState | Sched
 
 
 def done(state: R, failure: StepError | None = None, *, release: bool = True) -> Expected:
@@ -153,10 +145,10 @@ CASES = [
     Case("accepted with a stage done: started, then the next stage", "end", R.ACCEPTED,
          {E: sent(S.DONE), L: sent(S.DONE), U: pending()},
          [STARTED, Sched((U,), (S.PENDING,), unleased=True)]),
-    Case("all done: the caches, then completed", "hire", R.IN_PROGRESS,
-         {E: sent(S.DONE), L: sent(S.DONE)}, [Inval((E, L)), COMPLETED]),
+    Case("all done: completed", "hire", R.IN_PROGRESS,
+         {E: sent(S.DONE), L: sent(S.DONE)}, [COMPLETED]),
     Case("all done from accepted: completed", "end", R.ACCEPTED,
-         {E: sent(S.DONE), L: sent(S.DONE), U: sent(S.DONE)}, [Inval((E, L, U)), COMPLETED]),
+         {E: sent(S.DONE), L: sent(S.DONE), U: sent(S.DONE)}, [COMPLETED]),
     Case("a step stuck: needs attention", "end", R.IN_PROGRESS,
          {E: sent(S.STUCK, reference=None, error=PASSED), L: sent(S.DONE), U: pending()},
          [SetRegistrationState(R.NEEDS_ATTENTION, expect=FORWARD)]),
@@ -192,23 +184,23 @@ CASES = [
          failure=REFUSAL),
     Case("compensating, all undone: compensated", "end", R.COMPENSATING,
          {E: sent(S.UNDONE), L: sent(S.REFUSED, error=REFUSAL), U: At(S.SKIPPED)},
-         [Inval((E, L)), done(R.COMPENSATED, REFUSAL)], failure=REFUSAL),
+         [done(R.COMPENSATED, REFUSAL)], failure=REFUSAL),
     Case("cancelled by a clerk: cancelled", "hire", R.COMPENSATING,
          {E: sent(S.UNDONE), L: At(S.SKIPPED)},
-         [Inval((E,)), done(R.CANCELLED, messages.cancelled())], failure=messages.cancelled()),
+         [done(R.CANCELLED, messages.cancelled())], failure=messages.cancelled()),
     Case("compensation stuck: needs attention, the worker kept locked", "hire", R.COMPENSATING,
          {E: sent(S.STUCK, error=UNDO_IMPOSSIBLE), L: sent(S.REFUSED, error=REFUSAL)},
-         [Inval((E, L)), done(R.NEEDS_ATTENTION, REFUSAL, release=False)], failure=REFUSAL),
+         [done(R.NEEDS_ATTENTION, REFUSAL, release=False)], failure=REFUSAL),
     Case("compensation stuck, waiting: a person decides", "hire", R.NEEDS_ATTENTION,
          {E: sent(S.STUCK, error=UNDO_IMPOSSIBLE), L: sent(S.REFUSED, error=REFUSAL)}, [],
          failure=REFUSAL),
     Case("stuck, then refused: compensating ends waiting for a person", "hire",
          R.NEEDS_ATTENTION,
          {E: sent(S.STUCK, reference=None, error=PASSED), L: sent(S.REFUSED, error=REFUSAL)},
-         [compensating(REFUSAL), Inval((E, L)), done(R.NEEDS_ATTENTION, REFUSAL, release=False)]),
+         [compensating(REFUSAL), done(R.NEEDS_ATTENTION, REFUSAL, release=False)]),
     Case("a write no system can undo stays done", "hire", R.IN_PROGRESS,
          {E: sent(S.DONE), L: sent(S.REFUSED, error=REFUSAL)},
-         [compensating(REFUSAL), Inval((E, L)), done(R.COMPENSATED, REFUSAL)],
+         [compensating(REFUSAL), done(R.COMPENSATED, REFUSAL)],
          undoable=frozenset()),
     # -------------------------------------------------------------- follow-ups
     Case("a follow-up refused: the core stays, a person decides", "end", R.IN_PROGRESS,
@@ -224,12 +216,12 @@ CASES = [
          [SetRegistrationState(R.NEEDS_ATTENTION, expect=FORWARD)]),
     Case("a follow-up cancelled alone: completed, the core kept", "end", R.IN_PROGRESS,
          {E: sent(S.DONE), L: sent(S.DONE), U: sent(S.SKIPPED, reference=None, error=CANCEL_NOTE)},
-         [Inval((E, L, U)), COMPLETED]),
+         [COMPLETED]),
     Case("a step skipped for another reason is not a cancelled follow-up", "end", R.IN_PROGRESS,
          {E: sent(S.DONE), L: sent(S.DONE), U: At(S.SKIPPED)}, []),
     Case("a follow-up found already there: completed", "end", R.IN_PROGRESS,
          {E: sent(S.DONE), L: sent(S.DONE), U: sent(S.DONE, error=FOUND)},
-         [Inval((E, L, U)), COMPLETED]),
+         [COMPLETED]),
     Case("a core refusal undoes the done follow-up too", "end", R.IN_PROGRESS,
          {E: sent(S.REFUSED, error=REFUSAL), L: sent(S.DONE), U: sent(S.DONE)},
          [compensating(REFUSAL), Sched((L, U), UNDO, S.UNDOING, deadline=True)]),
@@ -238,7 +230,7 @@ CASES = [
          [compensating(REFUSAL), Sched((L,), UNDO, S.UNDOING, deadline=True)]),
     Case("compensated, a follow-up found already there left done", "end", R.COMPENSATING,
          {E: sent(S.REFUSED, error=REFUSAL), L: sent(S.UNDONE), U: sent(S.DONE, error=FOUND)},
-         [Inval((E, L, U)), done(R.COMPENSATED, REFUSAL)], failure=REFUSAL),
+         [done(R.COMPENSATED, REFUSAL)], failure=REFUSAL),
 ]
 # fmt: on
 
@@ -268,7 +260,6 @@ def shaped(case: Case) -> Registration:
 
 def meant(registration: Registration, expected: Sequence[Expected]) -> list[Write]:
     ids: dict[System, str] = {s.system: s.id for s in registration.steps}
-    assert registration.person_key is not None
     writes: list[Write] = []
     for e in expected:
         if isinstance(e, Sched):
@@ -280,13 +271,6 @@ def meant(registration: Registration, expected: Sequence[Expected]) -> list[Writ
                     state=e.state,
                     deadline_at=NOW + DEADLINE if e.deadline else None,
                     unleased_at=NOW if e.unleased else None,
-                )
-            )
-        elif isinstance(e, Inval):
-            units = unit_ids()
-            writes.append(
-                InvalidateWorker(
-                    registration.person_key.partition(":")[2], {s: units[s] for s in e.systems}
                 )
             )
         else:

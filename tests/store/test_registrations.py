@@ -8,6 +8,7 @@ import dataclasses
 import datetime as dt
 import itertools
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -29,6 +30,7 @@ from gateway.domain.model import (
     RegistrationRow,
     System,
 )
+from gateway.registrations.decisions import ScheduleSteps, Write, to_send
 from gateway.registrations.model import (
     Business,
     Channel,
@@ -566,6 +568,64 @@ async def test_the_version_grows_with_every_change(store: Store) -> None:
     await store.registrations.schedule([s.id for s in end.steps], at=NOW)
     versions.append(await version())  # once for the registration, not once per step
     assert versions == list(range(end.version, end.version + 5))
+
+
+async def test_every_change_that_grows_a_version_is_told_once_committed(store: Store) -> None:
+    """Subscribers in other processes are woken by ``on_change``: the claim that
+    starts a registration and a step finished with what follows tell it too."""
+    sub = submission()
+    end = await submit_one(
+        store, worker(sub, row(RowBusiness.END, register_unemployment=True)), sub
+    )
+    first, second, unemployment = end.steps
+    told: list[list[str]] = []
+
+    def on_change(ids: Sequence[str]) -> None:
+        # Called once committed: another connection already reads the change.
+        told.append(list(ids))
+
+    store.registrations.on_change = on_change
+
+    # Leased only: nothing anyone sees changed, nothing told.
+    await store.registrations.take("w1", now=NOW, lease=LEASE, limit=1)
+    assert told == []
+
+    # Leased and saved SENDING, the registration started: told.
+    later = NOW + LEASE + SECOND
+    claimed = await store.registrations.take(
+        "w2", now=later, lease=LEASE, limit=10, send=lambda s, r: to_send(s, r, later)
+    )
+    assert {c.step.id for c in claimed if c.sending} == {first.id, second.id}
+    assert told == [[end.id]]
+    stored = await store.registrations.get(end.id)
+    assert stored is not None
+    assert stored.state is RegistrationState.IN_PROGRESS
+
+    # A step finished, and what follows stored with it: told once, after.
+    done = next(c.step for c in claimed if c.step.id == first.id)
+    done.state = StepState.DONE
+
+    def schedule_the_last(registration: Registration) -> list[Write]:
+        assert registration.version == stored.version + 1  # read with the step saved
+        return [ScheduleSteps((unemployment.id,), at=later, expect=(StepState.PENDING,))]
+
+    told.clear()
+    decided = await store.registrations.finish_step(
+        done, owner="w2", now=later, decide=schedule_the_last
+    )
+    assert decided is not None
+    assert decided.applied == 1
+    assert told == [[end.id]]
+    # Lost lease: nothing written, nothing told.
+    assert await store.registrations.finish_step(done, owner="w1", now=later, decide=list) is None
+    assert told == [[end.id]]
+
+    told.clear()
+    await store.registrations.schedule([unemployment.id], at=later)
+    await store.registrations.update_registration(
+        end.id, state=RegistrationState.NEEDS_ATTENTION, now=later
+    )
+    assert told == [[end.id], [end.id]]
 
 
 async def test_schedule_makes_steps_due_without_a_lease(store: Store) -> None:
