@@ -28,6 +28,7 @@ at once; the carrier takes them to the others, which ignore their own echo.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import json
@@ -148,9 +149,10 @@ class Events:
         self._tasks.clear()
 
 
-class _Carried(Events):
+class _Carried(Events, abc.ABC):
     """A carrier over the network: one task keeps a connection, listens, and sends
-    the outbox; when the connection fails it is made again, with a growing pause."""
+    the outbox; when the connection fails it is made again, with a growing pause.
+    Each carrier says how it connects, disconnects and publishes."""
 
     def __init__(self, url: str, channel: str, on_work: Callable[[], None]) -> None:
         super().__init__(on_work)
@@ -206,14 +208,14 @@ class _Carried(Events):
                 await self._publish(json.dumps(message, separators=(",", ":")))
                 self.counted("sent", message["k"])
 
-    async def _connect(self) -> None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    async def _connect(self) -> None: ...
 
-    async def _disconnect(self) -> None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    async def _disconnect(self) -> None: ...
 
-    async def _publish(self, payload: str) -> None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    async def _publish(self, payload: str) -> None: ...
 
 
 def _merged(pending: list[dict[str, Any]], origin: str) -> list[dict[str, Any]]:
