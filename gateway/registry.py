@@ -41,6 +41,7 @@ from gateway.systems import SystemAdapter
 if TYPE_CHECKING:
     import httpx
 
+    from gateway.decided import DecidedLater
     from gateway.domain.limits import Limits
 
 __all__ = [
@@ -125,9 +126,10 @@ class OperationSpec:
     label_zh: str  # "就业登记"
     label_en: str  # "the employment registration"
     #: The system decides the write later (a declaration under review): answered,
-    #: the step awaits the outcome, polled from the store, and is undone by
-    #: withdrawing or reversing it (``gateway.registrations.awaiting``).
-    decided_later: bool = False
+    #: the step awaits the outcome, polled from the store, found when its answer
+    #: was lost and undone by what these hooks say (``gateway.decided``,
+    #: ``gateway.registrations.awaiting``). None: answered is done.
+    decided_later: DecidedLater | None = None
     #: The row's fields a person may correct when retrying this write as a refused
     #: follow-up: those only it sends (``gateway.registrations.followups``).
     correctable: frozenset[str] = frozenset()

@@ -11,8 +11,8 @@ at the monthly contribution wage) and an ending the removal (减员, from the da
 after the relation ended), each in stage 1, once the labour relation is
 recorded. A declaration is decided by the agency later (``decided_later``): the
 step awaits the outcome, polled, and an approved one is undone by the reverse
-declaration (``gateway/registrations/awaiting.py``, ``declarations.py``). See
-``gateway/registry.py``.
+declaration (its hooks: ``deciding.py``; the engine's waiting:
+``gateway/registrations/awaiting.py``). See ``gateway/registry.py``.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from adapters.social_insurance.deciding import HOOKS
 from adapters.social_insurance.model import (
     SYSTEM,
     AdditionRequest,
@@ -129,7 +130,7 @@ async def declare_removal(adapter: SystemAdapter, request: RemovalRequest) -> st
 async def _under_review(
     adapter: SystemAdapter, employer_id: str, id_type: IdType, id_number: str, kind: DeclarationKind
 ) -> Found | None:
-    # The step worker finds its own declaration by its time (declarations.ours);
+    # The step worker finds its own declaration by its time (deciding.ours);
     # without a step, one of the kind in effect or under review is what there is.
     for d in await _si(adapter).find_declarations(employer_id, id_type, id_number):
         if d.kind is kind and d.state in (DeclarationState.UNDER_REVIEW, DeclarationState.APPROVED):
@@ -179,7 +180,7 @@ SPEC = SystemSpec(
             undo=withdraw_or_reverse,
             label_zh="参保人员增员申报",
             label_en="the social insurance addition",
-            decided_later=True,
+            decided_later=HOOKS,
             # Returned for its wage (R02), the addition is declared again corrected:
             # only it sends the wage; what the core filed stays as filed.
             correctable=frozenset({"monthly_wage"}),
@@ -192,7 +193,7 @@ SPEC = SystemSpec(
             undo=withdraw_or_reverse,
             label_zh="参保人员减员申报",
             label_en="the social insurance removal",
-            decided_later=True,
+            decided_later=HOOKS,
         ),
     ),
     plan=(

@@ -1,11 +1,13 @@
-"""Awaiting what a system decides later: the step worker's moves for declarations.
+"""Awaiting what a system decides later: the step worker's moves, for any such system.
 
-A declaration sent and answered has an outcome nobody knows yet: the step stays
-``UNKNOWN`` with the acceptance number as its reference and a note saying it
-awaits the decision, and is looked at again at ``next_attempt_at`` (further
-apart the longer the review), by whichever worker claims it then. No task
-sleeps on it. What each answer means is ``declarations``; here it is saved.
-Past the step's deadline it is stuck for a person, as any step.
+A write its system decides later (its operation declares ``decided_later``)
+sent and answered has an outcome nobody knows yet: the step stays ``UNKNOWN``
+with the acceptance's reference and a note saying it awaits the decision, and
+is looked at again at ``next_attempt_at`` (further apart the longer it is
+pending), by whichever worker claims it then. No task sleeps on it. What each
+answer means is the system's hooks' (``gateway.decided``), asked through
+``declarations``; here it is saved. Past the step's deadline it is stuck for a
+person, as any step.
 """
 
 from __future__ import annotations
@@ -13,20 +15,24 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Mapping
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from gateway.decided import Decision, Undone, UndoPending, UndoStuck, Verdict
 from gateway.domain.model import System
 from gateway.registrations import declarations, messages
-from gateway.registrations.model import Step, StepError, StepState
+from gateway.registrations.model import Operation, Step, StepError, StepState
+from gateway.registrations.plan import step_request
+from gateway.registrations.ports import RegistrationFilter
 from gateway.registrations.saving import SavingSteps
 from gateway.systems import AdapterError, NotFound, Rejected, SystemAdapter, Unavailable
-
-if TYPE_CHECKING:
-    from adapters.social_insurance.model import Declaration
 
 log = logging.getLogger("gateway.registrations.engine")
 
 T = TypeVar("T")
+
+#: How many of a worker's registrations with a unit an undo looks through for
+#: an earlier write to restore (newest first).
+EARLIER_LOOKED_AT = 20
 
 
 class AwaitingDeclarations(SavingSteps):
@@ -41,17 +47,18 @@ class AwaitingDeclarations(SavingSteps):
         async def _send(self, step: Step) -> None: ...
 
     async def _declaration(self, step: Step, *, compensating: bool) -> None:
-        """A declaration sent, its outcome not known yet: look at it (by its number,
-        else by searching for it), then await, finish, or undo it."""
+        """A write sent, its outcome not known yet: look at it (by its reference, else
+        by searching for it), then await, finish, or undo it."""
         adapter = self.adapters[step.system]
-        si = declarations.as_insurance(adapter)
         try:
             found = None
             if step.reference is not None:
                 try:
-                    found = await self._call(step.system, si.declaration(step.reference))
+                    found = await self._call(
+                        step.system, declarations.read(adapter, step, step.reference)
+                    )
                 except NotFound:
-                    found = None  # not under that number: search as for a lost answer
+                    found = None  # not under that reference: search as for a lost answer
             if found is None:
                 found = await self._call(step.system, declarations.find(adapter, step))
         except AdapterError as exc:
@@ -70,27 +77,29 @@ class AwaitingDeclarations(SavingSteps):
                 await self._send(step)
             return
         step.reference = found.reference
-        outcome = declarations.outcome(found)
         if compensating:
-            if isinstance(outcome, declarations.Refusal):
+            if found.verdict is Verdict.REFUSED:
                 await self._finish(step, StepState.SKIPPED)  # nothing of it in effect
                 return
             step.state = StepState.UNDOING
             if await self._save(step, keep_lease=True):
                 await self._undo_declaration(step, found.reference)
             return
-        if isinstance(outcome, declarations.Approved):
+        if found.verdict is Verdict.APPROVED:
             await self._finish(step, StepState.DONE)
-        elif isinstance(outcome, declarations.Refusal):
-            await self._finish(step, StepState.REFUSED, outcome.error)
+        elif found.verdict is Verdict.REFUSED:
+            await self._finish(step, StepState.REFUSED, found.note)
         elif self._past_deadline(step):
             await self._finish(step, StepState.STUCK, self._deadline_error(step))
         else:
-            await self._poll_later(step, StepState.UNKNOWN, declarations.awaiting(found), found)
+            await self._poll_later(
+                step, StepState.UNKNOWN, declarations.pending_note(step, found), found
+            )
 
     async def _undo_declaration(self, step: Step, reference: str | None) -> None:
-        """One move of undoing a declaration: withdraw, reverse, or await the reverse
-        (without its number, it is searched for first: none found, nothing to undo)."""
+        """One move of undoing a write decided later: withdraw, reverse, or await the
+        reverse (without its reference, it is searched for first: none found,
+        nothing to undo)."""
         if self._past_deadline(step):
             await self._finish(step, StepState.STUCK, self._deadline_error(step))
             return
@@ -107,10 +116,14 @@ class AwaitingDeclarations(SavingSteps):
                 return
             reference = step.reference = mine.reference
         step.attempts += 1
+
+        async def earlier(operation: Operation) -> Any | None:
+            return await self._earlier(step, operation)
+
         try:
             moved = await self._call(
                 step.system,
-                declarations.undo(self.adapters[step.system], step, reference),
+                declarations.undo(self.adapters[step.system], step, reference, earlier),
                 write=True,
             )
         except Unavailable as exc:
@@ -121,29 +134,49 @@ class AwaitingDeclarations(SavingSteps):
         except Rejected as exc:
             await self._finish(step, StepState.STUCK, messages.undo_failed(exc))
             return
-        if isinstance(moved, declarations.Undone):
+        if isinstance(moved, Undone):
             await self._finish(step, StepState.UNDONE)
-        elif isinstance(moved, declarations.UndoStuck):
+        elif isinstance(moved, UndoStuck):
             await self._finish(step, StepState.STUCK, moved.error)
         else:
+            assert isinstance(moved, UndoPending)
             step.reference = moved.reference
-            note = declarations.awaiting(moved.declaration) if moved.declaration else None
-            await self._poll_later(step, StepState.UNDOING, note, moved.declaration)
+            decision = moved.decision
+            note = declarations.pending_note(step, decision) if decision else None
+            await self._poll_later(step, StepState.UNDOING, note, decision)
+
+    async def _earlier(self, step: Step, operation: Operation) -> Any | None:
+        """The newest request of ``operation`` done for the step's worker with the
+        step's unit, by another registration: what an undo restores."""
+        own = await self.store.get(step.registration_id)
+        if own is None or own.person_key is None:
+            return None
+        page = await self.store.list(
+            RegistrationFilter(credit_codes=[own.credit_code], person_key=own.person_key),
+            first=EARLIER_LOOKED_AT,
+        )
+        for registration in page.items:  # newest first
+            if registration.id == step.registration_id:
+                continue
+            for done in registration.steps:
+                if done.operation == operation and done.state is StepState.DONE:
+                    return step_request(done)
+        return None
 
     async def _poll_later(
         self,
         step: Step,
         state: StepState,
         note: StepError | None,
-        declaration: Declaration | None,
+        decision: Decision | None,
     ) -> None:
         """Saved to be looked at again: the longer the review, the later."""
         now = self.clock()
         step.state = state
         step.last_error = note
         step.next_attempt_at = (
-            declarations.next_poll(declaration, now, self.backoff)
-            if declaration is not None
+            declarations.next_poll(decision, now, self.backoff)
+            if decision is not None
             else now + dt.timedelta(seconds=self.backoff.delay(1))
         )
         log.info(

@@ -150,6 +150,10 @@ class FakeSocialInsurance(FakeSystem):
             if d.declaration.state is DeclarationState.UNDER_REVIEW
         ]
 
+    def declared_wage(self, reference: str) -> Decimal | None:
+        """The contribution wage an addition declared (the contract's ``jfgz``)."""
+        return self.declarations[reference].wage
+
     # ------------------------------------------------------------- the calls
 
     async def _call(self, operation: str, act: Callable[[], T], *, write: bool = False) -> T:

@@ -17,13 +17,19 @@ from typing import Any
 
 import pytest
 
+from adapters.social_insurance import deciding
 from adapters.social_insurance.model import SYSTEM as INSURANCE
-from adapters.social_insurance.model import DeclarationKind, DeclarationState, ReturnReason
+from adapters.social_insurance.model import (
+    DeclarationKind,
+    DeclarationState,
+    InsuranceState,
+    ReturnReason,
+)
 from adapters.social_insurance.review import SEED_UNITS
 from adapters.social_insurance.system import DECLARE_ADDITION
 from gateway.domain.checks import ContributionWage
 from gateway.domain.model import EndReason, RegistrationRow, System, UnemploymentRequest
-from gateway.registrations import declarations, followups
+from gateway.registrations import followups
 from gateway.registrations.engine import Engine
 from gateway.registrations.model import (
     Channel,
@@ -116,14 +122,14 @@ async def awaiting(
         return (
             step.reference not in (None, after)
             and step.last_error is not None
-            and step.last_error.code == declarations.AWAITING_DECISION
+            and step.last_error.code == deciding.AWAITING_DECISION
         )
 
     await run_until(declared, engine)
     step = await insurance_step(store, registration_id)
     assert step.state is StepState.UNKNOWN
     assert step.last_error is not None
-    assert step.last_error.code == declarations.AWAITING_DECISION
+    assert step.last_error.code == deciding.AWAITING_DECISION
     return step
 
 
@@ -174,7 +180,7 @@ async def test_a_returned_addition_waits_for_a_person_and_a_corrected_wage_is_de
     refused = step_of(settled, INSURANCE)
     assert refused.state is StepState.REFUSED
     assert refused.last_error is not None
-    assert refused.last_error.code == declarations.DECLARATION_RETURNED
+    assert refused.last_error.code == deciding.DECLARATION_RETURNED
     assert refused.last_error.system_code == "R02"
     assert "缴费工资" in refused.last_error.message_zh
     assert "floor and ceiling" in refused.last_error.message_en
@@ -328,4 +334,59 @@ async def test_an_ending_declares_the_removal_from_the_next_day(
     assert (removal.kind, removal.effective_on) == (
         DeclarationKind.REMOVAL,
         LEFT_ON + dt.timedelta(days=1),
+    )
+
+
+async def test_an_approved_removal_is_undone_by_declaring_the_hires_addition_again(
+    store: Store, engine: Engine, si: FakeSocialInsurance
+) -> None:
+    wage = Decimal("7345.67")
+    row = dataclasses.replace(hire(), monthly_wage=wage)
+    (hired,) = await submit(store, [row])
+    si.faults(review_delay_s=0)  # approved as soon as the agency looks
+    (done,) = await settle(store, [hired.id], engine)
+    assert done.state is RegistrationState.COMPLETED
+    ending = dataclasses.replace(
+        row,
+        business=type(row.business).END,
+        end_reason=EndReason.AGREEMENT,
+        end_date=LEFT_ON,
+        register_unemployment=False,
+        monthly_wage=None,
+    )
+    submission_id, (registration,) = planned([ending])
+    # A core step after the removal that the system refuses (an unemployment
+    # registration for a relation that ends tomorrow: 40001): everything is undone,
+    # the approved removal by declaring the worker's addition again.
+    tomorrow = dt.date.today() + dt.timedelta(days=1)
+    first = registration.steps[0]
+    registration.steps.append(
+        dataclasses.replace(
+            first,
+            id=new_id(),
+            system=System.UNEMPLOYMENT,
+            operation=Operation.REGISTER_UNEMPLOYMENT,
+            stage=2,
+            payload=to_payload(
+                UnemploymentRequest(
+                    UNIT.unemployment_id, person_of(row), tomorrow, EndReason.AGREEMENT
+                )
+            ),
+            next_attempt_at=None,
+        )
+    )
+    await store_all(store, submission_id, [registration])
+    (compensated,) = await settle(store, [registration.id], engine)
+    assert compensated.state is RegistrationState.COMPENSATED
+    undone = step_of(compensated, INSURANCE)
+    assert undone.state is StepState.UNDONE
+    restored = await si.declaration(undone.reference or "")
+    assert (restored.kind, restored.state) == (DeclarationKind.ADDITION, DeclarationState.APPROVED)
+    assert si.declared_wage(restored.reference) == wage  # the hire's, not a guess
+    assert si.stats()["declarations.addition"] == 2  # the hire's, and its restoration
+    spell = (await si.insurance(row.id_type, row.id_number))[0]
+    assert (spell.state, spell.start_date, spell.employer_id) == (
+        InsuranceState.INSURED,
+        LEFT_ON + dt.timedelta(days=1),
+        UNIT_SI,
     )

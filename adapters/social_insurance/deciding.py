@@ -1,0 +1,319 @@
+"""Declarations (增员 / 减员) as writes decided later: the hooks the engine awaits them by.
+
+A declaration is answered "under review" at once, with its acceptance number
+(受理号); the agency decides later. The engine (``gateway.registrations.awaiting``)
+polls it through :data:`HOOKS` (``gateway.decided.DecidedLater``), which say
+what each state means:
+
+- Under review: pending, with a note naming the number (never the worker).
+- Approved: done.
+- Returned (退回): a business refusal, the reason mapped to a message in Chinese
+  and English (the agency's own text is never copied: it may name the worker).
+- Withdrawn by someone else: refused too, saying so.
+- An answer lost: the worker's declarations with the unit are searched
+  (``declarations/search``). Ours is the newest of its kind declared since the
+  step was created (the worker lock keeps one registration of a worker under
+  way at a time), one under review or approved before one returned or
+  withdrawn, whatever the agency made of it.
+
+Undoing (compensation): one under review is withdrawn; one approved is undone by
+declaring its reverse, whose acceptance number becomes the step's reference and
+which is polled in its turn until approved; one returned or withdrawn left
+nothing to undo. The reverse of a removal is an addition again, which needs the
+worker's details and wage: those of the newest addition the gateway declared for
+the worker with the unit (``earlier``); without one, a person declares it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from adapters.social_insurance.model import (
+    AdditionRequest,
+    Declaration,
+    DeclarationKind,
+    DeclarationState,
+    RemovalRequest,
+    ReturnReason,
+)
+from gateway.decided import (
+    DecidedLater,
+    Decision,
+    Earlier,
+    UndoMove,
+    Undone,
+    UndoPending,
+    UndoStuck,
+    Verdict,
+)
+from gateway.registrations.model import Operation, StepError
+from gateway.registrations.policy import CHINA
+from gateway.systems import Duplicate, NotFound, Rejected, SystemAdapter
+
+if TYPE_CHECKING:
+    from adapters.social_insurance.protocol import SocialInsuranceSystem
+
+__all__ = [
+    "AWAITING_DECISION",
+    "CLOCK_SKEW",
+    "DECLARATION_RETURNED",
+    "DECLARATION_WITHDRAWN",
+    "HOOKS",
+    "REVERSE_NEEDS_A_PERSON",
+    "REVERSE_RETURNED",
+    "decision",
+    "declared_at",
+    "find",
+    "ours",
+    "undo",
+]
+
+DECLARATION_RETURNED = "DECLARATION_RETURNED"
+DECLARATION_WITHDRAWN = "DECLARATION_WITHDRAWN"
+AWAITING_DECISION = "AWAITING_DECISION"
+REVERSE_RETURNED = "REVERSE_RETURNED"
+REVERSE_NEEDS_A_PERSON = "REVERSE_NEEDS_A_PERSON"
+
+#: The agency's answer to withdrawing a declaration no longer under review.
+NOT_UNDER_REVIEW = "1409"
+
+#: A system's clock and ours may differ a little: a declaration this much older
+#: than its step is still taken as the step's.
+CLOCK_SKEW = dt.timedelta(minutes=2)
+
+#: Why the agency returned a declaration, as people read it (the code is the
+#: contract's ``thyy``; the agency's ``thsm`` is not repeated).
+_RETURNS: dict[ReturnReason, tuple[str, str]] = {
+    ReturnReason.RECORDS_DIFFER: (
+        "申报信息与社会保险经办机构的记录不一致，请核对劳动者信息后重新申报",
+        "the declared details differ from the agency's records: check the worker's "
+        "details and declare again",
+    ),
+    ReturnReason.WAGE_OUT_OF_RANGE: (
+        "缴费工资超出本省缴费工资上下限，请更正后重新申报",
+        "the contribution wage is outside the province's floor and ceiling: correct it "
+        "and declare again",
+    ),
+    ReturnReason.INSURED_ELSEWHERE: (
+        "该劳动者仍在其他单位参保，须原单位先办理减员",
+        "the worker is still insured with another unit, which must declare the removal first",
+    ),
+    ReturnReason.OTHER: (
+        "社会保险经办机构退回了申报，请向经办机构了解原因",
+        "the agency returned the declaration: ask the agency why",
+    ),
+}
+_KIND_ZH = {DeclarationKind.ADDITION: "增员申报", DeclarationKind.REMOVAL: "减员申报"}
+_KIND_EN = {DeclarationKind.ADDITION: "addition", DeclarationKind.REMOVAL: "removal"}
+
+
+def _si(adapter: SystemAdapter) -> SocialInsuranceSystem:
+    from adapters.social_insurance.protocol import SocialInsuranceSystem
+
+    if not isinstance(adapter, SocialInsuranceSystem):
+        raise TypeError(f"{type(adapter).__name__} is not a social insurance system adapter")
+    return adapter
+
+
+def kind_of(request: AdditionRequest | RemovalRequest) -> DeclarationKind:
+    return (
+        DeclarationKind.REMOVAL if isinstance(request, RemovalRequest) else DeclarationKind.ADDITION
+    )
+
+
+def _who(request: AdditionRequest | RemovalRequest) -> tuple[str, Any, str]:
+    """(unit, ID type, ID number) of a declaration."""
+    if isinstance(request, RemovalRequest):
+        return request.employer_id, request.id_type, request.id_number
+    return request.employer_id, request.person.id_type, request.person.id_number
+
+
+def declared_at(declaration: Declaration) -> dt.datetime:
+    """When it was declared, in UTC (the system writes China Standard Time, no zone)."""
+    at = declaration.declared_at
+    return (at if at.tzinfo else at.replace(tzinfo=CHINA)).astimezone(dt.UTC)
+
+
+# ------------------------------------------------------------------ forward
+
+
+def decision(declaration: Declaration) -> Decision:
+    """What a declaration's state means for the step that made it."""
+    state = declaration.state
+    since = declared_at(declaration)
+    if state is DeclarationState.UNDER_REVIEW:
+        return Decision(declaration.reference, Verdict.PENDING, since, awaiting(declaration))
+    if state is DeclarationState.APPROVED:
+        return Decision(declaration.reference, Verdict.APPROVED, since)
+    error = returned(declaration) if state is DeclarationState.RETURNED else withdrawn(declaration)
+    return Decision(declaration.reference, Verdict.REFUSED, since, error)
+
+
+async def read(adapter: SystemAdapter, reference: str) -> Decision:
+    return decision(await _si(adapter).declaration(reference))
+
+
+def ours(
+    kind: DeclarationKind, since: dt.datetime, found: Sequence[Declaration]
+) -> Declaration | None:
+    """The step's declaration among the worker's with the unit (newest first): the
+    newest of its kind declared since the step was created, one under review or
+    approved before one returned or withdrawn (a follow-up retried after a return
+    declares anew: its earlier, returned declaration is not the new one)."""
+    since = since - CLOCK_SKEW
+    mine = [d for d in found if d.kind is kind and declared_at(d) >= since]
+    in_effect = (DeclarationState.UNDER_REVIEW, DeclarationState.APPROVED)
+    return next((d for d in mine if d.state in in_effect), mine[0] if mine else None)
+
+
+async def find(
+    adapter: SystemAdapter, request: AdditionRequest | RemovalRequest, since: dt.datetime
+) -> Decision | None:
+    """The step's declaration if the system holds it (an answer was lost); None if
+    not. Raises the adapter's errors when the system cannot be asked."""
+    employer_id, id_type, id_number = _who(request)
+    found = await _si(adapter).find_declarations(employer_id, id_type, id_number)
+    mine = ours(kind_of(request), since, found)
+    return None if mine is None else decision(mine)
+
+
+def returned(declaration: Declaration) -> StepError:
+    from adapters.social_insurance.mapping import RETURN_REASON_TO_LEGACY
+
+    reason = declaration.return_reason or ReturnReason.OTHER
+    zh, en = _RETURNS[reason]
+    kind = declaration.kind
+    return StepError(
+        DECLARATION_RETURNED,
+        f"社会保险经办机构退回了{_KIND_ZH[kind]}：{zh}",
+        f"The social insurance agency returned the {_KIND_EN[kind]}: {en}",
+        system_code=RETURN_REASON_TO_LEGACY[reason],
+    )
+
+
+def withdrawn(declaration: Declaration) -> StepError:
+    kind = declaration.kind
+    return StepError(
+        DECLARATION_WITHDRAWN,
+        f"该{_KIND_ZH[kind]}已在社会保险经办机构撤回，请核实后重新办理",
+        f"The {_KIND_EN[kind]} was withdrawn at the social insurance agency; check, then "
+        "declare again",
+    )
+
+
+def awaiting(declaration: Declaration) -> StepError:
+    """Not an error: what a step awaiting the decision shows."""
+    kind = declaration.kind
+    return StepError(
+        AWAITING_DECISION,
+        f"{_KIND_ZH[kind]}已受理（受理号 {declaration.reference}），等待社会保险经办机构审核",
+        f"The {_KIND_EN[kind]} was accepted (number {declaration.reference}) and awaits "
+        "the social insurance agency's review",
+    )
+
+
+# --------------------------------------------------------------------- undo
+
+
+async def _nothing_earlier(operation: Operation) -> Any | None:
+    return None
+
+
+async def undo(
+    adapter: SystemAdapter,
+    request: AdditionRequest | RemovalRequest,
+    reference: str,
+    earlier: Earlier = _nothing_earlier,
+) -> UndoMove:
+    """One move of the compensation of a declaration known as ``reference`` (the
+    step's own, or the reverse it declared). Raises the adapter's ``Unavailable``
+    when the system cannot be asked: the caller tries again later."""
+    si = _si(adapter)
+    try:
+        current = await si.declaration(reference)
+    except NotFound:
+        return Undone()  # nothing declared under that number: nothing in effect
+    state = current.state
+    if current.kind is not kind_of(request):  # the reverse we declared
+        if state is DeclarationState.APPROVED:
+            return Undone()
+        if state is DeclarationState.UNDER_REVIEW:
+            return UndoPending(reference, decision(current))
+        return UndoStuck(_reverse_failed(current))
+    if state in (DeclarationState.RETURNED, DeclarationState.WITHDRAWN):
+        return Undone()
+    if state is DeclarationState.UNDER_REVIEW:
+        try:
+            await si.withdraw(reference)
+        except Rejected as exc:
+            if exc.system_code != NOT_UNDER_REVIEW:  # decided meanwhile: look again
+                raise
+            return UndoPending(reference)
+        return Undone()
+    # Approved: its reverse, which the agency reviews in its turn.
+    restore = None
+    if current.kind is DeclarationKind.REMOVAL:
+        restore = await _restoring(request, earlier)
+        if restore is None:
+            return UndoStuck(_removal_irreversible())
+    try:
+        return UndoPending(await si.reverse(reference, restore=restore))
+    except Duplicate as exc:
+        # Our reverse whose answer was lost is under review already.
+        if exc.existing_reference:
+            return UndoPending(exc.existing_reference)
+        raise
+    except NotFound:
+        return Undone()  # no longer insured with the unit: the change's effect is gone
+
+
+async def _restoring(
+    request: AdditionRequest | RemovalRequest, earlier: Earlier
+) -> AdditionRequest | None:
+    """The addition a removal ended, to declare again: the newest the gateway
+    declared for the same worker with the same unit (its details and wage)."""
+    from adapters.social_insurance.system import DECLARE_ADDITION
+
+    assert isinstance(request, RemovalRequest)
+    addition = await earlier(DECLARE_ADDITION)
+    if not isinstance(addition, AdditionRequest):
+        return None
+    if (addition.employer_id, addition.person.id_type, addition.person.id_number) != (
+        request.employer_id,
+        request.id_type,
+        request.id_number,
+    ):
+        return None
+    return addition
+
+
+def _reverse_failed(reverse: Declaration) -> StepError:
+    if reverse.state is DeclarationState.RETURNED:
+        said = returned(reverse)
+        why_zh, why_en, code = said.message_zh, said.message_en, said.system_code
+    else:
+        why_zh, why_en, code = "反向申报已撤回", "the reverse declaration was withdrawn", None
+    return StepError(
+        REVERSE_RETURNED,
+        f"为撤销已通过的申报所作的反向申报未成功（{why_zh}），请经办人员在社会保险经办机构处理",
+        f"The reverse declaration that undoes an approved one did not go through ({why_en}); "
+        "a clerk must see to it at the social insurance agency",
+        system_code=code,
+    )
+
+
+def _removal_irreversible() -> StepError:
+    return StepError(
+        REVERSE_NEEDS_A_PERSON,
+        "减员申报已审核通过，且网关没有该劳动者在本单位的增员记录可据以恢复参保；"
+        "须重新办理增员（含缴费工资），请经办人员办理",
+        "The removal was approved and the gateway holds no addition of the worker with "
+        "this unit to restore; insuring the worker again needs a new addition (with the "
+        "contribution wage), which a clerk must declare",
+    )
+
+
+#: What the engine awaits a declaration by.
+HOOKS = DecidedLater(read=read, find=find, undo=undo)
