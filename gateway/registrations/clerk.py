@@ -2,8 +2,8 @@
 on a follow-up left after a completed core (the employer's too): retry it, with
 corrected data, or cancel it alone.
 
-What each command changes is planned by ``decisions.retry`` and
-``decisions.cancel`` from the registration as read; every write is conditional
+What each command changes is planned by ``commands.retry`` and
+``commands.cancel`` from the registration as read; every write is conditional
 on that read, so that two clerks acting at once (or a clerk and a worker) never
 both win. The registration is then decided again at once, as a worker would.
 """
@@ -16,8 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Any
 
-from gateway.registrations import decisions
-from gateway.registrations.decisions import AmendStep, SetRegistrationState, Write
+from gateway.registrations import commands
 from gateway.registrations.followups import (
     FollowUpActionRefused,
     not_correctable_now,
@@ -31,6 +30,7 @@ from gateway.registrations.model import (
     StepState,
 )
 from gateway.registrations.ports import AuditAs, RegistrationStore
+from gateway.registrations.writes import AmendStep, SetRegistrationState, Write
 
 # The engine's parts log as the engine: one name for operators to follow.
 log = logging.getLogger("gateway.registrations.engine")
@@ -87,7 +87,7 @@ class Clerk:
         each with a new deadline; a compensation that got stuck is resumed."""
         registration = await self._needing_attention(registration_id)
         now = self.clock()
-        writes = decisions.retry(
+        writes = commands.retry(
             registration, now, step_deadline=self.step_deadline, undoable=self.undoable
         )
         await self.apply(registration, writes, now)
@@ -100,7 +100,7 @@ class Clerk:
         failure and ends COMPENSATED."""
         registration = await self._needing_attention(registration_id)
         now = self.clock()
-        writes = decisions.cancel(
+        writes = commands.cancel(
             registration, now, step_deadline=self.step_deadline, undoable=self.undoable
         )
         await self.apply(registration, writes, now)
@@ -123,7 +123,7 @@ class Clerk:
         if payload is not None and step.state is not StepState.REFUSED:
             raise not_correctable_now(step)
         now = self.clock()
-        amend, resume = decisions.retry_follow_up(step, now, step_deadline=self.step_deadline)
+        amend, resume = commands.retry_follow_up(step, now, step_deadline=self.step_deadline)
         amend = dataclasses.replace(amend, payload=payload, row=row)
         await self._amend(registration, amend, resume, now, audit_as)
         log.info("registration %s: follow-up %s retried", registration.id, operation.value)
@@ -136,7 +136,7 @@ class Clerk:
         with nothing else waiting the registration completes."""
         registration, step = await self._waiting(registration_id, operation)
         now = self.clock()
-        amend, resume = decisions.cancel_follow_up(step)
+        amend, resume = commands.cancel_follow_up(step)
         await self._amend(registration, amend, resume, now, audit_as)
         log.info("registration %s: follow-up %s cancelled", registration.id, operation.value)
         return await self._after(registration.id)

@@ -1,5 +1,9 @@
 """What follows from a registration's stored state: decided without any I/O.
 
+The writes it intends are ``writes`` (re-exported here for the engine and the
+store); a person's commands (a clerk's retry and cancel, a follow-up's) are
+``commands``.
+
 After every step (and in the periodic sweep, and after a clerk's retry or
 cancel) the engine reads the registration with its steps and asks ``decide``
 what to store next: a short list of intended writes, which it then applies in
@@ -24,11 +28,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Sequence
 
-from gateway.domain.model import System
-from gateway.registrations import followups, messages
+from gateway.registrations import messages
 from gateway.registrations.followups import (
     finished,
     ours_to_undo,
@@ -44,6 +46,35 @@ from gateway.registrations.model import (
     StepKind,
     StepState,
 )
+from gateway.registrations.writes import (
+    AmendStep,
+    Bind,
+    InvalidateEmployer,
+    ScheduleSteps,
+    SetRegistrationState,
+    Write,
+)
+
+__all__ = [
+    "ACTIVE",
+    "FORWARD",
+    "UNDER_WAY",
+    "AmendStep",
+    "Bind",
+    "InvalidateEmployer",
+    "ScheduleSteps",
+    "SetRegistrationState",
+    "Write",
+    "at_rest",
+    "compensating",
+    "decide",
+    "first_refusal",
+    "settled",
+    "stalled",
+    "takeable",
+    "to_send",
+    "undo_impossible",
+]
 
 #: A registration going forward, not yet refused, stuck or finished.
 FORWARD = (RegistrationState.ACCEPTED, RegistrationState.IN_PROGRESS)
@@ -55,67 +86,6 @@ UNDER_WAY = (
     RegistrationState.IN_PROGRESS,
     RegistrationState.COMPENSATING,
 )
-
-
-# ================================================================ the writes
-
-
-@dataclass(frozen=True, slots=True)
-class SetRegistrationState:
-    """``RegistrationStore.update_registration``: only from a state in ``expect``."""
-
-    state: RegistrationState
-    expect: tuple[RegistrationState, ...]
-    failure: StepError | None = None
-    release_worker: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class ScheduleSteps:
-    """``RegistrationStore.schedule``: due at ``at``, only from a state in ``expect``
-    (and, with ``unleased_at``, only without a live lease then)."""
-
-    ids: tuple[str, ...]
-    at: dt.datetime
-    expect: tuple[StepState, ...]
-    state: StepState | None = None
-    deadline_at: dt.datetime | None = None
-    unleased_at: dt.datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Bind:
-    """Record each system's id of the unit an account opening found or opened;
-    ``payload`` is the opening's (its profile, should the unit be unknown yet)."""
-
-    credit_code: str
-    ids: Mapping[System, str]
-    payload: Mapping[str, object] = field(compare=False)
-
-
-@dataclass(frozen=True, slots=True)
-class InvalidateEmployer:
-    """Forget the cached record of the unit an account opening changed."""
-
-    credit_code: str
-
-
-Write = SetRegistrationState | ScheduleSteps | Bind | InvalidateEmployer
-
-
-@dataclass(frozen=True, slots=True)
-class AmendStep:
-    """``RegistrationStore.amend_step``: a person's change to one follow-up at rest,
-    only from a state in ``expect`` while the registration needs attention."""
-
-    step_id: str
-    expect: tuple[StepState, ...]
-    state: StepState
-    error: StepError | None
-    next_attempt_at: dt.datetime | None = None
-    deadline_at: dt.datetime | None = None
-    payload: Mapping[str, object] | None = field(default=None, compare=False)
-    row: Mapping[str, object] | None = field(default=None, compare=False)
 
 
 # ============================================================== the decisions
@@ -263,135 +233,6 @@ def _invalidate(registration: Registration) -> list[Write]:
     if registration.business is Business.OPEN_ACCOUNT:
         return [InvalidateEmployer(registration.credit_code)]
     return []
-
-
-# ====================================================== a clerk's decisions
-
-
-def retry(
-    registration: Registration,
-    now: dt.datetime,
-    *,
-    step_deadline: dt.timedelta,
-    undoable: Collection[Operation],
-) -> list[Write]:
-    """A clerk retries a registration that needs attention: its stuck steps go
-    back to work, each with a new deadline; a stuck compensation is resumed."""
-    resumed = registration.failure is not None
-    writes: list[Write] = list(
-        requeue(registration, now, now + step_deadline, compensating=resumed, undoable=undoable)
-    )
-    # A second clerk acting at the same time finds it moved: nothing more to do.
-    writes.append(
-        SetRegistrationState(
-            RegistrationState.COMPENSATING if resumed else RegistrationState.IN_PROGRESS,
-            expect=(RegistrationState.NEEDS_ATTENTION,),
-        )
-    )
-    return writes
-
-
-def cancel(
-    registration: Registration,
-    now: dt.datetime,
-    *,
-    step_deadline: dt.timedelta,
-    undoable: Collection[Operation],
-) -> list[Write]:
-    """A clerk cancels a registration that needs attention: what it did is
-    undone. One whose compensation got stuck keeps the refusal as its failure."""
-    writes: list[Write] = list(
-        requeue(registration, now, now + step_deadline, compensating=True, undoable=undoable)
-    )
-    # The registration becomes takeable only now, after its steps are set.
-    writes.append(
-        SetRegistrationState(
-            RegistrationState.COMPENSATING,
-            expect=(RegistrationState.NEEDS_ATTENTION,),
-            failure=registration.failure or messages.cancelled(),
-        )
-    )
-    return writes
-
-
-def retry_follow_up(
-    step: Step, now: dt.datetime, *, step_deadline: dt.timedelta
-) -> tuple[AmendStep, SetRegistrationState]:
-    """The employer or a clerk sends a waiting follow-up again, with a new deadline
-    (its payload, if corrected, is the caller's). A refused one is sent anew; a
-    stuck one may have reached its system: it is asked first. The core stays."""
-    return (
-        AmendStep(
-            step.id,
-            expect=(step.state,),
-            state=StepState.PENDING if step.state is StepState.REFUSED else StepState.UNKNOWN,
-            error=step.last_error,  # why it waited, until the system answers again
-            next_attempt_at=now,
-            deadline_at=now + step_deadline,
-        ),
-        SetRegistrationState(
-            RegistrationState.IN_PROGRESS, expect=(RegistrationState.NEEDS_ATTENTION,)
-        ),
-    )
-
-
-def cancel_follow_up(step: Step) -> tuple[AmendStep, SetRegistrationState]:
-    """The employer or a clerk cancels a waiting follow-up alone: skipped, with a
-    note; the registration goes on (and completes, if nothing else waits)."""
-    return (
-        AmendStep(
-            step.id,
-            expect=(step.state,),
-            state=StepState.SKIPPED,
-            error=followups.cancel_note(step),
-        ),
-        SetRegistrationState(
-            RegistrationState.IN_PROGRESS, expect=(RegistrationState.NEEDS_ATTENTION,)
-        ),
-    )
-
-
-def requeue(
-    registration: Registration,
-    now: dt.datetime,
-    deadline: dt.datetime,
-    *,
-    compensating: bool,
-    undoable: Collection[Operation],
-) -> list[ScheduleSteps]:
-    """Which steps go back to work, and in which state, due ``now``.
-
-    Grouped by the state each step was read in and the one it goes to, in the
-    order the groups are first met; a step that moved since (another clerk's
-    retry) is left alone by the store.
-    """
-    groups: dict[tuple[StepState, StepState | None], list[str]] = {}
-    for step in registration.steps:
-        state: StepState | None
-        if step.state is StepState.STUCK:
-            if step.reference is not None or undo_impossible(step):
-                # A stuck undo; one without a reference is checked again
-                # (a clerk may have revoked it by hand since).
-                state = StepState.UNDOING
-            else:
-                # Asked before anything is sent, even if never sent: one query
-                # costs less than a double write should two clerks retry at once.
-                state = StepState.UNKNOWN
-        elif compensating and step.state is StepState.DONE and ours_to_undo(step, undoable):
-            state = StepState.UNDOING
-        elif not compensating and refused_follow_up(step):
-            state = StepState.PENDING  # refused, sent again: the system answers anew
-        elif step.state in ACTIVE and step.next_attempt_at is not None:
-            state = None  # keeps its state; a new deadline and due now
-        elif compensating and step.state is StepState.PENDING:
-            state = None  # a later stage never started: due now, to be skipped
-        else:
-            continue
-        groups.setdefault((step.state, state), []).append(step.id)
-    return [
-        ScheduleSteps(tuple(ids), at=now, expect=(was,), state=state, deadline_at=deadline)
-        for (was, state), ids in groups.items()
-    ]
 
 
 # ====================================================== a step about to be sent

@@ -18,7 +18,7 @@ import pytest
 from adapters.social_insurance.model import SYSTEM as INSURANCE
 from adapters.standin.seed import EMPLOYERS
 from gateway.domain.model import System
-from gateway.registrations import decisions, followups, messages
+from gateway.registrations import commands, decisions, followups, messages
 from gateway.registrations.decisions import (
     FORWARD,
     Bind,
@@ -38,6 +38,7 @@ from gateway.registrations.model import RegistrationState as R
 from gateway.registrations.model import StepState as S
 from gateway.registrations.plan import new_id, plan_account
 from gateway.registrations.step import UNDOABLE
+from gateway.registrations.writes import AmendStep
 from tests.registrations.support import end_row, hire_row, plan
 
 NOW = dt.datetime(2024, 5, 1, 8, 0, tzinfo=dt.UTC)
@@ -414,44 +415,44 @@ def back(state: R, failure: StepError | None = None) -> Expected:
 # fmt: off
 CLERK_CASES = [
     ClerkCase("retry: a step stuck unsent is asked before it is sent again",
-              decisions.retry, "hire",
+              commands.retry, "hire",
               {E: sent(S.STUCK, reference=None, error=PASSED), L: sent(S.DONE)},
               [Sched((E,), (S.STUCK,), S.UNKNOWN, deadline=True), back(R.IN_PROGRESS)]),
     ClerkCase("retry: a stuck undo with its reference is undone again",
-              decisions.retry, "hire",
+              commands.retry, "hire",
               {E: sent(S.STUCK, error=PASSED), L: sent(S.REFUSED, error=REFUSAL)},
               [Sched((E,), (S.STUCK,), S.UNDOING, deadline=True), back(R.COMPENSATING)],
               failure=REFUSAL),
     ClerkCase("retry: an undo found impossible is checked again",
-              decisions.retry, "end",
+              commands.retry, "end",
               {E: sent(S.UNDONE), L: sent(S.STUCK, reference=None, error=UNDO_IMPOSSIBLE),
                U: sent(S.REFUSED, error=REFUSAL)},
               [Sched((L,), (S.STUCK,), S.UNDOING, deadline=True), back(R.COMPENSATING)],
               failure=REFUSAL),
     ClerkCase("retry: a step backing off keeps its state, due now with a new deadline",
-              decisions.retry, "end",
+              commands.retry, "end",
               {E: sent(S.STUCK, reference=None, error=PASSED), L: At(S.UNKNOWN, LATER, 2),
                U: pending()},
               [Sched((E,), (S.STUCK,), S.UNKNOWN, deadline=True),
                Sched((L,), (S.UNKNOWN,), deadline=True), back(R.IN_PROGRESS)]),
     ClerkCase("cancel: done undone, stuck asked, never started skipped",
-              decisions.cancel, "end",
+              commands.cancel, "end",
               {E: sent(S.DONE), L: sent(S.STUCK, reference=None, error=PASSED), U: pending()},
               [Sched((E,), (S.DONE,), S.UNDOING, deadline=True),
                Sched((L,), (S.STUCK,), S.UNKNOWN, deadline=True),
                Sched((U,), (S.PENDING,), deadline=True),
                back(R.COMPENSATING, messages.cancelled())]),
     ClerkCase("retry: a refused follow-up is sent again, the core untouched",
-              decisions.retry, "end",
+              commands.retry, "end",
               {E: sent(S.DONE), L: sent(S.DONE), U: sent(S.REFUSED, error=REFUSAL)},
               [Sched((U,), (S.REFUSED,), S.PENDING, deadline=True), back(R.IN_PROGRESS)]),
     ClerkCase("cancel: the core is undone, a refused follow-up stays refused",
-              decisions.cancel, "end",
+              commands.cancel, "end",
               {E: sent(S.DONE), L: sent(S.DONE), U: sent(S.REFUSED, error=REFUSAL)},
               [Sched((E, L), (S.DONE,), S.UNDOING, deadline=True),
                back(R.COMPENSATING, messages.cancelled())]),
     ClerkCase("cancel: a stuck compensation keeps its refusal",
-              decisions.cancel, "hire",
+              commands.cancel, "hire",
               {E: sent(S.STUCK, error=PASSED), L: sent(S.REFUSED, error=REFUSAL)},
               [Sched((E,), (S.STUCK,), S.UNDOING, deadline=True),
                back(R.COMPENSATING, REFUSAL)],
@@ -486,8 +487,8 @@ def test_a_follow_up_retried_alone(was: S, goes: S) -> None:
         )
     )
     follow_up = registration.steps[-1]
-    amend, resume = decisions.retry_follow_up(follow_up, NOW, step_deadline=DEADLINE)
-    assert amend == decisions.AmendStep(
+    amend, resume = commands.retry_follow_up(follow_up, NOW, step_deadline=DEADLINE)
+    assert amend == AmendStep(
         follow_up.id, (was,), goes, error, next_attempt_at=NOW, deadline_at=NOW + DEADLINE
     )
     assert resume == back(R.IN_PROGRESS)
@@ -504,8 +505,8 @@ def test_a_follow_up_cancelled_alone() -> None:
         )
     )
     follow_up = registration.steps[-1]
-    amend, resume = decisions.cancel_follow_up(follow_up)
-    assert amend == decisions.AmendStep(
+    amend, resume = commands.cancel_follow_up(follow_up)
+    assert amend == AmendStep(
         follow_up.id, (S.REFUSED,), S.SKIPPED, followups.cancel_note(follow_up)
     )
     assert resume == back(R.IN_PROGRESS)
