@@ -17,11 +17,9 @@ import os
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from adapters.social_insurance.model import SYSTEM as SOCIAL_INSURANCE
 from gateway.auth import Role
 from gateway.domain.model import System
 from gateway.events import DEFAULT_CHANNEL as DEFAULT_EVENTS_CHANNEL
@@ -33,8 +31,10 @@ from gateway.registry import SettingsLike, registry
 from gateway.settings import DEFAULT_STORE_URL
 
 if TYPE_CHECKING:
-    from gateway.domain.checks import ContributionWage
+    from gateway.domain.checks import Problem, RowRule
+    from gateway.domain.model import RegistrationRow
     from gateway.http.ratelimit import RateLimits
+    from gateway.registry import RowField
     from gateway.store.audit import AuditRetention
 
 __all__ = ["DEFAULT_STORE_URL", "GatewayConfig"]
@@ -118,12 +118,8 @@ class GatewayConfig:
     #: The identity provider whose tokens prove who acts for an employer (none: no
     #: provider is trusted); ``[oidc]`` table or ``HRSS_OIDC_*``, see gateway/oidc.py.
     oidc: OidcSettings | None = None
-    #: The registration form as a file: upload limits, social-insurance column.
+    #: The registration form as a file: upload limits, the columns of the systems on.
     forms: FormSettings = field(default_factory=FormSettings)
-    #: The province's floor and ceiling of the monthly contribution wage, in yuan:
-    #: a hire's wage is checked against them when social insurance is on.
-    contribution_wage_floor: Decimal = Decimal("3800.00")
-    contribution_wage_ceiling: Decimal = Decimal("20000.00")
 
     def __post_init__(self) -> None:
         # A typo here would leave workers or subscribers waiting on a wrong clock.
@@ -137,30 +133,19 @@ class GatewayConfig:
         ):
             raise ValueError("events_url must be 'local', a postgresql:// or a redis:// URL")
 
-        if self.social_insurance:
-            self.contribution_wage()  # a floor above its ceiling fails at start-up
-        if self.forms.social_insurance != self.social_insurance:
-            # The form's wage column follows the system's switch.
-            object.__setattr__(
-                self,
-                "forms",
-                dataclasses.replace(self.forms, social_insurance=self.social_insurance),
-            )
+        on = tuple(self.systems)
+        if self.forms.systems != on:
+            # The form's extra columns follow the systems' switches.
+            object.__setattr__(self, "forms", dataclasses.replace(self.forms, systems=on))
 
-    @property
-    def social_insurance(self) -> bool:
-        """The social insurance system (社会保险登记) is switched on: its steps join the
-        plans, the hire needs the monthly contribution wage (and the form its
-        column), the worker view shows insurance."""
-        return SOCIAL_INSURANCE in self.systems
-
-    def contribution_wage(self) -> ContributionWage | None:
-        """The wage rule the checks apply, None when the system is off."""
-        if not self.social_insurance:
-            return None
-        from gateway.domain.checks import ContributionWage
-
-        return ContributionWage(self.contribution_wage_floor, self.contribution_wage_ceiling)
+    def row_rules(self) -> list[RowRule]:
+        """The checks of the fields registered systems add to the row, each with its
+        system's settings while it is on, None while it is off
+        (``gateway.registry.RowField``)."""
+        return [
+            _bound(row_field, self.systems.get(spec.system))
+            for spec, row_field in registry().row_fields()
+        ]
 
     def system(self, system: System) -> Any:
         """The settings of a system switched on (its package's own settings type)."""
@@ -293,14 +278,15 @@ class GatewayConfig:
         values["systems"] = _systems(env, systems_doc, demo=bool(overrides.get("demo")))
         values["oidc"] = OidcSettings.from_env(env, doc.get("oidc", {}))
         values["forms"] = FormSettings.pick(pick)
-        values["contribution_wage_floor"] = pick(
-            "contribution_wage_floor", d.contribution_wage_floor, _amount
-        )
-        values["contribution_wage_ceiling"] = pick(
-            "contribution_wage_ceiling", d.contribution_wage_ceiling, _amount
-        )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+
+def _bound(row_field: RowField, settings: object | None) -> RowRule:
+    def rule(row: RegistrationRow) -> Sequence[Problem]:
+        return row_field.check(row, settings)
+
+    return rule
 
 
 def _rate_limits() -> type[RateLimits]:
@@ -336,11 +322,6 @@ def _systems(
         # A misspelt table would otherwise leave a system at its defaults, silently.
         raise ValueError(f"[systems] names no registered system: {', '.join(sorted(unknown))}")
     return found
-
-
-def _amount(value: object) -> Decimal:
-    """Yuan, from the environment or the file (a TOML float is read by its text)."""
-    return Decimal(str(value))
 
 
 def _names(value: str | Sequence[str]) -> tuple[str, ...]:

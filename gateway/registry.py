@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     import httpx
 
     from gateway.decided import DecidedLater
+    from gateway.domain.checks import Problem
     from gateway.domain.limits import Limits
 
 __all__ = [
@@ -52,6 +53,7 @@ __all__ = [
     "PlanStep",
     "Registry",
     "RegistryError",
+    "RowField",
     "SettingsLike",
     "Standin",
     "SystemSpec",
@@ -156,6 +158,30 @@ class PlanStep:
 
 
 @dataclass(frozen=True, slots=True)
+class RowField:
+    """A field of the registration row that a system asks for, and its rules.
+
+    ``name`` is the row's attribute (``RegistrationRow.<name>``), the field a
+    problem names and the key of the form's column, under ``label_zh`` /
+    ``label_en``; ``kind`` is the column's (``"money"``, ``"date"``, ``"text"``).
+    ``check(row, settings)`` gives the row's problems with the field, in both
+    languages: ``settings`` are the system's own when it is switched on, None
+    when it is off (then a value given is at most checked for its form: nothing
+    is sent with it). The form shows the column only while the system is on.
+    """
+
+    name: str
+    label_zh: str
+    label_en: str
+    check: Callable[[RegistrationRow, Any], Sequence[Problem]]
+    kind: str = "text"
+    width: int = 12
+    #: The form's column header, when it is not the label (capitalised in English).
+    header_zh: str | None = None
+    header_en: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Standin:
     """The system's stand-in: ``app(settings, data, seed)`` builds its ASGI app
     (``data``: its SQLite file, None in memory), on ``port`` by default.
@@ -218,6 +244,9 @@ class SystemSpec:
     records: Callable[[Any, list[str], str], Awaitable[Sequence[Any]]] | None = None
     #: Settings that hold a secret, for documentation (never logged).
     secrets: tuple[str, ...] = field(default=())
+    #: Fields of the registration row it asks for (a column of the form, a field
+    #: of the GraphQL row), with their checks.
+    row_fields: tuple[RowField, ...] = ()
 
     @property
     def key(self) -> str:
@@ -381,6 +410,13 @@ class Registry:
             if system in answers:
                 return answers[system]
         return next(iter(answers.values()), None)
+
+    def row_fields(self) -> list[tuple[SystemSpec, RowField]]:
+        """Every field a registered system adds to the row, with its system."""
+        return [(spec, f) for spec in self for f in spec.row_fields]
+
+    def row_field(self, name: str) -> RowField | None:
+        return next((f for _, f in self.row_fields() if f.name == name), None)
 
     def plan_steps(self, business: Business, systems: Mapping[System, Any]) -> list[PlanStep]:
         """The steps registered systems add to ``business``, for the systems in

@@ -29,6 +29,7 @@ from adapters.social_insurance.model import (
     RemovalRequest,
     StopReason,
 )
+from adapters.social_insurance.rows import BIRTH_DATE, MONTHLY_WAGE
 from adapters.social_insurance.settings import DEFAULT_PORT, SocialInsuranceSettings
 from gateway.domain.model import Business, EndReason, IdType, RegistrationRow
 from gateway.registrations.model import Operation
@@ -104,7 +105,13 @@ def addition_of(row: RegistrationRow, employer_id: str) -> AdditionRequest:
 
     assert row.start_date is not None
     assert row.monthly_wage is not None
-    return AdditionRequest(employer_id, person_of(row), row.start_date, row.monthly_wage)
+    return AdditionRequest(
+        employer_id,
+        person_of(row),
+        row.start_date,
+        row.monthly_wage,
+        birth_date=row.birth_date,  # given only for a document that carries none
+    )
 
 
 def removal_of(row: RegistrationRow, employer_id: str) -> RemovalRequest:
@@ -183,7 +190,8 @@ SPEC = SystemSpec(
             decided_later=HOOKS,
             # Returned for its wage (R02), the addition is declared again corrected:
             # only it sends the wage; what the core filed stays as filed.
-            correctable=frozenset({"monthly_wage"}),
+            # Returned for its details (R01), the date of birth too.
+            correctable=frozenset({"monthly_wage", "birth_date"}),
         ),
         OperationSpec(
             DECLARE_REMOVAL,
@@ -205,4 +213,6 @@ SPEC = SystemSpec(
     enabled_by_default=False,
     in_demo=True,
     secrets=("app_secret", "sm4_key"),
+    # The hire's row: its contribution wage, and a date of birth the document lacks.
+    row_fields=(MONTHLY_WAGE, BIRTH_DATE),
 )

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from types import MappingProxyType
@@ -54,11 +54,11 @@ from gateway.domain.model import (
 __all__ = [
     "MESSAGES",
     "WARNING_CODES",
-    "ContributionWage",
     "FormCheck",
     "Problem",
     "RowCheck",
     "RowResult",
+    "RowRule",
     "birth_date_from_id",
     "check_credit_code",
     "check_division",
@@ -68,7 +68,7 @@ __all__ = [
     "check_mobile",
     "check_phone",
     "check_row",
-    "check_wage",
+    "is_amount",
 ]
 
 MINIMUM_AGE = 16  # Labour Law art. 15
@@ -77,21 +77,9 @@ EMPLOYMENT_REGISTRATION_DAYS = 30  # 就业服务与就业管理规定 art. 62
 CONTRACT_WRITING_MONTHS = 1  # Labour Contract Law art. 10
 
 
-@dataclass(frozen=True, slots=True)
-class ContributionWage:
-    """The province's floor and ceiling of the monthly contribution wage (缴费工资基数
-    上下限), in yuan. Given to the checks when the social insurance system is on."""
-
-    floor: Decimal = Decimal("3800.00")
-    ceiling: Decimal = Decimal("20000.00")
-
-    def __post_init__(self) -> None:
-        for name in ("floor", "ceiling"):
-            value = getattr(self, name)
-            if not isinstance(value, Decimal) or not _is_amount(value):
-                raise ValueError(f"the contribution wage {name} must be yuan with 2 decimals")
-        if self.floor > self.ceiling:
-            raise ValueError("the contribution wage floor is above its ceiling")
+#: One more check of a row: a field a system adds, with its rules
+#: (``gateway.registry.RowField``, bound to the system's settings).
+RowRule = Callable[["RegistrationRow"], "Sequence[Problem]"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,20 +247,6 @@ MESSAGES: Mapping[str, tuple[str, str]] = MappingProxyType(
             "row {other_row} of this form already has the same business for this ID number",
         ),
         "NO_ROWS": ("登记表没有填写任何登记行", "the form has no rows"),
-        "WAGE_FORMAT": (
-            "{f_zh}应为大于零的金额（元），最多两位小数",
-            "{f_en} must be an amount in yuan above zero, with at most two decimals",
-        ),
-        "WAGE_OUT_OF_RANGE": (
-            "{f_zh}应在本省缴费工资下限{floor}元至上限{ceiling}元之间",
-            "{f_en} must be between the province's floor of {floor} yuan and its "
-            "ceiling of {ceiling} yuan",
-        ),
-        "WAGE_ONLY_ON_HIRE": (
-            "只有招用劳动者的业务填写{f_zh}（用于社会保险增员）",
-            "the {f_en} goes only with a hire (it is declared with the worker's "
-            "social insurance addition)",
-        ),
         "LATE_EMPLOYMENT_REGISTRATION": (
             "开始就业已超过30日，就业登记应在用工之日起30日内办理"
             "（就业服务与就业管理规定第六十二条）",
@@ -313,7 +287,6 @@ FIELD_LABELS: Mapping[str, tuple[str, str]] = MappingProxyType(
         "employment_locality": ("就业属地", "employment registration locality"),
         "labour_filing_locality": ("劳动备案属地", "labour filing locality"),
         "register_unemployment": ("失业登记", "unemployment registration"),
-        "monthly_wage": ("社会保险月缴费工资", "monthly contribution wage"),
         "unit_name": ("单位名称", "unit name"),
         "credit_code": ("统一社会信用代码", "unified social credit code"),
         "contact": ("单位联系人", "contact person"),
@@ -581,41 +554,9 @@ def check_division(code: str | None, field: str = "division") -> list[Problem]:
 _CENT = Decimal("0.01")
 
 
-def _is_amount(value: Decimal) -> bool:
+def is_amount(value: Decimal) -> bool:
+    """Yuan above zero, in whole cents."""
     return value.is_finite() and value > 0 and value == value.quantize(_CENT)
-
-
-def check_wage(
-    wage: Decimal | None, rule: ContributionWage | None, field: str = "monthly_wage"
-) -> list[Problem]:
-    """A monthly contribution wage: yuan above zero in whole cents, and within the
-    province's floor and ceiling when ``rule`` is given (the social insurance system
-    is on: then it is also required)."""
-    if wage is None:
-        if rule is None:
-            return []
-        return [
-            _problem(
-                field,
-                "REQUIRED",
-                like="monthly_wage",
-                note_zh="（社会保险增员）",
-                note_en=" for the social insurance addition",
-            )
-        ]
-    if not _is_amount(wage):
-        return [_problem(field, "WAGE_FORMAT", like="monthly_wage")]
-    if rule is not None and not rule.floor <= wage <= rule.ceiling:
-        return [
-            _problem(
-                field,
-                "WAGE_OUT_OF_RANGE",
-                like="monthly_wage",
-                floor=f"{rule.floor:,.2f}",
-                ceiling=f"{rule.ceiling:,.2f}",
-            )
-        ]
-    return []
 
 
 # ------------------------------------------------------------------ rows
@@ -808,14 +749,12 @@ def _warnings(row: RegistrationRow, today: dt.date) -> list[Problem]:
     return found
 
 
-def check_row(
-    row: RegistrationRow, *, today: dt.date, wage: ContributionWage | None = None
-) -> RowCheck:
+def check_row(row: RegistrationRow, *, today: dt.date, rules: Sequence[RowRule] = ()) -> RowCheck:
     """Every problem and warning of one row of the registration form.
 
-    ``wage`` is given when the social insurance system is on: a hire then needs its
-    monthly contribution wage, within the province's floor and ceiling. Off, a wage
-    given is only checked to be an amount (nothing is sent with it).
+    ``rules`` are the checks of the fields the registered systems add to the row
+    (``gateway.registry.RowField``), each with its system's settings when the
+    system is on (``GatewayConfig.row_rules``).
     """
     business = Business(row.business) if codes.is_valid("business", row.business) else None
     problems = _check_codes(row) + _check_required(row, business) + _check_person(row, today)
@@ -826,18 +765,16 @@ def check_row(
         problems += _check_end(row)
     elif row.register_unemployment:
         problems.append(_problem("register_unemployment", "UNEMPLOYMENT_ONLY_ON_END"))
-    if business == Business.HIRE:
-        problems += check_wage(row.monthly_wage, wage)
-    elif business is not None and row.monthly_wage is not None:
-        problems.append(_problem("monthly_wage", "WAGE_ONLY_ON_HIRE"))
+    for rule in rules:
+        problems += rule(row)
     return RowCheck(tuple(problems), tuple(_warnings(row, today)))
 
 
 def check_form(
-    form: RegistrationForm, *, today: dt.date, wage: ContributionWage | None = None
+    form: RegistrationForm, *, today: dt.date, rules: Sequence[RowRule] = ()
 ) -> FormCheck:
     """The header and every row of a form; the same person and business twice is refused.
-    ``wage``: as for ``check_row``."""
+    ``rules``: as for ``check_row``."""
     header = [_problem("unit_name", "REQUIRED")] if _blank(form.unit_name) else []
     header += check_credit_code(form.credit_code)
     if not form.rows:
@@ -845,7 +782,7 @@ def check_form(
     first_seen: dict[tuple[str, str, str], int] = {}
     results = []
     for index, row in enumerate(form.rows):
-        checked = check_row(row, today=today, wage=wage)
+        checked = check_row(row, today=today, rules=rules)
         problems = list(checked.problems)
         key = (str(row.business), str(row.id_type), row.id_number)
         if key in first_seen and not _blank(row.id_number):

@@ -431,9 +431,12 @@ class RegistrationRow:
     employment_locality: str | None = None  # 20 就业属地
     labour_filing_locality: str | None = None  # 21 劳动备案属地
     register_unemployment: bool = False  # END only: the worker asks for 失业登记
-    #: HIRE only, when the social insurance system is on: 社会保险月缴费工资, in yuan
-    #: (the worker's addition, 增员, declares it).
+    #: Fields a registered system asks for (``SystemSpec.row_fields``, which carry
+    #: their rules): social insurance's 社会保险月缴费工资, in yuan, declared with a
+    #: hire's addition (增员), and the worker's date of birth, for a document that
+    #: carries none.
     monthly_wage: Decimal | None = None
+    birth_date: dt.date | None = None
 
 
 @dataclass(frozen=True, slots=True)

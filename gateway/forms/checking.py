@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Collection, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -22,7 +22,7 @@ from typing import Any
 from openpyxl.utils.datetime import from_excel
 
 from gateway.domain import model
-from gateway.domain.checks import ContributionWage, Problem, check_form
+from gateway.domain.checks import Problem, RowRule, check_form
 from gateway.domain.identifiers import normalize_id_number
 from gateway.forms.layout import (
     HEADER_FIELDS,
@@ -241,12 +241,12 @@ def _find_header(
 
 
 def read_form(
-    file: FormFile, *, social_insurance: bool, progress: Progress | None = None
+    file: FormFile, *, systems: Collection[str] = (), progress: Progress | None = None
 ) -> ReadForm:
     """Every row of the file as a registration row, with the problems of its cells."""
     progress = progress or Progress()
     progress.start(Phase.READING, None)
-    headers = {_norm(h): c for h, c in by_header(social_insurance=social_insurance).items()}
+    headers = {_norm(h): c for h, c in by_header(systems).items()}
 
     def declared(n: int) -> None:
         progress.total = n
@@ -307,22 +307,22 @@ def check(
     *,
     today: dt.date,
     limits: Callable[[model.RegistrationRow], list[Problem]],
-    wage: ContributionWage | None = None,
+    rules: Sequence[RowRule] = (),
     unit_name: str | None = None,
     credit_code: str | None = None,
     progress: Progress | None = None,
 ) -> list[CellProblem]:
     """Every problem and warning of the form, cells first; a field whose cell could not
     be read is not also reported as missing. ``unit_name``/``credit_code`` stand in for
-    a blank header (an employer's own, known from its sign-in). ``wage``: the
-    contribution wage's rule when the social insurance system is on (the registrar's)."""
+    a blank header (an employer's own, known from its sign-in). ``rules``: the checks
+    of the fields the systems add to the row (the registrar's)."""
     form = model.RegistrationForm(
         read.header.get("unit_name") or unit_name or "",
         read.header.get("credit_code") or credit_code or "",
         read.header.get("contact"),
         read.rows,
     )
-    checked = check_form(form, today=today, wage=wage)
+    checked = check_form(form, today=today, rules=rules)
     found = list(read.problems)
     unreadable = {(p.row, p.field) for p in read.problems}
     found += [read.problem(None, p) for p in checked.header]

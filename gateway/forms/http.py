@@ -76,10 +76,10 @@ def _xlsx(content: bytes, name: str) -> Response:
 
 
 @functools.lru_cache(maxsize=2)
-def _blank_template(social_insurance: bool) -> bytes:
+def _blank_template(systems: tuple[str, ...]) -> bytes:
     """The template for anyone not signed in as an employer: the same bytes every time,
     written once (the route is public)."""
-    return template({}, social_insurance=social_insurance)
+    return template({}, systems=systems)
 
 
 def form_routes(authenticate: Authenticate) -> list[Route]:
@@ -96,12 +96,12 @@ def form_routes(authenticate: Authenticate) -> list[Route]:
         if code is not None:
             record = await gw.store.employers.get(code)
             header = {"credit_code": code, "unit_name": record.name if record else None}
-        si = gw.config.forms.social_insurance
+        on = gw.config.forms.systems
         if header:
             # Writing a workbook is CPU work: off the event loop.
-            content = await asyncio.to_thread(template, header, social_insurance=si)
+            content = await asyncio.to_thread(template, header, systems=on)
         else:
-            content = _blank_template(si)
+            content = _blank_template(on)
         return _xlsx(content, "registration-template.xlsx")
 
     async def marked_workbook(request: Request) -> Response:
@@ -158,7 +158,7 @@ def form_routes(authenticate: Authenticate) -> list[Route]:
             export_workbook,
             header,
             items[:limit],
-            social_insurance=gw.config.forms.social_insurance,
+            systems=gw.config.forms.systems,
         )
         return _xlsx(content, "registrations.xlsx")
 
@@ -187,9 +187,7 @@ def form_routes(authenticate: Authenticate) -> list[Route]:
         )
         record = await gw.store.employers.get(found.credit_code)
         header = {"credit_code": found.credit_code, "unit_name": record.name if record else None}
-        content = await asyncio.to_thread(
-            print_page, header, item, social_insurance=gw.config.forms.social_insurance
-        )
+        content = await asyncio.to_thread(print_page, header, item, systems=gw.config.forms.systems)
         return _xlsx(content, f"registration-{found.id}.xlsx")
 
     return [

@@ -2,7 +2,8 @@
 
 The columns are the notice's 21, in its order, under its Chinese headers (the
 English beneath), then the unemployment request that goes with an ending, then
-the social-insurance wage when that system is on. A column is found again on
+the fields the systems switched on add to the row (social insurance's
+contribution wage and date of birth), as their specs declare them. A column is found again on
 import by its Chinese header, so a spreadsheet that moved or hid a column still
 reads. Coded columns show the Chinese label of a code; on import a code, its
 Chinese or English label, or "code label" are all taken.
@@ -11,7 +12,7 @@ Chinese or English label, or "code label" are all taken.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
@@ -100,24 +101,37 @@ NOTICE_COLUMNS: tuple[Column, ...] = (
 UNEMPLOYMENT_COLUMN = Column(
     "register_unemployment", "申请失业登记", "Register unemployed", Kind.YES_NO, width=10
 )
-#: Shown when the social-insurance system is on (``FormSettings.social_insurance``).
-WAGE_COLUMN = Column(
-    "monthly_wage", "社会保险缴费工资", "Monthly contribution wage", Kind.MONEY, width=12
-)
+_KINDS = {"money": Kind.MONEY, "date": Kind.DATE, "text": Kind.TEXT}
 
 YES = ("是", "Y", "YES", "TRUE", "1")
 NO = ("否", "N", "NO", "FALSE", "0")
 
 
-def columns(*, social_insurance: bool) -> tuple[Column, ...]:
-    """The form's columns, in order, for this configuration."""
-    extra = (WAGE_COLUMN,) if social_insurance else ()
-    return (*NOTICE_COLUMNS, UNEMPLOYMENT_COLUMN, *extra)
+def system_columns(systems: Collection[str]) -> tuple[Column, ...]:
+    """The columns the systems in ``systems`` (those switched on) add to the row."""
+    from gateway.registry import registry
+
+    return tuple(
+        Column(
+            f.name,
+            f.header_zh or f.label_zh,
+            f.header_en or f.label_en[:1].upper() + f.label_en[1:],
+            _KINDS[f.kind],
+            width=f.width,
+        )
+        for spec, f in registry().row_fields()
+        if spec.system in systems
+    )
 
 
-def by_header(*, social_insurance: bool) -> Mapping[str, Column]:
+def columns(systems: Collection[str] = ()) -> tuple[Column, ...]:
+    """The form's columns, in order, with those of the systems switched on."""
+    return (*NOTICE_COLUMNS, UNEMPLOYMENT_COLUMN, *system_columns(systems))
+
+
+def by_header(systems: Collection[str] = ()) -> Mapping[str, Column]:
     """Columns by their Chinese header (what an import finds them by)."""
-    return MappingProxyType({c.zh: c for c in columns(social_insurance=social_insurance)})
+    return MappingProxyType({c.zh: c for c in columns(systems)})
 
 
 def code_display(table: str, code: str) -> str:

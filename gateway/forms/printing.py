@@ -9,7 +9,7 @@ The page is A4, portrait, one page wide, with room for signatures and the seal.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, Side
@@ -43,11 +43,9 @@ def exported(registration: reg.Registration, *, reveal: bool) -> ExportedRow | N
 
 
 def export_workbook(
-    header: dict[str, str | None], rows: Iterable[ExportedRow], *, social_insurance: bool
+    header: dict[str, str | None], rows: Iterable[ExportedRow], *, systems: Collection[str] = ()
 ) -> bytes:
-    book = write_form(
-        header, rows, social_insurance=social_insurance, with_states=True, template_rows=0
-    )
+    book = write_form(header, rows, systems=systems, with_states=True, template_rows=0)
     return workbook_bytes(book)
 
 
@@ -63,7 +61,7 @@ def _line(sheet: Worksheet, row: int, label: str, value: object) -> None:
 
 
 def print_page(
-    header: dict[str, str | None], item: ExportedRow, *, social_insurance: bool
+    header: dict[str, str | None], item: ExportedRow, *, systems: Collection[str] = ()
 ) -> bytes:
     """One registration laid out for A4, ready for signature and seal."""
     book = Workbook()
@@ -80,7 +78,7 @@ def print_page(
     for name, zh, en in HEADER_FIELDS:
         _line(sheet, r, f"{zh} {en}", header.get(name))
         r += 1
-    for column in columns(social_insurance=social_insurance):
+    for column in columns(systems):
         value = display(column, getattr(item.row, column.field, None))
         _line(sheet, r, f"{column.number + ' ' if column.number else ''}{column.header}", value)
         if hasattr(value, "year"):

@@ -26,9 +26,9 @@ class FormSettings:
     max_columns: int = 64
     #: How long the workbook with its problems marked may be fetched.
     marked_ttl_s: float = 3600.0
-    #: The social-insurance system is on: the form carries its wage column. Set
-    #: from the gateway's ``social_insurance`` switch, not a setting of its own.
-    social_insurance: bool = False
+    #: The systems switched on: the form carries the columns they add to the row
+    #: (``SystemSpec.row_fields``). Set from the gateway's systems, not a setting.
+    systems: tuple[str, ...] = ()
 
     @classmethod
     def pick(cls, pick: Callable[[str, Any, Any], Any]) -> FormSettings:

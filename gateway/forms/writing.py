@@ -9,7 +9,7 @@ value a person typed becomes a formula in the reader's spreadsheet.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from openpyxl import Workbook
@@ -215,12 +215,12 @@ def write_form(
     header: dict[str, str | None],
     rows: Iterable[ExportedRow] = (),
     *,
-    social_insurance: bool,
+    systems: Collection[str] = (),
     with_states: bool = False,
     template_rows: int = TEMPLATE_ROWS,
 ) -> Workbook:
     """The form as a workbook: the template when ``rows`` is empty, else an export."""
-    cols = columns(social_insurance=social_insurance)
+    cols = columns(systems)
     extra = [("登记状态", "State"), ("登记编号", "Registration")] if with_states else []
     book = Workbook()
     sheet = _form_sheet(book, cols, header, extra)
@@ -258,9 +258,10 @@ def codes_state(state: str) -> str:
     return f"{_STATES_ZH[state]} {state}" if state in _STATES_ZH else state
 
 
-def template(header: dict[str, str | None], *, social_insurance: bool) -> bytes:
-    """The empty form to fill, the header filled in where it is known."""
-    return workbook_bytes(write_form(header, social_insurance=social_insurance))
+def template(header: dict[str, str | None], *, systems: Collection[str] = ()) -> bytes:
+    """The empty form to fill, the header filled in where it is known, with the
+    columns of ``systems`` (those switched on)."""
+    return workbook_bytes(write_form(header, systems=systems))
 
 
 def workbook_bytes(book: Workbook) -> bytes:

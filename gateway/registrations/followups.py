@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.domain.checks import FIELD_LABELS, ContributionWage, Problem, check_row
+from gateway.domain.checks import FIELD_LABELS, Problem, RowRule, check_row
 from gateway.domain.model import RegistrationRow, System
 from gateway.registrations.messages import (
     FOUND_EXISTING,
@@ -170,7 +170,12 @@ class Correction:
 
 
 def _not_correctable(field: str, step: Step) -> Problem:
-    label_zh, label_en = FIELD_LABELS.get(field, (field, field))
+    declared = registry().row_field(field)
+    label_zh, label_en = (
+        (declared.label_zh, declared.label_en)
+        if declared is not None
+        else FIELD_LABELS.get(field, (field, field))
+    )
     zh, en = _what(step)
     return Problem(
         field,
@@ -190,12 +195,12 @@ def correct(
     *,
     today: dt.date,
     limits: Callable[[RegistrationRow, Operation], list[Problem]],
-    wage: ContributionWage | None = None,
+    rules: Sequence[RowRule] = (),
 ) -> Correction:
     """The follow-up ``step`` planned again with ``corrections`` (unified field
     names of the form's row), checked as the form checks its row: every problem
     at once, by field. ``limits`` checks the row's texts against where it goes;
-    ``wage`` is the contribution wage's rule when social insurance is on.
+    ``rules`` check the fields the systems add to the row (``check_row``).
 
     Only a refused follow-up is corrected: one stuck may have reached its system
     (its outcome is unknown), and is asked about, not changed, before it is sent
@@ -211,7 +216,7 @@ def correct(
         f: v.strip() if isinstance(v, str) else v for f, v in corrections.items()
     }
     corrected = dataclasses.replace(row, **changed)
-    problems = list(check_row(corrected, today=today, wage=wage).problems)
+    problems = list(check_row(corrected, today=today, rules=rules).problems)
     problems += limits(corrected, step.operation)
     if problems:
         return Correction(corrected, step.payload, problems)

@@ -146,8 +146,8 @@ class Registrar:
         self._config = config
         self._clock = clock
         self.policy = SeparateHandling(config.transition_start, config.mandatory_from)
-        #: The contribution wage's rule; None while the social insurance system is off.
-        self.wage = config.contribution_wage()
+        #: The checks of the fields the registered systems add to the row.
+        self.row_rules = config.row_rules()
 
     def _ids(self, employer: EmployerRecord) -> dict[System, str | None]:
         """The unit's id in each system switched on (None: not bound there)."""
@@ -181,7 +181,7 @@ class Registrar:
             corrections,
             today=self.today(),
             limits=self.check_row_limits,
-            wage=self.wage,
+            rules=self.row_rules,
         )
 
     def check_employer_limits(self, profile: EmployerProfile) -> list[Problem]:
@@ -229,7 +229,7 @@ class Registrar:
             )
         rows = [normalized(r) for r in rows]
         form = RegistrationForm(employer.name, employer.credit_code, contact, list(rows))
-        checked = check_form(form, today=today, wage=self.wage)
+        checked = check_form(form, today=today, rules=self.row_rules)
         outcome = Outcome(
             problems=[RowProblem.of(None, p) for p in checked.header],
             warnings=[RowProblem.of(i, w) for i, w in checked.warnings()],

@@ -11,6 +11,7 @@ nothing stored.
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -33,8 +34,8 @@ CANCEL_ACTION = "cancel_follow_up"
     description="更正: the fields a follow-up alone sends, as the form names them; only those "
     "given change. The unemployment registration takes the worker's name, gender, "
     "ethnicity, education, mobile and addresses; the social insurance addition its monthly "
-    "wage; what the completed core sent (the end date and reason) and the worker's ID are "
-    "not corrected here."
+    "wage and the date of birth; what the completed core sent (the end date and reason) "
+    "and the worker's ID are not corrected here."
 )
 class FollowUpCorrectionsInput:
     name: str | None = strawberry.field(default=strawberry.UNSET, description="姓名.")
@@ -56,6 +57,10 @@ class FollowUpCorrectionsInput:
         default=strawberry.UNSET,
         description="社会保险月缴费工资 (the social insurance addition, returned for its wage).",
     )
+    birth_date: dt.date | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="出生日期 (the social insurance addition, for a document that carries none).",
+    )
 
     def given(self) -> dict[str, Any]:
         """The corrections given, by the row's unified field names."""
@@ -68,6 +73,7 @@ class FollowUpCorrectionsInput:
             "household_address",
             "current_address",
             "monthly_wage",
+            "birth_date",
         )
         return {n: v for n in names if (v := getattr(self, n)) is not strawberry.UNSET}
 

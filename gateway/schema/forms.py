@@ -106,7 +106,7 @@ async def _read(upload: Upload, info: Info, progress: Progress) -> tuple[FormFil
     try:
         # Reading thousands of rows is CPU work: off the event loop.
         file = open_form(data, settings)
-        read = await asyncio.to_thread(read_form, file, social_insurance=settings.social_insurance)
+        read = await asyncio.to_thread(read_form, file, systems=settings.systems)
     except FileRefused as exc:
         raise _refused(exc) from None
     return file, read
@@ -168,7 +168,7 @@ async def _import(
         read,
         today=registrar.today(),
         limits=registrar.check_row_limits,
-        wage=registrar.wage,
+        rules=registrar.row_rules,
         unit_name=employer.name if employer else None,
         credit_code=employer.credit_code if employer else None,
         progress=progress,

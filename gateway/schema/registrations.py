@@ -357,6 +357,13 @@ class HireInput:
         "social insurance addition (增员). Required when the social insurance system is on, "
         "within the province's floor and ceiling (WAGE_OUT_OF_RANGE); at most two decimals.",
     )
+    birth_date: dt.date | None = strawberry.field(
+        default=None,
+        description="出生日期: the worker's date of birth, declared with the social insurance "
+        "addition (增员). Needed only when the social insurance system is on and the "
+        "worker's document carries none (a passport, a foreigner's permit, a travel permit); "
+        "with a resident ID or residence permit it may be left out, or must match.",
+    )
 
 
 @strawberry.input(description="劳动合同续签: one worker's renewed contract.")
@@ -405,6 +412,13 @@ class FormRowInput:
         default=None,
         description="社会保险缴费工资 (with a HIRE row), in yuan: required when the social "
         "insurance system is on, within the province's floor and ceiling.",
+    )
+    birth_date: dt.date | None = strawberry.field(
+        default=None,
+        description="出生日期: the worker's date of birth, declared with a HIRE row's social "
+        "insurance addition (增员). Needed only when the social insurance system is on and the "
+        "worker's document carries none (a passport, a foreigner's permit, a travel permit); "
+        "with a resident ID or residence permit it may be left out, or must match.",
     )
 
 
@@ -466,6 +480,7 @@ def hire_row(w: HireInput) -> model.RegistrationRow:
         employment_person_category=w.employment_person_category,
         employment_locality=w.employment_locality,
         monthly_wage=w.monthly_wage,
+        birth_date=w.birth_date,
     )
 
 
@@ -502,6 +517,7 @@ def form_row(r: FormRowInput) -> model.RegistrationRow:
         labour_filing_locality=r.labour_filing_locality,
         register_unemployment=r.register_unemployment,
         monthly_wage=r.monthly_wage,
+        birth_date=r.birth_date,
     )
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -86,6 +85,21 @@ def found(r: RegistrationRow, today: dt.date = TODAY) -> list[tuple[str, str]]:
     return [(p.field, p.code) for p in check_row(r, today=today).problems]
 
 
+def test_a_system_s_row_rules_are_applied_with_the_others() -> None:
+    def no_posts(r: RegistrationRow) -> list[checks.Problem]:
+        return [checks.Problem("post", "NO_POSTS", "不要岗位", "No post")] if r.post else []
+
+    checked = check_row(row(name=""), today=TODAY, rules=[no_posts])
+    assert [(p.field, p.code) for p in checked.problems] == [
+        ("name", "REQUIRED"),
+        ("post", "NO_POSTS"),
+    ]
+    form = RegistrationForm("济南示例有限公司", factories.credit_code(), None, [row(), row()])
+    checked_form = check_form(form, today=TODAY, rules=[no_posts])
+    assert [(i, p.code) for i, p in checked_form.problems()] == [(0, "NO_POSTS"), (1, "NO_POSTS")]
+    assert check_form(form, today=TODAY).ok
+
+
 def warned(r: RegistrationRow, today: dt.date = TODAY) -> list[str]:
     return [w.code for w in check_row(r, today=today).warnings]
 
@@ -102,9 +116,17 @@ def test_every_message_is_bilingual_and_every_code_upper_snake() -> None:
 
 
 def test_every_unified_field_has_a_label() -> None:
+    """Here, or declared, with its rules, by the system that asks for it."""
+    from gateway.registry import registry
+
     row_fields = {f.name for f in dataclasses.fields(RegistrationRow)}
     employer_fields = {f.name for f in dataclasses.fields(EmployerProfile)}
-    assert row_fields | employer_fields | {"unit_name", "rows"} <= set(checks.FIELD_LABELS)
+    declared = {f.name for _, f in registry().row_fields()}
+    assert declared <= row_fields
+    assert not declared & set(checks.FIELD_LABELS)  # one owner per field
+    assert (
+        row_fields | employer_fields | {"unit_name", "rows"} <= set(checks.FIELD_LABELS) | declared
+    )
 
 
 # ------------------------------------------------------------ valid rows
@@ -354,76 +376,6 @@ def test_no_unemployment_registration_after_death_or_retirement(reason: EndReaso
 
 
 # -------------------------------------------------------------- warnings
-
-
-# ------------------------------------------------ the contribution wage
-
-ON = checks.ContributionWage()  # the stand-in's floor and ceiling, 3,800.00 to 20,000.00
-
-
-def test_a_hire_needs_its_wage_only_when_social_insurance_is_on() -> None:
-    assert found(row()) == []
-    on = check_row(row(), today=TODAY, wage=ON).problems
-    assert [(p.field, p.code) for p in on] == [("monthly_wage", "REQUIRED")]
-    assert "社会保险增员" in on[0].message_zh
-    assert (
-        on[0].message_en
-        == "Monthly contribution wage is required for the social insurance addition"
-    )
-    ok = row(monthly_wage=Decimal("3800.00"))
-    assert check_row(ok, today=TODAY, wage=ON).ok
-    assert check_row(row(monthly_wage=Decimal("20000")), today=TODAY, wage=ON).ok
-
-
-@pytest.mark.parametrize(
-    ("wage", "code"),
-    [
-        ("3799.99", "WAGE_OUT_OF_RANGE"),
-        ("20000.01", "WAGE_OUT_OF_RANGE"),
-        ("5200.001", "WAGE_FORMAT"),
-        ("0", "WAGE_FORMAT"),
-        ("-5200", "WAGE_FORMAT"),
-        ("NaN", "WAGE_FORMAT"),
-        ("Infinity", "WAGE_FORMAT"),
-    ],
-)
-def test_the_wage_is_cents_within_the_floor_and_ceiling(wage: str, code: str) -> None:
-    (problem,) = check_row(row(monthly_wage=Decimal(wage)), today=TODAY, wage=ON).problems
-    assert (problem.field, problem.code) == ("monthly_wage", code)
-    assert wage not in problem.message_zh + problem.message_en
-
-
-def test_the_range_in_the_message_is_the_configured_one() -> None:
-    rule = checks.ContributionWage(Decimal("4000.00"), Decimal("25000.50"))
-    (problem,) = check_row(row(monthly_wage=Decimal("3900")), today=TODAY, wage=rule).problems
-    assert "4,000.00" in problem.message_zh
-    assert "25,000.50" in problem.message_en
-    assert check_row(row(monthly_wage=Decimal("25000.50")), today=TODAY, wage=rule).ok
-
-
-def test_off_a_wage_given_is_only_checked_to_be_an_amount() -> None:
-    assert found(row(monthly_wage=Decimal("999999.00"))) == []
-    assert found(row(monthly_wage=Decimal("1.234"))) == [("monthly_wage", "WAGE_FORMAT")]
-
-
-@pytest.mark.parametrize("business", [Business.RENEW, Business.END])
-def test_a_wage_goes_only_with_a_hire(business: Business) -> None:
-    wage = Decimal("6000.00")
-    assert found(row(business, monthly_wage=wage)) == [("monthly_wage", "WAGE_ONLY_ON_HIRE")]
-    assert check_row(row(business), today=TODAY, wage=ON).ok
-
-
-def test_a_form_checks_its_hires_wages_when_on() -> None:
-    form = RegistrationForm("济南示例有限公司", factories.credit_code(), None, [row(), row()])
-    checked = check_form(form, today=TODAY, wage=ON)
-    assert [(i, p.code) for i, p in checked.problems()] == [(0, "REQUIRED"), (1, "REQUIRED")]
-    assert check_form(form, today=TODAY).ok
-
-
-@pytest.mark.parametrize("bad", [("3800.001", "20000.00"), ("5000.00", "4000.00")])
-def test_a_floor_and_ceiling_must_make_sense(bad: tuple[str, str]) -> None:
-    with pytest.raises(ValueError, match="contribution wage"):
-        checks.ContributionWage(Decimal(bad[0]), Decimal(bad[1]))
 
 
 def test_employment_registered_more_than_30_days_after_the_start_is_late() -> None:

@@ -42,6 +42,11 @@ def hire_row(start: dt.date | None = None, **overrides: Any) -> dict[str, Any]:
     return row
 
 
+def on(social_insurance: bool) -> tuple[str, ...]:
+    """The systems switched on whose columns the form carries."""
+    return ("social_insurance",) if social_insurance else ()
+
+
 def filled(
     rows: list[dict[str, Any]],
     header: dict[str, str | None] | None = None,
@@ -62,7 +67,7 @@ def _template(header: tuple[tuple[str, str | None], ...], social_insurance: bool
     """The template for a header, made once per process: writing one (its drop-down
     lists on every row) costs more than all else a reading test does, and the tests
     that prove the template itself call ``template`` directly."""
-    return template(dict(header), social_insurance=social_insurance)
+    return template(dict(header), systems=on(social_insurance))
 
 
 def type_in(
@@ -70,7 +75,7 @@ def type_in(
 ) -> None:
     """Type ``rows`` into the form sheet of ``book``, each value in its field's column."""
     sheet = book[FORM_SHEET]
-    cols = columns(social_insurance=social_insurance)
+    cols = columns(on(social_insurance))
     for r, row in enumerate(rows, start=FIRST_DATA_ROW):
         for i, column in enumerate(cols, start=1):
             if column.field in row:

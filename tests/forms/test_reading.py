@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from gateway.domain.checks import ContributionWage
+from gateway.config import GatewayConfig
 from gateway.forms.checking import CellProblem, check, read_form
 from gateway.forms.marking import marked
 from gateway.forms.reading import FileRefused, open_form
@@ -21,17 +21,18 @@ from tests.forms.support import filled, hire_row
 
 SETTINGS = FormSettings()
 TODAY = dt.date.today()
+SI = ("social_insurance",)
 HEADER = {"unit_name": "测试单位", "credit_code": credit_code()}
 
 
 def problems(data: bytes, settings: FormSettings = SETTINGS) -> list[CellProblem]:
-    read = read_form(open_form(data, settings), social_insurance=settings.social_insurance)
+    read = read_form(open_form(data, settings), systems=settings.systems)
     return [p for p in check(read, today=TODAY, limits=lambda row: []) if not p.warning]
 
 
 def refused(data: bytes, settings: FormSettings = SETTINGS) -> str:
     with pytest.raises(FileRefused) as caught:
-        read_form(open_form(data, settings), social_insurance=False)
+        read_form(open_form(data, settings))
     assert caught.value.en
     assert caught.value.zh
     return caught.value.code
@@ -75,13 +76,13 @@ def test_a_bad_yes_no_cell_and_a_bad_header() -> None:
 
 
 def test_the_wage_column_appears_and_is_checked_only_when_social_insurance_is_on() -> None:
-    on = FormSettings(social_insurance=True)
-    rule = ContributionWage()
+    on = FormSettings(systems=SI)
+    rules = GatewayConfig.load(environ={"HRSS_SOCIAL_INSURANCE_ENABLED": "true"}).row_rules()
 
     def checked(rows: list[dict[str, object]]) -> list[tuple[int | None, str | None, str]]:
         data = filled(rows, HEADER, social_insurance=True)
-        read = read_form(open_form(data, on), social_insurance=True)
-        found = check(read, today=TODAY, limits=lambda row: [], wage=rule)
+        read = read_form(open_form(data, on), systems=SI)
+        found = check(read, today=TODAY, limits=lambda row: [], rules=rules)
         return [(p.row, p.letter, p.code) for p in found if not p.warning]
 
     # Column W, after the 21 columns and the unemployment request (V).
@@ -93,13 +94,15 @@ def test_the_wage_column_appears_and_is_checked_only_when_social_insurance_is_on
     assert checked([hire_row(monthly_wage=5200.125)]) == [(6, "W", "WAGE_FORMAT")]
     read = read_form(
         open_form(filled([hire_row(monthly_wage=5200)], HEADER, social_insurance=True), on),
-        social_insurance=True,
+        systems=SI,
     )
     assert read.rows[0].monthly_wage == Decimal("5200")
     # Off, the column is not there, nothing asks for it and nothing reads it.
     assert problems(filled([hire_row()], HEADER)) == []
-    assert "社会保险缴费工资" not in _headers(template({}, social_insurance=False))
-    assert "社会保险缴费工资" in _headers(template({}, social_insurance=True))
+    assert "社会保险缴费工资" not in _headers(template({}))
+    headers = _headers(template({}, systems=SI))
+    # The columns the system declares, after the notice's and the unemployment request.
+    assert headers[22:24] == ["社会保险缴费工资", "出生日期"]
 
 
 def _headers(data: bytes) -> list[object]:
@@ -116,7 +119,7 @@ def _csv(rows: list[list[str]]) -> str:
 def _form_csv() -> str:
     from gateway.forms.layout import columns
 
-    cols = columns(social_insurance=False)
+    cols = columns()
     row = hire_row()
     cells = []
     for c in cols:
@@ -141,7 +144,7 @@ def test_a_csv_saved_by_a_spreadsheet_reads_in_each_encoding(encoding: str) -> N
 def test_a_csv_with_a_problem_comes_back_as_a_marked_workbook() -> None:
     text = _form_csv().replace("370102,370102", "999999,370102")
     file = open_form(text.encode("gbk"), SETTINGS)
-    found = check(read_form(file, social_insurance=False), today=TODAY, limits=lambda r: [])
+    found = check(read_form(file), today=TODAY, limits=lambda r: [])
     bad = [p for p in found if not p.warning]
     assert [(p.sheet, p.row, p.letter) for p in bad] == [("CSV", 4, "T")]
     import openpyxl
@@ -233,7 +236,7 @@ def test_a_cell_that_would_be_a_formula_is_neutralised(text: str) -> None:
 
 
 def test_an_empty_template_is_a_form_without_rows() -> None:
-    found = problems(template(HEADER, social_insurance=False))
+    found = problems(template(HEADER))
     assert [(p.row, p.column, p.code) for p in found] == [(None, None, "NO_ROWS")]
 
 

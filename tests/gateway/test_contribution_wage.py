@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from adapters.social_insurance.model import SYSTEM as INSURANCE
 from gateway.services import Gateway
 from tests.gateway.conftest import GraphQLClient
 from tests.gateway.test_registrations_api import HIRE, _all, hire_input, key
@@ -25,9 +26,10 @@ def gateway_settings() -> dict[str, Any]:
         "environ": {
             "HRSS_SOCIAL_INSURANCE_ENABLED": "true",
             "HRSS_SOCIAL_INSURANCE_URL": "http://127.0.0.1:9",
+            # The system's own settings (the older HRSS_CONTRIBUTION_WAGE_* still work).
+            "HRSS_SOCIAL_INSURANCE_WAGE_FLOOR": "4000.00",
+            "HRSS_SOCIAL_INSURANCE_WAGE_CEILING": "24000.00",
         },
-        "contribution_wage_floor": Decimal("4000.00"),
-        "contribution_wage_ceiling": Decimal("24000.00"),
     }
 
 
@@ -66,9 +68,28 @@ async def test_a_wage_that_is_no_number_is_refused_by_the_graph(client: GraphQLC
 
 
 async def test_the_gateway_says_the_wage_column_is_on(gateway: Gateway) -> None:
-    assert gateway.config.forms.social_insurance
-    assert gateway.registrar.wage is not None
-    assert (gateway.registrar.wage.floor, gateway.registrar.wage.ceiling) == (
+    assert "social_insurance" in gateway.config.forms.systems
+    settings = gateway.config.system(INSURANCE)
+    assert (settings.wage_floor, settings.wage_ceiling) == (
         Decimal("4000.00"),
         Decimal("24000.00"),
     )
+
+
+async def test_a_passport_holders_hire_needs_a_date_of_birth_named_in_both_languages(
+    client: GraphQLClient, gateway: Gateway
+) -> None:
+    employer = await client.login("demo-employer")
+    passport = {
+        **hire_input(idType="FOREIGN_PASSPORT", idNumber="E76543210"),
+        "monthlyWage": "6000.00",
+    }
+    body = await employer.post(HIRE, {"w": [passport], "k": key()})
+    result = body["data"]["hire"]
+    assert result["accepted"] is False
+    (problem,) = result["problems"]
+    assert (problem["row"], problem["field"], problem["code"]) == (0, "birth_date", "REQUIRED")
+    assert "出生日期" in problem["messageZh"]
+    assert "Date of birth" in problem["messageEn"]
+    assert "E76543210" not in problem["messageZh"] + problem["messageEn"]
+    assert (await gateway.store.registrations.list(_all(), first=10)).items == []

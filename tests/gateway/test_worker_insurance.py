@@ -49,7 +49,7 @@ def of(worker: Any) -> dict[str, str]:
 async def test_an_employed_worker_insured_with_this_unit(
     client: GraphQLClient, gateway: Gateway
 ) -> None:
-    assert gateway.config.social_insurance
+    assert INSURANCE in gateway.config.systems
     employer = await client.login("demo-employer")
     body = await employer.post(QUERY, of(EMPLOYED))
     assert "errors" not in body, body

@@ -27,8 +27,8 @@ from adapters.social_insurance.model import (
 )
 from adapters.social_insurance.review import SEED_UNITS
 from adapters.social_insurance.system import DECLARE_ADDITION
-from gateway.domain.checks import ContributionWage
-from gateway.domain.model import EndReason, RegistrationRow, System, UnemploymentRequest
+from gateway.config import GatewayConfig
+from gateway.domain.model import EndReason, IdType, RegistrationRow, System, UnemploymentRequest
 from gateway.registrations import followups
 from gateway.registrations.engine import Engine
 from gateway.registrations.model import (
@@ -190,17 +190,17 @@ async def test_a_returned_addition_waits_for_a_person_and_a_corrected_wage_is_de
     assert si.stats()["declarations.addition"] == 1  # a refusal is not sent again
 
     # The employer corrects the wage: checked as the form's row, with the rule.
-    rule = ContributionWage()
+    rules = GatewayConfig.load(environ={"HRSS_SOCIAL_INSURANCE_ENABLED": "true"}).row_rules()
     wrong = followups.correct(
         settled, refused, {"monthly_wage": Decimal("99999.00")}, today=TODAY, limits=no_limits,
-        wage=rule,
+        rules=rules,
     )  # fmt: skip
     assert [(p.field, p.code) for p in wrong.problems] == [("monthly_wage", "WAGE_OUT_OF_RANGE")]
     name = followups.correct(settled, refused, {"name": "别人"}, today=TODAY, limits=no_limits)
     assert [p.code for p in name.problems] == [followups.NOT_CORRECTABLE]
     corrected = followups.correct(
         settled, refused, {"monthly_wage": Decimal("6500.00")}, today=TODAY, limits=no_limits,
-        wage=rule,
+        rules=rules,
     )  # fmt: skip
     assert corrected.problems == []
     await engine.retry_follow_up(
@@ -390,3 +390,22 @@ async def test_an_approved_removal_is_undone_by_declaring_the_hires_addition_aga
         LEFT_ON + dt.timedelta(days=1),
         UNIT_SI,
     )
+
+
+async def test_a_passport_holders_addition_declares_the_date_of_birth_the_row_gives(
+    store: Store, engine: Engine, si: FakeSocialInsurance
+) -> None:
+    # A passport carries no date of birth: the row gives it (the checks ask for it
+    # when social insurance is on) and the addition declares it.
+    row = hire(id_type=IdType.FOREIGN_PASSPORT, id_number="E98765432")
+    born = dt.date(1988, 2, 29)
+    (registration,) = await submit(store, [dataclasses.replace(row, birth_date=born)])
+    addition = step_of(registration, INSURANCE)
+    assert addition.payload["birth_date"] == born.isoformat()
+    si.faults(review_delay_s=0)
+    (done,) = await settle(store, [registration.id], engine)
+    assert done.state is RegistrationState.COMPLETED
+    assert step_of(done, INSURANCE).state is StepState.DONE
+    assert si.stats()["declarations.addition"] == 1
+    (spell,) = await si.insurance(IdType.FOREIGN_PASSPORT, "E98765432")
+    assert spell.employer_id == UNIT_SI
