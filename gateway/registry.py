@@ -147,6 +147,13 @@ class PlanStep:
     A step a system adds to another's business is a follow-up by default: it
     waits for the core and its refusal never undoes it (``follow_up=False``
     makes it part of the core, which stands or falls together).
+
+    ``build_unbound(row, credit_code)``, for a system that registers units after
+    the core (``opens_accounts_after_core``), makes the payload for a unit not
+    yet bound there (opened before the system was switched on): the
+    registration then registers the unit there first, as a follow-up of its
+    own, and the write finds the unit by its credit code when it is sent.
+    Without it, such a row is refused until the account is opened again.
     """
 
     business: Business
@@ -155,6 +162,7 @@ class PlanStep:
     build: Callable[[RegistrationRow, str], Any]
     when: Callable[[RegistrationRow], bool] = lambda row: True
     follow_up: bool = True
+    build_unbound: Callable[[RegistrationRow, str], Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,11 +26,13 @@ the worker with the unit (``earlier``); without one, a person declares it.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from adapters.social_insurance.model import (
+    SYSTEM,
     AdditionRequest,
     Declaration,
     DeclarationKind,
@@ -78,6 +80,10 @@ REVERSE_NEEDS_A_PERSON = "REVERSE_NEEDS_A_PERSON"
 
 #: The agency's answer to withdrawing a declaration no longer under review.
 NOT_UNDER_REVIEW = "1409"
+#: Its answer for a unit it does not know.
+NO_SUCH_UNIT = "1004"
+
+R = TypeVar("R", AdditionRequest, RemovalRequest)
 
 #: A system's clock and ours may differ a little: a declaration this much older
 #: than its step is still taken as the step's.
@@ -121,6 +127,24 @@ def kind_of(request: AdditionRequest | RemovalRequest) -> DeclarationKind:
     return (
         DeclarationKind.REMOVAL if isinstance(request, RemovalRequest) else DeclarationKind.ADDITION
     )
+
+
+async def resolved(adapter: SystemAdapter, request: R) -> R:
+    """``request`` with its unit's insurance number: as planned, or, for a unit that
+    was not registered for insurance when the step was planned (the same
+    registration registers it first), found by the unit's credit code. A unit
+    still not registered is a refusal (``1004``), for a person to see to."""
+    if request.employer_id or not request.unit_credit_code:
+        return request
+    binding = await _si(adapter).find_employer(request.unit_credit_code)
+    if binding is None:
+        raise Rejected(
+            SYSTEM,
+            "the unit is not registered for social insurance",
+            system_code=NO_SUCH_UNIT,
+            field="employer_id",
+        )
+    return dataclasses.replace(request, employer_id=binding.employer_id)
 
 
 def _who(request: AdditionRequest | RemovalRequest) -> tuple[str, Any, str]:
@@ -173,7 +197,10 @@ async def find(
 ) -> Decision | None:
     """The step's declaration if the system holds it (an answer was lost); None if
     not. Raises the adapter's errors when the system cannot be asked."""
-    employer_id, id_type, id_number = _who(request)
+    if isinstance(request, RemovalRequest):
+        employer_id, id_type, id_number = _who(await resolved(adapter, request))
+    else:
+        employer_id, id_type, id_number = _who(await resolved(adapter, request))
     found = await _si(adapter).find_declarations(employer_id, id_type, id_number)
     mine = ours(kind_of(request), since, found)
     return None if mine is None else decision(mine)
@@ -255,7 +282,7 @@ async def undo(
     # Approved: its reverse, which the agency reviews in its turn.
     restore = None
     if current.kind is DeclarationKind.REMOVAL:
-        restore = await _restoring(request, earlier)
+        restore = await _restoring(adapter, request, earlier)
         if restore is None:
             return UndoStuck(_removal_irreversible())
     try:
@@ -270,16 +297,18 @@ async def undo(
 
 
 async def _restoring(
-    request: AdditionRequest | RemovalRequest, earlier: Earlier
+    adapter: SystemAdapter, request: AdditionRequest | RemovalRequest, earlier: Earlier
 ) -> AdditionRequest | None:
     """The addition a removal ended, to declare again: the newest the gateway
     declared for the same worker with the same unit (its details and wage)."""
     from adapters.social_insurance.system import DECLARE_ADDITION
 
     assert isinstance(request, RemovalRequest)
+    request = await resolved(adapter, request)
     addition = await earlier(DECLARE_ADDITION)
     if not isinstance(addition, AdditionRequest):
         return None
+    addition = await resolved(adapter, addition)
     if (addition.employer_id, addition.person.id_type, addition.person.id_number) != (
         request.employer_id,
         request.id_type,

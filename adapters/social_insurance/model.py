@@ -86,6 +86,9 @@ class AdditionRequest:
     monthly_wage: Decimal  # 缴费工资, yuan
     insurance_types: tuple[InsuranceType, ...] = ALL_TYPES
     birth_date: dt.date | None = None
+    #: ``employer_id`` empty: the unit, not bound when the step was planned (it is
+    #: registered for insurance by the same registration), found by this code.
+    unit_credit_code: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +100,8 @@ class RemovalRequest:
     id_number: str
     stop_date: dt.date  # the day after the labour relation ends
     reason: StopReason = StopReason.CONTRACT_ENDED
+    #: As for an addition: the unit's code when ``employer_id`` is not known yet.
+    unit_credit_code: str | None = None
 
     @classmethod
     def after_relation_ended(

@@ -17,10 +17,11 @@ declaration (its hooks: ``deciding.py``; the engine's waiting:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from adapters.social_insurance.deciding import HOOKS
+from adapters.social_insurance.deciding import HOOKS, resolved
 from adapters.social_insurance.model import (
     SYSTEM,
     AdditionRequest,
@@ -114,6 +115,17 @@ def addition_of(row: RegistrationRow, employer_id: str) -> AdditionRequest:
     )
 
 
+def addition_for_unit(row: RegistrationRow, credit_code: str) -> AdditionRequest:
+    """A hire's addition for a unit not yet registered for insurance: the same
+    registration registers it first; the write finds it by ``credit_code``."""
+    return dataclasses.replace(addition_of(row, ""), unit_credit_code=credit_code)
+
+
+def removal_for_unit(row: RegistrationRow, credit_code: str) -> RemovalRequest:
+    """An ending's removal for a unit not yet bound (as for an addition)."""
+    return dataclasses.replace(removal_of(row, ""), unit_credit_code=credit_code)
+
+
 def removal_of(row: RegistrationRow, employer_id: str) -> RemovalRequest:
     """An ending's removal: from the day after the relation ended."""
     assert row.end_reason is not None
@@ -127,11 +139,11 @@ def removal_of(row: RegistrationRow, employer_id: str) -> RemovalRequest:
 
 
 async def declare_addition(adapter: SystemAdapter, request: AdditionRequest) -> str:
-    return await _si(adapter).declare_addition(request)
+    return await _si(adapter).declare_addition(await resolved(adapter, request))
 
 
 async def declare_removal(adapter: SystemAdapter, request: RemovalRequest) -> str:
-    return await _si(adapter).declare_removal(request)
+    return await _si(adapter).declare_removal(await resolved(adapter, request))
 
 
 async def _under_review(
@@ -146,6 +158,7 @@ async def _under_review(
 
 
 async def find_addition(adapter: SystemAdapter, request: AdditionRequest) -> Found | None:
+    request = await resolved(adapter, request)
     p = request.person
     return await _under_review(
         adapter, request.employer_id, p.id_type, p.id_number, DeclarationKind.ADDITION
@@ -153,6 +166,7 @@ async def find_addition(adapter: SystemAdapter, request: AdditionRequest) -> Fou
 
 
 async def find_removal(adapter: SystemAdapter, request: RemovalRequest) -> Found | None:
+    request = await resolved(adapter, request)
     return await _under_review(
         adapter, request.employer_id, request.id_type, request.id_number, DeclarationKind.REMOVAL
     )
@@ -205,8 +219,10 @@ SPEC = SystemSpec(
         ),
     ),
     plan=(
-        PlanStep(Business.HIRE, DECLARE_ADDITION, 1, addition_of),
-        PlanStep(Business.END, DECLARE_REMOVAL, 1, removal_of),
+        # A unit opened before the system was switched on is registered for
+        # insurance by the worker's registration, before the declaration.
+        PlanStep(Business.HIRE, DECLARE_ADDITION, 1, addition_of, build_unbound=addition_for_unit),
+        PlanStep(Business.END, DECLARE_REMOVAL, 1, removal_of, build_unbound=removal_for_unit),
     ),
     # The unit's insurance registration follows its opening in the core systems.
     opens_accounts_after_core=True,

@@ -114,6 +114,8 @@ def decide(
         writes: list[Write] = []
         if registration.business is Business.OPEN_ACCOUNT:
             writes.append(_bind(registration))
+        else:
+            writes += _registered_units(registration)
         # Before the state changes: whoever sees COMPLETED then reads fresh records.
         writes += _invalidate(registration)
         writes.append(
@@ -142,6 +144,10 @@ def decide(
             # The core is done: the account works with the units opened so far
             # while the follow-ups go on (binding again is harmless).
             writes.append(_bind(registration))
+        elif registration.business is not Business.OPEN_ACCOUNT:
+            # A unit this registration registered where it was not bound is bound
+            # before the steps that write for it there (binding again is harmless).
+            writes += _registered_units(registration)
         waiting = tuple(
             s.id for s in group if s.state is StepState.PENDING and s.next_attempt_at is None
         )
@@ -156,6 +162,25 @@ def decide(
 def _bind(registration: Registration) -> Bind:
     ids = {s.system: s.reference for s in registration.steps if s.reference}
     return Bind(registration.credit_code, ids, registration.payload)
+
+
+def _registered_units(registration: Registration) -> list[Write]:
+    """A worker's registration that registered the unit in a system where it was
+    not bound (switched on after the account was opened): bind it, and forget
+    the unit's cached record."""
+    done = [
+        s
+        for s in registration.steps
+        if s.operation is Operation.OPEN_EMPLOYER and s.state is StepState.DONE and s.reference
+    ]
+    if not done:
+        return []
+    ids = {s.system: s.reference for s in done if s.reference}
+    profile = done[0].payload.get("profile", {})
+    return [
+        Bind(registration.credit_code, ids, profile),
+        InvalidateEmployer(registration.credit_code),
+    ]
 
 
 def _compensate(

@@ -137,9 +137,14 @@ def stored_row(registration: Registration) -> RegistrationRow:
 def replanned(registration: Registration, step: Step, row: RegistrationRow) -> dict[str, Any]:
     """``step``'s payload planned again from ``row``, with the unit ids the
     registration's steps already use (the core's stay what they were filed with)."""
-    ids: dict[System, str | None] = {
-        s.system: getattr(step_request(s), "employer_id", None) for s in registration.steps
-    }
+    ids: dict[System, str | None] = {}
+    for s in registration.steps:
+        if s.operation is Operation.OPEN_EMPLOYER:
+            # The unit this registration registered there (it was not bound before).
+            found = s.reference if s.state is StepState.DONE else None
+        else:
+            found = getattr(step_request(s), "employer_id", None)
+        ids[s.system] = ids.get(s.system) or found
     for planned in row_steps(row, ids):
         if planned.operation is step.operation and planned.system is step.system:
             return to_payload(planned.request)

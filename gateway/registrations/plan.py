@@ -131,7 +131,11 @@ class PlannedStep(NamedTuple):
     kind: StepKind = StepKind.CORE
 
 
-def row_steps(row: RegistrationRow, ids: Mapping[System, str | None]) -> list[PlannedStep]:
+def row_steps(
+    row: RegistrationRow,
+    ids: Mapping[System, str | None],
+    unit: EmployerProfile | None = None,
+) -> list[PlannedStep]:
     """The steps of one row. The core of each business stands or falls together
     (hire: employment registration and contract filing; renew; end: dismissal
     and contract ending); the worker's unemployment registration is a follow-up:
@@ -139,22 +143,45 @@ def row_steps(row: RegistrationRow, ids: Mapping[System, str | None]) -> list[Pl
 
     ``ids`` has the unit's id in every system switched on (None: not bound);
     the registered systems among them add the steps they declare for the
-    row's business (``SystemSpec.plan``), of the kind they declare.
+    row's business (``SystemSpec.plan``), of the kind they declare. A unit not
+    yet bound in a system that registers units after the core (switched on
+    after the unit's account was opened) is registered there by this
+    registration, given the ``unit``: a follow-up at the step's stage, the step
+    itself one stage later, finding the unit by its credit code
+    (``PlanStep.build_unbound``); otherwise the row is refused (``NotBound``).
     """
     steps = _core_steps(row, ids)
+    registering: set[System] = set()
     for extra in registry().plan_steps(row.business, ids):
-        if extra.when(row):
-            system = registry().system_of(extra.operation)
-            assert system is not None
+        if not extra.when(row):
+            continue
+        system = registry().system_of(extra.operation)
+        assert system is not None
+        kind = StepKind.FOLLOW_UP if extra.follow_up else StepKind.CORE
+        employer_id = ids.get(system)
+        if employer_id:
+            request = extra.build(row, employer_id)
+            steps.append(PlannedStep(extra.stage, extra.operation, system, request, kind))
+            continue
+        if (
+            unit is None
+            or extra.build_unbound is None
+            or not registry().get(system).opens_accounts_after_core
+        ):
+            raise NotBound(system)
+        if system not in registering:
+            registering.add(system)
             steps.append(
                 PlannedStep(
                     extra.stage,
-                    extra.operation,
+                    Operation.OPEN_EMPLOYER,
                     system,
-                    extra.build(row, _bound(ids, system)),
-                    StepKind.FOLLOW_UP if extra.follow_up else StepKind.CORE,
+                    OpenEmployerRequest(unit),
+                    StepKind.FOLLOW_UP,
                 )
             )
+        request = extra.build_unbound(row, unit.credit_code)
+        steps.append(PlannedStep(extra.stage + 1, extra.operation, system, request, kind))
     return steps
 
 
@@ -375,11 +402,15 @@ def plan_row(
     ids: dict[System, str | None],
     *,
     only: Operation | None = None,
+    unit_name: str | None = None,
     **common: Any,
 ) -> Registration:
     """A registration for one row; ``only`` keeps one step (separate handling):
-    the one write asked for is then the whole business, hence core."""
-    steps = row_steps(row, ids)
+    the one write asked for is then the whole business, hence core. With
+    ``unit_name``, a unit not yet bound in a system that registers units after
+    the core is registered there first (``row_steps``)."""
+    unit = None if unit_name is None else EmployerProfile(credit_code, unit_name, division)
+    steps = row_steps(row, ids, unit)
     business = Business(row.business.value)
     if only is not None:
         steps = [

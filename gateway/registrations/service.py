@@ -271,6 +271,7 @@ class Registrar:
                     employer.division,
                     self._ids(employer),
                     only=only,
+                    unit_name=employer.name,
                     submission_id=submission_id,
                     warnings=warnings,
                     **common,

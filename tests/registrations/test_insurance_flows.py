@@ -409,3 +409,62 @@ async def test_a_passport_holders_addition_declares_the_date_of_birth_the_row_gi
     assert si.stats()["declarations.addition"] == 1
     (spell,) = await si.insurance(IdType.FOREIGN_PASSPORT, "E98765432")
     assert spell.employer_id == UNIT_SI
+
+
+async def test_a_unit_opened_before_insurance_was_on_is_registered_by_the_next_hire(
+    store: Store, engine: Engine, si: FakeSocialInsurance
+) -> None:
+    # The unit's account was opened while social insurance was off: the gateway
+    # holds no insurance number for it, and the agency does not know it either.
+    del si.units[UNIT_SI]
+    row = hire()
+    submission_id = new_id()
+    (registration,) = [
+        plan_row(
+            row, UNIT.profile.credit_code, UNIT.profile.division, NOT_BOUND,
+            unit_name=UNIT.profile.name, submission_id=submission_id,
+            channel=Channel.SERVICE_WINDOW, actor_id=None, actor_username=None, warnings=[],
+            now=dt.datetime.now(dt.UTC), step_deadline=dt.timedelta(minutes=5),
+        )
+    ]  # fmt: skip
+    insurance = [
+        (s.stage, s.operation, s.kind) for s in registration.steps if s.system == INSURANCE
+    ]
+    assert insurance == [
+        (1, Operation.OPEN_EMPLOYER, StepKind.FOLLOW_UP),
+        (2, DECLARE_ADDITION, StepKind.FOLLOW_UP),
+    ]
+    await store_all(store, submission_id, [registration])
+    si.faults(review_delay_s=0)
+    (done,) = await settle(store, [registration.id], engine)
+    assert done.state is RegistrationState.COMPLETED
+    opened = next(s for s in done.steps if s.operation is Operation.OPEN_EMPLOYER)
+    assert opened.reference is not None
+    assert opened.reference in si.units  # registered there by this registration
+    declared = await si.declaration(step_of_operation(done, DECLARE_ADDITION).reference or "")
+    assert (declared.kind, declared.employer_id) == (DeclarationKind.ADDITION, opened.reference)
+    # Bound for what follows: the next hire declares at once, with no unit step.
+    employer = await store.employers.get(UNIT.profile.credit_code)
+    assert employer is not None
+    assert employer.system_id(INSURANCE) == opened.reference
+    assert si.stats()["units.create"] == 1
+
+
+async def test_a_unit_not_bound_is_refused_without_its_name_to_register_it() -> None:
+    from gateway.registrations.plan import NotBound
+
+    with pytest.raises(NotBound):
+        plan_row(
+            hire(), UNIT.profile.credit_code, UNIT.profile.division, NOT_BOUND,
+            submission_id=new_id(), channel=Channel.SERVICE_WINDOW, actor_id=None,
+            actor_username=None, warnings=[], now=dt.datetime.now(dt.UTC),
+            step_deadline=dt.timedelta(minutes=5),
+        )  # fmt: skip
+
+
+#: Switched on, the unit not bound there (its account opened while it was off).
+NOT_BOUND: dict[System, str | None] = {**unit_ids(UNIT), INSURANCE: None}
+
+
+def step_of_operation(registration: Registration, operation: Operation) -> Step:
+    return next(s for s in registration.steps if s.operation is operation)
