@@ -3,21 +3,15 @@
 Each step carries only what its system needs (the design's form table), in
 unified terms; the adapters turn it into the system's own fields and codes.
 Payloads are JSON, built and read back with cattrs so that what the engine
-sends is exactly what was stored.
+sends is exactly what was stored (``payloads``); where a row will write is
+``reach``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import functools
-import typing
-import uuid
-from collections.abc import Collection, Iterable, Mapping, Sequence
-from decimal import Decimal
-from typing import Any, NamedTuple, TypeVar
-
-from cattrs.preconf.json import make_converter
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
 
 from gateway.domain.model import Business as RowBusiness
 from gateway.domain.model import (
@@ -44,36 +38,47 @@ from gateway.registrations.model import (
     StepKind,
     Warning,
 )
+from gateway.registrations.payloads import (
+    from_payload,
+    new_id,
+    person_key,
+    step_request,
+    to_payload,
+)
+from gateway.registrations.reach import (
+    PROFILE_FIELDS,
+    ROW_OPERATIONS,
+    account_reach,
+    account_systems,
+    payload_fields,
+    row_operations,
+    row_reach,
+)
 from gateway.registry import registry
 
+# The payloads' conversions and the reach live beside: re-exported, as the
+# engine, the store and the service import them from here.
 __all__ = [
+    "PROFILE_FIELDS",
+    "ROW_OPERATIONS",
     "FileContractRequest",
     "NotBound",
     "OpenEmployerRequest",
     "RenewContractRequest",
+    "account_reach",
+    "account_systems",
+    "from_payload",
+    "new_id",
+    "payload_fields",
+    "person_key",
     "plan_account",
     "plan_row",
     "row_operations",
     "row_reach",
     "row_steps",
     "step_request",
+    "to_payload",
 ]
-
-T = TypeVar("T")
-
-_converter = make_converter()
-# Amounts (the contribution wage) travel as their exact decimal text, never a float.
-_converter.register_unstructure_hook(Decimal, str)
-_converter.register_structure_hook(Decimal, lambda value, _: Decimal(str(value)))
-
-
-def to_payload(value: Any) -> dict[str, Any]:
-    data: dict[str, Any] = _converter.unstructure(value)
-    return data
-
-
-def from_payload(data: dict[str, Any], kind: type[T]) -> T:
-    return _converter.structure(data, kind)
 
 
 class NotBound(Exception):
@@ -82,14 +87,6 @@ class NotBound(Exception):
     def __init__(self, system: System) -> None:
         super().__init__(system.value)
         self.system = system
-
-
-def new_id() -> str:
-    return uuid.uuid4().hex
-
-
-def person_key(id_type: str, id_number: str) -> str:
-    return f"{id_type}:{id_number}"
 
 
 def person_of(row: RegistrationRow) -> Person:
@@ -284,65 +281,6 @@ def _core_steps(row: RegistrationRow, ids: Mapping[System, str | None]) -> list[
     return steps
 
 
-#: The writes of each business; an end adds the unemployment registration when asked.
-ROW_OPERATIONS: dict[RowBusiness, tuple[Operation, ...]] = {
-    RowBusiness.HIRE: (Operation.REGISTER_EMPLOYMENT, Operation.FILE_CONTRACT),
-    RowBusiness.RENEW: (Operation.RENEW_CONTRACT,),
-    RowBusiness.END: (Operation.DISMISS, Operation.END_CONTRACT),
-}
-
-
-def row_operations(
-    row: RegistrationRow,
-    only: Operation | None = None,
-    systems: Collection[System] = (),
-) -> tuple[Operation, ...]:
-    """The writes a row will make (``row_steps`` makes exactly these, given the
-    ``systems`` switched on beyond the core), known before the row is checked:
-    nothing but its business and its flags counts."""
-    operations = ROW_OPERATIONS.get(row.business, ())
-    if row.business is RowBusiness.END and row.register_unemployment:
-        operations += (Operation.REGISTER_UNEMPLOYMENT,)
-    on = dict.fromkeys(systems)
-    operations += tuple(
-        step.operation for step in registry().plan_steps(row.business, on) if step.when(row)
-    )
-    return tuple(op for op in operations if only is None or op is only)
-
-
-@functools.cache
-def payload_fields(operation: Operation) -> frozenset[str]:
-    """The unified fields an operation sends: the leaves of its payload type."""
-
-    def leaves(kind: type[Any]) -> set[str]:
-        hints = typing.get_type_hints(kind)
-        found: set[str] = set()
-        for f in dataclasses.fields(kind):
-            hint = hints[f.name]
-            nested = isinstance(hint, type) and dataclasses.is_dataclass(hint)
-            found |= leaves(hint) if nested else {f.name}
-        return found
-
-    return frozenset(leaves(registry().operation(operation).payload))
-
-
-def row_reach(
-    row: RegistrationRow, only: Operation | None = None, systems: Collection[System] = ()
-) -> dict[System, frozenset[str]]:
-    """Each system a row will write to, with the unified fields it will send there."""
-    reach: dict[System, frozenset[str]] = {}
-    for operation in row_operations(row, only, systems):
-        system = registry().system_of(operation)
-        assert system is not None  # only opening an employer leaves its system to the step
-        reach[system] = reach.get(system, frozenset()) | payload_fields(operation)
-    return reach
-
-
-def step_request(step: Step) -> Any:
-    """What a step sends, as the adapter's request type."""
-    return from_payload(step.payload, registry().operation(step.operation).payload)
-
-
 def _registration(
     business: Business,
     credit_code: str,
@@ -428,23 +366,6 @@ def plan_row(
         steps,
         **common,
     )
-
-
-#: An employer's profile calls the unit's name ``name``; its unified name is ``unit_name``.
-PROFILE_FIELDS = {"name": "unit_name"}
-
-
-def account_systems(systems: Iterable[System] | None = None) -> tuple[System, ...]:
-    """The systems opening an account opens the unit in: of ``systems`` (those
-    switched on; None: the core systems), each whose spec says it opens accounts."""
-    chosen = tuple(System) if systems is None else tuple(systems)
-    return tuple(s for s in chosen if s in registry() and registry().get(s).opens_accounts)
-
-
-def account_reach(systems: Iterable[System] | None = None) -> dict[System, frozenset[str]]:
-    """Each system opening an account writes to, with the unified fields it sends there."""
-    sent = frozenset(PROFILE_FIELDS.get(f, f) for f in payload_fields(Operation.OPEN_EMPLOYER))
-    return dict.fromkeys(account_systems(systems), sent)
 
 
 def plan_account(
