@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from strawberry.dataloader import DataLoader
 
@@ -32,9 +32,6 @@ from gateway.domain.model import (
 )
 from gateway.registry import registry
 from gateway.systems import AdapterError, SystemAdapter
-
-if TYPE_CHECKING:
-    from adapters.social_insurance.model import Insurance
 
 R = TypeVar("R")
 
@@ -99,29 +96,31 @@ class _SystemLoader(Generic[R]):
         return [results[k] for k in keys]
 
 
-class _InsuranceLoader:
-    """A worker's spells of social insurance with every unit, by ID type and number
-    (the system searches by both; it has no batch query: one call per person,
-    bounded by its adapter). Not cached: whether a declaration was approved
-    changes without any write of ours."""
+class _PersonLoader:
+    """A worker's records in a system that adds to the worker view, by ID type and
+    number (``WorkerSection.records``: one call per person, bounded by its adapter).
+    Not cached: what such a system decides (an approved declaration) changes
+    without any write of ours."""
 
-    def __init__(self, adapter: SystemAdapter) -> None:
-        from adapters.social_insurance.model import SYSTEM
-
-        self.system = SYSTEM
+    def __init__(
+        self,
+        system: System,
+        adapter: SystemAdapter,
+        records: Callable[[Any, IdType, str], Awaitable[Any]],
+    ) -> None:
+        self.system = system
         self._adapter = adapter
-        self.loader: DataLoader[tuple[IdType, str], list[Insurance]] = DataLoader(self._batch)
+        self._records = records
+        self.loader: DataLoader[tuple[IdType, str], Any] = DataLoader(self._batch)
         self.failures: list[AdapterError] = []
 
-    async def load(self, id_type: IdType, id_number: str) -> list[Insurance]:
+    async def load(self, id_type: IdType, id_number: str) -> Any:
         return await self.loader.load((id_type, id_number))
 
-    async def _batch(self, keys: list[tuple[IdType, str]]) -> list[list[Insurance] | BaseException]:
-        from adapters.social_insurance.protocol import SocialInsuranceSystem
-
-        si = self._adapter
-        assert isinstance(si, SocialInsuranceSystem)
-        found = await asyncio.gather(*(si.insurance(t, n) for t, n in keys), return_exceptions=True)
+    async def _batch(self, keys: list[tuple[IdType, str]]) -> list[Any]:
+        found = await asyncio.gather(
+            *(self._records(self._adapter, t, n) for t, n in keys), return_exceptions=True
+        )
         for result in found:
             if isinstance(result, AdapterError):
                 self.failures.append(result)
@@ -135,8 +134,8 @@ class Loaders:
 
     One loader per system switched on whose registration says how a worker's
     records are read there (``SystemSpec.records``); ``of(system)`` finds it.
-    Social insurance, when on, has its own (``insurance``): it finds a worker by
-    ID type and number, with every unit.
+    A system that adds to the worker view (``SystemSpec.worker``) has its own,
+    by the person (``person(system)``; ``people``: every one of them).
     """
 
     def __init__(
@@ -144,16 +143,17 @@ class Loaders:
         adapters: Mapping[System, SystemAdapter],
         cache: GatewayCache,
     ) -> None:
-        from adapters.social_insurance.model import SYSTEM as SOCIAL_INSURANCE
-
         self._loaders: dict[System, _SystemLoader[Any]] = {}
         for system, adapter in adapters.items():
             records = registry().get(system).records
             if records is not None:
                 self._loaders[system] = _SystemLoader(system, cache, _fetch(records, adapter))
-        si = adapters.get(SOCIAL_INSURANCE)
-        #: The social insurance loader; None while the system is off.
-        self.insurance = _InsuranceLoader(si) if si is not None else None
+        #: The systems switched on that add to the worker view, with their loaders.
+        self.people: dict[System, _PersonLoader] = {}
+        for system, adapter in adapters.items():
+            section = registry().get(system).worker
+            if section is not None:
+                self.people[system] = _PersonLoader(system, adapter, section.records)
 
     def of(self, system: System) -> _SystemLoader[Any]:
         return self._loaders[system]
@@ -175,8 +175,7 @@ class Loaders:
     def failures(self) -> list[AdapterError]:
         """The latest failure of each system met in this request."""
         found = [loader.failures[-1] for loader in self._loaders.values() if loader.failures]
-        if self.insurance is not None and self.insurance.failures:
-            found.append(self.insurance.failures[-1])
+        found += [p.failures[-1] for p in self.people.values() if p.failures]
         return found
 
 

@@ -57,6 +57,7 @@ __all__ = [
     "SettingsLike",
     "Standin",
     "SystemSpec",
+    "WorkerSection",
     "registry",
     "reload",
 ]
@@ -190,6 +191,28 @@ class RowField:
 
 
 @dataclass(frozen=True, slots=True)
+class WorkerSection:
+    """What a system adds to the unified view of a worker (``Worker``).
+
+    ``records(adapter, id_type, id_number)``: the worker's records there, found
+    by the person (one call per person in a request, never cached); the view
+    gets them with the unit's id there as ``gateway.domain.worker.SystemFacts``
+    (records None: the system could not be asked; the view lists it as
+    unavailable). ``inconsistencies(employment, facts)``: the codes of what it
+    and the employment system disagree on, each labelled in ``labels``
+    (Chinese, English), which the GraphQL enum ``InconsistencyKind`` gains.
+    ``graph()`` returns a Strawberry type whose fields ``Worker`` gains (imported
+    only where the schema is built); its resolvers read ``self.facts(info,
+    system)``.
+    """
+
+    records: Callable[[Any, Any, str], Awaitable[Any]]
+    inconsistencies: Callable[[Any, Any], Sequence[str]]
+    labels: Mapping[str, tuple[str, str]]
+    graph: Callable[[], type[Any]] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Standin:
     """The system's stand-in: ``app(settings, data, seed)`` builds its ASGI app
     (``data``: its SQLite file, None in memory), on ``port`` by default.
@@ -255,6 +278,8 @@ class SystemSpec:
     #: Fields of the registration row it asks for (a column of the form, a field
     #: of the GraphQL row), with their checks.
     row_fields: tuple[RowField, ...] = ()
+    #: What it adds to the unified view of a worker; None: nothing.
+    worker: WorkerSection | None = None
 
     @property
     def key(self) -> str:

@@ -32,6 +32,7 @@ from adapters.social_insurance.model import (
 )
 from adapters.social_insurance.rows import BIRTH_DATE, MONTHLY_WAGE
 from adapters.social_insurance.settings import DEFAULT_PORT, SocialInsuranceSettings
+from adapters.social_insurance.worker import SECTION as WORKER
 from gateway.domain.model import Business, EndReason, IdType, RegistrationRow
 from gateway.registrations.model import Operation
 from gateway.registry import Found, OperationSpec, PlanStep, Standin, SystemSpec, adapter_as
@@ -231,4 +232,6 @@ SPEC = SystemSpec(
     secrets=("app_secret", "sm4_key"),
     # The hire's row: its contribution wage, and a date of birth the document lacks.
     row_fields=(MONTHLY_WAGE, BIRTH_DATE),
+    # The worker view: insurance status and spells, and two inconsistencies.
+    worker=WORKER,
 )

@@ -5,20 +5,19 @@ derived from the three; where they disagree, the view lists the inconsistency
 for a clerk to look at. When a system could not be asked, its records are
 ``None`` (not an empty list) and the view says it is incomplete.
 
-When the social insurance system is on, the view also says whether the worker
-is insured (``InsuranceFacts``: the worker's spells with every unit, and this
-employer's insurance number) and adds what employment and insurance disagree
-on; off, nothing of it appears.
+A registered system may add to the view (``SystemSpec.worker``): what it holds
+of the worker (``SystemFacts``, with the unit's id there) and what it and the
+employment system disagree on, while it is switched on; off, nothing of it
+appears. Social insurance does so (insurance status and spells).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
-from adapters.social_insurance.model import SYSTEM as SOCIAL_INSURANCE
-from adapters.social_insurance.model import Insurance, InsuranceState
 from gateway.domain.model import (
     ContractState,
     EmploymentRecord,
@@ -52,45 +51,25 @@ class Inconsistency(StrEnum):
     UNEMPLOYED_WHILE_EMPLOYED = "UNEMPLOYED_WHILE_EMPLOYED"
     END_DATES_DIFFER = "END_DATES_DIFFER"
     PERSON_FIELDS_DIFFER = "PERSON_FIELDS_DIFFER"
-    #: Social insurance on: employed here, not insured with this unit.
-    EMPLOYED_WITHOUT_INSURANCE = "EMPLOYED_WITHOUT_INSURANCE"
-    #: Social insurance on: insured with this unit, which does not employ the worker.
-    INSURED_WITHOUT_EMPLOYMENT = "INSURED_WITHOUT_EMPLOYMENT"
-
-
-class InsuranceStatus(StrEnum):
-    """参保状态 with this employer's unit, from the social insurance system."""
-
-    INSURED = "INSURED"  # 在本单位参保
-    INSURED_ELSEWHERE = "INSURED_ELSEWHERE"  # 不在本单位，在其他单位参保
-    STOPPED = "STOPPED"  # 曾参保，已停保
-    NOT_INSURED = "NOT_INSURED"  # 无参保记录
-    UNKNOWN = "UNKNOWN"  # the system could not be asked
+    # Registered systems add their own codes (``SystemSpec.worker``): an
+    # inconsistency is reported as its code, a ``str``.
 
 
 @dataclass(frozen=True, slots=True)
-class InsuranceFacts:
-    """What the social insurance system says of one worker, when it is on.
+class SystemFacts:
+    """What a system that adds to the view holds of one worker, when it is on.
 
-    ``spells``: the worker's spells of insurance with every unit, newest first
-    (None: the system could not be asked). ``unit_id``: this employer's unit
-    insurance number (None: the unit is not registered for insurance, so the
-    worker cannot be insured with it).
+    ``records``: its records of the worker, as its section reads them (None: it
+    could not be asked). ``unit_id``: this employer's id there (None: the unit
+    is not registered there).
     """
 
-    spells: list[Insurance] | None
+    records: Any | None
     unit_id: str | None
 
-    def here(self) -> Insurance | None:
-        """The open spell with this employer's unit, if any."""
-        return next(
-            (
-                s
-                for s in self.spells or []
-                if s.state is InsuranceState.INSURED and s.employer_id == self.unit_id
-            ),
-            None,
-        )
+
+#: ``(employment, facts) -> codes``: what a system and the employment system disagree on.
+Disagreements = Callable[[Sequence[EmploymentRecord] | None, SystemFacts], Sequence[str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,10 +81,11 @@ class WorkerView:
     contracts: list[LabourContract] | None
     unemployment: list[UnemploymentRegistration] | None
     status: WorkerStatus
-    inconsistencies: list[Inconsistency] = field(default_factory=list)
+    inconsistencies: list[str] = field(default_factory=list)
     unavailable: list[System] = field(default_factory=list)
     reveal: bool = False  # full ID and mobile numbers may be shown (single-worker query)
-    insurance: InsuranceFacts | None = None  # None: the social insurance system is off
+    #: What each system switched on that adds to the view holds of the worker.
+    contributed: Mapping[System, SystemFacts] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -167,42 +147,16 @@ def derive_status(
     return WorkerStatus.NO_RECORD
 
 
-def insurance_status(facts: InsuranceFacts) -> InsuranceStatus:
-    """Whether the worker is insured with this employer's unit, elsewhere, or no more."""
-    if facts.spells is None:
-        return InsuranceStatus.UNKNOWN
-    if facts.here() is not None:
-        return InsuranceStatus.INSURED
-    if any(s.state is InsuranceState.INSURED for s in facts.spells):
-        return InsuranceStatus.INSURED_ELSEWHERE
-    return InsuranceStatus.STOPPED if facts.spells else InsuranceStatus.NOT_INSURED
-
-
-def insurance_inconsistencies(
-    employment: Sequence[EmploymentRecord] | None, facts: InsuranceFacts | None
-) -> list[Inconsistency]:
-    """What employment and insurance at this employer disagree on (both must have
-    answered; nothing when the social insurance system is off)."""
-    if facts is None or facts.spells is None or employment is None:
-        return []
-    employed = _active_employment(employment) is not None
-    insured = facts.here() is not None
-    if employed and not insured:
-        return [Inconsistency.EMPLOYED_WITHOUT_INSURANCE]
-    if insured and not employed:
-        return [Inconsistency.INSURED_WITHOUT_EMPLOYMENT]
-    return []
-
-
 def find_inconsistencies(
     employment: Sequence[EmploymentRecord] | None,
     contracts: Sequence[LabourContract] | None,
     unemployment: Sequence[UnemploymentRegistration] | None,
-    insurance: InsuranceFacts | None = None,
-) -> list[Inconsistency]:
+    contributed: Sequence[tuple[Disagreements, SystemFacts]] = (),
+) -> list[str]:
     """What the systems that answered disagree on (nothing is guessed for the others);
-    with ``insurance`` (the social insurance system is on), employment and insurance too."""
-    found: list[Inconsistency] = []
+    with ``contributed`` (the systems switched on that add to the view, each with
+    how it disagrees with employment), theirs too."""
+    found: list[str] = []
     active = _active_employment(employment) if employment is not None else None
     dismissal = _latest_dismissal(employment) if employment is not None else None
     in_force = _in_force(contracts) if contracts is not None else None
@@ -232,7 +186,9 @@ def find_inconsistencies(
     people += [u.person for u in unemployment or []]
     if len({(p.name, p.gender, p.id_type) for p in people}) > 1:
         found.append(Inconsistency.PERSON_FIELDS_DIFFER)
-    return found + insurance_inconsistencies(employment, insurance)
+    for disagreements, facts in contributed:
+        found += disagreements(employment, facts)
+    return found
 
 
 def build_view(
@@ -241,10 +197,12 @@ def build_view(
     unemployment: list[UnemploymentRegistration] | None,
     *,
     reveal: bool = False,
-    insurance: InsuranceFacts | None = None,
+    contributed: Mapping[System, tuple[Disagreements, SystemFacts]] | None = None,
 ) -> WorkerView | None:
     """The unified view, or None when no system that answered knows the person.
-    ``insurance``: what the social insurance system says, when it is on."""
+    ``contributed``: what each system switched on that adds to the view holds, with
+    how it disagrees with employment."""
+    contributed = contributed or {}
     newest_first: list[Person] = [r.person for r in employment or []]
     newest_first += [c.person for c in sorted(contracts or [], key=_filed_key, reverse=True)]
     newest_first += [u.person for u in unemployment or []]
@@ -259,18 +217,19 @@ def build_view(
         )
         if records is None
     ]
-    if insurance is not None and insurance.spells is None:
-        unavailable.append(SOCIAL_INSURANCE)
+    unavailable += [s for s, (_, facts) in contributed.items() if facts.records is None]
     return WorkerView(
         person=newest_first[0],
         employment=employment,
         contracts=contracts,
         unemployment=unemployment,
         status=derive_status(employment, contracts, unemployment),
-        inconsistencies=find_inconsistencies(employment, contracts, unemployment, insurance),
+        inconsistencies=find_inconsistencies(
+            employment, contracts, unemployment, list(contributed.values())
+        ),
         unavailable=unavailable,
         reveal=reveal,
-        insurance=insurance,
+        contributed={s: facts for s, (_, facts) in contributed.items()},
     )
 
 

@@ -14,10 +14,9 @@ from typing import TYPE_CHECKING
 
 import strawberry
 
-from adapters.social_insurance.model import InsuranceState
 from gateway.domain import codes, model
 from gateway.domain.model import OpenName
-from gateway.domain.worker import Inconsistency, InsuranceStatus, WorkerStatus
+from gateway.domain.worker import Inconsistency, WorkerStatus
 from gateway.registry import registry
 
 
@@ -90,60 +89,53 @@ _register(
         "UNKNOWN": ("无法确定（系统未响应）", "Unknown: a system did not answer"),
     },
 )
+#: Each inconsistency's labels: the core systems', then those the registered
+#: systems that add to the worker view declare (``WorkerSection.labels``).
+_INCONSISTENCIES: dict[str, tuple[str, str]] = {
+    "EMPLOYED_WITHOUT_FILED_CONTRACT": (
+        "已就业登记但无在用劳动合同备案",
+        "Employment registered but no contract in force is filed",
+    ),
+    "CONTRACT_IN_FORCE_AFTER_DISMISSAL": (
+        "已解聘但劳动合同仍在履行",
+        "Dismissed, but the contract is still in force",
+    ),
+    "CONTRACT_IN_FORCE_WITHOUT_EMPLOYMENT": (
+        "劳动合同在履行但无就业登记",
+        "Contract in force without an employment registration",
+    ),
+    "UNEMPLOYED_WHILE_EMPLOYED": (
+        "失业登记期间仍有就业登记",
+        "Registered unemployed while employed",
+    ),
+    "END_DATES_DIFFER": (
+        "解聘日期与合同解除日期不一致",
+        "Dismissal and contract end dates differ",
+    ),
+    "PERSON_FIELDS_DIFFER": (
+        "各系统人员信息不一致",
+        "The systems hold different person details",
+    ),
+}
+for _spec in _SYSTEMS:
+    if _spec.worker is not None:
+        _INCONSISTENCIES.update(_spec.worker.labels)
+#: The GraphQL enum of every code a worker's inconsistencies may hold (open: the
+#: registered systems add theirs; resolvers return the codes as strings).
+_InconsistencyKind = StrEnum(  # type: ignore[misc]
+    Inconsistency.__name__, {code: code for code in _INCONSISTENCIES}
+)
 _register(
-    Inconsistency,
+    _InconsistencyKind,
     "系统间不一致: a disagreement between systems that a clerk should look at.",
-    {
-        "EMPLOYED_WITHOUT_FILED_CONTRACT": (
-            "已就业登记但无在用劳动合同备案",
-            "Employment registered but no contract in force is filed",
-        ),
-        "CONTRACT_IN_FORCE_AFTER_DISMISSAL": (
-            "已解聘但劳动合同仍在履行",
-            "Dismissed, but the contract is still in force",
-        ),
-        "CONTRACT_IN_FORCE_WITHOUT_EMPLOYMENT": (
-            "劳动合同在履行但无就业登记",
-            "Contract in force without an employment registration",
-        ),
-        "UNEMPLOYED_WHILE_EMPLOYED": (
-            "失业登记期间仍有就业登记",
-            "Registered unemployed while employed",
-        ),
-        "END_DATES_DIFFER": (
-            "解聘日期与合同解除日期不一致",
-            "Dismissal and contract end dates differ",
-        ),
-        "PERSON_FIELDS_DIFFER": (
-            "各系统人员信息不一致",
-            "The systems hold different person details",
-        ),
-        "EMPLOYED_WITHOUT_INSURANCE": (
-            "已就业登记但未在本单位参加社会保险",
-            "Employed, but not insured with this unit",
-        ),
-        "INSURED_WITHOUT_EMPLOYMENT": (
-            "在本单位参加社会保险但无在职就业登记",
-            "Insured with this unit, which does not employ the worker",
-        ),
-    },
+    _INCONSISTENCIES,
 )
-_register(
-    InsuranceStatus,
-    "参保状态: the worker's social insurance with this employer's unit.",
-    {
-        "INSURED": ("在本单位参保", "Insured with this unit"),
-        "INSURED_ELSEWHERE": ("在其他单位参保", "Insured with another unit"),
-        "STOPPED": ("已停保", "Insurance stopped"),
-        "NOT_INSURED": ("无参保记录", "Never insured"),
-        "UNKNOWN": ("无法确定（系统未响应）", "Unknown: the system did not answer"),
-    },
-)
-_register(
-    InsuranceState,
-    "一段参保记录的状态.",
-    {"INSURED": ("参保中", "Insured"), "STOPPED": ("已停保", "Stopped")},
-)
+
+
+def register_enum(enum: type[Enum], description: str, labels: dict[str, tuple[str, str]]) -> None:
+    """A registered system's own enum, described in Chinese and English."""
+    _register(enum, description, labels)
+
 
 # The names the schema modules annotate with: the domain classes themselves.
 Gender = model.Gender
@@ -167,4 +159,7 @@ else:
         {s.system.name: (s.name_zh, s.name_en[:1].upper() + s.name_en[1:]) for s in _SYSTEMS},
     )
 Status = WorkerStatus
-InconsistencyKind = Inconsistency
+if TYPE_CHECKING:
+    InconsistencyKind = str
+else:
+    InconsistencyKind = _InconsistencyKind

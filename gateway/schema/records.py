@@ -6,7 +6,6 @@ import datetime as dt
 
 import strawberry
 
-from adapters.social_insurance.model import Insurance, InsuranceState
 from gateway.domain import model
 from gateway.schema.enums import (
     ContractState,
@@ -107,31 +106,4 @@ class UnemploymentRegistration:
             reason=u.reason,
             registered_on=u.registered_on,
             state=u.state,
-        )
-
-
-@strawberry.type(
-    description="参保记录: one spell of the worker's social insurance with one unit, from "
-    "the social insurance system (when it is switched on)."
-)
-class InsuranceSpell:
-    unit_insurance_number: str = strawberry.field(
-        description="单位编号: the unit's insurance number (the system's id of the employer)."
-    )
-    at_this_employer: bool = strawberry.field(
-        description="Whether the unit is this employer (false: another unit insures or insured "
-        "the worker)."
-    )
-    start_date: dt.date = strawberry.field(description="参保日期: insured from.")
-    stop_date: dt.date | None = strawberry.field(description="停保日期: insured until.")
-    state: InsuranceState = strawberry.field(description="参保中 or 已停保.")
-
-    @classmethod
-    def from_domain(cls, s: Insurance, unit_id: str | None) -> InsuranceSpell:
-        return cls(
-            unit_insurance_number=s.employer_id,
-            at_this_employer=unit_id is not None and s.employer_id == unit_id,
-            start_date=s.start_date,
-            stop_date=s.stop_date,
-            state=s.state,
         )

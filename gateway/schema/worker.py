@@ -19,27 +19,27 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
-from adapters.social_insurance.model import SYSTEM as SOCIAL_INSURANCE
 from gateway.domain import model
 from gateway.domain.checks import check_id_number
 from gateway.domain.identifiers import normalize_id_number
 from gateway.domain.worker import (
-    InsuranceFacts,
+    Disagreements,
+    SystemFacts,
     build_view,
     derive_status,
     find_inconsistencies,
-    insurance_status,
 )
 from gateway.errors import GatewayError, bad_input, from_adapter
 from gateway.loaders import _SystemLoader
 from gateway.privacy import mask_id_number, mask_mobile
 from gateway.registrations.policy import local_date
+from gateway.registry import registry
 from gateway.schema import records
 from gateway.schema.context import Context, Info
 from gateway.schema.enums import (
@@ -47,7 +47,6 @@ from gateway.schema.enums import (
     Gender,
     IdType,
     InconsistencyKind,
-    InsuranceStatus,
     Status,
     System,
 )
@@ -66,12 +65,11 @@ async def _load(
     return await loader.load(employer_id, id_number)
 
 
-@strawberry.federation.type(
-    keys=["idType idNumber"],
-    description="劳动者: a worker of one employer, as the systems know them together "
-    "(social insurance too, when it is switched on).",
-)
-class Worker:
+@strawberry.type
+class _WorkerBase:
+    """The worker as the core systems know them; ``Worker`` adds what registered
+    systems contribute (``SystemSpec.worker``)."""
+
     employer: strawberry.Private[EmployerRecord]
     person: strawberry.Private[model.Person]
     reveal: strawberry.Private[bool]
@@ -159,31 +157,6 @@ class Worker:
             raise from_adapter(exc) from None
         return [records.UnemploymentRegistration.from_domain(u) for u in found]
 
-    # --------------------------------------------- social insurance (when on)
-
-    @strawberry.field(
-        description="参保状态 with this employer's unit, from the social insurance system: "
-        "null while that system is switched off; UNKNOWN when it could not be asked (an "
-        "error names it, and unavailableSystems lists it)."
-    )
-    async def insurance_status(self, info: Info) -> InsuranceStatus | None:
-        facts = await self._insurance(info)
-        return None if facts is None else insurance_status(facts)
-
-    @strawberry.field(
-        description="参保记录: the worker's spells of social insurance with every unit, "
-        "newest first; null while the system is switched off, or with an error when it "
-        "could not be asked."
-    )
-    async def insurance_spells(self, info: Info) -> list[records.InsuranceSpell] | None:
-        facts = await self._insurance(info)
-        if facts is None:
-            return None
-        if facts.spells is None:
-            failures = info.context.loaders.failures()
-            raise from_adapter(next(f for f in failures if f.system == SOCIAL_INSURANCE))
-        return [records.InsuranceSpell.from_domain(s, facts.unit_id) for s in facts.spells]
-
     # ------------------------------------------------------------- derived
 
     @strawberry.field(
@@ -197,7 +170,8 @@ class Worker:
         description="系统间不一致: where the systems that answered disagree about this worker."
     )
     async def inconsistencies(self, info: Info) -> list[InconsistencyKind]:
-        return find_inconsistencies(*await self._all(info), await self._insurance(info))
+        contributed = await self._contributed(info)
+        return find_inconsistencies(*await self._all(info), list(contributed.values()))
 
     @strawberry.field(
         description="Systems that did not answer for this worker: status and inconsistencies "
@@ -206,9 +180,8 @@ class Worker:
     async def unavailable_systems(self, info: Info) -> list[System]:
         parts = await self._all(info)
         missing = [s for s, part in zip(model.System, parts, strict=True) if part is None]
-        facts = await self._insurance(info)
-        if facts is not None and facts.spells is None:
-            missing.append(SOCIAL_INSURANCE)
+        contributed = await self._contributed(info)
+        missing += [s for s, (_, facts) in contributed.items() if facts.records is None]
         return missing
 
     # ------------------------------------------------------------ loading
@@ -225,18 +198,31 @@ class Worker:
         loader = info.context.loaders.unemployment
         return await _load(loader, self.employer, model.System.UNEMPLOYMENT, self.person.id_number)
 
-    async def _insurance(self, info: Info) -> InsuranceFacts | None:
-        """What the social insurance system says (spells None: it could not be asked);
-        None while it is switched off."""
-        loader = info.context.loaders.insurance
+    async def facts(self, info: Info, system: model.System) -> SystemFacts | None:
+        """What ``system``, which adds to the view, holds of the worker (records None:
+        it could not be asked); None while it is switched off."""
+        loader = info.context.loaders.people.get(system)
         if loader is None:
             return None
-        unit = self.employer.system_id(SOCIAL_INSURANCE)
+        unit = self.employer.system_id(system)
         try:
-            spells = await loader.load(self.person.id_type, self.person.id_number)
+            found = await loader.load(self.person.id_type, self.person.id_number)
         except AdapterError:
-            return InsuranceFacts(None, unit)  # recorded by the loader, reported once
-        return InsuranceFacts(spells, unit)
+            return SystemFacts(None, unit)  # recorded by the loader, reported once
+        return SystemFacts(found, unit)
+
+    async def _contributed(
+        self, info: Info
+    ) -> dict[model.System, tuple[Disagreements, SystemFacts]]:
+        """Each system switched on that adds to the view: how it disagrees with
+        employment, and what it holds."""
+        found: dict[model.System, tuple[Disagreements, SystemFacts]] = {}
+        for system in info.context.loaders.people:
+            section = registry().get(system).worker
+            facts = await self.facts(info, system)
+            if section is not None and facts is not None:
+                found[system] = (section.inconsistencies, facts)
+        return found
 
     async def _all(self, info: Info) -> tuple[Any, Any, Any]:
         """The three systems' records, None for a system that failed."""
@@ -278,6 +264,23 @@ class Worker:
             # not as the employer's NOT_FOUND, which would tell that it exists.
             return None
         return await find_worker(ctx, employer, id_type, number)
+
+
+def _contributions() -> tuple[type[Any], ...]:
+    """The Strawberry types of the fields registered systems add to ``Worker``."""
+    return tuple(spec.worker.graph() for spec in registry() if spec.worker and spec.worker.graph)
+
+
+if TYPE_CHECKING:
+    Worker = _WorkerBase
+else:
+    Worker = strawberry.federation.type(
+        type("Worker", (_WorkerBase, *_contributions()), {}),
+        keys=["idType idNumber"],
+        description="劳动者: a worker of one employer, as the systems know them together "
+        "(and what the registered systems switched on add: social insurance's status and "
+        "spells).",
+    )
 
 
 async def _gather_parts(

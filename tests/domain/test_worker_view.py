@@ -1,5 +1,5 @@
-"""The unified worker view: status and inconsistencies from the three systems, and
-social insurance when it is on."""
+"""The unified worker view: status and inconsistencies from the three systems
+(what a registered system adds: tests/social_insurance/test_worker.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ import datetime as dt
 
 import pytest
 
-from adapters.social_insurance.model import SYSTEM as SOCIAL_INSURANCE
-from adapters.social_insurance.model import Insurance, InsuranceState
 from gateway.domain.model import (
     ContractState,
     ContractTerm,
@@ -29,13 +27,10 @@ from gateway.domain.model import (
 )
 from gateway.domain.worker import (
     Inconsistency,
-    InsuranceFacts,
-    InsuranceStatus,
     WorkerStatus,
     build_view,
     derive_status,
     find_inconsistencies,
-    insurance_status,
 )
 
 D = dt.date
@@ -166,84 +161,3 @@ def test_the_view_says_which_systems_are_missing_and_who_the_person_is() -> None
 def test_no_view_when_no_system_that_answered_knows_the_person() -> None:
     assert build_view([], [], [], reveal=False) is None
     assert build_view(None, [], None) is None
-
-
-# ------------------------------------------------------- social insurance (on)
-
-HERE, ELSEWHERE = "SB37010200000001", "SB37020200000002"
-
-
-def spell(unit: str = HERE, stopped: dt.date | None = None) -> Insurance:
-    state = InsuranceState.STOPPED if stopped else InsuranceState.INSURED
-    return Insurance(unit, "370000000001", D(2021, 3, 1), stopped, state)
-
-
-@pytest.mark.parametrize(
-    ("spells", "unit", "status"),
-    [
-        ([spell()], HERE, InsuranceStatus.INSURED),
-        ([spell(ELSEWHERE)], HERE, InsuranceStatus.INSURED_ELSEWHERE),
-        ([spell(stopped=D(2024, 3, 1))], HERE, InsuranceStatus.STOPPED),
-        ([], HERE, InsuranceStatus.NOT_INSURED),
-        (None, HERE, InsuranceStatus.UNKNOWN),
-        ([spell()], None, InsuranceStatus.INSURED_ELSEWHERE),  # the unit is not registered
-    ],
-)
-def test_insurance_status(
-    spells: list[Insurance] | None, unit: str | None, status: InsuranceStatus
-) -> None:
-    assert insurance_status(InsuranceFacts(spells, unit)) is status
-
-
-@pytest.mark.parametrize(
-    ("employment", "spells", "unit", "found"),
-    [
-        ([EMPLOYED], [spell()], HERE, []),
-        ([EMPLOYED], [], HERE, [Inconsistency.EMPLOYED_WITHOUT_INSURANCE]),
-        ([EMPLOYED], [spell(ELSEWHERE)], HERE, [Inconsistency.EMPLOYED_WITHOUT_INSURANCE]),
-        (
-            [EMPLOYED],
-            [spell(stopped=D(2024, 3, 1))],
-            HERE,
-            [Inconsistency.EMPLOYED_WITHOUT_INSURANCE],
-        ),
-        ([EMPLOYED], [], None, [Inconsistency.EMPLOYED_WITHOUT_INSURANCE]),
-        ([DISMISSED], [spell()], HERE, [Inconsistency.INSURED_WITHOUT_EMPLOYMENT]),
-        ([], [spell()], HERE, [Inconsistency.INSURED_WITHOUT_EMPLOYMENT]),
-        ([DISMISSED], [spell(stopped=D(2024, 3, 1))], HERE, []),
-        ([DISMISSED], [spell(ELSEWHERE)], HERE, []),
-        # Nothing is guessed for a system that did not answer.
-        ([EMPLOYED], None, HERE, []),
-        (None, [spell()], HERE, []),
-    ],
-)
-def test_employment_and_insurance_disagree(
-    employment: list[EmploymentRecord] | None,
-    spells: list[Insurance] | None,
-    unit: str | None,
-    found: list[Inconsistency],
-) -> None:
-    facts = InsuranceFacts(spells, unit)
-    contracts = [IN_FORCE] if employment and employment[0].state is EmploymentState.EMPLOYED else []
-    assert find_inconsistencies(employment, contracts, [], facts) == found
-
-
-def test_off_the_view_has_no_insurance_and_asks_nothing_of_it() -> None:
-    view = build_view([EMPLOYED], [IN_FORCE], [])
-    assert view is not None
-    assert view.insurance is None
-    assert view.inconsistencies == []
-    assert view.complete
-
-
-def test_on_the_view_says_when_insurance_could_not_be_asked() -> None:
-    down = build_view([EMPLOYED], [IN_FORCE], [], insurance=InsuranceFacts(None, HERE))
-    assert down is not None
-    assert down.unavailable == [SOCIAL_INSURANCE]
-    assert not down.complete
-    assert down.status is WorkerStatus.EMPLOYED_WITH_CONTRACT  # the three still tell
-    assert down.inconsistencies == []
-    on = build_view([EMPLOYED], [IN_FORCE], [], insurance=InsuranceFacts([], HERE))
-    assert on is not None
-    assert on.inconsistencies == [Inconsistency.EMPLOYED_WITHOUT_INSURANCE]
-    assert on.complete
