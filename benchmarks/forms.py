@@ -78,9 +78,9 @@ def workbook(rows: int) -> bytes:
         "labour_filing_locality": "370102",
     }
     header = {"unit_name": "济南泉城机械制造有限公司", "credit_code": "91370102MA3C4TLQ2N"}
-    book = openpyxl.load_workbook(io.BytesIO(template(header, social_insurance=False)))
+    book = openpyxl.load_workbook(io.BytesIO(template(header)))
     sheet = book[FORM_SHEET]
-    cols = columns(social_insurance=False)
+    cols = columns()
     for r in range(rows):
         row = {**values, "id_number": _id(r), "mobile": f"139{r:08d}"}
         for i, column in enumerate(cols, start=1):
@@ -108,7 +108,7 @@ def checked(data: bytes) -> list[CellProblem]:
     now = lambda: dt.datetime.now(dt.UTC)  # noqa: E731
     registrar = Registrar(cast(Any, None), GatewayConfig(), clock=now, limits=system_limits())
     file = open_form(data, SETTINGS)
-    read = read_form(file, social_insurance=False)
+    read = read_form(file)
     return check(read, today=dt.date.today(), limits=registrar.check_row_limits)
 
 

@@ -191,6 +191,10 @@ class GatewayConfig:
                 doc = tomllib.load(f)
         gw: dict[str, Any] = dict(doc.get("gateway", {}))
         systems_doc: dict[str, Any] = doc.get("systems", {})
+        moved = sorted(set(gw) & set(_MOVED))
+        if moved:
+            # Ignored, they would leave the rule at its default, silently.
+            raise ValueError("; ".join(f"[gateway] {name} is now {_MOVED[name]}" for name in moved))
 
         def pick(name: str, default: Any, cast: Any = str) -> Any:
             raw = env.get("HRSS_" + name.upper(), gw.get(name, default))
@@ -280,6 +284,13 @@ class GatewayConfig:
         values["forms"] = FormSettings.pick(pick)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+
+#: Settings of the ``[gateway]`` table that became a system's own.
+_MOVED = {
+    "contribution_wage_floor": "wage_floor in [systems.social_insurance]",
+    "contribution_wage_ceiling": "wage_ceiling in [systems.social_insurance]",
+}
 
 
 def _bound(row_field: RowField, settings: object | None) -> RowRule:

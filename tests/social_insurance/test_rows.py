@@ -163,3 +163,16 @@ def test_a_birth_date_comes_before_the_start() -> None:
     assert found(passport_hire(birth_date=row().start_date)) == [
         ("birth_date", "BIRTH_DATE_NOT_BEFORE_START")
     ]
+
+
+def test_the_floor_in_the_gateway_table_is_refused_naming_where_it_went(tmp_path: object) -> None:
+    from pathlib import Path
+
+    assert isinstance(tmp_path, Path)
+    path = tmp_path / "gateway.toml"
+    path.write_text('[gateway]\ncontribution_wage_floor = "4000.00"\n')
+    with pytest.raises(ValueError, match=r"wage_floor in \[systems.social_insurance\]"):
+        GatewayConfig.load(path, environ={})
+    path.write_text('[systems.social_insurance]\nenabled = true\nwage_floor = "4000.00"\n')
+    settings = GatewayConfig.load(path, environ={}).systems
+    assert any(getattr(s, "wage_floor", None) == Decimal("4000.00") for s in settings.values())
