@@ -185,6 +185,11 @@ class RowField:
     check: Callable[[RegistrationRow, Any], Sequence[Problem]]
     kind: str = "text"
     width: int = 12
+    #: The businesses whose rows carry it (empty: any), as the GraphQL inputs of
+    #: one business (``HireInput``) offer it.
+    businesses: frozenset[Business] = frozenset()
+    #: What the GraphQL field says of it.
+    description: str = ""
     #: The form's column header, when it is not the label (capitalised in English).
     header_zh: str | None = None
     header_en: str | None = None

@@ -153,5 +153,20 @@ MONTHLY_WAGE = RowField(
     # The form's column, as the templates already out there head it.
     header_zh="社会保险缴费工资",
     header_en="Monthly contribution wage",
+    businesses=frozenset({Business.HIRE}),
+    description='社会保险月缴费工资 (with a hire), in yuan (e.g. "5200.00"): declared with the '
+    "worker's social insurance addition (增员). Required when the social insurance system is "
+    "on, within the province's floor and ceiling (WAGE_OUT_OF_RANGE); at most two decimals.",
 )
-BIRTH_DATE = RowField("birth_date", BIRTH_ZH, BIRTH_EN, check_birth_date, kind="date")
+BIRTH_DATE = RowField(
+    "birth_date",
+    BIRTH_ZH,
+    BIRTH_EN,
+    check_birth_date,
+    kind="date",
+    businesses=frozenset({Business.HIRE}),
+    description="出生日期 (with a hire): the worker's date of birth, declared with the social "
+    "insurance addition (增员). Needed only when the social insurance system is on and the "
+    "worker's document carries none (a passport, a foreigner's permit, a travel permit); "
+    "with a resident ID or residence permit it may be left out, or must match.",
+)

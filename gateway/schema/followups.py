@@ -11,9 +11,7 @@ nothing stored.
 
 from __future__ import annotations
 
-import datetime as dt
-from decimal import Decimal
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
@@ -25,19 +23,14 @@ from gateway.registrations.ports import AuditAs
 from gateway.schema.context import Info
 from gateway.schema.enums import Education, Gender
 from gateway.schema.registrations import Operation, Registration, visible_registration
+from gateway.schema.rowfields import given as declared_given
+from gateway.schema.rowfields import with_row_fields
 
 RETRY_ACTION = "retry_follow_up"
 CANCEL_ACTION = "cancel_follow_up"
 
 
-@strawberry.input(
-    description="更正: the fields a follow-up alone sends, as the form names them; only those "
-    "given change. The unemployment registration takes the worker's name, gender, "
-    "ethnicity, education, mobile and addresses; the social insurance addition its monthly "
-    "wage and the date of birth; what the completed core sent (the end date and reason) "
-    "and the worker's ID are not corrected here."
-)
-class FollowUpCorrectionsInput:
+class _FollowUpCorrectionsInput:
     name: str | None = strawberry.field(default=strawberry.UNSET, description="姓名.")
     gender: Gender | None = strawberry.field(default=strawberry.UNSET, description="性别.")
     ethnicity: str | None = strawberry.field(
@@ -53,14 +46,6 @@ class FollowUpCorrectionsInput:
     current_address: str | None = strawberry.field(
         default=strawberry.UNSET, description="现居住址."
     )
-    monthly_wage: Decimal | None = strawberry.field(
-        default=strawberry.UNSET,
-        description="社会保险月缴费工资 (the social insurance addition, returned for its wage).",
-    )
-    birth_date: dt.date | None = strawberry.field(
-        default=strawberry.UNSET,
-        description="出生日期 (the social insurance addition, for a document that carries none).",
-    )
 
     def given(self) -> dict[str, Any]:
         """The corrections given, by the row's unified field names."""
@@ -72,10 +57,25 @@ class FollowUpCorrectionsInput:
             "mobile",
             "household_address",
             "current_address",
-            "monthly_wage",
-            "birth_date",
         )
-        return {n: v for n in names if (v := getattr(self, n)) is not strawberry.UNSET}
+        found = {n: v for n in names if (v := getattr(self, n)) is not strawberry.UNSET}
+        return {**found, **declared_given(self)}
+
+
+#: With the fields registered systems add to the row, which their writes may correct.
+if TYPE_CHECKING:
+    FollowUpCorrectionsInput = _FollowUpCorrectionsInput
+else:
+    FollowUpCorrectionsInput = strawberry.input(
+        with_row_fields(_FollowUpCorrectionsInput, unset=True),
+        name="FollowUpCorrectionsInput",
+        description="更正: the fields a follow-up alone sends, as the form names them; only those "
+        "given change. The unemployment registration takes the worker's name, gender, "
+        "ethnicity, education, mobile and addresses; a registered system's follow-up the fields "
+        "its spec says it alone sends (the social insurance addition: the monthly wage and the "
+        "date of birth); what the completed core sent (the end date and reason) and the "
+        "worker's ID are not corrected here.",
+    )
 
 
 @strawberry.type(description="A problem of one corrected field (nothing was stored).")

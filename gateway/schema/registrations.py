@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import datetime as dt
 from collections.abc import AsyncGenerator
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import strawberry
@@ -40,6 +39,7 @@ from gateway.schema.enums import (
     System,
     open_enum,
 )
+from gateway.schema.rowfields import given, with_row_fields
 from gateway.store import InvalidCursor
 
 strawberry.enum(reg.Business, name="RegistrationBusiness", description="业务类别.")
@@ -343,26 +343,23 @@ class ContractInput:
     labour_filing_locality: str = strawberry.field(description="劳动备案属地 (6 digits).")
 
 
-@strawberry.input(description="招用劳动者: one worker hired (employment registration + contract).")
-class HireInput:
+class _HireInput:
     person: PersonInput = strawberry.field(description="The worker.")
     contract: ContractInput = strawberry.field(description="The new contract.")
     employment_person_category: EmploymentPersonCategory = strawberry.field(
         description="就业人员类别."
     )
     employment_locality: str = strawberry.field(description="就业属地 (6 digits).")
-    monthly_wage: Decimal | None = strawberry.field(
-        default=None,
-        description='社会保险月缴费工资, in yuan (e.g. "5200.00"): declared with the worker\'s '
-        "social insurance addition (增员). Required when the social insurance system is on, "
-        "within the province's floor and ceiling (WAGE_OUT_OF_RANGE); at most two decimals.",
-    )
-    birth_date: dt.date | None = strawberry.field(
-        default=None,
-        description="出生日期: the worker's date of birth, declared with the social insurance "
-        "addition (增员). Needed only when the social insurance system is on and the "
-        "worker's document carries none (a passport, a foreigner's permit, a travel permit); "
-        "with a resident ID or residence permit it may be left out, or must match.",
+
+
+#: With the fields registered systems add to a hire's row (``RowField``).
+if TYPE_CHECKING:
+    HireInput = _HireInput
+else:
+    HireInput = strawberry.input(
+        with_row_fields(_HireInput, model.Business.HIRE),
+        name="HireInput",
+        description="招用劳动者: one worker hired (employment registration + contract).",
     )
 
 
@@ -382,8 +379,7 @@ class EndInput:
     )
 
 
-@strawberry.input(description="登记表的一行: all 21 columns of the unified form.")
-class FormRowInput:
+class _FormRowInput:
     business: RowBusiness = strawberry.field(description="1 业务类别.")
     person: PersonInput = strawberry.field(description="2-10 the worker.")
     contract_type: ContractType | None = strawberry.field(default=None, description="11 合同类型.")
@@ -408,17 +404,16 @@ class FormRowInput:
     register_unemployment: bool = strawberry.field(
         default=False, description="失业登记 (with an END row): the worker asks for it."
     )
-    monthly_wage: Decimal | None = strawberry.field(
-        default=None,
-        description="社会保险缴费工资 (with a HIRE row), in yuan: required when the social "
-        "insurance system is on, within the province's floor and ceiling.",
-    )
-    birth_date: dt.date | None = strawberry.field(
-        default=None,
-        description="出生日期: the worker's date of birth, declared with a HIRE row's social "
-        "insurance addition (增员). Needed only when the social insurance system is on and the "
-        "worker's document carries none (a passport, a foreigner's permit, a travel permit); "
-        "with a resident ID or residence permit it may be left out, or must match.",
+
+
+#: With every field registered systems add to the row (``RowField``).
+if TYPE_CHECKING:
+    FormRowInput = _FormRowInput
+else:
+    FormRowInput = strawberry.input(
+        with_row_fields(_FormRowInput),
+        name="FormRowInput",
+        description="登记表的一行: all 21 columns of the unified form.",
     )
 
 
@@ -479,8 +474,7 @@ def hire_row(w: HireInput) -> model.RegistrationRow:
         **_contract(w.contract),
         employment_person_category=w.employment_person_category,
         employment_locality=w.employment_locality,
-        monthly_wage=w.monthly_wage,
-        birth_date=w.birth_date,
+        **given(w, model.Business.HIRE),
     )
 
 
@@ -516,8 +510,7 @@ def form_row(r: FormRowInput) -> model.RegistrationRow:
         employment_locality=r.employment_locality,
         labour_filing_locality=r.labour_filing_locality,
         register_unemployment=r.register_unemployment,
-        monthly_wage=r.monthly_wage,
-        birth_date=r.birth_date,
+        **given(r),
     )
 
 

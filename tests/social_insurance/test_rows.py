@@ -176,3 +176,18 @@ def test_the_floor_in_the_gateway_table_is_refused_naming_where_it_went(tmp_path
     path.write_text('[systems.social_insurance]\nenabled = true\nwage_floor = "4000.00"\n')
     settings = GatewayConfig.load(path, environ={}).systems
     assert any(getattr(s, "wage_floor", None) == Decimal("4000.00") for s in settings.values())
+
+
+def test_the_graphql_rows_carry_the_fields_it_declares_by_the_same_names() -> None:
+    from gateway.schema import build_schema
+
+    sdl = build_schema().as_str()
+
+    def fields(type_name: str) -> str:
+        start = sdl.index(f"input {type_name} ")
+        return sdl[start : sdl.index("\n}", start)]
+
+    for name in ("HireInput", "FormRowInput", "FollowUpCorrectionsInput"):
+        assert "monthlyWage: Decimal" in fields(name)
+        assert "birthDate: Date" in fields(name)
+    assert "monthlyWage" not in fields("EndInput")  # declared for a hire only
