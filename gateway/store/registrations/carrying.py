@@ -25,6 +25,12 @@ from gateway.store.registrations import rows, writes
 _CLAIM_LOCK = 0x6872_7373_636C  # "hrsscl"
 
 
+#: The steps of one registration, as ``finish_step`` reads them (built once:
+#: see ``writes``); on PostgreSQL, locked in id order.
+_STEPS_OF = sa.select(t.steps).where(t.steps.c.registration_id == sa.bindparam("b_registration"))
+_STEPS_OF_LOCKED = _STEPS_OF.order_by(t.steps.c.id).with_for_update()
+
+
 class Carrying(writes.Base):
     """Claiming steps, saving what came of them, and the decisions that follow."""
 
@@ -131,32 +137,21 @@ class Carrying(writes.Base):
         transaction, and the decided writes of the store applied there too, in
         order, up to the first that is not the store's; see
         ``RegistrationStore.finish_step``."""
-        s, r = t.steps, t.registrations
         async with self._db.write() as conn:
             # Every step of the registration, in id order, before the
             # registration: on PostgreSQL, locked in the order every transaction
             # takes them in (the decision may schedule the other steps).
-            pick = sa.select(s).where(s.c.registration_id == step.registration_id)
-            if conn.dialect.name == "postgresql":
-                pick = pick.order_by(s.c.id).with_for_update()
-            found = list((await conn.execute(pick)).all())
+            pick = _STEPS_OF_LOCKED if conn.dialect.name == "postgresql" else _STEPS_OF
+            found = list((await conn.execute(pick, {"b_registration": step.registration_id})).all())
             saved = await conn.execute(
-                sa.update(s)
-                .where(
-                    s.c.id == step.id,
-                    s.c.registration_id == step.registration_id,
-                    s.c.lease_owner == owner,
-                )
-                .values(rows.saved(step, now))
+                writes.SAVE_STEP, writes.save_step_parameters(step, owner, now)
             )
             if saved.rowcount != 1:
                 return None
             bumped = (
                 await conn.execute(
-                    sa.update(r)
-                    .where(r.c.id == step.registration_id)
-                    .values(writes.bumped(now, start=start))
-                    .returning(*r.c)
+                    writes.BUMP_ONE_RETURNING[start],
+                    {"b_registration": step.registration_id, "b_at": now},
                 )
             ).one()
             found.sort(key=lambda row: (row.stage, row.created_at, row.ordinal))

@@ -61,19 +61,89 @@ class Base:
         self.on_change: Callable[[Sequence[str]], None] = lambda ids: None
 
 
+# The statements of a step's every save, built once: a statement built anew is
+# walked again for its cache key each time, which cost more than SQLite took to
+# run it. The values go in as parameters (``b_`` ones are the conditions').
+
+_s, _r = t.steps, t.registrations
+
+#: A step written by the worker holding its lease; what it sets are the
+#: parameters' other keys (``rows.saved``).
+SAVE_STEP = sa.update(_s).where(
+    _s.c.id == sa.bindparam("b_id"),
+    _s.c.registration_id == sa.bindparam("b_registration"),
+    _s.c.lease_owner == sa.bindparam("b_owner"),
+)
+
+
+def save_step_parameters(step: Step, owner: str, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "b_id": step.id,
+        "b_registration": step.registration_id,
+        "b_owner": owner,
+        **rows.saved(step, now),
+    }
+
+
+def _bumped_values(start: bool) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "version": _r.c.version + 1,
+        "updated_at": sa.bindparam("b_at", type_=_r.c.updated_at.type),
+    }
+    if start:
+        values["state"] = _started()
+    return values
+
+
+def _started() -> sa.ColumnElement[Any]:
+    return sa.case(
+        (_r.c.state == RegistrationState.ACCEPTED.value, RegistrationState.IN_PROGRESS.value),
+        else_=_r.c.state,
+    )
+
+
+#: One registration's version grown (``bumped``), by ``start``; and the same
+#: returning the row.
+BUMP_ONE = {
+    start: sa.update(_r)
+    .where(_r.c.id == sa.bindparam("b_registration"))
+    .values(_bumped_values(start))
+    for start in (False, True)
+}
+BUMP_ONE_RETURNING = {start: statement.returning(*_r.c) for start, statement in BUMP_ONE.items()}
+
+
+def _set_state(with_failure: bool) -> sa.Update:
+    values: dict[str, Any] = {
+        "state": sa.bindparam("b_state", type_=_r.c.state.type),
+        "version": _r.c.version + 1,
+        "updated_at": sa.bindparam("b_at", type_=_r.c.updated_at.type),
+    }
+    if with_failure:
+        values["failure"] = sa.bindparam("b_failure", type_=_r.c.failure.type)
+    return (
+        sa.update(_r)
+        .where(
+            _r.c.id == sa.bindparam("b_registration"),
+            _r.c.state.in_(sa.bindparam("b_allowed", expanding=True)),
+        )
+        .values(values)
+    )
+
+
+#: A registration's state set, from one of the states allowed, by whether a
+#: failure is written too.
+_SET_STATE = {with_failure: _set_state(with_failure) for with_failure in (False, True)}
+_KNOWN = sa.select(_r.c.id).where(_r.c.id == sa.bindparam("b_registration"))
+_RELEASE = sa.delete(t.worker_locks).where(
+    t.worker_locks.c.registration_id == sa.bindparam("b_registration")
+)
+
+
 async def save_step(
     conn: AsyncConnection, step: Step, *, owner: str, now: dt.datetime, start: bool
 ) -> bool:
-    s = t.steps
-    result = await conn.execute(
-        sa.update(s)
-        .where(
-            s.c.id == step.id,
-            s.c.registration_id == step.registration_id,
-            s.c.lease_owner == owner,
-        )
-        .values(rows.saved(step, now))
-    )
+    result = await conn.execute(SAVE_STEP, save_step_parameters(step, owner, now))
     if result.rowcount != 1:
         return False
     await bump(conn, [step.registration_id], now, start=start)
@@ -90,26 +160,24 @@ async def update_registration(
     release_worker: bool,
     expect: Collection[RegistrationState] | None,
 ) -> bool:
-    r = t.registrations
-    values: dict[str, Any] = {
-        "state": RegistrationState(state).value,
-        "version": r.c.version + 1,
-        "updated_at": now,
+    parameters: dict[str, Any] = {
+        "b_registration": registration_id,
+        "b_state": RegistrationState(state).value,
+        "b_at": now,
+        "b_allowed": list(
+            LEAVABLE if expect is None else [RegistrationState(e).value for e in expect]
+        ),
     }
     if failure is not None:
-        values["failure"] = rows.dump_error(failure)
-    allowed = LEAVABLE if expect is None else [RegistrationState(e).value for e in expect]
-    result = await conn.execute(
-        sa.update(r).where(r.c.id == registration_id, r.c.state.in_(allowed)).values(values)
-    )
+        parameters["b_failure"] = rows.dump_error(failure)
+    result = await conn.execute(_SET_STATE[failure is not None], parameters)
     if result.rowcount != 1:
-        known = await conn.execute(sa.select(r.c.id).where(r.c.id == registration_id))
+        known = await conn.execute(_KNOWN, {"b_registration": registration_id})
         if known.first() is None:
             raise RegistrationNotFound(registration_id)
         return False
     if release_worker:
-        w = t.worker_locks
-        await conn.execute(sa.delete(w).where(w.c.registration_id == registration_id))
+        await conn.execute(_RELEASE, {"b_registration": registration_id})
     return True
 
 
@@ -181,6 +249,9 @@ async def bump(
         await conn.execute(
             sa.select(r.c.id).where(r.c.id.in_(ids)).order_by(r.c.id).with_for_update()
         )
+    if len(ids) == 1:
+        await conn.execute(BUMP_ONE[start], {"b_registration": ids[0], "b_at": at})
+        return
     await conn.execute(sa.update(r).where(r.c.id.in_(ids)).values(bumped(at, start=start)))
 
 
@@ -190,10 +261,7 @@ def bumped(at: dt.datetime, *, start: bool) -> dict[str, Any]:
     r = t.registrations
     values: dict[str, Any] = {"version": r.c.version + 1, "updated_at": at}
     if start:
-        values["state"] = sa.case(
-            (r.c.state == RegistrationState.ACCEPTED.value, RegistrationState.IN_PROGRESS.value),
-            else_=r.c.state,
-        )
+        values["state"] = _started()
     return values
 
 
