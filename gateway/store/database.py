@@ -160,6 +160,9 @@ class Database:
         self.clock = clock
         # SQLite: one writer at a time in this process (see the module's docstring).
         self._writer = asyncio.Lock() if self.dialect == "sqlite" else None
+        # The same engine and pool, its connections marked for writing when taken
+        # (marked after, each was one more trip through SQLAlchemy's greenlet).
+        self._writes = engine.execution_options(**{_WRITE: True})
 
     def now(self) -> dt.datetime:
         return self.clock()
@@ -179,8 +182,7 @@ class Database:
         async with contextlib.AsyncExitStack() as stack:
             if self._writer is not None:
                 await stack.enter_async_context(self._writer)
-            conn = await stack.enter_async_context(self.engine.connect())
-            await conn.execution_options(**{_WRITE: True})
+            conn = await stack.enter_async_context(self._writes.connect())
             await stack.enter_async_context(conn.begin())
             yield conn
 
