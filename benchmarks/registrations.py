@@ -4,9 +4,13 @@
    SQLite store and on PostgreSQL, each as a share of the ceiling: the same
    hires sent straight through the gateway's adapters (32 calls in flight, no
    store), measured just before and just after, as the machine's load drifts
-   (targets: at least 0.5 on SQLite, 0.7 on PostgreSQL); and the store's work per hire
+   (targets: at least 0.5 on SQLite, 0.7 on PostgreSQL); the store's work per hire
    (transactions and statements, counted by SQLAlchemy event listeners while
-   the worker runs; the benchmark's own polling uses an engine of its own).
+   the worker runs; the benchmark's own polling uses an engine of its own); and
+   this process's CPU time per hire, the ceiling's and the gateway's (``cpu
+   ms/hire``, ceiling/gateway, every thread of the process: the stand-ins run in
+   processes of their own). The machine's load moves the rates a lot and the CPU
+   time little: the CPU per hire says what the gateway itself costs.
 2. One hire, from the mutation to the registration completed, with injected
    latencies, against the same hire's two writes sent straight through the
    adapters (target: at most 1.2 times).
