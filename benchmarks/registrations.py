@@ -4,9 +4,13 @@
    SQLite store and on PostgreSQL, each as a share of the ceiling: the same
    hires sent straight through the gateway's adapters (32 calls in flight, no
    store), measured just before and just after, as the machine's load drifts
-   (targets: at least 0.5 on SQLite, 0.7 on PostgreSQL); and the store's work per hire
+   (targets: at least 0.5 on SQLite, 0.7 on PostgreSQL); the store's work per hire
    (transactions and statements, counted by SQLAlchemy event listeners while
-   the worker runs; the benchmark's own polling uses an engine of its own).
+   the worker runs; the benchmark's own polling uses an engine of its own); and
+   this process's CPU time per hire, the ceiling's and the gateway's (``cpu
+   ms/hire``, ceiling/gateway, every thread of the process: the stand-ins run in
+   processes of their own). The machine's load moves the rates a lot and the CPU
+   time little: the CPU per hire says what the gateway itself costs.
 2. One hire, from the mutation to the registration completed, with injected
    latencies, against the same hire's two writes sent straight through the
    adapters (target: at most 1.2 times).
@@ -178,13 +182,19 @@ async def straight(gw: Gateway, registrations: Sequence[Registration], in_flight
     return time.perf_counter() - began
 
 
-async def ceiling(running: list[RunningStandin], tmp: Path, n: int, year: int) -> float:
+async def ceiling(
+    running: list[RunningStandin], tmp: Path, n: int, year: int
+) -> tuple[float, float]:
+    """Hires per second straight through the adapters, and this process's CPU
+    time per hire (ms) meanwhile."""
     gw = await gateway_for(running, f"sqlite+aiosqlite:///{tmp}/ceiling{year}.db", tmp)
     try:
         registrations = planned(gw, people(n, year), dt.date.today())
         warm = planned(gw, people(1, year - 30), dt.date.today())
         await straight(gw, warm, IN_FLIGHT)  # the WSDL, the connections
-        return n / await straight(gw, registrations, IN_FLIGHT)
+        cpu = time.process_time()
+        seconds = await straight(gw, registrations, IN_FLIGHT)
+        return n / seconds, (time.process_time() - cpu) * 1000 / n
     finally:
         await gw.close()
 
@@ -229,10 +239,13 @@ async def watcher(store_url: str) -> AsyncIterator[Any]:
         await engine.dispose()
 
 
-async def finished(engine: Any, ids: Sequence[str], state: Sequence[str] = FINAL) -> int:
+async def finished(engine: Any, ids: Sequence[str] | None, state: Sequence[str] = FINAL) -> int:
+    """How many of ``ids`` (every registration in the store when None) are in ``state``."""
     r = t.registrations
     async with engine.connect() as conn:
-        query = sa.select(sa.func.count()).where(r.c.id.in_(ids), r.c.state.in_(state))
+        query = sa.select(sa.func.count()).where(r.c.state.in_(state))
+        if ids is not None:
+            query = query.where(r.c.id.in_(ids))
         found: int = (await conn.execute(query)).scalar_one()
     return found
 
@@ -242,6 +255,8 @@ class Rate:
     per_second: float
     work: Work
     n: int
+    #: This process's CPU time (every thread) while the worker ran, per hire, ms.
+    cpu_ms: float
 
 
 async def throughput(
@@ -278,25 +293,30 @@ async def throughput(
             with counted(gw) as work:
                 stop = asyncio.Event()
                 began = time.perf_counter()
+                cpu = time.process_time()
                 tasks = [
                     asyncio.create_task(run_worker(gw, stop=stop, poll_interval=0.05))
                     for _ in range(workers)
                 ]
-                while True:  # polled: the workers report nothing
-                    if await finished(engine, ids) == n:
+                # Polled (the workers report nothing), counting every registration
+                # of the store, which holds only these: one small query, where a
+                # list of every id was a statement of n parameters 50 times a second.
+                while True:
+                    if await finished(engine, None) == n:
                         break
                     await asyncio.sleep(0.02)
                 elapsed = time.perf_counter() - began
+                cpu = time.process_time() - cpu
                 stop.set()
                 await asyncio.gather(*tasks)
-            completed = await finished(engine, ids, [RegistrationState.COMPLETED.value])
+            completed = await finished(engine, None, [RegistrationState.COMPLETED.value])
             if completed != n:
                 raise RuntimeError(f"only {completed} of {n} hires completed")
     finally:
         for s in running:
             s.reset()
         await gw.close()
-    return Rate(n / elapsed, work, n)
+    return Rate(n / elapsed, work, n, cpu * 1000 / n)
 
 
 async def end_to_end(running: list[RunningStandin], tmp: Path, runs: int) -> None:
@@ -424,25 +444,29 @@ async def main() -> None:
         )
         print(
             f"   {'store':12}{'ceiling/s':>10}{'hires/s':>9}{'ratio':>7}{'txns/hire':>11}"
-            f"{'stmts/hire':>12}"
+            f"{'stmts/hire':>12}{'cpu ms/hire':>13}"
         )
         year = 1960
         for name in names:
             # The machine's load drifts within seconds: each round measures the
             # ceiling and the gateway back to back, each first in turn.
             ratios, rates, tops, work = [], [], [], Work()
+            cpus: list[float] = []
+            top_cpus: list[float] = []
             for round_ in range(rounds):
                 async with store_for(name, tmp_path, f"rate{year}") as url:
-                    top = 0.0
+                    top, top_cpu = 0.0, 0.0
                     if round_ % 2 == 0:
-                        top = await ceiling(running, tmp_path, n, year)
+                        top, top_cpu = await ceiling(running, tmp_path, n, year)
                     rate = await throughput(running, url, tmp_path, n, year=year + 1)
                     if round_ % 2 == 1:
-                        top = await ceiling(running, tmp_path, n, year)
+                        top, top_cpu = await ceiling(running, tmp_path, n, year)
                 year += 2
                 ratios.append(rate.per_second / top)
                 rates.append(rate.per_second)
                 tops.append(top)
+                cpus.append(rate.cpu_ms)
+                top_cpus.append(top_cpu)
                 work.transactions += rate.work.transactions
                 work.statements += rate.work.statements
             hires = n * rounds
@@ -450,6 +474,7 @@ async def main() -> None:
                 f"   {name:12}{statistics.median(tops):>10.1f}"
                 f"{statistics.median(rates):>9.1f}{statistics.median(ratios):>7.2f}"
                 f"{work.transactions / hires:>11.1f}{work.statements / hires:>12.1f}"
+                f"{statistics.median(top_cpus):>6.1f}/{statistics.median(cpus):<6.1f}"
             )
         if len(names) == 1:
             print("   PostgreSQL   not reachable")

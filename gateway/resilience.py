@@ -230,25 +230,38 @@ class Resilient(Generic[A]):
 
     def __getattr__(self, name: str) -> Any:
         """The adapter's own methods, each call through the bulkhead and the breaker:
-        a declared read is retried, anything else goes once, as a write."""
+        a declared read is retried, anything else goes once, as a write.
+
+        A wrapper is made once per name and kept: ``isinstance`` against a
+        system's Protocol asks for every method, at every step sent. The method
+        itself is looked up at each call."""
         if name.startswith("_"):
             raise AttributeError(name)
         target = getattr(self._adapter, name)
         if not callable(target):
             return target
+        if name not in self._reads and (
+            name not in self._writes and not inspect.iscoroutinefunction(target)
+        ):
+            return target  # not a call to the system (a helper, a property's method)
+        wrappers = self.__dict__.setdefault("_wrappers", {})
+        wrapper = wrappers.get(name)
+        if wrapper is None:
+            wrapper = wrappers[name] = self._wrap(name, target)
+        return wrapper
+
+    def _wrap(self, name: str, target: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
         if name in self._reads:
 
             @functools.wraps(target)
             async def read(*args: Any, **kwargs: Any) -> Any:
-                return await self._read(name, lambda: target(*args, **kwargs))
+                return await self._read(name, lambda: getattr(self._adapter, name)(*args, **kwargs))
 
             return read
-        if name not in self._writes and not inspect.iscoroutinefunction(target):
-            return target  # not a call to the system (a helper, a property's method)
 
         @functools.wraps(target)
         async def write(*args: Any, **kwargs: Any) -> Any:
-            return await self._write(name, lambda: target(*args, **kwargs))
+            return await self._write(name, lambda: getattr(self._adapter, name)(*args, **kwargs))
 
         return write
 

@@ -34,6 +34,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.util import await_only
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -42,6 +43,10 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 #: Connections one process keeps to PostgreSQL (a worker's steps, requests, sweeps).
 POSTGRES_POOL_SIZE = 20
+
+#: Seconds after which a PostgreSQL connection is replaced when next taken from
+#: the pool, so that none outlives what a firewall or the server lets idle.
+POSTGRES_POOL_RECYCLE_S = 1800
 
 # Any constant: the key of the PostgreSQL advisory lock held while migrating.
 _MIGRATION_LOCK = 0x6872_7373_6777  # "hrssgw"
@@ -68,9 +73,19 @@ def create_engine(url: str) -> AsyncEngine:
     if backend == "postgresql":
         # A fixed pool: beyond it a transaction waits for a connection instead of
         # opening one that is closed again when returned (each opening costs a
-        # server process and blocks the event loop for a while).
+        # server process and blocks the event loop for a while). No ping when a
+        # connection is taken: it was a round trip more for every transaction
+        # (a fifth of a hire's). A connection the server dropped (a restart)
+        # fails the one transaction that finds it, which rolls back; SQLAlchemy
+        # then replaces every connection opened before, so that the next
+        # transactions find new ones. A worker's step saved nothing and is taken
+        # again from the state saved before; a request answers an error once.
         return create_async_engine(
-            parsed, pool_pre_ping=True, pool_size=POSTGRES_POOL_SIZE, max_overflow=0
+            parsed,
+            pool_pre_ping=False,
+            pool_recycle=POSTGRES_POOL_RECYCLE_S,
+            pool_size=POSTGRES_POOL_SIZE,
+            max_overflow=0,
         )
     raise ValueError(
         f"unsupported store backend {backend!r}: use sqlite+aiosqlite or postgresql+asyncpg"
@@ -95,7 +110,12 @@ def _set_up_sqlite(engine: AsyncEngine) -> None:
     @sa.event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
         write = conn.get_execution_options().get(_WRITE, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        # Straight to aiosqlite, whose connection runs it on its thread in one
+        # hand-over; through SQLAlchemy's cursor it took three (open, execute,
+        # close), and every hand-over waits for a thread to be scheduled while
+        # the writers of this process queue behind the transaction.
+        driver = conn.connection.driver_connection
+        await_only(driver.execute("BEGIN IMMEDIATE" if write else "BEGIN"))  # type: ignore[union-attr]
 
 
 class _NotInWal(Exception):
@@ -140,6 +160,9 @@ class Database:
         self.clock = clock
         # SQLite: one writer at a time in this process (see the module's docstring).
         self._writer = asyncio.Lock() if self.dialect == "sqlite" else None
+        # The same engine and pool, its connections marked for writing when taken
+        # (marked after, each was one more trip through SQLAlchemy's greenlet).
+        self._writes = engine.execution_options(**{_WRITE: True})
 
     def now(self) -> dt.datetime:
         return self.clock()
@@ -159,8 +182,7 @@ class Database:
         async with contextlib.AsyncExitStack() as stack:
             if self._writer is not None:
                 await stack.enter_async_context(self._writer)
-            conn = await stack.enter_async_context(self.engine.connect())
-            await conn.execution_options(**{_WRITE: True})
+            conn = await stack.enter_async_context(self._writes.connect())
             await stack.enter_async_context(conn.begin())
             yield conn
 

@@ -1,0 +1,94 @@
+"""Reading registrations: one by id, and pages of them newest first."""
+
+from __future__ import annotations
+
+import builtins
+import datetime as dt
+
+import sqlalchemy as sa
+
+from gateway.registrations.model import Business, Registration, RegistrationState
+from gateway.registrations.ports import RegistrationFilter, RegistrationPage
+from gateway.store import tables as t
+from gateway.store.model import InvalidCursor, division_prefix
+from gateway.store.paging import check_first, decode_cursor, encode_cursor
+from gateway.store.registrations import rows, writes
+
+_CURSOR = "registration"
+
+
+class Reading(writes.Base):
+    """``get`` and ``list``."""
+
+    async def get(self, registration_id: str) -> Registration | None:
+        r = t.registrations
+        async with self._db.read() as conn:
+            found = await rows.load(conn, sa.select(r).where(r.c.id == registration_id))
+        return found[0] if found else None
+
+    async def list(
+        self, filter: RegistrationFilter, *, first: int, after: str | None = None
+    ) -> RegistrationPage:
+        """Newest first (then by id), ``first`` at most 100, after the cursor ``after``."""
+        check_first(first)
+        r = t.registrations
+        query = (
+            sa.select(r)
+            .where(*_conditions(filter))
+            .order_by(r.c.created_at.desc(), r.c.id.desc())
+            .limit(first + 1)
+        )
+        if after is not None:
+            created_at, last_id = _decode(after)
+            query = query.where(
+                sa.or_(
+                    r.c.created_at < created_at,
+                    sa.and_(r.c.created_at == created_at, r.c.id < last_id),
+                )
+            )
+        if first == 0:
+            return RegistrationPage(items=[], end_cursor=None, has_next_page=False)
+        async with self._db.read() as conn:
+            found = await rows.load(conn, query)
+        items = found[:first]
+        return RegistrationPage(
+            items=items,
+            end_cursor=_encode(items[-1]) if items else None,
+            has_next_page=len(found) > first,
+        )
+
+
+def _conditions(f: RegistrationFilter) -> builtins.list[sa.ColumnElement[bool]]:
+    r = t.registrations
+    conditions: list[sa.ColumnElement[bool]] = []
+    if f.credit_codes is not None:
+        conditions.append(r.c.credit_code.in_(list(f.credit_codes)))
+    if f.divisions is not None:
+        # A city covers its districts, a province its cities (``covers_division``).
+        prefixes = sorted({division_prefix(d) for d in f.divisions})
+        conditions.append(
+            sa.or_(*(r.c.division.startswith(p) for p in prefixes)) if prefixes else sa.false()
+        )
+    if f.states is not None:
+        conditions.append(r.c.state.in_([RegistrationState(s).value for s in f.states]))
+    if f.business is not None:
+        conditions.append(r.c.business == Business(f.business).value)
+    if f.person_key is not None:
+        conditions.append(r.c.person_key == f.person_key)
+    return conditions
+
+
+def _encode(registration: Registration) -> str:
+    assert registration.created_at is not None
+    return encode_cursor(_CURSOR, f"{registration.created_at.isoformat()}|{registration.id}")
+
+
+def _decode(cursor: str) -> tuple[dt.datetime, str]:
+    at, sep, registration_id = decode_cursor(_CURSOR, cursor).rpartition("|")
+    try:
+        created_at = dt.datetime.fromisoformat(at)
+    except ValueError:
+        raise InvalidCursor("invalid cursor") from None
+    if not sep or not registration_id or created_at.tzinfo is None:
+        raise InvalidCursor("invalid cursor")
+    return created_at, registration_id

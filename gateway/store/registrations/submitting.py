@@ -1,0 +1,129 @@
+"""Submitting: a submission, its registrations and steps stored at once, and
+their idempotency keys.
+
+Whatever two concurrent callers could both believe they won is decided by the
+database in one statement: the idempotency key by the UNIQUE constraint of
+``submissions``; "one unfinished registration per worker" by the primary key of
+``worker_locks``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import datetime as dt
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+
+from gateway.registrations.model import Registration, Submission
+from gateway.registrations.ports import Created, KeyConflict, Replayed, SubmitOutcome, WorkersBusy
+from gateway.store import tables as t
+from gateway.store.audit import keyed
+from gateway.store.model import Account, StoreError
+from gateway.store.registrations import rows, writes
+
+# A conflict can vanish before it is read (the key expired, the worker's
+# registration finished): then submitting again decides. More than a few such
+# races in a row means something else is wrong.
+_SUBMIT_ATTEMPTS = 3
+
+
+class Submitting(writes.Base):
+    """Storing submissions; who holds a key or a worker."""
+
+    async def submit(
+        self,
+        submission: Submission,
+        registrations: Sequence[Registration],
+        *,
+        audit_as: Account | None = None,
+    ) -> SubmitOutcome:
+        """Store a submission, its registrations and steps, and lock their workers,
+        in one transaction; see ``RegistrationStore.submit``.
+
+        Two registrations of one submission for the same worker are refused as
+        ``WorkersBusy`` too: the second would wait on the first forever.
+        """
+        stored = [rows.stamped(r, submission) for r in registrations]
+        keys = [r.person_key for r in stored if r.person_key is not None]
+        twice = sorted({k for k in keys if keys.count(k) > 1})
+        if twice:
+            return WorkersBusy(twice)
+        for _ in range(_SUBMIT_ATTEMPTS):
+            stage = "submission"
+            try:
+                async with self._db.write() as conn:
+                    await conn.execute(
+                        sa.insert(t.submissions).values(rows.submission_row(submission))
+                    )
+                    stage = "registrations"
+                    await rows.insert_registrations(conn, stored)
+                    stage = "locks"
+                    if keys:
+                        await conn.execute(
+                            sa.insert(t.worker_locks),
+                            [
+                                {"person_key": r.person_key, "registration_id": r.id}
+                                for r in stored
+                                if r.person_key is not None
+                            ],
+                        )
+                    if audit_as is not None:
+                        stage = "audit"
+                        await keyed(self._audit).record_registrations(audit_as, stored, conn)
+                return Created(stored)
+            except sa.exc.IntegrityError:
+                # Which constraint refused is known from where it happened; what
+                # holds it is read afterwards, once the winner has committed.
+                if stage == "submission":
+                    outcome: SubmitOutcome | None = await self._replay(submission)
+                elif stage == "locks":
+                    busy = await self.busy_workers(keys)
+                    outcome = WorkersBusy(busy) if busy else None
+                else:
+                    raise
+                if outcome is not None:
+                    return outcome
+        raise StoreError("the submission kept conflicting with others; try again")
+
+    async def _replay(self, submission: Submission) -> Replayed | KeyConflict | None:
+        s = t.submissions
+        async with self._db.read() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(s.c.id, s.c.request_hash).where(
+                        s.c.actor_scope == rows.actor_scope(submission.actor_id),
+                        s.c.idempotency_key == submission.idempotency_key,
+                    )
+                )
+            ).one_or_none()
+            if row is None:
+                return None
+            if row.request_hash != submission.request_hash:
+                return KeyConflict()
+            r = t.registrations
+            found = await rows.load(
+                conn, sa.select(r).where(r.c.submission_id == row.id).order_by(r.c.ordinal)
+            )
+        return Replayed(found)
+
+    async def busy_workers(self, person_keys: Sequence[str]) -> builtins.list[str]:
+        """Those of ``person_keys`` locked by an unfinished registration, in the order given."""
+        wanted = list(dict.fromkeys(person_keys))
+        if not wanted:
+            return []
+        w = t.worker_locks
+        async with self._db.read() as conn:
+            locked = set(
+                (
+                    await conn.execute(sa.select(w.c.person_key).where(w.c.person_key.in_(wanted)))
+                ).scalars()
+            )
+        return [k for k in wanted if k in locked]
+
+    async def expire_submissions(self, now: dt.datetime) -> int:
+        """Forget idempotency keys whose ``expires_at`` has passed; how many."""
+        s = t.submissions
+        async with self._db.write() as conn:
+            result = await conn.execute(sa.delete(s).where(s.c.expires_at < now))
+        return result.rowcount
