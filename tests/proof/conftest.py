@@ -339,6 +339,26 @@ def deploy(
     return deployment
 
 
+def listening(process: GatewayProcess, carrier: str) -> bool:
+    """Whether ``process`` hears the other processes over ``carrier`` (``redis`` or
+    ``postgresql``), and, for a worker process, whether its worker has started."""
+    log = process.log.read_text(errors="replace")
+    ready = "registration worker" in log if process.command == "worker" else True
+    return ready and f"{carrier} events: listening" in log
+
+
+async def until_listening(
+    processes: Iterable[GatewayProcess], carrier: str, *, within: float = 30
+) -> None:
+    """Wait until every process in ``processes`` is :func:`listening`."""
+    waiting = list(processes)
+
+    async def all_listening() -> bool:
+        return all(listening(p, carrier) for p in waiting)
+
+    await poll(all_listening, within=within, what=f"{carrier} events listening in every process")
+
+
 def urls_of(standins: dict[System, RunningStandin]) -> dict[System, str]:
     return {system: standin.url for system, standin in standins.items()}
 
