@@ -15,18 +15,18 @@ One batch of 36 hires, in twelve submissions spread over the three gateways, whi
 employment and labour systems take 1.5 s to answer so that writes are in flight:
 
 1. a **worker** process is killed while it holds steps it is sending, once every write
-   recorded so far has reached its system, and is not started again: its steps stay
-   leased to it until the lease runs out (``engine_for``: 4 x the slowest timeout, 12 s
-   here), then the other workers take them, ask the system what it holds and send only
-   what it lacks (the labour stand-in kept the dead worker's filings; the employment
-   stand-in dropped its registrations, whose sender was gone). The subscriber on A
-   follows the registrations it held: seen under way (they cannot move before the lease
-   ends), then to their end, carried out by another worker process;
+   recorded so far has reached its system (frozen to look, then killed), and is not
+   started again: its steps stay leased to it until the lease runs out (``engine_for``:
+   4 x the slowest timeout, 12 s here), then the other workers take them, ask the system
+   what it holds and send only what it lacks (the labour stand-in kept the dead worker's
+   filings; the employment stand-in dropped its registrations, whose sender was gone).
+   The subscriber on A follows the registrations it held: seen under way (they cannot
+   move before the lease ends), then to their end, carried out by another worker process;
 2. while the others wait for that lease, a **gateway** process (C, never A) is killed
-   once more of the batch is accepted and being carried out; the client sends the rest,
-   C's share included, to the gateways left, each submission under its own idempotency
-   key (a submission C had accepted, sent again to A, is replayed, not stored twice),
-   and C is started again.
+   once more of the batch is accepted and being carried out, a submission on its way to
+   it; the client sends that one and the rest, C's share included, to the gateways left,
+   each submission under its own idempotency key (a submission C had accepted, sent
+   again to A, is replayed, not stored twice), and C is started again.
 
 Subscriptions re-read only every 60 s when nothing wakes them (``HRSS_SUBSCRIPTION_POLL_S``),
 and each is bounded far below that: what reaches the subscriber on A within the bound
@@ -46,7 +46,9 @@ end compensated.
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
+import signal
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -150,13 +152,15 @@ def _cluster_env(redis: RedisNamespace) -> dict[str, str]:
 
 @pytest.fixture
 def cluster(
-    postgres_database: str,
+    migrated_postgres_database: str,
     redis_namespace: RedisNamespace,
     standins: dict[System, RunningStandin],
     tmp_path: Path,
 ) -> Iterator[Cluster]:
     """3 ``serve`` processes (no worker in them) and 3 ``worker`` processes over a
-    PostgreSQL database of the test's own, started side by side."""
+    PostgreSQL database of the test's own (a copy of the session's migrated template,
+    dropped after), started side by side."""
+    postgres_database = migrated_postgres_database
     run_isolated(_prepare(postgres_database))
     env = deployment_env(
         postgres_database,
@@ -304,10 +308,11 @@ async def test_a_worker_and_a_gateway_killed_mid_batch_lose_nothing_and_double_n
     taken_by: list[int] = []
     sent = 0
 
-    async def send_next() -> None:
+    async def send_next(first: int | None = None) -> None:
         nonlocal sent
         i = sent
-        taker, result = await client.submit(target[i], [hire_input(p) for p in people[i]], keys[i])
+        rows = [hire_input(p) for p in people[i]]
+        taker, result = await client.submit(target[i] if first is None else first, rows, keys[i])
         ids[i] = [r["id"] for r in result["registrations"]]
         taken_by.append(taker)
         sent += 1
@@ -316,20 +321,31 @@ async def test_a_worker_and_a_gateway_killed_mid_batch_lose_nothing_and_double_n
         return sum(standins[s].stats().get(WRITE[s], 0) for s in ANSWER_MS)
 
     # 1. A worker process is killed while it waits for answers: submissions go on until
-    # it holds steps, and every write recorded so far has reached its system.
+    # it holds a filing, and every write recorded so far has reached its system. It is
+    # frozen (SIGSTOP) to look, so that what it holds cannot change before the SIGKILL.
     worker = cluster.workers[0]
 
-    async def in_flight() -> bool:
-        # A filing among what it holds: the labour system keeps it though its sender died.
-        if not any(s == System.LABOUR for _, s in await _held_by(cluster.store_url, worker.pid)):
+    async def holds_a_filing() -> bool:
+        # The labour system keeps a filing though its sender died: the takers must find it.
+        held = await _held_by(cluster.store_url, worker.pid)
+        return System.LABOUR in {s for _, s in held}
+
+    async def frozen_in_flight() -> bool:
+        if not await holds_a_filing():
             return False
+        os.kill(worker.pid, signal.SIGSTOP)
         recorded = await _attempts(cluster.store_url)
-        return all(standins[s].stats().get(WRITE[s], 0) >= recorded.get(s, 0) for s in ANSWER_MS)
+        if await holds_a_filing() and all(
+            standins[s].stats().get(WRITE[s], 0) >= recorded.get(s, 0) for s in ANSWER_MS
+        ):
+            return True
+        os.kill(worker.pid, signal.SIGCONT)  # not yet: it goes on
+        return False
 
     await send_next()
-    while not await _poll_briefly(in_flight):
+    while not await _poll_briefly(frozen_in_flight):
         # Half the batch at most: the other half is for the gateway's kill.
-        assert sent < SUBMISSIONS // 2, "the worker to kill never held a step"
+        assert sent < SUBMISSIONS // 2, "the worker to kill never held a filing in flight"
         await send_next()
     worker.kill()
     # What it was sending stays leased to it until the lease runs out.
@@ -343,16 +359,21 @@ async def test_a_worker_and_a_gateway_killed_mid_batch_lose_nothing_and_double_n
     subscribers = {t: asyncio.create_task(_follow(on_a, t, rid)) for t, rid in followed.items()}
     restart: asyncio.Task[Any] | None = None
     try:
-        # 2. Gateway C is killed once more of the batch is accepted and reaching the systems.
+        # 2. Gateway C is killed once more of the batch is accepted and reaching the
+        # systems, with a submission sent to it: answered before, or failed over to A
+        # (replayed there if C had stored it, else stored there), never stored twice.
         before = writes()
-        for _ in range(3):
+        for _ in range(2):
             await send_next()
 
         async def more_writes() -> bool:
             return writes() > before
 
         await poll(more_writes, within=20, what="writes of the batch's second part")
+        in_flight_to_c = asyncio.create_task(send_next(first=2))
+        await asyncio.sleep(0.02)  # the request on its way: C dies before or after storing it
         c.kill()
+        await in_flight_to_c
         sent_at_kill = sent
         while sent < SUBMISSIONS:  # C's share fails over to the next gateway
             await send_next()
@@ -368,7 +389,10 @@ async def test_a_worker_and_a_gateway_killed_mid_batch_lose_nothing_and_double_n
 
         all_ids = [rid for chunk in ids for rid in chunk]
         assert len(set(all_ids)) == ROWS * SUBMISSIONS
-        updates = {t: await task for t, task in subscribers.items()}
+        outcomes = await asyncio.gather(*subscribers.values(), return_exceptions=True)
+        failed = [str(o) for o in outcomes if isinstance(o, BaseException)]
+        assert not failed, failed
+        updates = {t: o for t, o in zip(subscribers, outcomes, strict=True) if isinstance(o, list)}
         done = await settle(on_a, all_ids, within=SETTLE_S)
         await restart
     finally:
