@@ -147,7 +147,12 @@ class GatewayProcess:
         assert self.proc is not None
         return self.proc.pid
 
-    def start(self, timeout: float = 30.0) -> GatewayProcess:
+    #: How long a ``serve`` process may take to answer: a bound, not a timing. A start
+    #: costs about 3 s of CPU; on two shared cores, beside a proof that starts six
+    #: processes at once, starts of over 30 s were seen.
+    STARTUP_S = 120.0
+
+    def start(self, timeout: float = STARTUP_S) -> GatewayProcess:
         cmd = [sys.executable, "-m", "gateway.cli", self.command]
         if self.command == "serve":
             cmd += ["--host", "127.0.0.1", "--port", str(self.port)]

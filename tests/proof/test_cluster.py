@@ -109,7 +109,7 @@ SUBSCRIBER_BOUND_S = LEASE_S + 20
 SETTLE_S = LEASE_S + 40
 #: Within this six processes that start at once answer (each imports and starts the
 #: gateway: about 3 s of CPU, on a machine that may be running much else).
-STARTUP_S = 120
+STARTUP_S = GatewayProcess.STARTUP_S
 
 SUBSCRIBE = "subscription($id: ID!) { registrationUpdates(id: $id) { id state version } }"
 
@@ -190,7 +190,7 @@ def cluster(
 
 
 async def _start_all(gateways: list[GatewayProcess]) -> None:
-    await asyncio.gather(*(asyncio.to_thread(g.start, STARTUP_S) for g in gateways))
+    await asyncio.gather(*(asyncio.to_thread(g.start) for g in gateways))
 
 
 async def _query(store_url: str, sql: str, *args: Any) -> list[Any]:
@@ -385,7 +385,7 @@ async def test_a_worker_and_a_gateway_killed_mid_batch_lose_nothing_and_double_n
         assert taker == 0
         assert again["replayed"] is True, again
         assert [r["id"] for r in again["registrations"]] == ids[on_c]
-        restart = asyncio.create_task(asyncio.to_thread(c.start, STARTUP_S))
+        restart = asyncio.create_task(asyncio.to_thread(c.start))
 
         all_ids = [rid for chunk in ids for rid in chunk]
         assert len(set(all_ids)) == ROWS * SUBMISSIONS
