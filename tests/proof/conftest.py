@@ -147,7 +147,12 @@ class GatewayProcess:
         assert self.proc is not None
         return self.proc.pid
 
-    def start(self, timeout: float = 30.0) -> GatewayProcess:
+    #: How long a ``serve`` process may take to answer: a bound, not a timing. A start
+    #: costs about 3 s of CPU; on two shared cores, beside a proof that starts six
+    #: processes at once, starts of over 30 s were seen.
+    STARTUP_S = 120.0
+
+    def start(self, timeout: float = STARTUP_S) -> GatewayProcess:
         cmd = [sys.executable, "-m", "gateway.cli", self.command]
         if self.command == "serve":
             cmd += ["--host", "127.0.0.1", "--port", str(self.port)]
@@ -337,6 +342,26 @@ def deploy(
         deployment.stop()
         raise
     return deployment
+
+
+def listening(process: GatewayProcess, carrier: str) -> bool:
+    """Whether ``process`` hears the other processes over ``carrier`` (``redis`` or
+    ``postgresql``), and, for a worker process, whether its worker has started."""
+    log = process.log.read_text(errors="replace")
+    ready = "registration worker" in log if process.command == "worker" else True
+    return ready and f"{carrier} events: listening" in log
+
+
+async def until_listening(
+    processes: Iterable[GatewayProcess], carrier: str, *, within: float = 30
+) -> None:
+    """Wait until every process in ``processes`` is :func:`listening`."""
+    waiting = list(processes)
+
+    async def all_listening() -> bool:
+        return all(listening(p, carrier) for p in waiting)
+
+    await poll(all_listening, within=within, what=f"{carrier} events listening in every process")
 
 
 def urls_of(standins: dict[System, RunningStandin]) -> dict[System, str]:

@@ -38,6 +38,7 @@ from tests.proof.conftest import (
     poll,
     settle,
     submit,
+    until_listening,
     urls_of,
 )
 from tests.services import RedisNamespace, run_isolated, services
@@ -67,19 +68,6 @@ def _env(carrier: str, request: pytest.FixtureRequest) -> dict[str, str]:
     return env
 
 
-def _listening(process: GatewayProcess, carrier: str) -> bool:
-    log = process.log.read_text(errors="replace")
-    ready = "registration worker" in log if process.command == "worker" else True
-    return ready and f"{carrier} events: listening" in log
-
-
-async def _until_listening(processes: list[GatewayProcess], carrier: str) -> None:
-    async def all_listening() -> bool:
-        return all(_listening(p, carrier) for p in processes)
-
-    await poll(all_listening, within=30, what=f"{carrier} events listening in every process")
-
-
 @pytest.fixture(params=["postgresql", "redis"])
 def carrier(request: pytest.FixtureRequest) -> str:
     return str(request.param)
@@ -102,7 +90,7 @@ async def test_a_submission_on_one_gateway_wakes_a_worker_process_at_once(
         workers=1,  # gateway A carries nothing out; the worker process B does
         env=_env(carrier, request),
     )
-    await _until_listening(running.processes(), carrier)
+    await until_listening(running.processes(), carrier)
     graph = await employer(http, running)
     for _ in range(2):  # the worker is woken each time, not only once
         started = time.monotonic()
@@ -143,7 +131,7 @@ async def test_a_subscriber_on_one_gateway_sees_what_a_worker_under_another_does
     )
     running.workers.append(gateway_b)
     gateway_b.start()
-    await _until_listening(running.processes(), carrier)
+    await until_listening(running.processes(), carrier)
     graph = await employer(http, running)
     for transport in TRANSPORTS:
         [registration_id] = await submit(graph, HIRE, [hire_input(new_person())])
