@@ -60,8 +60,8 @@ from gateway.domain.model import (
     System,
 )
 from gateway.registrations.model import Channel, Registration, RegistrationState
+from gateway.registrations.operations import write
 from gateway.registrations.plan import new_id, plan_row
-from gateway.registrations.step import write
 from gateway.registrations.wiring import run_worker
 from gateway.services import Gateway
 from gateway.store import tables as t

@@ -63,11 +63,12 @@ from gateway.registrations.decisions import (
     Write,
 )
 from gateway.registrations.model import Operation, Registration, RegistrationState, Step
+from gateway.registrations.operations import UNDOABLE
 from gateway.registrations.plan import from_payload, step_request
 from gateway.registrations.ports import AuditAs, Decided, RegistrationStore
 from gateway.registrations.recovery import Recovery
 from gateway.registrations.runner import Runner
-from gateway.registrations.step import UNDOABLE, StepWorker
+from gateway.registrations.step import StepWorker
 from gateway.store.model import BindingConflict, EmployerNotFound, EmployerRecord
 from gateway.systems import SystemAdapter
 

@@ -22,7 +22,7 @@ is decided (``decide``, a pure function) in the transaction that saves it, and
 the writes the store cannot make there (caches, bindings) are left to
 ``settle`` (``saving.py``). What each system is asked to write and to undo, and
 which of its answers mean "already undone", its package declares
-(``gateway.registry``); the end of this module looks them up ("per system").
+(``gateway.registry``); ``operations.py`` looks them up.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TypeVar
 
 from gateway.domain.model import System
@@ -39,7 +39,6 @@ from gateway.registrations.awaiting import AwaitingDeclarations
 from gateway.registrations.backoff import Backoff
 from gateway.registrations.decisions import Write, at_rest, compensating
 from gateway.registrations.model import (
-    Operation,
     Registration,
     RegistrationState,
     Step,
@@ -47,7 +46,7 @@ from gateway.registrations.model import (
     StepKind,
     StepState,
 )
-from gateway.registrations.plan import step_request
+from gateway.registrations.operations import UNDOABLE, revoke, write
 from gateway.registrations.ports import Decided, RegistrationStore
 from gateway.registrations.reconcile import Found, find_write
 from gateway.registry import registry
@@ -391,49 +390,3 @@ def _refused_before(step: Step) -> bool:
     """Its last attempt was refused (then retried by a person): nothing of ours
     was written by it."""
     return step.last_error is not None and step.last_error.code in _REFUSALS
-
-
-# ================================================================ per system
-# What each system writes and how it is undone is its package's to say
-# (``SystemSpec.operations``, ``gateway.registry``): nothing here names a system.
-
-
-class _Undoable(Collection[Operation]):
-    """The operations whose write their system can undo, as registered now
-    (OPEN_EMPLOYER: an opened unit stays)."""
-
-    def __contains__(self, operation: object) -> bool:
-        try:
-            return registry().undoable(Operation(str(operation)))
-        except (KeyError, ValueError):
-            return False
-
-    def __iter__(self) -> Iterator[Operation]:
-        return (op for op in registry().operations() if registry().undoable(op))
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
-
-
-#: Operations whose write a system can undo.
-UNDOABLE: Collection[Operation] = _Undoable()
-
-
-async def write(adapter: SystemAdapter, step: Step) -> str:
-    """Send the step's write; the system's reference of what it holds."""
-    try:
-        operation = registry().operation(step.operation)
-    except KeyError:
-        raise ValueError(f"unknown operation {step.operation}") from None
-    return await operation.write(adapter, step_request(step))
-
-
-async def revoke(adapter: SystemAdapter, step: Step, reference: str) -> None:
-    """Undo the step's write, known in its system as ``reference``.
-
-    An operation that cannot be undone never gets here (``UNDOABLE``); one whose
-    system declares no undo is refused rather than sent to another system's."""
-    undo = registry().operation(step.operation).undo
-    if undo is None:
-        raise ValueError(f"{step.operation} cannot be undone")
-    await undo(adapter, reference)

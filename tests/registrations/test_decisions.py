@@ -36,8 +36,8 @@ from gateway.registrations.model import (
 )
 from gateway.registrations.model import RegistrationState as R
 from gateway.registrations.model import StepState as S
+from gateway.registrations.operations import UNDOABLE
 from gateway.registrations.plan import new_id, plan_account
-from gateway.registrations.step import UNDOABLE
 from gateway.registrations.writes import AmendStep
 from tests.registrations.support import end_row, hire_row, plan
 
