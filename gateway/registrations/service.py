@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.config import GatewayConfig
@@ -30,6 +29,14 @@ from gateway.registrations.model import (
     request_hash,
 )
 from gateway.registrations.opening import settle_profile
+from gateway.registrations.outcomes import (
+    Outcome,
+    Refused,
+    RowProblem,
+    busy_row,
+    key_conflict,
+    not_open,
+)
 from gateway.registrations.plan import (
     PROFILE_FIELDS,
     NotBound,
@@ -42,7 +49,6 @@ from gateway.registrations.plan import (
 )
 from gateway.registrations.policy import SeparateHandling, local_date
 from gateway.registrations.ports import Created, KeyConflict, Replayed, WorkersBusy
-from gateway.registry import registry
 from gateway.store import (
     Account,
     DuplicateUsername,
@@ -55,67 +61,7 @@ from gateway.store import (
 from gateway.store.accounts import check_new_account, employer_username
 from gateway.store.limits import LIMITS as STORE_LIMITS
 
-
-@dataclass(frozen=True, slots=True)
-class RowProblem:
-    """A problem (or a warning) of one row (``row`` None: the form's header)."""
-
-    row: int | None
-    field: str
-    code: str
-    message_zh: str
-    message_en: str
-
-    @classmethod
-    def of(cls, row: int | None, p: Problem) -> RowProblem:
-        return cls(row, p.field, p.code, p.message_zh, p.message_en)
-
-
-@dataclass(slots=True)
-class Outcome:
-    """What became of a submission. ``registrations`` is empty when it was refused."""
-
-    registrations: list[Registration] = field(default_factory=list)
-    problems: list[RowProblem] = field(default_factory=list)
-    warnings: list[RowProblem] = field(default_factory=list)
-    replayed: bool = False
-
-
-class Refused(Exception):
-    """The whole submission is refused (no row is at fault): a stable code, two messages."""
-
-    def __init__(self, code: str, en: str, zh: str) -> None:
-        super().__init__(en)
-        self.code, self.en, self.zh = code, en, zh
-
-
-def key_conflict() -> Refused:
-    return Refused(
-        "IDEMPOTENCY_KEY_REUSED",
-        "This idempotency key was used for a different request.",
-        "该幂等键已用于另一项不同的申请。",
-    )
-
-
-def _busy(row: int) -> RowProblem:
-    return RowProblem(
-        row,
-        "id_number",
-        "REGISTRATION_IN_PROGRESS",
-        "该劳动者已有一项登记正在办理，请待其办结后再提交。",
-        "A registration of this worker is still under way; submit again once it has finished.",
-    )
-
-
-def _not_open(row: int | None, system: System) -> RowProblem:
-    return RowProblem(
-        row,
-        "credit_code",
-        "EMPLOYER_NOT_OPEN",
-        f"用人单位尚未在{registry().get(system).name_zh}开户，请先开通或合并网上账号。",
-        f"The employer is not open in the {registry().get(system).name_en}; open or merge its "
-        "account first.",
-    )
+__all__ = ["Outcome", "Refused", "Registrar", "RowProblem", "key_conflict", "normalized"]
 
 
 def normalized(row: RegistrationRow) -> RegistrationRow:
@@ -277,7 +223,7 @@ class Registrar:
                     **common,
                 )
             except NotBound as exc:
-                outcome.problems.append(_not_open(i, exc.system))
+                outcome.problems.append(not_open(i, exc.system))
         for _ in range(len(rows) + 1):
             if outcome.problems and not valid_only:
                 return outcome
@@ -314,7 +260,7 @@ class Registrar:
             busy = set(result.person_keys)
             for i, registration in list(planned.items()):
                 if registration.person_key in busy:
-                    outcome.problems.append(_busy(i))
+                    outcome.problems.append(busy_row(i))
                     del planned[i]
         raise AssertionError("unreachable: each round drops at least one busy row")
 
