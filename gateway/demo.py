@@ -75,7 +75,7 @@ query MyWorkers {
   employer {
     name
     creditCode
-    systemIds { employment labour unemployment }
+    systemIds { employment labour unemployment socialInsurance }
     workers(first: 10) {
       totalCount
       edges {

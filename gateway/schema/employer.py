@@ -11,6 +11,7 @@ import strawberry
 
 from gateway.domain import codes
 from gateway.errors import bad_input, from_adapter
+from gateway.registry import registry
 from gateway.schema.context import Info
 from gateway.schema.enums import EmploymentState, IdType
 from gateway.schema.worker import Worker, find_worker
@@ -21,11 +22,34 @@ MAX_PAGE = 100
 _SYSTEM_PAGE = 100  # the employment system's largest page
 
 
-@strawberry.type(description="The employer's own id in each system (各系统单位编号).")
-class SystemIds:
-    employment: str | None = strawberry.field(description="就业系统单位编号 (aab001).")
-    labour: str | None = strawberry.field(description="劳动关系系统单位编号.")
-    unemployment: str | None = strawberry.field(description="失业系统单位编号.")
+#: The core systems' fields keep the names of the id each system gives a unit.
+_ID_NAMES = {
+    "employment": "就业系统单位编号 (aab001).",
+    "labour": "劳动关系系统单位编号.",
+    "unemployment": "失业系统单位编号.",
+}
+
+
+def _system_ids() -> type:
+    """One field per registered system, by its configuration key (``social_insurance``
+    is ``socialInsurance``): a system that joins shows its unit's id here with no
+    change to this module."""
+    annotations: dict[str, Any] = {}
+    namespace: dict[str, Any] = {"__annotations__": annotations, "__module__": __name__}
+    for spec in registry():
+        annotations[spec.key] = str | None
+        namespace[spec.key] = strawberry.field(
+            default=None,
+            description=_ID_NAMES.get(spec.key, f"{spec.name_zh}单位编号 ({spec.name_en})."),
+        )
+    return strawberry.type(
+        type("SystemIds", (), namespace),
+        description="The employer's own id in each system (各系统单位编号): null where it is "
+        "not open or that system is not switched on.",
+    )
+
+
+SystemIds = _system_ids()
 
 
 @strawberry.input(description="Which workers to list.")
@@ -93,11 +117,8 @@ class Employer:
         return codes.division_name(self.record.division)
 
     @strawberry.field(description="The employer's own id in each system.")
-    def system_ids(self) -> SystemIds:
-        r = self.record
-        return SystemIds(
-            employment=r.employment_id, labour=r.labour_id, unemployment=r.unemployment_id
-        )
+    def system_ids(self) -> SystemIds:  # type: ignore[valid-type]
+        return SystemIds(**{str(system): i for system, i in self.record.ids.items()})
 
     @strawberry.field(
         description="劳动者名单: the workers registered with this employer in the employment "

@@ -102,3 +102,20 @@ async def test_when_insurance_is_down_the_view_says_so_and_the_rest_stands(
     [error] = full["errors"]
     assert error["path"][-1] == "insuranceSpells"
     assert error["extensions"]["system"] == INSURANCE.value
+
+
+async def test_the_employer_shows_its_unit_insurance_number_beside_the_other_ids(
+    client: GraphQLClient,
+) -> None:
+    """``systemIds`` has a field for every registered system, social insurance's
+    included, without that system being named by the schema's code."""
+    employer = await client.login("demo-employer")
+    body = await employer.post(
+        "{ employer { systemIds { employment labour unemployment socialInsurance } } }"
+    )
+    assert "errors" not in body, body
+    ids = body["data"]["employer"]["systemIds"]
+    assert all(ids[k] for k in ("employment", "labour", "unemployment")), ids
+    spells = (await employer.post(QUERY, of(EMPLOYED)))["data"]["employer"]["worker"]
+    (spell,) = spells["insuranceSpells"]
+    assert ids["socialInsurance"] == spell["unitInsuranceNumber"]
