@@ -14,7 +14,8 @@ while the others sit idle (docs/testing.md).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -76,44 +77,94 @@ def _standins(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Ru
         s.stop()
 
 
+def start_missing(names: Iterable[str], pool: dict[str, RunningStandin], tmp: Path) -> None:
+    """Start those of the stand-ins ``names`` not yet in ``pool``, side by side: each
+    start mostly waits (its process importing, then answering its first request), so
+    that a test needing four waits for one start, not four in a row. A start that
+    fails raises once the others are in the pool, which stops them with the session."""
+    missing = [name for name in dict.fromkeys(names) if name not in pool]
+    if len(missing) <= 1:
+        for name in missing:
+            pool[name] = start_standin(name, tmp, seed=True)
+        return
+    with ThreadPoolExecutor(len(missing)) as threads:
+        starts = {name: threads.submit(start_standin, name, tmp, seed=True) for name in missing}
+    failures = []
+    for name, start in starts.items():
+        try:
+            pool[name] = start.result()
+        except Exception as e:  # the others' processes still go into the pool
+            failures.append(e)
+    if failures:
+        raise failures[0]
+
+
 def shared_standin(name: str, pool: dict[str, RunningStandin], tmp: Path) -> RunningStandin:
     """The worker's stand-in ``name`` (started the first time), its faults cleared."""
-    if name not in pool:
-        pool[name] = start_standin(name, tmp, seed=True)
+    start_missing([name], pool, tmp)
     standin = pool[name]
     standin.reset()
     return standin
 
 
+#: The fixtures of the worker's shared stand-ins, and the stand-in each gives.
+STANDIN_FIXTURES = {
+    "employment_standin": "employment",
+    "labor_standin": "labor",
+    "unemployment_standin": "unemployment",
+    "social_insurance_standin": "social-insurance",
+}
+
+
+def _standin_for(
+    request: pytest.FixtureRequest, name: str, pool: dict[str, RunningStandin], tmp: Path
+) -> RunningStandin:
+    """``shared_standin``, having first started side by side every shared stand-in the
+    test asks for (its fixtures, those of its fixtures included): lazily still, only
+    those it needs, but at once."""
+    wanted = [n for fixture, n in STANDIN_FIXTURES.items() if fixture in request.fixturenames]
+    start_missing([name, *wanted], pool, tmp)
+    return shared_standin(name, pool, tmp)
+
+
 @pytest.fixture
 def employment_standin(
-    _standins: dict[str, RunningStandin], tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    _standins: dict[str, RunningStandin],
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> RunningStandin:
-    return shared_standin("employment", _standins, tmp_path_factory.getbasetemp())
+    return _standin_for(request, "employment", _standins, tmp_path_factory.getbasetemp())
 
 
 @pytest.fixture
 def labor_standin(
-    _standins: dict[str, RunningStandin], tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    _standins: dict[str, RunningStandin],
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> RunningStandin:
-    return shared_standin("labor", _standins, tmp_path_factory.getbasetemp())
+    return _standin_for(request, "labor", _standins, tmp_path_factory.getbasetemp())
 
 
 @pytest.fixture
 def unemployment_standin(
-    _standins: dict[str, RunningStandin], tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    _standins: dict[str, RunningStandin],
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> RunningStandin:
-    return shared_standin("unemployment", _standins, tmp_path_factory.getbasetemp())
+    return _standin_for(request, "unemployment", _standins, tmp_path_factory.getbasetemp())
 
 
 @pytest.fixture
 def social_insurance_standin(
-    _standins: dict[str, RunningStandin], tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    _standins: dict[str, RunningStandin],
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> RunningStandin:
     """The social insurance stand-in, its faults cleared and its quota off: a quick run
     of tests easily makes more than 20 requests a second (the tests of the quota turn
     it back on)."""
-    standin = shared_standin("social-insurance", _standins, tmp_path_factory.getbasetemp())
+    tmp = tmp_path_factory.getbasetemp()
+    standin = _standin_for(request, "social-insurance", _standins, tmp)
     standin.faults(quota_per_s=0)
     return standin
 

@@ -54,6 +54,7 @@ from gateway.systems import (
     Unavailable,
     UnemploymentSystem,
 )
+from tests.conftest import STANDIN_FIXTURES, start_missing
 from tests.factories import credit_code
 from tests.fakes import FakeEmployment, FakeLabour, FakeSocialInsurance, FakeUnemployment
 from tests.registrations.support import END_OF_TERM, START, hire_row
@@ -98,6 +99,9 @@ async def systems(request: pytest.FixtureRequest) -> AsyncIterator[Systems]:
         }  # fmt: skip
         yield Systems(e, la, u, si, switches)
         return
+    # The four started side by side, not one by one as the fixtures below are asked for.
+    tmp = request.getfixturevalue("tmp_path_factory").getbasetemp()
+    start_missing(STANDIN_FIXTURES.values(), request.getfixturevalue("_standins"), tmp)
     running: dict[System, RunningStandin] = {
         System.EMPLOYMENT: request.getfixturevalue("employment_standin"),
         System.LABOUR: request.getfixturevalue("labor_standin"),

@@ -10,7 +10,7 @@ from typing import Any
 import openpyxl
 
 from gateway.forms.layout import FIRST_DATA_ROW, FORM_SHEET, columns
-from gateway.forms.writing import template
+from gateway.forms.writing import workbook_bytes, write_form
 from tests.factories import mobile, resident_id
 
 
@@ -47,14 +47,26 @@ def on(social_insurance: bool) -> tuple[str, ...]:
     return ("social_insurance",) if social_insurance else ()
 
 
+# The rows a filled form of the tests has prepared (their formats and drop-down lists):
+# the template's TEMPLATE_ROWS (1,000) cost every test that fills, uploads or reads
+# one about 1.5 s of CPU (openpyxl loading, saving and reading 22,000 formatted empty
+# cells), more than all else those tests do. The rows a test fills are prepared as in
+# the real template; the tests that show the real template filled and read pass
+# ``template_rows=TEMPLATE_ROWS``.
+SHORT_TEMPLATE_ROWS = 10
+
+
 def filled(
     rows: list[dict[str, Any]],
     header: dict[str, str | None] | None = None,
     *,
     social_insurance: bool = False,
+    template_rows: int = SHORT_TEMPLATE_ROWS,
 ) -> bytes:
-    """The template with ``rows`` typed in from its first data row."""
-    data = _template(tuple((header or {}).items()), social_insurance)
+    """The template with ``rows`` typed in from its first data row; it has
+    ``template_rows`` prepared rows, or as many as ``rows`` if more."""
+    prepared = max(template_rows, len(rows))
+    data = _template(tuple((header or {}).items()), social_insurance, prepared)
     book = openpyxl.load_workbook(io.BytesIO(data))
     type_in(book, rows, social_insurance=social_insurance)
     out = io.BytesIO()
@@ -63,11 +75,15 @@ def filled(
 
 
 @functools.cache
-def _template(header: tuple[tuple[str, str | None], ...], social_insurance: bool) -> bytes:
+def _template(
+    header: tuple[tuple[str, str | None], ...], social_insurance: bool, template_rows: int
+) -> bytes:
     """The template for a header, made once per process: writing one (its drop-down
     lists on every row) costs more than all else a reading test does, and the tests
-    that prove the template itself call ``template`` directly."""
-    return template(dict(header), systems=on(social_insurance))
+    that prove the template itself call ``template`` directly. With TEMPLATE_ROWS it
+    is what ``gateway.forms.writing.template`` makes."""
+    book = write_form(dict(header), systems=on(social_insurance), template_rows=template_rows)
+    return workbook_bytes(book)
 
 
 def type_in(

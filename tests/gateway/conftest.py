@@ -26,7 +26,7 @@ from gateway.demo import DEMO_PASSWORD, prepare_store
 from gateway.domain.model import System
 from gateway.registrations.wiring import run_worker
 from gateway.services import Gateway
-from tests.conftest import shared_standin
+from tests.conftest import shared_standin, start_missing
 from tests.services import SQL_BACKENDS, sqlite_store
 from tests.services import postgres_database as postgres_database
 
@@ -164,6 +164,7 @@ def worker_standins(
     for a fixture of a wider scope than the tests' ``*_standin`` fixtures."""
     logs = tmp_path_factory.getbasetemp()
     names = ("employment", "labor", "unemployment")
+    start_missing(names, pool, logs)
     return {name: shared_standin(name, pool, logs) for name in names}
 
 
