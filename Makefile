@@ -1,4 +1,4 @@
-# The two commands: `make demo` runs the gateway with the three stand-ins,
+# The two commands: `make demo` runs the gateway with a seeded stand-in per system,
 # `make test` runs lint, types and the test suite. Each builds .venv first
 # when it is missing or older than pyproject.toml. `make test-fast` runs the
 # tests but the proofs over real gateway processes (docs/testing.md).
