@@ -57,18 +57,24 @@ async def published(
     progress = Progress()
     key, ttl = _key(principal, idempotency_key), gateway.config.forms.marked_ttl_s
 
-    async def flush() -> None:
-        while True:
-            await gateway.cache.set(key, asdict(progress), ttl=ttl)
-            await asyncio.sleep(FLUSH_S)
+    ended = asyncio.Event()
 
+    async def flush() -> None:
+        while not ended.is_set():
+            await gateway.cache.set(key, asdict(progress), ttl=ttl)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ended.wait(), FLUSH_S)
+
+    # Told to stop, not cancelled: aiocache bounds each call with asyncio.wait_for,
+    # which on Python 3.11 drops a cancellation that comes in the turn of the event
+    # loop in which the call finished; a cancelled copier then went on copying for
+    # ever and the import, waiting for it, never answered.
     task = asyncio.create_task(flush())
     try:
         yield progress
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        ended.set()
+        await task
         progress.phase = Phase.DONE
         await gateway.cache.set(key, asdict(progress), ttl=ttl)
 

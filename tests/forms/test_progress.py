@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from types import SimpleNamespace
+from typing import Any
 
+from aiocache.plugins import BasePlugin
+
+from gateway.access import Principal
+from gateway.auth import Role
+from gateway.cache import GatewayCache
+from gateway.forms.progress import Phase, progress_of, published
+from gateway.forms.settings import FormSettings
 from gateway.services import Gateway
 from tests.forms.support import filled, hire_row
-from tests.forms.test_import_api import upload
+from tests.forms.test_import_api import JINAN, upload
 from tests.gateway.conftest import GraphQLClient
 
 PROGRESS = """query($k: String!) { formImportProgress(idempotencyKey: $k) { phase done total } }"""
@@ -39,3 +48,36 @@ async def test_progress_is_seen_while_the_import_runs_and_by_its_uploader_only(
     assert seen[-1] == {"phase": "DONE", "done": rows, "total": rows}
     clerk = await client.login("demo-clerk")
     assert (await clerk.post(PROGRESS, {"k": key}))["data"]["formImportProgress"] is None
+
+
+async def test_the_copying_stops_when_the_import_ends_just_as_a_copy_is_stored() -> None:
+    """The import ended in the same turn of the event loop as the copier's write to
+    the cache finished. aiocache bounds each call with ``asyncio.wait_for``, which on
+    Python 3.11 answers the finished write and drops a cancellation that comes then:
+    a copier stopped by cancelling went on copying, and the import waited for it
+    for ever (seen under load: a form import that never answered)."""
+    cache = GatewayCache("memory://", key_secret=b"k", worker_ttl_s=60, employer_ttl_s=60)
+    stored = asyncio.Event()
+
+    class Stored(BasePlugin):
+        async def post_set(self, *args: Any, **kwargs: Any) -> None:
+            stored.set()
+
+    # Called inside aiocache's wait_for, as the write finishes.
+    cache._cache.plugins = [Stored()]
+    gateway: Any = SimpleNamespace(cache=cache, config=SimpleNamespace(forms=FormSettings()))
+    uploader = Principal(Role.EMPLOYER, JINAN)
+
+    async def importing() -> None:
+        async with published(gateway, uploader, "key"):
+            await stored.wait()  # woken in the turn in which the copier's write finished
+
+    running = asyncio.create_task(importing())
+    # Waited for without cancelling it: a hang fails here rather than at the suite's
+    # timeout (no speed is asserted: it ends within milliseconds).
+    done, _ = await asyncio.wait({running}, timeout=30)
+    running.cancel()
+    assert running in done, "the import waited for ever for the progress copier"
+    found = await progress_of(gateway, uploader, "key")
+    assert found is not None
+    assert found.phase is Phase.DONE
