@@ -25,7 +25,6 @@ erring) makes it a system to probe again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 from collections.abc import Callable, Mapping
@@ -69,6 +68,7 @@ class Recovery:
         self._watching: dict[System, asyncio.Task[None]] = {}
         #: Systems whose last answer said when to come back (``Retry-After``).
         self._told: set[System] = set()
+        self._closed = False
 
     def watching(self) -> frozenset[System]:
         """The systems being probed now."""
@@ -84,7 +84,8 @@ class Recovery:
             else:
                 self._told.discard(system)
         if (
-            system in self._watching
+            self._closed
+            or system in self._watching
             or system in self._told
             or _breaker(self.adapters.get(system)) == "closed"
         ):
@@ -98,10 +99,12 @@ class Recovery:
         log.info("the %s system is down: asking it every %.1f s", system.value, self.interval)
         while True:
             await asyncio.sleep(self.interval)
-            if system in self._told:
-                return  # it said when to come back: its steps wait that long
+            if self._closed or system in self._told:
+                return  # closing; or it said when to come back: its steps wait that long
             if await _answers(adapter):
                 break
+        if self._closed:
+            return
         try:
             woken = await self.store.wake(system, now=self.clock())
         except Exception as exc:
@@ -113,12 +116,16 @@ class Recovery:
             self.on_back(system, woken)
 
     async def aclose(self) -> None:
+        """Stop probing. Each probe is cancelled and also told to stop: on Python 3.11
+        a cancellation that comes in the turn of the event loop in which an
+        ``asyncio.wait_for`` inside a probe finished is dropped (the task would go
+        on probing, and this would wait for ever); told, it ends at its next turn."""
+        self._closed = True
         tasks = list(self._watching.values())
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if tasks:
+            await asyncio.wait(tasks)
 
 
 def _breaker(adapter: SystemAdapter | None) -> str:

@@ -11,6 +11,7 @@ taken them before then. Each write still reaches its system once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 from collections.abc import Callable
 
@@ -128,3 +129,40 @@ async def test_a_system_that_said_when_to_come_back_is_not_probed(
     recovery.failed(System.LABOUR, Unavailable(System.LABOUR, "connection refused"))
     assert recovery.watching() == {System.LABOUR}
     await recovery.aclose()
+
+
+async def test_closing_ends_a_probe_whose_cancellation_was_lost() -> None:
+    """On Python 3.11 a cancellation that arrives in the turn in which an
+    ``asyncio.wait_for`` inside a call has just finished is dropped (the call's
+    answer is returned instead). A probe that loses its cancellation so must
+    still end when the recovery closes, rather than keep the worker's shutdown
+    waiting for ever."""
+    probed = asyncio.Event()
+
+    class Down:
+        breaker_state = "open"
+
+        async def probe(self) -> bool:
+            probed.set()
+            # Dropped, as wait_for drops it when the call finished meanwhile.
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.sleep(0.01)
+            return False
+
+    class NoSteps:
+        async def wake(self, system: System, *, now: dt.datetime) -> int:
+            return 0
+
+    recovery = Recovery(
+        NoSteps(),
+        {System.LABOUR: Down()},  # type: ignore[dict-item]
+        clock=lambda: dt.datetime.now(dt.UTC),
+        interval=0.001,
+    )
+    recovery.failed(System.LABOUR)
+    await asyncio.wait_for(probed.wait(), 30)
+    closing = asyncio.create_task(recovery.aclose())
+    done, _ = await asyncio.wait({closing}, timeout=30)  # not cancelled: a hang fails here
+    closing.cancel()
+    assert closing in done, "closing waited for ever for a probe that lost its cancellation"
+    assert recovery.watching() == frozenset()
