@@ -22,14 +22,6 @@ MAX_PAGE = 100
 _SYSTEM_PAGE = 100  # the employment system's largest page
 
 
-#: The core systems' fields keep the names of the id each system gives a unit.
-_ID_NAMES = {
-    "employment": "就业系统单位编号 (aab001).",
-    "labour": "劳动关系系统单位编号.",
-    "unemployment": "失业系统单位编号.",
-}
-
-
 def _system_ids() -> type:
     """One field per registered system, by its configuration key (``social_insurance``
     is ``socialInsurance``): a system that joins shows its unit's id here with no
@@ -40,7 +32,7 @@ def _system_ids() -> type:
         annotations[spec.key] = str | None
         namespace[spec.key] = strawberry.field(
             default=None,
-            description=_ID_NAMES.get(spec.key, f"{spec.name_zh}单位编号 ({spec.name_en})."),
+            description=f"{spec.name_zh}单位编号: the unit's id in the {spec.name_en}.",
         )
     return strawberry.type(
         type("SystemIds", (), namespace),
