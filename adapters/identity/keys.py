@@ -66,6 +66,8 @@ class Records:
             time_cost=cost.time_cost, memory_cost=cost.memory_cost, parallelism=cost.parallelism
         )
         self._dummy = self._hasher.hash(secrets.token_urlsafe(16))
+        #: Parsed signing keys by kid (a kid's key never changes).
+        self._keys: dict[str, rsa.RSAPrivateKey] = {}
 
     # ---------------------------------------------------------------- keys
 
@@ -98,9 +100,17 @@ class Records:
             "SELECT kid, pem FROM signing_key WHERE retire_at IS NULL ORDER BY created_at DESC"
         )
         assert row is not None, "ensure_key() makes one at start"
-        key = serialization.load_pem_private_key(row["pem"], password=None)
-        assert isinstance(key, rsa.RSAPrivateKey)
-        return row["kid"], key
+        return row["kid"], self._parsed(row["kid"], row["pem"])
+
+    def _parsed(self, kid: str, pem: bytes) -> rsa.RSAPrivateKey:
+        """The key of ``kid``, parsed once: loading a PEM checks the RSA key, some
+        milliseconds of CPU, and every token signed and every key set served needs it."""
+        key = self._keys.get(kid)
+        if key is None:
+            loaded = serialization.load_pem_private_key(pem, password=None)
+            assert isinstance(loaded, rsa.RSAPrivateKey)
+            key = self._keys[kid] = loaded
+        return key
 
     def published(self) -> list[dict[str, Any]]:
         """The public keys a relying party may meet: the signing one and those kept."""
@@ -111,8 +121,7 @@ class Records:
         )
         keys = []
         for row in rows:
-            private = serialization.load_pem_private_key(row["pem"], password=None)
-            assert isinstance(private, rsa.RSAPrivateKey)
+            private = self._parsed(row["kid"], row["pem"])
             jwk: dict[str, Any] = RSAAlgorithm.to_jwk(private.public_key(), as_dict=True)
             keys.append({**jwk, "kid": row["kid"], "use": "sig", "alg": ALGORITHM})
         return keys

@@ -7,6 +7,7 @@ change one claim and see that alone refused.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import secrets
 import socket
@@ -110,6 +111,15 @@ def redirect_query(response: httpx.Response, redirect_uri: str) -> dict[str, str
     return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
 
 
+@functools.cache
+def _private_key(pem: bytes) -> rsa.RSAPrivateKey:
+    """A PEM parsed once per process: loading one checks the RSA key (milliseconds of
+    CPU), and the tests sign hundreds of tokens with a few keys."""
+    key = serialization.load_pem_private_key(pem, password=None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    return key
+
+
 class StandinSigner:
     """Signs with the stand-in's current key, read from its data file."""
 
@@ -123,9 +133,7 @@ class StandinSigner:
                 "SELECT kid, pem FROM signing_key WHERE retire_at IS NULL "
                 "ORDER BY created_at DESC LIMIT 1"
             ).fetchone()
-        key = serialization.load_pem_private_key(pem, password=None)
-        assert isinstance(key, rsa.RSAPrivateKey)
-        return kid, key
+        return kid, _private_key(pem)
 
     def sign(self, claims: dict[str, Any], **headers: Any) -> str:
         kid, key = self.key()
