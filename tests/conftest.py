@@ -70,6 +70,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="session")
+def identity(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStandin]:
+    """The worker's identity platform stand-in, with its seed accounts, checking
+    passwords at Argon2's cheapest (``CHEAP_HASHES``): one per worker rather than
+    one per test module, each start hashing the seed accounts' passwords. Tests
+    take it through ``identity.reset()`` (``tests/identity/conftest.py::standin``)."""
+    from tests.gateway.conftest import CHEAP_HASHES
+
+    tmp = tmp_path_factory.mktemp("identity")
+    standin = start_standin(
+        "identity", tmp, seed=True, data=str(tmp / "identity.db"), env=CHEAP_HASHES
+    )
+    yield standin
+    standin.stop()
+
+
+@pytest.fixture(scope="session")
 def _standins(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, RunningStandin]]:
     started: dict[str, RunningStandin] = {}
     yield started

@@ -28,7 +28,6 @@ from gateway.signin import sign_in
 from tests.factories import credit_code
 from tests.gateway.conftest import GraphQLClient, error_codes, writes
 from tests.gateway.test_open_account import OPEN, opening
-from tests.identity.conftest import identity as identity
 from tests.identity.support import StandinSigner, demo_token
 
 JINAN = EMPLOYERS[0].profile  # has the demo account `demo-employer`

@@ -1,7 +1,7 @@
 """The identity stand-in as a real process, and a second, independent provider.
 
-``identity`` is one seeded stand-in per test module (Argon2 at its cheapest, as
-for the gateways the tests start), with a data file so that
+``identity`` (``tests/conftest.py``) is one seeded stand-in per worker (Argon2 at
+its cheapest, as for the gateways the tests start), with a data file so that
 tests can sign tokens with its own current key (the only way to make a token
 that is signed right but claims something wrong). ``tiny`` is a provider
 built here from PyJWT and ``cryptography`` keys alone, shaped like another
@@ -16,19 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.standin.process import RunningStandin, start_standin
-from tests.gateway.conftest import CHEAP_HASHES
+from adapters.standin.process import RunningStandin
 from tests.identity.support import StandinSigner, TinyProvider
-
-
-@pytest.fixture(scope="module")
-def identity(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStandin]:
-    tmp = tmp_path_factory.mktemp("identity")
-    standin = start_standin(
-        "identity", tmp, seed=True, data=str(tmp / "identity.db"), env=CHEAP_HASHES
-    )
-    yield standin
-    standin.stop()
 
 
 @pytest.fixture
