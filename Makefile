@@ -52,7 +52,11 @@ types: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest -q -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
-test: lint types pytest
+# mypy (about 10 s of CPU on a fresh clone, no cache) runs beside the tests rather
+# than before them: the tests leave the cores idle while they wait. Lines of output
+# are kept whole; the target fails if either does.
+test: lint
+	$(MAKE) --no-print-directory -j2 --output-sync=line types pytest
 
 test-fast: $(STAMP)
 	$(BIN)/pytest -q -n $(PYTEST_WORKERS) -m "not proof" $(PYTEST_ARGS)
