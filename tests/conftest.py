@@ -25,6 +25,7 @@ from hypothesis import settings
 
 from adapters.http import tls_context
 from adapters.standin.process import RunningStandin, start_standin
+from tests.scheduling import ProofsSpread, proof_rank
 
 # tests.services: the PostgreSQL, Redis and template-store fixtures, for every
 # conftest and test module without importing them one by one.
@@ -65,8 +66,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.path.is_relative_to(PROOFS):
             item.add_marker(pytest.mark.proof)
-    # Stable: the proofs first, everything else in its usual order.
-    items.sort(key=lambda item: item.get_closest_marker("proof") is None)
+    # Stable: the proofs first, the longest files first, everything else in its
+    # usual order.
+    items.sort(
+        key=lambda item: (
+            (0, proof_rank(item.nodeid)) if item.get_closest_marker("proof") else (1, 0)
+        )
+    )
+
+
+@pytest.hookimpl(optionalhook=True)  # xdist's hook: absent with -p no:xdist
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist load`` (xdist's default) with the proofs dealt out one by one to
+    every worker (``tests/scheduling.py``); any other mode as xdist has it."""
+    if config.getoption("dist") != "load":
+        return None
+    return ProofsSpread(config, log)
 
 
 @pytest.fixture(scope="session")
