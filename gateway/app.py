@@ -237,7 +237,7 @@ def create_app(
         )
 
     graphql = _GraphQL(
-        build_schema(limits, disclosure, extensions=[metrics.graphql_extension()]),
+        build_schema(limits, disclosure),
         graphiql=config.graphiql,
         context_getter=context_getter,
         limits=limits,

@@ -5,7 +5,9 @@ Everything hangs off one ``GatewayMetrics`` object, whose registry is its own
 in the tests, do not collide:
 
 - ``GraphQLMetrics``, a Strawberry extension: operations by name, type and
-  outcome, and their latency;
+  outcome, and their latency, counted in the metrics of the gateway serving the
+  operation (its context's ``gateway.metrics``), so that one schema serves any
+  app, or in the ``GatewayMetrics`` it is given (``graphql_extension()``);
 - ``HttpMetricsMiddleware``, ASGI: HTTP requests by method, route and status,
   and their latency;
 - ``on_call(system, operation, outcome, seconds)``: called by the resilience
@@ -229,14 +231,25 @@ class GatewayMetrics:
 
 class GraphQLMetrics(SchemaExtension):
     """Counts and times each operation. Put it last in the schema's extensions: it
-    then sees the errors before ``MaskErrors`` replaces them."""
+    then sees the errors before ``MaskErrors`` replaces them.
+
+    Without ``metrics``, those of the gateway the operation's context belongs to
+    (``context.gateway.metrics``; none for an operation run without a gateway):
+    the schema then holds nothing of one app's, and apps built alike share it."""
 
     def __init__(
-        self, metrics: GatewayMetrics, *, execution_context: ExecutionContext | None = None
+        self,
+        metrics: GatewayMetrics | None = None,
+        *,
+        execution_context: ExecutionContext | None = None,
     ) -> None:
         self._metrics = metrics
 
     def on_operation(self) -> Iterator[None]:
+        metrics = self._metrics or _gateway_metrics(self.execution_context)
+        if metrics is None:
+            yield
+            return
         start = time.perf_counter()
         failure: BaseException | None = None
         try:
@@ -245,9 +258,12 @@ class GraphQLMetrics(SchemaExtension):
             failure = exc
             raise
         finally:
-            self._metrics.observe_operation(
-                self.execution_context, failure, time.perf_counter() - start
-            )
+            metrics.observe_operation(self.execution_context, failure, time.perf_counter() - start)
+
+
+def _gateway_metrics(context: ExecutionContext) -> GatewayMetrics | None:
+    found = getattr(getattr(context.context, "gateway", None), "metrics", None)
+    return found if isinstance(found, GatewayMetrics) else None
 
 
 def _operation_name(context: ExecutionContext) -> str | None:

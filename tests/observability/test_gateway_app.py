@@ -95,3 +95,39 @@ async def test_an_operation_named_after_an_id_number_never_reaches_metrics(
     text = (await http.get("/metrics")).text
     assert "110101199003077777" not in text
     assert value(text, "hrss_graphql_requests_total", operation="other", type="query", outcome="ok")
+
+
+def _schema_of(app: Any) -> Any:
+    return next(r.endpoint.schema for r in app.routes if getattr(r, "path", "") == "/graphql")
+
+
+async def test_apps_built_alike_share_one_schema_and_count_their_own_operations(
+    gateway: Gateway,
+) -> None:
+    """The schema is built once for apps with the same limits; each operation is
+    still counted in the metrics of the gateway that served it."""
+    other = await Gateway.start(gateway.config)
+    try:
+        first = create_app(gateway.config, gateway=gateway)
+        second = create_app(other.config, gateway=other)
+        assert _schema_of(first) is _schema_of(second)
+        assert other.metrics is not gateway.metrics
+        for app, times in ((first, 2), (second, 1)):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://gw") as http:
+                for _ in range(times):
+                    await GraphQLClient(http).post("query Who { me { username } }")
+        for app, times in ((first, 2), (second, 1)):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://gw") as http:
+                text = (await http.get("/metrics")).text
+            counted = value(
+                text,
+                "hrss_graphql_requests_total",
+                operation="Who",
+                type="query",
+                outcome="UNAUTHENTICATED",
+            )
+            assert counted == times
+    finally:
+        await other.close()
