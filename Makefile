@@ -14,6 +14,14 @@ STAMP  := $(VENV)/.installed
 # machine 3 workers ran the whole suite fastest (measured in docs/testing.md).
 PYTEST_WORKERS ?= 3
 
+# The tests write thousands of small files (SQLite stores, stand-ins' data files,
+# logs) under pytest's temporary directory, and the processes they start under
+# theirs: on a machine with /dev/shm (memory) rather than a disk shared with the
+# databases, the SQLite tests of a sample took 15 to 40 % less time. pytest keeps
+# the last three runs' directories there; TEST_TMPDIR= keeps the system's default.
+TEST_TMPDIR ?= $(if $(wildcard /dev/shm/.),/dev/shm)
+TEST_ENV := $(if $(TEST_TMPDIR),TMPDIR=$(TEST_TMPDIR))
+
 # Python may be told not to write compiled modules (PYTHONDONTWRITEBYTECODE): the
 # tests start many Python processes (xdist workers, stand-ins, gateways, commands)
 # that would each compile the project again, and pytest's rewritten test modules
@@ -50,7 +58,7 @@ types: $(STAMP)
 	$(BIN)/mypy
 
 pytest: $(STAMP)
-	$(BIN)/pytest -q -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	$(TEST_ENV) $(BIN)/pytest -q -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # mypy (about 10 s of CPU on a fresh clone, no cache) runs beside the tests rather
 # than before them: the tests leave the cores idle while they wait. Lines of output
@@ -59,7 +67,7 @@ test: lint
 	$(MAKE) --no-print-directory -j2 --output-sync=line types pytest
 
 test-fast: $(STAMP)
-	$(BIN)/pytest -q -n $(PYTEST_WORKERS) -m "not proof" $(PYTEST_ARGS)
+	$(TEST_ENV) $(BIN)/pytest -q -n $(PYTEST_WORKERS) -m "not proof" $(PYTEST_ARGS)
 
 # Benchmarks: ratios measured side by side in one run (results in docs/benchmarks.md).
 bench: $(STAMP)
