@@ -127,10 +127,10 @@ async def test_a_system_down_nulls_only_its_own_fields(
 
 
 async def test_a_slow_system_costs_its_fields_their_deadline_only(
-    client: GraphQLClient, unemployment_standin: RunningStandin
+    short_deadline_client: GraphQLClient, unemployment_standin: RunningStandin
 ) -> None:
-    employer = await client.login("demo-employer")
-    unemployment_standin.faults(latency_ms=10_000)  # the gateway's timeout is 3 s here
+    employer = await short_deadline_client.login("demo-employer")
+    unemployment_standin.faults(latency_ms=10_000)  # the gateway's deadline is 1 s here
     body = await employer.post(
         """query($n: String!) { employer { worker(idType: RESIDENT_ID, idNumber: $n) {
         labourContracts { state } unemploymentRegistrations { state } } } }""",
