@@ -60,8 +60,8 @@ class RunningStandin:
         with httpx.Client(timeout=1.0) as probe:
             while time.monotonic() < deadline:
                 if self.proc.poll() is not None:
-                    log = self.log.read_text()[-3000:]
-                    raise RuntimeError(f"{self.name} stand-in exited:\n{log}")
+                    tail = self.log.read_text()[-3000:]
+                    raise RuntimeError(f"{self.name} stand-in exited:\n{tail}")
                 try:
                     probe.get(self.url + "/__sim/faults").raise_for_status()
                     return self
