@@ -26,6 +26,8 @@ IMPORT = """mutation($f: Upload!, $k: String!, $d: Boolean!, $v: Boolean!) {
 PAGE = """query($a: String) { registrations(first: 100, after: $a) {
   nodes { id state } endCursor hasNextPage } }"""
 FINAL = {"COMPLETED", "COMPENSATED", "CANCELLED", "NEEDS_ATTENTION"}
+#: How often ``submit`` asks again for the states of the registrations it follows.
+FOLLOW_POLL_S = 0.5
 
 
 def add_form_parser(commands: Any) -> None:
@@ -132,7 +134,7 @@ def _follow(http: Any, ids: set[str]) -> None:
                     break
                 after = found["endCursor"]
             if len(done) < len(ids):
-                time.sleep(0.5)
+                time.sleep(FOLLOW_POLL_S)
     states: dict[str, int] = {}
     for state in done.values():
         states[state] = states.get(state, 0) + 1

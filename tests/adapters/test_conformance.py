@@ -28,8 +28,13 @@ from gateway.systems import AdapterError, Duplicate, NotFound, Rejected, Unavail
 from tests.adapters.drivers import DRIVERS, Adapter, Driver, read
 
 #: The deadline of the adapters the slow cases build: long enough for a busy machine
-#: to answer the calls made before the fault, short beside the fault's delay.
-SLOW_TIMEOUT = 1.0
+#: to answer the calls made before the fault (a ping takes some 10 ms, the labour
+#: client's WSDL some 30 ms), short beside the fault's delay. Each slow case waits
+#: it out once or twice, so it is kept no longer than that.
+SLOW_TIMEOUT = 0.5
+#: How long the stand-in holds a slow or dropped answer: far beyond the deadline,
+#: and never waited for (the client hangs up at its deadline).
+FAULT_DELAY = 6 * SLOW_TIMEOUT
 
 every_system = pytest.mark.parametrize("driver", DRIVERS, ids=[d.name for d in DRIVERS])
 
@@ -146,11 +151,11 @@ async def test_slow_answers_time_out_as_unavailable(
     # comes before the latency.
     adapter = make(timeout=SLOW_TIMEOUT)
     await adapter.ping()
-    standin.faults(latency_ms=int(3000 * SLOW_TIMEOUT))
+    standin.faults(latency_ms=int(1000 * FAULT_DELAY))
     started = time.monotonic()
     with pytest.raises(Unavailable) as slow_read:
         await read(adapter)
-    assert time.monotonic() - started < 2 * SLOW_TIMEOUT  # the deadline, not the latency
+    assert time.monotonic() - started < FAULT_DELAY  # the deadline, not the latency
     assert slow_read.value.outcome_unknown is False
     with pytest.raises(Unavailable) as slow_write:
         await write.send(adapter)
@@ -276,7 +281,7 @@ async def test_an_answer_lost_after_the_commit_times_out_with_the_write_done(
     write = await driver.new_write(fast)
     adapter = make(timeout=SLOW_TIMEOUT)
     await adapter.ping()
-    standin.faults(commit_then_drop=1.0, stall_s=3 * SLOW_TIMEOUT)
+    standin.faults(commit_then_drop=1.0, stall_s=FAULT_DELAY)
     with pytest.raises(Unavailable) as lost:
         await write.send(adapter)
     assert lost.value.outcome_unknown is True

@@ -13,6 +13,7 @@ import uvicorn
 from adapters.standin.process import free_port
 from gateway.app import create_app
 from gateway.cli import main
+from gateway.forms import cli as forms_cli
 from gateway.registrations.wiring import run_worker
 from gateway.services import Gateway
 from tests.forms.support import hire_row, type_in
@@ -58,6 +59,8 @@ async def test_template_check_and_submit_with_a_token_from_the_environment(
     book.save(tmp_path / "good.xlsx")
     stop = asyncio.Event()
     worker = asyncio.create_task(run_worker(gateway, stop=stop))
+    # Followed to their end: asked for often, since what is shown is the answer.
+    monkeypatch.setattr(forms_cli, "FOLLOW_POLL_S", 0.05)
     try:
         args = ["form", "submit", str(tmp_path / "good.xlsx"), "--url", url]
         assert await asyncio.to_thread(main, args) == 0

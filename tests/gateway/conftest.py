@@ -243,5 +243,41 @@ async def client(gateway: Gateway) -> AsyncIterator[GraphQLClient]:
         yield GraphQLClient(http)
 
 
+#: The systems' deadline of ``short_deadline_client``'s gateway, in seconds.
+SHORT_DEADLINE_S = 1
+
+
+@pytest.fixture
+async def short_deadline_client(
+    tmp_path: Path,
+    employment_standin: RunningStandin,
+    labor_standin: RunningStandin,
+    unemployment_standin: RunningStandin,
+    gateway_settings: dict[str, Any],
+) -> AsyncIterator[GraphQLClient]:
+    """``client``, over a gateway whose systems' deadline is 1 s instead of 3 s, for the
+    tests that wait a slow system's deadline out: that wait is the test's length. 1 s
+    is still long beside what the systems that are not slowed take to answer (some
+    10 ms; the labour client's first call reads its WSDL, some 30 ms)."""
+    deadlines = {
+        f"HRSS_{s}_TIMEOUT": str(SHORT_DEADLINE_S) for s in ("EMPLOYMENT", "LABOUR", "UNEMPLOYMENT")
+    }
+    settings = dict(gateway_settings)
+    settings["environ"] = {**settings.get("environ", {}), **deadlines}
+    config = gateway_config(
+        tmp_path, employment_standin, labor_standin, unemployment_standin, **settings
+    )
+    gw = await Gateway.start(config)
+    try:
+        await prepare_store(gw.store)
+        app = create_app(gw.config, gateway=gw)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://gateway"
+        ) as http:
+            yield GraphQLClient(http)
+    finally:
+        await gw.close()
+
+
 def error_codes(body: dict[str, Any]) -> list[str]:
     return [e["extensions"]["code"] for e in body.get("errors", [])]

@@ -9,7 +9,6 @@ varchar columns refuse what is too long, where SQLite does not).
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from typing import Any
 
@@ -18,6 +17,7 @@ import pytest
 from adapters.standin.process import RunningStandin
 from gateway.domain.model import System
 from gateway.registrations.ports import RegistrationFilter
+from gateway.registrations.wiring import engine_for
 from gateway.services import Gateway
 from tests.factories import credit_code
 from tests.gateway.conftest import GraphQLClient, sent_since, writes
@@ -131,7 +131,7 @@ async def test_a_refused_submission_stores_and_sends_nothing(
     result = body["data"]["hire"]
     assert result["accepted"] is False
     assert refusals(result) == {(1, "name", "TOO_LONG")}
-    await asyncio.sleep(0.5)  # the worker's chance to send anything it could find
+    assert await engine_for(gateway).run_once() == 0  # a worker's pass finds nothing
     assert await stored(gateway) == []
     assert sent_since(before, writes(standins)) == {}
 
@@ -264,7 +264,7 @@ async def test_an_account_with_a_huge_unit_name_is_refused_before_anything_is_st
         ("phone", "TOO_LONG"),
     }
     assert result["registrations"] == []
-    await asyncio.sleep(0.5)  # the worker's chance to send anything it could find
+    assert await engine_for(gateway).run_once() == 0  # a worker's pass finds nothing
     assert await stored(gateway) == []
     assert await gateway.store.accounts.for_employer(code) == []
     assert await gateway.store.employers.get(code) is None

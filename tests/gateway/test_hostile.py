@@ -193,11 +193,13 @@ async def test_each_system_that_could_not_be_asked_is_reported(
 
 @pytest.mark.parametrize("slow", [("labour",), ("employment", "unemployment"), SYSTEMS])
 async def test_systems_that_time_out_are_reported_too(
-    client: GraphQLClient, standins: dict[str, RunningStandin], slow: tuple[str, ...]
+    short_deadline_client: GraphQLClient,
+    standins: dict[str, RunningStandin],
+    slow: tuple[str, ...],
 ) -> None:
-    employer = await client.login("demo-employer")
+    employer = await short_deadline_client.login("demo-employer")
     for system in slow:
-        standins[system].faults(latency_ms=10_000)  # the gateway's timeout is 3 s here
+        standins[system].faults(latency_ms=10_000)  # the gateway's deadline is 1 s here
     try:
         body = await employer.post(WORKER % "name status", {"n": OWN.person.id_number})
     finally:

@@ -215,15 +215,6 @@ async def settle(
             await asyncio.sleep(0.03)
 
 
-async def run_for(seconds: float, *engines: Engine) -> None:
-    """Run the engines for a while, whatever becomes of the registrations."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        counts = await asyncio.gather(*(e.run_once() for e in engines))
-        if not any(counts):
-            await asyncio.sleep(0.03)
-
-
 async def run_until(
     condition: Callable[[], Awaitable[bool]], *engines: Engine, within: float = 15.0
 ) -> None:

@@ -33,7 +33,6 @@ from tests.registrations.support import (
     hire_row,
     in_force,
     registered_unemployed,
-    run_for,
     run_until,
     settle,
     step_of,
@@ -122,7 +121,12 @@ async def test_systems_down_then_up(
     systems[System.LABOUR].faults(down=True)
     (registration,) = await submit(store, [row])
 
-    await run_for(0.8, engine)
+    async def every_step_failed() -> bool:
+        current = await store.registrations.get(registration.id)
+        assert current is not None
+        return all(step.last_error is not None for step in current.steps)
+
+    await run_until(every_step_failed, engine)
     during = await store.registrations.get(registration.id)
     assert during is not None
     assert during.state is RegistrationState.IN_PROGRESS
@@ -176,12 +180,15 @@ async def test_maintenance_retry_after_is_honoured(
     assert step.updated_at is not None
     assert step.next_attempt_at - step.updated_at >= dt.timedelta(seconds=1.9)
 
-    # The backoff alone would retry within 0.4 s; nothing is sent before 2 s.
-    await run_for(0.6, engine)
+    # The backoff alone would retry within 0.4 s; nothing is sent before 2 s. The
+    # engine's clock, not the test, waits: past the backoff, short of the 2 s.
+    clock.advance(1.0)
+    while await engine.run_once():
+        pass
     assert fake.stats().get("djxx.create", 0) == 0
 
-    # The engine's clock, not the test, waits out the Retry-After.
-    clock.advance(2.0)
+    # Then past the Retry-After.
+    clock.advance(1.0)
     (done,) = await settle(store, [registration.id], engine)
     assert done.state is RegistrationState.COMPLETED
     finished = step_of(done, System.UNEMPLOYMENT)
@@ -293,7 +300,13 @@ async def test_no_personal_data_in_the_worker_logs_or_step_errors(
     standins[System.LABOUR].faults(error_after_commit=1.0)
     standins[System.UNEMPLOYMENT].faults(down=True)
     (ending,) = await submit(store, [end_row(hired)])
-    await run_for(0.6, engine)
+
+    async def unemployment_failed() -> bool:
+        current = await store.registrations.get(ending.id)
+        assert current is not None
+        return step_of(current, System.UNEMPLOYMENT).last_error is not None
+
+    await run_until(unemployment_failed, engine)
     standins[System.UNEMPLOYMENT].reset()
     await adapters.unemployment.register(
         UnemploymentRequest(
