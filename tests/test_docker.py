@@ -15,11 +15,13 @@ import argparse
 import ast
 import contextlib
 import copy
+import fcntl
 import functools
 import hashlib
 import http.server
 import io
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -256,6 +258,10 @@ class _Recorder(Mapping[str, str]):
 def variables_read() -> frozenset[str]:
     """``HRSS_*`` variables the code reads: those the configuration loaders look up
     (names built at run time, recorded), and those named literally in the source."""
+    return frozenset(shared_by_the_run("variables", lambda: sorted(_variables_read())))
+
+
+def _variables_read() -> frozenset[str]:
     recorder = _Recorder()
     GatewayConfig.load(environ=recorder)
     HashParams.from_env(recorder)
@@ -289,10 +295,42 @@ def routes() -> dict[str, frozenset[str]]:
 
     Read in a child process: spyne, under the labour stand-in, puts an import hook
     in place that would make warnings (errors here) of other tests' imports."""
+    found = shared_by_the_run("routes", _read_routes)
+    return {name: frozenset(paths) for name, paths in found.items()}
+
+
+def _read_routes() -> Any:
     done = subprocess.run(
         [sys.executable, "-c", _ROUTES], cwd=ROOT, capture_output=True, text=True, check=True
     )
-    return {name: frozenset(paths) for name, paths in json.loads(done.stdout).items()}
+    return json.loads(done.stdout)
+
+
+#: The folder the run's xdist workers share (their temporary directories' parent),
+#: set by ``_shared_folder`` before any test of the module; None outside xdist.
+_SHARED: list[Path] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _shared_folder(tmp_path_factory: pytest.TempPathFactory) -> None:
+    if os.environ.get("PYTEST_XDIST_WORKER") and not _SHARED:
+        _SHARED.append(tmp_path_factory.getbasetemp().parent)
+
+
+def shared_by_the_run(name: str, compute: Callable[[], Any]) -> Any:
+    """``compute()`` (JSON) once for the whole run rather than once per xdist worker:
+    the first worker to need it writes it under a lock, the others read it. The
+    routes cost each worker a child process that imports every app (2 s of CPU),
+    and the tests of this module are spread over the workers."""
+    if not _SHARED:
+        return compute()
+    folder = _SHARED[0]
+    with (folder / f"docker-{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        path = folder / f"docker-{name}.json"
+        if not path.exists():
+            path.write_text(json.dumps(compute()), encoding="utf-8")
+        return json.loads(path.read_text(encoding="utf-8"))
 
 
 def service_role(service: Mapping[str, Any]) -> str | None:
