@@ -250,7 +250,10 @@ async def test_killed_processes_while_declarations_await_the_agency_leave_each_d
         tmp_path / "gateway",
         urls_of(standins),
         timeout=1.0,
-        env=insurance_env(insurance, 1.0),
+        # A decision is asked for under a lease, 4 x the 1 s timeout once the floor
+        # (production: 60 s) is below it: a kill during a question holds the step
+        # back that long, not a minute.
+        env={**insurance_env(insurance, 1.0), "HRSS_WORKER_LEASE_S": "1"},
     )
     graph = await employer(http, running)
     people = [new_person() for _ in range(BATCH)]
