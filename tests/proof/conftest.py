@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import os
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +32,7 @@ import pytest
 
 from adapters.employment import EmploymentAdapter
 from adapters.labor import LabourAdapter
-from adapters.standin.process import RunningStandin, free_port, start_standin
+from adapters.standin.process import RunningStandin, free_port
 from adapters.standin.seed import EMPLOYERS, SeedEmployer
 from adapters.unemployment import UnemploymentAdapter
 from gateway.auth import HashParams, Passwords
@@ -50,6 +53,7 @@ from gateway.domain.model import (
 )
 from gateway.settings import SystemSettings
 from gateway.store import Store
+from tests.conftest import start_missing
 from tests.factories import mobile, resident_id
 from tests.services import postgres_database as postgres_database
 from tests.services import redis_namespace as redis_namespace
@@ -95,10 +99,7 @@ def shared_standins(
     _standins: dict[str, RunningStandin], tmp_path_factory: pytest.TempPathFactory
 ) -> dict[System, RunningStandin]:
     """The session's seeded stand-ins (the same processes the other tests share)."""
-    base = tmp_path_factory.getbasetemp()
-    for name in STANDIN_NAMES.values():
-        if name not in _standins:
-            _standins[name] = start_standin(name, base, seed=True)
+    start_missing(STANDIN_NAMES.values(), _standins, tmp_path_factory.getbasetemp())
     return {system: _standins[name] for system, name in STANDIN_NAMES.items()}
 
 
@@ -153,6 +154,13 @@ class GatewayProcess:
     STARTUP_S = 120.0
 
     def start(self, timeout: float = STARTUP_S) -> GatewayProcess:
+        """Start the process and, for ``serve``, wait until it answers."""
+        return self.launch().wait_ready(timeout)
+
+    def launch(self) -> GatewayProcess:
+        """Start the process without waiting for it (:meth:`wait_ready` does): several
+        launched before any is waited for start side by side, each start being
+        mostly its process importing."""
         cmd = [sys.executable, "-m", "gateway.cli", self.command]
         if self.command == "serve":
             cmd += ["--host", "127.0.0.1", "--port", str(self.port)]
@@ -167,6 +175,10 @@ class GatewayProcess:
                 env={**os.environ, **self.env},
                 cwd=self.cwd,
             )
+        return self
+
+    def wait_ready(self, timeout: float = STARTUP_S) -> GatewayProcess:
+        """For ``serve``, wait until it answers; a worker has nothing to answer."""
         if self.command == "serve":
             self._wait_until_serving(timeout)
         return self
@@ -197,10 +209,18 @@ class GatewayProcess:
             self.proc.wait(timeout=10)
 
     def stop(self) -> None:
-        if not self.alive():
+        self.terminate()
+        self.wait_stopped()
+
+    def terminate(self) -> None:
+        """SIGTERM: a graceful shutdown, not waited for (:meth:`wait_stopped`)."""
+        if self.alive():
+            assert self.proc is not None
+            self.proc.terminate()
+
+    def wait_stopped(self) -> None:
+        if self.proc is None:
             return
-        assert self.proc is not None
-        self.proc.terminate()
         try:
             self.proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
@@ -255,6 +275,11 @@ def deployment_env(
     return env
 
 
+#: Stores are prepared one at a time, also by deployments started side by side in
+#: threads: Alembic's migration context is one per process.
+_PREPARING = threading.Lock()
+
+
 async def _prepare(store_url: str) -> None:
     store = await Store.open(store_url, passwords=Passwords(HashParams.cheap()))
     try:
@@ -280,20 +305,34 @@ class Deployment:
     def url(self) -> str:
         return self.gateway.url
 
-    def add_gateway(self) -> GatewayProcess:
-        """Another ``serve`` process over the same store (and cache, when Redis)."""
+    def add_gateway(
+        self, env: dict[str, str] | None = None, *, name: str | None = None, wait: bool = True
+    ) -> GatewayProcess:
+        """Another ``serve`` process over the same store (and cache, when Redis), with
+        ``env`` over the deployment's variables; ``wait=False``: launched only."""
         n = len(self.workers) + 1
         other = GatewayProcess(
-            "serve", self.env, self.dir / f"serve-{n}.log", self.dir, port=free_port()
+            "serve",
+            {**self.env, **(env or {})},
+            self.dir / f"serve-{name or n}.log",
+            self.dir,
+            port=free_port(),
         )
         self.workers.append(other)
-        return other.start()
+        other.launch()
+        return other.wait_ready() if wait else other
 
     def add_worker(self) -> GatewayProcess:
         n = len(self.workers) + 1
         worker = GatewayProcess("worker", self.env, self.dir / f"worker-{n}.log", self.dir)
         self.workers.append(worker)
-        return worker.start()
+        return worker.launch()
+
+    def wait_ready(self) -> Deployment:
+        """Wait until every ``serve`` process of the deployment answers."""
+        for process in self.processes():
+            process.wait_ready()
+        return self
 
     def processes(self) -> list[GatewayProcess]:
         return [self.gateway, *self.workers]
@@ -302,8 +341,16 @@ class Deployment:
         return "\n".join(p.tail() for p in self.processes())
 
     def stop(self) -> None:
-        for process in self.processes():
-            process.stop()
+        stop_all(self.processes())
+
+
+def stop_all(processes: Iterable[GatewayProcess]) -> None:
+    """Stop ``processes`` side by side: each told first, then each waited for."""
+    stopping = list(processes)
+    for process in stopping:
+        process.terminate()
+    for process in stopping:
+        process.wait_stopped()
 
 
 def deploy(
@@ -315,9 +362,12 @@ def deploy(
     gateway_worker: bool = False,
     timeout: float | dict[System, float] = 1.0,
     env: dict[str, str] | None = None,
+    gateways: Sequence[dict[str, str]] = (),
 ) -> Deployment:
     """Prepare a store (migrations, the seed employers' bindings, the demo
-    accounts), then start ``serve`` and ``workers`` worker processes.
+    accounts), then start ``serve`` and ``workers`` worker processes side by side,
+    and one more ``serve`` process per entry of ``gateways`` (its variables over
+    the deployment's); return once every ``serve`` process answers.
 
     ``gateway_worker``: ``serve`` carries registrations out in its background
     (``HRSS_RUN_WORKER=true``); otherwise only the worker processes do.
@@ -326,7 +376,8 @@ def deploy(
     """
     directory.mkdir(parents=True, exist_ok=True)
     url = store_url or f"sqlite+aiosqlite:///{directory}/gateway.db"
-    run_isolated(_prepare(url))
+    with _PREPARING:
+        run_isolated(_prepare(url))
     variables = deployment_env(
         url, urls, timeout=timeout, run_worker=gateway_worker, data_dir=directory, extra=env
     )
@@ -335,13 +386,39 @@ def deploy(
     )
     deployment = Deployment(url, variables, directory, gateway)
     try:
-        gateway.start()
+        gateway.launch()
         for _ in range(workers):
             deployment.add_worker()
+        for extra_env in gateways:
+            deployment.add_gateway(extra_env, wait=False)
+        deployment.wait_ready()
     except BaseException:
         deployment.stop()
         raise
     return deployment
+
+
+def stored_steps(deployment: Deployment, ids: Iterable[str]) -> list[dict[str, Any]]:
+    """The steps of the registrations ``ids`` as the deployment's SQLite store holds
+    them (``state``, ``attempts``, ``last_error`` decoded, ``lease_pid``: the pid in
+    the lease owner), read directly: for a moment when none of its processes is
+    alive to answer over the graph, or when a process's restart must not come first."""
+    path = deployment.store_url.removeprefix("sqlite+aiosqlite:///")
+    assert path != deployment.store_url, "an SQLite store"
+    wanted = set(ids)
+    with sqlite3.connect(path) as db:
+        db.row_factory = sqlite3.Row
+        rows = db.execute("SELECT * FROM steps ORDER BY registration_id, ordinal").fetchall()
+    db.close()
+    return [
+        {
+            **dict(row),
+            "last_error": json.loads(row["last_error"]) if row["last_error"] else None,
+            "lease_pid": (row["lease_owner"] or "::").split(":")[1],
+        }
+        for row in rows
+        if row["registration_id"] in wanted
+    ]
 
 
 def listening(process: GatewayProcess, carrier: str) -> bool:

@@ -77,6 +77,7 @@ from tests.proof.conftest import (
     poll,
     settle,
     step,
+    stop_all,
     summary,
     until_listening,
     urls_of,
@@ -130,8 +131,7 @@ class Cluster:
         return "\n".join(p.tail() for p in self.processes())
 
     def stop(self) -> None:
-        for process in self.processes():
-            process.stop()
+        stop_all(self.processes())
 
 
 def _cluster_env(redis: RedisNamespace) -> dict[str, str]:

@@ -20,6 +20,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -77,7 +78,7 @@ def carrier(request: pytest.FixtureRequest) -> str:
 async def test_a_submission_on_one_gateway_wakes_a_worker_process_at_once(
     carrier: str,
     request: pytest.FixtureRequest,
-    postgres_database: str,
+    migrated_postgres_database: str,
     tmp_path: Path,
     http: httpx.AsyncClient,
     standins: dict[System, RunningStandin],
@@ -86,7 +87,7 @@ async def test_a_submission_on_one_gateway_wakes_a_worker_process_at_once(
     running = deployments(
         tmp_path / "gateway",
         urls_of(standins),
-        store_url=postgres_database,
+        store_url=migrated_postgres_database,
         workers=1,  # gateway A carries nothing out; the worker process B does
         env=_env(carrier, request),
     )
@@ -104,7 +105,7 @@ async def test_a_submission_on_one_gateway_wakes_a_worker_process_at_once(
 async def test_a_subscriber_on_one_gateway_sees_what_a_worker_under_another_does(
     carrier: str,
     request: pytest.FixtureRequest,
-    postgres_database: str,
+    migrated_postgres_database: str,
     tmp_path: Path,
     http: httpx.AsyncClient,
     standins: dict[System, RunningStandin],
@@ -117,23 +118,17 @@ async def test_a_subscriber_on_one_gateway_sees_what_a_worker_under_another_does
     running = deployments(
         tmp_path / "gateway",
         urls_of(standins),
-        store_url=postgres_database,
+        store_url=migrated_postgres_database,
         workers=0,
         timeout=8.0,
         env=_env(carrier, request),
+        gateways=[{"HRSS_RUN_WORKER": "true"}],  # B, started beside A
     )
-    gateway_b = GatewayProcess(
-        "serve",
-        {**running.env, "HRSS_RUN_WORKER": "true"},
-        running.dir / "serve-b.log",
-        running.dir,
-        port=free_port(),
-    )
-    running.workers.append(gateway_b)
-    gateway_b.start()
     await until_listening(running.processes(), carrier)
     graph = await employer(http, running)
-    for transport in TRANSPORTS:
+
+    async def follow(transport: str) -> list[dict[str, Any]]:
+        """A hire submitted on A, followed over ``transport`` by a subscriber on A."""
         [registration_id] = await submit(graph, HIRE, [hire_input(new_person())])
         async with asyncio.timeout(BOUND_S):
             payloads = await subscribe(
@@ -144,8 +139,12 @@ async def test_a_subscriber_on_one_gateway_sees_what_a_worker_under_another_does
                 variables={"id": registration_id},
                 token=graph.token,
             )
-        assert not [p for p in payloads if p.get("errors")], payloads
-        updates = [p["data"]["registrationUpdates"] for p in payloads]
+        assert not [p for p in payloads if p.get("errors")], (transport, payloads)
+        return [p["data"]["registrationUpdates"] for p in payloads]
+
+    # One hire and one subscriber per transport, side by side.
+    followed = await asyncio.gather(*(follow(t) for t in TRANSPORTS))
+    for transport, updates in zip(TRANSPORTS, followed, strict=True):
         # Seen under way, then seen again each time B changed it, to its end.
         assert updates[0]["state"] != "COMPLETED", (transport, updates)
         assert updates[-1]["state"] == "COMPLETED", (transport, updates)
@@ -188,7 +187,7 @@ def _start_cluster(
 @pytest.mark.timeout(150)
 async def test_the_cluster_command_serves_on_one_port_and_its_workers_are_woken(
     request: pytest.FixtureRequest,
-    postgres_database: str,
+    migrated_postgres_database: str,
     tmp_path: Path,
     http: httpx.AsyncClient,
     standins: dict[System, RunningStandin],
@@ -198,9 +197,9 @@ async def test_the_cluster_command_serves_on_one_port_and_its_workers_are_woken(
     a hire at once though it polls every 30 s; SIGTERM stops them all."""
     directory = tmp_path / "cluster"
     directory.mkdir()
-    run_isolated(_prepare(postgres_database))
+    run_isolated(_prepare(migrated_postgres_database))
     env = deployment_env(
-        postgres_database,
+        migrated_postgres_database,
         urls_of(standins),
         timeout=3.0,
         run_worker=True,  # the cluster's gateways are told otherwise
@@ -223,7 +222,7 @@ async def test_the_cluster_command_serves_on_one_port_and_its_workers_are_woken(
         await poll(all_started, within=60, what="the cluster's processes started")
         assert len(_children(cluster.pid)) == 3
         serving = GatewayProcess("serve", env, log, directory, port=port)
-        deployment = Deployment(postgres_database, env, directory, serving)
+        deployment = Deployment(migrated_postgres_database, env, directory, serving)
         graph = await employer(http, deployment)
         started = time.monotonic()
         ids = await submit(graph, HIRE, [hire_input(new_person())])

@@ -240,7 +240,9 @@ async def test_two_worker_processes_on_each_store_send_every_write_once(
     the store: each step is carried out by one of them, once. The employment
     system answers slowly (0.8 s, within its 5 s timeout), so that the two
     workers look for due steps while the other one's calls are under way."""
-    store_url = request.getfixturevalue("postgres_database") if backend == "postgresql" else None
+    store_url = None
+    if backend == "postgresql":  # a copy of the session's migrated template
+        store_url = request.getfixturevalue("migrated_postgres_database")
     urls = urls_of(standins)
     timeouts = {System.EMPLOYMENT: 5.0, System.LABOUR: 1.0, System.UNEMPLOYMENT: 1.0}
     running = deployments(

@@ -13,7 +13,6 @@ exactly one addition each, approved, and one spell of insurance.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,10 +25,12 @@ from adapters.social_insurance.model import SYSTEM as INSURANCE
 from adapters.social_insurance.model import DeclarationKind, DeclarationState, InsuranceState
 from adapters.social_insurance.review import SEED_UNITS
 from adapters.social_insurance.settings import SocialInsuranceSettings
-from adapters.standin.process import RunningStandin, start_standin
+from adapters.standin.process import RunningStandin
 from gateway.domain.model import IdType, System
+from tests.conftest import start_missing
 from tests.proof.conftest import (
     HIRE,
+    STANDIN_NAMES,
     Deployment,
     Graph,
     Ledger,
@@ -42,12 +43,16 @@ from tests.proof.conftest import (
     poll,
     settle,
     step,
+    stored_steps,
     submit,
     summary,
     urls_of,
 )
 
 BATCH = 6
+#: Under the quota (one request a second) three additions sent at once already meet
+#: it; each hire more only adds a second of waiting.
+QUOTA_BATCH = 3
 UNIT_SI = SEED_UNITS[0]  # the demo employer's unit insurance number
 ADDITION = "declarations.addition"
 SEARCH = "declarations.search"
@@ -64,16 +69,20 @@ FAULTS: dict[str, dict[str, Any]] = {
     "quota": {"quota_per_s": 1},
 }
 LIFTED = {"down": {"down": False}, "maintenance": {"maintenance": False}}
+#: How long the agency takes to decide when processes are killed during its review:
+#: the kill comes once every addition is under review, and is checked to have come
+#: before any decision was taken up.
+REVIEW_S = 3
 
 
 @pytest.fixture(scope="module")
 def insurance_standin(
     _standins: dict[str, RunningStandin], tmp_path_factory: pytest.TempPathFactory
 ) -> RunningStandin:
-    """The session's seeded social insurance stand-in (shared with the other tests)."""
+    """The session's seeded social insurance stand-in (shared with the other tests),
+    started side by side with the three systems' when they are not running yet."""
     name = "social-insurance"
-    if name not in _standins:
-        _standins[name] = start_standin(name, tmp_path_factory.getbasetemp(), seed=True)
+    start_missing([*STANDIN_NAMES.values(), name], _standins, tmp_path_factory.getbasetemp())
     return _standins[name]
 
 
@@ -98,8 +107,8 @@ def insurance_env(standin: RunningStandin, timeout: float) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def deployment(
-    shared_standins: dict[System, RunningStandin],
     insurance_standin: RunningStandin,
+    shared_standins: dict[System, RunningStandin],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Deployment]:
     """One gateway and one worker process with social insurance on, for this module."""
@@ -179,7 +188,8 @@ async def test_a_faulty_insurance_system_leaves_every_hire_done_and_declared_onc
     standins: dict[System, RunningStandin],
     deployment: Deployment,
 ) -> None:
-    people = [new_person() for _ in range(BATCH)]
+    batch = QUOTA_BATCH if fault == "quota" else BATCH
+    people = [new_person() for _ in range(batch)]
     numbers = [p["idNumber"] for p in people]
     insurance.reset()
     insurance.faults(**{"review_delay_s": 0.5, "quota_per_s": 0, **FAULTS[fault]})
@@ -191,7 +201,7 @@ async def test_a_faulty_insurance_system_leaves_every_hire_done_and_declared_onc
     counts = insurance.stats()
     insurance.faults(quota_per_s=0, commit_then_drop=0.0, error_after_commit=0.0)
     # None lost: every registration completed, its addition approved.
-    assert [r["state"] for r in done.values()] == ["COMPLETED"] * BATCH, summary(done.values())
+    assert [r["state"] for r in done.values()] == ["COMPLETED"] * batch, summary(done.values())
     assert {step(r, INSURANCE)["state"] for r in done.values()} == {"DONE"}
     # Nothing doubled: one record per registration in each system, counted there.
     assert await hired_once(ledger, numbers) == []
@@ -199,11 +209,11 @@ async def test_a_faulty_insurance_system_leaves_every_hire_done_and_declared_onc
     if fault in ("commit_then_drop", "error_after_commit"):
         # Every declaration was committed and its answer lost: the worker searched
         # instead of declaring again, so the system saw each addition once.
-        assert counts.get(ADDITION) == BATCH, counts
-        assert counts.get(SEARCH, 0) >= BATCH, counts
+        assert counts.get(ADDITION) == batch, counts
+        assert counts.get(SEARCH, 0) >= batch, counts
     elif fault == "quota":
         # Refused additions (429, nothing done) were counted and sent again later.
-        assert counts.get(ADDITION, 0) > BATCH, counts
+        assert counts.get(ADDITION, 0) > batch, counts
     else:
         attempts = [step(r, INSURANCE)["attempts"] for r in done.values()]
         assert max(attempts) >= 2, summary(done.values())
@@ -235,12 +245,15 @@ async def test_killed_processes_while_declarations_await_the_agency_leave_each_d
     """The worker process and the gateway process are killed (SIGKILL) while the
     additions are under review: nothing of the wait was in a process, so the
     ones started again take it up from the store and declare nothing twice."""
-    insurance.faults(review_delay_s=8)
+    insurance.faults(review_delay_s=REVIEW_S)
     running = deployments(
         tmp_path / "gateway",
         urls_of(standins),
         timeout=1.0,
-        env=insurance_env(insurance, 1.0),
+        # A decision is asked for under a lease, 4 x the 1 s timeout once the floor
+        # (production: 60 s) is below it: a kill during a question holds the step
+        # back that long, not a minute.
+        env={**insurance_env(insurance, 1.0), "HRSS_WORKER_LEASE_S": "1"},
     )
     graph = await employer(http, running)
     people = [new_person() for _ in range(BATCH)]
@@ -249,10 +262,18 @@ async def test_killed_processes_while_declarations_await_the_agency_leave_each_d
     for process in running.processes():
         process.kill()
     assert insurance.stats().get(ADDITION) == BATCH
-    await asyncio.sleep(0)  # nothing runs now: the wait is a time in the store
+    # The kill caught every addition under review: nothing of the wait was in a
+    # process, it is a time in the store (read directly: no process is alive).
+    held = [
+        (s["state"], (s["last_error"] or {}).get("code"))
+        for s in stored_steps(running, ids)
+        if s["system"] == INSURANCE.value
+    ]
+    assert len(held) == BATCH, held
+    assert all(state != "DONE" and code == "AWAITING_DECISION" for state, code in held), held
     for process in running.processes():
-        process.start()
-    graph = await employer(http, running)
+        process.launch()
+    running.wait_ready()
     done = await settle(graph, ids, within=90, deployment=running)
     assert [r["state"] for r in done.values()] == ["COMPLETED"] * BATCH, summary(done.values())
     numbers = [p["idNumber"] for p in people]

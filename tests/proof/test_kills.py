@@ -7,10 +7,10 @@ to it, and started again on its data file. Every registration ends final, and
 each system holds exactly one record per registration.
 
 ``engine_for`` makes the engine's lease ``max(HRSS_WORKER_LEASE_S, 4 x the
-slowest system timeout)``: with the 10 s timeout these slow answers need, and
-the configured floor set below it, 40 s. A step a killed worker was sending
-stays leased to it for those 40 s, so the restarted processes take it only
-then: the two process kills share one wait by running side by side.
+slowest system timeout)``: with the 3 s timeout here, and the configured floor
+set below it, 12 s. A step a killed worker was sending stays leased to it for
+those 12 s, so the restarted processes take it only then: the two process kills
+share one wait by running side by side.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from tests.proof.conftest import (
     WRITE,
     Deployment,
     GatewayProcess,
-    Graph,
     Ledger,
     employer,
     fetch,
@@ -39,33 +38,33 @@ from tests.proof.conftest import (
     poll,
     settle,
     step,
+    stored_steps,
     submit,
     summary,
     urls_of,
 )
 
 BATCH = 5
-#: Each system's timeout in these deployments: the slow answers below fit in one call.
-TIMEOUT_S = 10.0
+#: The employment and labour systems' timeout in these deployments: the kill comes
+#: before it, so that no call has timed out when the processes die. (Unemployment,
+#: which a hire does not write, keeps 1 s.)
+TIMEOUT_S = 3.0
+TIMEOUTS = {System.EMPLOYMENT: TIMEOUT_S, System.LABOUR: TIMEOUT_S, System.UNEMPLOYMENT: 1.0}
 #: The engine's lease as ``engine_for`` sets it for these deployments: the configured
 #: floor (production: 60 s) is set below 4 x the timeout, which decides.
 LEASE_S = 4 * TIMEOUT_S
-LEASE_ENV = {"HRSS_WORKER_LEASE_S": "1"}
-#: How long the systems take to answer while the processes are killed. The
-#: labour adapter first reads the WSDL (answered after 3 s too), so the filings
-#: reach the labour system 3 s after the registrations start, while the
-#: employment registrations, sent at once, are still waiting for their answer.
-ANSWER_MS = {System.EMPLOYMENT: 6000, System.LABOUR: 3000}
-
-
-async def _all_sending(graph: Graph, ids: list[str], deployment: Deployment) -> None:
-    """Both steps of every registration are being sent (saved SENDING)."""
-
-    async def check() -> bool:
-        found = await fetch(graph, ids)
-        return all(s["state"] == "SENDING" for r in found.values() for s in r["steps"])
-
-    await poll(check, within=20, what="every step in flight", explain=deployment.logs)
+#: The workers poll every 0.2 s (production: 1 s): a batch submitted on ``serve`` is
+#: claimed by the worker process at once (an SQLite deployment has no wake-ups between
+#: processes), and a lease that ran out is noticed at once.
+DEPLOYMENT_ENV = {"HRSS_WORKER_LEASE_S": "1", "HRSS_WORKER_POLL_S": "0.2"}
+#: How long the systems hold each write of the batch before answering: past the
+#: timeout, so that no answer comes before the kill (a kill that came too late would
+#: find the calls timed out, not in flight, and fail below); within the lease, so that
+#: each write has been kept or dropped before the restarted processes ask. The labour
+#: stand-in reads a request before its delay and commits it after, though its sender
+#: is dead; the employment stand-in reads a request after its delay and drops one
+#: whose client is gone.
+ANSWER_MS = {System.EMPLOYMENT: 5000, System.LABOUR: 5000}
 
 
 @pytest.mark.timeout(LEASE_S + 110)
@@ -81,36 +80,37 @@ async def test_killed_worker_and_gateway_processes_leave_every_registration_done
     ``hrss-gateway serve`` does in its background. Each is SIGKILLed while
     every step of its batch has reached its system and waits for the answer,
     and started again. The labour stand-in commits the filings the dead
-    processes sent (it reads a request before its delay): the restarted ones
-    must find them and not send them again. The employment stand-in reads a
-    request after its delay and drops one whose client is gone: those writes
-    are lost with their sender, and must be sent once more after asking."""
+    processes sent: the restarted ones must find them and not send them again.
+    The employment stand-in drops the registrations whose sender died: those
+    writes are lost with their sender, and must be sent once more after asking."""
     urls = urls_of(standins)
-    # A 10 s timeout keeps the slow answers within one call; the lease is 40 s.
-    worker_side = deployments(
-        tmp_path / "worker", urls, workers=1, timeout=TIMEOUT_S, env=LEASE_ENV
-    )
-    gateway_side = deployments(
-        tmp_path / "gateway",
-        urls,
-        workers=0,
-        gateway_worker=True,
-        timeout=TIMEOUT_S,
-        env=LEASE_ENV,
+    options = {"timeout": TIMEOUTS, "env": DEPLOYMENT_ENV}
+    worker_side, gateway_side = await asyncio.gather(
+        asyncio.to_thread(deployments, tmp_path / "worker", urls, workers=1, **options),
+        asyncio.to_thread(
+            deployments, tmp_path / "gateway", urls, workers=0, gateway_worker=True, **options
+        ),
     )
     sides: dict[str, tuple[Deployment, GatewayProcess]] = {
         "worker": (worker_side, worker_side.workers[0]),
         "gateway": (gateway_side, gateway_side.gateway),
     }
     graphs = {name: await employer(http, d) for name, (d, _) in sides.items()}
-    people = {name: [new_person() for _ in range(BATCH)] for name in sides}
+
+    async def hire(name: str, people: list[dict[str, str]]) -> list[str]:
+        return await submit(graphs[name], HIRE, [hire_input(p) for p in people])
+
+    # One hire each first, answered at once: each process has read the labour
+    # system's WSDL, so that the batch's filings go out as soon as it is claimed.
+    first = {name: await hire(name, [new_person()]) for name in sides}
+    for name, (deployment, _) in sides.items():
+        warm = await settle(graphs[name], first[name], within=60, deployment=deployment)
+        assert {r["state"] for r in warm.values()} == {"COMPLETED"}, summary(warm.values())
     for system, latency in ANSWER_MS.items():
+        standins[system].reset()  # the counts below are the batch's only
         standins[system].faults(latency_ms=latency)
-    ids = {
-        name: await submit(graphs[name], HIRE, [hire_input(p) for p in people[name]])
-        for name in sides
-    }
-    await asyncio.gather(*(_all_sending(graphs[n], ids[n], sides[n][0]) for n in sides))
+    people = {name: [new_person() for _ in range(BATCH)] for name in sides}
+    ids = {name: await hire(name, people[name]) for name in sides}
 
     async def received() -> bool:
         return all(
@@ -118,18 +118,20 @@ async def test_killed_worker_and_gateway_processes_leave_every_registration_done
             for s in (System.EMPLOYMENT, System.LABOUR)
         )
 
-    await poll(received, within=10, what="every write reached its system")
+    await poll(received, within=TIMEOUT_S, what="every write reached its system", interval=0.05)
     for _, victim in sides.values():
         victim.kill()
     for system in ANSWER_MS:
         standins[system].faults(latency_ms=0)  # the counts stay: they are checked below
-    for _, victim in sides.values():
-        victim.start()
-        assert victim.starts == 2
-    for name in sides:
-        # The kill caught every step in flight: still SENDING, leased to the dead process.
-        left = await fetch(graphs[name], ids[name])
-        assert {s["state"] for r in left.values() for s in r["steps"]} == {"SENDING"}, name
+    for name, (deployment, victim) in sides.items():
+        # The kill caught every step in flight: sent once, unanswered, still leased to
+        # the dead process (read from the store, which nothing alive writes to now).
+        held = [
+            (s["state"], s["attempts"], s["lease_pid"]) for s in stored_steps(deployment, ids[name])
+        ]
+        assert held == [("SENDING", 1, str(victim.pid))] * (2 * BATCH), (name, held)
+    await asyncio.gather(*(asyncio.to_thread(victim.start) for _, victim in sides.values()))
+    assert all(victim.starts == 2 for _, victim in sides.values())
     done = dict(
         zip(
             sides,
@@ -147,8 +149,10 @@ async def test_killed_worker_and_gateway_processes_leave_every_registration_done
     for name in sides:
         registrations = list(done[name].values())
         assert {r["state"] for r in registrations} == {"COMPLETED"}, (name, summary(registrations))
-        # The filings the labour system kept were found by asking it, not sent again.
+        # The filings the labour system kept were found by asking it, not sent again...
         assert {step(r, System.LABOUR)["attempts"] for r in registrations} == {1}, name
+        # ...and the registrations the employment system dropped were sent again.
+        assert min(step(r, System.EMPLOYMENT)["attempts"] for r in registrations) >= 2, name
         for system in attempts:
             attempts[system] += sum(step(r, system)["attempts"] for r in registrations)
         # Counted in the systems: one employment record and one contract each.

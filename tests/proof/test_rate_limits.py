@@ -31,8 +31,9 @@ async def test_two_gateways_sharing_redis_count_against_one_limit(
             "HRSS_RATE_LIMIT_KEY_PREFIX": redis_namespace.prefix.rstrip(":"),
             "HRSS_RATE_LIMIT_PER_ADDRESS": "10/minute",
         },
+        gateways=[{}],  # the second, started beside the first
     )
-    second = deployment.add_gateway()
+    [second] = deployment.workers
     statuses: list[int] = []
     async with httpx.AsyncClient(timeout=10) as http:
         # Alternate between the two processes: 14 anonymous requests from one address.
