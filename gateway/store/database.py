@@ -34,7 +34,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.util import await_only
+
+from gateway.store import sqlite
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -67,7 +68,9 @@ def create_engine(url: str) -> AsyncEngine:
         if not database or database == ":memory:" or database.startswith("file:"):
             raise ValueError("the embedded store needs a file: sqlite+aiosqlite:///path/to.db")
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(parsed)
+        # Connections of our own (``sqlite.Connection``): each statement one trip
+        # to SQLite's thread, where aiosqlite through SQLAlchemy took four.
+        engine = create_async_engine(parsed, async_creator=lambda: sqlite.Connection(database))
         _set_up_sqlite(engine)
         return engine
     if backend == "postgresql":
@@ -110,12 +113,13 @@ def _set_up_sqlite(engine: AsyncEngine) -> None:
     @sa.event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
         write = conn.get_execution_options().get(_WRITE, False)
-        # Straight to aiosqlite, whose connection runs it on its thread in one
-        # hand-over; through SQLAlchemy's cursor it took three (open, execute,
-        # close), and every hand-over waits for a thread to be scheduled while
-        # the writers of this process queue behind the transaction.
+        # Run on SQLite's thread with the transaction's first statement, in the
+        # same trip (``sqlite.Connection.begin``): a trip of its own is one more
+        # wait for that thread to be scheduled, while the writers of this
+        # process queue behind the transaction.
         driver = conn.connection.driver_connection
-        await_only(driver.execute("BEGIN IMMEDIATE" if write else "BEGIN"))  # type: ignore[union-attr]
+        assert isinstance(driver, sqlite.Connection)
+        driver.begin("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
 class _NotInWal(Exception):
@@ -207,6 +211,13 @@ class Database:
                         await conn.execute(
                             sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK))
                         )
+                    else:
+                        # SQLite's lock taken now, with a statement of its own (the BEGIN
+                        # runs with the first, ``sqlite.Connection.begin``), before
+                        # Alembic starts: its context is one per process, and two
+                        # migrations of this process interleaved in it would run one's
+                        # statements on the other's connection, still waiting for the lock.
+                        await conn.exec_driver_sql("PRAGMA schema_version")
                     await conn.run_sync(_upgrade, revision)
                     if sqlite:
                         broken = (await conn.exec_driver_sql("PRAGMA foreign_key_check")).all()

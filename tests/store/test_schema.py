@@ -125,9 +125,11 @@ async def test_sqlite_write_transactions_take_the_write_lock_at_once(tmp_path: P
         async with store.db.read():
             other.execute("BEGIN IMMEDIATE")  # a reader does not hold writers back
             other.execute("ROLLBACK")
-        async with store.db.write():
-            # Nothing written yet, and still no other writer gets in: a read-then-write
-            # transaction cannot be overtaken and fail with "database is locked".
+        async with store.db.write() as conn:
+            # Only read so far, nothing written, and still no other writer gets in: a
+            # read-then-write transaction cannot be overtaken and fail with "database
+            # is locked". (The BEGIN runs with the transaction's first statement.)
+            await conn.execute(sa.text("SELECT count(*) FROM registrations"))
             with pytest.raises(sqlite3.OperationalError, match="locked"):
                 other.execute("BEGIN IMMEDIATE")
         other.execute("BEGIN IMMEDIATE")

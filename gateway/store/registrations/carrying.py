@@ -12,6 +12,7 @@ import builtins
 import dataclasses
 import datetime as dt
 from collections.abc import Callable, Collection, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -29,6 +30,53 @@ _CLAIM_LOCK = 0x6872_7373_636C  # "hrsscl"
 #: see ``writes``); on PostgreSQL, locked in id order.
 _STEPS_OF = sa.select(t.steps).where(t.steps.c.registration_id == sa.bindparam("b_registration"))
 _STEPS_OF_LOCKED = _STEPS_OF.order_by(t.steps.c.id).with_for_update()
+
+
+@dataclasses.dataclass(frozen=True)
+class _Claim:
+    """A claim's statements, built once (see ``writes``), the time and the limit
+    as parameters: ``pick`` the due steps' ids, ``lease`` those still due."""
+
+    pick: sa.Select[Any]
+    lease: sa.Update
+
+
+def _claim(postgresql: bool) -> _Claim:
+    s = t.steps
+    due = writes.due(sa.bindparam("b_now", type_=s.c.next_attempt_at.type))
+    pick = (
+        sa.select(s.c.id)
+        .where(due)
+        .order_by(s.c.next_attempt_at, s.c.id)
+        .limit(sa.bindparam("b_limit", type_=sa.Integer))
+    )
+    if postgresql:
+        # Steps another claimer is taking are passed over, not waited for.
+        pick = pick.with_for_update(of=s, skip_locked=True)
+    lease = (
+        sa.update(s)
+        .where(s.c.id.in_(sa.bindparam("b_ids", expanding=True)), due)
+        .values(
+            lease_owner=sa.bindparam("b_owner"),
+            lease_until=sa.bindparam("b_until", type_=s.c.lease_until.type),
+        )
+        .returning(s.c.id)
+    )
+    return _Claim(pick, lease)
+
+
+#: By whether the store is PostgreSQL.
+_CLAIM = {postgresql: _claim(postgresql) for postgresql in (False, True)}
+#: The registrations of the steps leased.
+_CLAIMED = sa.select(t.registrations).where(
+    t.registrations.c.id.in_(
+        sa.select(t.steps.c.registration_id)
+        .where(t.steps.c.id.in_(sa.bindparam("b_taken", expanding=True)))
+        .scalar_subquery()
+    )
+)
+#: A step saved by id; what it sets are the parameters' other keys (``rows.saved``).
+_SAVE_BY_ID = sa.update(t.steps).where(t.steps.c.id == sa.bindparam("b_id"))
 
 
 class Carrying(writes.Base):
@@ -55,14 +103,13 @@ class Carrying(writes.Base):
         ``RegistrationStore.take``."""
         if limit <= 0:
             return []
-        s = t.steps
-        due = writes.due(now)
+        postgresql = self._db.dialect == "postgresql"
+        statements = _CLAIM[postgresql]
         async with self._db.write() as conn:
-            pick = sa.select(s.c.id).where(due).order_by(s.c.next_attempt_at, s.c.id).limit(limit)
-            if conn.dialect.name == "postgresql":
-                # Steps another claimer is taking are passed over, not waited for.
-                pick = pick.with_for_update(of=s, skip_locked=True)
-            candidates = list((await conn.execute(pick)).scalars())
+            at = {"b_now": now}
+            candidates = list(
+                (await conn.execute(statements.pick, {**at, "b_limit": limit})).scalars()
+            )
             if not candidates:
                 return []
             # The read above decides nothing by itself: the UPDATE repeats every
@@ -70,18 +117,14 @@ class Carrying(writes.Base):
             taken = list(
                 (
                     await conn.execute(
-                        sa.update(s)
-                        .where(s.c.id.in_(candidates), due)
-                        .values(lease_owner=owner, lease_until=now + lease)
-                        .returning(s.c.id)
+                        statements.lease,
+                        {**at, "b_ids": candidates, "b_owner": owner, "b_until": now + lease},
                     )
                 ).scalars()
             )
             if not taken:
                 return []
-            r = t.registrations
-            owners = sa.select(s.c.registration_id).where(s.c.id.in_(taken)).scalar_subquery()
-            registrations = await rows.load(conn, sa.select(r).where(r.c.id.in_(owners)))
+            registrations = await rows.load(conn, _CLAIMED, {"b_taken": taken})
             wanted = set(taken)
             claimed: list[Claimed] = []
             for registration in registrations:
@@ -98,11 +141,10 @@ class Carrying(writes.Base):
             if sent:
                 # Leased above, in this transaction: every one of them is written.
                 await conn.execute(
-                    sa.update(s).where(s.c.id == sa.bindparam("b_id")),
-                    [{"b_id": step.id, **rows.saved(step, now)} for step in sent],
+                    _SAVE_BY_ID, [{"b_id": step.id, **rows.saved(step, now)} for step in sent]
                 )
                 started = {step.registration_id for step in sent}
-                if len(started) > 1 and conn.dialect.name == "postgresql":
+                if len(started) > 1 and postgresql:
                     # One claim at a time from here: two claims locking several
                     # registrations each were seen to deadlock. Only this last
                     # part of a claim waits; the calls to the systems overlap.

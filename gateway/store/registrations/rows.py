@@ -153,18 +153,25 @@ def step_row(s: Step, ordinal: int) -> dict[str, Any]:
     }
 
 
-async def load(conn: AsyncConnection, query: sa.Select[Any]) -> builtins.list[Registration]:
-    """The registrations ``query`` selects, in its order, each with its steps."""
-    rows = (await conn.execute(query)).all()
+#: The steps of several registrations, in their order (built once: a statement
+#: built anew is walked again for its cache key at every execution).
+_STEPS_OF = (
+    sa.select(t.steps)
+    .where(t.steps.c.registration_id.in_(sa.bindparam("b_registrations", expanding=True)))
+    .order_by(t.steps.c.stage, t.steps.c.created_at, t.steps.c.ordinal)
+)
+
+
+async def load(
+    conn: AsyncConnection, query: sa.Select[Any], parameters: dict[str, Any] | None = None
+) -> builtins.list[Registration]:
+    """The registrations ``query`` (with ``parameters``) selects, in its order, each
+    with its steps."""
+    rows = (await conn.execute(query, parameters)).all()
     if not rows:
         return []
-    s = t.steps
     steps: dict[str, list[Step]] = {}
-    step_rows = await conn.execute(
-        sa.select(s)
-        .where(s.c.registration_id.in_([row.id for row in rows]))
-        .order_by(s.c.stage, s.c.created_at, s.c.ordinal)
-    )
+    step_rows = await conn.execute(_STEPS_OF, {"b_registrations": [row.id for row in rows]})
     for row in step_rows:
         steps.setdefault(row.registration_id, []).append(step(row))
     return [registration(row, steps.get(row.id, [])) for row in rows]

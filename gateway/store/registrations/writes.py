@@ -265,8 +265,9 @@ def bumped(at: dt.datetime, *, start: bool) -> dict[str, Any]:
     return values
 
 
-def due(now: dt.datetime) -> sa.ColumnElement[bool]:
-    """A step a worker may take at ``now`` (see ``RegistrationStore.claim``)."""
+def due(now: dt.datetime | sa.BindParameter[Any]) -> sa.ColumnElement[bool]:
+    """A step a worker may take at ``now``, a time or the parameter that gives it
+    (see ``RegistrationStore.claim``)."""
     s, r = t.steps, t.registrations
     return sa.and_(
         s.c.state.in_(WORKABLE),
