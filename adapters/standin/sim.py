@@ -80,7 +80,10 @@ class Simulator:
         self.answers = answers
         self.faults = Faults()
         self.stats: Counter[str] = Counter()
+        #: Requests in flight that began since the last reset: one still held by a
+        #: fault set before it (a long latency) is not the next test's concurrency.
         self._in_flight: Counter[str] = Counter()
+        self._era = 0
         self.peak_in_flight: Counter[str] = Counter()
         self._rng = rng or random.Random()
 
@@ -91,6 +94,7 @@ class Simulator:
     ) -> Response:
         """Count the request, apply the faults, and carry out ``call``."""
         self.stats[operation] += 1
+        era = self._era
         self._in_flight[operation] += 1
         self.peak_in_flight[operation] = max(
             self.peak_in_flight[operation], self._in_flight[operation]
@@ -98,7 +102,8 @@ class Simulator:
         try:
             return await self._run(operation, write, call)
         finally:
-            self._in_flight[operation] -= 1
+            if era == self._era:
+                self._in_flight[operation] -= 1
 
     async def _run(
         self, operation: str, write: bool, call: Callable[[], Awaitable[Outcome]]
@@ -177,6 +182,8 @@ class Simulator:
         """Clear the faults and the request counts; the data stays."""
         self.faults = Faults()
         self.stats.clear()
+        self._era += 1
+        self._in_flight.clear()
         self.peak_in_flight.clear()
         return JSONResponse(asdict(self.faults))
 

@@ -162,3 +162,20 @@ async def test_stats_count_operations_and_peak_in_flight(
     assert stats["peak_in_flight"]["thing.write"] == 1
     await client.post("/__sim/reset")
     assert (await client.get("/__sim/stats")).json()["total"] == 0
+
+
+async def test_requests_held_from_before_a_reset_are_not_in_its_peak(
+    client: httpx.AsyncClient,
+) -> None:
+    """A latency that outlives its test holds requests in flight: the next test's
+    peak counts only what it sent after the reset."""
+    await client.post("/__sim/faults", json={"latency_ms": 1000})
+    held = [asyncio.create_task(client.get("/r")) for _ in range(3)]
+    await asyncio.sleep(0.2)  # they are in, and held
+    await client.post("/__sim/reset")
+    await client.post("/__sim/faults", json={"latency_ms": 100})
+    await asyncio.gather(*(client.get("/r") for _ in range(2)))
+    assert (await client.get("/__sim/stats")).json()["peak_in_flight"]["thing.read"] == 2
+    await asyncio.gather(*held)
+    await asyncio.gather(*(client.get("/r") for _ in range(2)))
+    assert (await client.get("/__sim/stats")).json()["peak_in_flight"]["thing.read"] == 2
