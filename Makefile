@@ -9,10 +9,11 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test test-fast bench lint types pytest venv clean
 
-# xdist workers. The proofs mostly wait (leases, timeouts), the rest is mostly
-# CPU, and each worker pays its own collection and stand-ins: on the 2-core
-# machine 3 workers ran the whole suite fastest (measured in docs/testing.md).
-PYTEST_WORKERS ?= 3
+# xdist workers. The tests mostly wait (stand-ins, sockets, deadlines) and each worker
+# pays its own collection and stand-ins; with the proofs dealt out to several
+# workers the whole run is bound by the two cores' CPU: on the 2-core machine 4 and
+# 5 workers ran it in the same 185 s (docs/testing.md), 3 left the cores idle.
+PYTEST_WORKERS ?= 4
 
 # The tests write thousands of small files (SQLite stores, stand-ins' data files,
 # logs) under pytest's temporary directory, and the processes they start under
