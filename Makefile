@@ -11,9 +11,10 @@ STAMP  := $(VENV)/.installed
 
 # xdist workers. The tests mostly wait (stand-ins, sockets, deadlines) and each worker
 # pays its own collection and stand-ins; with the proofs dealt out to several
-# workers the whole run is bound by the two cores' CPU: on the 2-core machine 4 and
-# 5 workers ran it in the same 185 s (docs/testing.md), 3 left the cores idle.
-PYTEST_WORKERS ?= 4
+# workers the whole run is bound by the two cores' CPU. On the 2-core machine, on
+# fresh clones, `bash .ci/run` took 3 min 37 s with 3 workers (358 s of CPU) and
+# 4 min 10 s to 4 min 25 s with 4 (455 to 475 s of CPU): see docs/testing.md.
+PYTEST_WORKERS ?= 3
 
 # The tests write thousands of small files (SQLite stores, stand-ins' data files,
 # logs) under pytest's temporary directory, and the processes they start under
