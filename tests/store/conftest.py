@@ -8,6 +8,7 @@ the tests that prove the migrations.
 from __future__ import annotations
 
 import secrets
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -50,3 +51,16 @@ async def store(store_url: str) -> AsyncIterator[Store]:
         yield s
     finally:
         await s.close()
+
+
+def another_writer_gets_in(other: sqlite3.Connection) -> bool:
+    """Whether ``other`` (a connection of its own, ``timeout=0``) can take SQLite's
+    write lock at once; it lets it go again."""
+    try:
+        other.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as e:
+        if "locked" not in str(e):
+            raise
+        return False
+    other.execute("ROLLBACK")
+    return True
