@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -251,7 +252,26 @@ def alembic_config(connection: sa.Connection | None = None) -> Config:
 
 
 def _upgrade(connection: sa.Connection, revision: str) -> None:
+    # At the head already (every start but the first after a release): nothing
+    # to run, and nothing to load. Alembic's upgrade reads and executes every
+    # revision file each time it is asked (7 ms of a store's 9 ms to open).
+    if revision == "head" and _current_heads(connection) == _heads():
+        return
     command.upgrade(alembic_config(connection), revision)
+
+
+@functools.cache
+def _heads() -> frozenset[str]:
+    """The newest revisions of the migrations this process ships (read once)."""
+    from alembic.script import ScriptDirectory
+
+    return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+def _current_heads(connection: sa.Connection) -> frozenset[str]:
+    from alembic.migration import MigrationContext
+
+    return frozenset(MigrationContext.configure(connection).get_current_heads())
 
 
 def _foreign_keys(connection: sa.Connection, on: bool) -> None:
