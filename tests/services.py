@@ -15,7 +15,7 @@ the xdist workers of one run) never see each other's data.
 Migrating a store takes 60 to 120 ms, and creating and dropping a PostgreSQL
 database 0.2 to 1.6 s. ``migrated_postgres_database`` hands each test the
 session's (each xdist worker's) one copy of a template migrated once, emptied
-before the test (``TRUNCATE ... RESTART IDENTITY``, then the rows the
+before the test (every row deleted, the sequences set back, then the rows the
 migrations wrote put back), a new copy if the test before changed the schema;
 ``sqlite_template`` is the same for SQLite, a file copied by ``copy_sqlite``.
 A store opened on either still runs the migrations, which find nothing to do.
@@ -31,6 +31,7 @@ import asyncio
 import atexit
 import functools
 import getpass
+import graphlib
 import json
 import os
 import secrets
@@ -202,6 +203,33 @@ SELECT json_build_object(
 """
 
 
+#: Which table references which, by foreign key, in the public schema.
+_REFERENCES = """
+SELECT c.conrelid::regclass::text AS referencing, c.confrelid::regclass::text AS referenced
+FROM pg_constraint c WHERE c.contype = 'f' AND c.connamespace = 'public'::regnamespace
+"""
+
+#: The public schema's sequences, by name as ``regclass`` prints it (quoted if need be).
+_SEQUENCES = """
+SELECT c.oid::regclass::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = 'public' AND c.relkind = 'S' ORDER BY 1
+"""
+
+
+def _referencing_first(tables: list[str], references: list[Any]) -> list[str]:
+    """``tables`` in an order in which each can be emptied by ``DELETE``: a table
+    before every table it references (a table referencing itself empties in one
+    statement)."""
+    unquoted = {_names([t]): t for t in tables}
+    # regclass quotes a name only where it must; compare the names as written.
+    name = {**{t: t for t in tables}, **unquoted}
+    order = graphlib.TopologicalSorter({t: set() for t in tables})
+    for referencing, referenced in references:
+        if referencing != referenced:
+            order.add(name.get(referenced, referenced), name.get(referencing, referencing))
+    return [t for t in order.static_order() if t in name]
+
+
 def _names(tables: list[str]) -> str:
     return ", ".join('"' + table.replace('"', '""') + '"' for table in tables)
 
@@ -211,17 +239,23 @@ class _Reusable:
     """One migrated database per session (xdist worker), emptied for each test.
 
     ``CREATE DATABASE ... TEMPLATE`` and ``DROP DATABASE`` cost 0.1 to 0.8 s each
-    (the server writes and syncs the copy); emptying the tables of one database
-    (``TRUNCATE ... RESTART IDENTITY``: the sequences start again too) and writing
-    back the rows the migrations left costs milliseconds. A test that changed the
-    schema itself (its columns, constraints, indexes or triggers) gets a new copy
-    of the template instead."""
+    (the server writes and syncs the copy). Emptying the tables of one database,
+    setting its sequences back to where the copy had them and writing back the
+    rows the migrations left costs a few milliseconds. ``DELETE``, not
+    ``TRUNCATE``: the tables hold a test's few rows, and ``TRUNCATE`` gives each
+    table new files on disk, 45 to 80 ms for the eleven tables here against 4 ms.
+    A test that changed the schema itself (its columns, constraints, indexes or
+    triggers) gets a new copy of the template instead."""
 
     admin: str
     template: str
     name: str = ""
     shape: str = ""
     rows: dict[str, list[str]] = field(default_factory=dict)
+    #: One script: every table emptied, referencing tables before those they reference.
+    emptying: str = ""
+    #: Each sequence's ``(name, last_value, is_called)`` in the new copy.
+    sequences: list[tuple[str, int, bool]] = field(default_factory=list)
     used: bool = False
 
     @property
@@ -234,12 +268,21 @@ class _Reusable:
         conn = await asyncpg.connect(_asyncpg_dsn(self.url), timeout=_PROBE_TIMEOUT)
         try:
             self.shape = await conn.fetchval(_SNAPSHOT)
+            tables = json.loads(self.shape)["tables"]
             self.rows = {}
-            for table in json.loads(self.shape)["tables"]:
+            for table in tables:
                 # The names are the catalogue's, quoted: nothing from outside.
                 rows = await conn.fetch(f"SELECT row_to_json(t)::text FROM {_names([table])} t")  # noqa: S608
                 if rows:
                     self.rows[table] = [r[0] for r in rows]
+            self.emptying = "".join(
+                f"DELETE FROM {_names([table])};"  # noqa: S608
+                for table in _referencing_first(tables, await conn.fetch(_REFERENCES))
+            )
+            self.sequences = []
+            for (sequence,) in await conn.fetch(_SEQUENCES):
+                state = await conn.fetchrow(f"SELECT last_value, is_called FROM {sequence}")  # noqa: S608
+                self.sequences.append((sequence, state["last_value"], state["is_called"]))
         finally:
             await conn.close()
         self.used = False
@@ -263,9 +306,9 @@ class _Reusable:
                 " WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
             if await conn.fetchval(_SNAPSHOT) == self.shape:
-                tables = json.loads(self.shape)["tables"]
                 async with conn.transaction():
-                    await conn.execute(f"TRUNCATE {_names(tables)} RESTART IDENTITY CASCADE")
+                    await conn.execute(self.emptying)
+                    await conn.executemany("SELECT setval($1::regclass, $2, $3)", self.sequences)
                     for table, rows in self.rows.items():
                         await conn.executemany(
                             f"INSERT INTO {_names([table])} SELECT * FROM"  # noqa: S608

@@ -8,7 +8,12 @@ its own store and an empty cache.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
+import dataclasses
+import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +32,7 @@ from gateway.domain.model import System
 from gateway.registrations.wiring import run_worker
 from gateway.services import Gateway
 from tests.conftest import shared_standin, start_missing
-from tests.services import SQL_BACKENDS, sqlite_store
+from tests.services import SQL_BACKENDS, copy_sqlite, sqlite_store
 from tests.services import postgres_database as postgres_database
 
 
@@ -168,6 +173,34 @@ def worker_standins(
     return {name: shared_standin(name, pool, logs) for name in names}
 
 
+#: Per process: a store ``prepare_store`` has filled, by the configuration that
+#: decides what it writes (the audit log's key, Argon2's settings).
+_PREPARED: dict[tuple[str | None, tuple[tuple[str, str], ...]], Path] = {}
+
+
+async def prepared_store(config: GatewayConfig, path: Path) -> str:
+    """The URL of an SQLite store at ``path`` holding what ``prepare_store`` writes
+    for ``config`` (the seed employers' bindings in every system, the demo accounts
+    and their audit records): a copy of a store prepared once per process. Preparing
+    (each account's password judged and hashed, each employer written in its own
+    transaction) cost 19 ms of CPU, most of what a gateway's start costs a test;
+    ``tests/gateway/test_prepared.py`` proves the copy holds what preparing writes."""
+    argon2 = tuple((name, os.environ.get(name, "")) for name in sorted(CHEAP_HASHES))
+    key = (config.audit_key, argon2)
+    if key not in _PREPARED:
+        folder = Path(tempfile.mkdtemp(prefix="hrss-prepared-store-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        template = folder / "gateway.db"
+        made = dataclasses.replace(config, store_url=sqlite_store(template))
+        gw = await Gateway.start(made)
+        try:
+            await prepare_store(gw.store)
+        finally:
+            await gw.close()
+        _PREPARED[key] = template
+    return copy_sqlite(_PREPARED[key], path)
+
+
 @pytest.fixture
 async def gateway(
     tmp_path: Path,
@@ -176,11 +209,23 @@ async def gateway(
     unemployment_standin: RunningStandin,
     gateway_settings: dict[str, Any],
 ) -> AsyncIterator[Gateway]:
+    # A test's own store (PostgreSQL, say) is prepared as the demo prepares it;
+    # the default one, new, is a copy of one prepared so.
+    path = tmp_path / "gateway.db"  # where ``gateway_config`` puts it, for a restart
+    default = "store_url" not in gateway_settings and not path.exists()
+    settings = {"store_url": f"sqlite+aiosqlite:///{path}"} if default else {}
     config = gateway_config(
-        tmp_path, employment_standin, labor_standin, unemployment_standin, **gateway_settings
+        tmp_path,
+        employment_standin,
+        labor_standin,
+        unemployment_standin,
+        **{**gateway_settings, **settings},
     )
+    if default:
+        config = dataclasses.replace(config, store_url=await prepared_store(config, path))
     gw = await Gateway.start(config)
-    await prepare_store(gw.store)
+    if not default:
+        await prepare_store(gw.store)
     yield gw
     await gw.close()
 
