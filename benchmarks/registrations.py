@@ -21,7 +21,9 @@
 
 Run: ``make bench`` (or ``.venv/bin/python -m benchmarks.registrations``).
 PostgreSQL is taken from ``HRSS_BENCH_POSTGRES_URL`` or the local server
-(127.0.0.1:5432, database ``test``); without one, its rows say so.
+(127.0.0.1:5432, database ``test``); without one, its rows say so. A server on
+the same machine through its Unix socket:
+``HRSS_BENCH_POSTGRES_URL='postgresql://postgres@/test?host=/var/run/postgresql'``.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from typing import Any
 import asyncpg
 import httpx
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from adapters.standin.process import RunningStandin
@@ -406,8 +409,10 @@ async def drop_database(name: str) -> None:
 
 
 def asyncpg_url(database: str) -> str:
-    base = ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    return f"{base}/{database}"
+    """The store URL of ``database`` on ADMIN_URL's server, its query kept (a Unix
+    socket's folder: ``postgresql://postgres@/test?host=/var/run/postgresql``)."""
+    url = make_url(ADMIN_URL).set(drivername="postgresql+asyncpg", database=database)
+    return url.render_as_string(hide_password=False)
 
 
 @contextlib.asynccontextmanager

@@ -37,8 +37,11 @@ class GatewayCache:
     ) -> None:
         scheme = urlparse(url).scheme
         if scheme in ("", "memory"):
+            # No deadline: a dictionary in this process cannot hang, and aiocache's
+            # (5 s by default) wraps every call in ``asyncio.wait_for``, a task of
+            # its own: 22 us a call instead of 6.
             self._cache: Any = Cache(
-                Cache.MEMORY, serializer=PickleSerializer(), namespace=namespace
+                Cache.MEMORY, serializer=PickleSerializer(), namespace=namespace, timeout=None
             )
         elif scheme in ("redis", "rediss"):
             parsed = urlparse(url)
