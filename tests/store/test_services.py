@@ -14,6 +14,7 @@ from tests.services import (
     _SNAPSHOT,
     RedisNamespace,
     _find_postgres,
+    _referencing_first,
     _Reusable,
     postgres_template,
     postgres_url,
@@ -190,5 +191,56 @@ def test_a_test_that_changed_the_schema_leaves_the_next_a_new_copy(
         fresh = run_isolated(_sql(reusable.url, _SNAPSHOT))
         template = make_url(postgres_url()).set(database=postgres_template)
         assert fresh == run_isolated(_sql(template.render_as_string(False), _SNAPSHOT))
+    finally:
+        run_isolated(reusable.drop())
+
+
+def test_tables_are_emptied_referencing_ones_first() -> None:
+    # parent <- child <- grandchild, a table referencing itself, one alone.
+    references = [
+        ("child", "parent"),
+        ("grandchild", "child"),
+        ("tree", "tree"),
+        ('"Mixed"', "parent"),
+    ]
+    tables = ["parent", "child", "grandchild", "tree", "alone", "Mixed"]
+    order = _referencing_first(tables, references)
+    assert sorted(order) == sorted(tables)
+    assert order.index("grandchild") < order.index("child") < order.index("parent")
+    assert order.index("Mixed") < order.index("parent")
+
+
+@services
+def test_a_database_whose_tables_reference_each_other_is_emptied(
+    postgres_database: str,
+) -> None:
+    run_isolated(
+        _sql(
+            postgres_database,
+            "CREATE TABLE a_parent (id serial PRIMARY KEY)",
+            "CREATE TABLE b_child (id serial PRIMARY KEY, parent int NOT NULL REFERENCES a_parent)",
+        )
+    )
+    reusable = _Reusable(postgres_url(), postgres_database.rsplit("/", 1)[1])
+    run_isolated(reusable.create())
+    try:
+        run_isolated(reusable.reset())
+        name = reusable.name
+        run_isolated(
+            _sql(
+                reusable.url,
+                "INSERT INTO a_parent DEFAULT VALUES",
+                "INSERT INTO b_child (parent) VALUES (1)",
+            )
+        )
+
+        run_isolated(reusable.reset())
+
+        assert reusable.name == name  # the same copy, emptied, not a new one
+        # In the catalogue's (alphabetical) order the referenced table came first.
+        counts = "SELECT (SELECT count(*) FROM a_parent), (SELECT count(*) FROM b_child)"
+        assert run_isolated(_sql(reusable.url, counts)) == [(0, 0)]
+        again = "INSERT INTO a_parent DEFAULT VALUES RETURNING id"
+        assert run_isolated(_sql(reusable.url, again)) == [(1,)]
     finally:
         run_isolated(reusable.drop())
