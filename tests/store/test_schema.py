@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import sqlite3
 from collections.abc import AsyncIterator
@@ -16,7 +17,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from gateway.domain.model import System
-from gateway.store import Store
+from gateway.store import Store, database
 from gateway.store import tables as t
 from gateway.store.database import Database, alembic_config, create_engine
 from gateway.store.tables import UTCDateTime, metadata
@@ -68,6 +69,24 @@ async def test_reopening_migrates_nothing_and_keeps_the_data(store_url: str, sto
         assert [a.username for a in await again.accounts.list()] == ["admin1"]
     finally:
         await again.close()
+
+
+async def test_only_a_store_behind_the_head_runs_alembic(
+    store_url: str, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At the head, opening reads the revision and stops: Alembic's upgrade, which
+    reads and runs every revision file even with nothing to do, is not asked."""
+    upgrades: list[str] = []
+    monkeypatch.setattr(database.command, "upgrade", lambda _config, rev: upgrades.append(rev))
+    again = await Store.open(store_url, passwords=cheap_passwords(), audit_key=AUDIT_KEY)
+    await again.close()
+    assert upgrades == []
+    # An empty database is behind: Alembic upgrades it (here, told to, it does nothing).
+    with contextlib.suppress(sa.exc.SQLAlchemyError):
+        empty = f"sqlite+aiosqlite:///{tmp_path}/behind/gateway.db"
+        behind = await Store.open(empty, passwords=cheap_passwords())
+        await behind.close()
+    assert upgrades == ["head"]
 
 
 async def test_instances_starting_together_migrate_once(empty_store_url: str) -> None:
