@@ -18,7 +18,7 @@ session's (each xdist worker's) one copy of a template migrated once, emptied
 before the test (every row deleted, the sequences set back, then the rows the
 migrations wrote put back), a new copy if the test before changed the schema;
 ``sqlite_template`` is the same for SQLite, a file copied by ``copy_sqlite``.
-A store opened on either still runs the migrations, which find nothing to do.
+A store opened on either reads its revision, at the head, and migrates nothing.
 The tests that prove the migrations themselves take an empty database.
 
 Import the fixtures into a ``conftest.py`` to use them, and mark tests (or
