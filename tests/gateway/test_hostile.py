@@ -25,6 +25,8 @@ from gateway.app import create_app
 from tests.factories import resident_id
 from tests.gateway.conftest import GraphQLClient, started_gateway, worker_standins
 
+#: Known to the employment and labour systems, unknown to unemployment: no test
+#: registers them there (``test_systems.py`` registers the other such worker).
 OWN = next(w for w in WORKERS if w.employer == 0 and w.label == "employed")
 FOREIGN = next(w for w in WORKERS if w.employer == 1)
 QINGDAO = EMPLOYERS[1].profile.credit_code

@@ -24,6 +24,11 @@ from tests.gateway.conftest import GraphQLClient, error_codes
 
 JINAN = EMPLOYERS[0].profile.credit_code
 WITH_CONTRACT = next(w for w in WORKERS if w.employer == 0 and w.label == "employed")
+#: The other worker employed with a contract at the demo employer: the one whose
+#: unemployment registration a test makes (and cancels, which leaves a record in the
+#: worker's shared stand-in). ``WITH_CONTRACT`` is ``test_hostile.py``'s ``OWN``,
+#: which counts on the unemployment system knowing nothing of them.
+REGISTERED_HERE = [w for w in WORKERS if w.employer == 0 and w.label == "employed"][1]
 
 PAGE = """query($c: String!, $n: Int!) { employer(creditCode: $c) { workers(first: $n) {
   totalCount edges { node { idNumber status
@@ -161,8 +166,9 @@ async def test_the_cache_is_invalidated_when_the_gateway_writes(
 ) -> None:
     admin = await client.login("demo-admin")
     query = f"""query($n: String!) {{ employer(creditCode: "{JINAN}") {{
-      worker(idType: RESIDENT_ID, idNumber: $n) {{ unemploymentRegistrations {{ state }} }} }} }}"""
-    variables = {"n": WITH_CONTRACT.person.id_number}
+      worker(idType: {REGISTERED_HERE.person.id_type.name}, idNumber: $n) {{
+        unemploymentRegistrations {{ state }} }} }} }}"""
+    variables = {"n": REGISTERED_HERE.person.id_number}
     before = await admin.post(query, variables)
     assert before["data"]["employer"]["worker"]["unemploymentRegistrations"] == []
     # A write for this worker, then the invalidation every gateway write performs.
@@ -171,7 +177,7 @@ async def test_the_cache_is_invalidated_when_the_gateway_writes(
     reference = await gateway.unemployment.register(
         UnemploymentRequest(
             EMPLOYERS[0].unemployment_id,
-            WITH_CONTRACT.person,
+            REGISTERED_HERE.person,
             dt.date(2026, 1, 31),
             EndReason.AGREEMENT,
         )
@@ -180,7 +186,7 @@ async def test_the_cache_is_invalidated_when_the_gateway_writes(
         stale = await admin.post(query, variables)
         assert stale == before  # still cached: nobody said it changed
         await gateway.cache.invalidate_worker(
-            WITH_CONTRACT.person.id_number, {System.UNEMPLOYMENT: EMPLOYERS[0].unemployment_id}
+            REGISTERED_HERE.person.id_number, {System.UNEMPLOYMENT: EMPLOYERS[0].unemployment_id}
         )
         after = await admin.post(query, variables)
         assert after["data"]["employer"]["worker"]["unemploymentRegistrations"] == [
