@@ -201,6 +201,30 @@ async def prepared_store(config: GatewayConfig, path: Path) -> str:
     return copy_sqlite(_PREPARED[key], path)
 
 
+async def start_prepared(
+    tmp_path: Path, standins: tuple[RunningStandin, ...], settings: dict[str, Any]
+) -> Gateway:
+    """A gateway as ``gateway_config`` makes it for ``settings``, over the employment,
+    labour and unemployment ``standins``, with what the demo prepares in its store.
+
+    A test's own store (PostgreSQL, say) is prepared as the demo prepares it; the
+    default one, new, is a copy of one prepared so (``prepared_store``)."""
+    path = tmp_path / "gateway.db"  # where ``gateway_config`` puts it, for a restart
+    default = "store_url" not in settings and not path.exists()
+    store = {"store_url": f"sqlite+aiosqlite:///{path}"} if default else {}
+    config = gateway_config(tmp_path, *standins, **{**settings, **store})
+    if default:
+        config = dataclasses.replace(config, store_url=await prepared_store(config, path))
+    gw = await Gateway.start(config)
+    if not default:
+        try:
+            await prepare_store(gw.store)
+        except BaseException:
+            await gw.close()
+            raise
+    return gw
+
+
 @pytest.fixture
 async def gateway(
     tmp_path: Path,
@@ -209,23 +233,8 @@ async def gateway(
     unemployment_standin: RunningStandin,
     gateway_settings: dict[str, Any],
 ) -> AsyncIterator[Gateway]:
-    # A test's own store (PostgreSQL, say) is prepared as the demo prepares it;
-    # the default one, new, is a copy of one prepared so.
-    path = tmp_path / "gateway.db"  # where ``gateway_config`` puts it, for a restart
-    default = "store_url" not in gateway_settings and not path.exists()
-    settings = {"store_url": f"sqlite+aiosqlite:///{path}"} if default else {}
-    config = gateway_config(
-        tmp_path,
-        employment_standin,
-        labor_standin,
-        unemployment_standin,
-        **{**gateway_settings, **settings},
-    )
-    if default:
-        config = dataclasses.replace(config, store_url=await prepared_store(config, path))
-    gw = await Gateway.start(config)
-    if not default:
-        await prepare_store(gw.store)
+    standins = (employment_standin, labor_standin, unemployment_standin)
+    gw = await start_prepared(tmp_path, standins, gateway_settings)
     yield gw
     await gw.close()
 
@@ -309,12 +318,9 @@ async def short_deadline_client(
     }
     settings = dict(gateway_settings)
     settings["environ"] = {**settings.get("environ", {}), **deadlines}
-    config = gateway_config(
-        tmp_path, employment_standin, labor_standin, unemployment_standin, **settings
-    )
-    gw = await Gateway.start(config)
+    standins = (employment_standin, labor_standin, unemployment_standin)
+    gw = await start_prepared(tmp_path, standins, settings)
     try:
-        await prepare_store(gw.store)
         app = create_app(gw.config, gateway=gw)
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://gateway"
