@@ -62,6 +62,7 @@ from gateway.registrations.ports import (
 )
 from gateway.store import InvalidCursor, RegistrationNotFound, StepNotFound, Store
 from gateway.store import tables as t
+from gateway.store.registrations import writes
 from tests import factories
 from tests.store.conftest import AUDIT_KEY, cheap_passwords
 
@@ -500,6 +501,38 @@ async def test_concurrent_claimers_never_share_a_step(store_url: str, store: Sto
     assert len(everything) == len(set(everything)) == len(expected)
     assert set(everything) == expected
     assert sum(1 for got in results if got) >= 2  # they did compete
+
+
+async def test_bumping_registrations_waits_for_no_foreign_key_check(
+    migrated_postgres_database: str,
+) -> None:
+    """PostgreSQL: a transaction that writes a step row a second time (a claim
+    leases its steps, then saves those it sends SENDING) has the foreign-key check
+    lock the step's registration FOR KEY SHARE until it commits. Locking several
+    registrations to bump them (the end of a claim) must not wait for that lock:
+    two claims in processes of their own each waited for the other's, a deadlock
+    PostgreSQL broke a second later, one claim failed."""
+    store = await Store.open(
+        migrated_postgres_database, passwords=cheap_passwords(), audit_key=AUDIT_KEY
+    )
+    try:
+        first, second = submission(), submission()
+        hire = await submit_one(store, worker(first), first)
+        other = await submit_one(store, worker(second), second)
+        stamp = sa.update(t.steps).where(t.steps.c.id == hire.steps[0].id)
+        async with store.db.write() as claiming:
+            await claiming.execute(stamp.values(lease_owner="w1"))
+            await claiming.execute(stamp.values(lease_owner="w1"))  # the check runs here
+            async with store.db.write() as bumping:
+                # Failing fast rather than waiting for the first to commit, which it
+                # cannot do while this test waits.
+                await bumping.execute(sa.text("SET LOCAL lock_timeout = '2s'"))
+                await writes.bump(bumping, [hire.id, other.id], NOW, start=True)
+        found = await store.registrations.get(hire.id)
+        assert found is not None
+        assert found.version == hire.version + 1
+    finally:
+        await store.close()
 
 
 async def test_save_step_needs_the_lease(store: Store) -> None:

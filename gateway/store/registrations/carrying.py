@@ -22,10 +22,6 @@ from gateway.registrations.ports import Claimed, Decided
 from gateway.store import tables as t
 from gateway.store.registrations import rows, writes
 
-#: The key of the PostgreSQL advisory lock that takes claims one at a time.
-_CLAIM_LOCK = 0x6872_7373_636C  # "hrsscl"
-
-
 #: The steps of one registration, as ``finish_step`` reads them (built once:
 #: see ``writes``); on PostgreSQL, locked in id order.
 _STEPS_OF = sa.select(t.steps).where(t.steps.c.registration_id == sa.bindparam("b_registration"))
@@ -144,11 +140,9 @@ class Carrying(writes.Base):
                     _SAVE_BY_ID, [{"b_id": step.id, **rows.saved(step, now)} for step in sent]
                 )
                 started = {step.registration_id for step in sent}
-                if len(started) > 1 and postgresql:
-                    # One claim at a time from here: two claims locking several
-                    # registrations each were seen to deadlock. Only this last
-                    # part of a claim waits; the calls to the systems overlap.
-                    await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_CLAIM_LOCK)))
+                # Claims overlap here too: the registrations are locked in id
+                # order, and not against the locks the foreign-key check of the
+                # steps written twice has taken (``writes.bump``).
                 await writes.bump(conn, started, now, start=True)
         if sent:
             self.on_change(sorted(started))

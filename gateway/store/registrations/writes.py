@@ -245,9 +245,19 @@ async def bump(
     if not ids:
         return
     if len(ids) > 1 and conn.dialect.name == "postgresql":
-        # Locked in id order, as every transaction takes them.
+        # Locked in id order, as every transaction takes them, and FOR NO KEY
+        # UPDATE, the lock the UPDATE below takes anyway: FOR UPDATE would also
+        # wait for the FOR KEY SHARE locks PostgreSQL's foreign-key check takes on
+        # a step's registration when a transaction writes a step row for the
+        # second time (a claim: leased, then saved SENDING), locks held in step
+        # order, not id order. Claims in worker processes of their own then
+        # deadlocked (PostgreSQL found one a second; 400 hires over two
+        # processes went at a third of one process's rate).
         await conn.execute(
-            sa.select(r.c.id).where(r.c.id.in_(ids)).order_by(r.c.id).with_for_update()
+            sa.select(r.c.id)
+            .where(r.c.id.in_(ids))
+            .order_by(r.c.id)
+            .with_for_update(key_share=True)
         )
     if len(ids) == 1:
         await conn.execute(BUMP_ONE[start], {"b_registration": ids[0], "b_at": at})
