@@ -78,6 +78,7 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.graph
 	$(BIN)/python -m benchmarks.registrations
+	$(BIN)/python -m benchmarks.workers
 	$(BIN)/python -m benchmarks.resilience
 	$(BIN)/python -m benchmarks.recovery
 	$(BIN)/python -m benchmarks.forms
