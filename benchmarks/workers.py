@@ -101,9 +101,12 @@ def stop(workers: list[subprocess.Popen[bytes]]) -> None:
             w.wait()
 
 
-def ended(workers: list[subprocess.Popen[bytes]], tmp: Path) -> None:
-    if any(w.poll() is not None for w in workers):
-        raise RuntimeError(f"a worker process ended: its log is in {tmp}")
+def ended(workers: list[subprocess.Popen[bytes]], logs: list[Path]) -> None:
+    """Raises, with the end of its log, if a worker process has ended."""
+    for worker, log in zip(workers, logs, strict=True):
+        if worker.poll() is not None:
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
+            raise RuntimeError(f"a worker process ended ({worker.returncode}):\n{tail}")
 
 
 async def carried(
@@ -135,13 +138,13 @@ async def carried(
             async with watcher(url) as engine:
                 deadline = time.monotonic() + STARTUP_S
                 while await finished(engine, None, [RegistrationState.ACCEPTED.value]) == n:
-                    ended(workers, tmp)
+                    ended(workers, logs)
                     if time.monotonic() > deadline:
                         raise RuntimeError(f"no worker took a step within {STARTUP_S:.0f} s")
                     await asyncio.sleep(0.01)
                 began = time.perf_counter()
                 while await finished(engine, None) < n:
-                    ended(workers, tmp)
+                    ended(workers, logs)
                     await asyncio.sleep(0.02)
                 elapsed = time.perf_counter() - began
                 completed = await finished(engine, None, [RegistrationState.COMPLETED.value])
