@@ -19,8 +19,6 @@ from typing import Any
 
 from graphql import GraphQLError, GraphQLSyntaxError
 from graphql.language import ArgumentNode, ValueNode, VariableDefinitionNode, print_ast
-from strawberry.exceptions import MissingQueryError
-from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
 from gateway.privacy import redact
 from gateway.registry import registry
@@ -250,18 +248,33 @@ def _value_error(error: GraphQLError) -> GraphQLError:
     return _recoded(error, "BAD_INPUT", en + hint, zh + hint)
 
 
+def _operation_errors() -> tuple[type[Exception], ...]:
+    """Strawberry's errors for a request whose operation it cannot pick. Imported
+    here, not with the module: a worker or a command imports this module for
+    ``GatewayError`` and never meets them, and Strawberry costs a process about
+    70 ms of CPU to import."""
+    from strawberry.exceptions import MissingQueryError
+    from strawberry.schema.exceptions import (
+        CannotGetOperationTypeError,
+        InvalidOperationTypeError,
+    )
+
+    return MissingQueryError, CannotGetOperationTypeError, InvalidOperationTypeError
+
+
 def _operation_error(error: GraphQLError, original: Exception) -> GraphQLError:
-    if isinstance(original, MissingQueryError):
+    missing, cannot_get, invalid = _operation_errors()
+    if isinstance(original, missing):
         return _recoded(error, *astuple(MISSING_QUERY))
-    if isinstance(original, InvalidOperationTypeError):
+    if isinstance(original, invalid):
         return _recoded(
             error,
             "OPERATION_NOT_ALLOWED",
             "This kind of operation is not allowed here.",
             "此处不允许该类操作。",
         )
-    assert isinstance(original, CannotGetOperationTypeError)
-    if original.operation_name is None:
+    assert isinstance(original, cannot_get)
+    if getattr(original, "operation_name", None) is None:
         return operation_name_required(error)
     return operation_not_found(error)
 
@@ -313,9 +326,7 @@ def client_error(error: GraphQLError) -> GraphQLError:
             "The document is not valid GraphQL syntax.",
             "查询文档不符合 GraphQL 语法。",
         )
-    if isinstance(
-        original, MissingQueryError | CannotGetOperationTypeError | InvalidOperationTypeError
-    ):
+    if isinstance(original, _operation_errors()):
         return _operation_error(error, original)
     node = error.nodes[0] if error.nodes else None
     if isinstance(node, VariableDefinitionNode) and error.path is None:

@@ -22,9 +22,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from zxcvbn import zxcvbn
-from zxcvbn.frequency_lists import FREQUENCY_LISTS
-
 #: Shortest password accepted (SP 800-63B: at least 8).
 MIN_PASSWORD_LENGTH = 8
 #: zxcvbn's score from 0 to 4; 2 means about 10^8 guesses are needed, beyond an
@@ -81,7 +78,11 @@ def password_refusal(password: str, username: str) -> PasswordRefusal | None:
         return CONTAINS_USERNAME
     if folded in _breached():
         return BREACHED
-    # A few milliseconds: cheap beside the Argon2id hash that follows.
+    # A few milliseconds: cheap beside the Argon2id hash that follows. zxcvbn
+    # and its lists are loaded on the first password judged (about 40 ms of
+    # CPU), not by every process that opens a store (a worker judges none).
+    from zxcvbn import zxcvbn
+
     estimate = zxcvbn(password[:_MAX_ESTIMATED], user_inputs=[name] if name else None)
     if estimate["score"] < MIN_SCORE:
         return GUESSABLE
@@ -92,4 +93,6 @@ def password_refusal(password: str, username: str) -> PasswordRefusal | None:
 def _breached() -> frozenset[str]:
     # The list is lower case, as are most passwords found in dumps; comparing
     # case-folded also refuses "PassWord1".
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
     return frozenset(FREQUENCY_LISTS["passwords"])

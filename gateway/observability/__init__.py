@@ -7,13 +7,14 @@ Starlette route, a logging set-up, an httpx event hook.
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from gateway.observability.graphql import GraphQLMetrics
     from gateway.observability.logging import (
         QUIET,
         RedactionFilter,
         RequestIdFilter,
         configure_logging,
     )
-    from gateway.observability.metrics import GatewayMetrics, GraphQLMetrics, HttpMetricsMiddleware
+    from gateway.observability.metrics import GatewayMetrics, HttpMetricsMiddleware
     from gateway.observability.registrations import count_registrations, refresh_registrations
     from gateway.observability.request_id import (
         REQUEST_ID_HEADER,
@@ -34,7 +35,7 @@ _HOMES = {
     "RequestIdFilter": "logging",
     "configure_logging": "logging",
     "GatewayMetrics": "metrics",
-    "GraphQLMetrics": "metrics",
+    "GraphQLMetrics": "graphql",
     "HttpMetricsMiddleware": "metrics",
     "count_registrations": "registrations",
     "refresh_registrations": "registrations",

@@ -4,10 +4,11 @@ Everything hangs off one ``GatewayMetrics`` object, whose registry is its own
 (not prometheus-client's global one), so that several apps in one process, as
 in the tests, do not collide:
 
-- ``GraphQLMetrics``, a Strawberry extension: operations by name, type and
-  outcome, and their latency, counted in the metrics of the gateway serving the
-  operation (its context's ``gateway.metrics``), so that one schema serves any
-  app, or in the ``GatewayMetrics`` it is given (``graphql_extension()``);
+- ``GraphQLMetrics`` (``gateway.observability.graphql``), a Strawberry
+  extension: operations by name, type and outcome, and their latency, counted
+  in the metrics of the gateway serving the operation (its context's
+  ``gateway.metrics``), so that one schema serves any app, or in the
+  ``GatewayMetrics`` it is given (``graphql_extension()``);
 - ``HttpMetricsMiddleware``, ASGI: HTTP requests by method, route and status,
   and their latency;
 - ``on_call(system, operation, outcome, seconds)``: called by the resilience
@@ -32,12 +33,10 @@ from __future__ import annotations
 
 import hmac
 import logging
-import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from graphql import GraphQLError
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
@@ -46,17 +45,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from strawberry.exceptions import MissingQueryError
-from strawberry.extensions import SchemaExtension
-from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
-from strawberry.types import ExecutionContext
-from strawberry.types.execution import PreExecutionError
 
-from gateway.errors import GatewayError, client_error
 from gateway.observability.registrations import UNFINISHED, RegistrationCounts
 from gateway.observability.settings import ObservabilitySettings
 
 if TYPE_CHECKING:
+    from strawberry.extensions import SchemaExtension
+
     from gateway.cache import GatewayCache
 
 logger = logging.getLogger(__name__)
@@ -70,14 +65,7 @@ INTERNAL = "INTERNAL"  # an unexpected error (masked for the client)
 BREAKER_STATES = ("closed", "opened", "half-opened")
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
-_GRAPHQL_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,63}")
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-_REQUEST_EXCEPTIONS = (
-    GatewayError,
-    MissingQueryError,
-    CannotGetOperationTypeError,
-    InvalidOperationTypeError,
-)
 
 
 class GatewayMetrics:
@@ -183,6 +171,10 @@ class GatewayMetrics:
 
     def graphql_extension(self) -> Callable[[], SchemaExtension]:
         """A factory for the schema's ``extensions`` list: one extension per operation."""
+        # Here, not with the module: a worker keeps these metrics and serves no
+        # GraphQL, and Strawberry costs a process about 70 ms of CPU to import.
+        from gateway.observability.graphql import GraphQLMetrics
+
         return lambda: GraphQLMetrics(self)
 
     def operation_label(self, name: str | None) -> str:
@@ -191,11 +183,11 @@ class GatewayMetrics:
         return name if name in self._operation_names else "other"
 
     def observe_operation(
-        self, context: ExecutionContext, failure: BaseException | None, seconds: float
+        self, operation_name: str | None, kind: str, outcome: str, seconds: float
     ) -> None:
-        name = self.operation_label(_operation_name(context))
-        kind = _operation_type(context)
-        self.graphql_requests.labels(name, kind, _outcome(context, failure)).inc()
+        """One GraphQL operation (``GraphQLMetrics`` says what it was)."""
+        name = self.operation_label(operation_name)
+        self.graphql_requests.labels(name, kind, outcome).inc()
         # A subscription's "operation" lasts as long as the client follows it.
         if kind != "subscription":
             self.graphql_seconds.labels(name, kind).observe(seconds)
@@ -227,82 +219,6 @@ class GatewayMetrics:
 
     def exposition(self) -> str:
         return generate_latest(self.registry).decode()
-
-
-class GraphQLMetrics(SchemaExtension):
-    """Counts and times each operation. Put it last in the schema's extensions: it
-    then sees the errors before ``MaskErrors`` replaces them.
-
-    Without ``metrics``, those of the gateway the operation's context belongs to
-    (``context.gateway.metrics``; none for an operation run without a gateway):
-    the schema then holds nothing of one app's, and apps built alike share it."""
-
-    def __init__(
-        self,
-        metrics: GatewayMetrics | None = None,
-        *,
-        execution_context: ExecutionContext | None = None,
-    ) -> None:
-        self._metrics = metrics
-
-    def on_operation(self) -> Iterator[None]:
-        metrics = self._metrics or _gateway_metrics(self.execution_context)
-        if metrics is None:
-            yield
-            return
-        start = time.perf_counter()
-        failure: BaseException | None = None
-        try:
-            yield
-        except BaseException as exc:
-            failure = exc
-            raise
-        finally:
-            metrics.observe_operation(self.execution_context, failure, time.perf_counter() - start)
-
-
-def _gateway_metrics(context: ExecutionContext) -> GatewayMetrics | None:
-    found = getattr(getattr(context.context, "gateway", None), "metrics", None)
-    return found if isinstance(found, GatewayMetrics) else None
-
-
-def _operation_name(context: ExecutionContext) -> str | None:
-    try:
-        return context.operation_name
-    except Exception:  # a document too broken to name an operation
-        return None
-
-
-def _operation_type(context: ExecutionContext) -> str:
-    try:
-        return str(context.operation_type.value)
-    except Exception:  # no document (it did not parse), or no such operation
-        return "unknown"
-
-
-def _outcome(context: ExecutionContext, failure: BaseException | None) -> str:
-    if failure is not None:
-        return REFUSED if isinstance(failure, _REQUEST_EXCEPTIONS) else INTERNAL
-    result = context.result
-    errors = list((result.errors if result is not None else None) or [])
-    if not errors:
-        return OK
-    if isinstance(result, PreExecutionError) or (
-        result is not None and result.data is None and all(e.path is None for e in errors)
-    ):
-        # Nothing was executed: a parse or validation error, a refused limit,
-        # variables that do not fit.
-        return REFUSED
-    return _error_code(errors[0])
-
-
-def _error_code(error: GraphQLError) -> str:
-    # The code the client is given (gateway.errors.client_error): one of the
-    # gateway's own, whatever the error's text.
-    code = (client_error(error).extensions or {}).get("code")
-    if isinstance(code, str) and _GRAPHQL_NAME.fullmatch(code):
-        return code
-    return INTERNAL
 
 
 class HttpMetricsMiddleware:
@@ -438,6 +354,5 @@ class _ScrapeTimeCollector(Collector):
 __all__ = [
     "BREAKER_STATES",
     "GatewayMetrics",
-    "GraphQLMetrics",
     "HttpMetricsMiddleware",
 ]

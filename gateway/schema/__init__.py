@@ -26,7 +26,7 @@ from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from gateway.errors import MASKED_MESSAGE, GatewayError, bad_input, client_error
-from gateway.observability.metrics import GraphQLMetrics
+from gateway.observability.graphql import GraphQLMetrics
 from gateway.schema.context import Info
 from gateway.schema.employer import Employer
 from gateway.schema.limits import Disclosure, RequestLimits, schema_config, schema_extensions

@@ -20,6 +20,7 @@ once migrate once.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import contextlib
 import datetime as dt
@@ -27,16 +28,17 @@ import functools
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 import tenacity
-from alembic import command
-from alembic.config import Config
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from gateway.store import sqlite
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -244,6 +246,8 @@ def alembic_config(connection: sa.Connection | None = None) -> Config:
     ``alembic.command.revision(alembic_config(), "message")`` and writes it by
     hand to match ``tables.py`` (the schema test says whether it does).
     """
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
     if connection is not None:
@@ -254,24 +258,64 @@ def alembic_config(connection: sa.Connection | None = None) -> Config:
 def _upgrade(connection: sa.Connection, revision: str) -> None:
     # At the head already (every start but the first after a release): nothing
     # to run, and nothing to load. Alembic's upgrade reads and executes every
-    # revision file each time it is asked (7 ms of a store's 9 ms to open).
+    # revision file each time it is asked (7 ms of a store's 9 ms to open), and
+    # importing Alembic costs a process about 0.17 s of CPU (with Mako and
+    # Pygments), every worker, gateway and command that opens a store: both
+    # heads are read here without it, and a test holds them to Alembic's own
+    # answers (tests/store/test_schema.py).
     if revision == "head" and _current_heads(connection) == _heads():
         return
+    from alembic import command
+
     command.upgrade(alembic_config(connection), revision)
+
+
+#: The table where Alembic keeps the revisions a database is at (its default name).
+_VERSION_TABLE = sa.table("alembic_version", sa.column("version_num", sa.String))
 
 
 @functools.cache
 def _heads() -> frozenset[str]:
-    """The newest revisions of the migrations this process ships (read once)."""
-    from alembic.script import ScriptDirectory
+    """The newest revisions of the migrations this process ships: those no other
+    revision revises, from each file's ``revision`` and ``down_revision`` (read
+    once), as Alembic's ``ScriptDirectory.get_heads`` finds them."""
+    revisions: set[str] = set()
+    revised: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        names = _literals(ast.parse(path.read_text(encoding="utf-8")))
+        if not isinstance(names.get("revision"), str):
+            continue  # not a revision (``__init__.py``)
+        revisions.add(names["revision"])
+        down = names.get("down_revision")
+        revised.update([down] if isinstance(down, str) else down or ())
+    return frozenset(revisions - revised)
 
-    return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+def _literals(module: ast.Module) -> dict[str, Any]:
+    """The module's top-level names assigned a literal (``x = ...``, ``x: T = ...``)."""
+    found: dict[str, Any] = {}
+    for node in module.body:
+        targets: list[ast.expr]
+        if isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        elif isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        else:
+            continue
+        for target in targets:
+            if isinstance(target, ast.Name):
+                with contextlib.suppress(ValueError):
+                    found[target.id] = ast.literal_eval(value)
+    return found
 
 
 def _current_heads(connection: sa.Connection) -> frozenset[str]:
-    from alembic.migration import MigrationContext
-
-    return frozenset(MigrationContext.configure(connection).get_current_heads())
+    """The revisions the database is at, as Alembic's ``get_current_heads`` reads
+    them: none before the first migration."""
+    if not sa.inspect(connection).has_table(_VERSION_TABLE.name):
+        return frozenset()
+    rows = connection.execute(sa.select(_VERSION_TABLE.c.version_num))
+    return frozenset(rows.scalars())
 
 
 def _foreign_keys(connection: sa.Connection, on: bool) -> None:
