@@ -248,7 +248,7 @@ def _value_error(error: GraphQLError) -> GraphQLError:
     return _recoded(error, "BAD_INPUT", en + hint, zh + hint)
 
 
-def _operation_errors() -> tuple[type[Exception], ...]:
+def operation_errors() -> tuple[type[Exception], ...]:
     """Strawberry's errors for a request whose operation it cannot pick. Imported
     here, not with the module: a worker or a command imports this module for
     ``GatewayError`` and never meets them, and Strawberry costs a process about
@@ -263,7 +263,7 @@ def _operation_errors() -> tuple[type[Exception], ...]:
 
 
 def _operation_error(error: GraphQLError, original: Exception) -> GraphQLError:
-    missing, cannot_get, invalid = _operation_errors()
+    missing, cannot_get, invalid = operation_errors()
     if isinstance(original, missing):
         return _recoded(error, *astuple(MISSING_QUERY))
     if isinstance(original, invalid):
@@ -326,7 +326,7 @@ def client_error(error: GraphQLError) -> GraphQLError:
             "The document is not valid GraphQL syntax.",
             "查询文档不符合 GraphQL 语法。",
         )
-    if isinstance(original, _operation_errors()):
+    if isinstance(original, operation_errors()):
         return _operation_error(error, original)
     node = error.nodes[0] if error.nodes else None
     if isinstance(node, VariableDefinitionNode) and error.path is None:

@@ -13,22 +13,17 @@ import time
 from collections.abc import Iterator
 
 from graphql import GraphQLError
-from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import SchemaExtension
-from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionContext
 from strawberry.types.execution import PreExecutionError
 
-from gateway.errors import GatewayError, client_error
+from gateway.errors import GatewayError, client_error, operation_errors
 from gateway.observability.metrics import INTERNAL, OK, REFUSED, GatewayMetrics
 
 _GRAPHQL_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,63}")
-_REQUEST_EXCEPTIONS = (
-    GatewayError,
-    MissingQueryError,
-    CannotGetOperationTypeError,
-    InvalidOperationTypeError,
-)
+#: Requests refused before anything ran: the gateway's own errors, and an
+#: operation Strawberry cannot pick.
+_REQUEST_EXCEPTIONS: tuple[type[Exception], ...] = (GatewayError, *operation_errors())
 
 
 class GraphQLMetrics(SchemaExtension):
