@@ -34,6 +34,14 @@ def standins(directory: Path) -> Iterator[list[RunningStandin]]:
 
 
 _SYSTEMS = ("EMPLOYMENT", "LABOUR", "UNEMPLOYMENT")
+#: The benchmarks' gateways' secrets (``HRSS_TOKEN_SECRET``, ``HRSS_AUDIT_KEY``).
+TOKEN_SECRET = "b" * 32
+AUDIT_KEY = "k" * 32
+
+
+def system_urls(running: list[RunningStandin]) -> dict[str, str]:
+    """The ``HRSS_<SYSTEM>_URL`` variables that point a gateway at the stand-ins."""
+    return {f"HRSS_{p}_URL": s.url for p, s in zip(_SYSTEMS, running, strict=True)}
 
 
 async def start_gateway(
@@ -48,14 +56,14 @@ async def start_gateway(
     # Cheap password hashes: the benchmarks sign in, they do not measure Argon2.
     cheap = {"TIME_COST": "1", "MEMORY_KIB": "8", "PARALLELISM": "1"}
     os.environ.update({f"HRSS_ARGON2_{k}": v for k, v in cheap.items()})
-    env = {f"HRSS_{p}_URL": s.url for p, s in zip(_SYSTEMS, running, strict=True)}
+    env = system_urls(running)
     if system_timeout is not None:
         env.update({f"HRSS_{p}_TIMEOUT": str(system_timeout) for p in _SYSTEMS})
     settings.setdefault("store_url", f"sqlite+aiosqlite:///{directory}/gateway.db")
     config = GatewayConfig.load(
         environ=env,
-        token_secret="b" * 32,
-        audit_key="k" * 32,
+        token_secret=TOKEN_SECRET,
+        audit_key=AUDIT_KEY,
         data_dir=str(directory),
         employer_passwords=True,  # the benchmarks sign the demo employer in with its password
         **settings,

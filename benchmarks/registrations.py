@@ -262,6 +262,24 @@ class Rate:
     cpu_ms: float
 
 
+async def store_hires(gw: Gateway, n: int, year: int) -> None:
+    """``n`` hires at the demo employer, each a submission of its own as employers
+    send them, for a worker to carry out."""
+    employer = await gw.store.employers.get(UNIT.profile.credit_code)
+    actor = await gw.store.accounts.get("demo-employer")
+    assert employer is not None
+    assert actor is not None
+    start = dt.date.today()
+    for p in people(n, year):
+        await gw.registrar.submit(
+            actor=actor,
+            channel=Channel.GOVERNMENT_PORTAL,
+            employer=employer,
+            rows=[hire_row(p, start)],
+            idempotency_key=uuid.uuid4().hex,
+        )
+
+
 async def throughput(
     running: list[RunningStandin],
     store_url: str,
@@ -274,21 +292,7 @@ async def throughput(
     latency_ms: int = 0,
 ) -> Rate:
     gw = await gateway_for(running, store_url, tmp, concurrency)
-    employer = await gw.store.employers.get(UNIT.profile.credit_code)
-    actor = await gw.store.accounts.get("demo-employer")
-    assert employer is not None
-    assert actor is not None
-    start = dt.date.today()
-    ids = []
-    for p in people(n, year):  # stored first, then carried out: the rate is the worker's
-        outcome = await gw.registrar.submit(
-            actor=actor,
-            channel=Channel.GOVERNMENT_PORTAL,
-            employer=employer,
-            rows=[hire_row(p, start)],
-            idempotency_key=uuid.uuid4().hex,
-        )
-        ids.append(outcome.registrations[0].id)
+    await store_hires(gw, n, year)  # stored first, then carried out: the rate is the worker's
     for s in running:
         s.faults(latency_ms=latency_ms)
     try:

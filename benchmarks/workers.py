@@ -21,32 +21,28 @@ says so and measures nothing.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import os
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 from adapters.standin.process import RunningStandin
-from benchmarks.common import standins
+from benchmarks.common import AUDIT_KEY, TOKEN_SECRET, standins, system_urls
 from benchmarks.registrations import (
     IN_FLIGHT,
-    UNIT,
     ceiling,
     create_database,
     drop_database,
     finished,
     gateway_for,
-    hire_row,
-    people,
     store_for,
+    store_hires,
     watcher,
 )
-from gateway.registrations.model import Channel, RegistrationState
+from gateway.registrations.model import RegistrationState
 
 #: What a worker logs when a claim raised (``gateway.registrations.runner``).
 CLAIM_FAILED = "claim failed"
@@ -57,20 +53,17 @@ STARTUP_S = 120.0
 def worker_env(
     store_url: str, running: list[RunningStandin], tmp: Path, steps: int
 ) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        {
-            "HRSS_STORE_URL": store_url,
-            "HRSS_TOKEN_SECRET": "b" * 32,
-            "HRSS_AUDIT_KEY": "k" * 32,
-            "HRSS_DATA_DIR": str(tmp),
-            "HRSS_WORKER_CONCURRENCY": str(steps),
-            "HRSS_EMPLOYMENT_URL": running[0].url,
-            "HRSS_LABOUR_URL": running[1].url,
-            "HRSS_UNEMPLOYMENT_URL": running[2].url,
-        }
-    )
-    return env
+    """What the worker processes are started with: the gateway's settings as
+    ``start_gateway`` gives them, as variables."""
+    return {
+        **os.environ,
+        **system_urls(running),
+        "HRSS_STORE_URL": store_url,
+        "HRSS_TOKEN_SECRET": TOKEN_SECRET,
+        "HRSS_AUDIT_KEY": AUDIT_KEY,
+        "HRSS_DATA_DIR": str(tmp),
+        "HRSS_WORKER_CONCURRENCY": str(steps),
+    }
 
 
 def spawn(env: dict[str, str], logs: list[Path]) -> list[subprocess.Popen[bytes]]:
@@ -120,20 +113,7 @@ async def carried(
         env = worker_env(url, running, tmp, max(1, IN_FLIGHT // processes))
         workers: list[subprocess.Popen[bytes]] = []
         try:
-            employer = await gw.store.employers.get(UNIT.profile.credit_code)
-            actor = await gw.store.accounts.get("demo-employer")
-            assert employer is not None
-            assert actor is not None
-            start = dt.date.today()
-            rows = [hire_row(p, start) for p in people(n, year)]
-            for row in rows:
-                await gw.registrar.submit(
-                    actor=actor,
-                    channel=Channel.GOVERNMENT_PORTAL,
-                    employer=employer,
-                    rows=[row],
-                    idempotency_key=uuid.uuid4().hex,
-                )
+            await store_hires(gw, n, year)
             workers = spawn(env, logs)
             async with watcher(url) as engine:
                 deadline = time.monotonic() + STARTUP_S

@@ -251,8 +251,9 @@ async def bump(
         # a step's registration when a transaction writes a step row for the
         # second time (a claim: leased, then saved SENDING), locks held in step
         # order, not id order. Claims in worker processes of their own then
-        # deadlocked (PostgreSQL found one a second; 400 hires over two
-        # processes went at a third of one process's rate).
+        # deadlocked, and PostgreSQL breaks one only after a second: 600 hires
+        # over two processes went at 38 to 70 hires/s, against 88 to 106 for one
+        # (benchmarks/workers.py).
         await conn.execute(
             sa.select(r.c.id)
             .where(r.c.id.in_(ids))
