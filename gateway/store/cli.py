@@ -128,7 +128,7 @@ async def _create(store: Store, args: argparse.Namespace, role: Role) -> int:
         display_name=args.name,
         divisions=args.division if role is Role.CLERK else (),
     )
-    print(f"created {account.role} {account.username} (id {account.id})")
+    print(f"created {account.role} {account.username} (id {account.id}) in {_where(args)}")
     return 0
 
 
@@ -140,8 +140,17 @@ async def _list(store: Store, args: argparse.Namespace) -> int:
 
 async def _set_disabled(store: Store, args: argparse.Namespace, disabled: bool) -> int:
     account = await store.accounts.set_disabled(args.username, disabled)
-    print(f"{'disabled' if account.disabled else 'enabled'} {account.username}")
+    state = "disabled" if account.disabled else "enabled"
+    print(f"{state} {account.username} in {_where(args)}")
     return 0
+
+
+def _where(args: argparse.Namespace) -> str:
+    """The store written to: without ``HRSS_STORE_URL`` the command writes to the
+    demo's file under the directory it ran in, which is easy to miss."""
+    from gateway.store.database import shown_url
+
+    return shown_url(args.store)
 
 
 def _line(account: Account) -> str:

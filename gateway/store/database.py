@@ -62,6 +62,17 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def shown_url(url: str) -> str:
+    """``url`` as a person should read it: the password hidden, an embedded store's
+    file made absolute (a relative one is relative to where the command ran)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database:
+        database = parsed.database
+        if database != ":memory:" and not database.startswith("file:"):
+            parsed = parsed.set(database=str(Path(database).resolve()))
+    return parsed.render_as_string(hide_password=True)
+
+
 def create_engine(url: str) -> AsyncEngine:
     """An engine for ``sqlite+aiosqlite:///file`` or ``postgresql+asyncpg://...``."""
     parsed = make_url(url)

@@ -85,6 +85,31 @@ def test_create_list_disable_enable(url: str, capsys: pytest.CaptureFixture[str]
     assert not authenticate(url, "window-1", "clerk-password")
     assert run("accounts", "enable", "window-1") == 0
     assert authenticate(url, "window-1", "clerk-password")
+    assert capsys.readouterr().out.splitlines() == [
+        f"disabled window-1 in {url}",
+        f"enabled window-1 in {url}",
+    ]
+
+
+def test_a_change_names_the_store_it_was_made_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without ``HRSS_STORE_URL`` the command writes to the demo's file where it ran:
+    the answer says which file, whole, so that an account created in the wrong
+    store is seen at once."""
+    monkeypatch.delenv("HRSS_STORE_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert run("accounts", "create-admin", "a1", "--password-stdin", stdin="admin-pass") == 0
+    where = f"sqlite+aiosqlite:///{tmp_path.resolve()}/data/gateway.db"
+    assert capsys.readouterr().out == f"created admin a1 (id 1) in {where}\n"
+    assert authenticate(where, "a1", "admin-pass")
+
+
+def test_a_store_password_is_not_shown() -> None:
+    from gateway.store.database import shown_url
+
+    shown = shown_url("postgresql+asyncpg://gateway:s3cret@db:5432/gateway")
+    assert shown == "postgresql+asyncpg://gateway:***@db:5432/gateway"
 
 
 def test_the_password_is_prompted_twice(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
