@@ -7,9 +7,10 @@ load the gateway's schema, store or metrics, and ``--help`` loads nothing heavy.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from gateway.forms.cli import add_form_parser
@@ -62,13 +63,44 @@ def _serve(args: argparse.Namespace) -> int:
             finally:
                 await store.close()
 
-        with demo_mode.standins(config):
-            asyncio.run(prepare())
-            print(demo_mode.banner(config), flush=True)
-            _run(uvicorn, create_app(config), config.host, config.port)
+        try:
+            with _terminated_unwinds(), demo_mode.standins(config):
+                asyncio.run(prepare())
+                print(demo_mode.banner(config), flush=True)
+                _run(uvicorn, create_app(config), config.host, config.port)
+        except demo_mode.DemoRefused as e:
+            print(f"hrss-gateway serve --demo: {e}", file=sys.stderr)
+            return 1
         return 0
     _run(uvicorn, create_app(config), config.host, config.port, fd=args.fd)
     return 0
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised where the process is, so that what it started is stopped."""
+
+
+@contextlib.contextmanager
+def _terminated_unwinds() -> Iterator[None]:
+    """SIGTERM stops the demo as Ctrl-C does, its stand-ins with it, then ends the
+    process as SIGTERM would have.
+
+    uvicorn shuts down gracefully on SIGTERM, then raises the signal again with
+    the handler it found; with the default one the process ended there, before
+    the stand-ins were stopped, and they kept running, holding their ports."""
+    import signal
+
+    def terminated(signum: int, frame: Any) -> None:
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        yield
+    except _Terminated:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.raise_signal(signal.SIGTERM)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _service_logging(config: Any) -> None:

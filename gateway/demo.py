@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 
 from adapters.identity.config import DEFAULT_PORT as IDENTITY_PORT
-from adapters.standin.process import RunningStandin, start_standin
+from adapters.standin.process import PortInUse, RunningStandin, port_in_use, start_standin
 from adapters.standin.seed import EMPLOYERS
 from gateway.config import GatewayConfig
 from gateway.domain.identifiers import eleven_two_check
@@ -112,21 +112,47 @@ def _runs_identity_standin(config: GatewayConfig) -> bool:
     return issuer.startswith("http://") and secure_url(issuer)
 
 
+class DemoRefused(Exception):
+    """The demo cannot start as configured: the message says why and what to do."""
+
+
+@contextlib.contextmanager
+def _refused_unless_free(variable: str) -> Iterator[None]:
+    """A stand-in's port taken, as ``DemoRefused`` naming the setting that moves it."""
+    try:
+        yield
+    except PortInUse as e:
+        raise DemoRefused(
+            f"{e}: stop what listens there (an earlier demo still running?) or set "
+            f"{variable} to another port"
+        ) from None
+
+
 @contextlib.contextmanager
 def standins(config: GatewayConfig) -> Iterator[list[RunningStandin]]:
     """Start the seeded stand-ins on the configured ports (the identity provider's
-    too, when the trusted provider is on loopback); stop them after."""
+    too, when the trusted provider is on loopback); stop them after.
+    ``DemoRefused`` when the gateway's port or a stand-in's is taken."""
+    # The gateway's own port first: found taken only once uvicorn binds, it
+    # would stop the demo after every stand-in had started.
+    if port_in_use(config.port, config.host):
+        raise DemoRefused(
+            f"port {config.port}, where the gateway is to listen, is in use: stop what "
+            "listens there (an earlier demo still running?) or choose another with "
+            "--port or HRSS_PORT"
+        )
     data = Path(config.data_dir)
     data.mkdir(parents=True, exist_ok=True)
     started: list[RunningStandin] = []
     try:
         for spec in _standins(config):
             port = httpx.URL(config.system(spec.system).url).port
-            started.append(
-                start_standin(
-                    spec.cli_name, data, seed=True, data=str(_data_file(data, spec)), port=port
+            with _refused_unless_free(f"HRSS_{spec.system.value.upper()}_URL"):
+                started.append(
+                    start_standin(
+                        spec.cli_name, data, seed=True, data=str(_data_file(data, spec)), port=port
+                    )
                 )
-            )
         if config.oidc is not None and _runs_identity_standin(config):
             oidc = config.oidc
             # The stand-in issues what the gateway is set to trust.
@@ -136,11 +162,17 @@ def standins(config: GatewayConfig) -> Iterator[list[RunningStandin]]:
                 "HRSS_IDENTITY_CREDIT_CODE_CLAIM": oidc.credit_code_claim,
             }
             port = httpx.URL(oidc.issuer).port or 80
-            started.append(
-                start_standin(
-                    "identity", data, seed=True, data=str(data / "identity.db"), env=env, port=port
+            with _refused_unless_free("HRSS_OIDC_ISSUER"):
+                started.append(
+                    start_standin(
+                        "identity",
+                        data,
+                        seed=True,
+                        data=str(data / "identity.db"),
+                        env=env,
+                        port=port,
+                    )
                 )
-            )
         yield started
     finally:
         for standin in started:

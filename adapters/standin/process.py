@@ -26,6 +26,28 @@ def free_port() -> int:
         return port
 
 
+class PortInUse(RuntimeError):
+    """Another process listens where a stand-in is to listen."""
+
+    def __init__(self, name: str, port: int) -> None:
+        super().__init__(f"port {port}, where the {name} stand-in is to listen, is in use")
+        self.name = name
+        self.port = port
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a process listens on ``port``: binding it fails. As uvicorn binds
+    (``SO_REUSEADDR``), so that connections of an earlier process on that port,
+    closed and waiting out TCP's TIME_WAIT, do not count."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
 @dataclass
 class RunningStandin:
     """One stand-in process. ``restart()`` keeps its port and data file."""
@@ -43,6 +65,11 @@ class RunningStandin:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30.0) -> RunningStandin:
+        # Checked first: the readiness probe below cannot tell who answers it, and
+        # another stand-in on that port (an earlier demo left running) would
+        # answer at once while this one fails to bind, unseen.
+        if port_in_use(self.port):
+            raise PortInUse(self.name, self.port)
         cmd = [sys.executable, "-m", "gateway.cli", "legacy", self.name, "--port", str(self.port)]
         # The stand-in's own credentials come from the same variables as the gateway's.
         if self.data:
