@@ -65,11 +65,6 @@ class RunningStandin:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30.0) -> RunningStandin:
-        # Checked first: the readiness probe below cannot tell who answers it, and
-        # another stand-in on that port (an earlier demo left running) would
-        # answer at once while this one fails to bind, unseen.
-        if port_in_use(self.port):
-            raise PortInUse(self.name, self.port)
         cmd = [sys.executable, "-m", "gateway.cli", "legacy", self.name, "--port", str(self.port)]
         # The stand-in's own credentials come from the same variables as the gateway's.
         if self.data:
@@ -151,7 +146,16 @@ def start_standin(
     env: dict[str, str] | None = None,
     port: int | None = None,
 ) -> RunningStandin:
-    """Start one stand-in (on a free port unless one is given) and wait until it answers."""
+    """Start one stand-in (on a free port unless one is given) and wait until it
+    answers; ``PortInUse`` when another process listens on the port given.
+
+    The readiness probe cannot tell who answers it: another stand-in on that port
+    (an earlier demo left running) would answer at once while this one failed to
+    bind, unseen. Only a port given is checked: one ``free_port`` just found is
+    free, and checking it again would race the ephemeral ports the process's
+    own outgoing connections take meanwhile (stand-ins start side by side)."""
+    if port is not None and port_in_use(port):
+        raise PortInUse(name, port)
     return RunningStandin(
         name=name,
         port=port or free_port(),
