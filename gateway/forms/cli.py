@@ -39,7 +39,11 @@ def add_form_parser(commands: Any) -> None:
     )
     form.add_argument("action", choices=("template", "check", "submit"))
     form.add_argument("file", type=Path, help="where to save the template, or the filled form")
-    form.add_argument("--url", default=os.environ.get("HRSS_URL", "http://127.0.0.1:8000"))
+    form.add_argument(
+        "--url",
+        default=os.environ.get("HRSS_URL", "http://127.0.0.1:8000"),
+        help="the gateway (default: $HRSS_URL or %(default)s)",
+    )
     form.add_argument("--key", help="idempotency key (default: a new one; reuse it to retry)")
     form.add_argument("--valid-only", action="store_true", help="submit the valid rows only")
     form.add_argument("--marked", type=Path, help="save the workbook with its problems marked")
@@ -67,6 +71,9 @@ def run(args: argparse.Namespace) -> int:
             return _import(http, args)
         except httpx.HTTPError as exc:
             print(f"cannot reach the gateway: {exc}", file=sys.stderr)
+            return 2
+        except OSError as exc:  # the form or a file to save: missing, unreadable, no folder
+            print(f"hrss-gateway form: {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
             return 2
 
 

@@ -77,3 +77,16 @@ async def test_a_refused_token_is_a_coded_error(
     path = tmp_path / "t.xlsx"
     assert await asyncio.to_thread(main, ["form", "template", str(path), "--url", url]) == 2
     assert "UNAUTHENTICATED" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("action", ["check", "submit", "template"])
+async def test_a_file_that_cannot_be_read_or_written_is_named_without_a_traceback(
+    url: str, tmp_path: Path, action: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A form that is not there, or a template saved into a folder that is not:
+    the file and the reason, exit status 2 as for any error, no traceback."""
+    path = tmp_path / "missing" / "form.xlsx"
+    assert await asyncio.to_thread(main, ["form", action, str(path), "--url", url]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}: No such file or directory" in err
+    assert "Traceback" not in err
