@@ -10,6 +10,7 @@ import asyncio
 import datetime as dt
 import hashlib
 import hmac
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from gateway.registrations.engine import Engine
 from gateway.registrations.service import Registrar
 from gateway.store import Store
+from gateway.store.database import shown_url
 from gateway.systems import (
     AdapterError,
     EmploymentSystem,
@@ -52,6 +54,11 @@ def system_limits(systems: Iterable[System] | None = None) -> dict[System, Limit
 
 #: How often a subscription reads its registration with in-process events only.
 LOCAL_SUBSCRIPTION_POLL_S = 0.2
+
+
+#: One line at start: which store this process uses, its password hidden. Without
+#: ``HRSS_STORE_URL`` that is a SQLite file under the directory it started in.
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -188,6 +195,7 @@ class Gateway:
         if isinstance(gateway.events, PostgresEvents | RedisEvents):
             metrics.watch_events(gateway.events.kind, gateway.events.listening.is_set)
         await gateway.events.start()
+        log.info("store %s, events %s", shown_url(config.store_url), gateway.events.kind)
         # One clock for the store and the engines: a test that moves the gateway's moves both.
         store.db.clock = lambda: gateway.clock()
         return gateway

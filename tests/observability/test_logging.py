@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -121,3 +123,32 @@ def test_the_filter_works_on_any_handler() -> None:
     # A second pass leaves the masked text as it is.
     assert RedactionFilter().filter(record)
     assert record.getMessage() == f"id {mask_id_number(number)}"
+
+
+def test_a_gateway_says_at_start_which_store_it_uses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A relative store URL (the default's is) names a file under the directory the
+    process started in: the line gives it whole, as ``hrss-gateway accounts`` does."""
+    from gateway.config import GatewayConfig
+    from gateway.services import Gateway
+
+    monkeypatch.chdir(tmp_path)
+    config = GatewayConfig.load(
+        environ={},
+        store_url="sqlite+aiosqlite:///data/gateway.db",
+        token_secret="t" * 32,
+        audit_key="a" * 32,
+        data_dir=str(tmp_path),
+    )
+
+    async def start_and_stop() -> None:
+        gw = await Gateway.start(config)
+        await gw.close()
+
+    with caplog.at_level(logging.INFO, logger="gateway.services"):
+        asyncio.run(start_and_stop())
+    where = f"sqlite+aiosqlite:///{tmp_path.resolve()}/data/gateway.db"
+    assert [r.getMessage() for r in caplog.records if r.name == "gateway.services"] == [
+        f"store {where}, events local"
+    ]
