@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from gateway.auth import ConfigurationError
 from gateway.forms.cli import add_form_parser
 from gateway.logs import configure as configure_logging
 from gateway.registry import registry
@@ -72,6 +73,11 @@ def _serve(args: argparse.Namespace) -> int:
             print(f"hrss-gateway serve --demo: {e}", file=sys.stderr)
             return 1
         return 0
+    from gateway.services import secrets_of
+
+    # Here rather than in the app's start-up, where uvicorn would bury the
+    # message in a traceback.
+    secrets_of(config)
     _run(uvicorn, create_app(config), config.host, config.port, fd=args.fd)
     return 0
 
@@ -358,7 +364,12 @@ def _add_signin_parser(commands: Any) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging()
-    result: int = args.run(args)
+    try:
+        result: int = args.run(args)
+    except ConfigurationError as e:
+        # A setting missing or wrong: the message names it, a traceback buried it.
+        print(f"hrss-gateway {args.command}: {e}", file=sys.stderr)
+        return 2
     return result
 
 

@@ -128,8 +128,7 @@ class Gateway:
     async def start(
         cls, config: GatewayConfig, *, metrics: GatewayMetrics | None = None
     ) -> Gateway:
-        token_secret = _secret(config, config.token_secret, "token.secret", "HRSS_TOKEN_SECRET")
-        audit_key = _secret(config, config.audit_key, "audit.key", "HRSS_AUDIT_KEY")
+        token_secret, audit_key = secrets_of(config)
         store = await Store.open(
             config.store_url,
             passwords=Passwords(HashParams.from_env()),
@@ -237,6 +236,15 @@ class Gateway:
         await self.login_throttle.aclose()
         await self.cache.close()
         await self.store.close()
+
+
+def secrets_of(config: GatewayConfig) -> tuple[bytes, bytes]:
+    """The token secret and the audit key; ``ConfigurationError`` naming the one
+    missing outside demo mode (``serve`` asks before its server starts)."""
+    return (
+        _secret(config, config.token_secret, "token.secret", "HRSS_TOKEN_SECRET"),
+        _secret(config, config.audit_key, "audit.key", "HRSS_AUDIT_KEY"),
+    )
 
 
 def _secret(config: GatewayConfig, value: str | None, demo_file: str, name: str) -> bytes:

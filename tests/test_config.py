@@ -155,3 +155,37 @@ def test_a_system_can_be_switched_off_and_is_then_not_configured() -> None:
     assert System.UNEMPLOYMENT not in config.systems
     with pytest.raises(KeyError, match="not switched on"):
         config.system(System.UNEMPLOYMENT)
+
+
+@pytest.mark.parametrize(
+    ("argv", "variables", "message"),
+    [
+        (["worker"], {}, "HRSS_TOKEN_SECRET must be set outside demo mode"),
+        (["serve"], {"HRSS_TOKEN_SECRET": "t" * 32}, "HRSS_AUDIT_KEY must be set"),
+        (["serve"], {"HRSS_OIDC_ISSUER": "http://example.com"}, "HRSS_OIDC_ISSUER must be"),
+    ],
+)
+def test_a_setting_missing_or_wrong_stops_a_command_with_its_name(
+    argv: list[str],
+    variables: dict[str, str],
+    message: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """One line naming the setting, exit status 2, before a server or a worker
+    starts: the message was in a traceback, ``serve``'s in uvicorn's log of its
+    failed start-up."""
+    from gateway.cli import main
+
+    for name in ("HRSS_TOKEN_SECRET", "HRSS_AUDIT_KEY", "HRSS_OIDC_ISSUER", "HRSS_DEMO"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"hrss-gateway {argv[0]}: ")
+    assert message in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "data").exists()  # nothing started, no store made
