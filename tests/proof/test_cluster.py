@@ -432,16 +432,6 @@ async def test_a_worker_and_a_gateway_killed_mid_batch_lose_nothing_and_double_n
     assert c.alive()
     # C, started again, answers over the same store.
     assert {r["state"] for r in (await fetch(client.graphs[2], ids[0])).values()} == {"COMPLETED"}
-    # The steps the killed worker held were finished by the others, after its lease.
-    # The filings it sent, which the labour system kept, were found by asking, not sent
-    # again (the registrations the employment system dropped were sent once more: the
-    # systems' counts below).
-    for registration_id, system in held:
-        taken_over = step(done[registration_id], system)
-        assert taken_over["state"] == "DONE"
-        if system == System.LABOUR:
-            assert taken_over["attempts"] == sent_before[registration_id, system], taken_over
-
     # In the systems: one employment record and one contract per hire...
     ledger = ledgers(urls_of(standins))
     numbers = [p["idNumber"] for chunk in people for p in chunk]
@@ -451,6 +441,17 @@ async def test_a_worker_and_a_gateway_killed_mid_batch_lose_nothing_and_double_n
         recorded = sum(step(r, system)["attempts"] for r in registrations)
         received = standins[system].stats().get(WRITE[system], 0)
         assert len(numbers) <= received <= recorded, (system, received, recorded)
+
+    # The steps the killed worker held were finished by the others, after its lease.
+    # The filings it sent, which the labour system kept, were found by asking, not sent
+    # again (the registrations the employment system dropped were sent once more: the
+    # systems' counts above, checked first so that a failure here says whether
+    # anything was doubled in a system).
+    for registration_id, system in held:
+        taken_over = step(done[registration_id], system)
+        assert taken_over["state"] == "DONE"
+        if system == System.LABOUR:
+            assert taken_over["attempts"] == sent_before[registration_id, system], taken_over
 
     # The subscriber on A saw each registration under way, then each change, to its end.
     for transport, seen in updates.items():
