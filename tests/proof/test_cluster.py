@@ -335,8 +335,12 @@ async def test_a_worker_and_a_gateway_killed_mid_batch_lose_nothing_and_double_n
 
     # 1. A worker process is killed while it waits for answers: submissions go on until
     # one of them holds a filing, and every write recorded so far has reached its
-    # system. It is frozen (SIGSTOP) to look, so that what it holds cannot change
-    # before the SIGKILL. Whichever worker it is: the three share the steps, and on
+    # system. Every worker is frozen (SIGSTOP) to look, so that what the chosen one
+    # holds cannot change before the SIGKILL, and so that no other records and sends
+    # a write meanwhile: the systems' counts are totals, and one write of another
+    # worker arriving between the two reads made up for one of the chosen worker's
+    # not sent yet (its taker then found nothing and rightly sent it, once). The
+    # others go on after. Whichever worker it is: the three share the steps, and on
     # a busy machine one of them may take none of the filings of a few submissions.
     chosen: list[GatewayProcess] = []
 
@@ -346,18 +350,25 @@ async def test_a_worker_and_a_gateway_killed_mid_batch_lose_nothing_and_double_n
         return System.LABOUR in {s for _, s in held}
 
     async def frozen_in_flight() -> bool:
+        # A look first with every worker running: most looks find no filing held.
+        if not [w for w in cluster.workers if await holds_a_filing(w)]:
+            return False
         for worker in cluster.workers:
-            if not await holds_a_filing(worker):
-                continue
             os.kill(worker.pid, signal.SIGSTOP)
+        try:
+            # Recorded, then received: with no worker running, no write is recorded
+            # or sent between the two reads, and each received was recorded first.
             recorded = await _attempts(cluster.store_url)
-            if await holds_a_filing(worker) and all(
-                standins[s].stats().get(WRITE[s], 0) >= recorded.get(s, 0) for s in ANSWER_MS
-            ):
-                chosen.append(worker)
-                return True
-            os.kill(worker.pid, signal.SIGCONT)  # not yet: it goes on
-        return False
+            if all(standins[s].stats().get(WRITE[s], 0) >= recorded.get(s, 0) for s in ANSWER_MS):
+                for worker in cluster.workers:
+                    if await holds_a_filing(worker):
+                        chosen.append(worker)
+                        return True
+            return False
+        finally:
+            for worker in cluster.workers:
+                if worker not in chosen:
+                    os.kill(worker.pid, signal.SIGCONT)  # not yet, or not chosen: it goes on
 
     await send_next()
     while not await _poll_briefly(frozen_in_flight):
@@ -369,8 +380,8 @@ async def test_a_worker_and_a_gateway_killed_mid_batch_lose_nothing_and_double_n
     # What it was sending stays leased to it until the lease runs out.
     held = await _held_by(cluster.store_url, worker.pid)
     assert System.LABOUR in {s for _, s in held}, held
-    # What it had sent of each: an earlier attempt may have timed out on a busy
-    # machine and been resent after a reconciliation, before the kill.
+    # What it had sent of each (an earlier attempt may have timed out on a busy
+    # machine and been sent again after a reconciliation, before the kill).
     sent_before = await _attempts_of(cluster.store_url, held)
     # The subscriber on A follows what it held, over each transport: first what was
     # submitted on B or C.
