@@ -25,11 +25,11 @@ def _legacy(args: argparse.Namespace) -> int:
     if args.system == "identity":
         from adapters.identity.server import serve as serve_identity
 
-        serve_identity(host=args.host, port=args.port, data=args.data, seed=args.seed)
+        serve_identity(host=args.host, port=args.port, data=args.data, seed=args.seed, fd=args.fd)
         return 0
     from adapters.standin.server import serve
 
-    serve(args.system, host=args.host, port=args.port, data=args.data, seed=args.seed)
+    serve(args.system, host=args.host, port=args.port, data=args.data, seed=args.seed, fd=args.fd)
     return 0
 
 
@@ -271,6 +271,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="load the deterministic seed data (only into an empty store)",
     )
+    # A listening socket bound by the process that starts the stand-in
+    # (adapters/standin/process.py), which keeps the port from being taken meanwhile.
+    legacy.add_argument("--fd", type=int, default=None, help=argparse.SUPPRESS)
     legacy.set_defaults(run=_legacy)
 
     serve = commands.add_parser(

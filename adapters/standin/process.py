@@ -36,9 +36,8 @@ class PortInUse(RuntimeError):
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
-    """Whether a process listens on ``port``: binding it fails. As uvicorn binds
-    (``SO_REUSEADDR``), so that connections of an earlier process on that port,
-    closed and waiting out TCP's TIME_WAIT, do not count."""
+    """Whether a process listens on ``port``: binding it fails (as uvicorn binds,
+    ``SO_REUSEADDR``: see ``RunningStandin.start``)."""
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -65,15 +64,38 @@ class RunningStandin:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30.0) -> RunningStandin:
+        """Start it on ``port`` (0: one the system picks, kept for restarts) and wait
+        until it answers; ``PortInUse`` when another process holds the port.
+
+        The port is bound here and the socket handed to the stand-in (``--fd``):
+        found free and then started on, it could be taken in between (by another
+        stand-in, or as the local port of a connection), and the readiness probe
+        below, answered by whatever listens there, could not tell."""
+        listener = socket.socket()
+        # As uvicorn binds: connections of an earlier process on the port, closed
+        # and waiting out TCP's TIME_WAIT, do not hold it (a restart).
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            listener.bind(("127.0.0.1", self.port))
+        except OSError:
+            listener.close()
+            raise PortInUse(self.name, self.port) from None
+        self.port = listener.getsockname()[1]
+        fd = str(listener.fileno())
         cmd = [sys.executable, "-m", "gateway.cli", "legacy", self.name, "--port", str(self.port)]
+        cmd += ["--fd", fd]
         # The stand-in's own credentials come from the same variables as the gateway's.
         if self.data:
             cmd += ["--data", self.data]
         if self.seed:
             cmd.append("--seed")
-        with self.log.open("ab") as log:
+        with listener, self.log.open("ab") as log:
             self.proc = subprocess.Popen(  # noqa: S603 - our own command, no shell
-                cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.env}
+                cmd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **self.env},
+                pass_fds=(listener.fileno(),),
             )
         deadline = time.monotonic() + timeout
         # Asked often, over one client: until it listens, each try is a refused
@@ -147,18 +169,10 @@ def start_standin(
     port: int | None = None,
 ) -> RunningStandin:
     """Start one stand-in (on a free port unless one is given) and wait until it
-    answers; ``PortInUse`` when another process listens on the port given.
-
-    The readiness probe cannot tell who answers it: another stand-in on that port
-    (an earlier demo left running) would answer at once while this one failed to
-    bind, unseen. Only a port given is checked: one ``free_port`` just found is
-    free, and checking it again would race the ephemeral ports the process's
-    own outgoing connections take meanwhile (stand-ins start side by side)."""
-    if port is not None and port_in_use(port):
-        raise PortInUse(name, port)
+    answers; ``PortInUse`` when another process holds the port given."""
     return RunningStandin(
         name=name,
-        port=port or free_port(),
+        port=port or 0,
         data=data,
         seed=seed,
         log=log_dir / f"{name}-standin.log",

@@ -39,17 +39,15 @@ def default_port(name: str) -> int:
     return standin.port
 
 
-def serve(name: str, *, host: str, port: int | None, data: str | None, seed: bool) -> None:
-    import uvicorn
+def serve(
+    name: str,
+    *,
+    host: str,
+    port: int | None,
+    data: str | None,
+    seed: bool,
+    fd: int | None = None,
+) -> None:
+    from adapters.standin.serving import run
 
-    app = create_app(name, data=data, seed=seed)
-    uvicorn.run(
-        app,
-        host=host,
-        port=port or default_port(name),
-        log_level="warning",
-        # Access logs would carry query strings, and some carry ID numbers.
-        access_log=False,
-        # commit_then_drop leaves stalled requests behind; do not wait for them.
-        timeout_graceful_shutdown=1,
-    )
+    run(create_app(name, data=data, seed=seed), host=host, port=port or default_port(name), fd=fd)
