@@ -36,15 +36,27 @@ class PortInUse(RuntimeError):
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
-    """Whether a process listens on ``port``: binding it fails (as uvicorn binds,
-    ``SO_REUSEADDR``: see ``RunningStandin.start``)."""
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError:
-            return True
+    """Whether another process holds ``port``: binding it fails (``bound_socket``)."""
+    try:
+        bound_socket(port, host).close()
+    except OSError:
+        return True
     return False
+
+
+def bound_socket(port: int, host: str = "127.0.0.1") -> socket.socket:
+    """A socket bound to ``port`` on ``host`` (0: a port the system picks), for a child
+    process to listen on (``--fd``); ``OSError`` when another process holds it.
+    Bound as uvicorn binds: connections of an earlier process on the port, closed
+    and waiting out TCP's TIME_WAIT, do not hold it (a restart)."""
+    listener = socket.socket()
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, port))
+    except OSError:
+        listener.close()
+        raise
+    return listener
 
 
 @dataclass
@@ -71,14 +83,9 @@ class RunningStandin:
         found free and then started on, it could be taken in between (by another
         stand-in, or as the local port of a connection), and the readiness probe
         below, answered by whatever listens there, could not tell."""
-        listener = socket.socket()
-        # As uvicorn binds: connections of an earlier process on the port, closed
-        # and waiting out TCP's TIME_WAIT, do not hold it (a restart).
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            listener.bind(("127.0.0.1", self.port))
+            listener = bound_socket(self.port)
         except OSError:
-            listener.close()
             raise PortInUse(self.name, self.port) from None
         self.port = listener.getsockname()[1]
         fd = str(listener.fileno())

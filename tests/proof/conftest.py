@@ -32,7 +32,7 @@ import pytest
 
 from adapters.employment import EmploymentAdapter
 from adapters.labor import LabourAdapter
-from adapters.standin.process import RunningStandin, free_port
+from adapters.standin.process import RunningStandin, bound_socket, free_port
 from adapters.standin.seed import EMPLOYERS, SeedEmployer
 from adapters.unemployment import UnemploymentAdapter
 from gateway.auth import HashParams, Passwords
@@ -162,19 +162,30 @@ class GatewayProcess:
         launched before any is waited for start side by side, each start being
         mostly its process importing."""
         cmd = [sys.executable, "-m", "gateway.cli", self.command]
-        if self.command == "serve":
+        # A ``serve`` listens on a socket bound here (``--fd``, as ``cluster`` gives
+        # its children): the port cannot be taken between its choice and the
+        # process's start, when the readiness probe could not tell who answers.
+        listener = bound_socket(self.port or 0) if self.command == "serve" else None
+        if listener is not None:
+            self.port = listener.getsockname()[1]
             cmd += ["--host", "127.0.0.1", "--port", str(self.port)]
+            cmd += ["--fd", str(listener.fileno())]
         self.starts += 1
-        with self.log.open("ab") as log:
-            log.write(f"\n==== start {self.starts}: {' '.join(cmd[3:])}\n".encode())
-            log.flush()
-            self.proc = subprocess.Popen(
-                cmd,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env={**os.environ, **self.env},
-                cwd=self.cwd,
-            )
+        try:
+            with self.log.open("ab") as log:
+                log.write(f"\n==== start {self.starts}: {' '.join(cmd[3:])}\n".encode())
+                log.flush()
+                self.proc = subprocess.Popen(
+                    cmd,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env={**os.environ, **self.env},
+                    cwd=self.cwd,
+                    pass_fds=() if listener is None else (listener.fileno(),),
+                )
+        finally:
+            if listener is not None:
+                listener.close()  # the child has its own
         return self
 
     def wait_ready(self, timeout: float = STARTUP_S) -> GatewayProcess:
