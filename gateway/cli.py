@@ -36,8 +36,6 @@ def _legacy(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import asyncio
 
-    import uvicorn
-
     from gateway.app import create_app
     from gateway.config import GatewayConfig
 
@@ -68,7 +66,7 @@ def _serve(args: argparse.Namespace) -> int:
             with _terminated_unwinds(), demo_mode.standins(config):
                 asyncio.run(prepare())
                 print(demo_mode.banner(config), flush=True)
-                _run(uvicorn, create_app(config), config.host, config.port)
+                _run(create_app(config), config.host, config.port)
         except demo_mode.DemoRefused as e:
             print(f"hrss-gateway serve --demo: {e}", file=sys.stderr)
             return 1
@@ -78,7 +76,7 @@ def _serve(args: argparse.Namespace) -> int:
     # Here rather than in the app's start-up, where uvicorn would bury the
     # message in a traceback.
     secrets_of(config)
-    _run(uvicorn, create_app(config), config.host, config.port, fd=args.fd)
+    _run(create_app(config), config.host, config.port, fd=args.fd)
     return 0
 
 
@@ -155,11 +153,15 @@ def _signin(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(uvicorn: Any, app: Any, host: str, port: int, *, fd: int | None = None) -> None:
-    config = uvicorn.Config(
+def _run(app: Any, host: str, port: int, *, fd: int | None = None) -> None:
+    from gateway.serving import run
+
+    run(
         app,
         host=host,
         port=port,
+        # A listening socket bound by ``hrss-gateway cluster``, shared with its siblings.
+        fd=fd,
         log_level="info",
         # uvicorn's own loggers go through the gateway's handler (JSON, masked).
         log_config=None,
@@ -167,14 +169,6 @@ def _run(uvicorn: Any, app: Any, host: str, port: int, *, fd: int | None = None)
         access_log=False,
         timeout_graceful_shutdown=5,
     )
-    server = uvicorn.Server(config)
-    if fd is None:
-        server.run()
-        return
-    import socket
-
-    # A listening socket bound by ``hrss-gateway cluster``, shared with its siblings.
-    server.run(sockets=[socket.socket(fileno=fd)])
 
 
 def _cluster(args: argparse.Namespace) -> int:
