@@ -335,12 +335,8 @@ async def test_a_worker_and_a_gateway_killed_mid_batch_lose_nothing_and_double_n
 
     # 1. A worker process is killed while it waits for answers: submissions go on until
     # one of them holds a filing, and every write recorded so far has reached its
-    # system. Every worker is frozen (SIGSTOP) to look, so that what the chosen one
-    # holds cannot change before the SIGKILL, and so that no other records and sends
-    # a write meanwhile: the systems' counts are totals, and one write of another
-    # worker arriving between the two reads made up for one of the chosen worker's
-    # not sent yet (its taker then found nothing and rightly sent it, once). The
-    # others go on after. Whichever worker it is: the three share the steps, and on
+    # system. It is frozen (SIGSTOP) to look, so that what it holds cannot change
+    # before the SIGKILL. Whichever worker it is: the three share the steps, and on
     # a busy machine one of them may take none of the filings of a few submissions.
     chosen: list[GatewayProcess] = []
 
@@ -350,25 +346,26 @@ async def test_a_worker_and_a_gateway_killed_mid_batch_lose_nothing_and_double_n
         return System.LABOUR in {s for _, s in held}
 
     async def frozen_in_flight() -> bool:
-        # A look first with every worker running: most looks find no filing held.
-        if not [w for w in cluster.workers if await holds_a_filing(w)]:
-            return False
         for worker in cluster.workers:
+            if not await holds_a_filing(worker):
+                continue
             os.kill(worker.pid, signal.SIGSTOP)
-        try:
-            # Recorded, then received: with no worker running, no write is recorded
-            # or sent between the two reads, and each received was recorded first.
+            # The systems' counts first, then the attempts recorded: each write is
+            # recorded before it is sent, so counts at least the attempts recorded
+            # later mean every attempt recorded before the counts, the frozen
+            # worker's among them, has arrived. Read the other way round, with
+            # the other workers running, a write of theirs recorded and sent in
+            # between made up for one the frozen worker had not sent yet (its
+            # taker then found nothing and rightly sent it, once).
+            received = {s: standins[s].stats().get(WRITE[s], 0) for s in ANSWER_MS}
             recorded = await _attempts(cluster.store_url)
-            if all(standins[s].stats().get(WRITE[s], 0) >= recorded.get(s, 0) for s in ANSWER_MS):
-                for worker in cluster.workers:
-                    if await holds_a_filing(worker):
-                        chosen.append(worker)
-                        return True
-            return False
-        finally:
-            for worker in cluster.workers:
-                if worker not in chosen:
-                    os.kill(worker.pid, signal.SIGCONT)  # not yet, or not chosen: it goes on
+            if await holds_a_filing(worker) and all(
+                received[s] >= recorded.get(s, 0) for s in ANSWER_MS
+            ):
+                chosen.append(worker)
+                return True
+            os.kill(worker.pid, signal.SIGCONT)  # not yet: it goes on
+        return False
 
     await send_next()
     while not await _poll_briefly(frozen_in_flight):
