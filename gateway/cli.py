@@ -63,10 +63,12 @@ def _serve(args: argparse.Namespace) -> int:
                 await store.close()
 
         try:
-            with _terminated_unwinds(), demo_mode.standins(config):
+            listener = demo_mode.gateway_socket(config)
+            with listener, _terminated_unwinds(), demo_mode.standins(config):
                 asyncio.run(prepare())
                 print(demo_mode.banner(config), flush=True)
-                _run(create_app(config), config.host, config.port)
+                # uvicorn takes the socket over, and closes it.
+                _run(create_app(config), config.host, config.port, fd=listener.detach())
         except demo_mode.DemoRefused as e:
             print(f"hrss-gateway serve --demo: {e}", file=sys.stderr)
             return 1
@@ -160,7 +162,8 @@ def _run(app: Any, host: str, port: int, *, fd: int | None = None) -> None:
         app,
         host=host,
         port=port,
-        # A listening socket bound by ``hrss-gateway cluster``, shared with its siblings.
+        # A listening socket bound by ``hrss-gateway cluster`` (shared with its
+        # siblings) or by the demo.
         fd=fd,
         log_level="info",
         # uvicorn's own loggers go through the gateway's handler (JSON, masked).

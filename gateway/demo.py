@@ -15,13 +15,14 @@ import contextlib
 import dataclasses
 import datetime as dt
 import os
+import socket
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import httpx
 
 from adapters.identity.config import DEFAULT_PORT as IDENTITY_PORT
-from adapters.standin.process import PortInUse, RunningStandin, port_in_use, start_standin
+from adapters.standin.process import PortInUse, RunningStandin, bound_socket, start_standin
 from adapters.standin.seed import EMPLOYERS
 from gateway.config import GatewayConfig
 from gateway.domain.identifiers import eleven_two_check
@@ -128,19 +129,25 @@ def _refused_unless_free(variable: str) -> Iterator[None]:
         ) from None
 
 
-@contextlib.contextmanager
-def standins(config: GatewayConfig) -> Iterator[list[RunningStandin]]:
-    """Start the seeded stand-ins on the configured ports (the identity provider's
-    too, when the trusted provider is on loopback); stop them after.
-    ``DemoRefused`` when the gateway's port or a stand-in's is taken."""
-    # The gateway's own port first: found taken only once uvicorn binds, it
-    # would stop the demo after every stand-in had started.
-    if port_in_use(config.port, config.host):
+def gateway_socket(config: GatewayConfig) -> socket.socket:
+    """The gateway's port, bound before any stand-in starts (uvicorn is handed the
+    socket): taken, it is ``DemoRefused`` at once rather than found so by uvicorn
+    once every stand-in has started."""
+    try:
+        return bound_socket(config.port, config.host)
+    except OSError:
         raise DemoRefused(
             f"port {config.port}, where the gateway is to listen, is in use: stop what "
             "listens there (an earlier demo still running?) or choose another with "
             "--port or HRSS_PORT"
-        )
+        ) from None
+
+
+@contextlib.contextmanager
+def standins(config: GatewayConfig) -> Iterator[list[RunningStandin]]:
+    """Start the seeded stand-ins on the configured ports (the identity provider's
+    too, when the trusted provider is on loopback); stop them after.
+    ``DemoRefused`` when a stand-in's port is taken."""
     data = Path(config.data_dir)
     data.mkdir(parents=True, exist_ok=True)
     started: list[RunningStandin] = []

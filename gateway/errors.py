@@ -13,6 +13,7 @@ backend host, SOAP fault or SQL reaches a response. The codes are listed in
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import astuple, dataclass
 from typing import Any
@@ -248,6 +249,7 @@ def _value_error(error: GraphQLError) -> GraphQLError:
     return _recoded(error, "BAD_INPUT", en + hint, zh + hint)
 
 
+@functools.cache
 def operation_errors() -> tuple[type[Exception], ...]:
     """Strawberry's errors for a request whose operation it cannot pick. Imported
     here, not with the module: a worker or a command imports this module for

@@ -35,18 +35,10 @@ class PortInUse(RuntimeError):
         self.port = port
 
 
-def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
-    """Whether another process holds ``port``: binding it fails (``bound_socket``)."""
-    try:
-        bound_socket(port, host).close()
-    except OSError:
-        return True
-    return False
-
-
 def bound_socket(port: int, host: str = "127.0.0.1") -> socket.socket:
-    """A socket bound to ``port`` on ``host`` (0: a port the system picks), for a child
-    process to listen on (``--fd``); ``OSError`` when another process holds it.
+    """A socket bound to ``port`` on ``host`` (0: a port the system picks), for a
+    server to listen on (a child's ``--fd``, or uvicorn in this process, as the
+    demo's gateway); ``OSError`` when another process holds it.
     Bound as uvicorn binds: connections of an earlier process on the port, closed
     and waiting out TCP's TIME_WAIT, do not hold it (a restart)."""
     listener = socket.socket()

@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from adapters.standin.process import free_port, port_in_use
+from adapters.standin.process import bound_socket, free_port
 
 #: The demo's stand-ins, by the variable that places each.
 PLACES = (
@@ -72,6 +72,14 @@ class Demo:
 
     def output(self) -> str:
         return self.log.read_text(encoding="utf-8")
+
+
+def port_in_use(port: int) -> bool:
+    try:
+        bound_socket(port).close()
+    except OSError:
+        return True
+    return False
 
 
 def children(pid: int) -> list[int]:
