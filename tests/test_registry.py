@@ -87,3 +87,35 @@ def test_an_entry_point_that_cannot_be_loaded_stops_the_start(tmp_path: Path) ->
         importlib.invalidate_caches()
         reload()
     assert "broken" not in registry().names()
+
+
+def test_an_adapter_is_checked_against_its_protocol_once_and_refused_when_it_falls_short(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from gateway import registry as module
+    from gateway.systems import EmploymentSystem, LabourSystem
+    from tests.fakes import FakeEmployment
+
+    adapter = FakeEmployment()
+    checks: list[type] = []
+    real = isinstance
+
+    def counting(obj: object, kind: type) -> bool:
+        if kind in (EmploymentSystem, LabourSystem):
+            checks.append(kind)
+        return real(obj, kind)
+
+    monkeypatch.setattr(module, "isinstance", counting, raising=False)
+    assert module.adapter_as(adapter, EmploymentSystem) is adapter
+    assert module.adapter_as(adapter, EmploymentSystem) is adapter
+    assert checks == [EmploymentSystem]  # the second call is answered from what the first found
+    # Falling short is never remembered: refused at every call.
+    for _ in range(2):
+        with pytest.raises(TypeError, match="FakeEmployment is not a LabourSystem"):
+            module.adapter_as(adapter, LabourSystem)
+    assert checks == [EmploymentSystem, LabourSystem, LabourSystem]
+    # An object without weak references (or a hash) is checked at each call instead.
+    slotted = type("Slotted", (), {"__slots__": ()})()
+    for _ in range(2):
+        with pytest.raises(TypeError, match="Slotted is not a LabourSystem"):
+            module.adapter_as(slotted, LabourSystem)
