@@ -39,6 +39,7 @@ from gateway.forms.layout import (
     columns,
     display,
 )
+from gateway.registrations import labels
 
 __all__ = ["ExportedRow", "safe", "template", "workbook_bytes", "write_form"]
 
@@ -242,20 +243,10 @@ def write_form(
     return book
 
 
-_STATES_ZH = {
-    "ACCEPTED": "已受理",
-    "IN_PROGRESS": "办理中",
-    "COMPLETED": "已办结",
-    "COMPENSATING": "未通过，撤回中",
-    "COMPENSATED": "未通过，已撤回",
-    "NEEDS_ATTENTION": "待人工处理",
-    "CANCELLED": "已撤销",
-}
-
-
 def codes_state(state: str) -> str:
     """A registration state as the form shows it."""
-    return f"{_STATES_ZH[state]} {state}" if state in _STATES_ZH else state
+    label = labels.REGISTRATION_STATE.get(state)
+    return f"{label[0]} {state}" if label else state
 
 
 def template(header: dict[str, str | None], *, systems: Collection[str] = ()) -> bytes:

@@ -20,11 +20,19 @@ from gateway.domain import model
 from gateway.errors import bad_input, forbidden
 from gateway.registrations import model as reg
 from gateway.schema.context import Context
-from gateway.schema.enums import IdType
+from gateway.schema.enums import IdType, register
 from gateway.store.audit import SEARCH_ACTION
 from gateway.store.model import AuditRecord, AuditResult, ChainCheck, InvalidCursor
 
-strawberry.enum(AuditResult, name="AuditResult", description="审计结果: what became of the act.")
+register(
+    AuditResult,
+    "审计结果: what became of the act.",
+    {
+        AuditResult.ALLOWED.name: ("已执行", "Allowed: done or read"),
+        AuditResult.REFUSED.name: ("已拒绝", "Refused: the caller may not"),
+        AuditResult.NOT_FOUND.name: ("未找到", "Not found, or out of the caller's reach"),
+    },
+)
 
 MAX_PAGE = 100
 #: Longer than any ID number: refused before it reaches the log.

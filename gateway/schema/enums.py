@@ -8,7 +8,7 @@ description comes from its code table, so the docs and ``codeTables`` agree.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from enum import Enum, StrEnum
 from typing import TYPE_CHECKING
 
@@ -20,12 +20,17 @@ from gateway.domain.worker import Inconsistency, WorkerStatus
 from gateway.registry import registry
 
 
-def _register(
+def register(
     enum: type[Enum],
     description: str,
-    labels: dict[str, tuple[str, str]] | codes.CodeTable | None = None,
+    labels: Mapping[str, tuple[str, str]] | codes.CodeTable | None = None,
+    *,
+    name: str | None = None,
 ) -> None:
-    strawberry.enum(enum, name=enum.__name__, description=description)
+    """``enum`` registered with Strawberry (as ``name``, its class name by
+    default), each value described ``中文 · English`` from ``labels``: a code
+    table (by value), or pairs by member name."""
+    strawberry.enum(enum, name=name or enum.__name__, description=description)
     definition = enum.__strawberry_definition__  # type: ignore[attr-defined]
     for value in definition.values:
         if isinstance(labels, codes.CodeTable):
@@ -37,43 +42,43 @@ def _register(
             value.description = f"{pair[0]} · {pair[1]}"
 
 
-_register(model.Gender, "性别 (GB/T 2261.1).", codes.GENDER)
-_register(model.IdType, "证件类型.", codes.ID_TYPE)
-_register(model.Education, "文化程度 (the coarse set).", codes.EDUCATION)
-_register(model.ContractType, "合同类型 (Labour Contract Law art. 12).", codes.CONTRACT_TYPE)
-_register(model.EmploymentForm, "用工形式.", codes.EMPLOYMENT_FORM)
-_register(
+register(model.Gender, "性别 (GB/T 2261.1).", codes.GENDER)
+register(model.IdType, "证件类型.", codes.ID_TYPE)
+register(model.Education, "文化程度 (the coarse set).", codes.EDUCATION)
+register(model.ContractType, "合同类型 (Labour Contract Law art. 12).", codes.CONTRACT_TYPE)
+register(model.EmploymentForm, "用工形式.", codes.EMPLOYMENT_FORM)
+register(
     model.EmploymentPersonCategory,
     "就业人员类别 (the province's table).",
     codes.EMPLOYMENT_PERSON_CATEGORY,
 )
-_register(
+register(
     model.FilingPersonCategory, "备案人员类别 (the province's table).", codes.FILING_PERSON_CATEGORY
 )
-_register(
+register(
     model.EndReason, "合同解除或终止原因, by article of the Labour Contract Law.", codes.END_REASON
 )
-_register(model.EmploymentState, "就业登记状态.", codes.EMPLOYMENT_STATE)
-_register(model.ContractState, "劳动合同备案状态.", codes.CONTRACT_STATE)
-_register(model.UnemploymentState, "失业登记状态.", codes.UNEMPLOYMENT_STATE)
+register(model.EmploymentState, "就业登记状态.", codes.EMPLOYMENT_STATE)
+register(model.ContractState, "劳动合同备案状态.", codes.CONTRACT_STATE)
+register(model.UnemploymentState, "失业登记状态.", codes.UNEMPLOYMENT_STATE)
 
 
 def open_enum(
     kind: type[OpenName],
     members: Iterable[OpenName],
     description: str,
-    labels: dict[str, tuple[str, str]],
+    labels: Mapping[str, tuple[str, str]],
 ) -> type[Enum]:
     """A GraphQL enum of an open set (``System``, ``Operation``): its members
     when the schema is built, from the registry. Resolvers return the domain's
     values (plain strings), which serialize as the member of the same value."""
     enum = StrEnum(kind.__name__, {m.name: m.value for m in members})  # type: ignore[misc]
-    _register(enum, description, labels)
+    register(enum, description, labels)
     return enum
 
 
 _SYSTEMS = registry()
-_register(
+register(
     WorkerStatus,
     "当前状态: the worker's status derived from the three systems.",
     {
@@ -125,7 +130,7 @@ for _spec in _SYSTEMS:
 _InconsistencyKind = StrEnum(  # type: ignore[misc]
     Inconsistency.__name__, {code: code for code in _INCONSISTENCIES}
 )
-_register(
+register(
     _InconsistencyKind,
     "系统间不一致: a disagreement between systems that a clerk should look at.",
     _INCONSISTENCIES,
@@ -134,7 +139,7 @@ _register(
 
 def register_enum(enum: type[Enum], description: str, labels: dict[str, tuple[str, str]]) -> None:
     """A registered system's own enum, described in Chinese and English."""
-    _register(enum, description, labels)
+    register(enum, description, labels)
 
 
 # The names the schema modules annotate with: the domain classes themselves.

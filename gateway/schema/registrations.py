@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 import strawberry
 
 from gateway.access import Access, RegistrationScope
-from gateway.domain import model
+from gateway.domain import codes, model
 from gateway.errors import GatewayError, bad_input, forbidden, not_found
 from gateway.privacy import mask_id_number
-from gateway.registrations import followups
+from gateway.registrations import followups, labels
 from gateway.registrations import model as reg
 from gateway.registrations.ports import RegistrationFilter
 from gateway.registrations.service import Outcome, Refused, RowProblem
@@ -38,21 +38,23 @@ from gateway.schema.enums import (
     IdType,
     System,
     open_enum,
+    register,
 )
 from gateway.schema.rowfields import given, with_row_fields
 from gateway.store import InvalidCursor
 
-strawberry.enum(reg.Business, name="RegistrationBusiness", description="业务类别.")
-strawberry.enum(reg.Channel, description="办理渠道: where a registration came from.")
-strawberry.enum(reg.RegistrationState, description="登记状态.")
-strawberry.enum(reg.StepState, description="步骤状态.")
-strawberry.enum(
+register(reg.Business, "业务类别.", labels.BUSINESS, name="RegistrationBusiness")
+register(reg.Channel, "办理渠道: where a registration came from.", labels.CHANNEL)
+register(reg.RegistrationState, "登记状态.", labels.REGISTRATION_STATE)
+register(reg.StepState, "步骤状态.", labels.STEP_STATE)
+register(
     reg.StepKind,
-    description="步骤类别: CORE steps stand or fall together (a refusal undoes them all); "
+    "步骤类别: CORE steps stand or fall together (a refusal undoes them all); "
     "a FOLLOW_UP comes after the core and never undoes it.",
+    labels.STEP_KIND,
 )
 # The form's own 业务类别 (hire, renew, end): the domain's enum, under its graph name.
-strawberry.enum(model.Business, name="RowBusiness", description="登记表业务类别.")
+register(model.Business, "登记表业务类别.", codes.BUSINESS, name="RowBusiness")
 RowBusiness = model.Business
 
 # Names for annotations: the registered classes themselves.
