@@ -136,6 +136,13 @@ class StepState(StrEnum):
     STUCK = "STUCK"  # cannot finish by itself (deadline, undo impossible): needs a person
 
 
+#: The states a worker takes a step in, once it is due (``next_attempt_at``) and
+#: its registration moves by itself (not final, not waiting for a person).
+WORKABLE_STEP_STATES = frozenset(
+    {StepState.PENDING, StepState.UNKNOWN, StepState.SENDING, StepState.UNDOING}
+)
+
+
 @dataclass(frozen=True, slots=True)
 class StepError:
     """The last error of a step, as people read it (no personal data)."""
@@ -207,6 +214,18 @@ class Registration:
 def core_complete(registration: Registration) -> bool:
     """Every core step is done: what the employer is bound to file is filed."""
     return all(s.state is StepState.DONE for s in registration.steps if s.kind is StepKind.CORE)
+
+
+def next_try(step: Step, registration: Registration) -> dt.datetime | None:
+    """When a worker takes ``step`` next: its ``next_attempt_at`` while it is to be
+    sent, asked about or undone and its registration moves by itself; None once
+    the step is finished, or while its registration waits for a person (a clerk's
+    retry gives it a new time)."""
+    if step.state not in WORKABLE_STEP_STATES:
+        return None
+    if registration.state.is_final or registration.state is RegistrationState.NEEDS_ATTENTION:
+        return None
+    return step.next_attempt_at
 
 
 def follow_ups_left(registration: Registration) -> list[Step]:

@@ -113,14 +113,17 @@ class Step:
     reference: str | None = strawberry.field(description="The system's id of what was written.")
     attempts: int = strawberry.field(description="How many times it was sent.")
     last_error: StepError | None = strawberry.field(description="The last error, if any.")
-    next_attempt_at: dt.datetime | None = strawberry.field(description="When it is tried next.")
+    next_attempt_at: dt.datetime | None = strawberry.field(
+        description="When a worker tries it next; null once it is finished, or while the "
+        "registration waits for a person."
+    )
     deadline_at: dt.datetime | None = strawberry.field(description="After this it needs attention.")
     created_at: dt.datetime | None = strawberry.field(description="Created.")
     updated_at: dt.datetime | None = strawberry.field(description="Last changed.")
     finished_at: dt.datetime | None = strawberry.field(description="Done, refused or undone.")
 
     @classmethod
-    def from_domain(cls, s: reg.Step) -> Step:
+    def from_domain(cls, s: reg.Step, registration: reg.Registration) -> Step:
         return cls(
             system=s.system,
             operation=s.operation,
@@ -130,7 +133,7 @@ class Step:
             reference=s.reference,
             attempts=s.attempts,
             last_error=StepError.from_domain(s.last_error),
-            next_attempt_at=s.next_attempt_at,
+            next_attempt_at=reg.next_try(s, registration),
             deadline_at=s.deadline_at,
             created_at=s.created_at,
             updated_at=s.updated_at,
@@ -209,7 +212,7 @@ class Registration:
 
     @strawberry.field(description="办理步骤, one per system written to.")
     def steps(self) -> list[Step]:
-        return [Step.from_domain(s) for s in self.data.steps]
+        return [Step.from_domain(s, self.data) for s in self.data.steps]
 
     @strawberry.field(description="Warnings found when it was accepted.")
     def warnings(self) -> list[RegistrationWarning]:
@@ -236,7 +239,7 @@ class Registration:
         "each with its last error); empty when none is left."
     )
     def follow_ups_left(self) -> list[Step]:
-        return [Step.from_domain(s) for s in reg.follow_ups_left(self.data)]
+        return [Step.from_domain(s, self.data) for s in reg.follow_ups_left(self.data)]
 
     @strawberry.field(
         description="In both languages, what is complete and what is left, when the core is "

@@ -27,7 +27,8 @@ HIRE = """mutation($w: [HireInput!]!, $k: String!, $c: String, $v: Boolean! = fa
     warnings { row code }
   } }"""
 REGISTRATION = """query($id: ID!) { registration(id: $id) {
-  id state failure { code } steps { system operation state reference attempts } } }"""
+  id state failure { code }
+  steps { system operation state reference attempts nextAttemptAt } } }"""
 
 
 def person(**overrides: Any) -> dict[str, Any]:
@@ -134,6 +135,8 @@ async def test_hire_completes_in_both_systems_and_the_worker_view_follows(
     done = await settled(employer, registration["id"])
     assert done["state"] == "COMPLETED"
     assert all(s["state"] == "DONE" and s["reference"] for s in done["steps"])
+    # Nothing is tried again: no time is shown for it.
+    assert [s["nextAttemptAt"] for s in done["steps"]] == [None, None]
     view = await employer.post(
         "query($n: String!) { employer { worker(idType: RESIDENT_ID, idNumber: $n) { status } } }",
         {"n": number},

@@ -17,7 +17,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.registrations.model import RegistrationState, Step, StepError, StepState
+from gateway.registrations.model import (
+    WORKABLE_STEP_STATES,
+    RegistrationState,
+    Step,
+    StepError,
+    StepState,
+)
 from gateway.store import tables as t
 from gateway.store.audit import AuditLog
 from gateway.store.database import Database
@@ -25,9 +31,7 @@ from gateway.store.model import StoreError
 from gateway.store.registrations import rows
 
 #: The step states a worker acts on: to send, to check, to undo.
-WORKABLE = tuple(
-    s.value for s in (StepState.PENDING, StepState.UNKNOWN, StepState.SENDING, StepState.UNDOING)
-)
+WORKABLE = tuple(sorted(s.value for s in WORKABLE_STEP_STATES))
 #: Registrations whose steps no worker takes: finished, or waiting for a person.
 AT_REST = tuple(
     s.value for s in RegistrationState if s.is_final or s is RegistrationState.NEEDS_ATTENTION
