@@ -61,7 +61,9 @@ class Query(FormQuery):
         description="一体化登记: the registrations the caller may see (an employer its own, a "
         "clerk those of its divisions, an administrator all), newest first, `first` at most "
         "100. Clerks and administrators find what needs attention with "
-        "`filter: {states: [NEEDS_ATTENTION]}`."
+        "`filter: {states: [NEEDS_ATTENTION]}`, and one person's with "
+        '`filter: {workerIdType: RESIDENT_ID, workerIdNumber: "..."}` (recorded in the '
+        "audit log)."
     )
     async def registrations(
         self,

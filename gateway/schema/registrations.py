@@ -18,10 +18,12 @@ import strawberry
 
 from gateway.access import Access, RegistrationScope
 from gateway.domain import codes, model
+from gateway.domain.identifiers import normalize_id_number
 from gateway.errors import GatewayError, bad_input, forbidden, not_found
 from gateway.privacy import mask_id_number
 from gateway.registrations import followups, labels
 from gateway.registrations import model as reg
+from gateway.registrations.payloads import person_key
 from gateway.registrations.ports import RegistrationFilter
 from gateway.registrations.service import Outcome, Refused, RowProblem
 from gateway.registry import registry
@@ -42,6 +44,8 @@ from gateway.schema.enums import (
 )
 from gateway.schema.rowfields import given, with_row_fields
 from gateway.store import InvalidCursor
+from gateway.store.audit import SEARCH_REGISTRATIONS_ACTION
+from gateway.store.model import AuditResult
 
 register(reg.Business, "业务类别.", labels.BUSINESS, name="RegistrationBusiness")
 register(reg.Channel, "办理渠道: where a registration came from.", labels.CHANNEL)
@@ -322,6 +326,14 @@ class RegistrationFilterInput:
     states: list[RegistrationState] | None = strawberry.field(default=None, description="登记状态.")
     business: Business | None = strawberry.field(default=None, description="业务类别.")
     credit_code: str | None = strawberry.field(default=None, description="One employer's.")
+    worker_id_type: IdType | None = strawberry.field(
+        default=None, description="证件类型 of one worker (with workerIdNumber)."
+    )
+    worker_id_number: str | None = strawberry.field(
+        default=None,
+        description="证件号码: one worker's registrations, as a window finds them for the "
+        "person in front of it (the full number; the search is recorded in the audit log).",
+    )
 
 
 @strawberry.input(description="劳动者: the person's fields (form columns 2-10).")
@@ -597,9 +609,21 @@ async def list_registrations(
     access = ctx.access  # signed in, or refused before anything else
     if not 1 <= first <= 100:
         raise bad_input("first", "first must be between 1 and 100.", "first 须在 1 到 100 之间。")
+    worker = _worker_searched(f)
     scope: RegistrationScope | None = access.registration_scope()
     if f and f.credit_code and scope is not None:
         scope = scope.narrowed_to(f.credit_code.strip().upper())
+    if worker is not None:
+        # Asked of a person, found or not: a read of that worker's data.
+        await ctx.gateway.store.audit.record(
+            actor=ctx.require_account(),
+            action=SEARCH_REGISTRATIONS_ACTION,
+            id_type=worker[0].value,
+            id_number=worker[1],
+            credit_code=f.credit_code.strip().upper() if f and f.credit_code else None,
+            channel=access.channel,
+            result=AuditResult.ALLOWED,
+        )
     if scope is None:
         return RegistrationConnection(nodes=[], end_cursor=None, has_next_page=False)
     try:
@@ -609,6 +633,7 @@ async def list_registrations(
                 divisions=scope.divisions,
                 states=f.states if f else None,
                 business=f.business if f else None,
+                person_key=None if worker is None else person_key(worker[0].value, worker[1]),
             ),
             first=first,
             after=after,
@@ -620,6 +645,33 @@ async def list_registrations(
         end_cursor=page.end_cursor,
         has_next_page=page.has_next_page,
     )
+
+
+#: Longer than any ID number of any kind: refused before it reaches the store.
+_MAX_ID_NUMBER = 32
+
+
+def _worker_searched(f: RegistrationFilterInput | None) -> tuple[model.IdType, str] | None:
+    """The worker ``f`` asks for, its number as registrations store it; None when
+    it asks for none. Half a worker (a number without its type) is BAD_INPUT."""
+    if f is None or f.worker_id_number is None or not f.worker_id_number.strip():
+        if f is not None and f.worker_id_type is not None:
+            raise bad_input(
+                "workerIdNumber",
+                "Give the worker's ID number with the ID type.",
+                "请同时提供证件类型和证件号码。",
+            )
+        return None
+    number = normalize_id_number(f.worker_id_number)
+    if len(number) > _MAX_ID_NUMBER:
+        raise bad_input("workerIdNumber", "That is not an ID number.", "证件号码无效。")
+    if f.worker_id_type is None:
+        raise bad_input(
+            "workerIdType",
+            "Give the worker's ID type with the ID number.",
+            "请同时提供证件类型和证件号码。",
+        )
+    return model.IdType(f.worker_id_type), number
 
 
 async def follow(ctx: Context, registration_id: str) -> AsyncGenerator[Registration, None]:

@@ -67,6 +67,8 @@ PURGE_ACTION = "purge_audit_log"
 SEARCH_ACTION = "search_audit_log"
 #: The action of a read of one worker through the graph.
 READ_ACTION = "read_worker"
+#: The action of a search of the registrations for one worker's.
+SEARCH_REGISTRATIONS_ACTION = "search_registrations"
 
 
 @dataclass(frozen=True, slots=True)

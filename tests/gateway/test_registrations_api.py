@@ -216,6 +216,57 @@ async def test_registrations_are_seen_by_their_employer_and_clerks_only(
     assert error_codes(hired_for_qingdao) == ["NOT_FOUND"]
 
 
+SEARCH = """query($f: RegistrationFilterInput) {
+  registrations(filter: $f, first: 50) { nodes { id workerIdNumber } } }"""
+
+
+async def test_a_window_finds_one_persons_registrations_and_the_search_is_recorded(
+    client: GraphQLClient, gateway: Gateway
+) -> None:
+    employer = await client.login("demo-employer")
+    sought, other = hire_input(), hire_input()
+    number = sought["person"]["idNumber"]
+    body = await employer.post(HIRE, {"w": [sought, other], "k": key()})
+    ids = [r["id"] for r in body["data"]["hire"]["registrations"]]
+    # As a clerk types it: a lower-case check character, full-width digits, spaces.
+    typed = (
+        " ".join(number[:6])
+        + number[6:-1].translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+        + number[-1].lower()
+    )
+    worker = {"workerIdType": "RESIDENT_ID", "workerIdNumber": typed}
+    clerk = await client.login("demo-clerk")
+    for caller in (employer, clerk, await client.login("demo-admin")):
+        found = (await caller.post(SEARCH, {"f": worker}))["data"]["registrations"]["nodes"]
+        assert [n["id"] for n in found] == [ids[0]]
+        assert found[0]["workerIdNumber"] != number  # masked, as in every list
+    # Within what the caller may see: an employer out of the clerk's reach has none.
+    elsewhere = await clerk.post(SEARCH, {"f": {**worker, "creditCode": QINGDAO}})
+    assert elsewhere["data"]["registrations"]["nodes"] == []
+    # Half a worker is a mistake, named.
+    for half, field in (
+        ({"workerIdNumber": number}, "workerIdType"),
+        ({"workerIdType": "RESIDENT_ID"}, "workerIdNumber"),
+        ({"workerIdType": "RESIDENT_ID", "workerIdNumber": "9" * 40}, "workerIdNumber"),
+    ):
+        refused = await clerk.post(SEARCH, {"f": half})
+        assert error_codes(refused) == ["BAD_INPUT"]
+        assert refused["errors"][0]["extensions"]["field"] == field
+    # Each search is a read of the person's data: who asked, for whom, through where.
+    audit = gateway.store.audit
+    page = await audit.query(
+        worker_key=audit.worker_key("RESIDENT_ID", number),
+        action="search_registrations",
+        first=10,
+    )
+    assert [(r.actor_username, r.credit_code, r.channel) for r in reversed(page.items)] == [
+        ("demo-employer", None, "government_portal"),
+        ("demo-clerk", None, "service_window"),
+        ("demo-admin", None, "government_portal"),
+        ("demo-clerk", QINGDAO, "service_window"),
+    ]
+
+
 async def test_a_clerk_acts_at_the_window(client: GraphQLClient) -> None:
     clerk = await client.login("demo-clerk")
     body = await clerk.post(HIRE, {"w": [hire_input()], "k": key(), "c": JINAN})
