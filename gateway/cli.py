@@ -74,10 +74,12 @@ def _serve(args: argparse.Namespace) -> int:
             return 1
         return 0
     from gateway.services import secrets_of
+    from gateway.store.audit import check_store_key
 
     # Here rather than in the app's start-up, where uvicorn would bury the
     # message in a traceback.
-    secrets_of(config)
+    _, audit_key = secrets_of(config)
+    asyncio.run(check_store_key(config.store_url, audit_key))
     _run(create_app(config), config.host, config.port, fd=args.fd)
     return 0
 

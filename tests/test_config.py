@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -157,6 +159,19 @@ def test_a_system_can_be_switched_off_and_is_then_not_configured() -> None:
         config.system(System.UNEMPLOYMENT)
 
 
+@pytest.fixture
+def root_logging() -> Iterator[None]:
+    """The root logger as it was: a command configures logging onto the stderr it
+    finds, which is this test's capture, closed once the test ends."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+
+
 @pytest.mark.parametrize(
     ("argv", "variables", "message"),
     [
@@ -165,6 +180,7 @@ def test_a_system_can_be_switched_off_and_is_then_not_configured() -> None:
         (["serve"], {"HRSS_OIDC_ISSUER": "http://example.com"}, "HRSS_OIDC_ISSUER must be"),
     ],
 )
+@pytest.mark.usefixtures("root_logging")
 def test_a_setting_missing_or_wrong_stops_a_command_with_its_name(
     argv: list[str],
     variables: dict[str, str],
@@ -189,3 +205,44 @@ def test_a_setting_missing_or_wrong_stops_a_command_with_its_name(
     assert message in err
     assert "Traceback" not in err
     assert not (tmp_path / "data").exists()  # nothing started, no store made
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["serve", "--port", "0"], ["worker"], ["audit", "verify"], ["audit", "purge"]],
+    ids=lambda argv: " ".join(argv[:2]),
+)
+@pytest.mark.usefixtures("root_logging")
+def test_a_command_refuses_a_store_written_under_another_audit_key(
+    argv: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A new deployment given a fresh audit key against the old store: the records'
+    worker hashes would no longer match any search (silently, found nothing), so
+    nothing starts and the message says which setting."""
+    import asyncio
+    import secrets
+
+    from gateway.cli import main
+    from gateway.store import Store
+
+    url = f"sqlite+aiosqlite:///{tmp_path}/gateway.db"
+
+    async def written() -> None:
+        async with await Store.open(url, audit_key=b"k" * 32):
+            pass
+
+    asyncio.run(written())
+    for name in ("HRSS_OIDC_ISSUER", "HRSS_DEMO"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HRSS_STORE_URL", url)
+    monkeypatch.setenv("HRSS_TOKEN_SECRET", "t" * 32)
+    monkeypatch.setenv("HRSS_AUDIT_KEY", secrets.token_hex(32))
+    if argv[0] == "audit":
+        argv = [*argv, "--store", url]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"hrss-gateway {argv[0]}: HRSS_AUDIT_KEY is not the key")
+    assert "Traceback" not in err

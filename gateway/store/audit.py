@@ -32,7 +32,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.auth import Role
+from gateway.auth import ConfigurationError, Role
 from gateway.domain.model import IdType
 from gateway.privacy import mask_id_number
 from gateway.registrations.model import Registration
@@ -123,6 +123,27 @@ class AuditChainBroken(StoreError):
         self.first_broken_id = first_broken_id
 
 
+class AuditKeyMismatch(ConfigurationError, StoreError):
+    """The audit key given is not the one this store's audit log was keyed with."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "HRSS_AUDIT_KEY is not the key this store's audit log was written with: its "
+            "records would no longer be found by worker (a person's request to see who read "
+            "their data would find nothing). Set the store's key again; see docs/deployment.md"
+        )
+
+
+#: What ``audit_head.key_check`` holds, keyed with the audit key.
+_KEY_CHECK_TEXT = b"hrss-gateway audit key check"
+
+
+def key_check(key: bytes) -> str:
+    """The audit key's check value: hex HMAC-SHA256 of a fixed text (the key cannot
+    be recovered from it)."""
+    return hmac.new(key, _KEY_CHECK_TEXT, hashlib.sha256).hexdigest()
+
+
 def keyed(log: AuditLog | None) -> AuditLog:
     """``log``; a store opened without the audit key (the accounts command) has none."""
     if log is None:
@@ -210,6 +231,21 @@ class AuditLog:
         self._db = db
         self._key = key
         self.retention = retention or AuditRetention()
+
+    async def check_key(self) -> None:
+        """``AuditKeyMismatch`` unless this log's key is the one its store's records
+        were keyed with. The first keyed process to open a store writes its key's
+        check value (a store made, or upgraded from before the check, takes it)."""
+        mine = key_check(self._key)
+        async with self._db.read() as conn:
+            stored = (await conn.execute(_KEY_CHECK)).scalar_one()
+        if stored is None:
+            async with self._db.write() as conn:
+                # Conditional: of two processes opening a new store at once, one writes.
+                await conn.execute(_CLAIM_KEY, {"b_check": mine})
+                stored = (await conn.execute(_KEY_CHECK)).scalar_one()
+        if not hmac.compare_digest(stored, mine):
+            raise AuditKeyMismatch()
 
     def worker_key(self, id_type: IdType | str, id_number: str) -> str:
         """The key to search the log for one worker by full ID number."""
@@ -492,6 +528,20 @@ async def purge_periodically(
             await asyncio.wait_for(stop.wait(), audit.retention.purge_every_s)
 
 
+async def check_store_key(url: str, key: bytes) -> None:
+    """``AuditKeyMismatch`` unless ``key`` is the audit key of the store at ``url``
+    (its schema brought up to date first): ``serve`` asks before its server
+    starts, where uvicorn would bury the message in a traceback."""
+    from gateway.store.database import create_engine
+
+    db = Database(create_engine(url))
+    try:
+        await db.migrate()
+        await AuditLog(db, key).check_key()
+    finally:
+        await db.close()
+
+
 async def verify_store(url: str, key: bytes) -> ChainCheck:
     """Verify the audit chain of the store at ``url`` (a command's body)."""
     from gateway.store.store import Store
@@ -508,6 +558,14 @@ async def purge_store(
 
     async with await Store.open(url, audit_key=key) as store:
         return await AuditLog(store.db, key, retention).purge(at)
+
+
+_KEY_CHECK = sa.select(t.audit_head.c.key_check).where(t.audit_head.c.id == 1)
+_CLAIM_KEY = (
+    sa.update(t.audit_head)
+    .where(t.audit_head.c.id == 1, t.audit_head.c.key_check.is_(None))
+    .values(key_check=sa.bindparam("b_check"))
+)
 
 
 async def _head(conn: AsyncConnection, *, lock: bool = False) -> sa.Row[Any]:

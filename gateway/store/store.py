@@ -59,6 +59,8 @@ class Store:
             store = cls(db, passwords, audit_key, audit_retention)
             if migrate:
                 await db.migrate()
+            if store._audit is not None:
+                await store._audit.check_key()
             # The first unknown-user login must not be slower than the next ones.
             await passwords.prepare()
         except BaseException:

@@ -178,6 +178,9 @@ audit_head = sa.Table(
     sa.Column("last_hash", sa.String(64), nullable=False),
     sa.Column("base_id", sa.BigInteger, nullable=False, server_default=sa.text("0")),
     sa.Column("base_hash", sa.String(64), nullable=False, server_default="0" * 64),
+    # A keyed hash of a fixed text under the audit key the records' worker hashes
+    # were made with (``AuditLog.check_key``); NULL until a keyed process first opens it.
+    sa.Column("key_check", sa.String(64), nullable=True),
     sa.CheckConstraint("id = 1", name="single_row"),
 )
 

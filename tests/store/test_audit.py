@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 
-from gateway.auth import Role
+from gateway.auth import ConfigurationError, Role
 from gateway.domain.model import IdType
 from gateway.registrations.model import Business, Registration, RegistrationState
 from gateway.registrations.model import Channel as RegistrationChannel
@@ -35,15 +35,17 @@ from gateway.store.audit import (
     MIN_RETENTION_DAYS,
     PURGE_ACTION,
     AuditChainBroken,
+    AuditKeyMismatch,
     AuditRetention,
     Write,
+    key_check,
     purge_periodically,
     purge_store,
     record_hash,
     registration_writes,
     verify_store,
 )
-from gateway.store.database import alembic_config, create_engine
+from gateway.store.database import Database, alembic_config, create_engine
 from tests.factories import credit_code, resident_id
 from tests.store.conftest import AUDIT_KEY, cheap_passwords
 
@@ -179,7 +181,8 @@ def test_the_log_can_only_grow() -> None:
     public = {name for name in dir(AuditLog) if not name.startswith("_")}
     appending = {"record", "record_writes", "record_registrations"}
     reading = {"query", "get", "verify_chain", "worker_key"}
-    assert public == appending | reading | {"purge"}
+    # check_key writes the key's check value once, to the head, never a record.
+    assert public == appending | reading | {"purge", "check_key"}
 
 
 async def test_concurrent_records_form_one_unbroken_chain(store: Store) -> None:
@@ -779,3 +782,64 @@ async def test_records_written_before_the_upgrade_still_verify(store_url: str) -
         assert [r.reference for r in (await store.audit.query(first=5)).items] == [None, None]
     finally:
         await store.close()
+
+
+async def test_a_store_is_opened_with_the_audit_key_it_was_written_with_only(
+    store_url: str,
+) -> None:
+    first = await Store.open(store_url, passwords=cheap_passwords(), audit_key=AUDIT_KEY)
+    try:
+        _, clerk, code = await _people(first)
+        number = resident_id()
+        await first.audit.record(
+            actor=clerk,
+            action="read_worker",
+            id_type=IdType.RESIDENT_ID,
+            id_number=number,
+            credit_code=code,
+            channel="service_window",
+            result=AuditResult.ALLOWED,
+        )
+    finally:
+        await first.close()
+    # Another key would hash the same worker otherwise, and find none of its records.
+    with pytest.raises(AuditKeyMismatch, match="HRSS_AUDIT_KEY is not the key") as refused:
+        await Store.open(store_url, passwords=cheap_passwords(), audit_key=secrets.token_bytes(32))
+    assert isinstance(refused.value, ConfigurationError)  # one line from the commands
+    assert AUDIT_KEY.hex() not in str(refused.value)
+    # The accounts command opens it without a key; the right key still finds the worker.
+    async with await Store.open(store_url, passwords=cheap_passwords()):
+        pass
+    async with await Store.open(
+        store_url, passwords=cheap_passwords(), audit_key=AUDIT_KEY
+    ) as again:
+        page = await again.audit.query(
+            worker_key=again.audit.worker_key(IdType.RESIDENT_ID, number), first=10
+        )
+        assert [r.action for r in page.items] == ["read_worker"]
+
+
+async def test_a_store_from_before_the_check_takes_the_key_it_is_next_opened_with(
+    empty_store_url: str,
+) -> None:
+    db = Database(create_engine(empty_store_url))
+    try:
+        await db.migrate("0005")
+    finally:
+        await db.close()
+    key = secrets.token_bytes(32)
+    # Two processes open it at once: one key is written, and both have it.
+    opened = await asyncio.gather(
+        *(Store.open(empty_store_url, passwords=cheap_passwords(), audit_key=key) for _ in range(2))
+    )
+    for store in opened:
+        await store.close()
+    async with (
+        await Store.open(empty_store_url, passwords=cheap_passwords()) as store,
+        store.db.read() as conn,
+    ):
+        stored = (await conn.execute(sa.select(t.audit_head.c.key_check))).scalar_one()
+    assert stored == key_check(key)
+    assert key.hex() not in stored
+    with pytest.raises(AuditKeyMismatch):
+        await Store.open(empty_store_url, passwords=cheap_passwords(), audit_key=AUDIT_KEY)
