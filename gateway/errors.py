@@ -13,6 +13,7 @@ backend host, SOAP fault or SQL reaches a response. The codes are listed in
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import re
 from dataclasses import astuple, dataclass
@@ -108,6 +109,18 @@ def not_found(what_en: str, what_zh: str) -> GatewayError:
 
 def bad_input(field: str, en: str, zh: str) -> GatewayError:
     return GatewayError("BAD_INPUT", en, zh, field=field)
+
+
+def aware(field: str, value: dt.datetime | None) -> dt.datetime | None:
+    """``value``, refused (BAD_INPUT naming ``field``) without its time zone: a
+    time without one is read differently by every client."""
+    if value is not None and value.tzinfo is None:
+        raise bad_input(
+            field,
+            "Give the time with its time zone (e.g. 2024-06-01T08:00:00+08:00).",
+            "请提供带时区的时间（如 2024-06-01T08:00:00+08:00）。",
+        )
+    return value
 
 
 def from_adapter(error: AdapterError) -> GatewayError:

@@ -20,6 +20,7 @@ from gateway.domain.model import System
 from gateway.registrations.decisions import Write
 from gateway.registrations.model import (
     Business,
+    Channel,
     Registration,
     RegistrationState,
     Step,
@@ -98,6 +99,10 @@ class RegistrationFilter:
     states: Sequence[RegistrationState] | None = None
     business: Business | None = None
     person_key: str | None = None
+    channel: Channel | None = None
+    actor_username: str | None = None  # who submitted it
+    since: dt.datetime | None = None  # submitted from then on (included)
+    until: dt.datetime | None = None  # submitted before then (excluded)
 
 
 @dataclass(frozen=True, slots=True)

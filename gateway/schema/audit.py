@@ -17,7 +17,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from gateway.domain import model
-from gateway.errors import bad_input, forbidden
+from gateway.errors import aware, bad_input, forbidden
 from gateway.registrations import model as reg
 from gateway.schema.context import Context
 from gateway.schema.enums import IdType, register
@@ -62,7 +62,7 @@ class AuditLogFilter:
     action: str | None = strawberry.field(
         default=None,
         description="操作: e.g. `read_worker`, `submit_hire`, `submit_renew`, `submit_end`, "
-        "`submit_separate`, `search_audit_log`, `purge_audit_log`.",
+        "`submit_separate`, `search_audit_log`, `search_registrations`, `purge_audit_log`.",
     )
 
 
@@ -172,16 +172,6 @@ class AuditChain:
         return self.check.last_id
 
 
-def _aware(name: str, value: dt.datetime | None) -> dt.datetime | None:
-    if value is not None and value.tzinfo is None:
-        raise bad_input(
-            name,
-            "Give the time with its time zone (e.g. 2024-06-01T08:00:00+08:00).",
-            "请提供带时区的时间（如 2024-06-01T08:00:00+08:00）。",
-        )
-    return value
-
-
 async def _record_search(ctx: Context, f: AuditLogFilter, allowed: bool) -> None:
     assert f.worker_id_type is not None and f.worker_id_number is not None
     await ctx.gateway.store.audit.record(
@@ -216,7 +206,7 @@ async def audit_log(
         raise forbidden()
     if not 1 <= first <= MAX_PAGE:
         raise bad_input("first", "first must be between 1 and 100.", "first 须在 1 到 100 之间。")
-    since, until = _aware("since", f.since), _aware("until", f.until)
+    since, until = aware("since", f.since), aware("until", f.until)
     store = ctx.gateway.store
     audit = store.audit
     actor_id: int | None = None

@@ -63,7 +63,8 @@ class Query(FormQuery):
         "100. Clerks and administrators find what needs attention with "
         "`filter: {states: [NEEDS_ATTENTION]}`, and one person's with "
         '`filter: {workerIdType: RESIDENT_ID, workerIdNumber: "..."}` (recorded in the '
-        "audit log)."
+        'audit log); a window its day\'s work with `filter: {actor: "...", since: ..., '
+        "until: ...}`."
     )
     async def registrations(
         self,

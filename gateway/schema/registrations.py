@@ -19,7 +19,7 @@ import strawberry
 from gateway.access import Access, RegistrationScope
 from gateway.domain import codes, model
 from gateway.domain.identifiers import normalize_id_number
-from gateway.errors import GatewayError, bad_input, forbidden, not_found
+from gateway.errors import GatewayError, aware, bad_input, forbidden, not_found
 from gateway.privacy import mask_id_number
 from gateway.registrations import followups, labels
 from gateway.registrations import model as reg
@@ -334,6 +334,16 @@ class RegistrationFilterInput:
         description="证件号码: one worker's registrations, as a window finds them for the "
         "person in front of it (the full number; the search is recorded in the audit log).",
     )
+    channel: Channel | None = strawberry.field(default=None, description="办理渠道.")
+    actor: str | None = strawberry.field(
+        default=None, description="经办账号: submitted by this user name (a clerk's, say)."
+    )
+    since: dt.datetime | None = strawberry.field(
+        default=None, description="Submitted from this time on (included), with its time zone."
+    )
+    until: dt.datetime | None = strawberry.field(
+        default=None, description="Submitted before this time (excluded), with its time zone."
+    )
 
 
 @strawberry.input(description="劳动者: the person's fields (form columns 2-10).")
@@ -610,6 +620,8 @@ async def list_registrations(
     if not 1 <= first <= 100:
         raise bad_input("first", "first must be between 1 and 100.", "first 须在 1 到 100 之间。")
     worker = _worker_searched(f)
+    since = aware("since", f.since) if f else None
+    until = aware("until", f.until) if f else None
     scope: RegistrationScope | None = access.registration_scope()
     if f and f.credit_code and scope is not None:
         scope = scope.narrowed_to(f.credit_code.strip().upper())
@@ -634,6 +646,10 @@ async def list_registrations(
                 states=f.states if f else None,
                 business=f.business if f else None,
                 person_key=None if worker is None else person_key(worker[0].value, worker[1]),
+                channel=f.channel if f else None,
+                actor_username=f.actor.strip() if f and f.actor else None,
+                since=since,
+                until=until,
             ),
             first=first,
             after=after,

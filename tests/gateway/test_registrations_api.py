@@ -267,6 +267,33 @@ async def test_a_window_finds_one_persons_registrations_and_the_search_is_record
     ]
 
 
+async def test_a_window_lists_what_it_did_today(client: GraphQLClient, gateway: Gateway) -> None:
+    employer = await client.login("demo-employer")
+    clerk = await client.login("demo-clerk")
+    began = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+    online = (await employer.post(HIRE, {"w": [hire_input()], "k": key()}))["data"]["hire"]
+    at_window = (await clerk.post(HIRE, {"w": [hire_input()], "k": key(), "c": JINAN}))["data"][
+        "hire"
+    ]
+    ended = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
+
+    async def listed(**f: Any) -> list[str]:
+        body = await clerk.post(SEARCH, {"f": f})
+        return [n["id"] for n in body["data"]["registrations"]["nodes"]]
+
+    mine, theirs = (r["registrations"][0]["id"] for r in (at_window, online))
+    assert await listed(actor="demo-clerk") == [mine]
+    assert await listed(channel="GOVERNMENT_PORTAL") == [theirs]
+    day = {"since": began.isoformat(), "until": ended.isoformat()}
+    assert await listed(**day) == [mine, theirs]  # newest first
+    assert await listed(**day, channel="SERVICE_WINDOW", actor="demo-clerk") == [mine]
+    assert await listed(since=ended.isoformat()) == []
+    # A time without its zone is read differently by every client: refused, named.
+    naive = await clerk.post(SEARCH, {"f": {"since": "2026-12-03T08:00:00"}})
+    assert error_codes(naive) == ["BAD_INPUT"]
+    assert naive["errors"][0]["extensions"]["field"] == "since"
+
+
 async def test_a_clerk_acts_at_the_window(client: GraphQLClient) -> None:
     clerk = await client.login("demo-clerk")
     body = await clerk.post(HIRE, {"w": [hire_input()], "k": key(), "c": JINAN})

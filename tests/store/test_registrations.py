@@ -898,10 +898,21 @@ async def test_list_filters_and_pages_newest_first(store: Store) -> None:
     for i, (code, division) in enumerate(places):
         sub = submission(at=NOW + i * SECOND)
         # Two registrations per submission: equal times, ordered by id.
+        # The last two at the portal, by the employer itself.
+        by = (
+            {"channel": Channel.GOVERNMENT_PORTAL, "actor_username": "unit4"}
+            if i == len(places) - 1
+            else {}
+        )
         pair = [
-            worker(sub, credit_code=code, division=division, at=sub.created_at),
+            worker(sub, credit_code=code, division=division, at=sub.created_at, **by),
             worker(
-                sub, row(RowBusiness.END), credit_code=code, division=division, at=sub.created_at
+                sub,
+                row(RowBusiness.END),
+                credit_code=code,
+                division=division,
+                at=sub.created_at,
+                **by,
             ),
         ]
         made += (await store.registrations.submit(sub, pair)).registrations  # type: ignore[union-attr]
@@ -934,6 +945,15 @@ async def test_list_filters_and_pages_newest_first(store: Store) -> None:
     assert await ids(divisions=["370100"], business=Business.HIRE) == expect(
         lambda r: r.division.startswith("3701") and r.business is Business.HIRE
     )
+    # Where, by whom and when it was submitted: a window's day, a unit's own.
+    assert await ids(channel=Channel.GOVERNMENT_PORTAL) == [r.id for r in newest_first[:2]]
+    assert await ids(actor_username="clerk1") == [r.id for r in newest_first[2:]]
+    assert await ids(actor_username="nobody") == []
+    assert await ids(since=NOW + SECOND, until=NOW + 3 * SECOND) == expect(
+        lambda r: NOW + SECOND <= r.created_at < NOW + 3 * SECOND
+    )
+    assert len(await ids(since=NOW + SECOND, until=NOW + 3 * SECOND)) == 4
+    assert await ids(since=NOW + 4 * SECOND) == [] == await ids(until=NOW)
 
     pages, after = [], None
     while True:

@@ -7,7 +7,7 @@ import datetime as dt
 
 import sqlalchemy as sa
 
-from gateway.registrations.model import Business, Registration, RegistrationState
+from gateway.registrations.model import Business, Channel, Registration, RegistrationState
 from gateway.registrations.ports import RegistrationFilter, RegistrationPage
 from gateway.store import tables as t
 from gateway.store.model import InvalidCursor, division_prefix
@@ -75,6 +75,14 @@ def _conditions(f: RegistrationFilter) -> builtins.list[sa.ColumnElement[bool]]:
         conditions.append(r.c.business == Business(f.business).value)
     if f.person_key is not None:
         conditions.append(r.c.person_key == f.person_key)
+    if f.channel is not None:
+        conditions.append(r.c.channel == Channel(f.channel).value)
+    if f.actor_username is not None:
+        conditions.append(r.c.actor_username == f.actor_username)
+    if f.since is not None:
+        conditions.append(r.c.created_at >= f.since)
+    if f.until is not None:
+        conditions.append(r.c.created_at < f.until)
     return conditions
 
 
