@@ -24,7 +24,7 @@ from graphql.language import ArgumentNode, ValueNode, VariableDefinitionNode, pr
 
 from gateway.privacy import redact
 from gateway.registry import registry
-from gateway.systems import AdapterError, Duplicate, NotFound, Rejected, Unavailable
+from gateway.systems import AdapterError, Duplicate, NotFound, Rejected, Unavailable, quoted
 
 #: The message of a masked error: both languages, for clients that read ``message`` only.
 MASKED_MESSAGE = "Internal error. 内部错误。"
@@ -151,7 +151,7 @@ def from_adapter(error: AdapterError) -> GatewayError:
     return GatewayError(
         code,
         f"The {system.value} system refused: {error.message}",
-        f"{name_zh}拒绝：{error.message}",
+        f"{name_zh}拒绝办理" + (f"：{redact(words)}" if (words := quoted(error)) else "。"),
         **extra,
     )
 

@@ -9,7 +9,7 @@ errors.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar, Protocol, runtime_checkable
+from typing import ClassVar, Protocol, Self, runtime_checkable
 
 from gateway.domain.model import (
     ContractEnding,
@@ -32,12 +32,26 @@ from gateway.domain.model import (
 
 
 class AdapterError(Exception):
-    """Something a system said or failed to say. Messages never hold personal data."""
+    """Something a system said or failed to say. Messages never hold personal data.
+
+    ``message`` is the adapter's account of it, in English, for those who run the
+    gateway (what failed, the system's words after it). ``said`` is the system's
+    own words alone, as it gave them (in Chinese, for the systems of this
+    province), fit for a clerk: what the Chinese messages quote. None when the
+    system said nothing (a timeout, a dropped connection)."""
+
+    #: The system's own words (see above); an adapter sets it where it has them.
+    said: str | None = None
 
     def __init__(self, system: System, message: str) -> None:
         super().__init__(f"{system.value}: {message}")
         self.system = system
         self.message = message
+
+    def saying(self, said: str | None) -> Self:
+        """This error, with the system's own words (blank: none)."""
+        self.said = said.strip() if said and said.strip() else None
+        return self
 
 
 class Unavailable(AdapterError):
@@ -102,6 +116,15 @@ class Duplicate(Rejected):
     ) -> None:
         super().__init__(system, message, system_code=system_code, field=field)
         self.existing_reference = existing_reference
+
+
+def quoted(error: AdapterError) -> str | None:
+    """What a Chinese message about ``error`` quotes: the system's own words; for a
+    refusal the adapter explained itself (the system gave none), that explanation,
+    rather than nothing; None for a system that said nothing at all."""
+    if error.said:
+        return error.said
+    return error.message if isinstance(error, Rejected) else None
 
 
 # ------------------------------------------------------------- protocols

@@ -255,7 +255,12 @@ BAD_CREDENTIALS = "E0401"
 
 
 def business_error(code: str, msg: str, data: Any, operation: str) -> AdapterError:
-    """The unified error for a business answer other than ``"0"``."""
+    """The unified error for a business answer other than ``"0"``, with the
+    system's own words (``said``)."""
+    return _business_error(code, msg, data, operation).saying(clean_message(msg, operation))
+
+
+def _business_error(code: str, msg: str, data: Any, operation: str) -> AdapterError:
     message = clean_message(msg, operation) or "the system refused the request"
     field = field_named_in(msg, operation)
     if code in DUPLICATE_CODES:

@@ -218,6 +218,12 @@ class LabourClient:
             _EXCHANGE.reset(token)
 
     def _fault(self, operation: str, exc: Any, exchange: _Exchange) -> AdapterError:
+        error = self._fault_error(operation, exc, exchange)
+        # The system's own words, when its fault gave any (not its fault code).
+        words = _detail(exc.detail).get("message") or exc.message
+        return error.saying(redact(str(words)) if words else None)
+
+    def _fault_error(self, operation: str, exc: Any, exchange: _Exchange) -> AdapterError:
         action = _ACTIONS.get(operation, "call")
         code = _faultcode(exc.code)
         detail = _detail(exc.detail)

@@ -356,6 +356,23 @@ def error_from_answer(
     A refusal before any work (401, 429, 503) leaves a write surely undone; a
     502 or another 5xx may follow a commit, so for a write its outcome is unknown.
     """
+    personal = tuple(personal)
+    error = _error_from_answer(
+        status, body, retry_after=retry_after, write=write, personal=personal
+    )
+    # The system's own words, as the message quotes them (``AdapterError.said``).
+    words = body.get("message") if isinstance(body, dict) else None
+    return error.saying(_detail(words, personal).removeprefix(": "))
+
+
+def _error_from_answer(
+    status: int,
+    body: Any,
+    *,
+    retry_after: float | None = None,
+    write: bool = False,
+    personal: Iterable[str] = (),
+) -> AdapterError:
     envelope = body if isinstance(body, dict) else {}
     raw_code = envelope.get("code")
     code = raw_code if isinstance(raw_code, str) else None

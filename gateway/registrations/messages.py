@@ -12,7 +12,7 @@ from gateway.domain.model import System
 from gateway.privacy import redact
 from gateway.registrations.model import Operation, StepError
 from gateway.registry import registry
-from gateway.systems import AdapterError, Duplicate, NotFound, Rejected, Unavailable
+from gateway.systems import AdapterError, Duplicate, NotFound, Rejected, Unavailable, quoted
 
 SYSTEM_UNAVAILABLE = "SYSTEM_UNAVAILABLE"
 OUTCOME_UNKNOWN = "OUTCOME_UNKNOWN"
@@ -59,19 +59,26 @@ def _said(exc: AdapterError) -> str:
     return redact(exc.message)
 
 
+def _quoted_zh(exc: AdapterError) -> str:
+    """What a Chinese message quotes of ``exc`` ("：…", ``systems.quoted``): the
+    system's own words, not the adapter's English account around them."""
+    words = quoted(exc)
+    return f"：{redact(words)}" if words else ""
+
+
 def unavailable(exc: Unavailable) -> StepError:
     """A write that did not go through, or whose answer was lost: retried later."""
     zh, en = system_zh(exc.system), system_en(exc.system)
     if exc.outcome_unknown:
         return StepError(
             OUTCOME_UNKNOWN,
-            f"已发送至{zh}但未收到答复，将先核实是否已办理再决定是否重发：{_said(exc)}",
+            f"已发送至{zh}但未收到答复，将先核实是否已办理再决定是否重发{_quoted_zh(exc)}",
             f"Sent to the {en} but the answer was lost; it will be checked before any "
             f"resend: {_said(exc)}",
         )
     return StepError(
         SYSTEM_UNAVAILABLE,
-        f"{zh}暂时无法访问，稍后自动重试：{_said(exc)}",
+        f"{zh}暂时无法访问，稍后自动重试{_quoted_zh(exc)}",
         f"The {en} is unavailable; it will be tried again later: {_said(exc)}",
     )
 
@@ -81,7 +88,7 @@ def cannot_check(exc: AdapterError) -> StepError:
     zh, en = system_zh(exc.system), system_en(exc.system)
     return StepError(
         RECONCILE_UNAVAILABLE,
-        f"无法向{zh}核实上次发送是否已办理，稍后再核实：{_said(exc)}",
+        f"无法向{zh}核实上次发送是否已办理，稍后再核实{_quoted_zh(exc)}",
         f"Could not ask the {en} whether the earlier write happened; asking again "
         f"later: {_said(exc)}",
         system_code=exc.system_code if isinstance(exc, Rejected) else None,
@@ -102,7 +109,7 @@ def refused(exc: Rejected) -> StepError:
         what_zh, what_en = "业务校验未通过", "the request did not pass its checks"
     return StepError(
         code,
-        f"{zh}拒绝办理（{what_zh}）：{_said(exc)}",
+        f"{zh}拒绝办理（{what_zh}）{_quoted_zh(exc)}",
         f"The {en} refused ({what_en}): {_said(exc)}",
         system_code=exc.system_code,
         field=exc.field,
@@ -133,7 +140,7 @@ def undo_failed(exc: Rejected) -> StepError:
     zh, en = system_zh(exc.system), system_en(exc.system)
     return StepError(
         UNDO_FAILED,
-        f"{zh}拒绝撤销：{_said(exc)}，请经办人员处理",
+        f"{zh}拒绝撤销{_quoted_zh(exc)}，请经办人员处理",
         f"The {en} refused the undo: {_said(exc)}; a clerk must see to it",
         system_code=exc.system_code,
         field=exc.field,

@@ -300,8 +300,16 @@ async def test_no_personal_data_or_legacy_names_in_messages(
     adapter = make()
     refusals, secrets = await driver.refusals(adapter)
     assert secrets
+    said = []
     for refusal in refusals:
         with pytest.raises(AdapterError) as raised:
             await refusal()
         assert raised.value.system is driver.system
         assert_clean(driver, raised.value, secrets)
+        if raised.value.said is not None:
+            # The system's own words, which a clerk's Chinese message quotes: as
+            # clean as the rest, and what the adapter's English account quotes too.
+            assert_clean(driver, Exception(raised.value.said), secrets)
+            assert raised.value.said in raised.value.message
+            said.append(raised.value.said)
+    assert said, "the system explained none of its refusals"
