@@ -356,27 +356,17 @@ def error_from_answer(
     A refusal before any work (401, 429, 503) leaves a write surely undone; a
     502 or another 5xx may follow a commit, so for a write its outcome is unknown.
     """
-    personal = tuple(personal)
-    error = _error_from_answer(
-        status, body, retry_after=retry_after, write=write, personal=personal
-    )
-    # The system's own words, as the message quotes them (``AdapterError.said``).
-    words = body.get("message") if isinstance(body, dict) else None
-    return error.saying(_detail(words, personal).removeprefix(": "))
+    detail = _detail(body.get("message") if isinstance(body, dict) else None, personal)
+    # The system's own words apart, as a Chinese message quotes them (AdapterError.said).
+    return _error(status, body, detail, retry_after, write).saying(detail.removeprefix(": "))
 
 
-def _error_from_answer(
-    status: int,
-    body: Any,
-    *,
-    retry_after: float | None = None,
-    write: bool = False,
-    personal: Iterable[str] = (),
+def _error(
+    status: int, body: Any, detail: str, retry_after: float | None, write: bool
 ) -> AdapterError:
     envelope = body if isinstance(body, dict) else {}
     raw_code = envelope.get("code")
     code = raw_code if isinstance(raw_code, str) else None
-    detail = _detail(envelope.get("message"), personal)
     system_code = code or f"HTTP {status}"
     if status == 429 or code == OVER_QUOTA:
         return Unavailable(SYSTEM, "over the system's request quota", retry_after=retry_after)

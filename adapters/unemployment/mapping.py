@@ -339,27 +339,17 @@ def error_from_answer(
     message. A 5xx other than 503 may follow a commit, so for a write its
     outcome is unknown; a 503 is the system refusing work before doing any.
     """
-    personal = tuple(personal)
-    error = _error_from_answer(
-        status, body, retry_after=retry_after, write=write, personal=personal
-    )
-    # The system's own words, as the message quotes them (``AdapterError.said``).
-    words = body.get("errmsg") if isinstance(body, dict) else None
-    return error.saying(_detail(words, personal).removeprefix(": "))
+    detail = _detail(body.get("errmsg") if isinstance(body, dict) else None, personal)
+    # The system's own words apart, as a Chinese message quotes them (AdapterError.said).
+    return _error(status, body, detail, retry_after, write).saying(detail.removeprefix(": "))
 
 
-def _error_from_answer(
-    status: int,
-    body: Any,
-    *,
-    retry_after: float | None = None,
-    write: bool = False,
-    personal: Iterable[str] = (),
+def _error(
+    status: int, body: Any, detail: str, retry_after: float | None, write: bool
 ) -> AdapterError:
     errcode = body.get("errcode") if isinstance(body, dict) else None
     code = str(errcode) if isinstance(errcode, int) and not isinstance(errcode, bool) else None
     errmsg = body.get("errmsg") if isinstance(body, dict) else None
-    detail = _detail(errmsg, personal)
     system_code = code or f"HTTP {status}"
 
     if status == 503:
