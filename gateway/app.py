@@ -13,6 +13,7 @@ what wraps the routes, outermost first.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -95,11 +96,22 @@ async def authenticate(gateway: Gateway, authorization: str | None) -> Caller:
     )
     if account is None or account.disabled or account.role != claims.role:
         return Caller(refused=True)
+    if _issued_before_reset(claims.issued_at, account):
+        return Caller(refused=True)  # a session of the password an operator replaced
     if not Access.of(account, gateway.config.reveal_roles).may_sign_in_with_password(
         gateway.config.employer_passwords_enabled
     ):
         return Caller(refused=True)  # issued while employer passwords were on
     return Caller(account=account)
+
+
+def _issued_before_reset(issued_at: dt.datetime, account: Account) -> bool:
+    """Whether a token was issued before the account's password was last set. A
+    token's time is in whole seconds: one issued within the second of the reset,
+    before or after it, is kept (a new sign-in must never be refused)."""
+    # An account cached by a gateway of the version before has no such field.
+    changed: dt.datetime | None = getattr(account, "credentials_changed_at", None)
+    return changed is not None and issued_at < changed.replace(microsecond=0)
 
 
 async def _cached_account(

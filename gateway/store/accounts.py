@@ -157,6 +157,50 @@ class Accounts:
         assert account is not None
         return account
 
+    async def set_password(self, username: str, password: str) -> Account:
+        """A new password for a clerk or an administrator (a forgotten one, or one
+        that may have leaked), checked as a new account's is. The gateway's tokens
+        issued before it are refused from then on. Employers sign in through the
+        identity platform: ``InvalidAccount``."""
+        account = await self._existing(username)
+        if account.role is Role.EMPLOYER:
+            raise InvalidAccount(
+                "an employer signs in through the identity platform; its password is not set here"
+            )
+        refusal = password_refusal(password, account.username)
+        if refusal is not None:
+            raise WeakPassword(refusal.code, refusal.message_en, refusal.message_zh)
+        password_hash = await self._passwords.hash(password)
+        async with self._db.write() as conn:
+            await conn.execute(
+                sa.update(t.accounts)
+                .where(t.accounts.c.id == account.id)
+                .values(password_hash=password_hash, credentials_changed_at=self._db.now())
+            )
+        return await self._existing(username)
+
+    async def set_divisions(self, username: str, divisions: Iterable[str]) -> Account:
+        """The divisions a clerk's window acts for from now on (a clerk moved to
+        another window); ``InvalidAccount`` for anyone but a clerk, or none given."""
+        account = await self._existing(username)
+        codes = tuple(sorted({check_division(d) for d in divisions}))
+        _check_account(account.username, None, account.role, account.credit_code, codes)
+        async with self._db.write() as conn:
+            await conn.execute(
+                sa.delete(t.account_divisions).where(t.account_divisions.c.account_id == account.id)
+            )
+            await conn.execute(
+                sa.insert(t.account_divisions),
+                [{"account_id": account.id, "division": d} for d in codes],
+            )
+        return await self._existing(username)
+
+    async def _existing(self, username: str) -> Account:
+        account = await self.get(username)
+        if account is None:
+            raise AccountNotFound(normalize_username(username))
+        return account
+
     async def authenticate(self, username: str, password: str) -> Account | None:
         """The account, if the password is right and the account enabled; else None.
 
@@ -252,4 +296,5 @@ def _account(row: Any, divisions: list[str]) -> Account:
         divisions=tuple(divisions),
         disabled=bool(row.disabled),
         created_at=row.created_at,
+        credentials_changed_at=row.credentials_changed_at,
     )

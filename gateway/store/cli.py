@@ -26,7 +26,7 @@ def add_accounts_parser(subparsers: argparse._SubParsersAction[argparse.Argument
     """Add the ``accounts`` command and its subcommands to ``subparsers``."""
     accounts = subparsers.add_parser(
         "accounts",
-        help="create, list and disable clerk and administrator accounts",
+        help="create, list, disable and reset clerk and administrator accounts",
         description="Manage the gateway's clerk and administrator accounts.",
     )
     accounts.add_argument(
@@ -41,14 +41,7 @@ def add_accounts_parser(subparsers: argparse._SubParsersAction[argparse.Argument
         "create-clerk", help="a service-window clerk bound to one or more divisions"
     )
     clerk.add_argument("username")
-    clerk.add_argument(
-        "--division",
-        action="append",
-        required=True,
-        metavar="CODE",
-        help="six-digit GB/T 2260 division the window serves (repeat for several; "
-        "a city's code covers its districts)",
-    )
+    _division_option(clerk)
     clerk.add_argument("--name", help="display name")
     _password_options(clerk)
     clerk.set_defaults(run=_runner(_create, Role.CLERK))
@@ -70,6 +63,32 @@ def add_accounts_parser(subparsers: argparse._SubParsersAction[argparse.Argument
     enable = commands.add_parser("enable", help="let a disabled account sign in again")
     enable.add_argument("username")
     enable.set_defaults(run=_runner(_set_disabled, False))
+
+    password = commands.add_parser(
+        "set-password",
+        help="a new password for a clerk or an administrator; the sessions of the old one end",
+    )
+    password.add_argument("username")
+    _password_options(password)
+    password.set_defaults(run=_runner(_set_password))
+
+    divisions = commands.add_parser(
+        "set-divisions", help="the divisions a clerk's window acts for from now on"
+    )
+    divisions.add_argument("username")
+    _division_option(divisions)
+    divisions.set_defaults(run=_runner(_set_divisions))
+
+
+def _division_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--division",
+        action="append",
+        required=True,
+        metavar="CODE",
+        help="six-digit GB/T 2260 division the window serves (repeat for several; "
+        "a city's code covers its districts)",
+    )
 
 
 def _password_options(parser: argparse.ArgumentParser) -> None:
@@ -142,6 +161,21 @@ async def _set_disabled(store: Store, args: argparse.Namespace, disabled: bool) 
     account = await store.accounts.set_disabled(args.username, disabled)
     state = "disabled" if account.disabled else "enabled"
     print(f"{state} {account.username} in {_where(args)}")
+    return 0
+
+
+async def _set_password(store: Store, args: argparse.Namespace) -> int:
+    account = await store.accounts.set_password(args.username, _read_password(args))
+    print(
+        f"set the password of {account.role} {account.username} in {_where(args)}; "
+        "its earlier sessions are refused"
+    )
+    return 0
+
+
+async def _set_divisions(store: Store, args: argparse.Namespace) -> int:
+    account = await store.accounts.set_divisions(args.username, args.division)
+    print(f"{account.username} now acts for {','.join(account.divisions)} in {_where(args)}")
     return 0
 
 

@@ -106,6 +106,8 @@ accounts = sa.Table(
     ),
     sa.Column("disabled", sa.Boolean, nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
+    # When an operator last set the password: tokens issued before it are refused.
+    sa.Column("credentials_changed_at", UTCDateTime(), nullable=True),
     sa.CheckConstraint(_one_of("role", ROLES), name="role"),
     # An employer account is its unit's; nobody else's is bound to a unit.
     sa.CheckConstraint(

@@ -265,6 +265,32 @@ async def test_cursor_pagination(client: GraphQLClient) -> None:
     assert error_codes(bad_cursor) == ["BAD_INPUT"]
 
 
+async def test_a_password_reset_ends_the_sessions_of_the_old_one(
+    client: GraphQLClient, gateway: Gateway
+) -> None:
+    account = await gateway.store.accounts.get("demo-clerk")
+    assert account is not None
+    # Signed in a minute ago, with the password that then leaked.
+    earlier = issue_token(
+        account,
+        secret=gateway.token_secret,
+        ttl=dt.timedelta(hours=8),
+        now=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1),
+    )
+    stolen = GraphQLClient(client.http, earlier)
+    assert (await stolen.post("{ me { username } }"))["data"]["me"]["username"] == "demo-clerk"
+    await gateway.store.accounts.set_password("demo-clerk", "meadow-violin-2")
+    await gateway.cache.clear()  # as after account_cache_ttl_s
+    assert error_codes(await stolen.post("{ me { username } }")) == ["UNAUTHENTICATED"]
+    # The clerk signs in again at once with the new one; the old one is refused.
+    again = await client.login("demo-clerk", "meadow-violin-2")
+    assert (await again.post("{ me { username } }"))["data"]["me"]["username"] == "demo-clerk"
+    refused = await client.post(
+        'mutation { login(username: "demo-clerk", password: "demo-password") { token } }'
+    )
+    assert error_codes(refused) == ["INVALID_CREDENTIALS"]
+
+
 async def test_a_disabled_accounts_token_is_refused_once_its_cache_entry_lapses(
     client: GraphQLClient, gateway: Gateway
 ) -> None:

@@ -192,6 +192,45 @@ async def test_a_disabled_account_cannot_sign_in_until_enabled(store: Store) -> 
         await store.accounts.set_disabled("nobody")
 
 
+async def test_an_operator_sets_a_password_and_the_time_is_kept(store: Store) -> None:
+    clerk = await store.accounts.create("clerk1", "lantern-orchid-1", "clerk", divisions=["370102"])
+    assert clerk.credentials_changed_at is None
+    before = await _raw_hash(store, "clerk1")
+    reset = await store.accounts.set_password("CLERK1", "meadow-violin-2")
+    assert reset.credentials_changed_at is not None
+    assert reset.credentials_changed_at >= clerk.created_at
+    assert await _raw_hash(store, "clerk1") != before
+    assert await store.accounts.authenticate("clerk1", "lantern-orchid-1") is None
+    assert await store.accounts.authenticate("clerk1", "meadow-violin-2") == reset
+    # Checked as a new account's password is; nothing changes when refused.
+    with pytest.raises(WeakPassword):
+        await store.accounts.set_password("clerk1", "clerk1")
+    with pytest.raises(AccountNotFound):
+        await store.accounts.set_password("nobody", "meadow-violin-2")
+    code = credit_code()
+    await store.employers.upsert(EmployerRecord(code, "济南示例有限公司", "370102"))
+    await store.accounts.create("unit-1", None, Role.EMPLOYER, credit_code=code)
+    with pytest.raises(InvalidAccount, match="identity platform"):
+        await store.accounts.set_password("unit-1", "meadow-violin-2")
+    assert await store.accounts.get("clerk1") == reset
+
+
+async def test_a_clerk_moves_to_other_divisions(store: Store) -> None:
+    await store.accounts.create("clerk1", "lantern-orchid-1", "clerk", divisions=["370102"])
+    await store.accounts.create("admin1", "lantern-orchid-1", "admin")
+    moved = await store.accounts.set_divisions("clerk1", ["370200", "370100", "370200"])
+    assert moved.divisions == ("370100", "370200")
+    assert (await store.accounts.get("clerk1")) == moved
+    for username, divisions in (("clerk1", []), ("admin1", ["370102"])):
+        with pytest.raises(InvalidAccount, match="clerk"):
+            await store.accounts.set_divisions(username, divisions)
+    with pytest.raises(InvalidRecord):
+        await store.accounts.set_divisions("clerk1", ["37"])
+    with pytest.raises(AccountNotFound):
+        await store.accounts.set_divisions("nobody", ["370102"])
+    assert (await store.accounts.get("clerk1")) == moved
+
+
 async def test_an_unknown_user_costs_one_verification_like_a_known_one(store_url: str) -> None:
     passwords = CountingPasswords(HashParams.cheap())
     store = await Store.open(store_url, passwords=passwords, audit_key=AUDIT_KEY)

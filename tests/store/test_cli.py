@@ -205,3 +205,44 @@ def test_the_store_option_wins_over_the_environment(
     assert not authenticate(url, "a1", "admin-pass")
     assert run("accounts", "--store", "mysql://h/db", "list") == 1
     assert "cannot open the store" in capsys.readouterr().err
+
+
+def test_an_operator_resets_a_password_and_moves_a_clerk(
+    url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        run(
+            "accounts",
+            "create-clerk",
+            "window-2",
+            "--division",
+            "370102",
+            "--password-stdin",
+            stdin="forgotten-pass\n",
+        )
+        == 0
+    )
+    assert (
+        run("accounts", "set-password", "Window-2", "--password-stdin", stdin="new-pass-2\n") == 0
+    )
+    assert not authenticate(url, "window-2", "forgotten-pass")
+    assert authenticate(url, "window-2", "new-pass-2")
+    assert run("accounts", "set-divisions", "window-2", "--division", "370200") == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1:] == [
+        f"set the password of clerk window-2 in {url}; its earlier sessions are refused",
+        f"window-2 now acts for 370200 in {url}",
+    ]
+    assert run("accounts", "list") == 0
+    assert capsys.readouterr().out.splitlines() == ["window-2\tclerk\t370200\tactive\t"]
+    # Refused, with the reason, nothing changed.
+    for argv, stdin, reason in (
+        (["set-password", "window-2", "--password-stdin"], "short\n", "PASSWORD_TOO_SHORT"),
+        (["set-password", "nobody", "--password-stdin"], "another-pass\n", "nobody"),
+        (["set-divisions", "window-2", "--division", "37"], "", "division"),
+    ):
+        assert run("accounts", *argv, stdin=stdin) == 1
+        assert reason in capsys.readouterr().err
+    assert authenticate(url, "window-2", "new-pass-2")
+    assert run("accounts", "list") == 0
+    assert capsys.readouterr().out.splitlines() == ["window-2\tclerk\t370200\tactive\t"]
