@@ -91,7 +91,7 @@ async def authenticate(gateway: Gateway, authorization: str | None) -> Caller:
         return Caller(refused=True)
     account = await _cached_account(
         gateway,
-        f"account:{claims.account_id}",
+        gateway.cache.account_key(claims.account_id),
         lambda: gateway.store.accounts.get_by_id(claims.account_id),
     )
     if account is None or account.disabled or account.role != claims.role:

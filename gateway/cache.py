@@ -75,6 +75,11 @@ class GatewayCache:
     def employer_key(credit_code: str) -> str:
         return f"employer:{credit_code}"
 
+    @staticmethod
+    def account_key(account_id: int) -> str:
+        """A signed-in account, as a request's token finds it."""
+        return f"account:{account_id}"
+
     # ------------------------------------------------------------ operations
 
     async def get_many(self, keys: Sequence[str]) -> list[Any]:

@@ -39,6 +39,7 @@ from gateway.schema.registrations import (
     submit_rows,
     visible_registration,
 )
+from gateway.store.model import Account, WeakPassword
 
 KEY = (
     "幂等键 (idempotency key): the same key with the same content returns the same "
@@ -53,6 +54,15 @@ def _separate(zh: str, en: str) -> str:
         f"分口办理 · {zh}: {en}, accepted only during the transition period; from the "
         "mandatory date it is refused (SEPARATE_HANDLING_CLOSED)."
     )
+
+
+def _session(info: Info, account: Account) -> Session:
+    """A new token for ``account``, from now for the configured time."""
+    gateway = info.context.gateway
+    ttl = dt.timedelta(seconds=gateway.config.token_ttl_s)
+    now = dt.datetime.now(dt.UTC)
+    token = issue_token(account, secret=gateway.token_secret, ttl=ttl, now=now)
+    return Session(token=token, expires_at=now + ttl, account=Me.from_domain(account))
 
 
 @strawberry.type(description="Everything one can do through the gateway.")
@@ -78,10 +88,40 @@ class Mutation(FormMutation, FollowUpMutation):
             await throttle.failed(username, address)
             raise invalid_credentials()
         await throttle.succeeded(username)
-        ttl = dt.timedelta(seconds=gateway.config.token_ttl_s)
-        now = dt.datetime.now(dt.UTC)
-        token = issue_token(account, secret=gateway.token_secret, ttl=ttl, now=now)
-        return Session(token=token, expires_at=now + ttl, account=Me.from_domain(account))
+        return _session(info, account)
+
+    @strawberry.mutation(
+        description="修改密码: a clerk or an administrator replaces its own password, giving "
+        "the current one (wrong: INVALID_CREDENTIALS, and counted as a failed sign-in). The "
+        "new one is checked as a new account's (BAD_INPUT naming newPassword, with the "
+        "policy's code). Every earlier session ends; the answer is a new one. Employers sign "
+        "in through the identity platform (FORBIDDEN)."
+    )
+    async def change_password(
+        self, info: Info, current_password: str, new_password: str
+    ) -> Session:
+        ctx = info.context
+        account = ctx.require_account()
+        if not ctx.access.may_sign_in_with_password(False):
+            raise forbidden()
+        gateway = ctx.gateway
+        throttle = gateway.login_throttle
+        request = ctx.request
+        address = client_address(request.scope) if request is not None else None
+        wait = await throttle.check(account.username, address)
+        if wait is not None:
+            raise login_throttled(wait)
+        if await gateway.store.accounts.authenticate(account.username, current_password) is None:
+            await throttle.failed(account.username, address)
+            raise invalid_credentials()
+        try:
+            changed = await gateway.store.accounts.set_password(account.username, new_password)
+        except WeakPassword as e:
+            raise GatewayError(e.code, e.message_en, e.message_zh, field="newPassword") from None
+        await throttle.succeeded(account.username)
+        # This process sees the change at once; the others within their cache's time.
+        await gateway.cache.delete(gateway.cache.account_key(changed.id))
+        return _session(info, changed)
 
     @strawberry.mutation(
         description="开通或合并网上账号: open or merge an employer's one online account, and "

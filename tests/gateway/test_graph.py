@@ -291,6 +291,48 @@ async def test_a_password_reset_ends_the_sessions_of_the_old_one(
     assert error_codes(refused) == ["INVALID_CREDENTIALS"]
 
 
+CHANGE = """mutation($c: String!, $n: String!) {
+  changePassword(currentPassword: $c, newPassword: $n) { token account { username } } }"""
+
+
+async def test_a_clerk_changes_its_own_password_and_its_other_sessions_end(
+    client: GraphQLClient, gateway: Gateway
+) -> None:
+    account = await gateway.store.accounts.get("demo-clerk")
+    assert account is not None
+    earlier = GraphQLClient(
+        client.http,
+        issue_token(
+            account,
+            secret=gateway.token_secret,
+            ttl=dt.timedelta(hours=8),
+            now=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1),
+        ),
+    )
+    wrong = await earlier.post(CHANGE, {"c": "not-the-password", "n": "meadow-violin-2"})
+    assert error_codes(wrong) == ["INVALID_CREDENTIALS"]
+    weak = await earlier.post(CHANGE, {"c": "demo-password", "n": "short"})
+    assert error_codes(weak) == ["PASSWORD_TOO_SHORT"]
+    assert weak["errors"][0]["extensions"]["field"] == "newPassword"
+    assert "short" not in weak["errors"][0]["message"]
+    changed = await earlier.post(CHANGE, {"c": "demo-password", "n": "meadow-violin-2"})
+    session = changed["data"]["changePassword"]
+    assert session["account"] == {"username": "demo-clerk"}
+    # The session it was asked from has ended, in this process at once; the new one works.
+    assert error_codes(await earlier.post("{ me { username } }")) == ["UNAUTHENTICATED"]
+    fresh = GraphQLClient(client.http, session["token"])
+    assert (await fresh.post("{ me { username } }"))["data"]["me"]["username"] == "demo-clerk"
+    assert (await client.login("demo-clerk", "meadow-violin-2")).token
+    # Not for those without a gateway password, nor for anyone not signed in.
+    employer = await client.login("demo-employer")  # the demo's password
+    assert error_codes(
+        await employer.post(CHANGE, {"c": "demo-password", "n": "meadow-violin-3"})
+    ) == ["FORBIDDEN"]
+    assert error_codes(await client.post(CHANGE, {"c": "x", "n": "meadow-violin-3"})) == [
+        "UNAUTHENTICATED"
+    ]
+
+
 async def test_a_disabled_accounts_token_is_refused_once_its_cache_entry_lapses(
     client: GraphQLClient, gateway: Gateway
 ) -> None:
