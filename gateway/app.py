@@ -20,8 +20,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -36,7 +38,7 @@ from gateway.forms.http import UploadSizeLimit, form_routes
 from gateway.http.graphiql import GRAPHIQL_ASSETS_PATH, graphiql_assets_app
 from gateway.http.guards import CSRFGuard
 from gateway.http.ratelimit import RateLimitMiddleware, bearer_account_key
-from gateway.http.refusals import INTERNAL, refusal_for
+from gateway.http.refusals import CROSS_ORIGIN_REFUSED, INTERNAL, refusal_for
 from gateway.http.view import GatewayGraphQL, refusal_response
 from gateway.observability import GatewayMetrics, HttpMetricsMiddleware, RequestIdMiddleware
 from gateway.observability.registrations import refresh_registrations
@@ -169,6 +171,44 @@ class _GraphQL(GatewayGraphQL):
         return UNSET
 
 
+class _CodedCORS(CORSMiddleware):
+    """Starlette's CORS, its refused preflight coded as every refusal is."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code != 400:
+            return response
+        return refusal_response(403, CROSS_ORIGIN_REFUSED)
+
+
+def _cors(config: GatewayConfig) -> list[Middleware]:
+    """Browsers' cross-origin calls from the configured origins: a preflight is
+    answered here, before any limit, and every answer (a refusal included, which a
+    page must be able to read) carries the headers. Tokens travel in a header, not
+    in cookies, so no credentials are allowed."""
+    if not config.cors_origins:
+        return []
+    return [
+        Middleware(
+            _CodedCORS,
+            allow_origins=list(config.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "Accept",
+                "Apollo-Require-Preflight",
+                "X-Apollo-Operation-Name",
+                "X-Requested-With",
+                "X-Request-Id",
+            ],
+            expose_headers=["X-Request-Id", "Retry-After"],
+            allow_credentials=False,
+            max_age=600,
+        )
+    ]
+
+
 def middleware(
     config: GatewayConfig, limits: RequestLimits, metrics: GatewayMetrics
 ) -> list[Middleware]:
@@ -177,6 +217,7 @@ def middleware(
     return [
         Middleware(RequestIdMiddleware),
         Middleware(HttpMetricsMiddleware, metrics=metrics),
+        *_cors(config),
         Middleware(
             RateLimitMiddleware,
             limits=config.rate_limits,

@@ -14,13 +14,14 @@ import dataclasses
 import datetime as dt
 import logging
 import os
+import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gateway.auth import Role
+from gateway.auth import ConfigurationError, Role
 from gateway.domain.model import System
 from gateway.events import DEFAULT_CHANNEL as DEFAULT_EVENTS_CHANNEL
 from gateway.forms.settings import FormSettings
@@ -110,6 +111,9 @@ class GatewayConfig:
     service_sdl: bool = True
     observability: ObservabilitySettings = field(default_factory=ObservabilitySettings)
     graphiql: bool = False
+    #: The origins (``https://portal.example.gov.cn``) whose pages may call the
+    #: gateway from a browser (CORS); none: only pages of its own origin.
+    cors_origins: tuple[str, ...] = ()
     demo: bool = False
     data_dir: str = "data"
     #: The systems switched on in this deployment and how to reach each, in the
@@ -241,6 +245,7 @@ class GatewayConfig:
             "audit_purge_every_s": pick("audit_purge_every_s", d.audit_purge_every_s, float),
             "graphiql": pick("graphiql", d.graphiql, bool),
             "data_dir": pick("data_dir", d.data_dir),
+            "cors_origins": pick("cors_origins", d.cors_origins, _origins),
         }
         roles = env.get("HRSS_REVEAL_ROLES", gw.get("reveal_roles"))
         if roles is not None:
@@ -333,6 +338,23 @@ def _systems(
         # A misspelt table would otherwise leave a system at its defaults, silently.
         raise ValueError(f"[systems] names no registered system: {', '.join(sorted(unknown))}")
     return found
+
+
+#: An origin as a browser sends it: scheme, host and port, nothing after.
+_ORIGIN = re.compile(r"https?://([a-z0-9.\-]+|\[[0-9a-f:.]+\])(:[0-9]{1,5})?", re.IGNORECASE)
+
+
+def _origins(value: str | Sequence[str]) -> tuple[str, ...]:
+    """The CORS origins, each as a browser sends it in ``Origin``; ``*`` is refused:
+    a page of any site could then call the gateway with a token it came by."""
+    origins = _names(value)
+    for origin in origins:
+        if not _ORIGIN.fullmatch(origin):
+            raise ConfigurationError(
+                f"HRSS_CORS_ORIGINS: {origin!r} is not an origin (scheme://host[:port], "
+                "no path, no '*': list the front ends' origins)"
+            )
+    return tuple(o.lower() for o in origins)
 
 
 def _names(value: str | Sequence[str]) -> tuple[str, ...]:

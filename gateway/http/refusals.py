@@ -110,3 +110,9 @@ __all__ = [
     "UNSUPPORTED_MEDIA_TYPE",
     "refusal_for",
 ]
+CROSS_ORIGIN_REFUSED = Refusal(
+    "CROSS_ORIGIN_REFUSED",
+    "This page's origin, method or headers may not call the gateway from a browser "
+    "(HRSS_CORS_ORIGINS lists the origins that may).",
+    "该网页的来源、请求方法或请求头不允许从浏览器调用本网关（允许的来源见 HRSS_CORS_ORIGINS）。",
+)
