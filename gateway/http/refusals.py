@@ -87,6 +87,15 @@ _BY_REASON = {
 }
 
 
+#: A browser's preflight from an origin (or with a method or header) not allowed.
+CROSS_ORIGIN_REFUSED = Refusal(
+    "CROSS_ORIGIN_REFUSED",
+    "This page's origin, method or headers may not call the gateway from a browser "
+    "(HRSS_CORS_ORIGINS lists the origins that may).",
+    "该网页的来源、请求方法或请求头不允许从浏览器调用本网关（允许的来源见 HRSS_CORS_ORIGINS）。",
+)
+
+
 def refusal_for(status: int, reason: str) -> Refusal:
     """The coded refusal for an HTTP status and Strawberry's reason for it."""
     return _BY_REASON.get(reason) or _BY_STATUS.get(status) or INTERNAL
@@ -94,6 +103,7 @@ def refusal_for(status: int, reason: str) -> Refusal:
 
 __all__ = [
     "BATCHING_DISABLED",
+    "CROSS_ORIGIN_REFUSED",
     "EVENT_STREAM",
     "GRAPHQL_RESPONSE_JSON",
     "INTERNAL",
@@ -110,9 +120,3 @@ __all__ = [
     "UNSUPPORTED_MEDIA_TYPE",
     "refusal_for",
 ]
-CROSS_ORIGIN_REFUSED = Refusal(
-    "CROSS_ORIGIN_REFUSED",
-    "This page's origin, method or headers may not call the gateway from a browser "
-    "(HRSS_CORS_ORIGINS lists the origins that may).",
-    "该网页的来源、请求方法或请求头不允许从浏览器调用本网关（允许的来源见 HRSS_CORS_ORIGINS）。",
-)

@@ -93,9 +93,9 @@ class Mutation(FormMutation, FollowUpMutation):
     @strawberry.mutation(
         description="修改密码: a clerk or an administrator replaces its own password, giving "
         "the current one (wrong: INVALID_CREDENTIALS, and counted as a failed sign-in). The "
-        "new one is checked as a new account's (BAD_INPUT naming newPassword, with the "
-        "policy's code). Every earlier session ends; the answer is a new one. Employers sign "
-        "in through the identity platform (FORBIDDEN)."
+        "new one is checked as a new account's (the policy's code, e.g. PASSWORD_TOO_SHORT, "
+        "with field newPassword). Every earlier session ends; the answer is a new one. "
+        "Employers sign in through the identity platform (FORBIDDEN)."
     )
     async def change_password(
         self, info: Info, current_password: str, new_password: str
