@@ -29,6 +29,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage
 from strawberry.types.unset import UNSET, UnsetType
 
 from gateway.access import Access
@@ -147,9 +153,33 @@ async def _proven_employer(gateway: Gateway, verifier: OidcVerifier, token: str)
     return Caller(account=account, proven=proven)
 
 
+class _RecheckedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws, each operation started only while the socket's token
+    still signs it in; else the socket is closed as unauthorised (4401)."""
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        if self.connection_acknowledged and not await self.context.still_signed_in():
+            await self.websocket.close(code=4401, reason="Unauthorized")
+            return
+        await super().handle_subscribe(message)
+
+
+class _RecheckedWS(BaseGraphQLWSHandler[Context, None]):
+    """The older graphql-ws, likewise."""
+
+    async def handle_start(self, message: StartMessage) -> None:
+        if not await self.context.still_signed_in():
+            await self.websocket.close(code=4401, reason="Unauthorized")
+            return
+        await super().handle_start(message)
+
+
 class _GraphQL(GatewayGraphQL):
     """The view, signing a WebSocket in from its ``connection_init`` payload: a browser
     cannot set headers on a WebSocket, so GraphQL clients send the token there."""
+
+    graphql_transport_ws_handler_class = _RecheckedTransportWS
+    graphql_ws_handler_class = _RecheckedWS
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         if context.account is None and isinstance(context.connection_params, dict):
@@ -168,7 +198,26 @@ class _GraphQL(GatewayGraphQL):
                 if caller.refused:
                     raise ConnectionRejectionError
                 context.account, context.proven = caller.account, caller.proven
+                context.reauthenticate = _rechecked(context.gateway, token, caller)
         return UNSET
+
+
+def _rechecked(
+    gateway: Gateway, authorization: str | None, caller: Caller
+) -> Callable[[], Awaitable[bool]] | None:
+    """Whether ``authorization`` still signs in whom it signed in as ``caller``
+    (``Context.still_signed_in``); None for a caller signed in as no one."""
+    if caller.account is None and caller.proven is None:
+        return None
+    first = caller.account
+
+    async def recheck() -> bool:
+        again = await authenticate(gateway, authorization)
+        if again.refused:
+            return False
+        return first is None or (again.account is not None and again.account.id == first.id)
+
+    return recheck
 
 
 class _CodedCORS(CORSMiddleware):
@@ -284,10 +333,13 @@ def create_app(
         request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
         gw: Gateway = request.app.state.gateway
-        caller = await authenticate(gw, request.headers.get("authorization"))
-        return build_context(
+        authorization = request.headers.get("authorization")
+        caller = await authenticate(gw, authorization)
+        context = build_context(
             gw, caller.account, request=request, response=response, **caller.context_args()
         )
+        context.reauthenticate = _rechecked(gw, authorization, caller)
+        return context
 
     graphql = _GraphQL(
         build_schema(limits, disclosure),

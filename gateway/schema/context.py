@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +46,16 @@ class Context:
     #: A WebSocket's ``connection_init`` payload (where browsers put their token).
     connection_params: Any = None
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    #: Whether the credential this context was signed in with still signs it in
+    #: (not expired, the account neither disabled nor its password set since):
+    #: asked again where a connection outlives its request (``still_signed_in``).
+    reauthenticate: Callable[[], Awaitable[bool]] | None = None
+
+    async def still_signed_in(self) -> bool:
+        """For each operation on a WebSocket and each turn of a subscription: a
+        socket or a stream opened with a token must not outlive what the token
+        was worth (a stolen one, its account disabled since, kept its socket)."""
+        return self.reauthenticate is None or await self.reauthenticate()
 
     def require_account(self) -> Account:
         if self.account is None:

@@ -19,7 +19,7 @@ import strawberry
 from gateway.access import Access, RegistrationScope
 from gateway.domain import codes, model
 from gateway.domain.identifiers import normalize_id_number
-from gateway.errors import GatewayError, aware, bad_input, forbidden, not_found
+from gateway.errors import GatewayError, aware, bad_input, forbidden, not_found, session_refused
 from gateway.privacy import mask_id_number
 from gateway.registrations import followups, labels
 from gateway.registrations import model as reg
@@ -701,6 +701,9 @@ async def follow(ctx: Context, registration_id: str) -> AsyncGenerator[Registrat
     with ctx.gateway.events.watch(registration_id) as changed:
         while True:
             changed.clear()  # before reading: a change during the read is not missed
+            if not await ctx.still_signed_in():
+                # The token expired, or its account was disabled or its password set.
+                raise session_refused()
             current = await visible_registration(ctx, registration_id)
             if current.version != seen:
                 seen = current.version

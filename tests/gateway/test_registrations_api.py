@@ -460,3 +460,54 @@ async def test_a_subscription_with_a_bad_token_is_refused(server: int) -> None:
             await ws.recv()
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 4403
+
+
+async def test_a_socket_outlives_no_account_it_was_opened_for(
+    client: GraphQLClient, gateway: Gateway, server: int
+) -> None:
+    """A token taken, a socket opened with it, the account disabled (or its password
+    set again): the socket ran queries and mutations as that account for as long as
+    it stayed open. Now each operation asks again, and a subscription that is
+    running ends at its next turn."""
+    clerk = await client.login("demo-clerk")
+    [held] = (await clerk.post(HIRE, {"w": [hire_input()], "k": key(), "c": JINAN}))["data"][
+        "hire"
+    ]["registrations"]  # no worker: it stays ACCEPTED, and its subscription open
+    async with websockets.connect(
+        f"ws://127.0.0.1:{server}/graphql",
+        subprotocols=[websockets.Subprotocol("graphql-transport-ws")],
+    ) as ws:
+        init = {"Authorization": f"Bearer {clerk.token}"}
+        await ws.send(json.dumps({"type": "connection_init", "payload": init}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+
+        async def send(op: str, query: str, variables: dict[str, Any] | None = None) -> None:
+            payload = {"query": query, "variables": variables or {}}
+            await ws.send(json.dumps({"id": op, "type": "subscribe", "payload": payload}))
+
+        await send("me", "{ me { username } }")
+        answer = json.loads(await ws.recv())
+        assert answer["payload"]["data"]["me"]["username"] == "demo-clerk"
+        assert json.loads(await ws.recv())["type"] == "complete"
+        await send("follow", SUBSCRIBE, {"id": held["id"]})
+        first = json.loads(await ws.recv())
+        assert first["payload"]["data"]["registrationUpdates"]["state"] == "ACCEPTED"
+
+        await gateway.store.accounts.set_disabled("demo-clerk")
+        await gateway.cache.clear()  # as after account_cache_ttl_s
+        gateway.events.changed([held["id"]])  # the subscription's next turn, now
+        async with asyncio.timeout(10):
+            ended = json.loads(await ws.recv())
+        assert ended["id"] == "follow"
+        assert [e["extensions"]["code"] for e in ended["payload"]["errors"]] == ["UNAUTHENTICATED"]
+        await send("again", 'mutation { cancelRegistration(id: "x") { id } }')
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(_drained(ws), 10)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4401
+
+
+async def _drained(ws: Any) -> None:
+    """Every message until the socket closes (``ConnectionClosed``)."""
+    while True:
+        await ws.recv()
