@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from graphql import GraphQLFormattedError
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
@@ -32,8 +34,12 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ErrorMessage as TransportWSError,
+)
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.subscriptions.protocols.graphql_ws.types import ErrorMessage as WSError
 from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage
 from strawberry.types.unset import UNSET, UnsetType
 
@@ -43,7 +49,13 @@ from gateway.config import GatewayConfig
 from gateway.forms.http import UploadSizeLimit, form_routes
 from gateway.http.graphiql import GRAPHIQL_ASSETS_PATH, graphiql_assets_app
 from gateway.http.guards import CSRFGuard
-from gateway.http.ratelimit import RateLimitMiddleware, bearer_account_key
+from gateway.http.ratelimit import (
+    OPERATION_LIMIT_SCOPE_KEY,
+    OperationLimit,
+    RateLimitMiddleware,
+    bearer_account_key,
+    rate_limited_body,
+)
 from gateway.http.refusals import CROSS_ORIGIN_REFUSED, INTERNAL, refusal_for
 from gateway.http.view import GatewayGraphQL, refusal_response
 from gateway.observability import GatewayMetrics, HttpMetricsMiddleware, RequestIdMiddleware
@@ -153,14 +165,39 @@ async def _proven_employer(gateway: Gateway, verifier: OidcVerifier, token: str)
     return Caller(account=account, proven=proven)
 
 
+async def _over_the_limit(context: Context) -> list[GraphQLFormattedError] | None:
+    """The RATE_LIMITED error of one more operation on a socket, counted as a request
+    over HTTP is (the middleware's ``OPERATION_LIMIT_SCOPE_KEY``); None when allowed."""
+    request = context.request
+    count: OperationLimit | None = (
+        request.scope.get(OPERATION_LIMIT_SCOPE_KEY) if request is not None else None
+    )
+    if count is None:
+        return None
+    wait = await count(str(context.account.id) if context.account is not None else None)
+    if wait is None:
+        return None
+    errors: list[GraphQLFormattedError] = rate_limited_body(max(1, math.ceil(wait)))["errors"]
+    return errors
+
+
 class _RecheckedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
     """graphql-transport-ws, each operation started only while the socket's token
-    still signs it in; else the socket is closed as unauthorised (4401)."""
+    still signs it in (else the socket is closed as unauthorised, 4401) and counted
+    against the rate limits as a request is (over them: that operation's error,
+    RATE_LIMITED, the socket kept)."""
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
-        if self.connection_acknowledged and not await self.context.still_signed_in():
-            await self.websocket.close(code=4401, reason="Unauthorized")
-            return
+        if self.connection_acknowledged:
+            if not await self.context.still_signed_in():
+                await self.websocket.close(code=4401, reason="Unauthorized")
+                return
+            limited = await _over_the_limit(self.context)
+            if limited is not None:
+                await self.send_message(
+                    TransportWSError(id=message["id"], type="error", payload=limited)
+                )
+                return
         await super().handle_subscribe(message)
 
 
@@ -170,6 +207,10 @@ class _RecheckedWS(BaseGraphQLWSHandler[Context, None]):
     async def handle_start(self, message: StartMessage) -> None:
         if not await self.context.still_signed_in():
             await self.websocket.close(code=4401, reason="Unauthorized")
+            return
+        limited = await _over_the_limit(self.context)
+        if limited is not None:
+            await self.send_message(WSError(type="error", id=message["id"], payload=limited[0]))
             return
         await super().handle_start(message)
 

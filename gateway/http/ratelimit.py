@@ -33,6 +33,7 @@ defences (the query limits, Argon2's bounded concurrency) still hold meanwhile.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -67,6 +68,14 @@ AccountOf = Callable[[Scope], Awaitable[str | None]]
 
 #: Where the middleware leaves the client address it settled on, for the login mutation.
 CLIENT_ADDRESS_SCOPE_KEY = "hrss.client_address"
+#: Where it leaves, on a WebSocket's scope, what counts each operation the socket
+#: carries (``OperationLimit``): the handshake is one request, the operations are
+#: each one more, as they would be over HTTP.
+OPERATION_LIMIT_SCOPE_KEY = "hrss.operation_limit"
+
+#: Counts one operation of a socket, for its account (id) or, signed in as no one,
+#: its address; None when allowed, else the seconds to wait.
+OperationLimit = Callable[[str | None], Awaitable[float | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,6 +367,8 @@ class RateLimitMiddleware:
         if not self.limits.enabled:
             await self.app(scope, receive, send)
             return
+        if scope["type"] == "websocket":
+            scope[OPERATION_LIMIT_SCOPE_KEY] = functools.partial(self._operation, address)
         account = await self.account_of(scope) if self.account_of is not None else None
         if account is not None:
             wait = await self._counter.hit(self._per_account, "account", account)
@@ -374,6 +385,13 @@ class RateLimitMiddleware:
             await _refuse_http(send, retry_after, "websocket.http.response")
         else:
             await send({"type": "websocket.close", "code": 1013})  # try again later
+
+    async def _operation(self, address: str | None, account: str | None) -> float | None:
+        """One operation on a socket, counted as one request (``OPERATION_LIMIT_SCOPE_KEY``)."""
+        if account is not None:
+            return await self._counter.hit(self._per_account, "account", account)
+        key = address_key(address, self.limits.ipv6_prefix)
+        return await self._counter.hit(self._per_address, "address", key)
 
     async def aclose(self) -> None:
         await self._counter.aclose()

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import json
 import uuid
 from typing import Any
 
 import pytest
+import uvicorn
 import websockets
 
+from adapters.standin.process import free_port
 from adapters.standin.seed import EMPLOYERS
 from gateway.services import Gateway
 from tests.factories import credit_code, mobile, resident_id
@@ -511,3 +514,45 @@ async def _drained(ws: Any) -> None:
     """Every message until the socket closes (``ConnectionClosed``)."""
     while True:
         await ws.recv()
+
+
+async def test_each_operation_on_a_socket_counts_as_a_request(
+    client: GraphQLClient, gateway: Gateway
+) -> None:
+    """One socket carried as many operations as it was sent: the per-account limit of
+    a request over HTTP held only for the handshake."""
+    from gateway.app import create_app
+    from gateway.http.ratelimit import RateLimits
+
+    config = dataclasses.replace(gateway.config, rate_limits=RateLimits(per_account="3/minute"))
+    port = free_port()
+    served = uvicorn.Server(
+        uvicorn.Config(create_app(config, gateway=gateway), port=port, log_level="error")
+    )
+    serving = asyncio.create_task(served.serve())
+    try:
+        while not served.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
+            await asyncio.sleep(0.05)
+        clerk = await client.login("demo-clerk")
+        async with websockets.connect(
+            f"ws://127.0.0.1:{port}/graphql",
+            subprotocols=[websockets.Subprotocol("graphql-transport-ws")],
+        ) as ws:
+            init = {"Authorization": f"Bearer {clerk.token}"}
+            await ws.send(json.dumps({"type": "connection_init", "payload": init}))
+            assert json.loads(await ws.recv())["type"] == "connection_ack"
+            answers = []
+            for op in range(5):
+                payload = {"query": "{ me { username } }"}
+                await ws.send(json.dumps({"id": str(op), "type": "subscribe", "payload": payload}))
+                answer = json.loads(await ws.recv())
+                if answer["type"] == "next":
+                    assert json.loads(await ws.recv())["type"] == "complete"
+                answers.append(answer)
+        assert [a["type"] for a in answers] == ["next", "next", "next", "error", "error"]
+        [refused] = answers[3]["payload"]
+        assert refused["extensions"]["code"] == "RATE_LIMITED"
+        assert refused["extensions"]["retry_after"] >= 1
+    finally:
+        served.should_exit = True
+        await serving
