@@ -18,7 +18,7 @@ import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from graphql import GraphQLFormattedError
 from starlette.applications import Starlette
@@ -56,7 +56,12 @@ from gateway.http.ratelimit import (
     bearer_account_key,
     rate_limited_body,
 )
-from gateway.http.refusals import CROSS_ORIGIN_REFUSED, INTERNAL, refusal_for
+from gateway.http.refusals import (
+    CROSS_ORIGIN_REFUSED,
+    INTERNAL,
+    TOO_MANY_SOCKET_OPERATIONS,
+    refusal_for,
+)
 from gateway.http.view import GatewayGraphQL, refusal_response
 from gateway.observability import GatewayMetrics, HttpMetricsMiddleware, RequestIdMiddleware
 from gateway.observability.registrations import refresh_registrations
@@ -165,9 +170,15 @@ async def _proven_employer(gateway: Gateway, verifier: OidcVerifier, token: str)
     return Caller(account=account, proven=proven)
 
 
-async def _over_the_limit(context: Context) -> list[GraphQLFormattedError] | None:
-    """The RATE_LIMITED error of one more operation on a socket, counted as a request
-    over HTTP is (the middleware's ``OPERATION_LIMIT_SCOPE_KEY``); None when allowed."""
+async def _refused_to_start(
+    context: Context, running: int, view: GatewayGraphQL
+) -> list[GraphQLFormattedError] | None:
+    """Why one more operation may not start on a socket, as its error: as many running
+    as a socket may hold (``RequestLimits.max_socket_operations``), or over the rate
+    limits, each operation counted as a request over HTTP is (the middleware's
+    ``OPERATION_LIMIT_SCOPE_KEY``). None when it may."""
+    if running >= view.max_socket_operations:
+        return [cast("GraphQLFormattedError", TOO_MANY_SOCKET_OPERATIONS.error())]
     request = context.request
     count: OperationLimit | None = (
         request.scope.get(OPERATION_LIMIT_SCOPE_KEY) if request is not None else None
@@ -184,18 +195,20 @@ async def _over_the_limit(context: Context) -> list[GraphQLFormattedError] | Non
 class _RecheckedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
     """graphql-transport-ws, each operation started only while the socket's token
     still signs it in (else the socket is closed as unauthorised, 4401) and counted
-    against the rate limits as a request is (over them: that operation's error,
-    RATE_LIMITED, the socket kept)."""
+    against the rate limits as a request is, up to as many at once as a socket may
+    hold (over either: that operation's error, the socket kept)."""
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         if self.connection_acknowledged:
             if not await self.context.still_signed_in():
                 await self.websocket.close(code=4401, reason="Unauthorized")
                 return
-            limited = await _over_the_limit(self.context)
-            if limited is not None:
+            refused = await _refused_to_start(
+                self.context, len(self.operations), cast("GatewayGraphQL", self.view)
+            )
+            if refused is not None:
                 await self.send_message(
-                    TransportWSError(id=message["id"], type="error", payload=limited)
+                    TransportWSError(id=message["id"], type="error", payload=refused)
                 )
                 return
         await super().handle_subscribe(message)
@@ -208,9 +221,11 @@ class _RecheckedWS(BaseGraphQLWSHandler[Context, None]):
         if not await self.context.still_signed_in():
             await self.websocket.close(code=4401, reason="Unauthorized")
             return
-        limited = await _over_the_limit(self.context)
-        if limited is not None:
-            await self.send_message(WSError(type="error", id=message["id"], payload=limited[0]))
+        refused = await _refused_to_start(
+            self.context, len(self.tasks), cast("GatewayGraphQL", self.view)
+        )
+        if refused is not None:
+            await self.send_message(WSError(type="error", id=message["id"], payload=refused[0]))
             return
         await super().handle_start(message)
 

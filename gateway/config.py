@@ -267,6 +267,7 @@ class GatewayConfig:
             max_json_values=pick("max_json_values", lim.max_json_values, int),
             batching=pick("batching", lim.batching, bool),
             max_batch_operations=pick("max_batch_operations", lim.max_batch_operations, int),
+            max_socket_operations=pick("max_socket_operations", lim.max_socket_operations, int),
         )
         values["employer_passwords"] = pick("employer_passwords", None, bool)
         values["introspection"] = pick("introspection", None, bool)

@@ -28,6 +28,9 @@ class RequestLimits:
     #: Several operations in one JSON array. Off: each costs a request of its own.
     batching: bool = False
     max_batch_operations: int = 10
+    #: Operations one WebSocket may have running at once (subscriptions, mostly):
+    #: each holds a task and reads the store at every turn.
+    max_socket_operations: int = 100
 
 
 @dataclass(frozen=True, slots=True)

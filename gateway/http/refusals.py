@@ -87,6 +87,11 @@ _BY_REASON = {
 }
 
 
+TOO_MANY_SOCKET_OPERATIONS = Refusal(
+    "TOO_MANY_SOCKET_OPERATIONS",
+    "Too many operations running on this connection: complete some, or open another.",
+    "此连接上同时进行的操作过多：请先结束部分操作，或另建连接。",
+)
 #: A browser's preflight from an origin (or with a method or header) not allowed.
 CROSS_ORIGIN_REFUSED = Refusal(
     "CROSS_ORIGIN_REFUSED",
@@ -117,6 +122,7 @@ __all__ = [
     "POST_REQUIRED",
     "SUBSCRIPTION_NEEDS_WEBSOCKET",
     "TOO_MANY_OPERATIONS",
+    "TOO_MANY_SOCKET_OPERATIONS",
     "UNSUPPORTED_MEDIA_TYPE",
     "refusal_for",
 ]

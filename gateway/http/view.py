@@ -298,6 +298,8 @@ class GatewayGraphQL(GraphQL[Any, Any]):
         limits = limits or RequestLimits()
         self.max_json_depth = limits.max_json_depth
         self.max_json_values = limits.max_json_values
+        #: Operations one WebSocket may have running at once (the app's handlers hold it).
+        self.max_socket_operations = limits.max_socket_operations
         super().__init__(
             schema,
             graphql_ide="graphiql" if graphiql else None,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import json
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -15,6 +17,7 @@ import websockets
 
 from adapters.standin.process import free_port
 from adapters.standin.seed import EMPLOYERS
+from gateway.app import create_app
 from gateway.services import Gateway
 from tests.factories import credit_code, mobile, resident_id
 from tests.gateway.conftest import GraphQLClient, error_codes
@@ -476,23 +479,12 @@ async def test_a_socket_outlives_no_account_it_was_opened_for(
     [held] = (await clerk.post(HIRE, {"w": [hire_input()], "k": key(), "c": JINAN}))["data"][
         "hire"
     ]["registrations"]  # no worker: it stays ACCEPTED, and its subscription open
-    async with websockets.connect(
-        f"ws://127.0.0.1:{server}/graphql",
-        subprotocols=[websockets.Subprotocol("graphql-transport-ws")],
-    ) as ws:
-        init = {"Authorization": f"Bearer {clerk.token}"}
-        await ws.send(json.dumps({"type": "connection_init", "payload": init}))
-        assert json.loads(await ws.recv())["type"] == "connection_ack"
-
-        async def send(op: str, query: str, variables: dict[str, Any] | None = None) -> None:
-            payload = {"query": query, "variables": variables or {}}
-            await ws.send(json.dumps({"id": op, "type": "subscribe", "payload": payload}))
-
-        await send("me", "{ me { username } }")
+    async with socket(server, clerk.token) as ws:
+        await start(ws, "me", "{ me { username } }")
         answer = json.loads(await ws.recv())
         assert answer["payload"]["data"]["me"]["username"] == "demo-clerk"
         assert json.loads(await ws.recv())["type"] == "complete"
-        await send("follow", SUBSCRIBE, {"id": held["id"]})
+        await start(ws, "follow", SUBSCRIBE, {"id": held["id"]})
         first = json.loads(await ws.recv())
         assert first["payload"]["data"]["registrationUpdates"]["state"] == "ACCEPTED"
 
@@ -503,7 +495,7 @@ async def test_a_socket_outlives_no_account_it_was_opened_for(
             ended = json.loads(await ws.recv())
         assert ended["id"] == "follow"
         assert [e["extensions"]["code"] for e in ended["payload"]["errors"]] == ["UNAUTHENTICATED"]
-        await send("again", 'mutation { cancelRegistration(id: "x") { id } }')
+        await start(ws, "again", 'mutation { cancelRegistration(id: "x") { id } }')
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await asyncio.wait_for(_drained(ws), 10)
     assert closed.value.rcvd is not None
@@ -516,43 +508,94 @@ async def _drained(ws: Any) -> None:
         await ws.recv()
 
 
+@contextlib.asynccontextmanager
+async def serving(app: Any) -> AsyncIterator[int]:
+    """``app`` on a real loopback port (WebSockets need a real server)."""
+    port = free_port()
+    served = uvicorn.Server(uvicorn.Config(app, port=port, log_level="error"))
+    task = asyncio.create_task(served.serve())
+    try:
+        while not served.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
+            await asyncio.sleep(0.05)
+        yield port
+    finally:
+        served.should_exit = True
+        await task
+
+
+@contextlib.asynccontextmanager
+async def socket(port: int, token: str | None) -> AsyncIterator[Any]:
+    """A graphql-transport-ws socket, signed in with ``token`` as a browser does."""
+    async with websockets.connect(
+        f"ws://127.0.0.1:{port}/graphql",
+        subprotocols=[websockets.Subprotocol("graphql-transport-ws")],
+    ) as ws:
+        init = {"Authorization": f"Bearer {token}"} if token else {}
+        await ws.send(json.dumps({"type": "connection_init", "payload": init}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        yield ws
+
+
+async def start(ws: Any, op: str, query: str, variables: dict[str, Any] | None = None) -> None:
+    payload = {"query": query, "variables": variables or {}}
+    await ws.send(json.dumps({"id": op, "type": "subscribe", "payload": payload}))
+
+
 async def test_each_operation_on_a_socket_counts_as_a_request(
     client: GraphQLClient, gateway: Gateway
 ) -> None:
     """One socket carried as many operations as it was sent: the per-account limit of
     a request over HTTP held only for the handshake."""
-    from gateway.app import create_app
     from gateway.http.ratelimit import RateLimits
 
     config = dataclasses.replace(gateway.config, rate_limits=RateLimits(per_account="3/minute"))
-    port = free_port()
-    served = uvicorn.Server(
-        uvicorn.Config(create_app(config, gateway=gateway), port=port, log_level="error")
-    )
-    serving = asyncio.create_task(served.serve())
-    try:
-        while not served.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
-            await asyncio.sleep(0.05)
-        clerk = await client.login("demo-clerk")
-        async with websockets.connect(
-            f"ws://127.0.0.1:{port}/graphql",
-            subprotocols=[websockets.Subprotocol("graphql-transport-ws")],
-        ) as ws:
-            init = {"Authorization": f"Bearer {clerk.token}"}
-            await ws.send(json.dumps({"type": "connection_init", "payload": init}))
-            assert json.loads(await ws.recv())["type"] == "connection_ack"
-            answers = []
-            for op in range(5):
-                payload = {"query": "{ me { username } }"}
-                await ws.send(json.dumps({"id": str(op), "type": "subscribe", "payload": payload}))
-                answer = json.loads(await ws.recv())
-                if answer["type"] == "next":
-                    assert json.loads(await ws.recv())["type"] == "complete"
-                answers.append(answer)
-        assert [a["type"] for a in answers] == ["next", "next", "next", "error", "error"]
-        [refused] = answers[3]["payload"]
-        assert refused["extensions"]["code"] == "RATE_LIMITED"
-        assert refused["extensions"]["retry_after"] >= 1
-    finally:
-        served.should_exit = True
-        await serving
+    clerk = await client.login("demo-clerk")
+    async with (
+        serving(create_app(config, gateway=gateway)) as port,
+        socket(port, clerk.token) as ws,
+    ):
+        answers = []
+        for op in range(5):
+            await start(ws, str(op), "{ me { username } }")
+            answer = json.loads(await ws.recv())
+            if answer["type"] == "next":
+                assert json.loads(await ws.recv())["type"] == "complete"
+            answers.append(answer)
+    assert [a["type"] for a in answers] == ["next", "next", "next", "error", "error"]
+    [refused] = answers[3]["payload"]
+    assert refused["extensions"]["code"] == "RATE_LIMITED"
+    assert refused["extensions"]["retry_after"] >= 1
+
+
+async def test_a_socket_holds_a_bounded_number_of_running_operations(
+    client: GraphQLClient, gateway: Gateway
+) -> None:
+    """Each running subscription holds a task and reads the store at every turn: a
+    socket may not open them without end."""
+    limits = dataclasses.replace(gateway.config.limits, max_socket_operations=2)
+    clerk = await client.login("demo-clerk")
+    held = [
+        r["id"]
+        for r in (
+            await clerk.post(HIRE, {"w": [hire_input(), hire_input()], "k": key(), "c": JINAN})
+        )["data"]["hire"]["registrations"]
+    ]  # no worker: they stay ACCEPTED, their subscriptions open
+    async with (
+        serving(create_app(gateway.config, gateway=gateway, limits=limits)) as port,
+        socket(port, clerk.token) as ws,
+    ):
+        for op, registration in zip("ab", held, strict=True):
+            await start(ws, op, SUBSCRIBE, {"id": registration})
+            assert json.loads(await ws.recv())["type"] == "next"
+        await start(ws, "c", "{ me { username } }")
+        refused = json.loads(await ws.recv())
+        assert (refused["id"], refused["type"]) == ("c", "error")
+        assert refused["payload"][0]["extensions"]["code"] == "TOO_MANY_SOCKET_OPERATIONS"
+        assert refused["payload"][0]["extensions"]["message_zh"]
+        # One ended by the client: room for another.
+        await ws.send(json.dumps({"id": "a", "type": "complete"}))
+        await start(ws, "d", "{ me { username } }")
+        async with asyncio.timeout(10):
+            while (answer := json.loads(await ws.recv()))["id"] != "d":
+                pass
+        assert answer["payload"]["data"]["me"]["username"] == "demo-clerk"
