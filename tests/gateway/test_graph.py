@@ -265,19 +265,27 @@ async def test_cursor_pagination(client: GraphQLClient) -> None:
     assert error_codes(bad_cursor) == ["BAD_INPUT"]
 
 
-async def test_a_password_reset_ends_the_sessions_of_the_old_one(
-    client: GraphQLClient, gateway: Gateway
-) -> None:
-    account = await gateway.store.accounts.get("demo-clerk")
+async def signed_in_a_minute_ago(
+    client: GraphQLClient, gateway: Gateway, username: str
+) -> GraphQLClient:
+    """A client with a token issued a minute ago (a token's time is in whole seconds:
+    one issued in the second of a password change is kept)."""
+    account = await gateway.store.accounts.get(username)
     assert account is not None
-    # Signed in a minute ago, with the password that then leaked.
-    earlier = issue_token(
+    token = issue_token(
         account,
         secret=gateway.token_secret,
         ttl=dt.timedelta(hours=8),
         now=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1),
     )
-    stolen = GraphQLClient(client.http, earlier)
+    return GraphQLClient(client.http, token)
+
+
+async def test_a_password_reset_ends_the_sessions_of_the_old_one(
+    client: GraphQLClient, gateway: Gateway
+) -> None:
+    # Signed in a minute ago, with the password that then leaked.
+    stolen = await signed_in_a_minute_ago(client, gateway, "demo-clerk")
     assert (await stolen.post("{ me { username } }"))["data"]["me"]["username"] == "demo-clerk"
     await gateway.store.accounts.set_password("demo-clerk", "meadow-violin-2")
     await gateway.cache.clear()  # as after account_cache_ttl_s
@@ -298,17 +306,7 @@ CHANGE = """mutation($c: String!, $n: String!) {
 async def test_a_clerk_changes_its_own_password_and_its_other_sessions_end(
     client: GraphQLClient, gateway: Gateway
 ) -> None:
-    account = await gateway.store.accounts.get("demo-clerk")
-    assert account is not None
-    earlier = GraphQLClient(
-        client.http,
-        issue_token(
-            account,
-            secret=gateway.token_secret,
-            ttl=dt.timedelta(hours=8),
-            now=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1),
-        ),
-    )
+    earlier = await signed_in_a_minute_ago(client, gateway, "demo-clerk")
     wrong = await earlier.post(CHANGE, {"c": "not-the-password", "n": "meadow-violin-2"})
     assert error_codes(wrong) == ["INVALID_CREDENTIALS"]
     weak = await earlier.post(CHANGE, {"c": "demo-password", "n": "short"})
