@@ -29,6 +29,7 @@ from gateway.forms.writing import ExportedRow, template
 from gateway.http.guards import BodySizeLimit
 from gateway.http.view import refusal_response
 from gateway.registrations import model as reg
+from gateway.registrations.policy import CHINA
 from gateway.registrations.ports import RegistrationFilter
 from gateway.store.model import AuditResult
 
@@ -37,9 +38,18 @@ NOT_FOUND = Refusal("NOT_FOUND", "No such workbook.", "未找到该工作簿。"
 NO_REGISTRATION = Refusal("NOT_FOUND", "No such registration.", "未找到该登记。")
 BAD_FILTER = Refusal(
     "BAD_INPUT",
-    "A filter is not valid: state and business are the graph's values, dates are 2024-03-01.",
-    "筛选条件无效：状态与业务类别取值同 GraphQL，日期格式如 2024-03-01。",
+    "A filter is not valid: state and business are the graph's values, channel its value "
+    "in lower case (service_window), dates are 2024-03-01.",
+    "筛选条件无效：状态与业务类别取值同 GraphQL，渠道取小写值（如 service_window），"
+    "日期格式如 2024-03-01。",
 )
+
+
+def _local_midnight(day: dt.date) -> dt.datetime:
+    """The start of ``day`` where the province is (UTC+8), as an aware time."""
+    return dt.datetime.combine(day, dt.time(), tzinfo=CHINA)
+
+
 FORBIDDEN = Refusal("FORBIDDEN", "Your role may not do this.", "您的角色无权进行此操作。")
 UNAUTHENTICATED = Refusal("UNAUTHENTICATED", "Sign in first.", "请先登录。")
 
@@ -125,8 +135,14 @@ def form_routes(authenticate: Authenticate) -> list[Route]:
         try:
             states = [reg.RegistrationState(s) for s in q.getlist("state")] or None
             business = reg.Business(q["business"]) if "business" in q else None
-            since = dt.date.fromisoformat(q["from"]) if "from" in q else None
-            until = dt.date.fromisoformat(q["to"]) if "to" in q else None
+            channel = reg.Channel(q["channel"]) if "channel" in q else None
+            # The days a clerk means, in the province: from local midnight to local midnight.
+            since = _local_midnight(dt.date.fromisoformat(q["from"])) if "from" in q else None
+            until = (
+                _local_midnight(dt.date.fromisoformat(q["to"]) + dt.timedelta(days=1))
+                if "to" in q
+                else None
+            )
         except ValueError:
             return refusal_response(400, BAD_FILTER)
         scope = access.registration_scope()
@@ -135,15 +151,23 @@ def form_routes(authenticate: Authenticate) -> list[Route]:
         items: list[ExportedRow] = []
         limit, after = gw.config.forms.max_rows, None
         while narrowed is not None and len(items) < limit:
+            # Every condition in the store's query: filtered here, a day long ago was
+            # found by reading every registration since, and a recent one by reading all.
             page = await gw.store.registrations.list(
-                RegistrationFilter(narrowed.credit_codes, narrowed.divisions, states, business),
+                RegistrationFilter(
+                    narrowed.credit_codes,
+                    narrowed.divisions,
+                    states,
+                    business,
+                    channel=channel,
+                    actor_username=q["actor"].strip() if q.get("actor") else None,
+                    since=since,
+                    until=until,
+                ),
                 first=100,
                 after=after,
             )
             for r in page.items:
-                day = r.created_at.date() if r.created_at else None
-                if day and ((since and day < since) or (until and day > until)):
-                    continue
                 item = exported(r, reveal=False)
                 if item is not None:
                     items.append(item)

@@ -84,3 +84,49 @@ async def test_the_template_is_public_and_blank_for_anyone_not_an_employer(
     )
     assert refused.status_code == 401
     assert refused.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_an_export_of_days_is_of_the_provinces_days_and_of_one_windows_work(
+    client: GraphQLClient, gateway: Gateway
+) -> None:
+    """A window exports what it did on a day: the day is the province's (a registration at
+    01:00 there is of that day, though it is the day before in UTC), and the store is
+    asked for those days alone (the export read every registration of its scope and
+    kept the days it wanted)."""
+    import datetime as dt
+
+    from tests.gateway.test_registrations_api import HIRE, hire_input, key
+
+    employer = await client.login("demo-employer")
+    clerk = await client.login("demo-clerk")
+    code = "91370102MA3C4TLQ2N"
+    late_on_the_2nd = dt.datetime(2026, 12, 2, 15, 30, tzinfo=dt.UTC)  # 23:30 in Jinan
+    early_on_the_3rd = dt.datetime(2026, 12, 2, 17, 0, tzinfo=dt.UTC)  # 01:00 in Jinan
+    made = {}
+    for name, worker, at, caller, extra in (
+        ("2nd", "周二晚", late_on_the_2nd, employer, {}),
+        ("3rd-window", "周三窗", early_on_the_3rd, clerk, {"c": code}),
+        ("3rd-online", "周三网", early_on_the_3rd + dt.timedelta(minutes=5), employer, {}),
+    ):
+        gateway.clock = lambda at=at: at
+        hire = hire_input(start=dt.date(2026, 12, 1), name=worker)
+        body = await caller.post(HIRE, {"w": [hire], "k": key(), **extra})
+        assert body["data"]["hire"]["registrations"], body
+        made[name] = worker
+
+    async def names(query: str) -> list[str]:
+        r = await clerk.http.get(f"/forms/registrations.xlsx?{query}", headers=_auth(clerk))
+        assert r.status_code == 200, r.text
+        sheet = openpyxl.load_workbook(io.BytesIO(r.content))["登记表"]
+        return sorted(str(row[1].value) for row in sheet.iter_rows(min_row=6) if row[1].value)
+
+    assert await names("from=2026-12-02&to=2026-12-02") == [made["2nd"]]
+    assert await names("from=2026-12-03&to=2026-12-03") == sorted(
+        [made["3rd-window"], made["3rd-online"]]
+    )
+    assert await names("from=2026-12-03&actor=demo-clerk") == [made["3rd-window"]]
+    assert await names("to=2026-12-03&channel=government_portal") == sorted(
+        [made["2nd"], made["3rd-online"]]
+    )
+    bad = await clerk.http.get("/forms/registrations.xlsx?channel=WINDOW", headers=_auth(clerk))
+    assert bad.status_code == 400
