@@ -103,6 +103,9 @@ class RegistrationFilter:
     actor_username: str | None = None  # who submitted it
     since: dt.datetime | None = None  # submitted from then on (included)
     until: dt.datetime | None = None  # submitted before then (excluded)
+    #: Only those with no step a worker will take (``decisions.stalled``): what the
+    #: sweep looks at, asked of the store rather than read whole and filtered.
+    stalled: bool = False
 
 
 @dataclass(frozen=True, slots=True)

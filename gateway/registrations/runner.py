@@ -141,7 +141,7 @@ class Runner:
         count = 0
         while True:
             page = await self.store.list(
-                RegistrationFilter(states=list(UNDER_WAY)), first=100, after=after
+                RegistrationFilter(states=list(UNDER_WAY), stalled=True), first=100, after=after
             )
             for registration in stalled(page.items):
                 count += 1

@@ -30,7 +30,7 @@ from gateway.domain.model import (
     RegistrationRow,
     System,
 )
-from gateway.registrations.decisions import ScheduleSteps, Write, to_send
+from gateway.registrations.decisions import ScheduleSteps, Write, stalled, to_send
 from gateway.registrations.model import (
     Business,
     Channel,
@@ -972,6 +972,40 @@ async def test_list_filters_and_pages_newest_first(store: Store) -> None:
     for bad in ("nonsense", "ZW1wbG95ZXI6OTE"):  # the second is an employers cursor
         with pytest.raises(InvalidCursor):
             await store.registrations.list(RegistrationFilter(), first=3, after=bad)
+
+
+@pytest.mark.parametrize(
+    "states",
+    [
+        # (first step's state, whether it has a next attempt), the same for the second.
+        ((StepState.PENDING, True), (StepState.PENDING, False)),  # takeable: not stalled
+        ((StepState.DONE, False), (StepState.PENDING, False)),  # the next stage unscheduled
+        ((StepState.DONE, False), (StepState.DONE, False)),  # a worker died before the end
+        ((StepState.DONE, False), (StepState.SENDING, False)),
+        ((StepState.REFUSED, False), (StepState.UNDOING, False)),
+        ((StepState.REFUSED, False), (StepState.UNKNOWN, True)),
+        ((StepState.STUCK, False), (StepState.SKIPPED, False)),
+    ],
+)
+async def test_the_store_finds_the_stalled_registrations_the_engine_would(
+    store: Store, states: tuple[tuple[StepState, bool], tuple[StepState, bool]]
+) -> None:
+    """The sweep asks the store for the registrations under way with no step left to
+    take, rather than reading every one under way with its steps, every 30 s: the
+    store's condition and the engine's (``decisions.stalled``) agree."""
+    sub = submission()
+    registration = await submit_one(store, worker(sub), sub)
+    async with store.db.write() as conn:
+        for step, (state, due) in zip(registration.steps, states, strict=True):
+            await conn.execute(
+                sa.update(t.steps)
+                .where(t.steps.c.id == step.id)
+                .values(state=state.value, next_attempt_at=NOW if due else None)
+            )
+    stored = await store.registrations.get(registration.id)
+    assert stored is not None
+    found = await store.registrations.list(RegistrationFilter(stalled=True), first=10)
+    assert [r.id for r in found.items] == [r.id for r in stalled([stored])]
 
 
 async def test_wake_makes_due_now_only_the_waiting_steps_of_that_system(store: Store) -> None:

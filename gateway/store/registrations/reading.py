@@ -7,7 +7,14 @@ import datetime as dt
 
 import sqlalchemy as sa
 
-from gateway.registrations.model import Business, Channel, Registration, RegistrationState
+from gateway.registrations.decisions import ACTIVE
+from gateway.registrations.model import (
+    Business,
+    Channel,
+    Registration,
+    RegistrationState,
+    StepState,
+)
 from gateway.registrations.ports import RegistrationFilter, RegistrationPage
 from gateway.store import tables as t
 from gateway.store.model import InvalidCursor, division_prefix
@@ -59,7 +66,7 @@ class Reading(writes.Base):
 
 
 def _conditions(f: RegistrationFilter) -> builtins.list[sa.ColumnElement[bool]]:
-    r = t.registrations
+    r, s = t.registrations, t.steps
     conditions: list[sa.ColumnElement[bool]] = []
     if f.credit_codes is not None:
         conditions.append(r.c.credit_code.in_(list(f.credit_codes)))
@@ -83,7 +90,17 @@ def _conditions(f: RegistrationFilter) -> builtins.list[sa.ColumnElement[bool]]:
         conditions.append(r.c.created_at >= f.since)
     if f.until is not None:
         conditions.append(r.c.created_at < f.until)
+    if f.stalled:
+        conditions.append(~sa.exists().where(s.c.registration_id == r.c.id, _TAKEABLE))
     return conditions
+
+
+_steps = t.steps
+#: A step a worker will take, now or at its next attempt (``decisions.takeable``).
+_TAKEABLE = sa.or_(
+    sa.and_(_steps.c.state == StepState.PENDING.value, _steps.c.next_attempt_at.is_not(None)),
+    _steps.c.state.in_(sorted(a.value for a in ACTIVE if a is not StepState.PENDING)),
+)
 
 
 def _encode(registration: Registration) -> str:
