@@ -271,3 +271,44 @@ def test_each_instance_has_its_own_registry() -> None:
         is None
     )
     assert "hrss_graphql_requests" in families(second.exposition())
+
+
+def test_the_alerting_rules_are_whole_and_name_what_the_gateway_exports() -> None:
+    """docker/prometheus/alerts.yml: each rule says what to look at in both languages,
+    and every metric and label value it names is one a gateway process exports (a
+    rule on a misspelt name is never true, and never says so)."""
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    from gateway.observability.registrations import RegistrationCounts
+    from gateway.registrations.model import RegistrationState
+
+    alerts = Path(__file__).resolve().parents[2] / "docker" / "prometheus" / "alerts.yml"
+    [group] = yaml.safe_load(alerts.read_text(encoding="utf-8"))["groups"]
+    rules = group["rules"]
+    assert len({r["alert"] for r in rules}) == len(rules) >= 5
+    metrics = GatewayMetrics()
+    metrics.watch_breaker("labour", lambda: "opened")
+    metrics.watch_events("postgresql", lambda: False)
+    metrics.on_call("labour", "file", "unavailable", 0.1)
+    metrics.set_registrations(RegistrationCounts({s.value: 0 for s in RegistrationState}))
+    exposition = metrics.exposition()
+    exported = {
+        line.split("{")[0].split(" ")[0]
+        for line in exposition.splitlines()
+        if line and not line.startswith("#")
+    }
+    for rule in rules:
+        assert set(rule) == {"alert", "expr", "for", "labels", "annotations"}, rule["alert"]
+        assert rule["labels"]["severity"] in ("warning", "critical")
+        assert re.fullmatch(r"[1-9][0-9]*[smh]", rule["for"])
+        notes = rule["annotations"]
+        assert {"summary", "summary_zh", "description"} <= set(notes)
+        assert re.search(r"[\u4e00-\u9fff]", notes["summary_zh"])
+        text = f"{rule['expr']} {notes['description']}"
+        for name in re.findall(r"\bhrss_[a-z_]+", text):
+            assert name in exported, (rule["alert"], name)
+        for label, wanted in re.findall(r'(\w+)="([^"]+)"', rule["expr"]):
+            assert f'{label}="{wanted}"' in exposition, (rule["alert"], label, wanted)
