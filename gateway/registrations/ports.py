@@ -152,6 +152,10 @@ class RegistrationStore(Protocol):
         """Newest first, cursor-paginated (``first`` at most 100)."""
         ...
 
+    async def count(self, filter: RegistrationFilter) -> int:
+        """How many match ``filter`` in all."""
+        ...
+
     async def claim(
         self, owner: str, *, now: dt.datetime, lease: dt.timedelta, limit: int
     ) -> builtins.list[Step]:

@@ -316,6 +316,18 @@ class RegistrationConnection:
     nodes: list[Registration] = strawberry.field(description="The registrations, newest first.")
     end_cursor: str | None = strawberry.field(description="Pass as `after` for the next page.")
     has_next_page: bool = strawberry.field(description="Whether more follow.")
+    #: What the page was read with (None: nothing the caller may see).
+    matching: strawberry.Private[RegistrationFilter | None] = None
+
+    @strawberry.field(
+        description="How many registrations match in all, every page together (a count "
+        "asked of the store only when selected): what a clerk's list shows beside "
+        "待人工处理."
+    )
+    async def total_count(self, info: Info) -> int:
+        if self.matching is None:
+            return 0
+        return await info.context.gateway.store.registrations.count(self.matching)
 
 
 # ------------------------------------------------------------------- input
@@ -638,28 +650,26 @@ async def list_registrations(
         )
     if scope is None:
         return RegistrationConnection(nodes=[], end_cursor=None, has_next_page=False)
+    matching = RegistrationFilter(
+        credit_codes=scope.credit_codes,
+        divisions=scope.divisions,
+        states=f.states if f else None,
+        business=f.business if f else None,
+        person_key=None if worker is None else person_key(worker[0].value, worker[1]),
+        channel=f.channel if f else None,
+        actor_username=f.actor.strip() if f and f.actor else None,
+        since=since,
+        until=until,
+    )
     try:
-        page = await ctx.gateway.store.registrations.list(
-            RegistrationFilter(
-                credit_codes=scope.credit_codes,
-                divisions=scope.divisions,
-                states=f.states if f else None,
-                business=f.business if f else None,
-                person_key=None if worker is None else person_key(worker[0].value, worker[1]),
-                channel=f.channel if f else None,
-                actor_username=f.actor.strip() if f and f.actor else None,
-                since=since,
-                until=until,
-            ),
-            first=first,
-            after=after,
-        )
+        page = await ctx.gateway.store.registrations.list(matching, first=first, after=after)
     except InvalidCursor:
         raise bad_input("after", "That cursor is not valid.", "游标无效。") from None
     return RegistrationConnection(
         nodes=[Registration(data=r) for r in page.items],
         end_cursor=page.end_cursor,
         has_next_page=page.has_next_page,
+        matching=matching,
     )
 
 

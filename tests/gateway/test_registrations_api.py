@@ -294,6 +294,21 @@ async def test_a_window_lists_what_it_did_today(client: GraphQLClient, gateway: 
     assert await listed(**day) == [mine, theirs]  # newest first
     assert await listed(**day, channel="SERVICE_WINDOW", actor="demo-clerk") == [mine]
     assert await listed(since=ended.isoformat()) == []
+    # How many in all, whatever the page: what a list shows beside its title.
+    counted = await clerk.post(
+        "query($f: RegistrationFilterInput) { registrations(filter: $f, first: 1) {"
+        " totalCount hasNextPage nodes { id } } }",
+        {"f": day},
+    )
+    assert counted["data"]["registrations"] == {
+        "totalCount": 2,
+        "hasNextPage": True,
+        "nodes": [{"id": mine}],
+    }
+    elsewhere = await clerk.post(
+        '{ registrations(filter: {creditCode: "91370202MA3BQ6YK01"}) { totalCount } }'
+    )
+    assert elsewhere["data"]["registrations"]["totalCount"] == 0
     # A time without its zone is read differently by every client: refused, named.
     naive = await clerk.post(SEARCH, {"f": {"since": "2026-12-03T08:00:00"}})
     assert error_codes(naive) == ["BAD_INPUT"]

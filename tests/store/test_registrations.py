@@ -953,6 +953,14 @@ async def test_list_filters_and_pages_newest_first(store: Store) -> None:
         lambda r: NOW + SECOND <= r.created_at < NOW + 3 * SECOND
     )
     assert len(await ids(since=NOW + SECOND, until=NOW + 3 * SECOND)) == 4
+    # Counted with the same conditions, every page together.
+    for f in (
+        {},
+        {"divisions": ["370100"]},
+        {"channel": Channel.GOVERNMENT_PORTAL},
+        {"since": NOW + 4 * SECOND},
+    ):
+        assert await store.registrations.count(RegistrationFilter(**f)) == len(await ids(**f))
     assert await ids(since=NOW + 4 * SECOND) == [] == await ids(until=NOW)
 
     pages, after = [], None

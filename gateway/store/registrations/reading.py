@@ -64,6 +64,14 @@ class Reading(writes.Base):
             has_next_page=len(found) > first,
         )
 
+    async def count(self, filter: RegistrationFilter) -> int:
+        """How many match ``filter`` in all (the same conditions as ``list``)."""
+        r = t.registrations
+        query = sa.select(sa.func.count()).select_from(r).where(*_conditions(filter))
+        async with self._db.read() as conn:
+            found: int = (await conn.execute(query)).scalar_one()
+        return found
+
 
 def _conditions(f: RegistrationFilter) -> builtins.list[sa.ColumnElement[bool]]:
     r, s = t.registrations, t.steps
