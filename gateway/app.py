@@ -269,6 +269,11 @@ def _rechecked(
 
     async def recheck() -> bool:
         again = await authenticate(gateway, authorization)
+        if again.provider_unavailable:
+            # The platform's keys cannot be had just now to check its token again: what
+            # was proven at the start stands until they can, rather than every employer's
+            # subscriptions ending with the platform's hiccup.
+            return True
         if again.refused:
             return False
         return first is None or (again.account is not None and again.account.id == first.id)
