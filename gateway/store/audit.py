@@ -130,7 +130,8 @@ class AuditKeyMismatch(ConfigurationError, StoreError):
         super().__init__(
             "HRSS_AUDIT_KEY is not the key this store's audit log was written with: its "
             "records would no longer be found by worker (a person's request to see who read "
-            "their data would find nothing). Set the store's key again; see docs/deployment.md"
+            "their data would find nothing). Set the store's key again (the demo keeps its "
+            "key beside its store, in the data folder); see docs/deployment.md"
         )
 
 
