@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import logging
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -25,6 +26,10 @@ from gateway.store.model import (
 )
 
 _USERNAME = re.compile(r"[a-z0-9][a-z0-9._@-]{0,63}")
+
+#: What is done to accounts (made, disabled, a password or divisions set): who may
+#: sign in and act where is what an incident is traced back to. User names only.
+log = logging.getLogger("gateway.accounts")
 
 __all__ = [
     "MIN_PASSWORD_LENGTH",
@@ -116,6 +121,7 @@ class Accounts:
             raise
         created = await self.get(name)
         assert created is not None
+        log.info("account %s created (%s)", created.username, created.role.value)
         return created
 
     async def get(self, username: str) -> Account | None:
@@ -155,6 +161,7 @@ class Accounts:
                 raise AccountNotFound(name)
         account = await self.get(name)
         assert account is not None
+        log.info("account %s %s", name, "disabled" if disabled else "enabled")
         return account
 
     async def set_password(self, username: str, password: str) -> Account:
@@ -177,6 +184,7 @@ class Accounts:
                 .where(t.accounts.c.id == account.id)
                 .values(password_hash=password_hash, credentials_changed_at=self._db.now())
             )
+        log.info("account %s: password set; its earlier sessions end", account.username)
         return await self._existing(username)
 
     async def set_divisions(self, username: str, divisions: Iterable[str]) -> Account:
@@ -193,6 +201,7 @@ class Accounts:
                 sa.insert(t.account_divisions),
                 [{"account_id": account.id, "division": d} for d in codes],
             )
+        log.info("account %s now acts for %s", account.username, ",".join(codes))
         return await self._existing(username)
 
     async def _existing(self, username: str) -> Account:

@@ -192,7 +192,10 @@ async def test_a_disabled_account_cannot_sign_in_until_enabled(store: Store) -> 
         await store.accounts.set_disabled("nobody")
 
 
-async def test_an_operator_sets_a_password_and_the_time_is_kept(store: Store) -> None:
+async def test_an_operator_sets_a_password_and_the_time_is_kept(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="gateway.accounts")
     clerk = await store.accounts.create("clerk1", "lantern-orchid-1", "clerk", divisions=["370102"])
     assert clerk.credentials_changed_at is None
     before = await _raw_hash(store, "clerk1")
@@ -202,6 +205,12 @@ async def test_an_operator_sets_a_password_and_the_time_is_kept(store: Store) ->
     assert await _raw_hash(store, "clerk1") != before
     assert await store.accounts.authenticate("clerk1", "lantern-orchid-1") is None
     assert await store.accounts.authenticate("clerk1", "meadow-violin-2") == reset
+    # What was done to whom, for an incident to be traced back; never a password.
+    assert [r.getMessage() for r in caplog.records if r.name == "gateway.accounts"] == [
+        "account clerk1 created (clerk)",
+        "account clerk1: password set; its earlier sessions end",
+    ]
+    assert "meadow-violin-2" not in caplog.text
     # Checked as a new account's password is; nothing changes when refused.
     with pytest.raises(WeakPassword):
         await store.accounts.set_password("clerk1", "clerk1")
