@@ -31,6 +31,7 @@ from gateway.http.view import refusal_response
 from gateway.registrations import model as reg
 from gateway.registrations.policy import CHINA
 from gateway.registrations.ports import RegistrationFilter
+from gateway.store.accounts import normalize_username
 from gateway.store.model import AuditResult
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -160,7 +161,7 @@ def form_routes(authenticate: Authenticate) -> list[Route]:
                     states,
                     business,
                     channel=channel,
-                    actor_username=q["actor"].strip() if q.get("actor") else None,
+                    actor_username=normalize_username(q["actor"]) if q.get("actor") else None,
                     since=since,
                     until=until,
                 ),

@@ -44,6 +44,7 @@ from gateway.schema.enums import (
 )
 from gateway.schema.rowfields import given, with_row_fields
 from gateway.store import InvalidCursor
+from gateway.store.accounts import normalize_username
 from gateway.store.audit import SEARCH_REGISTRATIONS_ACTION
 from gateway.store.model import AuditResult
 
@@ -657,7 +658,8 @@ async def list_registrations(
         business=f.business if f else None,
         person_key=None if worker is None else person_key(worker[0].value, worker[1]),
         channel=f.channel if f else None,
-        actor_username=f.actor.strip() if f and f.actor else None,
+        # User names compare without case (``normalize_username``), as at sign-in.
+        actor_username=normalize_username(f.actor) if f and f.actor else None,
         since=since,
         until=until,
     )

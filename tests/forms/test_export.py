@@ -124,7 +124,7 @@ async def test_an_export_of_days_is_of_the_provinces_days_and_of_one_windows_wor
     assert await names("from=2026-12-03&to=2026-12-03") == sorted(
         [made["3rd-window"], made["3rd-online"]]
     )
-    assert await names("from=2026-12-03&actor=demo-clerk") == [made["3rd-window"]]
+    assert await names("from=2026-12-03&actor=Demo-Clerk") == [made["3rd-window"]]
     assert await names("to=2026-12-03&channel=government_portal") == sorted(
         [made["2nd"], made["3rd-online"]]
     )

@@ -288,7 +288,7 @@ async def test_a_window_lists_what_it_did_today(client: GraphQLClient, gateway: 
         return [n["id"] for n in body["data"]["registrations"]["nodes"]]
 
     mine, theirs = (r["registrations"][0]["id"] for r in (at_window, online))
-    assert await listed(actor="demo-clerk") == [mine]
+    assert await listed(actor="demo-clerk") == [mine] == await listed(actor=" Demo-Clerk ")
     assert await listed(channel="GOVERNMENT_PORTAL") == [theirs]
     day = {"since": began.isoformat(), "until": ended.isoformat()}
     assert await listed(**day) == [mine, theirs]  # newest first
