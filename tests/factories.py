@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from typing import Any
 
 _RIC_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -50,3 +51,21 @@ def credit_code(*, division: str = "370102", prefix: str = "91") -> str:
 
 def mobile() -> str:
     return f"139{next(_counter):08d}"
+
+
+def clerk_account(account_id: int = 1) -> Any:
+    """A clerk of the Jinan window (370100), as the store would return it: for tests
+    that act as one without a store."""
+    from gateway.auth import Role
+    from gateway.store import Account
+
+    return Account(
+        id=account_id,
+        username="window-1",
+        role=Role.CLERK,
+        display_name=None,
+        credit_code=None,
+        divisions=("370100",),
+        disabled=False,
+        created_at=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+    )

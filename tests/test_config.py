@@ -231,8 +231,9 @@ def test_a_command_refuses_a_store_written_under_another_audit_key(
     url = f"sqlite+aiosqlite:///{tmp_path}/gateway.db"
 
     async def written() -> None:
-        async with await Store.open(url, audit_key=b"k" * 32):
-            pass
+        # Opened once with a key: the store takes it as its own.
+        async with await Store.open(url, audit_key=b"k" * 32) as store:
+            await store.audit.verify_chain()
 
     asyncio.run(written())
     for name in ("HRSS_OIDC_ISSUER", "HRSS_DEMO"):

@@ -5,26 +5,15 @@ pure: ``authenticate`` stands in)."""
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 from typing import Any
 
 import pytest
 
 from gateway import app
 from gateway.app import Caller
-from gateway.auth import Role
-from gateway.store.model import Account
+from tests.factories import clerk_account
 
-CLERK = Account(
-    id=7,
-    username="window-1",
-    role=Role.CLERK,
-    display_name=None,
-    credit_code=None,
-    divisions=("370100",),
-    disabled=False,
-    created_at=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
-)
+CLERK = clerk_account(7)
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,6 @@ what its spec declares, on a real store, beside the three core systems (fakes).
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import importlib
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.auth import HashParams, Passwords, Role
+from gateway.auth import HashParams, Passwords
 from gateway.cli import build_parser
 from gateway.config import GatewayConfig
 from gateway.registrations.engine import Engine
@@ -27,8 +26,9 @@ from gateway.registrations.model import Channel, RegistrationState, StepKind, St
 from gateway.registrations.service import Registrar
 from gateway.registry import ENTRY_POINT_GROUP, registry, reload
 from gateway.services import system_limits
-from gateway.store import Account, EmployerRecord, Store
+from gateway.store import EmployerRecord, Store
 from tests.clock import MovableClock
+from tests.factories import clerk_account
 from tests.registrations.support import (
     UNIT,
     Adapters,
@@ -42,16 +42,7 @@ from tests.registrations.support import (
 from tests.registrations.toy_system import ENROL, REMOVE, SPEC, SYSTEM, TRAINING
 
 ENABLED = {"HRSS_TRAINING_ENABLED": "true"}
-CLERK = Account(
-    id=1,
-    username="window-1",
-    role=Role.CLERK,
-    display_name=None,
-    credit_code=None,
-    divisions=("370100",),
-    disabled=False,
-    created_at=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
-)
+CLERK = clerk_account()
 
 
 @pytest.fixture

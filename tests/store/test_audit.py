@@ -808,8 +808,8 @@ async def test_a_store_is_opened_with_the_audit_key_it_was_written_with_only(
     assert isinstance(refused.value, ConfigurationError)  # one line from the commands
     assert AUDIT_KEY.hex() not in str(refused.value)
     # The accounts command opens it without a key; the right key still finds the worker.
-    async with await Store.open(store_url, passwords=cheap_passwords()):
-        pass
+    async with await Store.open(store_url, passwords=cheap_passwords()) as keyless:
+        assert await keyless.accounts.get("nobody") is None  # opened, and usable
     async with await Store.open(
         store_url, passwords=cheap_passwords(), audit_key=AUDIT_KEY
     ) as again:
