@@ -257,11 +257,12 @@ BAD_CREDENTIALS = "E0401"
 def business_error(code: str, msg: str, data: Any, operation: str) -> AdapterError:
     """The unified error for a business answer other than ``"0"``, with the
     system's own words (``said``)."""
-    return _business_error(code, msg, data, operation).saying(clean_message(msg, operation))
+    said = clean_message(msg, operation)
+    return _business_error(code, msg, said, data, operation).saying(said)
 
 
-def _business_error(code: str, msg: str, data: Any, operation: str) -> AdapterError:
-    message = clean_message(msg, operation) or "the system refused the request"
+def _business_error(code: str, msg: str, said: str, data: Any, operation: str) -> AdapterError:
+    message = said or "the system refused the request"
     field = field_named_in(msg, operation)
     if code in DUPLICATE_CODES:
         existing = data.get("aab001") if isinstance(data, dict) else None

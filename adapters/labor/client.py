@@ -218,15 +218,17 @@ class LabourClient:
             _EXCHANGE.reset(token)
 
     def _fault(self, operation: str, exc: Any, exchange: _Exchange) -> AdapterError:
-        error = self._fault_error(operation, exc, exchange)
+        detail = _detail(exc.detail)
+        error = self._fault_error(operation, exc, exchange, detail)
         # The system's own words, when its fault gave any (not its fault code).
-        words = _detail(exc.detail).get("message") or exc.message
+        words = detail.get("message") or exc.message
         return error.saying(redact(str(words)) if words else None)
 
-    def _fault_error(self, operation: str, exc: Any, exchange: _Exchange) -> AdapterError:
+    def _fault_error(
+        self, operation: str, exc: Any, exchange: _Exchange, detail: dict[str, Any]
+    ) -> AdapterError:
         action = _ACTIONS.get(operation, "call")
         code = _faultcode(exc.code)
-        detail = _detail(exc.detail)
         text = redact(str(detail.get("message") or exc.message or code))
         system_code = detail.get("code") or code or None
         field = mapping.field_from_legacy(detail.get("field"), operation)

@@ -103,11 +103,10 @@ def _conditions(f: RegistrationFilter) -> builtins.list[sa.ColumnElement[bool]]:
     return conditions
 
 
-_steps = t.steps
 #: A step a worker will take, now or at its next attempt (``decisions.takeable``).
 _TAKEABLE = sa.or_(
-    sa.and_(_steps.c.state == StepState.PENDING.value, _steps.c.next_attempt_at.is_not(None)),
-    _steps.c.state.in_(sorted(a.value for a in ACTIVE if a is not StepState.PENDING)),
+    sa.and_(t.steps.c.state == StepState.PENDING.value, t.steps.c.next_attempt_at.is_not(None)),
+    t.steps.c.state.in_(sorted(a.value for a in ACTIVE if a is not StepState.PENDING)),
 )
 
 
