@@ -197,3 +197,10 @@ class Access:
     def may_read_audit(self) -> bool:
         """The audit log and the check of its chain."""
         return self.principal.role is Role.ADMIN
+
+    # ---------------------------------------------------------------- clerks
+
+    def may_manage_clerks(self) -> bool:
+        """Clerks' accounts: made, moved, reset, disabled (DESIGN.md: an administrator
+        manages clerks). Administrators themselves are managed on the server."""
+        return self.principal.role is Role.ADMIN

@@ -122,7 +122,7 @@ async def authenticate(gateway: Gateway, authorization: str | None) -> Caller:
     if account is None or account.disabled or account.role != claims.role:
         return Caller(refused=True)
     if _issued_before_reset(claims.issued_at, account):
-        return Caller(refused=True)  # a session of the password an operator replaced
+        return Caller(refused=True)  # a session ended: its password set, or the account disabled
     if not Access.of(account, gateway.config.reveal_roles).may_sign_in_with_password(
         gateway.config.employer_passwords_enabled
     ):
@@ -131,7 +131,7 @@ async def authenticate(gateway: Gateway, authorization: str | None) -> Caller:
 
 
 def _issued_before_reset(issued_at: dt.datetime, account: Account) -> bool:
-    """Whether a token was issued before the account's password was last set. A
+    """Whether a token was issued before the account's sessions were last ended. A
     token's time is in whole seconds: one issued within the second of the reset,
     before or after it, is kept (a new sign-in must never be refused)."""
     # An account cached by a gateway of the version before has no such field.

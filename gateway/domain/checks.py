@@ -537,8 +537,12 @@ def check_phone(phone: str, field: str = "phone") -> list[Problem]:
     return [_problem(field, "PHONE_FORMAT", like="phone")]
 
 
-def check_division(code: str | None, field: str = "division") -> list[Problem]:
-    """A locality (属地): a six-digit GB/T 2260 code still in use."""
+def check_division(
+    code: str | None, field: str = "division", *, abolished: bool = False
+) -> list[Problem]:
+    """A locality (属地): a six-digit GB/T 2260 code still in use (or, with
+    ``abolished``, one that was: a window may serve the units still on record
+    under a code since abolished)."""
     if _blank(code):
         return [_problem(field, "REQUIRED", like="division")]
     assert code is not None
@@ -546,7 +550,7 @@ def check_division(code: str | None, field: str = "division") -> list[Problem]:
         return [_problem(field, "DIVISION_FORMAT", like="division")]
     if not codes.is_known_division(code):
         return [_problem(field, "DIVISION_UNKNOWN", like="division")]
-    if not codes.is_current_division(code):
+    if not abolished and not codes.is_current_division(code):
         return [_problem(field, "DIVISION_ABOLISHED", like="division")]
     return []
 

@@ -17,6 +17,7 @@ from gateway.registrations import model as reg
 from gateway.registrations.engine import ClerkActionRefused
 from gateway.registrations.service import Refused
 from gateway.schema.account import Me, Session
+from gateway.schema.clerks import ClerkMutation
 from gateway.schema.context import Info
 from gateway.schema.followups import FollowUpMutation
 from gateway.schema.forms import FormMutation
@@ -66,7 +67,7 @@ def _session(info: Info, account: Account) -> Session:
 
 
 @strawberry.type(description="Everything one can do through the gateway.")
-class Mutation(FormMutation, FollowUpMutation):
+class Mutation(FormMutation, FollowUpMutation, ClerkMutation):
     @strawberry.mutation(
         description="登录: exchange a user name and password for a signed, expiring token. "
         "A wrong user name, a wrong password and a disabled account get the same answer."

@@ -14,6 +14,7 @@ from gateway.schema.audit import (
     audit_chain,
     audit_log,
 )
+from gateway.schema.clerks import ClerkQuery
 from gateway.schema.context import Info
 from gateway.schema.employer import Employer
 from gateway.schema.forms import FormQuery
@@ -27,7 +28,7 @@ from gateway.schema.registrations import (
 
 
 @strawberry.type(description="Everything one can read through the gateway.")
-class Query(FormQuery):
+class Query(FormQuery, ClerkQuery):
     @strawberry.field(description="当前账号: the account making this request.")
     def me(self, info: Info) -> Me:
         return Me.from_domain(info.context.require_account())

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.auth import Passwords, Role
+from gateway.domain.checks import check_credit_code
 from gateway.passwords import MIN_PASSWORD_LENGTH, password_refusal
 from gateway.store import tables as t
 from gateway.store.database import Database
@@ -38,6 +39,7 @@ __all__ = [
     "check_new_account",
     "employer_username",
     "normalize_username",
+    "username_refusal",
 ]
 
 
@@ -73,11 +75,13 @@ class Accounts:
         display_name: str | None = None,
         credit_code: str | None = None,
         divisions: Iterable[str] = (),
+        by: str | None = None,
     ) -> Account:
         """A new account. ``DuplicateUsername`` if the name is taken, even by a
         concurrent call; ``EmployerNotFound`` if an employer's unit is unknown.
         ``password`` None: an account that signs in only through the identity
-        platform (employers, where their passwords are off)."""
+        platform (employers, where their passwords are off). ``by``: the
+        administrator who made it, for the log."""
         role = Role(role)
         name = normalize_username(username)
         codes = tuple(sorted({check_division(d) for d in divisions}))
@@ -121,7 +125,7 @@ class Accounts:
             raise
         created = await self.get(name)
         assert created is not None
-        log.info("account %s created (%s)", created.username, created.role.value)
+        log.info("account %s created (%s)%s", created.username, created.role.value, _by(by))
         return created
 
     async def get(self, username: str) -> Account | None:
@@ -150,21 +154,28 @@ class Accounts:
         async with self._db.read() as conn:
             return await _load(conn, where)
 
-    async def set_disabled(self, username: str, disabled: bool = True) -> Account:
-        """Disable (or enable again) an account: a disabled one cannot sign in."""
+    async def set_disabled(
+        self, username: str, disabled: bool = True, *, by: str | None = None
+    ) -> Account:
+        """Disable (or enable again) an account: a disabled one cannot sign in, and
+        the sessions it had end for good (enabled again, it signs in anew: a token
+        stolen before it was disabled must not come back to life)."""
         name = normalize_username(username)
+        ended = {"credentials_changed_at": self._db.now()} if disabled else {}
         async with self._db.write() as conn:
             result = await conn.execute(
-                sa.update(t.accounts).where(t.accounts.c.username == name).values(disabled=disabled)
+                sa.update(t.accounts)
+                .where(t.accounts.c.username == name)
+                .values(disabled=disabled, **ended)
             )
             if result.rowcount == 0:
                 raise AccountNotFound(name)
         account = await self.get(name)
         assert account is not None
-        log.info("account %s %s", name, "disabled" if disabled else "enabled")
+        log.info("account %s %s%s", name, "disabled" if disabled else "enabled", _by(by))
         return account
 
-    async def set_password(self, username: str, password: str) -> Account:
+    async def set_password(self, username: str, password: str, *, by: str | None = None) -> Account:
         """A new password for a clerk or an administrator (a forgotten one, or one
         that may have leaked), checked as a new account's is. The gateway's tokens
         issued before it are refused from then on. Employers sign in through the
@@ -184,10 +195,12 @@ class Accounts:
                 .where(t.accounts.c.id == account.id)
                 .values(password_hash=password_hash, credentials_changed_at=self._db.now())
             )
-        log.info("account %s: password set; its earlier sessions end", account.username)
+        log.info("account %s: password set%s; its earlier sessions end", account.username, _by(by))
         return await self._existing(username)
 
-    async def set_divisions(self, username: str, divisions: Iterable[str]) -> Account:
+    async def set_divisions(
+        self, username: str, divisions: Iterable[str], *, by: str | None = None
+    ) -> Account:
         """The divisions a clerk's window acts for from now on (a clerk moved to
         another window); ``InvalidAccount`` for anyone but a clerk, or none given."""
         account = await self._existing(username)
@@ -201,7 +214,7 @@ class Accounts:
                 sa.insert(t.account_divisions),
                 [{"account_id": account.id, "division": d} for d in codes],
             )
-        log.info("account %s now acts for %s", account.username, ",".join(codes))
+        log.info("account %s now acts for %s%s", account.username, ",".join(codes), _by(by))
         return await self._existing(username)
 
     async def _existing(self, username: str) -> Account:
@@ -257,6 +270,27 @@ def check_new_account(username: str, password: str, role: Role | str, **binding:
     )
 
 
+def username_refusal(username: str, role: Role) -> str | None:
+    """Why ``username`` (normalized) cannot name a new account of ``role``; None if it can.
+
+    A unified social credit code is the user name of its employer's account
+    (``employer_username``): a clerk or an administrator named so would take the
+    name the unit's own account is opened under, and the employer could never open it.
+    """
+    if not _USERNAME.fullmatch(username):
+        return (
+            "a username is 1 to 64 characters: letters, digits and . _ @ -, "
+            "starting with a letter or digit"
+        )
+    if role is not Role.EMPLOYER and not check_credit_code(username.upper()):
+        return "a unified social credit code is the user name of that employer's account"
+    return None
+
+
+def _by(administrator: str | None) -> str:
+    return "" if administrator is None else f" by {administrator}"
+
+
 def _check_account(
     username: str,
     password: str | None,
@@ -264,14 +298,12 @@ def _check_account(
     credit_code: str | None,
     divisions: Sequence[str],
 ) -> None:
-    if not _USERNAME.fullmatch(username):
-        raise InvalidAccount(
-            "a username is 1 to 64 characters: letters, digits and . _ @ -, "
-            "starting with a letter or digit"
-        )
-    refusal = None if password is None else password_refusal(password, username)
+    refusal = username_refusal(username, role)
     if refusal is not None:
-        raise WeakPassword(refusal.code, refusal.message_en, refusal.message_zh)
+        raise InvalidAccount(refusal)
+    weak = None if password is None else password_refusal(password, username)
+    if weak is not None:
+        raise WeakPassword(weak.code, weak.message_en, weak.message_zh)
     if (role is Role.EMPLOYER) != (credit_code is not None):
         raise InvalidAccount("an employer account, and only one, is bound to a credit code")
     if (role is Role.CLERK) != bool(divisions):

@@ -123,8 +123,9 @@ class Account:
     divisions: tuple[str, ...]  # clerks: where their window acts
     disabled: bool
     created_at: dt.datetime
-    #: When an operator last set the password (None: never): the gateway's own
-    #: tokens issued before then are refused.
+    #: When the account's sessions were last ended, its password set or the
+    #: account disabled (None: never): the gateway's own tokens issued before
+    #: then are refused.
     credentials_changed_at: dt.datetime | None = None
 
 

@@ -185,11 +185,30 @@ async def test_a_disabled_account_cannot_sign_in_until_enabled(store: Store) -> 
     disabled = await store.accounts.set_disabled("clerk1")
     assert disabled.disabled
     assert await store.accounts.authenticate("clerk1", "lantern-orchid-1") is None
+    # Its sessions end for good: the gateway refuses tokens issued before this time.
+    assert disabled.credentials_changed_at is not None
     enabled = await store.accounts.set_disabled("clerk1", False)
     assert not enabled.disabled
+    assert enabled.credentials_changed_at == disabled.credentials_changed_at
     assert await store.accounts.authenticate("clerk1", "lantern-orchid-1") == enabled
     with pytest.raises(AccountNotFound):
         await store.accounts.set_disabled("nobody")
+
+
+async def test_a_credit_code_names_only_its_employers_account(store: Store) -> None:
+    # A clerk or an administrator named after a unit's credit code would hold the
+    # name that unit's own account is opened under (``employer_username``).
+    code = credit_code()
+    for role, binding in ((Role.CLERK, {"divisions": ["370102"]}), (Role.ADMIN, {})):
+        for name in (code, code.lower()):
+            with pytest.raises(InvalidAccount, match="credit code"):
+                await store.accounts.create(name, "lantern-orchid-1", role, **binding)
+    assert await store.accounts.list() == []
+    # One character off the checksum is no credit code: a name like any other.
+    other = code[:17] + ("0" if code[17] != "0" else "1")
+    await store.accounts.create(other, "lantern-orchid-1", Role.ADMIN)
+    await store.employers.upsert(EmployerRecord(code, "济南示例有限公司", "370102"))
+    await store.accounts.create(code.lower(), None, Role.EMPLOYER, credit_code=code)
 
 
 async def test_an_operator_sets_a_password_and_the_time_is_kept(

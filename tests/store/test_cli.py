@@ -137,7 +137,11 @@ def test_errors_exit_1_with_a_message(url: str, capsys: pytest.CaptureFixture[st
         )
         == 1
     )
-    assert "six digits" in capsys.readouterr().err
+    assert "6-digit" in capsys.readouterr().err
+    # A code of no division: a window that would reach no unit, refused before the
+    # password is asked for (none is given here).
+    assert run("accounts", "create-clerk", "c1", "--division", "379999") == 1
+    assert "379999': Administrative division is not a known" in capsys.readouterr().err
     assert run("accounts", "create-admin", "admin3", "--password-stdin", stdin="short\n") == 1
     assert "at least" in capsys.readouterr().err
     assert run("accounts", "disable", "nobody") == 1
