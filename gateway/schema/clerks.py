@@ -87,18 +87,16 @@ def _administrator(ctx: Context) -> Account:
     return account
 
 
-def _divisions(given: list[str]) -> tuple[str, ...]:
+def _divisions(given: list[str], field: str = "divisions") -> tuple[str, ...]:
     codes = tuple(sorted({d.strip() for d in given}))
     if not codes:
         raise bad_input(
-            "divisions", "Give at least one division.", "请至少提供一个属地（行政区划代码）。"
+            field, "Give at least one division.", "请至少提供一个属地（行政区划代码）。"
         )
     for code in codes:
         # Abolished codes are taken: units may still be on record under them.
-        for problem in check_division(code, field="divisions", abolished=True):
-            raise GatewayError(
-                problem.code, problem.message_en, problem.message_zh, field="divisions"
-            )
+        for problem in check_division(code, field=field, abolished=True):
+            raise GatewayError(problem.code, problem.message_en, problem.message_zh, field=field)
     return codes
 
 
@@ -136,7 +134,7 @@ class ClerkQuery:
     ) -> list[ClerkAccount]:
         ctx = info.context
         _administrator(ctx)
-        within = None if division is None else _divisions([division])[0]
+        within = None if division is None else _divisions([division], "division")[0]
         found = []
         for account in await ctx.gateway.store.accounts.list(Role.CLERK):
             if disabled is not None and account.disabled != disabled:

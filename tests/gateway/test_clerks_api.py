@@ -69,6 +69,9 @@ async def test_an_administrator_makes_a_clerk_who_signs_in_and_reaches_its_divis
     assert await clerk_names(admin, d="370000") == ["demo-clerk", "window-7"]
     assert await clerk_names(admin, d="370200") == []
     assert await clerk_names(admin, x=True) == []
+    unknown = await admin.post(CLERKS, {"d": "3701"})
+    assert error_codes(unknown) == ["DIVISION_FORMAT"]
+    assert unknown["errors"][0]["extensions"]["field"] == "division"
     # Who made it is logged, never the password.
     lines = [r.getMessage() for r in caplog.records if r.name == "gateway.accounts"]
     assert "account window-7 created (clerk) by demo-admin" in lines
