@@ -18,6 +18,7 @@ from gateway.schema.clerks import ClerkQuery
 from gateway.schema.context import Info
 from gateway.schema.employer import Employer
 from gateway.schema.forms import FormQuery
+from gateway.schema.policy import Policy, policy
 from gateway.schema.registrations import (
     Registration,
     RegistrationConnection,
@@ -103,6 +104,14 @@ class Query(FormQuery, ClerkQuery):
     )
     def code_tables(self) -> list[codes.CodeTable]:
         return codes.ALL_TABLES
+
+    @strawberry.field(
+        description="办理政策: whether separate handling is still accepted, the systems "
+        "switched on and the fields they add to the form, how long keys and sessions last. "
+        "Readable without signing in."
+    )
+    def policy(self, info: Info) -> Policy:
+        return policy(info)
 
     @strawberry.field(description="代码表: one code table by name (e.g. `ethnicity`), or null.")
     def code_table(self, name: str) -> codes.CodeTable | None:

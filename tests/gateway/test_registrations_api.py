@@ -185,12 +185,17 @@ SEPARATE = """mutation($w: HireInput!, $k: String!) {
     accepted registrations { business steps { operation } } } }"""
 
 
+POLICY = "{ policy { today separateHandlingOpen } }"
+
+
 async def test_separate_handling_follows_the_policy_dates(
     client: GraphQLClient, gateway: Gateway
 ) -> None:
+    # ``policy`` says so beforehand, at every moment, as the refusals show it.
     employer = await client.login("demo-employer")
     closed = await employer.post(SEPARATE, {"w": hire_input(), "k": key()})
     assert error_codes(closed) == ["SEPARATE_HANDLING_CLOSED"]
+    assert (await client.post(POLICY))["data"]["policy"]["separateHandlingOpen"] is False
     gateway.clock = lambda: dt.datetime(2021, 3, 1, 2, 0, tzinfo=dt.UTC)  # the transition
     start = dt.date(2021, 3, 1)
     opened = await employer.post(SEPARATE, {"w": hire_input(start=start), "k": key()})
@@ -198,8 +203,16 @@ async def test_separate_handling_follows_the_policy_dates(
     assert registration["business"] == "SEPARATE"
     assert registration["steps"] == [{"operation": "REGISTER_EMPLOYMENT"}]
     gateway.clock = lambda: dt.datetime(2021, 4, 30, 15, 59, tzinfo=dt.UTC)  # 23:59 in Jinan
+    assert (await client.post(POLICY))["data"]["policy"] == {
+        "today": "2021-04-30",
+        "separateHandlingOpen": True,
+    }
     assert (await employer.post(SEPARATE, {"w": hire_input(start=start), "k": key()}))["data"]
     gateway.clock = lambda: dt.datetime(2021, 4, 30, 16, 0, tzinfo=dt.UTC)  # 05-01 00:00 there
+    assert (await client.post(POLICY))["data"]["policy"] == {
+        "today": "2021-05-01",
+        "separateHandlingOpen": False,
+    }
     late = await employer.post(SEPARATE, {"w": hire_input(start=start), "k": key()})
     assert error_codes(late) == ["SEPARATE_HANDLING_CLOSED"]
 
