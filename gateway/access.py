@@ -204,3 +204,8 @@ class Access:
         """Clerks' accounts: made, moved, reset, disabled (DESIGN.md: an administrator
         manages clerks). Administrators themselves are managed on the server."""
         return self.principal.role is Role.ADMIN
+
+    def may_manage_account(self, account: Actor) -> bool:
+        """``account`` in the graph: a clerk's only, so that a stolen administrator's
+        token can neither make nor lock out administrators, nor touch an employer's."""
+        return self.may_manage_clerks() and Role(account.role) is Role.CLERK

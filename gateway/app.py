@@ -73,6 +73,7 @@ from gateway.schema.context import Context, build_context
 from gateway.services import Gateway
 from gateway.store.audit import purge_periodically
 from gateway.store.model import Account
+from gateway.store.registrations.erasing import erase_periodically
 
 
 @dataclass(frozen=True, slots=True)
@@ -375,6 +376,16 @@ def create_app(
             if config.run_worker:
                 tasks.append(run_worker(gw, stop=stop, poll_interval=config.worker_poll_s))
             tasks.append(purge_periodically(gw.store.audit, stop=stop, clock=gw.clock))
+            if config.registration_retention_days:
+                tasks.append(
+                    erase_periodically(
+                        gw.store.registrations,
+                        retention=dt.timedelta(days=config.registration_retention_days),
+                        every_s=config.audit_purge_every_s,
+                        stop=stop,
+                        clock=gw.clock,
+                    )
+                )
             if obs.registrations_refresh_s > 0:
                 tasks.append(
                     refresh_registrations(

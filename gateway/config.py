@@ -102,6 +102,10 @@ class GatewayConfig:
     #: How long audit records are kept (at least six months) and how often old ones go.
     audit_retention_days: int = 183
     audit_purge_every_s: float = 86_400.0
+    #: Days after a registration ends (completed, compensated, cancelled) before its
+    #: personal data are erased (numbers masked, addresses blank), checked as often
+    #: as the audit log is purged; 0: never (gateway/store/registrations/erasing.py).
+    registration_retention_days: int = 183
     rate_limits: RateLimits = field(default_factory=lambda: _rate_limits()())
     limits: RequestLimits = field(default_factory=RequestLimits)
     #: What the schema says of itself; None means "as in the demo when ``demo``, else off".
@@ -136,6 +140,8 @@ class GatewayConfig:
             or self.events_url.startswith(("postgresql", "redis://", "rediss://", "unix://"))
         ):
             raise ValueError("events_url must be 'local', a postgresql:// or a redis:// URL")
+        if self.registration_retention_days < 0:
+            raise ValueError("registration_retention_days must be 0 (never erase) or more")
 
         on = tuple(self.systems)
         if self.forms.systems != on:
@@ -243,6 +249,9 @@ class GatewayConfig:
             "backoff_cap_s": pick("backoff_cap_s", d.backoff_cap_s, float),
             "audit_retention_days": pick("audit_retention_days", d.audit_retention_days, int),
             "audit_purge_every_s": pick("audit_purge_every_s", d.audit_purge_every_s, float),
+            "registration_retention_days": pick(
+                "registration_retention_days", d.registration_retention_days, int
+            ),
             "graphiql": pick("graphiql", d.graphiql, bool),
             "data_dir": pick("data_dir", d.data_dir),
             "cors_origins": pick("cors_origins", d.cors_origins, _origins),

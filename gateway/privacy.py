@@ -2,12 +2,15 @@
 
 Lists show masked values; logs and error messages never hold them in clear.
 Addresses cannot be recognised in free text, so the rule for them is simpler:
-they are never put into a log line or an error message at all.
+they are never put into a log line or an error message at all. A finished
+registration's personal data are erased once its retention has passed (``erase``).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 
 # An 18-character resident ID / residence permit / permanent resident ID, a
 # 15-character old-style one, an HK/Macao permit (H or M and 8 or 10 digits),
@@ -36,3 +39,35 @@ def redact(text: str) -> str:
     """Mask every ID-number-like and mobile-like run in free text (a system's message)."""
     text = _ID_LIKE.sub(lambda m: mask_id_number(m.group(1)), text)
     return _MOBILE.sub(lambda m: mask_mobile(m.group(1)), text)
+
+
+def _blank(value: str) -> str:
+    return ""
+
+
+#: What is kept of a person's data once a finished registration's personal data
+#: are erased (``erase``): the numbers masked as the graph shows them to those
+#: who may not see them in full, the addresses gone. The name, the dates and the
+#: codes stay: a window must still tell one registration from another. Keys of
+#: the unified person (``gateway.domain.model.Person``), and the contact phone of
+#: a unit's profile, wherever they sit in a payload.
+_ERASED: dict[str, Callable[[str], str]] = {
+    "id_number": mask_id_number,
+    "mobile": mask_mobile,
+    "phone": mask_mobile,
+    "household_address": _blank,
+    "current_address": _blank,
+}
+
+
+def erase(value: Any) -> Any:
+    """``value`` (a stored payload: dicts, lists, scalars) with the personal data
+    of ``_ERASED`` masked or blanked, at any depth. Erasing twice changes nothing."""
+    if isinstance(value, dict):
+        return {
+            k: _ERASED[k](v) if k in _ERASED and isinstance(v, str) else erase(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [erase(v) for v in value]
+    return value

@@ -96,6 +96,14 @@ def test_disclosure_follows_the_demo_unless_set() -> None:
     assert on.disclosure().field_suggestions is False
 
 
+def test_registration_retention_is_read_and_zero_keeps_registrations_whole() -> None:
+    assert GatewayConfig().registration_retention_days == 183
+    config = GatewayConfig.load(environ={"HRSS_REGISTRATION_RETENTION_DAYS": "0"})
+    assert config.registration_retention_days == 0
+    with pytest.raises(ValueError, match="registration_retention_days"):
+        GatewayConfig.load(environ={"HRSS_REGISTRATION_RETENTION_DAYS": "-1"})
+
+
 def test_audit_retention_shorter_than_six_months_is_refused() -> None:
     config = GatewayConfig.load(environ={"HRSS_AUDIT_RETENTION_DAYS": "90"})
     with pytest.raises(ValueError, match="six months"):

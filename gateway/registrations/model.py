@@ -209,6 +209,10 @@ class Registration:
     version: int = 0  # grows with every change: subscriptions follow it
     created_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None
+    #: When its personal data were erased, its retention past (None: not yet):
+    #: numbers masked, addresses blank, ``person_key`` a keyed hash
+    #: (``gateway.store.registrations.erasing``).
+    erased_at: dt.datetime | None = None
 
 
 def core_complete(registration: Registration) -> bool:

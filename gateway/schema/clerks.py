@@ -108,7 +108,7 @@ async def _clerk(ctx: Context, username: str) -> Account:
     """The clerk ``username``: NOT_FOUND for no account, and for any account but a
     clerk's (administrators are managed on the server; employers are their units')."""
     found = await ctx.gateway.store.accounts.get(username)
-    if found is None or found.role is not Role.CLERK:
+    if found is None or not ctx.access.may_manage_account(found):
         raise GatewayError(
             "NOT_FOUND", "No such clerk.", "未找到该窗口经办人员账号。", field="username"
         )

@@ -203,17 +203,33 @@ class Registration:
     @strawberry.field(description="The worker's ID type (null for an account opening).")
     def worker_id_type(self) -> IdType | None:
         key = self.data.person_key
-        return model.IdType(key.split(":", 1)[0]) if key else None
+        if not key:
+            return None
+        if self.data.erased_at is not None:  # the key is a hash: the payload keeps the type
+            return model.IdType(self.data.payload["id_type"])
+        return model.IdType(key.split(":", 1)[0])
 
     @strawberry.field(description="The worker's ID number, masked (null for an account opening).")
     def worker_id_number(self) -> str | None:
         key = self.data.person_key
-        return mask_id_number(key.split(":", 1)[1]) if key else None
+        if not key:
+            return None
+        if self.data.erased_at is not None:  # masked in the payload when it was erased
+            return mask_id_number(str(self.data.payload["id_number"]))
+        return mask_id_number(key.split(":", 1)[1])
 
     @strawberry.field(description="The worker's name (null for an account opening).")
     def worker_name(self) -> str | None:
         name = self.data.payload.get("name")
         return str(name) if name and self.data.person_key else None
+
+    @strawberry.field(
+        description="个人信息已删除: when the worker's personal data were erased from it, its "
+        "retention past its end (numbers masked, addresses blank; a search by the full ID "
+        "number still finds it); null while they are kept."
+    )
+    def personal_data_erased_at(self) -> dt.datetime | None:
+        return self.data.erased_at
 
     @strawberry.field(description="办理步骤, one per system written to.")
     def steps(self) -> list[Step]:

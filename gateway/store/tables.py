@@ -257,11 +257,15 @@ registrations = sa.Table(
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
+    # When its personal data were erased, its retention past (NULL: not yet).
+    sa.Column("erased_at", UTCDateTime(), nullable=True),
     sa.CheckConstraint(_one_of("business", BUSINESSES), name="business"),
     sa.CheckConstraint(_one_of("state", REGISTRATION_STATES), name="state"),
     sa.CheckConstraint(_one_of("channel", CHANNELS), name="channel"),
     # Newest first, with the id to break ties: the order of ``list`` and its cursors.
     sa.Index("ix_registrations_created_at_id", "created_at", "id"),
+    # What the periodic erasure looks for: finished long ago, not yet erased.
+    sa.Index("ix_registrations_erasable", "erased_at", "state", "updated_at"),
 )
 
 steps = sa.Table(

@@ -18,6 +18,7 @@ import websockets
 from adapters.standin.process import free_port
 from adapters.standin.seed import EMPLOYERS
 from gateway.app import create_app
+from gateway.registrations.model import RegistrationState
 from gateway.services import Gateway
 from tests.factories import credit_code, mobile, resident_id
 from tests.gateway.conftest import GraphQLClient, error_codes
@@ -284,6 +285,39 @@ async def test_a_window_finds_one_persons_registrations_and_the_search_is_record
         ("demo-admin", None, "government_portal"),
         ("demo-clerk", QINGDAO, "service_window"),
     ]
+
+
+async def test_an_erased_registration_shows_masked_data_and_is_still_found_by_number(
+    client: GraphQLClient, gateway: Gateway
+) -> None:
+    employer = await client.login("demo-employer")
+    hire = hire_input()
+    number = hire["person"]["idNumber"]
+    body = await employer.post(HIRE, {"w": [hire], "k": key()})
+    [registration] = body["data"]["hire"]["registrations"]
+    # Cancelled long ago (no worker runs here), then past its retention.
+    now = dt.datetime.now(dt.UTC)
+    registrations = gateway.store.registrations
+    await registrations.update_registration(
+        registration["id"], state=RegistrationState.CANCELLED, now=now, release_worker=True
+    )
+    erased = await registrations.erase_personal_data(
+        ended_before=now + dt.timedelta(seconds=1), now=now
+    )
+    assert erased == 1
+    clerk = await client.login("demo-clerk")
+    worker = {"workerIdType": "RESIDENT_ID", "workerIdNumber": number}
+    found = await clerk.post(
+        """query($f: RegistrationFilterInput) { registrations(filter: $f, first: 5) {
+          nodes { id workerIdType workerIdNumber workerName personalDataErasedAt } } }""",
+        {"f": worker},
+    )
+    [node] = found["data"]["registrations"]["nodes"]
+    assert node["id"] == registration["id"]
+    assert node["workerIdType"] == "RESIDENT_ID"
+    assert node["workerIdNumber"] == number[:6] + "*" * 8 + number[-4:]
+    assert node["workerName"] == hire["person"]["name"]
+    assert node["personalDataErasedAt"] is not None
 
 
 async def test_a_window_lists_what_it_did_today(client: GraphQLClient, gateway: Gateway) -> None:

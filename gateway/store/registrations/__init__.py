@@ -19,7 +19,8 @@ as their values.
 The parts: ``submitting`` (submissions and their keys), ``reading`` (``get``,
 ``list``), ``carrying`` (the claim, a step's outcome and what follows, states
 and schedules), ``amending`` (a person's change to a step at rest; a system's
-waiting steps woken), ``writes`` (the writes those share, in the caller's
+waiting steps woken), ``erasing`` (a finished registration's personal data
+erased once its retention has passed), ``writes`` (the writes those share, in the caller's
 transaction), ``rows`` (rows to and from the domain's dataclasses).
 """
 
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 from gateway.store.registrations.amending import Amending
 from gateway.store.registrations.carrying import Carrying
+from gateway.store.registrations.erasing import Erasing
 from gateway.store.registrations.reading import Reading
 from gateway.store.registrations.rows import ANONYMOUS, actor_scope
 from gateway.store.registrations.submitting import Submitting
@@ -41,5 +43,5 @@ __all__ = [
 ]
 
 
-class Registrations(Submitting, Reading, Carrying, Amending):
+class Registrations(Submitting, Reading, Carrying, Amending, Erasing):
     """The registrations repository (``RegistrationStore``)."""

@@ -20,6 +20,7 @@ from gateway.store import tables as t
 from gateway.store.model import InvalidCursor, division_prefix
 from gateway.store.paging import check_first, decode_cursor, encode_cursor
 from gateway.store.registrations import rows, writes
+from gateway.store.registrations.erasing import erased_key
 
 _CURSOR = "registration"
 
@@ -41,7 +42,7 @@ class Reading(writes.Base):
         r = t.registrations
         query = (
             sa.select(r)
-            .where(*_conditions(filter))
+            .where(*_conditions(filter, self._erased(filter)))
             .order_by(r.c.created_at.desc(), r.c.id.desc())
             .limit(first + 1)
         )
@@ -64,16 +65,22 @@ class Reading(writes.Base):
             has_next_page=len(found) > first,
         )
 
+    def _erased(self, f: RegistrationFilter) -> str | None:
+        return None if f.person_key is None else erased_key(self._audit, f.person_key)
+
     async def count(self, filter: RegistrationFilter) -> int:
         """How many match ``filter`` in all (the same conditions as ``list``)."""
         r = t.registrations
-        query = sa.select(sa.func.count()).select_from(r).where(*_conditions(filter))
+        conditions = _conditions(filter, self._erased(filter))
+        query = sa.select(sa.func.count()).select_from(r).where(*conditions)
         async with self._db.read() as conn:
             found: int = (await conn.execute(query)).scalar_one()
         return found
 
 
-def _conditions(f: RegistrationFilter) -> builtins.list[sa.ColumnElement[bool]]:
+def _conditions(
+    f: RegistrationFilter, erased: str | None = None
+) -> builtins.list[sa.ColumnElement[bool]]:
     r, s = t.registrations, t.steps
     conditions: list[sa.ColumnElement[bool]] = []
     if f.credit_codes is not None:
@@ -89,7 +96,9 @@ def _conditions(f: RegistrationFilter) -> builtins.list[sa.ColumnElement[bool]]:
     if f.business is not None:
         conditions.append(r.c.business == Business(f.business).value)
     if f.person_key is not None:
-        conditions.append(r.c.person_key == f.person_key)
+        # Erased, a registration holds the number's keyed hash (``erasing``).
+        keys = [f.person_key] if erased is None else [f.person_key, erased]
+        conditions.append(r.c.person_key.in_(keys))
     if f.channel is not None:
         conditions.append(r.c.channel == Channel(f.channel).value)
     if f.actor_username is not None:

@@ -126,6 +126,7 @@ def registration_row(r: Registration, ordinal: int) -> dict[str, Any]:
         "version": r.version,
         "created_at": r.created_at,
         "updated_at": r.updated_at,
+        "erased_at": r.erased_at,
     }
 
 
@@ -196,6 +197,7 @@ def registration(row: Any, steps: builtins.list[Step]) -> Registration:
         version=row.version,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        erased_at=row.erased_at,
     )
 
 
