@@ -98,6 +98,19 @@ def invalid_credentials() -> GatewayError:
     return GatewayError("INVALID_CREDENTIALS", "Wrong user name or password.", "用户名或密码错误。")
 
 
+#: A session of a password an administrator gave: it may only change it.
+PASSWORD_CHANGE_REQUIRED = Refusal(
+    "PASSWORD_CHANGE_REQUIRED",
+    "Change the password an administrator gave you first (changePassword).",
+    "请先修改管理员为您设置的密码（changePassword）。",
+)
+
+
+def password_change_required() -> GatewayError:
+    r = PASSWORD_CHANGE_REQUIRED
+    return GatewayError(r.code, r.message_en, r.message_zh)
+
+
 def forbidden() -> GatewayError:
     return GatewayError("FORBIDDEN", "Your role may not do this.", "您的角色无权进行此操作。")
 

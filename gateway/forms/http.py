@@ -22,7 +22,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.access import Access
-from gateway.errors import Refusal
+from gateway.errors import PASSWORD_CHANGE_REQUIRED, Refusal
 from gateway.forms.printing import export_workbook, exported, print_page
 from gateway.forms.store import fetch_marked
 from gateway.forms.writing import ExportedRow, template
@@ -33,6 +33,7 @@ from gateway.registrations.policy import CHINA
 from gateway.registrations.ports import RegistrationFilter
 from gateway.store.accounts import normalize_username
 from gateway.store.model import AuditResult
+from gateway.store.registrations.erasing import erased_worker_key
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 NOT_FOUND = Refusal("NOT_FOUND", "No such workbook.", "未找到该工作簿。")
@@ -53,6 +54,16 @@ def _local_midnight(day: dt.date) -> dt.datetime:
 
 FORBIDDEN = Refusal("FORBIDDEN", "Your role may not do this.", "您的角色无权进行此操作。")
 UNAUTHENTICATED = Refusal("UNAUTHENTICATED", "Sign in first.", "请先登录。")
+
+
+def _refused(caller: Any) -> Response | None:
+    """The answer to a caller who may not fetch workers' data: not signed in with an
+    account, or signed in with a password an administrator gave and not yet changed."""
+    if caller.account is None:
+        return refusal_response(401, UNAUTHENTICATED)
+    if caller.account.password_must_change:
+        return refusal_response(403, PASSWORD_CHANGE_REQUIRED)
+    return None
 
 
 #: ``gateway.app.authenticate``: (gateway, Authorization header) -> its Caller
@@ -118,8 +129,9 @@ def form_routes(authenticate: Authenticate) -> list[Route]:
     async def marked_workbook(request: Request) -> Response:
         gw = request.app.state.gateway
         caller = await authenticate(gw, request.headers.get("authorization"))
-        if caller.account is None:
-            return refusal_response(401, UNAUTHENTICATED)
+        refused = _refused(caller)
+        if refused is not None:
+            return refused
         access = Access.of(caller.account, gw.config.reveal_roles)
         content = await fetch_marked(gw, access, request.path_params["token"])
         if content is None:
@@ -129,8 +141,9 @@ def form_routes(authenticate: Authenticate) -> list[Route]:
     async def export(request: Request) -> Response:
         gw = request.app.state.gateway
         caller = await authenticate(gw, request.headers.get("authorization"))
-        if caller.account is None:
-            return refusal_response(401, UNAUTHENTICATED)
+        refused = _refused(caller)
+        if refused is not None:
+            return refused
         access = Access.of(caller.account, gw.config.reveal_roles)
         q = request.query_params
         try:
@@ -190,8 +203,9 @@ def form_routes(authenticate: Authenticate) -> list[Route]:
     async def print_registration(request: Request) -> Response:
         gw = request.app.state.gateway
         caller = await authenticate(gw, request.headers.get("authorization"))
-        if caller.account is None:
-            return refusal_response(401, UNAUTHENTICATED)
+        refused = _refused(caller)
+        if refused is not None:
+            return refused
         access = Access.of(caller.account, gw.config.reveal_roles)
         found = await gw.store.registrations.get(request.path_params["id"])
         if found is None or not access.may_reach_employer(found.credit_code, found.division):
@@ -204,11 +218,13 @@ def form_routes(authenticate: Authenticate) -> list[Route]:
             actor=caller.account,
             action="print_registration",
             id_type=item.row.id_type,
-            id_number=from_key(found.person_key),
+            id_number=from_key(found.person_key) if found.erased_at is None else item.row.id_number,
             credit_code=found.credit_code,
             channel=access.channel,
             result=AuditResult.ALLOWED,
             reference=found.id,
+            # Erased, the registration keeps the worker's keyed hash, not the number.
+            worker_key=erased_worker_key(found.person_key) if found.erased_at else None,
         )
         record = await gw.store.employers.get(found.credit_code)
         header = {"credit_code": found.credit_code, "unit_name": record.name if record else None}

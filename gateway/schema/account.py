@@ -24,6 +24,11 @@ class Me:
         "the divisions under it)."
     )
 
+    must_change_password: bool = strawberry.field(
+        description="须修改密码: the password is one an administrator gave; until it is "
+        "changed (`changePassword`) everything else is refused with PASSWORD_CHANGE_REQUIRED."
+    )
+
     @classmethod
     def from_domain(cls, a: StoredAccount) -> Me:
         return cls(
@@ -32,6 +37,7 @@ class Me:
             display_name=a.display_name,
             credit_code=a.credit_code,
             divisions=list(a.divisions),
+            must_change_password=a.password_must_change,
         )
 
 

@@ -52,6 +52,13 @@ class ClerkAccount:
     def disabled(self) -> bool:
         return self.account.disabled
 
+    @strawberry.field(
+        description="须修改密码: the password is the one an administrator gave; until the "
+        "clerk changes it (`changePassword`), its sessions may do nothing else."
+    )
+    def must_change_password(self) -> bool:
+        return self.account.password_must_change
+
     @strawberry.field(description="When the account was made.")
     def created_at(self) -> dt.datetime:
         return self.account.created_at
@@ -74,8 +81,8 @@ class NewClerkInput:
     )
     divisions: list[str] = strawberry.field(description=DIVISIONS)
     password: str = strawberry.field(
-        description="The first password, given to the clerk, who replaces it with "
-        "`changePassword`; checked as every new password is."
+        description="The first password, given to the clerk, who must replace it with "
+        "`changePassword` before doing anything else; checked as every new password is."
     )
     display_name: str | None = strawberry.field(default=None, description="显示名称.")
 
@@ -177,6 +184,7 @@ class ClerkMutation:
                 display_name=display,
                 divisions=divisions,
                 by=admin.username,
+                must_change=True,
             )
         except WeakPassword as e:
             raise _weak(e, "password") from None
@@ -209,8 +217,9 @@ class ClerkMutation:
 
     @strawberry.mutation(
         description="重置窗口经办人员密码: a new password for a clerk who forgot theirs, or whose "
-        "password may have leaked; every session of the old one ends. Checked as every new "
-        "password is (field newPassword). Administrators only."
+        "password may have leaked; every session of the old one ends, and the clerk must "
+        "change this one before doing anything else. Checked as every new password is "
+        "(field newPassword). Administrators only."
     )
     async def set_clerk_password(
         self,
@@ -223,7 +232,7 @@ class ClerkMutation:
         clerk = await _clerk(ctx, username)
         try:
             changed = await ctx.gateway.store.accounts.set_password(
-                clerk.username, new_password, by=admin.username
+                clerk.username, new_password, by=admin.username, must_change=True
             )
         except WeakPassword as e:
             raise _weak(e, "newPassword") from None

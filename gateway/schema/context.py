@@ -17,6 +17,7 @@ from gateway.errors import (
     account_not_open,
     identity_platform_unavailable,
     not_found,
+    password_change_required,
     session_refused,
     unauthenticated,
 )
@@ -57,13 +58,18 @@ class Context:
         was worth (a stolen one, its account disabled since, kept its socket)."""
         return self.reauthenticate is None or await self.reauthenticate()
 
-    def require_account(self) -> Account:
+    def require_account(self, *, password_change_pending: bool = False) -> Account:
+        """The account acting; refused unauthenticated, and, while its password is
+        one an administrator gave, for all but what ``password_change_pending``
+        allows (who am I, change it)."""
         if self.account is None:
             if self.provider_unavailable:
                 raise identity_platform_unavailable()
             if self.proven is not None:
                 raise account_not_open()
             raise session_refused() if self.token_refused else unauthenticated()
+        if self.account.password_must_change and not password_change_pending:
+            raise password_change_required()
         return self.account
 
     @property

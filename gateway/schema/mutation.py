@@ -95,15 +95,17 @@ class Mutation(FormMutation, FollowUpMutation, ClerkMutation):
         description="修改密码: a clerk or an administrator replaces its own password, giving "
         "the current one (wrong: INVALID_CREDENTIALS, and counted as a failed sign-in). The "
         "new one is checked as a new account's (the policy's code, e.g. PASSWORD_TOO_SHORT, "
-        "with field newPassword). Every earlier session ends; the answer is a new one. "
-        "Employers sign in through the identity platform (FORBIDDEN)."
+        "with field newPassword; the current one again: PASSWORD_SAME). Every earlier "
+        "session ends; the answer is a new one. The one thing a session may do while its "
+        "password is one an administrator gave (`me.mustChangePassword`). Employers sign in "
+        "through the identity platform (FORBIDDEN)."
     )
     async def change_password(
         self, info: Info, current_password: str, new_password: str
     ) -> Session:
         ctx = info.context
-        account = ctx.require_account()
-        if not ctx.access.may_sign_in_with_password(False):
+        account = ctx.require_account(password_change_pending=True)
+        if not Access.of(account, ctx.gateway.config.reveal_roles).may_sign_in_with_password(False):
             raise forbidden()
         gateway = ctx.gateway
         throttle = gateway.login_throttle
@@ -115,6 +117,14 @@ class Mutation(FormMutation, FollowUpMutation, ClerkMutation):
         if await gateway.store.accounts.authenticate(account.username, current_password) is None:
             await throttle.failed(account.username, address)
             raise invalid_credentials()
+        if new_password == current_password:
+            # Above all for a password an administrator gave: they would still know it.
+            raise GatewayError(
+                "PASSWORD_SAME",
+                "The new password must differ from the current one.",
+                "新密码不能与当前密码相同。",
+                field="newPassword",
+            )
         try:
             changed = await gateway.store.accounts.set_password(account.username, new_password)
         except WeakPassword as e:

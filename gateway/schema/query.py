@@ -30,9 +30,12 @@ from gateway.schema.registrations import (
 
 @strawberry.type(description="Everything one can read through the gateway.")
 class Query(FormQuery, ClerkQuery):
-    @strawberry.field(description="当前账号: the account making this request.")
+    @strawberry.field(
+        description="当前账号: the account making this request (answered also while its "
+        "password must be changed: `mustChangePassword`)."
+    )
     def me(self, info: Info) -> Me:
-        return Me.from_domain(info.context.require_account())
+        return Me.from_domain(info.context.require_account(password_change_pending=True))
 
     @strawberry.field(
         description="用人单位: one employer by its unified social credit code (统一社会信用代码). "

@@ -76,12 +76,14 @@ class Accounts:
         credit_code: str | None = None,
         divisions: Iterable[str] = (),
         by: str | None = None,
+        must_change: bool = False,
     ) -> Account:
         """A new account. ``DuplicateUsername`` if the name is taken, even by a
         concurrent call; ``EmployerNotFound`` if an employer's unit is unknown.
         ``password`` None: an account that signs in only through the identity
         platform (employers, where their passwords are off). ``by``: the
-        administrator who made it, for the log."""
+        administrator who made it, for the log; ``must_change``: the password is
+        the administrator's, to be changed before anything else."""
         role = Role(role)
         name = normalize_username(username)
         codes = tuple(sorted({check_division(d) for d in divisions}))
@@ -109,6 +111,7 @@ class Accounts:
                         credit_code=credit_code,
                         disabled=False,
                         created_at=self._db.now(),
+                        password_must_change=must_change,
                     )
                     .returning(t.accounts.c.id)
                 )
@@ -175,11 +178,15 @@ class Accounts:
         log.info("account %s %s%s", name, "disabled" if disabled else "enabled", _by(by))
         return account
 
-    async def set_password(self, username: str, password: str, *, by: str | None = None) -> Account:
+    async def set_password(
+        self, username: str, password: str, *, by: str | None = None, must_change: bool = False
+    ) -> Account:
         """A new password for a clerk or an administrator (a forgotten one, or one
         that may have leaked), checked as a new account's is. The gateway's tokens
         issued before it are refused from then on. Employers sign in through the
-        identity platform: ``InvalidAccount``."""
+        identity platform: ``InvalidAccount``. ``must_change``: given by an
+        administrator, to be changed before anything else (the account's own
+        change clears it)."""
         account = await self._existing(username)
         if account.role is Role.EMPLOYER:
             raise InvalidAccount(
@@ -193,7 +200,11 @@ class Accounts:
             await conn.execute(
                 sa.update(t.accounts)
                 .where(t.accounts.c.id == account.id)
-                .values(password_hash=password_hash, credentials_changed_at=self._db.now())
+                .values(
+                    password_hash=password_hash,
+                    credentials_changed_at=self._db.now(),
+                    password_must_change=must_change,
+                )
             )
         log.info("account %s: password set%s; its earlier sessions end", account.username, _by(by))
         return await self._existing(username)
@@ -338,4 +349,5 @@ def _account(row: Any, divisions: list[str]) -> Account:
         disabled=bool(row.disabled),
         created_at=row.created_at,
         credentials_changed_at=row.credentials_changed_at,
+        password_must_change=bool(row.password_must_change),
     )

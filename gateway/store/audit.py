@@ -104,6 +104,10 @@ class Write:
     id_number: str
     result: AuditResult | str = AuditResult.ALLOWED
     reference: str | None = None  # the registration's id
+    #: The worker's keyed hash where the full number is no longer known (a
+    #: registration whose personal data were erased keeps only that); ``id_number``
+    #: is then the masked one.
+    worker_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,9 +268,11 @@ class AuditLog:
         result: AuditResult | str,
         reference: str | None = None,
         at: dt.datetime | None = None,
+        worker_key: str | None = None,
     ) -> AuditRecord:
-        """Append one record; returns it with its place and hash in the chain."""
-        write = Write(action, id_type, id_number, result, reference)
+        """Append one record; returns it with its place and hash in the chain
+        (``worker_key``: see ``Write``)."""
+        write = Write(action, id_type, id_number, result, reference, worker_key)
         values = self._values(actor, write, credit_code, channel, at)
         async with self._db.write() as conn:
             (appended,) = await _append(conn, [values])
@@ -333,7 +339,7 @@ class AuditLog:
             "action": write.action,
             "worker_id_type": IdType(write.id_type).value,
             "worker_masked": mask_id_number(_normalize(write.id_number)),
-            "worker_key": self.worker_key(write.id_type, write.id_number),
+            "worker_key": write.worker_key or self.worker_key(write.id_type, write.id_number),
             "credit_code": credit_code,
             "channel": Channel(channel).value,
             "result": AuditResult(write.result).value,

@@ -127,6 +127,9 @@ class Account:
     #: account disabled (None: never): the gateway's own tokens issued before
     #: then are refused.
     credentials_changed_at: dt.datetime | None = None
+    #: The password was given by an administrator, who knows it: the account's
+    #: sessions may only change it (``changePassword``) until it is changed.
+    password_must_change: bool = False
 
 
 @dataclass(frozen=True, slots=True, init=False)

@@ -106,8 +106,11 @@ accounts = sa.Table(
     ),
     sa.Column("disabled", sa.Boolean, nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
-    # When an operator last set the password: tokens issued before it are refused.
+    # When its sessions were last ended (its password set, the account disabled):
+    # tokens issued before it are refused.
     sa.Column("credentials_changed_at", UTCDateTime(), nullable=True),
+    # Given by an administrator: its sessions may only change it until it is.
+    sa.Column("password_must_change", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.CheckConstraint(_one_of("role", ROLES), name="role"),
     # An employer account is its unit's; nobody else's is bound to a unit.
     sa.CheckConstraint(

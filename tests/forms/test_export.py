@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 
 import openpyxl
 
+from gateway.privacy import mask_id_number
+from gateway.registrations.model import RegistrationState
 from gateway.services import Gateway
 from tests.forms.support import filled, hire_row
 from tests.forms.test_import_api import upload
@@ -69,6 +72,37 @@ async def test_one_registration_prints_on_a4_for_signature_and_seal_and_is_audit
     other = await client.http.get(url.replace(registration["id"], "0" * 32), headers=_auth(admin))
     assert other.status_code == 404
     assert (await client.http.get(url)).status_code == 401
+
+
+async def test_a_registration_whose_personal_data_were_erased_prints_masked_and_is_audited(
+    client: GraphQLClient, gateway: Gateway
+) -> None:
+    employer = await client.login("demo-employer")
+    row = hire_row()
+    body = await upload(employer, filled([row]))
+    [registration] = body["data"]["importRegistrationForm"]["registrations"]
+    now = dt.datetime.now(dt.UTC)
+    registrations = gateway.store.registrations
+    await registrations.update_registration(
+        registration["id"], state=RegistrationState.CANCELLED, now=now, release_worker=True
+    )
+    await registrations.erase_personal_data(ended_before=now + dt.timedelta(seconds=1), now=now)
+    url = f"/forms/registrations/{registration['id']}/print.xlsx"
+    r = await employer.http.get(url, headers=_auth(employer))
+    assert r.status_code == 200
+    sheet = openpyxl.load_workbook(io.BytesIO(r.content)).active
+    assert sheet is not None
+    cells = [c.value for c in sheet["B"]]
+    assert row["id_number"] not in cells
+    assert mask_id_number(row["id_number"]) in cells
+    # The print is recorded against the worker, found by the full number as ever.
+    audit = gateway.store.audit
+    page = await audit.query(
+        worker_key=audit.worker_key("RESIDENT_ID", row["id_number"]),
+        action="print_registration",
+        first=10,
+    )
+    assert [r.reference for r in page.items] == [registration["id"]]
 
 
 async def test_the_template_is_public_and_blank_for_anyone_not_an_employer(

@@ -10,19 +10,21 @@ import pytest
 
 from gateway.services import Gateway
 from tests.gateway.conftest import GraphQLClient, error_codes
-from tests.gateway.test_graph import signed_in_a_minute_ago
+from tests.gateway.test_graph import CHANGE, signed_in_a_minute_ago
 
 CREATE = """mutation($i: NewClerkInput!) {
-  createClerk(input: $i) { username displayName divisions disabled createdAt sessionsEndedAt } }"""
+  createClerk(input: $i) {
+    username displayName divisions disabled createdAt sessionsEndedAt mustChangePassword } }"""
 CLERKS = """query($d: String, $x: Boolean) {
   clerks(division: $d, disabled: $x) { username divisions disabled } }"""
 DISABLE = "mutation($u: String!) { disableClerk(username: $u) { username disabled } }"
 ENABLE = "mutation($u: String!) { enableClerk(username: $u) { username disabled } }"
 PASSWORD = """mutation($u: String!, $p: String!) {
-  setClerkPassword(username: $u, newPassword: $p) { username sessionsEndedAt } }"""
+  setClerkPassword(username: $u, newPassword: $p) {
+    username sessionsEndedAt mustChangePassword } }"""
 DIVISIONS = """mutation($u: String!, $d: [String!]!) {
   setClerkDivisions(username: $u, divisions: $d) { username divisions } }"""
-ME = "{ me { username divisions } }"
+ME = "{ me { username divisions mustChangePassword } }"
 #: An employer of the seed in Jinan (370102), which a clerk of 370100 reaches.
 JINAN_UNIT = "91370102MA3C4TLQ2N"
 UNIT = '{ employer(creditCode: "' + JINAN_UNIT + '") { name } }'
@@ -57,11 +59,25 @@ async def test_an_administrator_makes_a_clerk_who_signs_in_and_reaches_its_divis
     assert clerk["divisions"] == ["370100"]
     assert clerk["disabled"] is False
     assert clerk["sessionsEndedAt"] is None
-    window = await client.login("window-7", "lantern-orchid-7")
-    assert (await window.post(ME))["data"]["me"] == {
+    assert clerk["mustChangePassword"] is True
+    # The administrator knows that password: it opens nothing but its own change.
+    given = await client.login("window-7", "lantern-orchid-7")
+    assert (await given.post(ME))["data"]["me"] == {
         "username": "window-7",
         "divisions": ["370100"],
+        "mustChangePassword": True,
     }
+    assert error_codes(await given.post(UNIT)) == ["PASSWORD_CHANGE_REQUIRED"]
+    export = await given.http.get(
+        "/forms/registrations.xlsx", headers={"Authorization": f"Bearer {given.token}"}
+    )
+    assert export.status_code == 403
+    assert export.json()["errors"][0]["extensions"]["code"] == "PASSWORD_CHANGE_REQUIRED"
+    same = await given.post(CHANGE, {"c": "lantern-orchid-7", "n": "lantern-orchid-7"})
+    assert error_codes(same) == ["PASSWORD_SAME"]
+    changed = await given.post(CHANGE, {"c": "lantern-orchid-7", "n": "meadow-violin-7"})
+    window = GraphQLClient(client.http, changed["data"]["changePassword"]["token"])
+    assert (await window.post(ME))["data"]["me"]["mustChangePassword"] is False
     assert (await window.post(UNIT))["data"]["employer"]["name"] == "济南泉城机械制造有限公司"
     # Listed by name; by division: bound to it, under it or above it.
     assert await clerk_names(admin) == ["demo-clerk", "window-7"]
@@ -179,8 +195,11 @@ async def test_an_administrator_sets_a_clerks_password_and_the_old_sessions_end(
     assert (await earlier.post(ME))["data"]["me"]["username"] == "demo-clerk"
     reset = await admin.post(PASSWORD, {"u": "demo-clerk", "p": "meadow-violin-2"})
     assert reset["data"]["setClerkPassword"]["sessionsEndedAt"] is not None
+    assert reset["data"]["setClerkPassword"]["mustChangePassword"] is True
     assert error_codes(await earlier.post(ME)) == ["UNAUTHENTICATED"]
-    assert (await client.login("demo-clerk", "meadow-violin-2")).token
+    given = await client.login("demo-clerk", "meadow-violin-2")
+    assert error_codes(await given.post(UNIT)) == ["PASSWORD_CHANGE_REQUIRED"]
+    assert "errors" not in await given.post(CHANGE, {"c": "meadow-violin-2", "n": "lantern-oak-9"})
     old = await client.post(
         'mutation { login(username: "demo-clerk", password: "demo-password") { token } }'
     )

@@ -292,3 +292,19 @@ async def test_a_hash_with_old_parameters_is_replaced_at_sign_in(store_url: str)
         assert await new.accounts.authenticate("admin1", "lantern-orchid-1") is not None
     finally:
         await new.close()
+
+
+async def test_a_password_an_administrator_gave_must_be_changed_until_it_is(store: Store) -> None:
+    made = await store.accounts.create(
+        "clerk1", "lantern-orchid-1", Role.CLERK, divisions=["370102"], must_change=True
+    )
+    assert made.password_must_change
+    assert (await store.accounts.get("clerk1")) == made
+    # The clerk's own change clears it; an administrator's reset sets it again.
+    changed = await store.accounts.set_password("clerk1", "meadow-violin-2")
+    assert not changed.password_must_change
+    reset = await store.accounts.set_password("clerk1", "meadow-violin-3", must_change=True)
+    assert reset.password_must_change
+    assert not (
+        await store.accounts.create("admin1", "lantern-orchid-1", "admin")
+    ).password_must_change

@@ -50,6 +50,13 @@ def erased_key(audit: AuditLog | None, person_key: str) -> str | None:
     return ERASED + audit.worker_key(id_type, number)
 
 
+def erased_worker_key(person_key: str | None) -> str | None:
+    """The audit log's keyed hash an erased ``person_key`` holds (None: not erased)."""
+    if person_key is None or not person_key.startswith(ERASED):
+        return None
+    return person_key[len(ERASED) :]
+
+
 class Erasing(writes.Base):
     """The periodic erasure of finished registrations' personal data."""
 
