@@ -132,9 +132,12 @@ async def authenticate(gateway: Gateway, authorization: str | None) -> Caller:
 
 
 def _issued_before_reset(issued_at: dt.datetime, account: Account) -> bool:
-    """Whether a token was issued before the account's sessions were last ended. A
-    token's time is in whole seconds: one issued within the second of the reset,
-    before or after it, is kept (a new sign-in must never be refused)."""
+    """Whether a token was issued before the account's sessions were last ended.
+    A token's time is in whole seconds; sessions end at a whole second, the one
+    after the change (``Accounts.end_sessions``), and the sessions opened after it
+    are issued at that second at the earliest: a token of the second of the
+    change is refused, a sign-in just after it is not. (An end stored with a
+    fraction of a second, by an earlier version, keeps that second's tokens.)"""
     # An account cached by a gateway of the version before has no such field.
     changed: dt.datetime | None = getattr(account, "credentials_changed_at", None)
     return changed is not None and issued_at < changed.replace(microsecond=0)

@@ -42,6 +42,9 @@ from gateway.schema.registrations import (
 )
 from gateway.store.model import Account, WeakPassword
 
+#: Before any account's sessions ended.
+MIN_TIME = dt.datetime.min.replace(tzinfo=dt.UTC)
+
 KEY = (
     "幂等键 (idempotency key): the same key with the same content returns the same "
     "registrations; with other content it is refused. Kept at least 24 hours."
@@ -58,10 +61,13 @@ def _separate(zh: str, en: str) -> str:
 
 
 def _session(info: Info, account: Account) -> Session:
-    """A new token for ``account``, from now for the configured time."""
+    """A new token for ``account``, from now for the configured time: from when its
+    earlier sessions end at the earliest (the next whole second after a password
+    set or a sign-out, ``Accounts.end_sessions``), so that a session opened in the
+    same second as that is not taken for one of them."""
     gateway = info.context.gateway
     ttl = dt.timedelta(seconds=gateway.config.token_ttl_s)
-    now = dt.datetime.now(dt.UTC)
+    now = max(dt.datetime.now(dt.UTC), account.credentials_changed_at or MIN_TIME)
     token = issue_token(account, secret=gateway.token_secret, ttl=ttl, now=now)
     return Session(token=token, expires_at=now + ttl, account=Me.from_domain(account))
 
@@ -133,6 +139,25 @@ class Mutation(FormMutation, FollowUpMutation, ClerkMutation):
         # This process sees the change at once; the others within their cache's time.
         await gateway.cache.delete(gateway.cache.account_key(changed.id))
         return _session(info, changed)
+
+    @strawberry.mutation(
+        description="退出登录: end every session of one's account, on every device (a "
+        "shared computer at a window, a session left open elsewhere); its tokens are "
+        "refused from now on, within the account cache's time in the other gateway "
+        "processes. For those who sign in with a gateway password; employers signed in "
+        "through the identity platform sign out there (FORBIDDEN)."
+    )
+    async def sign_out(self, info: Info) -> bool:
+        ctx = info.context
+        account = ctx.require_account(password_change_pending=True)
+        gateway = ctx.gateway
+        if ctx.proven is not None or not Access.of(
+            account, gateway.config.reveal_roles
+        ).may_sign_in_with_password(gateway.config.employer_passwords_enabled):
+            raise forbidden()
+        ended = await gateway.store.accounts.end_sessions(account.username)
+        await gateway.cache.delete(gateway.cache.account_key(ended.id))
+        return True
 
     @strawberry.mutation(
         description="开通或合并网上账号: open or merge an employer's one online account, and "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import datetime as dt
 import logging
 import re
 from collections.abc import Iterable, Sequence
@@ -164,7 +165,7 @@ class Accounts:
         the sessions it had end for good (enabled again, it signs in anew: a token
         stolen before it was disabled must not come back to life)."""
         name = normalize_username(username)
-        ended = {"credentials_changed_at": self._db.now()} if disabled else {}
+        ended = {"credentials_changed_at": self._sessions_end()} if disabled else {}
         async with self._db.write() as conn:
             result = await conn.execute(
                 sa.update(t.accounts)
@@ -202,7 +203,7 @@ class Accounts:
                 .where(t.accounts.c.id == account.id)
                 .values(
                     password_hash=password_hash,
-                    credentials_changed_at=self._db.now(),
+                    credentials_changed_at=self._sessions_end(),
                     password_must_change=must_change,
                 )
             )
@@ -227,6 +228,27 @@ class Accounts:
             )
         log.info("account %s now acts for %s%s", account.username, ",".join(codes), _by(by))
         return await self._existing(username)
+
+    async def end_sessions(self, username: str) -> Account:
+        """End every session of the account (a sign-out, everywhere): the gateway's
+        tokens issued until now are refused from now on."""
+        account = await self._existing(username)
+        async with self._db.write() as conn:
+            await conn.execute(
+                sa.update(t.accounts)
+                .where(t.accounts.c.id == account.id)
+                .values(credentials_changed_at=self._sessions_end())
+            )
+        log.info("account %s signed out; its sessions end", account.username)
+        return await self._existing(username)
+
+    def _sessions_end(self) -> dt.datetime:
+        """When the sessions of an account whose password is set (or which is
+        disabled, or signed out) now end: the next whole second. A token's time is
+        in whole seconds, so every token issued until now, this second's too, is
+        older; a session opened from now on is issued at this time at the
+        earliest (``gateway.schema.mutation``), and kept."""
+        return self._db.now().replace(microsecond=0) + dt.timedelta(seconds=1)
 
     async def _existing(self, username: str) -> Account:
         account = await self.get(username)

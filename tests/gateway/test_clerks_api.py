@@ -79,6 +79,8 @@ async def test_an_administrator_makes_a_clerk_who_signs_in_and_reaches_its_divis
     window = GraphQLClient(client.http, changed["data"]["changePassword"]["token"])
     assert (await window.post(ME))["data"]["me"]["mustChangePassword"] is False
     assert (await window.post(UNIT))["data"]["employer"]["name"] == "济南泉城机械制造有限公司"
+    # The session of the given password ended with the change, in the same second too.
+    assert error_codes(await given.post(ME)) == ["UNAUTHENTICATED"]
     # Listed by name; by division: bound to it, under it or above it.
     assert await clerk_names(admin) == ["demo-clerk", "window-7"]
     assert await clerk_names(admin, d="370102") == ["demo-clerk", "window-7"]

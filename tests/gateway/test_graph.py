@@ -339,3 +339,28 @@ async def test_a_disabled_accounts_token_is_refused_once_its_cache_entry_lapses(
     await gateway.store.accounts.set_disabled("demo-clerk")
     await gateway.cache.clear()  # as after account_cache_ttl_s
     assert error_codes(await clerk.post("{ me { username } }")) == ["UNAUTHENTICATED"]
+
+
+async def test_signing_out_ends_every_session_of_the_account_at_once(
+    client: GraphQLClient, gateway: Gateway
+) -> None:
+    # Two sessions, one left open at another window; both from this very second.
+    here, elsewhere = await client.login("demo-clerk"), await client.login("demo-clerk")
+    assert (await here.post("mutation { signOut }"))["data"]["signOut"] is True
+    for ended in (here, elsewhere):
+        assert error_codes(await ended.post("{ me { username } }")) == ["UNAUTHENTICATED"]
+    # Signing in again at once works: that session is not taken for an ended one.
+    again = await client.login("demo-clerk")
+    assert (await again.post("{ me { username } }"))["data"]["me"]["username"] == "demo-clerk"
+    assert error_codes(await client.post("mutation { signOut }")) == ["UNAUTHENTICATED"]
+
+
+async def test_a_token_of_the_second_of_a_password_reset_is_refused_and_the_next_kept(
+    client: GraphQLClient, gateway: Gateway
+) -> None:
+    stolen = await client.login("demo-clerk")
+    await gateway.store.accounts.set_password("demo-clerk", "meadow-violin-2")
+    await gateway.cache.clear()  # as after account_cache_ttl_s
+    assert error_codes(await stolen.post("{ me { username } }")) == ["UNAUTHENTICATED"]
+    fresh = await client.login("demo-clerk", "meadow-violin-2")
+    assert (await fresh.post("{ me { username } }"))["data"]["me"]["username"] == "demo-clerk"
