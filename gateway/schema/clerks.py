@@ -59,6 +59,13 @@ class ClerkAccount:
     def must_change_password(self) -> bool:
         return self.account.password_must_change
 
+    @strawberry.field(
+        description="最近登录: the clerk's last sign-in (null: never), to find the accounts "
+        "of those who left."
+    )
+    def last_signed_in_at(self) -> dt.datetime | None:
+        return self.account.last_signed_in_at
+
     @strawberry.field(description="When the account was made.")
     def created_at(self) -> dt.datetime:
         return self.account.created_at

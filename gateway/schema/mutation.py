@@ -95,6 +95,7 @@ class Mutation(FormMutation, FollowUpMutation, ClerkMutation):
             await throttle.failed(username, address)
             raise invalid_credentials()
         await throttle.succeeded(username)
+        await gateway.store.accounts.signed_in(account.id)
         return _session(info, account)
 
     @strawberry.mutation(

@@ -229,6 +229,15 @@ class Accounts:
         log.info("account %s now acts for %s%s", account.username, ",".join(codes), _by(by))
         return await self._existing(username)
 
+    async def signed_in(self, account_id: int) -> None:
+        """Record a sign-in with a password, now (``last_signed_in_at``)."""
+        async with self._db.write() as conn:
+            await conn.execute(
+                sa.update(t.accounts)
+                .where(t.accounts.c.id == account_id)
+                .values(last_signed_in_at=self._db.now())
+            )
+
     async def end_sessions(self, username: str) -> Account:
         """End every session of the account (a sign-out, everywhere): the gateway's
         tokens issued until now are refused from now on."""
@@ -372,4 +381,5 @@ def _account(row: Any, divisions: list[str]) -> Account:
         created_at=row.created_at,
         credentials_changed_at=row.credentials_changed_at,
         password_must_change=bool(row.password_must_change),
+        last_signed_in_at=row.last_signed_in_at,
     )

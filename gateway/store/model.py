@@ -130,6 +130,8 @@ class Account:
     #: The password was given by an administrator, who knows it: the account's
     #: sessions may only change it (``changePassword``) until it is changed.
     password_must_change: bool = False
+    #: The last sign-in with a password (None: never since it was recorded).
+    last_signed_in_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True, slots=True, init=False)

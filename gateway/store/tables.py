@@ -111,6 +111,8 @@ accounts = sa.Table(
     sa.Column("credentials_changed_at", UTCDateTime(), nullable=True),
     # Given by an administrator: its sessions may only change it until it is.
     sa.Column("password_must_change", sa.Boolean, nullable=False, server_default=sa.false()),
+    # The last sign-in with a password (NULL: never), for finding unused accounts.
+    sa.Column("last_signed_in_at", UTCDateTime(), nullable=True),
     sa.CheckConstraint(_one_of("role", ROLES), name="role"),
     # An employer account is its unit's; nobody else's is bound to a unit.
     sa.CheckConstraint(

@@ -14,7 +14,8 @@ from tests.gateway.test_graph import CHANGE, signed_in_a_minute_ago
 
 CREATE = """mutation($i: NewClerkInput!) {
   createClerk(input: $i) {
-    username displayName divisions disabled createdAt sessionsEndedAt mustChangePassword } }"""
+    username displayName divisions disabled createdAt sessionsEndedAt mustChangePassword
+    lastSignedInAt } }"""
 CLERKS = """query($d: String, $x: Boolean) {
   clerks(division: $d, disabled: $x) { username divisions disabled } }"""
 DISABLE = "mutation($u: String!) { disableClerk(username: $u) { username disabled } }"
@@ -60,6 +61,7 @@ async def test_an_administrator_makes_a_clerk_who_signs_in_and_reaches_its_divis
     assert clerk["disabled"] is False
     assert clerk["sessionsEndedAt"] is None
     assert clerk["mustChangePassword"] is True
+    assert clerk["lastSignedInAt"] is None
     # The administrator knows that password: it opens nothing but its own change.
     given = await client.login("window-7", "lantern-orchid-7")
     assert (await given.post(ME))["data"]["me"] == {
@@ -81,6 +83,11 @@ async def test_an_administrator_makes_a_clerk_who_signs_in_and_reaches_its_divis
     assert (await window.post(UNIT))["data"]["employer"]["name"] == "济南泉城机械制造有限公司"
     # The session of the given password ended with the change, in the same second too.
     assert error_codes(await given.post(ME)) == ["UNAUTHENTICATED"]
+    # Its sign-ins are seen, to find the accounts nobody uses any more.
+    listed = await admin.post("{ clerks { username lastSignedInAt mustChangePassword } }")
+    seen = {c["username"]: c for c in listed["data"]["clerks"]}
+    assert seen["window-7"]["lastSignedInAt"] is not None
+    assert seen["window-7"]["mustChangePassword"] is False
     # Listed by name; by division: bound to it, under it or above it.
     assert await clerk_names(admin) == ["demo-clerk", "window-7"]
     assert await clerk_names(admin, d="370102") == ["demo-clerk", "window-7"]
