@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import io
+from typing import Any
 
 import openpyxl
 
 from gateway.privacy import mask_id_number
-from gateway.registrations.model import RegistrationState
 from gateway.services import Gateway
 from tests.forms.support import filled, hire_row
 from tests.forms.test_import_api import upload
-from tests.gateway.conftest import GraphQLClient
+from tests.gateway.conftest import GraphQLClient, erased
 
 
 def _auth(client: GraphQLClient) -> dict[str, str]:
@@ -49,14 +48,25 @@ async def test_export_lists_the_registrations_with_their_states_masked_and_neutr
     assert bad.json()["errors"][0]["extensions"]["code"] == "BAD_INPUT"
 
 
-async def test_one_registration_prints_on_a4_for_signature_and_seal_and_is_audited(
-    client: GraphQLClient, gateway: Gateway
-) -> None:
+async def _uploaded(client: GraphQLClient) -> tuple[GraphQLClient, dict[str, Any], str, str]:
+    """The demo employer, the row of a hire it uploaded, its registration's id and
+    the page to print it."""
     employer = await client.login("demo-employer")
     row = hire_row()
     body = await upload(employer, filled([row]))
     [registration] = body["data"]["importRegistrationForm"]["registrations"]
-    url = f"/forms/registrations/{registration['id']}/print.xlsx"
+    return (
+        employer,
+        row,
+        registration["id"],
+        f"/forms/registrations/{registration['id']}/print.xlsx",
+    )
+
+
+async def test_one_registration_prints_on_a4_for_signature_and_seal_and_is_audited(
+    client: GraphQLClient, gateway: Gateway
+) -> None:
+    employer, row, registration_id, url = await _uploaded(client)
     r = await employer.http.get(url, headers=_auth(employer))
     assert r.status_code == 200
     sheet = openpyxl.load_workbook(io.BytesIO(r.content)).active
@@ -66,10 +76,10 @@ async def test_one_registration_prints_on_a4_for_signature_and_seal_and_is_audit
     assert any("盖章" in str(v) for v in labels)
     assert row["id_number"] in [c.value for c in sheet["B"]]  # in full, for its employer
     page = await gateway.store.audit.query(action="print_registration", first=10)
-    assert [r.reference for r in page.items] == [registration["id"]]
+    assert [r.reference for r in page.items] == [registration_id]
     # Someone who may not reach it finds nothing, as for a registration that does not exist.
     admin = await client.login("demo-admin")
-    other = await client.http.get(url.replace(registration["id"], "0" * 32), headers=_auth(admin))
+    other = await client.http.get(url.replace(registration_id, "0" * 32), headers=_auth(admin))
     assert other.status_code == 404
     assert (await client.http.get(url)).status_code == 401
 
@@ -77,17 +87,8 @@ async def test_one_registration_prints_on_a4_for_signature_and_seal_and_is_audit
 async def test_a_registration_whose_personal_data_were_erased_prints_masked_and_is_audited(
     client: GraphQLClient, gateway: Gateway
 ) -> None:
-    employer = await client.login("demo-employer")
-    row = hire_row()
-    body = await upload(employer, filled([row]))
-    [registration] = body["data"]["importRegistrationForm"]["registrations"]
-    now = dt.datetime.now(dt.UTC)
-    registrations = gateway.store.registrations
-    await registrations.update_registration(
-        registration["id"], state=RegistrationState.CANCELLED, now=now, release_worker=True
-    )
-    await registrations.erase_personal_data(ended_before=now + dt.timedelta(seconds=1), now=now)
-    url = f"/forms/registrations/{registration['id']}/print.xlsx"
+    employer, row, registration_id, url = await _uploaded(client)
+    await erased(gateway, registration_id)
     r = await employer.http.get(url, headers=_auth(employer))
     assert r.status_code == 200
     sheet = openpyxl.load_workbook(io.BytesIO(r.content)).active
@@ -102,7 +103,7 @@ async def test_a_registration_whose_personal_data_were_erased_prints_masked_and_
         action="print_registration",
         first=10,
     )
-    assert [r.reference for r in page.items] == [registration["id"]]
+    assert [r.reference for r in page.items] == [registration_id]
 
 
 async def test_the_template_is_public_and_blank_for_anyone_not_an_employer(

@@ -11,6 +11,7 @@ import asyncio
 import atexit
 import contextlib
 import dataclasses
+import datetime as dt
 import os
 import shutil
 import tempfile
@@ -328,6 +329,20 @@ async def short_deadline_client(
             yield GraphQLClient(http)
     finally:
         await gw.close()
+
+
+async def erased(gateway: Gateway, registration_id: str) -> None:
+    """The registration cancelled (no worker need run) and its personal data erased,
+    as once its retention has passed."""
+    from gateway.registrations.model import RegistrationState
+
+    now = dt.datetime.now(dt.UTC)
+    registrations = gateway.store.registrations
+    await registrations.update_registration(
+        registration_id, state=RegistrationState.CANCELLED, now=now, release_worker=True
+    )
+    ended_before = now + dt.timedelta(seconds=1)
+    assert await registrations.erase_personal_data(ended_before=ended_before, now=now) == 1
 
 
 def error_codes(body: dict[str, Any]) -> list[str]:

@@ -18,10 +18,9 @@ import websockets
 from adapters.standin.process import free_port
 from adapters.standin.seed import EMPLOYERS
 from gateway.app import create_app
-from gateway.registrations.model import RegistrationState
 from gateway.services import Gateway
 from tests.factories import credit_code, mobile, resident_id
-from tests.gateway.conftest import GraphQLClient, error_codes
+from tests.gateway.conftest import GraphQLClient, erased, error_codes
 
 JINAN = EMPLOYERS[0].profile.credit_code
 QINGDAO = EMPLOYERS[1].profile.credit_code
@@ -295,16 +294,7 @@ async def test_an_erased_registration_shows_masked_data_and_is_still_found_by_nu
     number = hire["person"]["idNumber"]
     body = await employer.post(HIRE, {"w": [hire], "k": key()})
     [registration] = body["data"]["hire"]["registrations"]
-    # Cancelled long ago (no worker runs here), then past its retention.
-    now = dt.datetime.now(dt.UTC)
-    registrations = gateway.store.registrations
-    await registrations.update_registration(
-        registration["id"], state=RegistrationState.CANCELLED, now=now, release_worker=True
-    )
-    erased = await registrations.erase_personal_data(
-        ended_before=now + dt.timedelta(seconds=1), now=now
-    )
-    assert erased == 1
+    await erased(gateway, registration["id"])
     clerk = await client.login("demo-clerk")
     worker = {"workerIdType": "RESIDENT_ID", "workerIdNumber": number}
     found = await clerk.post(
