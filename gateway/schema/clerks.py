@@ -22,7 +22,12 @@ from gateway.auth import Role
 from gateway.domain.checks import check_division
 from gateway.errors import GatewayError, bad_input, forbidden
 from gateway.schema.context import Context, Info
-from gateway.store.accounts import normalize_username, username_refusal
+from gateway.store.accounts import (
+    DISPLAY_NAME_MAX,
+    display_name_refusal,
+    normalize_username,
+    username_refusal,
+)
 from gateway.store.model import Account, DuplicateUsername, WeakPassword, covers_division
 
 USERNAME = "The clerk's user name (as at sign-in, without case)."
@@ -183,6 +188,12 @@ class ClerkMutation:
             )
         divisions = _divisions(input.divisions)
         display = (input.display_name or "").strip() or None
+        if display_name_refusal(display) is not None:
+            raise bad_input(
+                "displayName",
+                f"A display name is at most {DISPLAY_NAME_MAX} characters, without line breaks.",
+                f"显示名称最多 {DISPLAY_NAME_MAX} 个字符，且不得含换行等控制字符。",
+            )
         try:
             made = await ctx.gateway.store.accounts.create(
                 username,

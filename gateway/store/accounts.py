@@ -38,6 +38,7 @@ __all__ = [
     "NO_PASSWORD",
     "Accounts",
     "check_new_account",
+    "display_name_refusal",
     "employer_username",
     "normalize_username",
     "username_refusal",
@@ -91,6 +92,9 @@ class Accounts:
         if password is None and role is not Role.EMPLOYER:
             raise InvalidAccount("only an employer account may have no password")
         _check_account(name, password, role, credit_code, codes)
+        refusal = display_name_refusal(display_name)
+        if refusal is not None:
+            raise InvalidAccount(refusal)
         password_hash = NO_PASSWORD if password is None else await self._passwords.hash(password)
         try:
             async with self._db.write() as conn:
@@ -326,6 +330,21 @@ def username_refusal(username: str, role: Role) -> str | None:
         )
     if role is not Role.EMPLOYER and not check_credit_code(username.upper()):
         return "a unified social credit code is the user name of that employer's account"
+    return None
+
+
+#: The longest display name the store keeps (its column's length).
+DISPLAY_NAME_MAX: int = t.accounts.c.display_name.type.length  # type: ignore[attr-defined]
+
+
+def display_name_refusal(display_name: str | None) -> str | None:
+    """Why ``display_name`` cannot be kept; None if it can (or there is none)."""
+    if display_name is None:
+        return None
+    if len(display_name) > DISPLAY_NAME_MAX:
+        return f"a display name is at most {DISPLAY_NAME_MAX} characters"
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in display_name):
+        return "a display name holds no control characters (line breaks, tabs...)"
     return None
 
 

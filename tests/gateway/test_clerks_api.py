@@ -114,6 +114,9 @@ async def test_an_administrator_makes_a_clerk_who_signs_in_and_reaches_its_divis
         ({"password": "short"}, "PASSWORD_TOO_SHORT", "password"),
         ({"password": "window-7-window-7"}, "PASSWORD_CONTAINS_USERNAME", "password"),
         ({"divisions": []}, "BAD_INPUT", "divisions"),
+        # Longer than the store keeps (PostgreSQL refused it after the checks: INTERNAL).
+        ({"displayName": "窗" * 201}, "BAD_INPUT", "displayName"),
+        ({"displayName": "历下区\n窗口"}, "BAD_INPUT", "displayName"),
         ({"divisions": ["37"]}, "DIVISION_FORMAT", "divisions"),
         ({"divisions": ["370100", "379999"]}, "DIVISION_UNKNOWN", "divisions"),
     ],

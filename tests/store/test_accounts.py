@@ -308,3 +308,18 @@ async def test_a_password_an_administrator_gave_must_be_changed_until_it_is(stor
     assert not (
         await store.accounts.create("admin1", "lantern-orchid-1", "admin")
     ).password_must_change
+
+
+async def test_a_display_name_the_store_cannot_keep_is_refused_before_anything_is(
+    store: Store,
+) -> None:
+    for name in ("窗" * 201, "历下区\n窗口"):
+        with pytest.raises(InvalidAccount, match="display name"):
+            await store.accounts.create(
+                "clerk1", "lantern-orchid-1", Role.CLERK, display_name=name, divisions=["370102"]
+            )
+    assert await store.accounts.list() == []
+    made = await store.accounts.create(
+        "clerk1", "lantern-orchid-1", Role.CLERK, display_name="窗" * 200, divisions=["370102"]
+    )
+    assert made.display_name == "窗" * 200
