@@ -62,11 +62,16 @@ class AuditLogFilter:
     action: str | None = strawberry.field(
         default=None,
         description="操作: e.g. `read_worker`, `submit_hire`, `submit_renew`, `submit_end`, "
-        "`submit_separate`, `search_audit_log`, `search_registrations`, `purge_audit_log`.",
+        "`submit_separate`, `search_audit_log`, `search_registrations`, `purge_audit_log`, "
+        "and an administrator's changes to clerks' accounts: `create_clerk`, "
+        "`set_clerk_divisions`, `set_clerk_password`, `disable_clerk`, `enable_clerk`.",
     )
 
 
-@strawberry.type(description="审计记录: one read or write of one worker's data, or a purge.")
+@strawberry.type(
+    description="审计记录: one read or write of one worker's data, a change to a clerk's "
+    "account, or a purge."
+)
 class AuditEntry:
     record: strawberry.Private[AuditRecord]
 
@@ -119,7 +124,9 @@ class AuditEntry:
 
     @strawberry.field(
         description="For a purge: how many records it removed (`removed`), through which "
-        "position (`through_id`), and the retention in days. JSON, no personal data."
+        "position (`through_id`), and the retention in days; for a change to a clerk's "
+        "account: the account (`account`) and, where they changed, its `divisions`. JSON, no "
+        "personal data, never a password."
     )
     def detail(self) -> JSON | None:
         return None if self.record.detail is None else cast(JSON, self.record.detail)

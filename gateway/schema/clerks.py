@@ -5,7 +5,9 @@ window, a password forgotten, a clerk who left.
 Only clerks: administrators are made and managed on the server
 (``hrss-gateway accounts``), so that a stolen administrator's token cannot make
 more administrators or lock the others out. Every change is logged under
-``gateway.accounts`` with the administrator who made it, and one that takes
+``gateway.accounts`` with the administrator who made it, and recorded in the
+audit log in its own transaction (``create_clerk``, ``set_clerk_divisions``...);
+one that takes
 rights away (a password set, the account disabled, divisions changed) ends in
 this process at once what the clerk's open sessions could do, in the others
 within the account cache's time (``HRSS_ACCOUNT_CACHE_TTL_S``).
@@ -14,9 +16,10 @@ within the account cache's time (``HRSS_ACCOUNT_CACHE_TTL_S``).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.auth import Role
 from gateway.domain.checks import check_division
@@ -24,6 +27,7 @@ from gateway.errors import GatewayError, bad_input, forbidden
 from gateway.schema.context import Context, Info
 from gateway.store.accounts import (
     DISPLAY_NAME_MAX,
+    Also,
     display_name_refusal,
     normalize_username,
     username_refusal,
@@ -134,6 +138,21 @@ async def _clerk(ctx: Context, username: str) -> Account:
     return found
 
 
+def _recorded(ctx: Context, admin: Account, action: str, **detail: Any) -> Also:
+    """The audit log's record of a change to a clerk's account, written in the
+    change's own transaction: who gave whom which rights stays, chained, when the
+    logs are long gone (``detail``: the account and what it became; no password)."""
+    audit = ctx.gateway.store.audit
+    channel = ctx.access.channel
+
+    async def record(conn: AsyncConnection) -> None:
+        await audit.record_account(
+            actor=admin, action=action, channel=channel, detail=detail, conn=conn
+        )
+
+    return record
+
+
 async def _in_force(ctx: Context, account: Account) -> ClerkAccount:
     """The change to ``account`` holds in this process from now on (its cached copy goes)."""
     cache = ctx.gateway.cache
@@ -203,6 +222,9 @@ class ClerkMutation:
                 divisions=divisions,
                 by=admin.username,
                 must_change=True,
+                also=_recorded(
+                    ctx, admin, "create_clerk", account=username, divisions=list(divisions)
+                ),
             )
         except WeakPassword as e:
             raise _weak(e, "password") from None
@@ -228,8 +250,14 @@ class ClerkMutation:
         ctx = info.context
         admin = _administrator(ctx)
         clerk = await _clerk(ctx, username)
+        codes = _divisions(divisions)
         changed = await ctx.gateway.store.accounts.set_divisions(
-            clerk.username, _divisions(divisions), by=admin.username
+            clerk.username,
+            codes,
+            by=admin.username,
+            also=_recorded(
+                ctx, admin, "set_clerk_divisions", account=clerk.username, divisions=list(codes)
+            ),
         )
         return await _in_force(ctx, changed)
 
@@ -250,7 +278,11 @@ class ClerkMutation:
         clerk = await _clerk(ctx, username)
         try:
             changed = await ctx.gateway.store.accounts.set_password(
-                clerk.username, new_password, by=admin.username, must_change=True
+                clerk.username,
+                new_password,
+                by=admin.username,
+                must_change=True,
+                also=_recorded(ctx, admin, "set_clerk_password", account=clerk.username),
             )
         except WeakPassword as e:
             raise _weak(e, "newPassword") from None
@@ -278,7 +310,11 @@ class ClerkMutation:
 async def _set_disabled(ctx: Context, username: str, disabled: bool) -> ClerkAccount:
     admin = _administrator(ctx)
     clerk = await _clerk(ctx, username)
+    action = "disable_clerk" if disabled else "enable_clerk"
     changed = await ctx.gateway.store.accounts.set_disabled(
-        clerk.username, disabled, by=admin.username
+        clerk.username,
+        disabled,
+        by=admin.username,
+        also=_recorded(ctx, admin, action, account=clerk.username),
     )
     return await _in_force(ctx, changed)

@@ -6,7 +6,7 @@ import builtins
 import datetime as dt
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -45,6 +45,9 @@ __all__ = [
 ]
 
 
+#: What else a change to an account writes, in its transaction (the audit log's record).
+Also = Callable[[AsyncConnection], Awaitable[None]]
+
 #: Stored instead of a hash for an account without a password: no password
 #: verifies against it (argon2 refuses it as a hash), so it cannot sign in with one.
 NO_PASSWORD = "!"  # noqa: S105 (a marker, not a secret)
@@ -79,13 +82,15 @@ class Accounts:
         divisions: Iterable[str] = (),
         by: str | None = None,
         must_change: bool = False,
+        also: Also | None = None,
     ) -> Account:
         """A new account. ``DuplicateUsername`` if the name is taken, even by a
         concurrent call; ``EmployerNotFound`` if an employer's unit is unknown.
         ``password`` None: an account that signs in only through the identity
         platform (employers, where their passwords are off). ``by``: the
         administrator who made it, for the log; ``must_change``: the password is
-        the administrator's, to be changed before anything else."""
+        the administrator's, to be changed before anything else; ``also``: run in
+        the same transaction (the audit log's record of the change)."""
         role = Role(role)
         name = normalize_username(username)
         codes = tuple(sorted({check_division(d) for d in divisions}))
@@ -125,6 +130,8 @@ class Accounts:
                         sa.insert(t.account_divisions),
                         [{"account_id": account_id, "division": d} for d in codes],
                     )
+                if also is not None:
+                    await also(conn)
         except sa.exc.IntegrityError:
             # The unique index is the only arbiter under concurrency; asking
             # afterwards tells a taken name from any other violation.
@@ -163,7 +170,12 @@ class Accounts:
             return await _load(conn, where)
 
     async def set_disabled(
-        self, username: str, disabled: bool = True, *, by: str | None = None
+        self,
+        username: str,
+        disabled: bool = True,
+        *,
+        by: str | None = None,
+        also: Also | None = None,
     ) -> Account:
         """Disable (or enable again) an account: a disabled one cannot sign in, and
         the sessions it had end for good (enabled again, it signs in anew: a token
@@ -178,13 +190,21 @@ class Accounts:
             )
             if result.rowcount == 0:
                 raise AccountNotFound(name)
+            if also is not None:
+                await also(conn)
         account = await self.get(name)
         assert account is not None
         log.info("account %s %s%s", name, "disabled" if disabled else "enabled", _by(by))
         return account
 
     async def set_password(
-        self, username: str, password: str, *, by: str | None = None, must_change: bool = False
+        self,
+        username: str,
+        password: str,
+        *,
+        by: str | None = None,
+        must_change: bool = False,
+        also: Also | None = None,
     ) -> Account:
         """A new password for a clerk or an administrator (a forgotten one, or one
         that may have leaked), checked as a new account's is. The gateway's tokens
@@ -211,11 +231,18 @@ class Accounts:
                     password_must_change=must_change,
                 )
             )
+            if also is not None:
+                await also(conn)
         log.info("account %s: password set%s; its earlier sessions end", account.username, _by(by))
         return await self._existing(username)
 
     async def set_divisions(
-        self, username: str, divisions: Iterable[str], *, by: str | None = None
+        self,
+        username: str,
+        divisions: Iterable[str],
+        *,
+        by: str | None = None,
+        also: Also | None = None,
     ) -> Account:
         """The divisions a clerk's window acts for from now on (a clerk moved to
         another window); ``InvalidAccount`` for anyone but a clerk, or none given."""
@@ -230,6 +257,8 @@ class Accounts:
                 sa.insert(t.account_divisions),
                 [{"account_id": account.id, "division": d} for d in codes],
             )
+            if also is not None:
+                await also(conn)
         log.info("account %s now acts for %s%s", account.username, ",".join(codes), _by(by))
         return await self._existing(username)
 

@@ -67,6 +67,14 @@ PURGE_ACTION = "purge_audit_log"
 SEARCH_ACTION = "search_audit_log"
 #: The action of a read of one worker through the graph.
 READ_ACTION = "read_worker"
+#: What an administrator does to a clerk's account (``AuditLog.record_account``).
+ACCOUNT_ACTIONS = (
+    "create_clerk",
+    "set_clerk_divisions",
+    "set_clerk_password",
+    "disable_clerk",
+    "enable_clerk",
+)
 #: The action of a search of the registrations for one worker's.
 SEARCH_REGISTRATIONS_ACTION = "search_registrations"
 
@@ -276,6 +284,35 @@ class AuditLog:
         values = self._values(actor, write, credit_code, channel, at)
         async with self._db.write() as conn:
             (appended,) = await _append(conn, [values])
+        return appended
+
+    async def record_account(
+        self,
+        *,
+        actor: Account,
+        action: str,
+        channel: Channel | str,
+        detail: dict[str, Any],
+        conn: AsyncConnection | None = None,
+    ) -> AuditRecord:
+        """One change an administrator made to an account (``ACCOUNT_ACTIONS``): no
+        worker; ``detail`` names the account and what it became (never a password).
+        Given ``conn``, a write transaction of this store, the record is part of it:
+        stored if and only if the change is."""
+        if action not in ACCOUNT_ACTIONS:
+            raise ValueError(f"{action!r} is not a change to an account")
+        values = {
+            **_system_values(action, detail),
+            "actor_id": actor.id,
+            "actor_username": actor.username,
+            "actor_role": Role(actor.role).value,
+            "channel": Channel(channel).value,
+        }
+        if conn is not None:
+            (appended,) = await _append(conn, [values])
+            return appended
+        async with self._db.write() as own:
+            (appended,) = await _append(own, [values])
         return appended
 
     async def record_writes(

@@ -230,3 +230,36 @@ async def test_a_clerk_moved_to_another_window_reaches_only_its_units_at_once(
     assert moved["data"]["setClerkDivisions"] == {"username": "demo-clerk", "divisions": ["370200"]}
     assert error_codes(await clerk.post(UNIT)) == ["NOT_FOUND"]
     assert (await clerk.post(ME))["data"]["me"]["divisions"] == ["370200"]
+
+
+AUDIT = """query($a: String) { auditLog(filter: {actor: "demo-admin", action: $a}, first: 20) {
+  nodes { actor role action channel detail worker } } }"""
+
+
+async def test_every_change_to_a_clerk_is_in_the_audit_log_with_who_made_it(
+    client: GraphQLClient, gateway: Gateway
+) -> None:
+    admin = await client.login("demo-admin")
+    assert "errors" not in await admin.post(CREATE, {"i": new_clerk()})
+    await admin.post(DIVISIONS, {"u": "window-7", "d": ["370000"]})
+    await admin.post(PASSWORD, {"u": "window-7", "p": "meadow-violin-2"})
+    await admin.post(DISABLE, {"u": "window-7"})
+    await admin.post(ENABLE, {"u": "window-7"})
+    # Refused changes change nothing, and record nothing.
+    await admin.post(CREATE, {"i": new_clerk()})
+    await admin.post(DIVISIONS, {"u": "window-7", "d": ["379999"]})
+    body = await admin.post(AUDIT, {})
+    nodes = [n for n in body["data"]["auditLog"]["nodes"] if n["action"] != "search_audit_log"]
+    assert [(n["action"], n["detail"]) for n in reversed(nodes)] == [
+        ("create_clerk", {"account": "window-7", "divisions": ["370100"]}),
+        ("set_clerk_divisions", {"account": "window-7", "divisions": ["370000"]}),
+        ("set_clerk_password", {"account": "window-7"}),
+        ("disable_clerk", {"account": "window-7"}),
+        ("enable_clerk", {"account": "window-7"}),
+    ]
+    assert {(n["actor"], n["role"], n["channel"], n["worker"]) for n in nodes} == {
+        ("demo-admin", "admin", "GOVERNMENT_PORTAL", None)
+    }
+    assert "meadow-violin-2" not in str(body)
+    assert "lantern-orchid-7" not in str(body)
+    assert (await gateway.store.audit.verify_chain()).ok

@@ -323,3 +323,47 @@ async def test_a_display_name_the_store_cannot_keep_is_refused_before_anything_i
         "clerk1", "lantern-orchid-1", Role.CLERK, display_name="窗" * 200, divisions=["370102"]
     )
     assert made.display_name == "窗" * 200
+
+
+async def test_a_change_and_its_audit_record_are_stored_together_or_not_at_all(
+    store: Store,
+) -> None:
+    admin = await store.accounts.create("admin1", "lantern-orchid-1", Role.ADMIN)
+
+    async def recorded(conn: Any) -> None:
+        await store.audit.record_account(
+            actor=admin,
+            action="create_clerk",
+            channel="government_portal",
+            detail={"account": "clerk1"},
+            conn=conn,
+        )
+
+    async def recorded_then_failed(conn: Any) -> None:
+        await recorded(conn)
+        raise RuntimeError("the change fails after its record was appended")
+
+    with pytest.raises(RuntimeError):
+        await store.accounts.create(
+            "clerk1",
+            "lantern-orchid-1",
+            Role.CLERK,
+            divisions=["370102"],
+            also=recorded_then_failed,
+        )
+    assert await store.accounts.get("clerk1") is None
+    assert (await store.audit.query(action="create_clerk", first=5)).items == []
+    await store.accounts.create(
+        "clerk1", "lantern-orchid-1", Role.CLERK, divisions=["370102"], also=recorded
+    )
+    [record] = (await store.audit.query(action="create_clerk", first=5)).items
+    assert (record.actor_username, record.detail, record.worker_key) == (
+        "admin1",
+        {"account": "clerk1"},
+        None,
+    )
+    assert (await store.audit.verify_chain()).ok
+    with pytest.raises(ValueError, match="not a change to an account"):
+        await store.audit.record_account(
+            actor=admin, action="read_worker", channel="government_portal", detail={}
+        )

@@ -179,7 +179,7 @@ async def test_query_by_worker_actor_employer_and_time(store: Store) -> None:
 def test_the_log_can_only_grow() -> None:
     # Appending, reading, and the one removal allowed: the purge past retention.
     public = {name for name in dir(AuditLog) if not name.startswith("_")}
-    appending = {"record", "record_writes", "record_registrations"}
+    appending = {"record", "record_writes", "record_registrations", "record_account"}
     reading = {"query", "get", "verify_chain", "worker_key"}
     # check_key writes the key's check value once, to the head, never a record.
     assert public == appending | reading | {"purge", "check_key"}
