@@ -96,6 +96,19 @@ class RunningStandin:
                 env={**os.environ, **self.env},
                 pass_fds=(listener.fileno(),),
             )
+        try:
+            return self._ready(timeout)
+        except BaseException:
+            # Interrupted while it came up (Ctrl-C, or the demo's SIGTERM raised
+            # here): whoever started it never got it back to stop, and it went on
+            # running, holding its port, after the demo had ended.
+            self.stop()
+            raise
+
+    def _ready(self, timeout: float) -> RunningStandin:
+        """This stand-in once it answers; ``RuntimeError`` if it exits or is not up
+        within ``timeout`` seconds."""
+        assert self.proc is not None
         deadline = time.monotonic() + timeout
         # Asked often, over one client: until it listens, each try is a refused
         # connection, which costs next to nothing, and a restart waits no longer
@@ -110,7 +123,6 @@ class RunningStandin:
                     return self
                 except httpx.HTTPError:
                     time.sleep(0.02)
-        self.stop()
         raise RuntimeError(f"{self.name} stand-in did not start:\n{self.log.read_text()[-3000:]}")
 
     def stop(self, *, kill: bool = False) -> None:

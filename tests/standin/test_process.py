@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import socket
+import time
+import types
 from pathlib import Path
 
 import httpx
 import pytest
 
-from adapters.standin.process import PortInUse, start_standin
+from adapters.standin import process
+from adapters.standin.process import PortInUse, RunningStandin, start_standin
 
 
 def test_a_port_another_process_holds_is_refused_before_anything_starts(tmp_path: Path) -> None:
@@ -36,3 +39,26 @@ def test_a_standin_keeps_the_port_it_was_given_across_a_kill(tmp_path: Path) -> 
         assert httpx.get(standin.url + "/__sim/faults", timeout=5).is_success
     finally:
         standin.stop()
+
+
+def test_a_standin_interrupted_while_it_comes_up_is_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C, or the demo's SIGTERM raised as an exception, while the starter waits
+    for the stand-in to answer: the starter never got it back to stop, and it went
+    on running, holding its port, after the demo had ended."""
+    standin = RunningStandin("unemployment", 0, None, True, tmp_path / "u.log")
+
+    def interrupted(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    # The first probe finds nothing listening yet (the process is still importing):
+    # the wait between probes is where the interrupt lands.
+    clock = types.SimpleNamespace(monotonic=time.monotonic, sleep=interrupted)
+    monkeypatch.setattr(process, "time", clock)  # its own waits only, not subprocess's
+    with pytest.raises(KeyboardInterrupt):
+        standin.start()
+    assert standin.proc is not None
+    assert standin.proc.poll() is not None  # stopped, not left behind
+    with socket.socket() as again:
+        again.bind(("127.0.0.1", standin.port))  # and its port is free
