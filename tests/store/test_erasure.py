@@ -16,6 +16,7 @@ from gateway.registrations.model import Operation, Registration, RegistrationSta
 from gateway.registrations.ports import RegistrationFilter
 from gateway.store import Store
 from gateway.store import tables as t
+from gateway.store.registrations import Registrations
 from gateway.store.registrations.erasing import ERASED, erase_periodically
 from tests.store.test_registrations import (
     NOW,
@@ -157,3 +158,17 @@ async def test_the_periodic_erasure_runs_at_once_and_until_stopped(
     assert got.erased_at == NOW + 184 * DAY
     assert hired.id_number not in caplog.text
     assert "personal data erased from 1 finished registrations" in caplog.text
+
+
+async def test_a_store_without_the_audit_key_erases_nothing(store: Store) -> None:
+    # The key is what an erased worker is found by: without it nothing is erased,
+    # rather than numbers masked that nobody could find again.
+    sub = submission()
+    done = await submit_one(store, worker(sub), sub)
+    await _ended(store, done, RegistrationState.COMPLETED)
+    keyless = Registrations(store.db)
+    with pytest.raises(ValueError, match="audit key"):
+        await keyless.erase_personal_data(ended_before=NOW + DAY, now=NOW + 200 * DAY)
+    got = await store.registrations.get(done.id)
+    assert got is not None
+    assert got.erased_at is None

@@ -43,8 +43,8 @@ _BATCH = 200
 
 def erased_key(audit: AuditLog | None, person_key: str) -> str | None:
     """What ``person_key`` (``TYPE:NUMBER``) became where it was erased; None
-    without the audit log's key, or for a key erased already."""
-    if audit is None or person_key.startswith(ERASED):
+    without the audit log's key (a store opened without it erases nothing)."""
+    if audit is None:
         return None
     id_type, _, number = person_key.partition(":")
     return ERASED + audit.worker_key(id_type, number)
@@ -62,7 +62,10 @@ class Erasing(writes.Base):
 
     async def erase_personal_data(self, *, ended_before: dt.datetime, now: dt.datetime) -> int:
         """Erase the personal data of every final registration last changed before
-        ``ended_before`` and not erased yet; how many were erased."""
+        ``ended_before`` and not erased yet; how many were erased. ``ValueError``
+        for a store opened without the audit key, which the erased keys are made with."""
+        if self._audit is None:
+            raise ValueError("erasing personal data needs the store's audit key")
         r = t.registrations
         due = sa.and_(r.c.erased_at.is_(None), r.c.state.in_(_FINAL), r.c.updated_at < ended_before)
         erased = 0
@@ -78,10 +81,9 @@ class Erasing(writes.Base):
                 ).all()
                 if not found:
                     return erased
+                before = erased
                 for row in found:
-                    person_key = row.person_key and (
-                        erased_key(self._audit, row.person_key) or row.person_key
-                    )
+                    person_key = row.person_key and erased_key(self._audit, row.person_key)
                     changed = await conn.execute(
                         sa.update(r)
                         .where(r.c.id == row.id, due)
@@ -103,6 +105,8 @@ class Erasing(writes.Base):
                             .where(t.steps.c.id == step.id)
                             .values(payload=_erased(step.payload))
                         )
+            if erased == before:
+                return erased  # none of the batch was left to erase: nothing more will be
 
 
 def _erased(payload: str) -> str:
