@@ -123,7 +123,7 @@ async def authenticate(gateway: Gateway, authorization: str | None) -> Caller:
     if account is None or account.disabled or account.role != claims.role:
         return Caller(refused=True)
     if _issued_before_reset(claims.issued_at, account):
-        return Caller(refused=True)  # a session ended: its password set, or the account disabled
+        return Caller(refused=True)  # ended: its password set, account disabled, signed out
     if not Access.of(account, gateway.config.reveal_roles).may_sign_in_with_password(
         gateway.config.employer_passwords_enabled
     ):
@@ -134,7 +134,7 @@ async def authenticate(gateway: Gateway, authorization: str | None) -> Caller:
 def _issued_before_reset(issued_at: dt.datetime, account: Account) -> bool:
     """Whether a token was issued before the account's sessions were last ended.
     A token's time is in whole seconds; sessions end at a whole second, the one
-    after the change (``Accounts.end_sessions``), and the sessions opened after it
+    after the change (``gateway.store.accounts``), and the sessions opened after it
     are issued at that second at the earliest: a token of the second of the
     change is refused, a sign-in just after it is not. (An end stored with a
     fraction of a second, by an earlier version, keeps that second's tokens.)"""

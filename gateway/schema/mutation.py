@@ -63,7 +63,7 @@ def _separate(zh: str, en: str) -> str:
 def _session(info: Info, account: Account) -> Session:
     """A new token for ``account``, from now for the configured time: from when its
     earlier sessions end at the earliest (the next whole second after a password
-    set or a sign-out, ``Accounts.end_sessions``), so that a session opened in the
+    set or a sign-out, ``gateway.store.accounts``), so that a session opened in the
     same second as that is not taken for one of them."""
     gateway = info.context.gateway
     ttl = dt.timedelta(seconds=gateway.config.token_ttl_s)
