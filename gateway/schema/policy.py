@@ -56,6 +56,10 @@ class Policy:
     session_hours: float = strawberry.field(
         description="How long a token from `login` or `changePassword` is good for."
     )
+    personal_data_kept_days: int | None = strawberry.field(
+        description="个人信息保存期限: days after a registration ends before the worker's "
+        "personal data are erased from it (`personalDataErasedAt`); null: kept."
+    )
 
 
 def policy(info: Info) -> Policy:
@@ -82,4 +86,5 @@ def policy(info: Info) -> Policy:
         systems=systems,
         idempotency_key_hours=config.idempotency_ttl_s / 3600,
         session_hours=config.token_ttl_s / 3600,
+        personal_data_kept_days=config.registration_retention_days or None,
     )

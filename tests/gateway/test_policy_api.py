@@ -13,7 +13,8 @@ from gateway.schema import build_schema
 from tests.gateway.conftest import GraphQLClient
 
 POLICY = """{ policy { today transitionStart mandatoryFrom separateHandlingOpen
-  systems { system nameZh nameEn formFields } idempotencyKeyHours sessionHours } }"""
+  systems { system nameZh nameEn formFields } idempotencyKeyHours sessionHours
+  personalDataKeptDays } }"""
 #: A mandatory date a year ahead: separate handling is still open.
 LATER = dt.datetime.now(CHINA).date() + dt.timedelta(days=365)
 
@@ -42,6 +43,7 @@ async def test_the_policy_is_read_without_signing_in_as_the_gateway_applies_it(
     assert policy["separateHandlingOpen"] is True
     assert policy["idempotencyKeyHours"] == 30
     assert policy["sessionHours"] == 8
+    assert policy["personalDataKeptDays"] == 183
     systems = {s["system"]: s for s in policy["systems"]}
     assert list(systems) == ["EMPLOYMENT", "LABOUR", "UNEMPLOYMENT", "SOCIAL_INSURANCE"]
     assert systems["SOCIAL_INSURANCE"]["nameZh"] == "社会保险登记系统"
