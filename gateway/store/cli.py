@@ -44,6 +44,7 @@ def add_accounts_parser(subparsers: argparse._SubParsersAction[argparse.Argument
     _division_option(clerk)
     clerk.add_argument("--name", help="display name")
     _password_options(clerk)
+    _permanent_option(clerk)
     clerk.set_defaults(run=_runner(_create, Role.CLERK))
 
     admin = commands.add_parser("create-admin", help="an administrator")
@@ -70,6 +71,7 @@ def add_accounts_parser(subparsers: argparse._SubParsersAction[argparse.Argument
     )
     password.add_argument("username")
     _password_options(password)
+    _permanent_option(password)
     password.set_defaults(run=_runner(_set_password))
 
     divisions = commands.add_parser(
@@ -109,6 +111,15 @@ def _password_options(parser: argparse.ArgumentParser) -> None:
         "--password-stdin",
         action="store_true",
         help="read the password from the first line of standard input (default: prompt)",
+    )
+
+
+def _permanent_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--permanent",
+        action="store_true",
+        help="keep the password as the account's own (default: whoever runs this knows it, "
+        "so the account must change it before doing anything else)",
     )
 
 
@@ -155,10 +166,21 @@ async def _create(store: Store, args: argparse.Namespace, role: Role) -> int:
     # Before the password is asked for: a mistyped division is told at once.
     divisions = _divisions(args.division) if role is Role.CLERK else []
     password = _read_password(args)
+    # A clerk's first password is the operator's: the clerk replaces it. An
+    # administrator made here is, most often, the operator's own account.
+    temporary = role is Role.CLERK and not args.permanent
     account = await store.accounts.create(
-        args.username, password, role, display_name=args.name, divisions=divisions
+        args.username,
+        password,
+        role,
+        display_name=args.name,
+        divisions=divisions,
+        must_change=temporary,
     )
-    print(f"created {account.role} {account.username} (id {account.id}) in {_where(args)}")
+    print(
+        f"created {account.role} {account.username} (id {account.id}) in {_where(args)}"
+        + _to_change(temporary)
+    )
     return 0
 
 
@@ -176,10 +198,13 @@ async def _set_disabled(store: Store, args: argparse.Namespace, disabled: bool) 
 
 
 async def _set_password(store: Store, args: argparse.Namespace) -> int:
-    account = await store.accounts.set_password(args.username, _read_password(args))
+    temporary = not args.permanent
+    account = await store.accounts.set_password(
+        args.username, _read_password(args), must_change=temporary
+    )
     print(
         f"set the password of {account.role} {account.username} in {_where(args)}; "
-        "its earlier sessions are refused"
+        "its earlier sessions are refused" + _to_change(temporary)
     )
     return 0
 
@@ -188,6 +213,10 @@ async def _set_divisions(store: Store, args: argparse.Namespace) -> int:
     account = await store.accounts.set_divisions(args.username, _divisions(args.division))
     print(f"{account.username} now acts for {','.join(account.divisions)} in {_where(args)}")
     return 0
+
+
+def _to_change(temporary: bool) -> str:
+    return "; to be changed at its next sign-in" if temporary else ""
 
 
 def _where(args: argparse.Namespace) -> str:

@@ -49,6 +49,41 @@ def authenticate(url: str, username: str, password: str) -> bool:
     return asyncio.run(go())
 
 
+def must_change(url: str, username: str) -> bool:
+    async def go() -> bool:
+        store = await Store.open(url, passwords=Passwords(HashParams.cheap()))
+        try:
+            account = await store.accounts.get(username)
+            assert account is not None
+            return account.password_must_change
+        finally:
+            await store.close()
+
+    return asyncio.run(go())
+
+
+def test_a_password_the_operator_sets_for_someone_is_theirs_to_change(url: str) -> None:
+    # Whoever runs the command knows the password: the clerk replaces it first.
+    clerk = ["create-clerk", "window-3", "--division", "370102", "--password-stdin"]
+    assert run("accounts", *clerk, stdin="lantern-orchid-3\n") == 0
+    assert must_change(url, "window-3")
+    kept = ["create-clerk", "window-4", "--division", "370102", "--permanent", "--password-stdin"]
+    assert run("accounts", *kept, stdin="lantern-orchid-4\n") == 0
+    assert not must_change(url, "window-4")
+    # An administrator made here is most often the operator's own account.
+    assert (
+        run("accounts", "create-admin", "root-1", "--password-stdin", stdin="meadow-oak-1\n") == 0
+    )
+    assert not must_change(url, "root-1")
+    reset = ["set-password", "root-1", "--password-stdin"]
+    assert run("accounts", *reset, stdin="meadow-oak-2\n") == 0
+    assert must_change(url, "root-1")
+    assert (
+        run("accounts", *reset[:-1], "--permanent", "--password-stdin", stdin="meadow-oak-3\n") == 0
+    )
+    assert not must_change(url, "root-1")
+
+
 def test_create_list_disable_enable(url: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert (
         run(
@@ -234,7 +269,8 @@ def test_an_operator_resets_a_password_and_moves_a_clerk(
     assert run("accounts", "set-divisions", "window-2", "--division", "370200") == 0
     out = capsys.readouterr().out.splitlines()
     assert out[1:] == [
-        f"set the password of clerk window-2 in {url}; its earlier sessions are refused",
+        f"set the password of clerk window-2 in {url}; its earlier sessions are refused;"
+        " to be changed at its next sign-in",
         f"window-2 now acts for 370200 in {url}",
     ]
     assert run("accounts", "list") == 0
