@@ -9,7 +9,6 @@ scrape never waits for the database.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
+from gateway.periodic import every
 from gateway.registrations.model import RegistrationState
 from gateway.store import tables as t
 from gateway.store.database import Database
@@ -64,10 +64,11 @@ async def refresh_registrations(
     """
     if interval_s <= 0:
         return
-    while not stop.is_set():
-        try:
-            metrics.set_registrations(await count_registrations(db))
-        except Exception as exc:
-            logger.warning("registration counts not refreshed (%s)", type(exc).__name__)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=interval_s)
+
+    async def refresh() -> None:
+        metrics.set_registrations(await count_registrations(db))
+
+    def failed(exc: Exception) -> None:
+        logger.warning("registration counts not refreshed (%s)", type(exc).__name__)
+
+    await every(interval_s, stop, refresh, failed=failed)

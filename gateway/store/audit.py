@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.auth import ConfigurationError, Role
 from gateway.domain.model import IdType
+from gateway.periodic import every
 from gateway.privacy import mask_id_number
 from gateway.registrations.model import Registration
 from gateway.store import tables as t
@@ -557,7 +558,8 @@ async def purge_periodically(
 ) -> None:
     """Purge at once, then every ``retention.purge_every_s`` until ``stop`` is set:
     the background task of a serving gateway."""
-    while not stop.is_set():
+
+    async def purge() -> None:
         try:
             await audit.purge(clock())
         except AuditChainBroken as exc:
@@ -565,11 +567,12 @@ async def purge_periodically(
                 "audit chain broken: nothing purged",
                 extra={"audit_first_broken_id": exc.first_broken_id},
             )
-        except Exception as exc:
-            # The store's error text may quote SQL: its type is enough here.
-            logger.error("audit purge failed: %s", type(exc).__name__)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), audit.retention.purge_every_s)
+
+    def failed(exc: Exception) -> None:
+        # The store's error text may quote SQL: its type is enough here.
+        logger.error("audit purge failed: %s", type(exc).__name__)
+
+    await every(audit.retention.purge_every_s, stop, purge, failed=failed)
 
 
 async def check_store_key(url: str, key: bytes) -> None:

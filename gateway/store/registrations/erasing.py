@@ -18,7 +18,6 @@ moved since it was read is left as it is.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import json
 import logging
@@ -27,6 +26,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from gateway.periodic import every
 from gateway.privacy import erase
 from gateway.registrations.model import RegistrationState
 from gateway.store import tables as t
@@ -125,14 +125,15 @@ async def erase_periodically(
     """Erase at once, then every ``every_s`` until ``stop`` is set, the personal
     data of the registrations that ended more than ``retention`` ago: the
     background task of a serving gateway, beside the audit log's purge."""
-    while not stop.is_set():
-        try:
-            now = clock()
-            erased = await registrations.erase_personal_data(ended_before=now - retention, now=now)
-            if erased:
-                log.info("personal data erased from %d finished registrations", erased)
-        except Exception as exc:
-            # The store's error text may quote SQL, and SQL the payloads: the type only.
-            log.error("erasing personal data failed: %s", type(exc).__name__)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), every_s)
+
+    async def erase() -> None:
+        now = clock()
+        erased = await registrations.erase_personal_data(ended_before=now - retention, now=now)
+        if erased:
+            log.info("personal data erased from %d finished registrations", erased)
+
+    def failed(exc: Exception) -> None:
+        # The store's error text may quote SQL, and SQL the payloads: the type only.
+        log.error("erasing personal data failed: %s", type(exc).__name__)
+
+    await every(every_s, stop, erase, failed=failed)
