@@ -106,6 +106,12 @@ class GatewayCache:
         for key in keys:
             await self._cache.delete(key)
 
+    async def forget_account(self, account_id: int) -> None:
+        """Forget a signed-in account changed by this process (its password, its
+        rights, its sessions): here the change holds at once, in the other
+        processes once their copy's time is up (``account_cache_ttl_s``)."""
+        await self.delete(self.account_key(account_id))
+
     async def invalidate_worker(
         self, id_number: str, employer_ids: dict[System, str | None]
     ) -> None:

@@ -6,7 +6,9 @@ import datetime as dt
 
 import strawberry
 
+from gateway.errors import GatewayError
 from gateway.store.model import Account as StoredAccount
+from gateway.store.model import WeakPassword
 
 
 @strawberry.type(description="当前账号: the account making the request.")
@@ -46,3 +48,9 @@ class Session:
     token: str = strawberry.field(description="The bearer token.")
     expires_at: dt.datetime = strawberry.field(description="When the token stops working.")
     account: Me = strawberry.field(description="Who signed in.")
+
+
+def weak_password(e: WeakPassword, field: str) -> GatewayError:
+    """A new password the policy refuses, as the graph reports it: the policy's code
+    (``PASSWORD_TOO_SHORT``...) naming the argument it was given in."""
+    return GatewayError(e.code, e.message_en, e.message_zh, field=field)

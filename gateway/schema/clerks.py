@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.auth import Role
 from gateway.domain.checks import check_division
 from gateway.errors import GatewayError, bad_input, forbidden
+from gateway.schema.account import weak_password
 from gateway.schema.context import Context, Info
 from gateway.store.accounts import (
     DISPLAY_NAME_MAX,
@@ -123,10 +124,6 @@ def _divisions(given: list[str], field: str = "divisions") -> tuple[str, ...]:
     return codes
 
 
-def _weak(e: WeakPassword, field: str) -> GatewayError:
-    return GatewayError(e.code, e.message_en, e.message_zh, field=field)
-
-
 async def _clerk(ctx: Context, username: str) -> Account:
     """The clerk ``username``: NOT_FOUND for no account, and for any account but a
     clerk's (administrators are managed on the server; employers are their units')."""
@@ -155,8 +152,7 @@ def _recorded(ctx: Context, admin: Account, action: str, **detail: Any) -> Also:
 
 async def _in_force(ctx: Context, account: Account) -> ClerkAccount:
     """The change to ``account`` holds in this process from now on (its cached copy goes)."""
-    cache = ctx.gateway.cache
-    await cache.delete(cache.account_key(account.id))
+    await ctx.gateway.cache.forget_account(account.id)
     return ClerkAccount(account=account)
 
 
@@ -227,7 +223,7 @@ class ClerkMutation:
                 ),
             )
         except WeakPassword as e:
-            raise _weak(e, "password") from None
+            raise weak_password(e, "password") from None
         except DuplicateUsername:
             raise GatewayError(
                 "USERNAME_TAKEN",
@@ -285,7 +281,7 @@ class ClerkMutation:
                 also=_recorded(ctx, admin, "set_clerk_password", account=clerk.username),
             )
         except WeakPassword as e:
-            raise _weak(e, "newPassword") from None
+            raise weak_password(e, "newPassword") from None
         return await _in_force(ctx, changed)
 
     @strawberry.mutation(

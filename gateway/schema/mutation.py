@@ -16,7 +16,7 @@ from gateway.http.ratelimit import client_address, login_throttled
 from gateway.registrations import model as reg
 from gateway.registrations.engine import ClerkActionRefused
 from gateway.registrations.service import Refused
-from gateway.schema.account import Me, Session
+from gateway.schema.account import Me, Session, weak_password
 from gateway.schema.clerks import ClerkMutation
 from gateway.schema.context import Info
 from gateway.schema.followups import FollowUpMutation
@@ -135,10 +135,9 @@ class Mutation(FormMutation, FollowUpMutation, ClerkMutation):
         try:
             changed = await gateway.store.accounts.set_password(account.username, new_password)
         except WeakPassword as e:
-            raise GatewayError(e.code, e.message_en, e.message_zh, field="newPassword") from None
+            raise weak_password(e, "newPassword") from None
         await throttle.succeeded(account.username)
-        # This process sees the change at once; the others within their cache's time.
-        await gateway.cache.delete(gateway.cache.account_key(changed.id))
+        await gateway.cache.forget_account(changed.id)
         return _session(info, changed)
 
     @strawberry.mutation(
@@ -157,7 +156,7 @@ class Mutation(FormMutation, FollowUpMutation, ClerkMutation):
         ).may_sign_in_with_password(gateway.config.employer_passwords_enabled):
             raise forbidden()
         ended = await gateway.store.accounts.end_sessions(account.username)
-        await gateway.cache.delete(gateway.cache.account_key(ended.id))
+        await gateway.cache.forget_account(ended.id)
         return True
 
     @strawberry.mutation(

@@ -67,6 +67,7 @@ def policy(info: Info) -> Policy:
     config = gateway.config
     registrar = gateway.registrar
     today = registrar.today()
+    specs = [registry().get(system) for system in config.systems]  # in the registry's order
     systems = [
         SystemOn(
             system=spec.system,
@@ -75,8 +76,7 @@ def policy(info: Info) -> Policy:
             # The graph's own name of each (``monthly_wage`` is ``monthlyWage``).
             form_fields=[to_camel_case(f.name) for f in spec.row_fields],
         )
-        for spec in registry()
-        if spec.system in config.systems
+        for spec in specs
     ]
     return Policy(
         today=today,

@@ -75,6 +75,17 @@ def key() -> str:
     return uuid.uuid4().hex
 
 
+async def hired(
+    client: GraphQLClient,
+) -> tuple[GraphQLClient, dict[str, Any], dict[str, Any]]:
+    """The demo employer signed in, a hire's input it sent, and the registration it got."""
+    employer = await client.login("demo-employer")
+    hire = hire_input()
+    body = await employer.post(HIRE, {"w": [hire], "k": key()})
+    [registration] = body["data"]["hire"]["registrations"]
+    return employer, hire, registration
+
+
 async def settled(client: GraphQLClient, registration_id: str) -> dict[str, Any]:
     """The registration once it is final (or needs attention)."""
     async with asyncio.timeout(30):
@@ -127,11 +138,8 @@ async def test_valid_only_stores_the_valid_rows(client: GraphQLClient) -> None:
 async def test_hire_completes_in_both_systems_and_the_worker_view_follows(
     client: GraphQLClient, gateway: Gateway, worker: None
 ) -> None:
-    employer = await client.login("demo-employer")
-    hire = hire_input()
+    employer, hire, registration = await hired(client)
     number = hire["person"]["idNumber"]
-    body = await employer.post(HIRE, {"w": [hire], "k": key()})
-    [registration] = body["data"]["hire"]["registrations"]
     assert registration["business"] == "HIRE"
     assert registration["workerIdNumber"] != number  # masked
     assert {(s["system"], s["operation"]) for s in registration["steps"]} == {
@@ -289,11 +297,8 @@ async def test_a_window_finds_one_persons_registrations_and_the_search_is_record
 async def test_an_erased_registration_shows_masked_data_and_is_still_found_by_number(
     client: GraphQLClient, gateway: Gateway
 ) -> None:
-    employer = await client.login("demo-employer")
-    hire = hire_input()
+    _, hire, registration = await hired(client)
     number = hire["person"]["idNumber"]
-    body = await employer.post(HIRE, {"w": [hire], "k": key()})
-    [registration] = body["data"]["hire"]["registrations"]
     await erased(gateway, registration["id"])
     clerk = await client.login("demo-clerk")
     worker = {"workerIdType": "RESIDENT_ID", "workerIdNumber": number}

@@ -5,13 +5,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
 from gateway.auth import HashParams, Passwords
 from gateway.store import Store
 from gateway.store.cli import add_accounts_parser
+
+T = TypeVar("T")
 
 
 @pytest.fixture(autouse=True)
@@ -38,28 +42,30 @@ def run(*argv: str, stdin: str = "") -> int:
     return result
 
 
-def authenticate(url: str, username: str, password: str) -> bool:
-    async def go() -> bool:
-        store = await Store.open(url, passwords=Passwords(HashParams.cheap()))
-        try:
-            return await store.accounts.authenticate(username, password) is not None
-        finally:
-            await store.close()
+def in_store(url: str, action: Callable[[Store], Awaitable[T]]) -> T:
+    """``action`` on the store at ``url``, as the command left it."""
+
+    async def go() -> T:
+        async with await Store.open(url, passwords=Passwords(HashParams.cheap())) as store:
+            return await action(store)
 
     return asyncio.run(go())
+
+
+def authenticate(url: str, username: str, password: str) -> bool:
+    async def signs_in(store: Store) -> bool:
+        return await store.accounts.authenticate(username, password) is not None
+
+    return in_store(url, signs_in)
 
 
 def must_change(url: str, username: str) -> bool:
-    async def go() -> bool:
-        store = await Store.open(url, passwords=Passwords(HashParams.cheap()))
-        try:
-            account = await store.accounts.get(username)
-            assert account is not None
-            return account.password_must_change
-        finally:
-            await store.close()
+    async def flagged(store: Store) -> bool:
+        account = await store.accounts.get(username)
+        assert account is not None
+        return account.password_must_change
 
-    return asyncio.run(go())
+    return in_store(url, flagged)
 
 
 def test_a_password_the_operator_sets_for_someone_is_theirs_to_change(url: str) -> None:
