@@ -59,21 +59,22 @@ class Principal:
 
 
 @dataclass(frozen=True, slots=True)
-class RegistrationScope:
-    """Which registrations a caller may list: ``None`` in a field means "any"."""
+class EmployerScope:
+    """Which employers a caller may list, and so whose registrations: ``None`` in a
+    field means "any"."""
 
     credit_codes: tuple[str, ...] | None
     divisions: tuple[str, ...] | None
 
-    def narrowed_to(self, credit_code: str) -> RegistrationScope | None:
+    def narrowed_to(self, credit_code: str) -> EmployerScope | None:
         """The scope cut down to one employer; None when that employer lies outside it."""
         if self.credit_codes is not None and credit_code not in self.credit_codes:
             return None
-        return RegistrationScope((credit_code,), self.divisions)
+        return EmployerScope((credit_code,), self.divisions)
 
 
 #: Matches no registration at all.
-NOTHING = RegistrationScope(credit_codes=(), divisions=())
+NOTHING = EmployerScope(credit_codes=(), divisions=())
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,17 +139,18 @@ class Access:
         division), or retry and cancel (clerks, administrators)."""
         return self.may_submit_registrations() or self.may_retry_or_cancel()
 
-    def registration_scope(self) -> RegistrationScope:
-        """The registrations this caller may list."""
+    def employer_scope(self) -> EmployerScope:
+        """The employers this caller may list (those it may reach), and so the
+        registrations."""
         p = self.principal
         match p.role:
             case Role.ADMIN:
-                return RegistrationScope(credit_codes=None, divisions=None)
+                return EmployerScope(credit_codes=None, divisions=None)
             case Role.EMPLOYER:
                 codes = () if p.credit_code is None else (p.credit_code,)
-                return RegistrationScope(credit_codes=codes, divisions=None)
+                return EmployerScope(credit_codes=codes, divisions=None)
             case Role.CLERK:
-                return RegistrationScope(credit_codes=None, divisions=p.divisions)
+                return EmployerScope(credit_codes=None, divisions=p.divisions)
             case _:
                 return NOTHING
 

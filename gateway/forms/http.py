@@ -159,7 +159,7 @@ def form_routes(authenticate: Authenticate) -> list[Route]:
             )
         except ValueError:
             return refusal_response(400, BAD_FILTER)
-        scope = access.registration_scope()
+        scope = access.employer_scope()
         code = q.get("creditCode")
         narrowed = scope.narrowed_to(code.strip().upper()) if code else scope
         items: list[ExportedRow] = []

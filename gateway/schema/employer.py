@@ -12,9 +12,10 @@ import strawberry
 from gateway.domain import codes
 from gateway.errors import bad_input, from_adapter
 from gateway.registry import registry
-from gateway.schema.context import Info
+from gateway.schema.context import Context, Info
 from gateway.schema.enums import EmploymentState, IdType
 from gateway.schema.worker import Worker, find_worker
+from gateway.store import InvalidCursor
 from gateway.store.model import EmployerRecord
 from gateway.systems import AdapterError
 
@@ -180,3 +181,65 @@ class Employer:
     async def resolve_reference(cls, info: Info, **representation: Any) -> Employer:
         """A supergraph asks for ``Employer`` by ``creditCode``."""
         return cls(record=await info.context.employer(str(representation["creditCode"])))
+
+
+#: The longest search: a unit's whole name (its column's length in the store).
+SEARCH_MAX = 200
+
+
+@strawberry.type(description="A page of the employers the caller may reach, by credit code.")
+class EmployerConnection:
+    nodes: list[Employer] = strawberry.field(description="The employers of this page.")
+    end_cursor: str | None = strawberry.field(description="Pass as `after` for the next page.")
+    has_next_page: bool = strawberry.field(description="Whether more follow.")
+    #: What the page was read with (None: nothing the caller may reach).
+    bounds: strawberry.Private[dict[str, Any] | None] = None
+
+    @strawberry.field(
+        description="How many employers match in all, every page together (counted only "
+        "when selected)."
+    )
+    async def total_count(self, info: Info) -> int:
+        if self.bounds is None:
+            return 0
+        return await info.context.gateway.store.employers.count(**self.bounds)
+
+
+async def list_employers(
+    ctx: Context, search: str | None, first: int, after: str | None
+) -> EmployerConnection:
+    """The units the gateway has on record that the caller may reach: a clerk's
+    divisions, an administrator's every unit, an employer its own."""
+    scope = ctx.access.employer_scope()  # signed in, or refused before anything else
+    if not 1 <= first <= MAX_PAGE:
+        raise bad_input(
+            "first",
+            f"first must be between 1 and {MAX_PAGE}.",
+            f"first 须在 1 到 {MAX_PAGE} 之间。",
+        )
+    search = (search or "").strip() or None
+    if search is not None and (
+        len(search) > SEARCH_MAX or any(ord(c) < 0x20 or ord(c) == 0x7F for c in search)
+    ):
+        raise bad_input(
+            "search",
+            f"Search with at most {SEARCH_MAX} characters of a unit's name or credit code, "
+            "without line breaks.",
+            f"检索词为单位名称或统一社会信用代码的一部分，最多 {SEARCH_MAX} 个字符，"
+            "且不得含换行等控制字符。",
+        )
+    bounds: dict[str, Any] = {
+        "divisions": scope.divisions,
+        "credit_codes": scope.credit_codes,
+        "search": search,
+    }
+    try:
+        page = await ctx.gateway.store.employers.page(**bounds, first=first, after=after)
+    except InvalidCursor:
+        raise bad_input("after", "That cursor is not valid.", "游标无效。") from None
+    return EmployerConnection(
+        nodes=[Employer(record=r) for r in page.items],
+        end_cursor=page.end_cursor,
+        has_next_page=page.has_next_page,
+        bounds=bounds,
+    )

@@ -16,7 +16,7 @@ from gateway.schema.audit import (
 )
 from gateway.schema.clerks import ClerkQuery
 from gateway.schema.context import Info
-from gateway.schema.employer import Employer
+from gateway.schema.employer import Employer, EmployerConnection, list_employers
 from gateway.schema.forms import FormQuery
 from gateway.schema.policy import Policy, policy
 from gateway.schema.registrations import (
@@ -54,6 +54,22 @@ class Query(FormQuery, ClerkQuery):
                 )
             credit_code = account.credit_code
         return Employer(record=await ctx.employer(credit_code.strip().upper()))
+
+    @strawberry.field(
+        description="用人单位列表: the employers on the gateway's record that the caller may "
+        "reach (a clerk those of its divisions, an administrator all, an employer its own), by "
+        "credit code, `first` at most 100. `search`: part of the unit's name (without case) or "
+        "the start of its credit code, what a window has on the papers. A unit the gateway "
+        "has not met yet is not listed: `employer(creditCode:)` looks it up in the systems."
+    )
+    async def employers(
+        self,
+        info: Info,
+        search: str | None = None,
+        first: int = 20,
+        after: str | None = None,
+    ) -> EmployerConnection:
+        return await list_employers(info.context, search, first, after)
 
     @strawberry.field(
         description="一体化登记: one registration, its state and each step. Not found when "

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import strawberry
 
-from gateway.access import Access, RegistrationScope
+from gateway.access import Access, EmployerScope
 from gateway.domain import codes, model
 from gateway.domain.identifiers import normalize_id_number
 from gateway.errors import GatewayError, aware, bad_input, forbidden, not_found, session_refused
@@ -651,7 +651,7 @@ async def list_registrations(
     worker = _worker_searched(f)
     since = aware("since", f.since) if f else None
     until = aware("until", f.until) if f else None
-    scope: RegistrationScope | None = access.registration_scope()
+    scope: EmployerScope | None = access.employer_scope()
     if f and f.credit_code and scope is not None:
         scope = scope.narrowed_to(f.credit_code.strip().upper())
     if worker is not None:

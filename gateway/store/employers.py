@@ -195,25 +195,27 @@ class Employers:
         ).one()
         return _record(row, (await _ids(conn, [credit_code])).get(credit_code, {}))
 
-    async def in_divisions(
-        self, divisions: Iterable[str], *, first: int, after: str | None = None
+    async def page(
+        self,
+        *,
+        divisions: Iterable[str] | None = None,
+        credit_codes: Iterable[str] | None = None,
+        search: str | None = None,
+        first: int,
+        after: str | None = None,
     ) -> CursorPage[EmployerRecord]:
-        """The units in ``divisions`` or under them (a city covers its districts),
-        by credit code."""
+        """The units in ``divisions`` or under them (a city covers its districts) and
+        among ``credit_codes`` (None: no bound), whose name holds ``search`` or whose
+        credit code starts with it, by credit code."""
         check_first(first)
-        prefixes = sorted({division_prefix(d) for d in divisions})
-        if not prefixes or first == 0:
+        where = _matching(divisions, credit_codes, search)
+        if where is None or first == 0:
             return CursorPage(items=[], cursors=[], has_next_page=False)
-        query = (
-            sa.select(t.employers)
-            .where(sa.or_(*(t.employers.c.division.startswith(p) for p in prefixes)))
-            .order_by(t.employers.c.credit_code)
-            .limit(first + 1)
-        )
+        query = sa.select(t.employers).where(where).order_by(t.employers.c.credit_code)
         if after is not None:
             query = query.where(t.employers.c.credit_code > decode_cursor(_CURSOR, after))
         async with self._db.read() as conn:
-            rows = (await conn.execute(query)).all()
+            rows = (await conn.execute(query.limit(first + 1))).all()
             ids = await _ids(conn, [r.credit_code for r in rows[:first]])
         items = [_record(r, ids.get(r.credit_code, {})) for r in rows[:first]]
         return CursorPage(
@@ -221,6 +223,49 @@ class Employers:
             cursors=[encode_cursor(_CURSOR, e.credit_code) for e in items],
             has_next_page=len(rows) > first,
         )
+
+    async def count(
+        self,
+        *,
+        divisions: Iterable[str] | None = None,
+        credit_codes: Iterable[str] | None = None,
+        search: str | None = None,
+    ) -> int:
+        """How many units ``page`` would give with the same bounds, every page together."""
+        where = _matching(divisions, credit_codes, search)
+        if where is None:
+            return 0
+        query = sa.select(sa.func.count()).select_from(t.employers).where(where)
+        async with self._db.read() as conn:
+            return int((await conn.execute(query)).scalar_one())
+
+
+def _matching(
+    divisions: Iterable[str] | None, credit_codes: Iterable[str] | None, search: str | None
+) -> sa.ColumnElement[bool] | None:
+    """The condition of ``Employers.page``; None when nothing can match."""
+    c = t.employers.c
+    conditions: list[sa.ColumnElement[bool]] = []
+    if divisions is not None:
+        prefixes = sorted({division_prefix(d) for d in divisions})
+        if not prefixes:
+            return None
+        conditions.append(sa.or_(*(c.division.startswith(p) for p in prefixes)))
+    if credit_codes is not None:
+        codes = sorted(set(credit_codes))
+        if not codes:
+            return None
+        conditions.append(c.credit_code.in_(codes))
+    if search:
+        # Codes are stored upper case; names compare without case (a Latin brand in
+        # a unit's name), on SQLite as on PostgreSQL. ``%`` and ``_`` are literal.
+        conditions.append(
+            sa.or_(
+                c.credit_code.startswith(search.upper(), autoescape=True),
+                c.name.icontains(search, autoescape=True),
+            )
+        )
+    return sa.and_(sa.true(), *conditions)
 
 
 async def _ids(conn: Any, credit_codes: list[str]) -> dict[str, dict[System, str]]:

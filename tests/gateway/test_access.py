@@ -10,7 +10,7 @@ from typing import Any, cast
 
 import pytest
 
-from gateway.access import NOTHING, Access, Principal, RegistrationScope
+from gateway.access import NOTHING, Access, EmployerScope, Principal
 from gateway.auth import Role
 from gateway.store.model import Channel
 
@@ -136,26 +136,24 @@ def test_channel(who: Principal, channel: Channel) -> None:
 @pytest.mark.parametrize(
     ("who", "scope"),
     [
-        (EMPLOYER, RegistrationScope(credit_codes=(OWN,), divisions=None)),
-        (CITY_CLERK, RegistrationScope(credit_codes=None, divisions=("370100",))),
-        (ADMIN, RegistrationScope(credit_codes=None, divisions=None)),
+        (EMPLOYER, EmployerScope(credit_codes=(OWN,), divisions=None)),
+        (CITY_CLERK, EmployerScope(credit_codes=None, divisions=("370100",))),
+        (ADMIN, EmployerScope(credit_codes=None, divisions=None)),
         (STRANGER, NOTHING),
     ],
 )
-def test_registration_scope(who: Principal, scope: RegistrationScope) -> None:
-    assert access(who).registration_scope() == scope
+def test_employer_scope(who: Principal, scope: EmployerScope) -> None:
+    assert access(who).employer_scope() == scope
 
 
 def test_scope_narrowed_to_one_employer() -> None:
-    own = access(EMPLOYER).registration_scope()
-    assert own.narrowed_to(OWN) == RegistrationScope((OWN,), None)
+    own = access(EMPLOYER).employer_scope()
+    assert own.narrowed_to(OWN) == EmployerScope((OWN,), None)
     assert own.narrowed_to(OTHER) is None  # another employer's: nothing to list
-    clerk = access(CITY_CLERK).registration_scope()
+    clerk = access(CITY_CLERK).employer_scope()
     # A clerk names any employer, and still sees only those of its divisions.
-    assert clerk.narrowed_to(OTHER) == RegistrationScope((OTHER,), ("370100",))
-    assert access(ADMIN).registration_scope().narrowed_to(OTHER) == RegistrationScope(
-        (OTHER,), None
-    )
+    assert clerk.narrowed_to(OTHER) == EmployerScope((OTHER,), ("370100",))
+    assert access(ADMIN).employer_scope().narrowed_to(OTHER) == EmployerScope((OTHER,), None)
 
 
 @dataclass

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from gateway.domain.model import System
@@ -96,7 +98,7 @@ async def test_a_bad_division_is_refused(store: Store) -> None:
     with pytest.raises(InvalidRecord, match="six digits"):
         await store.employers.upsert(EmployerRecord(credit_code(), "甲", "3701"))
     with pytest.raises(InvalidRecord, match="six digits"):
-        await store.employers.in_divisions(["37010x"], first=1)
+        await store.employers.page(divisions=["37010x"], first=1)
 
 
 def test_a_division_covers_itself_and_what_lies_under_it() -> None:
@@ -124,7 +126,7 @@ async def test_clerks_page_through_the_units_of_their_divisions(store: Store) ->
     after: str | None = None
     pages = 0
     while True:
-        page = await store.employers.in_divisions(["370100"], first=3, after=after)
+        page = await store.employers.page(divisions=["370100"], first=3, after=after)
         pages += 1
         seen += [e.credit_code for e in page.items]
         assert len(page.cursors) == len(page.items)
@@ -134,12 +136,12 @@ async def test_clerks_page_through_the_units_of_their_divisions(store: Store) ->
     assert seen == jinan
     assert pages == 3
 
-    district = await store.employers.in_divisions(["370181"], first=MAX_PAGE)
+    district = await store.employers.page(divisions=["370181"], first=MAX_PAGE)
     assert [e.credit_code for e in district.items] == [c for c in jinan if c[2:8] == "370181"]
-    both = await store.employers.in_divisions(["370181", "370202"], first=MAX_PAGE)
+    both = await store.employers.page(divisions=["370181", "370202"], first=MAX_PAGE)
     assert len(both.items) == 5
     assert not both.has_next_page
-    empty = await store.employers.in_divisions([], first=10)
+    empty = await store.employers.page(divisions=[], first=10)
     assert empty.items == []
     assert empty.end_cursor is None
 
@@ -147,7 +149,47 @@ async def test_clerks_page_through_the_units_of_their_divisions(store: Store) ->
 async def test_paging_refuses_bad_cursors_and_sizes(store: Store) -> None:
     for cursor in ["not a cursor", "YXVkaXQ6MQ", ""]:  # garbage; an audit cursor; empty
         with pytest.raises(InvalidCursor):
-            await store.employers.in_divisions(["370102"], first=1, after=cursor)
+            await store.employers.page(divisions=["370102"], first=1, after=cursor)
     for first in (-1, MAX_PAGE + 1):
         with pytest.raises(ValueError, match="first"):
-            await store.employers.in_divisions(["370102"], first=first)
+            await store.employers.page(divisions=["370102"], first=first)
+
+
+async def test_units_are_found_by_part_of_their_name_or_the_start_of_their_code(
+    store: Store,
+) -> None:
+    machines = credit_code(division="370102")
+    software = credit_code(division="370102")
+    odd = credit_code(division="370181")
+    qingdao = credit_code(division="370202")
+    await store.employers.upsert(EmployerRecord(machines, "济南泉城机械制造有限公司", "370102"))
+    await store.employers.upsert(EmployerRecord(software, "济南ABC软件有限公司", "370102"))
+    await store.employers.upsert(EmployerRecord(odd, "章丘100%_纯棉纺织厂", "370181"))
+    await store.employers.upsert(EmployerRecord(qingdao, "青岛泉城机械有限公司", "370202"))
+
+    async def found(**bounds: Any) -> list[str]:
+        page = await store.employers.page(first=MAX_PAGE, **bounds)
+        assert await store.employers.count(**bounds) == len(page.items)
+        return [e.credit_code for e in page.items]
+
+    assert await found(search="泉城机械") == sorted([machines, qingdao])
+    assert await found(divisions=["370100"], search="泉城机械") == [machines]
+    assert await found(search="abc") == [software]  # a Latin name without case
+    assert await found(search=odd[:10].lower()) == [odd]  # the start of a code, any case
+    assert await found(search=odd[4:12]) == []  # the middle of a code is not its start
+    assert await found(search="100%_") == [odd]  # % and _ are only themselves
+    assert await found(search="%") == [odd]
+    assert await found(search="_") == [odd]
+    assert await found(credit_codes=[software]) == [software]
+    assert await found(credit_codes=[software], search="泉城") == []
+    assert await found(credit_codes=[]) == []
+    assert await found(divisions=[]) == []
+    assert len(await found()) == 4
+
+    first = await store.employers.page(search="有限公司", first=1)
+    rest = await store.employers.page(search="有限公司", first=MAX_PAGE, after=first.end_cursor)
+    assert [e.credit_code for e in first.items + rest.items] == sorted(
+        [machines, software, qingdao]
+    )
+    assert first.has_next_page
+    assert not rest.has_next_page
