@@ -17,6 +17,7 @@ from gateway.schema.audit import (
 from gateway.schema.clerks import ClerkQuery
 from gateway.schema.context import Info
 from gateway.schema.employer import Employer, EmployerConnection, list_employers
+from gateway.schema.enums import IdType
 from gateway.schema.forms import FormQuery
 from gateway.schema.policy import Policy, policy
 from gateway.schema.registrations import (
@@ -26,6 +27,7 @@ from gateway.schema.registrations import (
     list_registrations,
     visible_registration,
 )
+from gateway.schema.worker import Worker, worker_by_id
 
 
 @strawberry.type(description="Everything one can read through the gateway.")
@@ -54,6 +56,16 @@ class Query(FormQuery, ClerkQuery):
                 )
             credit_code = account.credit_code
         return Employer(record=await ctx.employer(credit_code.strip().upper()))
+
+    @strawberry.field(
+        description="劳动者: one person by ID, as seen at the employer of their newest "
+        "employment registration (what a window asks when a person, not a unit, comes in), "
+        "with full numbers for the roles entitled to them. Null when there is none the caller "
+        "may reach: another employer's worker is answered as a number nobody holds. Every "
+        "call is recorded in the audit log."
+    )
+    async def worker(self, info: Info, id_type: IdType, id_number: str) -> Worker | None:
+        return await worker_by_id(info.context, id_type, id_number)
 
     @strawberry.field(
         description="用人单位列表: the employers on the gateway's record that the caller may "

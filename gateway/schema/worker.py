@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import strawberry
 from graphql import GraphQLError
@@ -50,8 +50,12 @@ from gateway.schema.enums import (
     Status,
     System,
 )
+from gateway.store.audit import READ_ACTION
 from gateway.store.model import AuditResult, EmployerRecord
 from gateway.systems import AdapterError
+
+if TYPE_CHECKING:
+    from gateway.schema.employer import Employer
 
 R = TypeVar("R")
 
@@ -73,6 +77,16 @@ class _WorkerBase:
     employer: strawberry.Private[EmployerRecord]
     person: strawberry.Private[model.Person]
     reveal: strawberry.Private[bool]
+
+    @strawberry.field(
+        name="employer",
+        description="用人单位: the employer this worker is seen at, whose records and contracts "
+        "these are (for `worker` at the root, that of their newest employment registration).",
+    )
+    def seen_at(self) -> Annotated[Employer, strawberry.lazy("gateway.schema.employer")]:
+        from gateway.schema.employer import Employer  # it lists workers: imported when used
+
+        return Employer(record=self.employer)
 
     # ------------------------------------------------------------ the person
 
@@ -231,39 +245,13 @@ class _WorkerBase:
 
     @classmethod
     async def resolve_reference(cls, info: Info, **representation: Any) -> Worker | None:
-        """A supergraph asks for ``Worker`` by ``idType`` and ``idNumber``: the worker as
-        seen at the employer of their newest employment registration, if the caller may
-        reach that employer."""
-        ctx = info.context
-        ctx.require_account()
+        """A supergraph asks for ``Worker`` by ``idType`` and ``idNumber``."""
+        info.context.require_account()
         try:
             id_type = model.IdType[str(representation["idType"])]
         except KeyError:
             raise bad_input("idType", "Unknown ID type.", "证件类型无效。") from None
-        number = normalize_id_number(str(representation["idNumber"]))
-        if check_id_number(id_type, number, today=local_date(ctx.gateway.clock())):
-            return None  # a number that cannot exist has no worker: ask no system
-        try:
-            found = await ctx.gateway.employment.query([number])
-        except AdapterError as exc:
-            raise from_adapter(exc) from None
-        if not found:
-            return None
-        store = ctx.gateway.store
-        record = await store.employers.find_by_system_id(
-            model.System.EMPLOYMENT, found[0].employer_id
-        )
-        if record is None:
-            return None
-        try:
-            employer = await ctx.employer(record.credit_code)
-        except GatewayError as refused:
-            if refused.code != "NOT_FOUND":
-                raise
-            # Another employer's worker: answered as a number nobody holds (None),
-            # not as the employer's NOT_FOUND, which would tell that it exists.
-            return None
-        return await find_worker(ctx, employer, id_type, number)
+        return await worker_by_id(info.context, id_type, str(representation["idNumber"]))
 
 
 def _contributions() -> tuple[type[Any], ...]:
@@ -330,6 +318,48 @@ async def find_worker(
     if view is None:
         return None
     return Worker(employer=employer, person=view.person, reveal=view.reveal)
+
+
+async def worker_by_id(ctx: Context, id_type: model.IdType, id_number: str) -> Worker | None:
+    """One person, as seen at the employer of their newest employment registration
+    (what a window needs when a person, not a unit, comes in), if the caller may
+    reach that employer; audited like ``find_worker``.
+
+    Nobody found, and another employer's worker, are the same None: telling them
+    apart would tell who works where.
+    """
+    account = ctx.require_account()
+    number = normalize_id_number(id_number)
+    employer: EmployerRecord | None = None
+    if not check_id_number(id_type, number, today=local_date(ctx.gateway.clock())):
+        try:
+            found = await ctx.gateway.employment.query([number])
+        except AdapterError as exc:
+            raise from_adapter(exc) from None
+        record = None
+        if found:
+            record = await ctx.gateway.store.employers.find_by_system_id(
+                model.System.EMPLOYMENT, found[0].employer_id
+            )
+        if record is not None:
+            try:
+                employer = await ctx.employer(record.credit_code)
+            except GatewayError as refused:
+                if refused.code != "NOT_FOUND":
+                    raise
+    if employer is None:
+        # Asked of a person and found nowhere the caller reaches: a read all the same.
+        await ctx.gateway.store.audit.record(
+            actor=account,
+            action=READ_ACTION,
+            id_type=id_type,
+            id_number=number,
+            credit_code=None,
+            channel=ctx.access.channel,
+            result=AuditResult.NOT_FOUND,
+        )
+        return None
+    return await find_worker(ctx, employer, id_type, number)
 
 
 class ReportSystemFailures(SchemaExtension):

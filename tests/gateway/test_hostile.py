@@ -52,6 +52,13 @@ async def test_entities_answer_a_foreign_worker_as_one_nobody_holds(
     # above was answered by the rule, not by a lookup that failed for everyone.
     own = await caller.post(ENTITIES, {"r": [worker_representation(OWN.person.id_number)]})
     assert own["data"]["_entities"][0]["name"] == OWN.person.name
+    # The same through the root field a window asks of a person who comes in.
+    person = "query($n: String!) { worker(idType: RESIDENT_ID, idNumber: $n) { name } }"
+    foreign = await caller.post(person, {"n": FOREIGN.person.id_number})
+    unknown = await caller.post(person, {"n": nobody})
+    assert foreign == unknown == {"data": {"worker": None}}
+    own = await caller.post(person, {"n": OWN.person.id_number})
+    assert own["data"]["worker"]["name"] == OWN.person.name
     # Employers: another's and one nobody registered get the same NOT_FOUND.
     employers = """query($r: [_Any!]!) { _entities(representations: $r) {
       ... on Employer { name } } }"""

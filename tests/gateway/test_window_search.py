@@ -1,11 +1,15 @@
-"""The employers a caller may reach, listed and searched: what a window types from
-the papers (part of the unit's name, the start of its credit code), within its
-divisions only."""
+"""What a window looks for: the units it serves, by what it has on the papers (part
+of the unit's name, the start of its credit code), and a person who comes in
+alone, by ID, at the unit of their newest registration; within its divisions
+only, and nothing told of anyone beyond them."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from adapters.standin.seed import WORKERS
+from gateway.services import Gateway
+from tests.factories import resident_id
 from tests.gateway.conftest import GraphQLClient, error_codes
 
 EMPLOYERS = """query($s: String, $f: Int! = 20, $a: String) {
@@ -99,3 +103,52 @@ def _field(body: dict[str, Any]) -> tuple[str, str]:
     assert body["data"] is None, body
     [error] = body["errors"]
     return error["extensions"]["code"], error["extensions"]["field"]
+
+
+PERSON = """query($t: IdType! = RESIDENT_ID, $n: String!) { worker(idType: $t, idNumber: $n) {
+  name idNumber mobile status employer { creditCode name } } }"""
+#: Dismissed by the Jinan machine works: comes to a window to register as unemployed.
+DISMISSED = next(w for w in WORKERS if w.employer == 0 and w.label == "dismissed")
+#: Employed in Qingdao, out of the Jinan window's reach.
+FOREIGN = next(w for w in WORKERS if w.employer == 1)
+
+
+async def test_a_person_who_comes_in_is_found_at_the_unit_of_their_newest_registration(
+    client: GraphQLClient, gateway: Gateway
+) -> None:
+    clerk = await client.login("demo-clerk")
+    number = DISMISSED.person.id_number
+    body = await clerk.post(PERSON, {"n": " " + number.lower() + " "})
+    assert "errors" not in body, body
+    found = body["data"]["worker"]
+    assert found["name"] == DISMISSED.person.name
+    assert found["idNumber"] == number  # a window sees the full number
+    assert found["status"] == "DISMISSED"
+    assert found["employer"]["creditCode"] == MACHINES
+
+    # Beyond the window's divisions, and nobody at all: the same null.
+    foreign = await clerk.post(PERSON, {"n": FOREIGN.person.id_number})
+    nobody = await clerk.post(PERSON, {"n": resident_id()})
+    impossible = await clerk.post(PERSON, {"n": "370102199001011234"})
+    assert foreign == nobody == impossible == {"data": {"worker": None}}
+    # The employer of their unit finds them the same way; Qingdao's does not.
+    employer = await client.login("demo-employer")
+    own = await employer.post(PERSON, {"n": number})
+    assert own["data"]["worker"]["employer"]["creditCode"] == MACHINES
+    assert (await employer.post(PERSON, {"n": FOREIGN.person.id_number})) == {
+        "data": {"worker": None}
+    }
+    assert error_codes(await client.post(PERSON, {"n": number})) == ["UNAUTHENTICATED"]
+
+    # Each lookup is a read of a person's data, found or not, with where it was found.
+    records = await gateway.store.audit.query(first=10)
+    reads = [(r.actor_username, r.credit_code, r.result) for r in records.items][::-1]
+    assert reads == [
+        ("demo-clerk", MACHINES, "allowed"),
+        ("demo-clerk", None, "not_found"),
+        ("demo-clerk", None, "not_found"),
+        ("demo-clerk", None, "not_found"),
+        ("demo-employer", MACHINES, "allowed"),
+        ("demo-employer", None, "not_found"),
+    ]
+    assert {r.action for r in records.items} == {"read_worker"}
