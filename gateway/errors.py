@@ -47,9 +47,12 @@ class Refusal:
     code: str
     message_en: str
     message_zh: str
+    #: Where in the request the refused value is, when it is one value.
+    field: str | None = None
 
     def error(self) -> dict[str, Any]:
-        return error_entry(self.code, self.message_en, self.message_zh)
+        where = {} if self.field is None else {"field": self.field}
+        return error_entry(self.code, self.message_en, self.message_zh, **where)
 
 
 MISSING_QUERY = Refusal(
@@ -293,7 +296,7 @@ def operation_errors() -> tuple[type[Exception], ...]:
 def _operation_error(error: GraphQLError, original: Exception) -> GraphQLError:
     missing, cannot_get, invalid = operation_errors()
     if isinstance(original, missing):
-        return _recoded(error, *astuple(MISSING_QUERY))
+        return _recoded(error, *astuple(MISSING_QUERY)[:3])
     if isinstance(original, invalid):
         return _recoded(
             error,

@@ -18,6 +18,13 @@ both are bounded before the parser runs, by a scan that never recurses:
 Each step is a C-level pass over the bytes; a body with no deep nesting costs as
 many passes as it is deep. What is unbalanced is left to the parser to refuse.
 
+A string may also spell half a character: ``\\ud800`` with no low surrogate after
+it is JSON to the parser (RFC 8259 leaves what it means to the reader) but no
+character at all, and neither UTF-8, a database nor a password hash takes it: a
+store or a system refused it only after the checks, as an internal error. Such
+a value is ``UNPAIRED_SURROGATE``, naming where it is (``variables.i.displayName``);
+only a body that spells a surrogate at all is walked for it.
+
 Written here because no parser at hand takes these bounds: the standard
 library's has none, orjson's depth is fixed at 1,024 (deeper than graphql-core
 can then walk), and neither counts values.
@@ -54,6 +61,16 @@ def json_too_large(limit: int) -> Refusal:
     )
 
 
+def unpaired_surrogate(where: str) -> Refusal:
+    return Refusal(
+        "UNPAIRED_SURROGATE",
+        f"{where} holds half a character (a \\u escape of an unpaired surrogate, "
+        "D800 to DFFF): send the whole character.",
+        f"{where} 含有半个字符（不成对的代理项 \\u 转义，D800 至 DFFF），请发送完整的字符。",
+        field=where,
+    )
+
+
 class JsonRefused(json.JSONDecodeError):
     """A JSON document refused, with the refusal to answer. A ``JSONDecodeError``, so
     that Strawberry's WebSocket transport treats it as a message that is not JSON."""
@@ -64,6 +81,10 @@ class JsonRefused(json.JSONDecodeError):
 
 
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+#: A \u escape of a surrogate, high or low: what a half character is spelt with.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+#: A GraphQL name (a variable's, an argument's, a field's), as far as it is told back.
+_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,63}")
 _STRUCTURE = b"[]{},"
 _NOT_STRUCTURE = bytes(b for b in range(256) if b not in _STRUCTURE)
 
@@ -97,9 +118,40 @@ def load_bounded(data: str | bytes, *, max_depth: int, max_values: int) -> Any:
     if refusal is not None:
         raise JsonRefused(refusal)
     try:
-        return json.loads(raw)
+        value = json.loads(raw)
     except RecursionError:
         # Openings never closed are unbalanced, so not caught by the scan.
         raise JsonRefused(json_too_deep(max_depth)) from None
     except ValueError:  # JSONDecodeError, and UnicodeDecodeError for bytes not UTF-8
         raise JsonRefused(INVALID_JSON) from None
+    if _SURROGATE_ESCAPE.search(raw):  # a pair is one character once parsed; half is not
+        where = _half_character(value)
+        if where is not None:
+            raise JsonRefused(unpaired_surrogate(where))
+    return value
+
+
+def _half_character(value: Any) -> str | None:
+    """The path of the first key or string in ``value`` holding an unpaired surrogate
+    (``variables.i.displayName``, ``variables.w[2].person.name``), or None. Walked
+    with a stack, not recursion: the bounds above keep it small."""
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, str):
+            if _unpaired(item):
+                return path or "the request"
+        elif isinstance(item, dict):
+            for key, inner in reversed(item.items()):
+                if _unpaired(key):
+                    return path or "the request"
+                # Only names are told back: a key is the caller's text, which may be anything.
+                name = key if _NAME.fullmatch(key) else "?"
+                stack.append((f"{path}.{name}" if path else name, inner))
+        elif isinstance(item, list):
+            stack.extend((f"{path}[{i}]", inner) for i, inner in reversed(list(enumerate(item))))
+    return None
+
+
+def _unpaired(text: str) -> bool:
+    return any("\ud800" <= c <= "\udfff" for c in text)

@@ -276,12 +276,17 @@ async def test_websocket_errors_are_coded_and_echo_nothing(
         assert error["extensions"]["message_zh"]
 
 
+@pytest.mark.parametrize("payload", ["deep", "half-a-character"])
 async def test_a_websocket_message_50000_deep_closes_the_socket_not_the_server(
-    server: int,
+    server: int, payload: str
 ) -> None:
     ws = await _socket(server)
-    deep = '{"id": "1", "type": "subscribe", "payload": ' + "[" * 50_000 + "]" * 50_000 + "}"
-    await ws.send(deep)
+    if payload == "deep":
+        inner = "[" * 50_000 + "]" * 50_000
+    else:  # half a character in a variable: the same refusal as a body's
+        inner = '{"query": "subscription($id: ID!) { registrationUpdates(id: $id) { state } }", '
+        inner += '"variables": {"id": "\\ud800"}}'
+    await ws.send('{"id": "1", "type": "subscribe", "payload": ' + inner + "}")
     with pytest.raises(websockets.ConnectionClosed) as closed:
         async with asyncio.timeout(10):
             await ws.recv()
@@ -290,3 +295,46 @@ async def test_a_websocket_message_50000_deep_closes_the_socket_not_the_server(
     # The server goes on answering.
     again = await _socket(server)
     await again.close()
+
+
+async def test_half_a_character_is_refused_before_a_store_a_hash_or_a_system_sees_it(
+    client: GraphQLClient,
+) -> None:
+    """A lone surrogate's escape in a variable: the store (SQLite and PostgreSQL both
+    encode to UTF-8) and the password hash refused it after the checks, INTERNAL."""
+    admin = await client.login("demo-admin")
+    half = "\\ud800"
+    requests = {
+        "login": (
+            None,
+            'mutation($p: String!) { login(username: "demo-clerk", password: $p) { token } }',
+            f'{{"p": "lantern{half}orchid"}}',
+            "variables.p",
+        ),
+        "createClerk": (
+            admin.token,
+            "mutation($i: NewClerkInput!) { createClerk(input: $i) { username } }",
+            '{"i": {"username": "w9", "divisions": ["370100"], '
+            f'"password": "lantern-orchid-7", "displayName": "窗{half}"}}}}',
+            "variables.i.displayName",
+        ),
+        "employers": (
+            admin.token,
+            "query($s: String) { employers(search: $s) { totalCount } }",
+            f'{{"s": "{half}"}}',
+            "variables.s",
+        ),
+    }
+    for token, query, variables, where in requests.values():
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        body = json.dumps({"query": query})[:-1] + f', "variables": {variables}}}'
+        response = await client.http.post("/graphql", content=body, headers=headers)
+        assert response.status_code == 400, response.text
+        [error] = response.json()["errors"]
+        assert error["extensions"]["code"] == "UNPAIRED_SURROGATE"
+        assert error["extensions"]["field"] == where
+    clerks = await admin.post("{ clerks { username } }")
+    assert "errors" not in clerks
+    assert "w9" not in [c["username"] for c in clerks["data"]["clerks"]]  # nothing made

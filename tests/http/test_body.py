@@ -153,3 +153,36 @@ def test_graphql_cores_words_without_a_node_are_coded(message: str, expected: st
     assert error.extensions["code"] == expected
     assert "110101199003077777" not in str(error.formatted)
     assert "2026-02-30" not in str(error.formatted)
+
+
+@pytest.mark.parametrize(
+    ("data", "where"),
+    [
+        (r'{"variables": {"i": {"displayName": "\ud800"}}}', "variables.i.displayName"),
+        (r'{"variables": {"p": "ab\udc00"}}', "variables.p"),  # a low half alone
+        (r'{"variables": {"p": "\udc00\ud800"}}', "variables.p"),  # the halves reversed
+        (r'{"variables": {"w": [{"n": "ok"}, {"n": "\ud83d"}]}}', "variables.w[1].n"),
+        (r'{"variables": {"\ud800": 1}}', "variables"),  # a key is a string too
+        (r'{"variables": {"an ID 110101199003077777": ["\ud800"]}}', "variables.?[0]"),
+        (r'"\ud800"', "the request"),
+    ],
+)
+def test_half_a_character_is_refused_where_it_is(data: str, where: str) -> None:
+    with pytest.raises(JsonRefused) as refused:
+        load_bounded(data, max_depth=DEPTH, max_values=VALUES)
+    assert refused.value.refusal.code == "UNPAIRED_SURROGATE"
+    assert refused.value.refusal.field == where
+    assert refused.value.refusal.error()["extensions"]["field"] == where
+    assert where in refused.value.refusal.message_en
+    assert where in refused.value.refusal.message_zh
+
+
+def test_whole_characters_spelt_in_halves_are_taken() -> None:
+    # A pair of escapes is one character (a rare hanzi beyond the BMP, an emoji), and
+    # an escaped backslash before "ud800" is text.
+    data = r'{"n": "\ud840\udc00", "e": "\uD83D\uDE00", "t": "\\ud800"}'
+    assert load_bounded(data, max_depth=DEPTH, max_values=VALUES) == {
+        "n": "\U00020000",
+        "e": "\U0001f600",
+        "t": "\\ud800",
+    }

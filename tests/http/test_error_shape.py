@@ -148,6 +148,18 @@ CASES: dict[str, Case] = {
         method="GET",
         params={"query": WORKER, "variables": '{"n": ' + _nested(5_000) + "}"},
     ),
+    # Half a character (a lone surrogate's escape) beside a number: only where it is told.
+    "half-a-character": Case(
+        400,
+        "UNPAIRED_SURROGATE",
+        content=json.dumps(gql(WORKER))[:-1] + ', "variables": {"n": "' + ID + '\\ud800"}}',
+    ),
+    "get-half-a-character": Case(
+        400,
+        "UNPAIRED_SURROGATE",
+        method="GET",
+        params={"query": WORKER, "variables": '{"n": "\\udc00' + ID + '"}'},
+    ),
     # --- the document
     "does-not-parse": Case(
         400, "GRAPHQL_PARSE_FAILED", json=gql(f"{{ employer(creditCode: {ID} }}")
