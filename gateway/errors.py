@@ -127,6 +127,23 @@ def bad_input(field: str, en: str, zh: str) -> GatewayError:
     return GatewayError("BAD_INPUT", en, zh, field=field)
 
 
+#: The largest page a list of the graph gives (``first``), as the store's.
+MAX_PAGE = 100
+
+
+def check_first(first: int) -> int:
+    """A list's ``first``, refused (BAD_INPUT) outside 1 to ``MAX_PAGE``."""
+    if not 1 <= first <= MAX_PAGE:
+        en = f"first must be between 1 and {MAX_PAGE}."
+        raise bad_input("first", en, f"first 须在 1 到 {MAX_PAGE} 之间。")
+    return first
+
+
+def invalid_cursor() -> GatewayError:
+    """An ``after`` that no list of this gateway gave out (or another list's)."""
+    return bad_input("after", "That cursor is not valid.", "游标无效。")
+
+
 def aware(field: str, value: dt.datetime | None) -> dt.datetime | None:
     """``value``, refused (BAD_INPUT naming ``field``) without its time zone: a
     time without one is read differently by every client."""

@@ -17,7 +17,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from gateway.domain import model
-from gateway.errors import aware, bad_input, forbidden
+from gateway.errors import aware, bad_input, check_first, forbidden, invalid_cursor
 from gateway.registrations import model as reg
 from gateway.schema.context import Context
 from gateway.schema.enums import IdType, register
@@ -34,7 +34,6 @@ register(
     },
 )
 
-MAX_PAGE = 100
 #: Longer than any ID number: refused before it reaches the log.
 _MAX_NUMBER = 32
 
@@ -211,8 +210,7 @@ async def audit_log(
         if number is not None:
             await _record_search(ctx, f, allowed=False)
         raise forbidden()
-    if not 1 <= first <= MAX_PAGE:
-        raise bad_input("first", "first must be between 1 and 100.", "first 须在 1 到 100 之间。")
+    check_first(first)
     since, until = aware("since", f.since), aware("until", f.until)
     store = ctx.gateway.store
     audit = store.audit
@@ -238,7 +236,7 @@ async def audit_log(
             after=after,
         )
     except InvalidCursor:
-        raise bad_input("after", "That cursor is not valid.", "游标无效。") from None
+        raise invalid_cursor() from None
     if number is not None:
         # After the query: the search does not find itself.
         await _record_search(ctx, f, allowed=True)

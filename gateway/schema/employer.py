@@ -10,7 +10,7 @@ from typing import Any
 import strawberry
 
 from gateway.domain import codes
-from gateway.errors import bad_input, from_adapter
+from gateway.errors import bad_input, check_first, from_adapter, invalid_cursor
 from gateway.registry import registry
 from gateway.schema.context import Context, Info
 from gateway.schema.enums import EmploymentState, IdType
@@ -19,7 +19,6 @@ from gateway.store import InvalidCursor
 from gateway.store.model import EmployerRecord
 from gateway.systems import AdapterError
 
-MAX_PAGE = 100
 _SYSTEM_PAGE = 100  # the employment system's largest page
 
 
@@ -83,7 +82,7 @@ def _offset(cursor: str) -> int:
             raise ValueError(cursor)
         return int(value)
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise bad_input("after", "That cursor is not valid.", "游标无效。") from None
+        raise invalid_cursor() from None
 
 
 @strawberry.federation.type(
@@ -124,12 +123,7 @@ class Employer:
         first: int = 20,
         after: str | None = None,
     ) -> WorkerConnection:
-        if not 1 <= first <= MAX_PAGE:
-            raise bad_input(
-                "first",
-                f"first must be between 1 and {MAX_PAGE}.",
-                f"first 须在 1 到 {MAX_PAGE} 之间。",
-            )
+        check_first(first)
         start = _offset(after) + 1 if after else 0
         employment_id = self.record.employment_id
         if employment_id is None:
@@ -211,12 +205,7 @@ async def list_employers(
     """The units the gateway has on record that the caller may reach: a clerk's
     divisions, an administrator's every unit, an employer its own."""
     scope = ctx.access.employer_scope()  # signed in, or refused before anything else
-    if not 1 <= first <= MAX_PAGE:
-        raise bad_input(
-            "first",
-            f"first must be between 1 and {MAX_PAGE}.",
-            f"first 须在 1 到 {MAX_PAGE} 之间。",
-        )
+    check_first(first)
     search = (search or "").strip() or None
     if search is not None and (
         len(search) > SEARCH_MAX or any(ord(c) < 0x20 or ord(c) == 0x7F for c in search)
@@ -236,7 +225,7 @@ async def list_employers(
     try:
         page = await ctx.gateway.store.employers.page(**bounds, first=first, after=after)
     except InvalidCursor:
-        raise bad_input("after", "That cursor is not valid.", "游标无效。") from None
+        raise invalid_cursor() from None
     return EmployerConnection(
         nodes=[Employer(record=r) for r in page.items],
         end_cursor=page.end_cursor,

@@ -19,7 +19,16 @@ import strawberry
 from gateway.access import Access, EmployerScope
 from gateway.domain import codes, model
 from gateway.domain.identifiers import normalize_id_number
-from gateway.errors import GatewayError, aware, bad_input, forbidden, not_found, session_refused
+from gateway.errors import (
+    GatewayError,
+    aware,
+    bad_input,
+    check_first,
+    forbidden,
+    invalid_cursor,
+    not_found,
+    session_refused,
+)
 from gateway.privacy import mask_id_number
 from gateway.registrations import followups, labels
 from gateway.registrations import model as reg
@@ -646,8 +655,7 @@ async def list_registrations(
     ctx: Context, f: RegistrationFilterInput | None, first: int, after: str | None
 ) -> RegistrationConnection:
     access = ctx.access  # signed in, or refused before anything else
-    if not 1 <= first <= 100:
-        raise bad_input("first", "first must be between 1 and 100.", "first 须在 1 到 100 之间。")
+    check_first(first)
     worker = _worker_searched(f)
     since = aware("since", f.since) if f else None
     until = aware("until", f.until) if f else None
@@ -682,7 +690,7 @@ async def list_registrations(
     try:
         page = await ctx.gateway.store.registrations.list(matching, first=first, after=after)
     except InvalidCursor:
-        raise bad_input("after", "That cursor is not valid.", "游标无效。") from None
+        raise invalid_cursor() from None
     return RegistrationConnection(
         nodes=[Registration(data=r) for r in page.items],
         end_cursor=page.end_cursor,
