@@ -55,6 +55,17 @@ class Refusal:
         return error_entry(self.code, self.message_en, self.message_zh, **where)
 
 
+def invalid_character(where: str) -> Refusal:
+    return Refusal(
+        "INVALID_CHARACTER",
+        f"{where} holds a character no text may hold: NUL (\\u0000), or half a character "
+        "(a \\u escape of an unpaired surrogate, D800 to DFFF).",
+        f"{where} 含有文本中不允许的字符：NUL（\\u0000），或半个字符（不成对的代理项 \\u 转义，"
+        "D800 至 DFFF）。",
+        field=where,
+    )
+
+
 MISSING_QUERY = Refusal(
     "MISSING_QUERY", "The request has no GraphQL query.", "请求中没有 GraphQL 查询。"
 )

@@ -136,6 +136,12 @@ def _surrogate(char: str) -> bool:
     return 0xD800 <= ord(char) <= 0xDFFF
 
 
+def invalid_text(text: str) -> bool:
+    """Whether ``text`` holds NUL or half a character: no store or system takes them
+    (PostgreSQL's text refuses NUL, UTF-8 every surrogate), whatever the field."""
+    return "\x00" in text or any("\ud800" <= c <= "\udfff" for c in text)
+
+
 def _takes(characters: Characters, char: str) -> bool:
     """Whether ``characters`` holds ``char`` (control characters are judged apart)."""
     if _surrogate(char):

@@ -22,6 +22,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.access import Access
+from gateway.domain.checks import check_credit_code
+from gateway.domain.limits import invalid_text
 from gateway.errors import PASSWORD_CHANGE_REQUIRED, Refusal
 from gateway.forms.printing import export_workbook, exported, print_page
 from gateway.forms.store import fetch_marked
@@ -38,6 +40,12 @@ from gateway.store.registrations.erasing import erased_worker_key
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 NOT_FOUND = Refusal("NOT_FOUND", "No such workbook.", "未找到该工作簿。")
 NO_REGISTRATION = Refusal("NOT_FOUND", "No such registration.", "未找到该登记。")
+BAD_CREDIT_CODE = Refusal(
+    "BAD_INPUT",
+    "creditCode is not a unified social credit code (18 characters, GB 32100).",
+    "creditCode 不是有效的统一社会信用代码（18 位，GB 32100）。",
+    field="creditCode",
+)
 BAD_FILTER = Refusal(
     "BAD_INPUT",
     "A filter is not valid: state and business are the graph's values, channel its value "
@@ -160,8 +168,13 @@ def form_routes(authenticate: Authenticate) -> list[Route]:
         except ValueError:
             return refusal_response(400, BAD_FILTER)
         scope = access.employer_scope()
-        code = q.get("creditCode")
-        narrowed = scope.narrowed_to(code.strip().upper()) if code else scope
+        code = (q.get("creditCode") or "").strip().upper() or None
+        if code is not None and check_credit_code(code):
+            # Written into the form's header: only a credit code (NUL there was a 500).
+            return refusal_response(400, BAD_CREDIT_CODE)
+        if invalid_text(q.get("actor", "")):
+            return refusal_response(400, BAD_FILTER)
+        narrowed = scope.narrowed_to(code) if code else scope
         items: list[ExportedRow] = []
         limit, after = gw.config.forms.max_rows, None
         while narrowed is not None and len(items) < limit:
@@ -190,8 +203,8 @@ def form_routes(authenticate: Authenticate) -> list[Route]:
             after = page.end_cursor
         header: dict[str, str | None] = {}
         if code:
-            record = await gw.store.employers.get(code.strip().upper())
-            header = {"credit_code": code.strip().upper(), "unit_name": record and record.name}
+            record = await gw.store.employers.get(code)
+            header = {"credit_code": code, "unit_name": record and record.name}
         content = await asyncio.to_thread(
             export_workbook,
             header,
@@ -207,7 +220,9 @@ def form_routes(authenticate: Authenticate) -> list[Route]:
         if refused is not None:
             return refused
         access = Access.of(caller.account, gw.config.reveal_roles)
-        found = await gw.store.registrations.get(request.path_params["id"])
+        wanted = request.path_params["id"]
+        # An id with NUL in it cannot exist (and PostgreSQL's text cannot even look for it).
+        found = None if invalid_text(wanted) else await gw.store.registrations.get(wanted)
         if found is None or not access.may_reach_employer(found.credit_code, found.division):
             return refusal_response(404, NO_REGISTRATION)
         item = exported(found, reveal=access.may_reveal())

@@ -18,16 +18,13 @@ both are bounded before the parser runs, by a scan that never recurses:
 Each step is a C-level pass over the bytes; a body with no deep nesting costs as
 many passes as it is deep. What is unbalanced is left to the parser to refuse.
 
-A string may also spell half a character: ``\\ud800`` with no low surrogate after
-it is JSON to the parser (RFC 8259 leaves what it means to the reader) but no
-character at all, and neither UTF-8, a database nor a password hash takes it: a
-store or a system refused it only after the checks, as an internal error. Such
-a value is ``UNPAIRED_SURROGATE``, naming where it is (``variables.i.displayName``);
-only a body that spells a surrogate at all is walked for it.
-
-Written here because no parser at hand takes these bounds: the standard
-library's has none, orjson's depth is fixed at 1,024 (deeper than graphql-core
-can then walk), and neither counts values.
+A string may also spell a character no text may hold: ``\\u0000`` (NUL), which
+PostgreSQL's text refuses, or half of one, ``\\ud800`` with no low surrogate after
+it, which neither UTF-8, a database nor a password hash takes. Both are JSON to the
+parser (RFC 8259 leaves their meaning to the reader) and passed every check, to be
+refused by a store or a system after them, as an internal error. Such a value is
+``INVALID_CHARACTER``, naming where it is (``variables.i.displayName``); only a
+body that spells one at all is walked for it.
 """
 
 from __future__ import annotations
@@ -36,7 +33,8 @@ import json
 import re
 from typing import Any
 
-from gateway.errors import Refusal
+from gateway.domain.limits import invalid_text
+from gateway.errors import Refusal, invalid_character
 
 INVALID_JSON = Refusal(
     "INVALID_JSON",
@@ -61,16 +59,6 @@ def json_too_large(limit: int) -> Refusal:
     )
 
 
-def unpaired_surrogate(where: str) -> Refusal:
-    return Refusal(
-        "UNPAIRED_SURROGATE",
-        f"{where} holds half a character (a \\u escape of an unpaired surrogate, "
-        "D800 to DFFF): send the whole character.",
-        f"{where} 含有半个字符（不成对的代理项 \\u 转义，D800 至 DFFF），请发送完整的字符。",
-        field=where,
-    )
-
-
 class JsonRefused(json.JSONDecodeError):
     """A JSON document refused, with the refusal to answer. A ``JSONDecodeError``, so
     that Strawberry's WebSocket transport treats it as a message that is not JSON."""
@@ -81,8 +69,8 @@ class JsonRefused(json.JSONDecodeError):
 
 
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
-#: A \u escape of a surrogate, high or low: what a half character is spelt with.
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+#: How JSON spells NUL or half a character (a surrogate, high or low): a \u escape.
+_INVALID_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 #: A GraphQL name (a variable's, an argument's, a field's), as far as it is told back.
 _NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,63}")
 _STRUCTURE = b"[]{},"
@@ -124,26 +112,26 @@ def load_bounded(data: str | bytes, *, max_depth: int, max_values: int) -> Any:
         raise JsonRefused(json_too_deep(max_depth)) from None
     except ValueError:  # JSONDecodeError, and UnicodeDecodeError for bytes not UTF-8
         raise JsonRefused(INVALID_JSON) from None
-    if _SURROGATE_ESCAPE.search(raw):  # a pair is one character once parsed; half is not
-        where = _half_character(value)
+    if _INVALID_ESCAPE.search(raw):  # a pair is one character once parsed; half is not
+        where = _invalid_at(value)
         if where is not None:
-            raise JsonRefused(unpaired_surrogate(where))
+            raise JsonRefused(invalid_character(where))
     return value
 
 
-def _half_character(value: Any) -> str | None:
-    """The path of the first key or string in ``value`` holding an unpaired surrogate
+def _invalid_at(value: Any) -> str | None:
+    """The path of the first key or string in ``value`` holding NUL or an unpaired surrogate
     (``variables.i.displayName``, ``variables.w[2].person.name``), or None. Walked
     with a stack, not recursion: the bounds above keep it small."""
     stack: list[tuple[str, Any]] = [("", value)]
     while stack:
         path, item = stack.pop()
         if isinstance(item, str):
-            if _unpaired(item):
+            if invalid_text(item):
                 return path or "the request"
         elif isinstance(item, dict):
             for key, inner in reversed(item.items()):
-                if _unpaired(key):
+                if invalid_text(key):
                     return path or "the request"
                 # Only names are told back: a key is the caller's text, which may be anything.
                 name = key if _NAME.fullmatch(key) else "?"
@@ -151,7 +139,3 @@ def _half_character(value: Any) -> str | None:
         elif isinstance(item, list):
             stack.extend((f"{path}[{i}]", inner) for i, inner in reversed(list(enumerate(item))))
     return None
-
-
-def _unpaired(text: str) -> bool:
-    return any("\ud800" <= c <= "\udfff" for c in text)

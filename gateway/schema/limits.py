@@ -53,6 +53,7 @@ from functools import lru_cache
 from typing import Any, cast
 
 from graphql import (
+    ArgumentNode,
     ASTValidationRule,
     DocumentNode,
     FieldNode,
@@ -64,8 +65,10 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
+    ObjectFieldNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    StringValueNode,
     ValidationContext,
     ValidationRule,
     VariableNode,
@@ -86,7 +89,8 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
-from gateway.errors import GatewayError
+from gateway.domain.limits import invalid_text
+from gateway.errors import GatewayError, invalid_character
 from gateway.profile import Disclosure, RequestLimits
 
 #: Arguments that set how many items a paginated field returns.
@@ -311,6 +315,24 @@ def shape_rule(limits: RequestLimits) -> type[ValidationRule]:
     return ShapeRule
 
 
+class _TextRule(ValidationRule):
+    """A string in the document holding NUL (``"\\u0000"``): graphql-core reads it, no
+    store takes it (PostgreSQL's text refused it after the checks, INTERNAL). Half a
+    character never gets here: the parser refuses it. Variables are checked as the
+    request's JSON is read (``gateway/http/body.py``)."""
+
+    def enter_string_value(
+        self, node: StringValueNode, _key: Any, parent: Any, _path: Any, ancestors: list[Any]
+    ) -> None:
+        if invalid_text(node.value):
+            above = [*ancestors, parent]  # the argument or input field holding it, and above
+            names = [a.name.value for a in above if isinstance(a, ArgumentNode | ObjectFieldNode)]
+            where = ".".join(names) or "the document"
+            refusal = invalid_character(where)
+            coded = GatewayError(refusal.code, refusal.message_en, refusal.message_zh, field=where)
+            self.report_error(_located(coded, GraphQLError("", node)))
+
+
 class _NoServiceSdlRule(ValidationRule):
     def enter_field(self, node: FieldNode, *_: Any) -> None:
         parent = self.context.get_parent_type()
@@ -514,7 +536,7 @@ def schema_extensions(
 
     Factories, not instances: Strawberry builds them afresh for each request.
     """
-    rules: list[type[ASTValidationRule]] = [shape_rule(limits)]
+    rules: list[type[ASTValidationRule]] = [shape_rule(limits), _TextRule]
     if not disclosure.introspection:
         rules.append(coded_rule(NoSchemaIntrospectionCustomRule, introspection_disabled))
     if not disclosure.service_sdl:

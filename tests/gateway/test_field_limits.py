@@ -87,7 +87,7 @@ async def test_hire_rows_over_a_limit_are_refused_and_nothing_of_them_is_sent(
         hire_input(name="张" * HUGE),
         with_post(hire_input(), "岗" * HUGE),
         hire_input(householdAddress="路" * HUGE, currentAddress="街" * HUGE),
-        hire_input(name="张\x00三"),
+        hire_input(name="张\x1f三"),
         hire_input(name="张\x07三"),
         hire_input(name="a" * 41),  # employment takes 50; labour and unemployment 40
         hire_input(),
@@ -197,7 +197,7 @@ async def test_the_registration_form_is_checked_row_by_row(
         "employmentLocality": hire["employmentLocality"],
     }
     hire_row["contractType"] = hire_row.pop("contractType")
-    end = end_input(name="刘䶮", householdAddress="\x00")
+    end = end_input(name="刘䶮", householdAddress="\x1f")
     end_row = {
         "business": "END",
         "person": end["person"],
@@ -250,7 +250,7 @@ async def test_an_account_with_a_huge_unit_name_is_refused_before_anything_is_st
         "creditCode": code,
         "name": "公" * HUGE,
         "division": "370102",
-        "contact": "钱\x00经理",
+        "contact": "钱\x1f经理",
         "phone": "0" * 21,
         "password": "a-long-password",
     }

@@ -165,12 +165,14 @@ def test_graphql_cores_words_without_a_node_are_coded(message: str, expected: st
         (r'{"variables": {"\ud800": 1}}', "variables"),  # a key is a string too
         (r'{"variables": {"an ID 110101199003077777": ["\ud800"]}}', "variables.?[0]"),
         (r'"\ud800"', "the request"),
+        (r'{"query": "{ a }", "variables": {"n": "37\u0000"}}', "variables.n"),  # NUL
+        (r'{"variables": {"n\u0000": "x"}}', "variables"),
     ],
 )
-def test_half_a_character_is_refused_where_it_is(data: str, where: str) -> None:
+def test_a_character_no_text_may_hold_is_refused_where_it_is(data: str, where: str) -> None:
     with pytest.raises(JsonRefused) as refused:
         load_bounded(data, max_depth=DEPTH, max_values=VALUES)
-    assert refused.value.refusal.code == "UNPAIRED_SURROGATE"
+    assert refused.value.refusal.code == "INVALID_CHARACTER"
     assert refused.value.refusal.field == where
     assert refused.value.refusal.error()["extensions"]["field"] == where
     assert where in refused.value.refusal.message_en

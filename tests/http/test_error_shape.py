@@ -151,12 +151,17 @@ CASES: dict[str, Case] = {
     # Half a character (a lone surrogate's escape) beside a number: only where it is told.
     "half-a-character": Case(
         400,
-        "UNPAIRED_SURROGATE",
+        "INVALID_CHARACTER",
         content=json.dumps(gql(WORKER))[:-1] + ', "variables": {"n": "' + ID + '\\ud800"}}',
+    ),
+    "nul": Case(
+        400,
+        "INVALID_CHARACTER",
+        content=json.dumps(gql(WORKER))[:-1] + ', "variables": {"n": "' + ID + '\\u0000"}}',
     ),
     "get-half-a-character": Case(
         400,
-        "UNPAIRED_SURROGATE",
+        "INVALID_CHARACTER",
         method="GET",
         params={"query": WORKER, "variables": '{"n": "\\udc00' + ID + '"}'},
     ),
