@@ -158,13 +158,23 @@ def invalid_cursor() -> GatewayError:
 def aware(field: str, value: dt.datetime | None) -> dt.datetime | None:
     """``value``, refused (BAD_INPUT naming ``field``) without its time zone: a
     time without one is read differently by every client."""
-    if value is not None and value.tzinfo is None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
         raise bad_input(
             field,
             "Give the time with its time zone (e.g. 2024-06-01T08:00:00+08:00).",
             "请提供带时区的时间（如 2024-06-01T08:00:00+08:00）。",
         )
-    return value
+    try:
+        # Stored and compared in UTC: 0001-01-01T00:00+14:00 lies before year 1 there.
+        return value.astimezone(dt.UTC)
+    except OverflowError:
+        raise bad_input(
+            field,
+            "Give a time between the years 1 and 9999 in UTC.",
+            "请提供协调世界时 1 年至 9999 年之间的时间。",
+        ) from None
 
 
 def from_adapter(error: AdapterError) -> GatewayError:

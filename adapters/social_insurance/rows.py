@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 from adapters.social_insurance.settings import ContributionWage
 from gateway.domain import codes
-from gateway.domain.checks import Problem, is_amount
+from gateway.domain.checks import EARLIEST_DATE, LATEST_DATE, Problem, is_amount
 from gateway.domain.identifiers import birth_date_from_id
 from gateway.domain.model import Business, RegistrationRow
 from gateway.registry import RowField
@@ -122,6 +122,16 @@ def check_birth_date(row: RegistrationRow, on: object | None) -> list[Problem]:
                 "BIRTH_DATE_DIFFERS_FROM_ID",
                 f"{BIRTH_ZH}与证件号码中的出生日期不一致",
                 "Date of birth differs from the one the ID number carries",
+            )
+        ]
+    if not EARLIEST_DATE <= born <= LATEST_DATE:
+        earliest, latest = EARLIEST_DATE.isoformat(), LATEST_DATE.isoformat()
+        return [
+            Problem(
+                field,
+                "DATE_OUT_OF_RANGE",
+                f"{BIRTH_ZH}应在{earliest}至{latest}之间",
+                f"Date of birth must be between {earliest} and {latest}",
             )
         ]
     if row.start_date is not None and born >= row.start_date:

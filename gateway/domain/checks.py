@@ -230,6 +230,10 @@ MESSAGES: Mapping[str, tuple[str, str]] = MappingProxyType(
             "a dispatched worker's fixed-term contract runs at least two years "
             "(Labour Contract Law art. 58): the {f_en} cannot be before {min_date}",
         ),
+        "DATE_OUT_OF_RANGE": (
+            "{f_zh}应在{earliest}至{latest}之间",
+            "the {f_en} must be between {earliest} and {latest}",
+        ),
         "END_BEFORE_START": (
             "{f_zh}早于开始时间",
             "the {f_en} is before the start date",
@@ -753,6 +757,28 @@ def _warnings(row: RegistrationRow, today: dt.date) -> list[Problem]:
     return found
 
 
+#: The dates a row may hold: no labour relation of anyone alive began before the
+#: first, nor will one end after the last. Beyond them a typed year (2062 for 2026,
+#: 9999) made the date sums that follow fail (a contract's two years, a month to
+#: file it in, insurance stopping the day after an end) as internal errors.
+EARLIEST_DATE = dt.date(1900, 1, 1)
+LATEST_DATE = dt.date(2099, 12, 31)
+_DATE_FIELDS = ("start_date", "contract_end_date", "end_date")  # a system adds its own
+
+
+def _check_dates(row: RegistrationRow) -> list[Problem]:
+    return [
+        _problem(
+            field,
+            "DATE_OUT_OF_RANGE",
+            earliest=EARLIEST_DATE.isoformat(),
+            latest=LATEST_DATE.isoformat(),
+        )
+        for field in _DATE_FIELDS
+        if (day := getattr(row, field)) is not None and not EARLIEST_DATE <= day <= LATEST_DATE
+    ]
+
+
 def check_row(row: RegistrationRow, *, today: dt.date, rules: Sequence[RowRule] = ()) -> RowCheck:
     """Every problem and warning of one row of the registration form.
 
@@ -761,6 +787,12 @@ def check_row(row: RegistrationRow, *, today: dt.date, rules: Sequence[RowRule] 
     system is on (``GatewayConfig.row_rules``).
     """
     business = Business(row.business) if codes.is_valid("business", row.business) else None
+    out_of_range = _check_dates(row)
+    if out_of_range:
+        # Nothing is reckoned from such a date: the other checks wait for a real one.
+        return RowCheck(
+            tuple(_check_codes(row) + _check_required(row, business) + out_of_range), ()
+        )
     problems = _check_codes(row) + _check_required(row, business) + _check_person(row, today)
     problems += _check_localities(row)
     if business in (Business.HIRE, Business.RENEW):

@@ -10,6 +10,8 @@ import re
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gateway.domain import checks
 from gateway.domain.checks import check_employer, check_form, check_row
@@ -376,6 +378,57 @@ def test_no_unemployment_registration_after_death_or_retirement(reason: EndReaso
 
 
 # -------------------------------------------------------------- warnings
+
+
+@pytest.mark.parametrize("business", [Business.HIRE, Business.RENEW, Business.END])
+@given(
+    start=st.dates(),
+    end=st.dates() | st.none(),
+    contract_type=st.sampled_from(ContractType),
+    form=st.sampled_from(EmploymentForm),
+)
+def test_any_dates_are_checked_never_an_internal_error(
+    business: Business,
+    start: dt.date,
+    end: dt.date | None,
+    contract_type: ContractType,
+    form: EmploymentForm,
+) -> None:
+    """Years 1 to 9999: the sums reckoned from a date (two years of a dispatched
+    contract, a month to file it in) overflowed at the ends (9999-12-31 was an
+    AssertionError, then INTERNAL)."""
+    dates = (
+        {"end_date": start}
+        if business is Business.END
+        else {"start_date": start, "contract_end_date": end}
+    )
+    r = row(business, contract_type=contract_type, employment_form=form, **dates)
+    checked = check_row(r, today=TODAY)
+    in_range = [d for d in dates.values() if d is not None]
+    outside = any(not checks.EARLIEST_DATE <= d <= checks.LATEST_DATE for d in in_range)
+    assert ("DATE_OUT_OF_RANGE" in [p.code for p in checked.problems]) == outside
+
+
+def test_a_date_outside_the_years_of_working_lives_is_refused_and_nothing_reckoned() -> None:
+    assert found(row(start_date=dt.date(9999, 12, 31))) == [("start_date", "DATE_OUT_OF_RANGE")]
+    assert warned(row(start_date=dt.date(9999, 12, 31))) == []
+    assert found(row(contract_end_date=dt.date(2100, 1, 1))) == [
+        ("contract_end_date", "DATE_OUT_OF_RANGE")
+    ]
+    assert found(row(Business.END, end_date=dt.date(1899, 12, 31))) == [
+        ("end_date", "DATE_OUT_OF_RANGE")
+    ]
+    # Other problems of the row are still reported with it.
+    assert found(row(name="", start_date=dt.date(2162, 1, 1))) == [
+        ("name", "REQUIRED"),
+        ("start_date", "DATE_OUT_OF_RANGE"),
+    ]
+    [problem] = check_row(row(start_date=dt.date(9999, 1, 1)), today=TODAY).problems
+    assert problem.message_en == "The start date must be between 1900-01-01 and 2099-12-31"
+    assert problem.message_zh == "开始（就业）时间应在1900-01-01至2099-12-31之间"
+    # The bounds themselves are dates of working lives.
+    edge = row(start_date=checks.EARLIEST_DATE, contract_end_date=checks.LATEST_DATE)
+    assert "DATE_OUT_OF_RANGE" not in [p.code for p in check_row(edge, today=TODAY).problems]
 
 
 def test_employment_registered_more_than_30_days_after_the_start_is_late() -> None:

@@ -1,9 +1,15 @@
-"""Characters no text may hold, in any string a caller sends: NUL, which PostgreSQL's
-text refuses, and half a character (a lone surrogate's ``\\u`` escape), which no UTF-8
-encoder takes. Each passed every check and was refused by the store or the password
-hash after them, as INTERNAL (at sign-in, in a filter, a search, a lookup by id, a
-clerk's name); now it is INVALID_CHARACTER naming where it is, on both stores, before
-anything runs."""
+"""What no check expected, each of which passed every check and was refused after
+them by a store, the password hash or a sum of dates, as INTERNAL:
+
+- characters no text may hold, in any string a caller sends: NUL, which
+  PostgreSQL's text refuses, and half a character (a lone surrogate's ``\\u``
+  escape), which no UTF-8 encoder takes (at sign-in, in a filter, a search, a
+  lookup by id, a clerk's name): now INVALID_CHARACTER naming where it is;
+- times and dates at the ends of the calendar: a filter's time that lies before
+  year 1 or after 9999 once in UTC, a contract starting on 9999-12-31: now
+  BAD_INPUT naming the filter, DATE_OUT_OF_RANGE naming the row's field.
+
+On both stores, before anything runs or is stored."""
 
 from __future__ import annotations
 
@@ -182,5 +188,51 @@ async def test_a_batch_with_one_such_character_is_refused_whole_and_nothing_is_s
     [error] = response.json()["errors"]
     assert error["extensions"]["code"] == "INVALID_CHARACTER"
     assert error["extensions"]["field"] == "variables.w[1].person.name"
+    page = await gateway.store.registrations.list(RegistrationFilter(), first=10)
+    assert page.items == []
+
+
+@pytest.mark.parametrize(
+    ("field", "time"),
+    [("since", "9999-12-31T23:59:59-12:00"), ("until", "0001-01-01T00:00:00+14:00")],
+)
+async def test_a_filter_time_beyond_the_calendar_in_utc_is_refused_naming_it(
+    client: GraphQLClient, field: str, time: str
+) -> None:
+    admin = await client.login("demo-admin")
+    for query in (
+        "query($f: RegistrationFilterInput) { registrations(filter: $f) { totalCount } }",
+        "query($f: AuditLogFilter) { auditLog(filter: $f) { nodes { position } } }",
+    ):
+        body = await admin.post(query, {"f": {field: time}})
+        [error] = body["errors"]
+        assert error["extensions"]["code"] == "BAD_INPUT", body
+        assert error["extensions"]["field"] == field
+    # The ends themselves, in UTC, are times like any other.
+    edge = "9999-12-31T23:59:59Z" if field == "since" else "0001-01-01T00:00:00Z"
+    fine = await admin.post(
+        "query($f: RegistrationFilterInput) { registrations(filter: $f) { totalCount } }",
+        {"f": {field: edge}},
+    )
+    assert "errors" not in fine, fine
+
+
+async def test_a_contract_dated_beyond_working_lives_is_a_problem_of_its_row(
+    client: GraphQLClient, gateway: Gateway
+) -> None:
+    employer = await client.login("demo-employer")
+    last_day = hire_input()
+    last_day["contract"]["startDate"] = last_day["contract"]["endDate"] = "9999-12-31"
+    long_end = hire_input()
+    long_end["contract"]["endDate"] = "2100-01-01"
+    body = await employer.post(HIRE, {"w": [last_day, long_end], "k": key()})
+    assert "errors" not in body, body
+    result = body["data"]["hire"]
+    assert {(p["row"], p["field"], p["code"]) for p in result["problems"]} == {
+        (0, "start_date", "DATE_OUT_OF_RANGE"),
+        (0, "contract_end_date", "DATE_OUT_OF_RANGE"),
+        (1, "contract_end_date", "DATE_OUT_OF_RANGE"),
+    }
+    assert result["registrations"] == []
     page = await gateway.store.registrations.list(RegistrationFilter(), first=10)
     assert page.items == []
