@@ -27,6 +27,7 @@ from adapters.social_insurance.model import (
     ReturnReason,
     StopReason,
 )
+from gateway.domain.checks import is_amount
 from gateway.domain.model import EmployerProfile, Gender, IdType
 from gateway.privacy import redact
 from gateway.systems import AdapterError, Duplicate, NotFound, Rejected, Unavailable
@@ -128,7 +129,6 @@ def _code(table: Mapping[str, V], record: Mapping[str, Any], name: str) -> V:
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _AMOUNT = re.compile(r"\d{1,9}\.\d{2}")
-_CENT = Decimal("0.01")
 
 
 def date_to_legacy(value: dt.date) -> str:
@@ -147,7 +147,7 @@ def date_from_legacy(value: Any, name: str) -> dt.date:
 
 def wage_to_legacy(wage: Decimal) -> str:
     """Yuan with two decimals; a fraction of a cent or a negative wage is not a wage."""
-    if not wage.is_finite() or wage < 0 or wage != wage.quantize(_CENT):
+    if not wage.is_finite() or (wage != 0 and not is_amount(wage)):  # zero is a wage here
         raise MappingError("monthly_wage", "the monthly wage must be whole cents, not negative")
     return f"{wage:.2f}"
 

@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
+from gateway.domain.checks import is_amount
+
 DEFAULT_PORT = 8105
 DEFAULT_APP_ID = "hrss-gateway"
 DEFAULT_APP_SECRET = "demo-social-insurance-secret"  # noqa: S105 - the demo's, documented
@@ -31,11 +33,6 @@ _OLDER_WAGE = {
     "wage_floor": "HRSS_CONTRIBUTION_WAGE_FLOOR",
     "wage_ceiling": "HRSS_CONTRIBUTION_WAGE_CEILING",
 }
-_CENT = Decimal("0.01")
-
-
-def _is_amount(value: Decimal) -> bool:
-    return value.is_finite() and value > 0 and value == value.quantize(_CENT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +46,7 @@ class ContributionWage:
     def __post_init__(self) -> None:
         for name in ("floor", "ceiling"):
             value = getattr(self, name)
-            if not isinstance(value, Decimal) or not _is_amount(value):
+            if not isinstance(value, Decimal) or not is_amount(value):
                 raise ValueError(f"the contribution wage {name} must be yuan with 2 decimals")
         if self.floor > self.ceiling:
             raise ValueError("the contribution wage floor is above its ceiling")

@@ -25,7 +25,7 @@ import datetime as dt
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
 
 from gateway.domain import codes
@@ -563,8 +563,15 @@ _CENT = Decimal("0.01")
 
 
 def is_amount(value: Decimal) -> bool:
-    """Yuan above zero, in whole cents."""
-    return value.is_finite() and value > 0 and value == value.quantize(_CENT)
+    """Yuan above zero, in whole cents. An amount of more digits than the decimal
+    context holds (32 of them, 1e999999999) cannot be counted in cents: not one
+    (``quantize`` raised InvalidOperation, INTERNAL)."""
+    if not value.is_finite() or value <= 0:
+        return False
+    try:
+        return value == value.quantize(_CENT)
+    except InvalidOperation:
+        return False
 
 
 # ------------------------------------------------------------------ rows

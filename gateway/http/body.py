@@ -106,7 +106,7 @@ def load_bounded(data: str | bytes, *, max_depth: int, max_values: int) -> Any:
     if refusal is not None:
         raise JsonRefused(refusal)
     try:
-        value = json.loads(raw)
+        value = json.loads(raw, parse_constant=_no_constant)
     except RecursionError:
         # Openings never closed are unbalanced, so not caught by the scan.
         raise JsonRefused(json_too_deep(max_depth)) from None
@@ -117,6 +117,11 @@ def load_bounded(data: str | bytes, *, max_depth: int, max_values: int) -> Any:
         if where is not None:
             raise JsonRefused(invalid_character(where))
     return value
+
+
+def _no_constant(name: str) -> Any:
+    """``NaN``, ``Infinity``, ``-Infinity``: Python's reader takes them, JSON has none."""
+    raise ValueError(name)
 
 
 def _invalid_at(value: Any) -> str | None:

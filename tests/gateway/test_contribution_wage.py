@@ -42,6 +42,8 @@ async def test_a_hire_without_its_wage_or_outside_the_range_is_refused_and_nothi
 ) -> None:
     employer = await client.login("demo-employer")
     rows = [hire_input(), wage("3999.99"), wage("24000.01"), wage("5200.555"), wage(None)]
+    # More digits than cents can be counted in: INTERNAL before, a row's problem now.
+    rows += [wage("9" * 32), wage("1e999999999")]
     body = await employer.post(HIRE, {"w": rows, "k": key()})
     result = body["data"]["hire"]
     assert result["accepted"] is False
@@ -52,6 +54,8 @@ async def test_a_hire_without_its_wage_or_outside_the_range_is_refused_and_nothi
         (2, "monthly_wage", "WAGE_OUT_OF_RANGE"),
         (3, "monthly_wage", "WAGE_FORMAT"),
         (4, "monthly_wage", "REQUIRED"),
+        (5, "monthly_wage", "WAGE_FORMAT"),
+        (6, "monthly_wage", "WAGE_FORMAT"),
     }
     out_of_range = next(p for p in result["problems"] if p["row"] == 1)
     assert "4,000.00" in out_of_range["messageZh"]

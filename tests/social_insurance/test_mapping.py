@@ -111,7 +111,7 @@ def test_the_birth_date_is_given_where_the_document_has_none() -> None:
     assert mapping.birth_date_of(an_addition(birth_date=dt.date(1991, 1, 1))) == dt.date(1991, 1, 1)
 
 
-@pytest.mark.parametrize("wage", ["5200.001", "-1", "NaN", "Infinity"])
+@pytest.mark.parametrize("wage", ["5200.001", "-1", "NaN", "sNaN", "Infinity", "9" * 32])
 def test_a_wage_is_whole_cents(wage: str) -> None:
     with pytest.raises(mapping.MappingError) as caught:
         mapping.wage_to_legacy(Decimal(wage))

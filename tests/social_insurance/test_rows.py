@@ -59,6 +59,9 @@ def test_a_hire_needs_its_wage_only_when_social_insurance_is_on() -> None:
         ("-5200", "WAGE_FORMAT"),
         ("NaN", "WAGE_FORMAT"),
         ("Infinity", "WAGE_FORMAT"),
+        # More digits than cents can be counted in (quantize raised: INTERNAL).
+        ("99999999999999999999999999999999", "WAGE_FORMAT"),
+        ("1E+999999999", "WAGE_FORMAT"),
     ],
 )
 def test_the_wage_is_cents_within_the_floor_and_ceiling(wage: str, code: str) -> None:
@@ -89,6 +92,8 @@ def test_the_range_is_the_systems_setting_and_the_older_names_still_work() -> No
 def test_off_a_wage_given_is_only_checked_to_be_an_amount() -> None:
     assert found(row(monthly_wage=Decimal("999999.00")), OFF) == []
     assert found(row(monthly_wage=Decimal("1.234")), OFF) == [("monthly_wage", "WAGE_FORMAT")]
+    huge = Decimal("9" * 32)
+    assert found(row(monthly_wage=huge), OFF) == [("monthly_wage", "WAGE_FORMAT")]
 
 
 @pytest.mark.parametrize("business", [Business.RENEW, Business.END])
