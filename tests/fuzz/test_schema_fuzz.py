@@ -128,10 +128,27 @@ ENTITY = st.fixed_dictionaries(
     },
 ).map(_object)
 
+#: Offsets at the ends of those in use (and none): a time near year 1 or 9999 may lie
+#: beyond the calendar once in UTC.
+OFFSETS = st.sampled_from(
+    [dt.UTC, dt.timezone(dt.timedelta(hours=14)), dt.timezone(dt.timedelta(hours=-12))]
+)
+
 CUSTOM_SCALARS: dict[str, st.SearchStrategy[Any]] = {
     "String": TEXT.map(_string),
-    "Date": st.dates(dt.date(1900, 1, 1), dt.date(2099, 12, 31)).map(_iso),
-    "DateTime": st.datetimes(timezones=st.just(dt.UTC)).map(_iso),
+    # Every date and time the calendar has, not only plausible ones: the sums made
+    # from a date at either end (a month to file a contract in) were internal errors.
+    "Date": st.one_of(
+        st.sampled_from([dt.date.min, dt.date.max]),
+        st.dates(),
+        st.dates(dt.date(2000, 1, 1), dt.date(2040, 12, 31)),
+    ).map(_iso),
+    "DateTime": st.datetimes(timezones=OFFSETS).map(_iso),
+    # Amounts of any size and shape (32 digits made the check of cents fail).
+    "Decimal": st.one_of(
+        st.decimals(allow_nan=True, allow_infinity=True),
+        st.decimals(min_value=1, max_value=99999, places=2),
+    ).map(lambda d: _string(str(d))),
     "_Any": ENTITY,
     # A file comes only as a multipart part; inline, whatever is sent must be refused.
     "Upload": TEXT.map(_string),
