@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from graphql import GraphQLError, GraphQLSyntaxError
@@ -334,7 +334,8 @@ def operation_errors() -> tuple[type[Exception], ...]:
 def _operation_error(error: GraphQLError, original: Exception) -> GraphQLError:
     missing, cannot_get, invalid = operation_errors()
     if isinstance(original, missing):
-        return _recoded(error, *astuple(MISSING_QUERY)[:3])
+        q = MISSING_QUERY
+        return _recoded(error, q.code, q.message_en, q.message_zh)
     if isinstance(original, invalid):
         return _recoded(
             error,
