@@ -163,7 +163,7 @@ async def test_units_are_found_by_part_of_their_name_or_the_start_of_their_code(
     odd = credit_code(division="370181")
     qingdao = credit_code(division="370202")
     await store.employers.upsert(EmployerRecord(machines, "济南泉城机械制造有限公司", "370102"))
-    await store.employers.upsert(EmployerRecord(software, "济南ABC软件有限公司", "370102"))
+    await store.employers.upsert(EmployerRecord(software, "济南ABC/D软件有限公司", "370102"))
     await store.employers.upsert(EmployerRecord(odd, "章丘100%_纯棉纺织厂", "370181"))
     await store.employers.upsert(EmployerRecord(qingdao, "青岛泉城机械有限公司", "370202"))
 
@@ -175,6 +175,7 @@ async def test_units_are_found_by_part_of_their_name_or_the_start_of_their_code(
     assert await found(search="泉城机械") == sorted([machines, qingdao])
     assert await found(divisions=["370100"], search="泉城机械") == [machines]
     assert await found(search="abc") == [software]  # a Latin name without case
+    assert await found(search="c/d") == [software]  # the escape character is text too
     assert await found(search=odd[:10].lower()) == [odd]  # the start of a code, any case
     assert await found(search=odd[4:12]) == []  # the middle of a code is not its start
     assert await found(search="100%_") == [odd]  # % and _ are only themselves
