@@ -150,6 +150,18 @@ def check_first(first: int) -> int:
     return first
 
 
+#: Longer than any ID number of any kind (every system takes at most 32 characters):
+#: refused before it reaches a system, the store or the audit log.
+MAX_ID_NUMBER = 32
+
+
+def check_id_number_length(field: str, number: str) -> str:
+    """``number``, refused (BAD_INPUT naming ``field``) when no ID number is that long."""
+    if len(number) > MAX_ID_NUMBER:
+        raise bad_input(field, "That is not an ID number.", "证件号码无效。")
+    return number
+
+
 def invalid_cursor() -> GatewayError:
     """An ``after`` that no list of this gateway gave out (or another list's)."""
     return bad_input("after", "That cursor is not valid.", "游标无效。")

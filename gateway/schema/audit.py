@@ -17,7 +17,14 @@ import strawberry
 from strawberry.scalars import JSON
 
 from gateway.domain import model
-from gateway.errors import aware, bad_input, check_first, forbidden, invalid_cursor
+from gateway.errors import (
+    aware,
+    bad_input,
+    check_first,
+    check_id_number_length,
+    forbidden,
+    invalid_cursor,
+)
 from gateway.registrations import model as reg
 from gateway.schema.context import Context
 from gateway.schema.enums import IdType, register
@@ -33,9 +40,6 @@ register(
         AuditResult.NOT_FOUND.name: ("未找到", "Not found, or out of the caller's reach"),
     },
 )
-
-#: Longer than any ID number: refused before it reaches the log.
-_MAX_NUMBER = 32
 
 
 @strawberry.input(description="Which audit records to list (all given conditions hold).")
@@ -198,8 +202,8 @@ async def audit_log(
     access = ctx.access  # signed in, or refused before anything else
     f = f or AuditLogFilter()
     number = (f.worker_id_number or "").strip() or None
-    if number is not None and len(number) > _MAX_NUMBER:
-        raise bad_input("workerIdNumber", "That is not an ID number.", "证件号码无效。")
+    if number is not None:
+        check_id_number_length("workerIdNumber", number)
     if number is not None and f.worker_id_type is None:
         raise bad_input(
             "workerIdType",

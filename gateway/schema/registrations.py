@@ -24,6 +24,7 @@ from gateway.errors import (
     aware,
     bad_input,
     check_first,
+    check_id_number_length,
     forbidden,
     invalid_cursor,
     not_found,
@@ -699,10 +700,6 @@ async def list_registrations(
     )
 
 
-#: Longer than any ID number of any kind: refused before it reaches the store.
-_MAX_ID_NUMBER = 32
-
-
 def _worker_searched(f: RegistrationFilterInput | None) -> tuple[model.IdType, str] | None:
     """The worker ``f`` asks for, its number as registrations store it; None when
     it asks for none. Half a worker (a number without its type) is BAD_INPUT."""
@@ -715,8 +712,7 @@ def _worker_searched(f: RegistrationFilterInput | None) -> tuple[model.IdType, s
             )
         return None
     number = normalize_id_number(f.worker_id_number)
-    if len(number) > _MAX_ID_NUMBER:
-        raise bad_input("workerIdNumber", "That is not an ID number.", "证件号码无效。")
+    check_id_number_length("workerIdNumber", number)
     if f.worker_id_type is None:
         raise bad_input(
             "workerIdType",

@@ -35,7 +35,7 @@ from gateway.domain.worker import (
     derive_status,
     find_inconsistencies,
 )
-from gateway.errors import GatewayError, bad_input, from_adapter
+from gateway.errors import GatewayError, bad_input, check_id_number_length, from_adapter
 from gateway.loaders import _SystemLoader
 from gateway.privacy import mask_id_number, mask_mobile
 from gateway.registrations.policy import local_date
@@ -301,7 +301,7 @@ async def find_worker(
     nobody can say: the answer is that system's error, not None.
     """
     access = ctx.access
-    number = normalize_id_number(id_number)
+    number = check_id_number_length("idNumber", normalize_id_number(id_number))
     if check_id_number(id_type, number, today=local_date(ctx.gateway.clock())):
         # A number that cannot exist has no worker anywhere: no system is asked.
         await ctx.audit_worker_read(employer, id_type, number, AuditResult.NOT_FOUND)
@@ -329,7 +329,7 @@ async def worker_by_id(ctx: Context, id_type: model.IdType, id_number: str) -> W
     apart would tell who works where.
     """
     account = ctx.require_account()
-    number = normalize_id_number(id_number)
+    number = check_id_number_length("idNumber", normalize_id_number(id_number))
     employer: EmployerRecord | None = None
     if not check_id_number(id_type, number, today=local_date(ctx.gateway.clock())):
         try:

@@ -425,7 +425,9 @@ class AuditLog:
             query = query.where(r.c.reference == reference)
         if after is not None:
             key = decode_cursor(_CURSOR, after)
-            if not key.isdigit():
+            # A position: digits of a 64-bit integer (an integer beyond it was an
+            # OverflowError in SQLite, out of range in PostgreSQL).
+            if not (len(key) <= 19 and key.isascii() and key.isdigit() and int(key) < 2**63):
                 raise InvalidCursor("invalid cursor")
             query = query.where(r.c.id < int(key))
         if first == 0:

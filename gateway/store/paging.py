@@ -33,6 +33,7 @@ def decode_cursor(kind: str, cursor: str) -> str:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise InvalidCursor("invalid cursor") from None
     found, sep, key = text.partition(":")
-    if found != kind or not sep or not key:
+    # NUL is no key of any list (and PostgreSQL's text cannot even compare with it).
+    if found != kind or not sep or not key or "\x00" in key:
         raise InvalidCursor("invalid cursor")
     return key

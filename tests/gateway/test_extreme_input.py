@@ -13,6 +13,7 @@ On both stores, before anything runs or is stored."""
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -236,3 +237,52 @@ async def test_a_contract_dated_beyond_working_lives_is_a_problem_of_its_row(
     assert result["registrations"] == []
     page = await gateway.store.registrations.list(RegistrationFilter(), first=10)
     assert page.items == []
+
+
+def _cursor(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+async def test_a_cursor_no_list_gave_out_is_bad_input_whatever_it_holds(
+    client: GraphQLClient,
+) -> None:
+    """Cursors are opaque to a client, not to one who decodes them: a position past
+    64 bits (an OverflowError in SQLite, out of range in PostgreSQL), NUL in a key."""
+    admin = await client.login("demo-admin")
+    for query, cursor in [
+        ("{ auditLog(after: $a) { nodes { position } } }", _cursor("audit:" + "9" * 30)),
+        ("{ auditLog(after: $a) { nodes { position } } }", _cursor("audit:" + "9" * 5000)),
+        ("{ auditLog(after: $a) { nodes { position } } }", _cursor("audit:\u0661\u0662")),
+        ("{ employers(after: $a) { totalCount } }", _cursor("employer:9137\x00")),
+        (
+            "{ registrations(after: $a) { totalCount } }",
+            _cursor("registration:2026-01-01T00:00:00+00:00|r\x00"),
+        ),
+    ]:
+        body = await admin.post(f"query($a: String) {query}", {"a": cursor})
+        [error] = body["errors"]
+        assert error["extensions"]["code"] == "BAD_INPUT", body
+        assert error["extensions"]["field"] == "after"
+
+
+async def test_an_id_number_longer_than_any_is_bad_input_before_a_system_or_the_log(
+    client: GraphQLClient, gateway: Gateway
+) -> None:
+    """Looked up, it was audited as a worker not found, and PostgreSQL refused its
+    masked form, longer than the log's column: INTERNAL."""
+    clerk = await client.login("demo-clerk")
+    employer = await client.login("demo-employer")
+    long = "370102" + "1" * 40
+    for caller, query in [
+        (clerk, "query($n: String!) { worker(idType: RESIDENT_ID, idNumber: $n) { name } }"),
+        (
+            employer,
+            "query($n: String!) { employer { worker(idType: RESIDENT_ID, idNumber: $n) "
+            "{ name } } }",
+        ),
+    ]:
+        body = await caller.post(query, {"n": long})
+        [error] = body["errors"]
+        assert error["extensions"]["code"] == "BAD_INPUT", body
+        assert error["extensions"]["field"] == "idNumber"
+    assert (await gateway.store.audit.query(first=10)).items == []
