@@ -68,13 +68,28 @@ PURGE_ACTION = "purge_audit_log"
 SEARCH_ACTION = "search_audit_log"
 #: The action of a read of one worker through the graph.
 READ_ACTION = "read_worker"
+
+
 #: What an administrator does to a clerk's account (``AuditLog.record_account``).
-ACCOUNT_ACTIONS = (
-    "create_clerk",
-    "set_clerk_divisions",
-    "set_clerk_password",
-    "disable_clerk",
-    "enable_clerk",
+def account_action(verb: str, role: Role | str) -> str:
+    """The action of a change ``verb`` (create, divisions, password, disable, enable)
+    to an account of ``role``: ``create_clerk``, ``set_admin_password``..."""
+    role = Role(role).value
+    match verb:
+        case "create" | "disable" | "enable":
+            return f"{verb}_{role}"
+        case "password" | "divisions":
+            return f"set_{role}_{verb}"
+    raise ValueError(f"{verb!r} is no change to an account")
+
+
+#: Changes to accounts: an administrator's to a clerk's in the graph, and the
+#: operator's to any account with the ``accounts`` command on the server.
+ACCOUNT_ACTIONS = tuple(
+    account_action(verb, role)
+    for role in Role
+    for verb in ("create", "password", "disable", "enable")
+    + (("divisions",) if role is Role.CLERK else ())
 )
 #: The action of a search of the registrations for one worker's.
 SEARCH_REGISTRATIONS_ACTION = "search_registrations"
@@ -290,25 +305,29 @@ class AuditLog:
     async def record_account(
         self,
         *,
-        actor: Account,
+        actor: Account | None,
         action: str,
-        channel: Channel | str,
+        channel: Channel | str | None,
         detail: dict[str, Any],
         conn: AsyncConnection | None = None,
     ) -> AuditRecord:
-        """One change an administrator made to an account (``ACCOUNT_ACTIONS``): no
-        worker; ``detail`` names the account and what it became (never a password).
-        Given ``conn``, a write transaction of this store, the record is part of it:
-        stored if and only if the change is."""
+        """One change made to an account (``ACCOUNT_ACTIONS``): by an administrator
+        through a channel, or (``actor`` None, no channel) by the operator with the
+        ``accounts`` command, ``detail`` then naming the operator. No worker; ``detail``
+        names the account and what it became (never a password). Given ``conn``, a
+        write transaction of this store, the record is part of it: stored if and only
+        if the change is."""
         if action not in ACCOUNT_ACTIONS:
             raise ValueError(f"{action!r} is not a change to an account")
-        values = {
-            **_system_values(action, detail),
-            "actor_id": actor.id,
-            "actor_username": actor.username,
-            "actor_role": Role(actor.role).value,
-            "channel": Channel(channel).value,
-        }
+        values = _system_values(action, detail)
+        if actor is not None:
+            values |= {
+                "actor_id": actor.id,
+                "actor_username": actor.username,
+                "actor_role": Role(actor.role).value,
+            }
+        if channel is not None:
+            values["channel"] = Channel(channel).value
         if conn is not None:
             (appended,) = await _append(conn, [values])
             return appended

@@ -2,6 +2,12 @@
 
 Employer accounts are opened through the graph (``openAccount``), bound to
 their unit; this command is for the people who run the gateway.
+
+With the gateway's audit key (``HRSS_AUDIT_KEY``, checked against the store's)
+each change is also a record of the chained audit log, written in the change's
+own transaction, naming the operator (the system user who ran the command):
+who gave whom which rights stays when the logs are gone. Without the key the
+change is made and the command says it was not recorded.
 """
 
 from __future__ import annotations
@@ -19,6 +25,9 @@ from gateway.settings import DEFAULT_STORE_URL
 from gateway.store.model import Account, InvalidRecord, StoreError, WeakPassword
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
+
+    from gateway.store.accounts import Also
     from gateway.store.store import Store
 
 
@@ -133,13 +142,24 @@ def _runner(action: Callable[..., Awaitable[int]], *bound: object) -> Callable[.
 async def _with_store(args: argparse.Namespace, action: Callable[[Store], Awaitable[int]]) -> int:
     # Here, not at the top: building the parser (every ``hrss-gateway`` command
     # does, stand-ins included) must not load SQLAlchemy.
+    from gateway.auth import ConfigurationError, secret_from_env
     from gateway.store.store import Store
 
     try:
-        store = await Store.open(args.store, passwords=Passwords(HashParams.from_env()))
-    except (OSError, ValueError) as e:
+        key = secret_from_env("HRSS_AUDIT_KEY") if os.environ.get("HRSS_AUDIT_KEY") else None
+        store = await Store.open(
+            args.store, passwords=Passwords(HashParams.from_env()), audit_key=key
+        )
+    except (OSError, ValueError, ConfigurationError) as e:
+        # A wrong key, above all: its records would not chain with the store's.
         print(f"hrss-gateway accounts: cannot open the store: {e}", file=sys.stderr)
         return 1
+    if args.accounts_command != "list" and not store.audited:
+        print(
+            "hrss-gateway accounts: HRSS_AUDIT_KEY is not set: the change is logged but "
+            "not recorded in the audit log",
+            file=sys.stderr,
+        )
     try:
         return await action(store)
     except WeakPassword as e:
@@ -151,6 +171,48 @@ async def _with_store(args: argparse.Namespace, action: Callable[[Store], Awaita
         return 1
     finally:
         await store.close()
+
+
+def _recorded(
+    store: Store, verb: str, role: Role | None, username: str, **detail: object
+) -> Also | None:
+    """The audit log's record of the change to ``username``'s account, in its
+    transaction; None without the key (or without the account, which the change
+    itself reports)."""
+    if role is None or not store.audited:
+        return None
+    from gateway.store.accounts import normalize_username
+    from gateway.store.audit import account_action
+
+    audit, action = store.audit, account_action(verb, role)
+    detail = {
+        "account": normalize_username(username),
+        **detail,
+        "operator": _operator(),
+        "by": "hrss-gateway accounts",
+    }
+
+    async def record(conn: AsyncConnection) -> None:
+        await audit.record_account(
+            actor=None, action=action, channel=None, detail=detail, conn=conn
+        )
+
+    return record
+
+
+def _operator() -> str:
+    """The system user running the command (what the server's own logs know them by)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container's, say)
+        return f"uid {os.getuid()}"
+
+
+async def _role_of(store: Store, username: str) -> Role | None:
+    """The role of the account a change is for: its record names it (None: no such
+    account, which the change itself reports)."""
+    account = await store.accounts.get(username)
+    return None if account is None else Role(account.role)
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -176,6 +238,9 @@ async def _create(store: Store, args: argparse.Namespace, role: Role) -> int:
         display_name=args.name,
         divisions=divisions,
         must_change=temporary,
+        also=_recorded(
+            store, "create", role, args.username, **({"divisions": divisions} if divisions else {})
+        ),
     )
     print(
         f"created {account.role} {account.username} (id {account.id}) in {_where(args)}"
@@ -191,7 +256,13 @@ async def _list(store: Store, args: argparse.Namespace) -> int:
 
 
 async def _set_disabled(store: Store, args: argparse.Namespace, disabled: bool) -> int:
-    account = await store.accounts.set_disabled(args.username, disabled)
+    role = await _role_of(store, args.username)
+    verb = "disable" if disabled else "enable"
+    account = await store.accounts.set_disabled(
+        args.username,
+        disabled,
+        also=_recorded(store, verb, role, args.username),
+    )
     state = "disabled" if account.disabled else "enabled"
     print(f"{state} {account.username} in {_where(args)}")
     return 0
@@ -199,8 +270,12 @@ async def _set_disabled(store: Store, args: argparse.Namespace, disabled: bool) 
 
 async def _set_password(store: Store, args: argparse.Namespace) -> int:
     temporary = not args.permanent
+    role = await _role_of(store, args.username)
     account = await store.accounts.set_password(
-        args.username, _read_password(args), must_change=temporary
+        args.username,
+        _read_password(args),
+        must_change=temporary,
+        also=_recorded(store, "password", role, args.username),
     )
     print(
         f"set the password of {account.role} {account.username} in {_where(args)}; "
@@ -210,7 +285,18 @@ async def _set_password(store: Store, args: argparse.Namespace) -> int:
 
 
 async def _set_divisions(store: Store, args: argparse.Namespace) -> int:
-    account = await store.accounts.set_divisions(args.username, _divisions(args.division))
+    divisions = _divisions(args.division)
+    account = await store.accounts.set_divisions(
+        args.username,
+        divisions,
+        also=_recorded(
+            store,
+            "divisions",
+            Role.CLERK,  # only a clerk has divisions: any other is refused, nothing recorded
+            args.username,
+            divisions=sorted(set(divisions)),
+        ),
+    )
     print(f"{account.username} now acts for {','.join(account.divisions)} in {_where(args)}")
     return 0
 

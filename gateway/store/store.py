@@ -72,6 +72,11 @@ class Store:
     def audit(self) -> AuditLog:
         return keyed(self._audit)
 
+    @property
+    def audited(self) -> bool:
+        """Whether the store was opened with its audit key (a command may not be)."""
+        return self._audit is not None
+
     async def migrate(self) -> None:
         await self.db.migrate()
 

@@ -292,3 +292,91 @@ def test_an_operator_resets_a_password_and_moves_a_clerk(
     assert authenticate(url, "window-2", "new-pass-2")
     assert run("accounts", "list") == 0
     assert capsys.readouterr().out.splitlines() == ["window-2\tclerk\t370200\tactive\t"]
+
+
+AUDIT_KEY = "an-audit-key-of-32-bytes-or-more"
+
+
+def keyed_records(url: str, key: str = AUDIT_KEY) -> tuple[list[tuple[object, ...]], bool]:
+    """The audit log's records, oldest first, and whether its chain holds."""
+
+    async def go() -> tuple[list[tuple[object, ...]], bool]:
+        passwords = Passwords(HashParams.cheap())
+        async with await Store.open(url, passwords=passwords, audit_key=key.encode()) as store:
+            page = await store.audit.query(first=50)
+            found = [(r.action, r.actor_username, r.channel, r.detail) for r in page.items]
+            return found[::-1], (await store.audit.verify_chain()).ok
+
+    return asyncio.run(go())
+
+
+def test_with_the_audit_key_each_change_is_a_record_naming_the_operator(
+    store_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HRSS_STORE_URL", store_url)
+    monkeypatch.setenv("HRSS_AUDIT_KEY", AUDIT_KEY)
+    monkeypatch.setattr("getpass.getuser", lambda: "ops-wang")
+    clerk = ["create-clerk", "Window-9", "--division", "370100", "--password-stdin"]
+    assert run("accounts", *clerk, stdin="lantern-orchid-9\n") == 0
+    moved = ["set-divisions", "window-9", "--division", "370200", "--division", "370100"]
+    assert run("accounts", *moved) == 0
+    assert run("accounts", "set-password", "window-9", "--password-stdin", stdin="short\n") == 1
+    assert (
+        run("accounts", "set-password", "window-9", "--password-stdin", stdin="meadow-violin-9\n")
+        == 0
+    )
+    assert run("accounts", "disable", "window-9") == 0
+    assert run("accounts", "enable", "window-9") == 0
+    assert (
+        run("accounts", "create-admin", "root-2", "--password-stdin", stdin="harbor-lantern-22\n")
+        == 0
+    )
+    assert run("accounts", "set-divisions", "root-2", "--division", "370100") == 1
+    assert run("accounts", "disable", "nobody") == 1
+    assert run("accounts", "list") == 0
+    assert "not recorded" not in capsys.readouterr().err
+
+    by = {"operator": "ops-wang", "by": "hrss-gateway accounts"}
+    records, intact = keyed_records(store_url)
+    # No actor nor channel: the operator on the server, named in the detail. What was
+    # refused (a weak password, divisions for an administrator, no such account) and
+    # what changed nothing (a list) left none.
+    assert records == [
+        ("create_clerk", None, None, {"account": "window-9", "divisions": ["370100"], **by}),
+        (
+            "set_clerk_divisions",
+            None,
+            None,
+            {"account": "window-9", "divisions": ["370100", "370200"], **by},
+        ),
+        ("set_clerk_password", None, None, {"account": "window-9", **by}),
+        ("disable_clerk", None, None, {"account": "window-9", **by}),
+        ("enable_clerk", None, None, {"account": "window-9", **by}),
+        ("create_admin", None, None, {"account": "root-2", **by}),
+    ]
+    assert intact
+
+
+def test_another_key_changes_nothing_and_no_key_is_said(
+    store_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HRSS_STORE_URL", store_url)
+    monkeypatch.setenv("HRSS_AUDIT_KEY", AUDIT_KEY)
+    clerk = ["create-clerk", "window-9", "--division", "370100", "--password-stdin"]
+    assert run("accounts", *clerk, stdin="lantern-orchid-9\n") == 0
+    # Another store's key: its records would not chain with this store's.
+    monkeypatch.setenv("HRSS_AUDIT_KEY", "another-audit-key-of-32-bytes-or-more")
+    assert run("accounts", "disable", "window-9") == 1
+    assert "HRSS_AUDIT_KEY is not the key" in capsys.readouterr().err
+    monkeypatch.setenv("HRSS_AUDIT_KEY", "short")
+    assert run("accounts", "disable", "window-9") == 1
+    assert "HRSS_AUDIT_KEY must be at least" in capsys.readouterr().err
+    assert authenticate(store_url, "window-9", "lantern-orchid-9")  # not disabled
+    # Without a key the change is made, and the command says it was not recorded.
+    monkeypatch.delenv("HRSS_AUDIT_KEY")
+    assert run("accounts", "disable", "window-9") == 0
+    assert "not recorded in the audit log" in capsys.readouterr().err
+    assert not authenticate(store_url, "window-9", "lantern-orchid-9")
+    records, intact = keyed_records(store_url)
+    assert [r[0] for r in records] == ["create_clerk"]
+    assert intact
