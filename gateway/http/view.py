@@ -316,7 +316,13 @@ class GatewayGraphQL(GraphQL[Any, Any]):
             await super().__call__(scope, receive, send)
             return
         request = Request(scope, receive)
-        response = await self._respond(request)
+        try:
+            response = await self._respond(request)
+        finally:
+            # An upload's parts are temporary files: closed here whatever became of the
+            # request (refused before it ran, they were left to the garbage collector,
+            # a file descriptor each once a part is large enough to go to disk).
+            await request.close()
         response.headers["Vary"] = "Accept"
         await response(scope, receive, send)
 
@@ -404,6 +410,15 @@ class GatewayGraphQL(GraphQL[Any, Any]):
         if not isinstance(value, dict | list):
             raise RequestRefused(400, MALFORMED_REQUEST)
         return value
+
+    async def parse_multipart(self, request: AsyncHTTPRequestAdapter) -> dict[str, str]:
+        # The upload's ``map`` must be {part: [path, ...]}, each path reaching a
+        # variable: Strawberry walks it as given, and a list for the map, a number for
+        # a path or a path through a string raised out of it (HTTP 500).
+        try:
+            return await super().parse_multipart(request)
+        except (AttributeError, TypeError, ValueError, IndexError):
+            raise RequestRefused(400, MALFORMED_REQUEST) from None
 
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter

@@ -217,6 +217,33 @@ async def test_a_file_sent_inline_instead_of_uploaded_is_refused(client: GraphQL
     assert error_codes(body) == ["BAD_INPUT"]
 
 
+@pytest.mark.parametrize(
+    "files_map",
+    [
+        [1],  # a list, not a map: HTTP 500 before
+        {"0": [5]},  # a path that is a number: HTTP 500 before
+        {"0": ["variables.k.0"]},  # a path through a string
+        {"0": ["variables.nope.deep"]},
+        {"1": ["variables.f"]},  # a part that was not sent
+        {"0": "variables.f"},
+    ],
+    ids=["a-list", "a-number", "through-a-string", "no-such-variable", "no-such-part", "a-string"],
+)
+async def test_an_upload_map_that_reaches_no_variable_is_a_malformed_request(
+    client: GraphQLClient, files_map: Any
+) -> None:
+    clerk = await client.login("demo-clerk")
+    operations = {"query": IMPORT, "variables": {"f": None, "k": uuid.uuid4().hex}}
+    r = await client.http.post(
+        "/graphql",
+        data={"operations": json.dumps(operations), "map": json.dumps(files_map)},
+        files={"0": ("form.xlsx", b"PK", "application/octet-stream")},
+        headers={"Authorization": f"Bearer {clerk.token}", "Apollo-Require-Preflight": "true"},
+    )
+    assert r.status_code == 400, r.text
+    assert [e["extensions"]["code"] for e in r.json()["errors"]] == ["MALFORMED_REQUEST"]
+
+
 async def test_a_clerk_imports_for_an_employer_of_its_division_at_the_window(
     client: GraphQLClient,
 ) -> None:
