@@ -24,6 +24,7 @@ from graphql.language import ArgumentNode, ValueNode, VariableDefinitionNode, pr
 
 from gateway.privacy import redact
 from gateway.registry import registry
+from gateway.store.paging import MAX_PAGE
 from gateway.systems import AdapterError, Duplicate, NotFound, Rejected, Unavailable, quoted
 
 #: The message of a masked error: both languages, for clients that read ``message`` only.
@@ -136,10 +137,6 @@ def not_found(what_en: str, what_zh: str) -> GatewayError:
 
 def bad_input(field: str, en: str, zh: str) -> GatewayError:
     return GatewayError("BAD_INPUT", en, zh, field=field)
-
-
-#: The largest page a list of the graph gives (``first``), as the store's.
-MAX_PAGE = 100
 
 
 def check_first(first: int) -> int:

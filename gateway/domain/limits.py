@@ -136,6 +136,11 @@ def _surrogate(char: str) -> bool:
     return 0xD800 <= ord(char) <= 0xDFFF
 
 
+def has_control_character(text: str) -> bool:
+    """Whether ``text`` holds a control character (U+0000 to U+001F or U+007F)."""
+    return any(_control(c) for c in text)
+
+
 def invalid_text(text: str) -> bool:
     """Whether ``text`` holds NUL or half a character: no store or system takes them
     (PostgreSQL's text refuses NUL, UTF-8 every surrogate), whatever the field."""

@@ -19,7 +19,6 @@ import datetime as dt
 from typing import Annotated, Any
 
 import strawberry
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.auth import Role
 from gateway.domain.checks import check_division
@@ -33,6 +32,7 @@ from gateway.store.accounts import (
     normalize_username,
     username_refusal,
 )
+from gateway.store.audit import account_change
 from gateway.store.model import Account, DuplicateUsername, WeakPassword, covers_division
 
 USERNAME = "The clerk's user name (as at sign-in, without case)."
@@ -139,15 +139,13 @@ def _recorded(ctx: Context, admin: Account, action: str, **detail: Any) -> Also:
     """The audit log's record of a change to a clerk's account, written in the
     change's own transaction: who gave whom which rights stays, chained, when the
     logs are long gone (``detail``: the account and what it became; no password)."""
-    audit = ctx.gateway.store.audit
-    channel = ctx.access.channel
-
-    async def record(conn: AsyncConnection) -> None:
-        await audit.record_account(
-            actor=admin, action=action, channel=channel, detail=detail, conn=conn
-        )
-
-    return record
+    return account_change(
+        ctx.gateway.store.audit,
+        actor=admin,
+        action=action,
+        channel=ctx.access.channel,
+        detail=detail,
+    )
 
 
 async def _in_force(ctx: Context, account: Account) -> ClerkAccount:

@@ -97,16 +97,17 @@ class Context:
         return record
 
     async def audit_worker_read(
-        self, employer: EmployerRecord, id_type: str, id_number: str, result: AuditResult
+        self, employer: EmployerRecord | None, id_type: str, id_number: str, result: AuditResult
     ) -> None:
         """Every read of one worker's personal data leaves a record (who, when, which
-        worker, for which employer, through which channel, with what result)."""
+        worker, for which employer, through which channel, with what result); None: a
+        person asked for at no employer the caller reaches."""
         await self.gateway.store.audit.record(
             actor=self.require_account(),
             action="read_worker",
             id_type=id_type,
             id_number=id_number,
-            credit_code=employer.credit_code,
+            credit_code=None if employer is None else employer.credit_code,
             channel=self.access.channel,
             result=result,
         )

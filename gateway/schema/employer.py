@@ -10,6 +10,7 @@ from typing import Any
 import strawberry
 
 from gateway.domain import codes
+from gateway.domain.limits import has_control_character
 from gateway.errors import bad_input, check_first, from_adapter, invalid_cursor
 from gateway.registry import registry
 from gateway.schema.context import Context, Info
@@ -207,9 +208,7 @@ async def list_employers(
     scope = ctx.access.employer_scope()  # signed in, or refused before anything else
     check_first(first)
     search = (search or "").strip() or None
-    if search is not None and (
-        len(search) > SEARCH_MAX or any(ord(c) < 0x20 or ord(c) == 0x7F for c in search)
-    ):
+    if search is not None and (len(search) > SEARCH_MAX or has_control_character(search)):
         raise bad_input(
             "search",
             f"Search with at most {SEARCH_MAX} characters of a unit's name or credit code, "

@@ -50,7 +50,6 @@ from gateway.schema.enums import (
     Status,
     System,
 )
-from gateway.store.audit import READ_ACTION
 from gateway.store.model import AuditResult, EmployerRecord
 from gateway.systems import AdapterError
 
@@ -328,7 +327,7 @@ async def worker_by_id(ctx: Context, id_type: model.IdType, id_number: str) -> W
     Nobody found, and another employer's worker, are the same None: telling them
     apart would tell who works where.
     """
-    account = ctx.require_account()
+    ctx.require_account()
     number = check_id_number_length("idNumber", normalize_id_number(id_number))
     employer: EmployerRecord | None = None
     if not check_id_number(id_type, number, today=local_date(ctx.gateway.clock())):
@@ -349,15 +348,7 @@ async def worker_by_id(ctx: Context, id_type: model.IdType, id_number: str) -> W
                     raise
     if employer is None:
         # Asked of a person and found nowhere the caller reaches: a read all the same.
-        await ctx.gateway.store.audit.record(
-            actor=account,
-            action=READ_ACTION,
-            id_type=id_type,
-            id_number=number,
-            credit_code=None,
-            channel=ctx.access.channel,
-            result=AuditResult.NOT_FOUND,
-        )
+        await ctx.audit_worker_read(None, id_type, number, AuditResult.NOT_FOUND)
         return None
     return await find_worker(ctx, employer, id_type, number)
 

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.auth import Passwords, Role
 from gateway.domain.checks import check_credit_code
+from gateway.domain.limits import has_control_character
 from gateway.passwords import MIN_PASSWORD_LENGTH, password_refusal
 from gateway.store import tables as t
 from gateway.store.database import Database
@@ -372,7 +373,7 @@ def display_name_refusal(display_name: str | None) -> str | None:
         return None
     if len(display_name) > DISPLAY_NAME_MAX:
         return f"a display name is at most {DISPLAY_NAME_MAX} characters"
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in display_name):
+    if has_control_character(display_name):
         return "a display name holds no control characters (line breaks, tabs...)"
     return None
 

@@ -25,7 +25,7 @@ import hashlib
 import hmac
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -657,6 +657,25 @@ async def _append(conn: AsyncConnection, rows: list[dict[str, Any]]) -> list[Aud
         .values(last_id=last_id, last_hash=last_hash)
     )
     return [_record(values) for values in rows]
+
+
+def account_change(
+    audit: AuditLog,
+    *,
+    actor: Account | None,
+    action: str,
+    channel: Channel | str | None,
+    detail: dict[str, Any],
+) -> Callable[[AsyncConnection], Awaitable[None]]:
+    """``audit.record_account`` to run in the change's own transaction (the ``also``
+    of ``Accounts``' changes): stored if and only if the change is."""
+
+    async def record(conn: AsyncConnection) -> None:
+        await audit.record_account(
+            actor=actor, action=action, channel=channel, detail=detail, conn=conn
+        )
+
+    return record
 
 
 def _system_values(action: str, detail: dict[str, Any]) -> dict[str, Any]:

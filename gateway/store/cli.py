@@ -25,8 +25,6 @@ from gateway.settings import DEFAULT_STORE_URL
 from gateway.store.model import Account, InvalidRecord, StoreError, WeakPassword
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncConnection
-
     from gateway.store.accounts import Also
     from gateway.store.store import Store
 
@@ -182,22 +180,16 @@ def _recorded(
     if role is None or not store.audited:
         return None
     from gateway.store.accounts import normalize_username
-    from gateway.store.audit import account_action
+    from gateway.store.audit import account_action, account_change
 
-    audit, action = store.audit, account_action(verb, role)
     detail = {
         "account": normalize_username(username),
         **detail,
         "operator": _operator(),
         "by": "hrss-gateway accounts",
     }
-
-    async def record(conn: AsyncConnection) -> None:
-        await audit.record_account(
-            actor=None, action=action, channel=None, detail=detail, conn=conn
-        )
-
-    return record
+    action = account_action(verb, role)
+    return account_change(store.audit, actor=None, action=action, channel=None, detail=detail)
 
 
 def _operator() -> str:
