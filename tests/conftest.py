@@ -15,6 +15,7 @@ while the others sit idle (docs/testing.md).
 from __future__ import annotations
 
 import gc
+import subprocess
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -26,7 +27,10 @@ from httpx._transports import default as _httpx_transports
 from hypothesis import settings
 
 from adapters.http import tls_context
+from adapters.standin import process as standin_process
 from adapters.standin.process import RunningStandin, start_standin
+from tests.forkserver import ForkServer
+from tests.forkserver import enabled as forking
 from tests.scheduling import ProofsSpread, proof_rank
 
 # tests.services: the PostgreSQL, Redis and template-store fixtures, for every
@@ -110,6 +114,24 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     if config.getoption("dist") != "load":
         return None
     return ProofsSpread(config, log)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fork_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The processes this test process starts (stand-ins, ``serve``, ``worker``)
+    are forked from a server that has imported them once (``tests/forkserver.py``),
+    started with the first; ``HRSS_TEST_FORK=0`` starts each as a new interpreter.
+    Set up before, and so ended after, every fixture that starts a process."""
+    if not forking():
+        yield
+        return
+    server = ForkServer(tmp_path_factory.mktemp("fork"))
+    standin_process.launch = server.popen
+    try:
+        yield
+    finally:
+        standin_process.launch = subprocess.Popen
+        server.close()
 
 
 @pytest.fixture(scope="session")

@@ -12,11 +12,33 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
+
+
+class ChildProcess(Protocol):
+    """What the stand-ins' handles use of ``subprocess.Popen``."""
+
+    pid: int
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+    def terminate(self) -> None: ...
+
+    def kill(self) -> None: ...
+
+
+#: How a stand-in's process is started: ``subprocess.Popen``, or anything called
+#: as it is (the same keywords) that returns what it does. The tests put the fork
+#: server of ``tests/forkserver.py`` here, whose children have already imported
+#: what a stand-in imports.
+launch: Callable[..., ChildProcess] = subprocess.Popen
 
 
 def free_port() -> int:
@@ -61,7 +83,7 @@ class RunningStandin:
     seed: bool
     log: Path
     env: dict[str, str] = field(default_factory=dict)
-    proc: subprocess.Popen[bytes] | None = None
+    proc: ChildProcess | None = None
 
     @property
     def url(self) -> str:
@@ -89,7 +111,7 @@ class RunningStandin:
         if self.seed:
             cmd.append("--seed")
         with listener, self.log.open("ab") as log:
-            self.proc = subprocess.Popen(  # noqa: S603 - our own command, no shell
+            self.proc = launch(
                 cmd,
                 stdout=log,
                 stderr=subprocess.STDOUT,

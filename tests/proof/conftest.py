@@ -32,7 +32,8 @@ import pytest
 
 from adapters.employment import EmploymentAdapter
 from adapters.labor import LabourAdapter
-from adapters.standin.process import RunningStandin, bound_socket, free_port
+from adapters.standin import process as standin_process
+from adapters.standin.process import ChildProcess, RunningStandin, bound_socket, free_port
 from adapters.standin.seed import EMPLOYERS, SeedEmployer
 from adapters.unemployment import UnemploymentAdapter
 from gateway.auth import HashParams, Passwords
@@ -135,7 +136,7 @@ class GatewayProcess:
     log: Path
     cwd: Path
     port: int | None = None
-    proc: subprocess.Popen[bytes] | None = None
+    proc: ChildProcess | None = None
     starts: int = 0
 
     @property
@@ -175,7 +176,7 @@ class GatewayProcess:
             with self.log.open("ab") as log:
                 log.write(f"\n==== start {self.starts}: {' '.join(cmd[3:])}\n".encode())
                 log.flush()
-                self.proc = subprocess.Popen(
+                self.proc = standin_process.launch(
                     cmd,
                     stdout=log,
                     stderr=subprocess.STDOUT,

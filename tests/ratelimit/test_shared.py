@@ -24,7 +24,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from adapters.standin.process import free_port
+from adapters.standin import process as standin_process
+from adapters.standin.process import ChildProcess, free_port
 from gateway.auth import Role, issue_token
 from gateway.http.ratelimit import LoginThrottle, RateLimitMiddleware, RateLimits
 from tests.services import RedisNamespace, services
@@ -50,7 +51,7 @@ def bearer(account_id: int) -> dict[str, str]:
 @dataclass
 class Server:
     url: str
-    proc: subprocess.Popen[bytes]
+    proc: ChildProcess
     log: Path
 
 
@@ -70,7 +71,8 @@ def spawn_server(env: dict[str, str], log: Path) -> Server:
         "warning",
     ]
     with log.open("ab") as out:
-        proc = subprocess.Popen(
+        # Forked from the tests' fork server where it runs (tests/forkserver.py).
+        proc = standin_process.launch(
             cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **env}
         )
     return Server(f"http://127.0.0.1:{port}", proc, log)
