@@ -21,6 +21,10 @@ def main(args: list[str]) -> None:
             atexit.register(print, "atexit ran")
         elif what == "thread":  # a thread still at work when the module ends
             threading.Thread(target=_late_write, args=(Path(value),)).start()
+        elif what == "spin":  # CPU, for its accounting
+            until = time.process_time() + float(value)
+            while time.process_time() < until:
+                pass
         elif what == "sleep":
             time.sleep(float(value))
         elif what == "raise":

@@ -307,18 +307,28 @@ def serve(name: str) -> None:
 
     warmed: set[str] = set()
     _warm("legacy", warmed)  # the children asked for most
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the waiters are reaped unasked
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind("\0" + name)
     listener.listen(64)
     while True:
         ready, _, _ = select.select([listener, 0], [], [])
         if 0 in ready and not os.read(0, 1):
-            return  # the test process is gone
+            break  # the test process is done, or gone
         if listener in ready:
             conn, _ = listener.accept()
             with conn:
                 _fork_one(listener, conn, warmed)
+        _reap(os.WNOHANG)
+    # Waited for, not left to be reaped unasked: the CPU of every child then
+    # counts in the test process's, and in ``time make test``'s.
+    _reap(0)
+
+
+def _reap(options: int) -> None:
+    """Reap the waiters that have ended (``WNOHANG``), or all of them (0)."""
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, options)[0]:
+            pass
 
 
 def _fork_one(listener: socket.socket, conn: socket.socket, warmed: set[str]) -> None:
@@ -348,7 +358,6 @@ def _fork_one(listener: socket.socket, conn: socket.socket, warmed: set[str]) ->
 def _wait_for_child(conn: socket.socket, request: dict[str, Any], fds: list[int]) -> None:
     """The waiter: fork the child, hand its pid over, report how it ended, and reap
     it once that was read (or kill it if the test process went away first)."""
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     try:
         pid = os.fork()
         if pid == 0:

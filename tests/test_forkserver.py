@@ -5,6 +5,7 @@ handled as ``subprocess.Popen`` handles its children."""
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -136,6 +137,20 @@ def test_the_children_of_a_test_process_that_died_are_killed(tmp_path: Path) -> 
     while Path(f"/proc/{pid}").exists():
         assert time.monotonic() < deadline, "the child outlived the process that started it"
         time.sleep(0.05)
+
+
+def test_the_cpu_of_the_children_counts_in_the_test_process(tmp_path: Path) -> None:
+    """Their CPU is the test process's children's (``time make test`` counts it, as
+    it did when each was a new interpreter): each is waited for by its waiter, each
+    waiter by the server, and the server by the test process."""
+    forks = ForkServer(tmp_path)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    try:
+        assert _start(forks, tmp_path / "spin.log", "spin=0.5").wait(30) == 0
+    finally:
+        forks.close()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    assert (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime) >= 0.5
 
 
 def test_what_an_interpreter_reads_at_its_start_starts_a_new_one(
