@@ -1,6 +1,6 @@
 """Child processes of the tests, forked from one that has already imported them.
 
-Every process the tests start (stand-ins, ``serve``, ``worker``, commands) is
+The processes the tests start (stand-ins, ``serve``, ``worker``, commands) are
 ``python -m gateway.cli ...``, and before it answers such a process spends most
 of its CPU importing: 0.4 to 0.8 s a stand-in, about 1 s a worker, 1.5 s a
 ``serve``, on two cores shared by the whole run. A fork server (one per test
@@ -40,6 +40,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -239,7 +240,8 @@ class ForkServer:
             time.sleep(0.02)
 
     def close(self) -> None:
-        """Stop the server; the children still running are killed by their waiters."""
+        """Kill the children still running, wait for them, then stop the server
+        (which waits for their waiters)."""
         for child in list(self.running):
             child.kill()
             with contextlib.suppress(subprocess.TimeoutExpired):
@@ -289,8 +291,11 @@ def _warm(command: str, warmed: set[str]) -> None:
                 package = spec.standin.app.__module__.rsplit(".", 1)[0]
                 modules.append(package + ".standin")
     for name in modules:
-        if importlib.util.find_spec(name) is not None:
-            importlib.import_module(name)
+        try:
+            if importlib.util.find_spec(name) is not None:
+                importlib.import_module(name)
+        except Exception:  # the child imports it again, and says what fails
+            traceback.print_exc()
     if threading.active_count() != 1:
         # A fork copies only the thread that forks: a lock another held would be
         # held for ever in the child.
@@ -405,8 +410,6 @@ def _run_child(request: dict[str, Any], fds: list[int]) -> None:
         sys.path[0] = request["cwd"]  # what ``-m`` puts first
         code = _run_module(request["module"], request["args"])
     except BaseException:
-        import traceback
-
         traceback.print_exc()
     finally:
         os._exit(code)
@@ -424,7 +427,6 @@ def _run_module(module: str, args: list[str]) -> int:
     output flushed. A ``KeyboardInterrupt`` ends it by SIGINT, as Python does."""
     import atexit
     import runpy
-    import traceback
 
     sys.argv = ["-m", *args]
     # Run as ``__main__`` as ``-m`` runs it: not the copy the server imported to
