@@ -62,6 +62,24 @@ def test_a_child_runs_its_module_with_its_arguments_environment_and_directory(
     assert again.pid != child.pid
 
 
+def test_a_module_the_server_imported_runs_as_main_as_python_m_runs_it(
+    server: ForkServer, tmp_path: Path
+) -> None:
+    """``gateway.cli``, which the server imports to warm its children, runs afresh as
+    ``__main__`` (``runpy`` warned of the copy it found in ``sys.modules``, into every
+    stand-in's log)."""
+    log = tmp_path / "cli.log"
+    with log.open("ab") as out:
+        cli = server.popen(
+            [sys.executable, "-m", "gateway.cli", "--help"], stdout=out, stderr=subprocess.STDOUT
+        )
+    assert isinstance(cli, ForkedProcess)
+    assert cli.wait(30) == 0
+    said = log.read_text()
+    assert said.startswith("usage: ")
+    assert "Warning" not in said
+
+
 def test_a_child_is_waited_for_terminated_and_killed_as_popen_children_are(
     server: ForkServer, tmp_path: Path
 ) -> None:
