@@ -229,11 +229,8 @@ class ForkServer:
         deadline = time.monotonic() + timeout
         while True:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-                try:
-                    probe.connect(self.address)
+                if probe.connect_ex(self.address) == 0:  # else refused: not listening yet
                     return
-                except ConnectionRefusedError:
-                    pass
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 tail = log.read_text()[-3000:]
                 raise RuntimeError(f"the tests' fork server did not start:\n{tail}")
@@ -331,9 +328,10 @@ def serve(name: str) -> None:
 
 def _reap(options: int) -> None:
     """Reap the waiters that have ended (``WNOHANG``), or all of them (0)."""
-    with contextlib.suppress(ChildProcessError):
-        while os.waitpid(-1, options)[0]:
-            pass
+    with contextlib.suppress(ChildProcessError):  # none left
+        ended = os.waitpid(-1, options)[0]
+        while ended:  # 0: with WNOHANG, none has ended yet
+            ended = os.waitpid(-1, options)[0]
 
 
 def _fork_one(listener: socket.socket, conn: socket.socket, warmed: set[str]) -> None:
