@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import re
 from pathlib import Path
@@ -140,6 +141,97 @@ async def test_large_assets_are_compressed(client: httpx.AsyncClient) -> None:
         sent = sum([len(chunk) async for chunk in response.aiter_raw()])
     assert sent < 1_000_000
     assert (VENDORED / "graphiql-3.8.3/graphiql.min.js").stat().st_size > 3_000_000
+
+
+GRAPHIQL_JS = f"{GRAPHIQL_ASSETS_PATH}/graphiql/graphiql-3.8.3/graphiql.min.js"
+
+
+@pytest.mark.parametrize(
+    ("accept_encoding", "gzipped"),
+    [
+        ("gzip", True),
+        ("br, gzip;q=0.5", True),
+        ("*", True),
+        ("x-gzip", True),
+        ("gzip;q=0", False),
+        ("gzip;q=0, *", False),
+        ("*;q=0", False),
+        ("identity", False),
+        ("", False),
+    ],
+)
+async def test_a_large_asset_is_gzipped_for_those_who_take_gzip_only(
+    client: httpx.AsyncClient, accept_encoding: str, gzipped: bool
+) -> None:
+    original = (VENDORED / "graphiql-3.8.3/graphiql.min.js").read_bytes()
+    headers = {"accept-encoding": accept_encoding}
+    async with client.stream("GET", GRAPHIQL_JS, headers=headers) as response:
+        raw = b"".join([chunk async for chunk in response.aiter_raw()])
+    assert response.status_code == 200
+    assert response.headers["vary"] == "Accept-Encoding"
+    assert int(response.headers["content-length"]) == len(raw)
+    if gzipped:
+        assert response.headers["content-encoding"] == "gzip"
+        assert gzip.decompress(raw) == original
+    else:
+        assert "content-encoding" not in response.headers
+        assert raw == original
+
+
+async def test_head_tells_the_length_of_what_get_sends_and_sends_nothing(
+    client: httpx.AsyncClient,
+) -> None:
+    for encoding in ("gzip", "identity"):
+        headers = {"accept-encoding": encoding}
+        got = await client.get(GRAPHIQL_JS, headers=headers)
+        head = await client.head(GRAPHIQL_JS, headers=headers)
+        assert head.status_code == 200
+        assert head.content == b""
+        for name in ("content-length", "content-type", "etag", "cache-control"):
+            assert head.headers[name] == got.headers[name], name
+        assert head.headers.get("content-encoding") == got.headers.get("content-encoding")
+
+
+async def test_a_browser_that_has_the_asset_is_told_it_has_not_changed(
+    client: httpx.AsyncClient,
+) -> None:
+    gzipped = await client.get(GRAPHIQL_JS, headers={"accept-encoding": "gzip"})
+    plain = await client.get(GRAPHIQL_JS, headers={"accept-encoding": "identity"})
+    assert gzipped.headers["etag"] != plain.headers["etag"]  # two representations
+    for sent, encoding in ((gzipped, "gzip"), (plain, "identity")):
+        again = await client.get(
+            GRAPHIQL_JS,
+            headers={"accept-encoding": encoding, "if-none-match": sent.headers["etag"]},
+        )
+        assert again.status_code == 304
+        assert again.content == b""
+        assert again.headers["etag"] == sent.headers["etag"]
+        assert again.headers["cache-control"] == sent.headers["cache-control"]
+    other = await client.get(
+        GRAPHIQL_JS, headers={"accept-encoding": "identity", "if-none-match": 'W/"other"'}
+    )
+    assert other.status_code == 200
+    assert other.content == plain.content
+
+
+async def test_each_file_is_read_and_compressed_once(tmp_path: Path) -> None:
+    script = tmp_path / "app.js"
+    first = b"console.log('first');\n" * 2000
+    script.write_bytes(first)
+    (tmp_path / "small.css").write_text("body { margin: 0 }")
+    assets = GraphiQLAssets(tmp_path)
+    transport = httpx.ASGITransport(app=assets)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
+        for encoding in ("gzip", "identity"):
+            response = await client.get("/app.js", headers={"accept-encoding": encoding})
+            assert response.content == first
+        small = await client.get("/small.css", headers={"accept-encoding": "gzip"})
+        assert "content-encoding" not in small.headers  # too small to be worth it
+        # Changed on disk: what was read at the first request is what is served.
+        script.write_bytes(b"console.log('second');\n" * 2000)
+        for encoding in ("gzip", "identity"):
+            response = await client.get("/app.js", headers={"accept-encoding": encoding})
+            assert response.content == first
 
 
 @pytest.mark.parametrize(
