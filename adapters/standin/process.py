@@ -84,6 +84,11 @@ class RunningStandin:
     log: Path
     env: dict[str, str] = field(default_factory=dict)
     proc: ChildProcess | None = None
+    #: The client of the readiness probe and the ``/__sim/`` surface, its connection
+    #: kept alive while the process runs: a connection opened for every call (a
+    #: client too) cost the caller and the stand-in more CPU than the call itself,
+    #: and the tests reset and read their stand-ins before and after every test.
+    _sim: httpx.Client | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def url(self) -> str:
@@ -135,19 +140,22 @@ class RunningStandin:
         # Asked often, over one client: until it listens, each try is a refused
         # connection, which costs next to nothing, and a restart waits no longer
         # than it must.
-        with httpx.Client(timeout=1.0) as probe:
-            while time.monotonic() < deadline:
-                if self.proc.poll() is not None:
-                    tail = self.log.read_text()[-3000:]
-                    raise RuntimeError(f"{self.name} stand-in exited:\n{tail}")
-                try:
-                    probe.get(self.url + "/__sim/faults").raise_for_status()
-                    return self
-                except httpx.HTTPError:
-                    time.sleep(0.02)
+        probe = self._client()
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                tail = self.log.read_text()[-3000:]
+                raise RuntimeError(f"{self.name} stand-in exited:\n{tail}")
+            try:
+                probe.get(self.url + "/__sim/faults", timeout=1.0).raise_for_status()
+                return self
+            except httpx.HTTPError:
+                time.sleep(0.02)
         raise RuntimeError(f"{self.name} stand-in did not start:\n{self.log.read_text()[-3000:]}")
 
     def stop(self, *, kill: bool = False) -> None:
+        if self._sim is not None:
+            self._sim.close()
+            self._sim = None
         if self.proc is None or self.proc.poll() is not None:
             return
         if kill:
@@ -167,13 +175,11 @@ class RunningStandin:
     # ----------------------------------------------------- the /__sim/ surface
 
     def faults(self, **settings: Any) -> dict[str, Any]:
-        r = httpx.post(self.url + "/__sim/faults", json=settings, timeout=5)
-        r.raise_for_status()
-        result: dict[str, Any] = r.json()
+        result: dict[str, Any] = self._sim_call("POST", "faults", json=settings).json()
         return result
 
     def reset(self) -> None:
-        httpx.post(self.url + "/__sim/reset", timeout=5).raise_for_status()
+        self._sim_call("POST", "reset")
 
     def stats(self) -> dict[str, int]:
         """Requests per operation since the last reset."""
@@ -186,10 +192,27 @@ class RunningStandin:
         return peaks
 
     def _stats(self) -> dict[str, Any]:
-        r = httpx.get(self.url + "/__sim/stats", timeout=5)
-        r.raise_for_status()
-        body: dict[str, Any] = r.json()
+        body: dict[str, Any] = self._sim_call("GET", "stats").json()
         return body
+
+    def _client(self) -> httpx.Client:
+        if self._sim is None:
+            self._sim = httpx.Client(timeout=5)
+        return self._sim
+
+    def _sim_call(self, method: str, name: str, **kwargs: Any) -> httpx.Response:
+        """``/__sim/<name>`` answered (``HTTPStatusError`` for an error status).
+
+        Every call of this surface may be repeated (a reset, faults set, counts
+        read), so one that finds its kept connection closed under it (the stand-in
+        let it idle out, or was restarted by another handle) is sent once more,
+        over a new one."""
+        url = f"{self.url}/__sim/{name}"
+        try:
+            response = self._client().request(method, url, **kwargs)
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
+            response = self._client().request(method, url, **kwargs)
+        return response.raise_for_status()
 
 
 def start_standin(
