@@ -253,9 +253,12 @@ _QUOTED = re.compile(r"'([^']*)'|\"([^\"]*)\"")
 # Digit runs a name can still hold ("query q110101199003077777"): masked whole.
 _DIGITS = re.compile(r"\d{5,}[\dXx]?")
 # graphql-core: "Variable '$w' has invalid value at [1].startDate: ..." (names, indices).
+# Past the first step of the path a name follows a dot: with the dot optional
+# throughout, a run of letters split into names in every way, and a path not
+# followed by its colon took twice as long for every letter more (68 ms for 20).
 _VARIABLE_PATH = re.compile(
     rf"^Variable '\$({_NAME})' has invalid (?:default )?value"
-    rf"(?: at ((?:\.?{_NAME}|\[\d+\])+))?:"
+    rf"(?: at ((?:\.?{_NAME}|\[\d+\])(?:\.{_NAME}|\[\d+\])*))?:"
 )
 # Where graphql-core and Strawberry's scalars name the type a value does not fit.
 _EXPECTED_TYPE = re.compile(

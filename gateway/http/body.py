@@ -6,8 +6,8 @@ do parse then make graphql-core recurse as deep again over the variables. No
 GraphQL request needs more than a few levels, nor tens of thousands of values, so
 both are bounded before the parser runs, by a scan that never recurses:
 
-- strings are removed (a bracket in a string is not structure), then everything
-  but brackets and commas;
+- strings are removed (a bracket in a string is not structure; an unclosed one
+  runs to the end), then everything but brackets and commas;
 - more than ``max_depth`` openings in a row nest too deep, ``JSON_TOO_DEEP``,
   closed or not;
 - the values are about the commas and the openings: over ``max_values`` is
@@ -72,7 +72,13 @@ class JsonRefused(json.JSONDecodeError):
         self.refusal = refusal
 
 
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+#: A string, from its opening quote to its closing one or, unclosed, to the end of the
+#: body. Possessive, and never failing once at a quote: each byte is looked at once.
+#: ``"(?:[^"\\]|\\.)*"`` backtracked over an unclosed string and began again at
+#: every escaped quote inside it: a body of one quote and 500,000 ``\"`` (1 MB, the
+#: body limit) held the event loop for most of an hour, refused as INVALID_JSON at
+#: its end (the time grew with the square of the length: 3.3 s for 32 KB).
+_STRING = re.compile(rb'"[^"\\]*+(?:\\.[^"\\]*+)*+(?:"|\\?\Z)', re.DOTALL)
 #: How JSON spells NUL or half a character (a surrogate, high or low): a \u escape.
 _INVALID_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 #: A GraphQL name (a variable's, an argument's, a field's), as far as it is told back.
