@@ -266,6 +266,7 @@ class GatewayConfig:
         lim = RequestLimits()
         values["limits"] = RequestLimits(
             max_depth=pick("max_depth", lim.max_depth, int),
+            max_document_length=pick("max_document_length", lim.max_document_length, int),
             max_tokens=pick("max_tokens", lim.max_tokens, int),
             max_aliases=pick("max_aliases", lim.max_aliases, int),
             max_root_fields=pick("max_root_fields", lim.max_root_fields, int),

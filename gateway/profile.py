@@ -14,6 +14,10 @@ class RequestLimits:
     """How much one request may ask for. Every limit is refused before execution."""
 
     max_depth: int = 12
+    #: The document, in characters: refused before it is read. The token limit does
+    #: not bound one token: a string or a comment of a megabyte took a third of a
+    #: second of CPU to read, and the parser cache would have kept 512 of them.
+    max_document_length: int = 64 * 1024
     max_tokens: int = 2000
     max_aliases: int = 30
     max_root_fields: int = 10

@@ -13,6 +13,8 @@ Each refusal is a :class:`~gateway.errors.GatewayError` with a stable
 =====================  ======================================================
 code                   when
 =====================  ======================================================
+DOCUMENT_TOO_LONG      the document has more than ``max_document_length``
+                       characters; refused before it is read
 TOO_MANY_TOKENS        the document has more lexical tokens (comments count)
                        than ``max_tokens``; the parser stops at the first
                        token over, so an oversized document is never built
@@ -98,6 +100,15 @@ PAGE_ARGUMENTS = ("first", "last")
 
 
 # The refusals. Numbers in the messages are the limits, never anything the caller sent.
+
+
+def document_too_long(limit: int) -> GatewayError:
+    return GatewayError(
+        "DOCUMENT_TOO_LONG",
+        f"The document is longer than {limit} characters.",
+        f"查询文档超过 {limit} 个字符。",
+        limit=limit,
+    )
 
 
 def too_many_tokens(limit: int) -> GatewayError:
@@ -348,18 +359,25 @@ class _NoServiceSdlRule(ValidationRule):
 
 
 class TokenLimitedParserCache(ParserCache):
-    """Strawberry's parser cache, reporting the token limit with the gateway's code.
+    """Strawberry's parser cache, refusing a document longer than ``max_length``
+    before the parser sees it, and reporting the token limit with the gateway's code.
 
     ``MaxTokensLimiter`` hands ``max_tokens`` to the parser, which stops at the first
     token over it; the parser then says so in a syntax error, recognised here by the
     limit it names.
     """
 
-    def __init__(self, max_tokens: int, maxsize: int | None = 512) -> None:
+    def __init__(
+        self, max_tokens: int, max_length: int | None = None, maxsize: int | None = 512
+    ) -> None:
         super().__init__(maxsize=maxsize)
         self.max_tokens = max_tokens
+        self.max_length = max_length
 
     def on_parse(self) -> Iterator[None]:
+        query = self.execution_context.query or ""
+        if self.max_length is not None and len(query) > self.max_length:
+            raise document_too_long(self.max_length)
         try:
             yield from super().on_parse()
         except GraphQLSyntaxError as error:
@@ -548,7 +566,7 @@ def schema_extensions(
     )
     return [
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
-        lambda: TokenLimitedParserCache(limits.max_tokens),
+        lambda: TokenLimitedParserCache(limits.max_tokens, limits.max_document_length),
         lambda: AddValidationRules(rules),
         validation,
         lambda: PageAndCostLimits(limits.max_page_size, limits.max_cost),

@@ -13,6 +13,7 @@ import httpx
 import pytest
 import strawberry
 from strawberry.extensions import MaskErrors, SchemaExtension
+from strawberry.extensions.parser_cache import _get_parse_cache
 
 from gateway.app import create_app
 from gateway.schema import MASKED_MESSAGE, GatewaySchema, _should_mask
@@ -116,6 +117,35 @@ def of_tokens(count: int) -> str:
 async def test_tokens_at_and_over_the_default() -> None:
     assert await codes(of_tokens(DEFAULTS.max_tokens)) == []
     assert await codes(of_tokens(DEFAULTS.max_tokens + 1)) == ["TOO_MANY_TOKENS"]
+
+
+def of_length(length: int, padding: str = " ") -> str:
+    """``{ version }`` padded to ``length`` characters: as many tokens as unpadded."""
+    return "{ version }" + padding * (length - len("{ version }"))
+
+
+async def test_document_length_at_and_over_the_default() -> None:
+    limit = DEFAULTS.max_document_length
+    assert await codes(of_length(limit)) == []
+    assert await codes(of_length(limit + 1)) == ["DOCUMENT_TOO_LONG"]
+    # One token long enough: the token limit alone let a megabyte through.
+    word = '{ echo(words: ["' + "w" * (limit + 1) + '"]) }'
+    assert await codes(word) == ["DOCUMENT_TOO_LONG"]
+    assert await codes("#" + "c" * limit + "\n{ version }") == ["DOCUMENT_TOO_LONG"]
+
+
+async def test_a_document_too_long_is_not_kept_by_the_parser_cache() -> None:
+    # Strawberry's parser cache is one per process (by its size, 512 here): a long
+    # document parsed and kept would hold its text and its tree for good.
+    parse_cache: Any = _get_parse_cache(512)
+    kept = parse_cache.cache_info
+    schema = tiny_schema(RequestLimits(max_document_length=100))
+    before = kept().currsize
+    for n in range(3):
+        assert await codes(of_length(101 + n), schema) == ["DOCUMENT_TOO_LONG"]
+    assert kept().currsize == before
+    assert await codes(of_length(99, "\n"), schema) == []
+    assert kept().currsize == before + 1
 
 
 async def test_comments_count_as_tokens() -> None:
@@ -347,6 +377,7 @@ async def test_the_gateway_refuses_each_limit(client: GraphQLClient) -> None:
     refused = {
         "QUERY_TOO_DEEP": of_depth(DEFAULTS.max_depth + 1).replace("node", "me"),
         "TOO_MANY_TOKENS": of_tokens(DEFAULTS.max_tokens + 1),
+        "DOCUMENT_TOO_LONG": of_length(DEFAULTS.max_document_length + 1),
         "TOO_MANY_ALIASES": of_aliases(DEFAULTS.max_aliases + 1),
         "TOO_MANY_ROOT_FIELDS": "{ "
         + " ".join(f"t{i}: codeTables {{ name }}" for i in range(DEFAULTS.max_root_fields + 1))

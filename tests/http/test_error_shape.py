@@ -208,6 +208,11 @@ CASES: dict[str, Case] = {
         "TOO_MANY_TOKENS",
         json=gql(f'{{ employer(creditCode: "{ID}") {{ {"name " * 3000} }} }}'),
     ),
+    "document-too-long": Case(
+        400,
+        "DOCUMENT_TOO_LONG",
+        json=gql(f'{{ employer(creditCode: "{ID}") {{ name }} }}' + " " * 70_000),
+    ),
     "introspection": Case(
         400,
         "INTROSPECTION_DISABLED",
