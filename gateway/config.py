@@ -93,6 +93,10 @@ class GatewayConfig:
     #: How often a worker asks a system whose breaker is open whether it is back;
     #: its waiting steps are taken at once when it answers (gateway/registrations/recovery.py).
     system_probe_interval_s: float = 1.0
+    #: How long ``/readyz`` answers from its last look at the systems: anyone may
+    #: ask it, and each look is a call to every system (the social-insurance one's
+    #: counts against the quota its declarations need); 0: a look at every request.
+    readiness_cache_s: float = 5.0
     #: Per system: circuit breaker, read retries (see gateway/resilience.py).
     breaker_threshold: int = 5
     breaker_recovery_s: float = 30.0
@@ -140,6 +144,8 @@ class GatewayConfig:
             or self.events_url.startswith(("postgresql", "redis://", "rediss://", "unix://"))
         ):
             raise ValueError("events_url must be 'local', a postgresql:// or a redis:// URL")
+        if self.readiness_cache_s < 0:
+            raise ValueError("readiness_cache_s must be 0 (no cache) or more seconds")
         if self.registration_retention_days < 0:
             raise ValueError("registration_retention_days must be 0 (never erase) or more")
 
@@ -239,6 +245,7 @@ class GatewayConfig:
             "worker_lease_s": pick("worker_lease_s", d.worker_lease_s, float),
             "step_backoff_base_s": pick("step_backoff_base_s", d.step_backoff_base_s, float),
             "step_backoff_cap_s": pick("step_backoff_cap_s", d.step_backoff_cap_s, float),
+            "readiness_cache_s": pick("readiness_cache_s", d.readiness_cache_s, float),
             "system_probe_interval_s": pick(
                 "system_probe_interval_s", d.system_probe_interval_s, float
             ),

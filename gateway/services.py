@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import hmac
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,6 +85,11 @@ class Gateway:
     events: Events = field(init=False)
     #: Checks the identity platform's tokens; None when no provider is trusted.
     oidc: OidcVerifier | None = None
+    #: The last look at the systems (``readiness``): when, and what it found.
+    _readiness: tuple[float, dict[System, str | None]] | None = field(
+        default=None, init=False, repr=False
+    )
+    _readiness_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.events = Events(on_work=self.work_submitted.set)
@@ -215,8 +221,32 @@ class Gateway:
         return engine_for(self)
 
     async def readiness(self) -> dict[System, str | None]:
-        """Each system: None when it answers, else why not (no personal data)."""
+        """Each system: None when it answers, else why not (no personal data).
 
+        Asked again only when the last answer is older than ``readiness_cache_s``,
+        and by one request at a time, the others waiting for its answer: ``/readyz``
+        needs no sign-in and is not rate limited, and each look calls every system,
+        so that a flood of probes would have been a flood on the systems, the
+        social-insurance one's quota (20 calls a second) spent on them."""
+        ttl = self.config.readiness_cache_s
+        fresh = self._fresh_readiness(ttl)
+        if fresh is not None:
+            return fresh
+        async with self._readiness_lock:
+            fresh = self._fresh_readiness(ttl)
+            if fresh is not None:
+                return fresh
+            found = await self._ask_readiness()
+            self._readiness = (time.monotonic(), found)
+            return dict(found)
+
+    def _fresh_readiness(self, ttl: float) -> dict[System, str | None] | None:
+        if self._readiness is None or ttl <= 0:
+            return None
+        at, found = self._readiness
+        return dict(found) if time.monotonic() - at < ttl else None
+
+    async def _ask_readiness(self) -> dict[System, str | None]:
         async def check(system: System, adapter: SystemAdapter) -> str | None:
             try:
                 await registry().get(system).health(adapter)

@@ -104,6 +104,14 @@ def test_registration_retention_is_read_and_zero_keeps_registrations_whole() -> 
         GatewayConfig.load(environ={"HRSS_REGISTRATION_RETENTION_DAYS": "-1"})
 
 
+def test_the_readiness_interval_is_read_and_zero_looks_at_every_request() -> None:
+    assert GatewayConfig().readiness_cache_s == 5.0
+    config = GatewayConfig.load(environ={"HRSS_READINESS_CACHE_S": "0"})
+    assert config.readiness_cache_s == 0
+    with pytest.raises(ValueError, match="readiness_cache_s"):
+        GatewayConfig.load(environ={"HRSS_READINESS_CACHE_S": "-1"})
+
+
 def test_audit_retention_shorter_than_six_months_is_refused() -> None:
     config = GatewayConfig.load(environ={"HRSS_AUDIT_RETENTION_DAYS": "90"})
     with pytest.raises(ValueError, match="six months"):

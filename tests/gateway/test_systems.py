@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from adapters.standin.process import RunningStandin
 from adapters.standin.seed import EMPLOYERS, WORKERS
+from gateway.app import create_app
 from gateway.demo import populate_employer
 from gateway.domain.model import (
     Education,
@@ -20,7 +24,7 @@ from gateway.domain.model import (
 )
 from gateway.services import Gateway
 from tests.factories import credit_code, mobile, resident_id
-from tests.gateway.conftest import GraphQLClient, error_codes
+from tests.gateway.conftest import GraphQLClient, error_codes, started_gateway
 
 JINAN = EMPLOYERS[0].profile.credit_code
 WITH_CONTRACT = next(w for w in WORKERS if w.employer == 0 and w.label == "employed")
@@ -60,7 +64,10 @@ def gateway_settings() -> dict[str, Any]:
     that ran out of time is not cached (at 3 s, a loaded machine missed it: the second
     page asked again). No test here waits it out; the slow system's has its own."""
     return {
-        "environ": {f"HRSS_{s}_TIMEOUT": "20" for s in ("EMPLOYMENT", "LABOUR", "UNEMPLOYMENT")}
+        "environ": {f"HRSS_{s}_TIMEOUT": "20" for s in ("EMPLOYMENT", "LABOUR", "UNEMPLOYMENT")},
+        # Readiness looked at anew at each request: a test takes a system down
+        # between two (the answer kept in between has a test of its own).
+        "readiness_cache_s": 0,
     }
 
 
@@ -209,6 +216,37 @@ async def test_readiness_is_reported_per_system(
     assert degraded.json()["systems"]["employment"]["ready"] is False
     assert degraded.json()["systems"]["labour"] == {"ready": True}
     assert (await client.http.get("/healthz")).json() == {"status": "alive"}
+
+
+async def test_readiness_looks_at_the_systems_once_in_its_interval(
+    standins: dict[System, RunningStandin], tmp_path: Path
+) -> None:
+    # Anyone may ask /readyz as often as they like: the systems are asked once per
+    # readiness_cache_s, by one of the requests, the others given its answer.
+    named = {"employment": standins[System.EMPLOYMENT], "labor": standins[System.LABOUR]}
+    named["unemployment"] = standins[System.UNEMPLOYMENT]
+    async with started_gateway(named, tmp_path, readiness_cache_s=60) as gw:
+        app = create_app(gw.config, gateway=gw)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
+            for standin in standins.values():
+                standin.reset()
+            answers = await asyncio.gather(*(http.get("/readyz") for _ in range(20)))
+            assert {a.status_code for a in answers} == {200}
+            # One look: each system's ping once (the labour client reads its WSDL first).
+            assert {system: s.stats() for system, s in standins.items()} == {
+                System.EMPLOYMENT: {"unit.get": 1},
+                System.LABOUR: {"wsdl": 1, "GetEmployer": 1},
+                System.UNEMPLOYMENT: {"dw.get": 1},
+            }
+            # Down since: the answer of the last look stands until the interval ends.
+            standins[System.EMPLOYMENT].faults(down=True)
+            try:
+                again = await http.get("/readyz")
+            finally:
+                standins[System.EMPLOYMENT].reset()
+            assert again.status_code == 200
+            assert again.json() == answers[0].json()
 
 
 async def test_federation_subgraph(client: GraphQLClient) -> None:

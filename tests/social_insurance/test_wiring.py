@@ -71,6 +71,9 @@ async def gateway(
         audit_key="a" * 32,
         data_dir=str(tmp_path),
         store_url=sqlite_store(tmp_path / "gateway.db"),
+        # Readiness looked at anew at each request: the test takes a system down
+        # between two (tests/gateway/test_systems.py shows the answer kept).
+        readiness_cache_s=0,
     )
     gw = await Gateway.start(config)
     await prepare_store(gw.store, config.systems)
