@@ -90,6 +90,10 @@ class RateLimits:
     login_per_username: str = "5 per 15 minutes"
     #: Failed sign-in attempts from one client address, whatever the username.
     login_per_address: str = "20 per 15 minutes"
+    #: For how many days an address a username signed in from stays known to it:
+    #: there the username's attempts are counted for that address alone, so that
+    #: guesses from elsewhere cannot lock its owner out (0: every address alike).
+    login_known_address_days: int = 30
     #: Addresses or networks of the reverse proxies whose ``X-Forwarded-For`` is believed.
     trusted_proxies: tuple[str, ...] = ()
     #: IPv6 clients are counted by network: one host usually holds a whole /64.
@@ -122,6 +126,8 @@ class RateLimits:
                 ) from None
         if not 0 < self.ipv6_prefix <= 128:
             raise ValueError("rate limit ipv6_prefix must be between 1 and 128")
+        if self.login_known_address_days < 0:
+            raise ValueError("rate limit login_known_address_days must be 0 or more")
 
     @classmethod
     def from_env(
@@ -477,6 +483,12 @@ class LoginThrottle:
     behind one address can sign in all its clerks. Usernames and addresses are
     keyed by an HMAC under ``hash_key`` (the gateway's audit key), never in clear.
 
+    An address a username signed in from within ``login_known_address_days`` is
+    known to it: its attempts there are counted for that address alone. Counted
+    for the username wherever they came from, five wrong passwords from anyone
+    who knew a clerk's username locked the clerk out at the window, again every
+    fifteen minutes; guesses from elsewhere still share the username's count.
+
     The login mutation::
 
         wait = await throttle.check(username, address)
@@ -486,7 +498,7 @@ class LoginThrottle:
         if account is None:
             await throttle.failed(username, address)
             raise invalid_credentials()
-        await throttle.succeeded(username)
+        await throttle.succeeded(username, address)
     """
 
     def __init__(
@@ -498,26 +510,46 @@ class LoginThrottle:
         self._key = hash_key
         self._per_username = _parse(self.limits.login_per_username)
         self._per_address = _parse(self.limits.login_per_address)
+        days = self.limits.login_known_address_days
+        self._known = _parse(f"1 per {days} days") if days else None
         self._counter = _Counter(storage_url, self.limits, what="login throttle")
 
     async def check(self, username: str, address: str | None) -> float | None:
         """None when this attempt may go ahead (and it is counted), else the seconds to wait."""
         if not self.limits.enabled:
             return None
-        wait = await self._counter.wait(self._per_address, "login-address", self._address(address))
+        at = self._address(address)
+        wait = await self._counter.wait(self._per_address, "login-address", at)
         if wait is not None:
             # Not counted against the username: an address being throttled must not
             # also lock the accounts it tries out.
             return wait
-        return await self._counter.hit(self._per_username, "login-user", self._user(username))
+        user = self._user(username)
+        if await self._known_at(user, at):
+            return await self._counter.hit(self._per_username, "login-user-at", user, at)
+        return await self._counter.hit(self._per_username, "login-user", user)
 
     async def failed(self, username: str, address: str | None) -> None:
         """The attempt ``check`` let through failed (wrong or unknown username, wrong password)."""
         if self.limits.enabled:
             await self._counter.hit(self._per_address, "login-address", self._address(address))
 
-    async def succeeded(self, username: str) -> None:
-        await self._counter.clear(self._per_username, "login-user", self._user(username))
+    async def succeeded(self, username: str, address: str | None) -> None:
+        """The attempt ``check`` let through signed in: the username's attempts are
+        forgotten, and ``address`` is known to it from now on."""
+        user, at = self._user(username), self._address(address)
+        await self._counter.clear(self._per_username, "login-user", user)
+        if self._known is not None and self.limits.enabled:
+            await self._counter.clear(self._per_username, "login-user-at", user, at)
+            # Cleared first: the window starts again at each sign-in.
+            await self._counter.clear(self._known, "login-known", user, at)
+            await self._counter.hit(self._known, "login-known", user, at)
+
+    async def _known_at(self, user: str, at: str) -> bool:
+        if self._known is None:
+            return False
+        # The window of one is full while the sign-in that filled it is within it.
+        return await self._counter.wait(self._known, "login-known", user, at) is not None
 
     async def aclose(self) -> None:
         await self._counter.aclose()

@@ -94,7 +94,7 @@ class Mutation(FormMutation, FollowUpMutation, ClerkMutation):
         if account is None or account.disabled:
             await throttle.failed(username, address)
             raise invalid_credentials()
-        await throttle.succeeded(username)
+        await throttle.succeeded(username, address)
         await gateway.store.accounts.signed_in(account.id)
         return _session(info, account)
 
@@ -136,7 +136,7 @@ class Mutation(FormMutation, FollowUpMutation, ClerkMutation):
             changed = await gateway.store.accounts.set_password(account.username, new_password)
         except WeakPassword as e:
             raise weak_password(e, "newPassword") from None
-        await throttle.succeeded(account.username)
+        await throttle.succeeded(account.username, address)
         await gateway.cache.forget_account(changed.id)
         return _session(info, changed)
 

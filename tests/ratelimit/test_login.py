@@ -93,9 +93,41 @@ async def test_success_forgets_the_usernames_failures(make: Make) -> None:
     for _ in range(4):
         await fail(throttle, "alice", HOME)
     assert await throttle.check("alice", HOME) is None
-    await throttle.succeeded("alice")
+    await throttle.succeeded("alice", HOME)
     for _ in range(5):
         assert await fail(throttle, "alice", HOME) is None
+    assert await throttle.check("alice", HOME) is not None
+
+
+async def test_guesses_from_elsewhere_do_not_lock_out_an_address_that_signed_in(
+    make: Make,
+) -> None:
+    throttle = make()
+    assert await throttle.check("alice", HOME) is None
+    await throttle.succeeded("alice", HOME)
+    # Someone who knows her username: five wrong passwords, from addresses of their own.
+    for i in range(5):
+        assert await fail(throttle, "alice", f"203.0.113.{i}") is None
+    assert await throttle.check("alice", ELSEWHERE) is not None
+    # Alice, at the window she signs in from, is not locked out; her sign-in there
+    # forgets the guesses' count.
+    assert await throttle.check("alice", HOME) is None
+    await throttle.succeeded("alice", HOME)
+    assert await throttle.check("alice", ELSEWHERE) is None
+    # There she has a limit of her own.
+    for _ in range(5):
+        assert await fail(throttle, "alice", HOME) is None
+    assert await throttle.check("alice", HOME) is not None
+
+
+async def test_without_known_addresses_every_address_counts_for_the_username(
+    make: Make,
+) -> None:
+    throttle = make(replace(LIMITS, login_known_address_days=0))
+    assert await throttle.check("alice", HOME) is None
+    await throttle.succeeded("alice", HOME)
+    for i in range(5):
+        assert await fail(throttle, "alice", f"203.0.113.{i}") is None
     assert await throttle.check("alice", HOME) is not None
 
 
@@ -126,7 +158,7 @@ async def test_success_does_not_reset_the_address(make: Make) -> None:
     throttle = make()
     for i in range(20):
         await fail(throttle, f"user{i}", HOME)
-    await throttle.succeeded("user0")
+    await throttle.succeeded("user0", HOME)
     assert await throttle.check("user0", HOME) is not None
 
 
@@ -135,7 +167,7 @@ async def test_successful_sign_ins_do_not_count_against_the_address(make: Make) 
     # A service hall: many clerks signing in from one address.
     for i in range(40):
         assert await throttle.check(f"clerk{i}", HOME) is None
-        await throttle.succeeded(f"clerk{i}")
+        await throttle.succeeded(f"clerk{i}", HOME)
     assert await throttle.check("clerk0", HOME) is None
 
 

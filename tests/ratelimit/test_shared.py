@@ -275,7 +275,7 @@ async def test_sign_ins_pass_unthrottled_while_redis_fails(
             for _ in range(3):
                 assert await throttle.check("alice", "198.51.100.1") is None
                 await throttle.failed("alice", "198.51.100.1")
-            await throttle.succeeded("alice")
+            await throttle.succeeded("alice", "198.51.100.1")
     finally:
         await throttle.aclose()
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
