@@ -11,7 +11,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway.auth import ConfigurationError
 from gateway.forms.cli import add_form_parser
@@ -19,6 +19,9 @@ from gateway.logs import configure as configure_logging
 from gateway.registry import registry
 from gateway.settings import DEFAULT_STORE_URL
 from gateway.store.cli import add_accounts_parser
+
+if TYPE_CHECKING:
+    from gateway.config import GatewayConfig
 
 
 def _legacy(args: argparse.Namespace) -> int:
@@ -36,7 +39,6 @@ def _legacy(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import asyncio
 
-    from gateway.app import create_app
     from gateway.config import GatewayConfig
 
     demo = bool(args.demo)
@@ -68,7 +70,7 @@ def _serve(args: argparse.Namespace) -> int:
                 asyncio.run(prepare())
                 print(demo_mode.banner(config), flush=True)
                 # uvicorn takes the socket over, and closes it.
-                _run(create_app(config), config.host, config.port, fd=listener.detach())
+                _run(config, fd=listener.detach())
         except demo_mode.DemoRefused as e:
             print(f"hrss-gateway serve --demo: {e}", file=sys.stderr)
             return 1
@@ -80,7 +82,7 @@ def _serve(args: argparse.Namespace) -> int:
     # message in a traceback.
     _, audit_key = secrets_of(config)
     asyncio.run(check_store_key(config.store_url, audit_key))
-    _run(create_app(config), config.host, config.port, fd=args.fd)
+    _run(config, fd=args.fd)
     return 0
 
 
@@ -157,13 +159,15 @@ def _signin(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(app: Any, host: str, port: int, *, fd: int | None = None) -> None:
-    from gateway.serving import run
+def _run(config: GatewayConfig, *, fd: int | None = None) -> None:
+    from gateway.app import create_app
+    from gateway.serving import gateway_options, run
 
     run(
-        app,
-        host=host,
-        port=port,
+        create_app(config),
+        host=config.host,
+        port=config.port,
+        **gateway_options(config.limits),
         # A listening socket bound by ``hrss-gateway cluster`` (shared with its
         # siblings) or by the demo.
         fd=fd,

@@ -32,6 +32,7 @@ from gateway.demo import DEMO_PASSWORD, prepare_store
 from gateway.domain.model import System
 from gateway.registrations.wiring import run_worker
 from gateway.services import Gateway
+from gateway.serving import gateway_options
 from tests.conftest import shared_standin, start_missing
 from tests.services import SQL_BACKENDS, copy_sqlite, sqlite_store
 from tests.services import postgres_database as postgres_database
@@ -252,11 +253,12 @@ async def worker(gateway: Gateway) -> AsyncIterator[None]:
 
 @pytest.fixture
 async def server(gateway: Gateway) -> AsyncIterator[int]:
-    """The app on a real loopback port: WebSockets need a real server."""
+    """The app on a real loopback port, with uvicorn set as ``serve`` sets it where
+    the gateway's limits decide: WebSockets need a real server."""
     port = free_port()
-    served = uvicorn.Server(
-        uvicorn.Config(create_app(gateway.config, gateway=gateway), port=port, log_level="error")
-    )
+    app = create_app(gateway.config, gateway=gateway)
+    options = gateway_options(gateway.config.limits)
+    served = uvicorn.Server(uvicorn.Config(app, port=port, log_level="error", **options))
     serving = asyncio.create_task(served.serve())
     while not served.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
         await asyncio.sleep(0.05)

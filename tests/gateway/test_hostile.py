@@ -22,6 +22,7 @@ import websockets
 from adapters.standin.process import RunningStandin
 from adapters.standin.seed import EMPLOYERS, WORKERS
 from gateway.app import create_app
+from gateway.services import Gateway
 from tests.factories import resident_id
 from tests.gateway.conftest import GraphQLClient, started_gateway, worker_standins
 
@@ -274,6 +275,26 @@ async def test_websocket_errors_are_coded_and_echo_nothing(
         assert error["extensions"]["code"] not in ("INTERNAL", None)
         assert error["extensions"]["message_en"]
         assert error["extensions"]["message_zh"]
+
+
+async def test_a_websocket_message_larger_than_a_body_may_be_closes_the_socket(
+    server: int, gateway: Gateway
+) -> None:
+    limit = gateway.config.limits.max_body_bytes  # 1 MiB; uvicorn's own, 16 MiB
+    ws = await _socket(server)
+    query = "{ __typename }" + " " * limit
+    await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}))
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        async with asyncio.timeout(10):
+            await ws.recv()
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1009  # message too big
+    # Within the limit, a socket works.
+    again = await _socket(server)
+    small = {"id": "2", "type": "subscribe", "payload": {"query": "{ __typename }"}}
+    await again.send(json.dumps(small))
+    assert json.loads(await again.recv())["payload"] == {"data": {"__typename": "Query"}}
+    await again.close()
 
 
 @pytest.mark.parametrize("payload", ["deep", "half-a-character"])
