@@ -187,12 +187,13 @@ class GraphiQLAssets:
     request path can reach outside the index (no traversal, no directory listing).
 
     Each file is read, and compressed if it is large, at its first request, on a
-    thread, and kept: graphiql.min.js (3.5 MB) takes a quarter of a second of CPU
-    to compress, which Starlette's GZipMiddleware spent again at every request,
-    on the event loop, stalling every other request meanwhile; anyone could ask
-    for it (the assets need no sign-in). About 1.3 MB are kept, the files as read
-    and compressed. Precompressed files on disk (ServeStatic, WhiteNoise's ASGI
-    fork) would need a build step writing them beside the vendored files.
+    thread, and kept for the process (one copy for every app in it): compressing
+    graphiql.min.js (3.5 MB) takes a quarter of a second of CPU, which Starlette's
+    GZipMiddleware spent again at every request, on the event loop, stalling every
+    other request meanwhile; anyone could ask for it (the assets need no sign-in).
+    About 5 MB are kept, the files as read and compressed. Precompressed files on
+    disk (ServeStatic, WhiteNoise's ASGI fork) would need a build step writing them
+    beside the vendored files.
     """
 
     def __init__(self, directory: Path = STATIC_DIR) -> None:
@@ -201,8 +202,6 @@ class GraphiQLAssets:
             for path in sorted(directory.rglob("*"))
             if path.is_file() and path.suffix in CONTENT_TYPES
         }
-        self._read: dict[str, _Asset] = {}
-        self._reading = threading.Lock()
 
     @property
     def paths(self) -> list[str]:
@@ -223,18 +222,25 @@ class GraphiQLAssets:
         relative = request.path_params.get("path") or _tail(request)
         if relative not in self._files:
             return PlainTextResponse("Not Found", status_code=404)
-        asset = self._read.get(relative)
+        path = self._files[relative]
+        asset = _READ.get(path)
         if asset is None:
-            asset = await anyio.to_thread.run_sync(self._load, relative)
+            asset = await anyio.to_thread.run_sync(_load, path)
         return asset.response(request)
 
-    def _load(self, relative: str) -> _Asset:
-        # Requests arriving together for a file not yet read wait for one reading.
-        with self._reading:
-            asset = self._read.get(relative)
-            if asset is None:
-                asset = self._read[relative] = _Asset.read(self._files[relative])
-            return asset
+
+#: The files read, by path: one copy for every app of the process.
+_READ: dict[Path, _Asset] = {}
+_READING = threading.Lock()
+
+
+def _load(path: Path) -> _Asset:
+    # Requests arriving together for a file not yet read wait for one reading.
+    with _READING:
+        asset = _READ.get(path)
+        if asset is None:
+            asset = _READ[path] = _Asset.read(path)
+        return asset
 
 
 def _tail(request: Request) -> str:
