@@ -7,6 +7,7 @@ from typing import Any
 
 import openpyxl
 
+from gateway.forms.http import _employer_template
 from gateway.privacy import mask_id_number
 from gateway.services import Gateway
 from tests.forms.support import filled, hire_row
@@ -119,6 +120,22 @@ async def test_the_template_is_public_and_blank_for_anyone_not_an_employer(
     )
     assert refused.status_code == 401
     assert refused.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_an_employers_template_is_written_once_for_its_downloads(
+    client: GraphQLClient,
+) -> None:
+    employer = await client.login("demo-employer")
+    headers = {"Authorization": f"Bearer {employer.token}"}
+    first = await employer.http.get("/forms/registration-template.xlsx", headers=headers)
+    written = _employer_template.cache_info()
+    again = await employer.http.get("/forms/registration-template.xlsx", headers=headers)
+    assert again.status_code == first.status_code == 200
+    assert again.content == first.content
+    kept = _employer_template.cache_info()
+    assert (kept.hits, kept.misses) == (written.hits + 1, written.misses)
+    sheet = openpyxl.load_workbook(io.BytesIO(again.content))["登记表"]
+    assert sheet["B2"].value  # its name, filled in
 
 
 async def test_an_export_of_days_is_of_the_provinces_days_and_of_one_windows_work(
