@@ -85,6 +85,8 @@ class Gateway:
     events: Events = field(init=False)
     #: Checks the identity platform's tokens; None when no provider is trusted.
     oidc: OidcVerifier | None = None
+    #: The accounts with a form being imported in this process (``importRegistrationForm``).
+    importing: set[int] = field(default_factory=set, init=False, repr=False)
     #: The last look at the systems (``readiness``): when, and what it found.
     _readiness: tuple[float, dict[System, str | None]] | None = field(
         default=None, init=False, repr=False

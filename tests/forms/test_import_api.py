@@ -158,6 +158,31 @@ async def test_a_hostile_file_is_a_coded_error_and_nothing_is_kept(
     assert writes(standins) == before
 
 
+async def test_one_form_of_an_account_at_a_time(client: GraphQLClient, gateway: Gateway) -> None:
+    employer = await client.login("demo-employer")
+    account = await gateway.store.accounts.get("demo-employer")
+    assert account is not None
+    form = filled([hire_row()])
+    # Another form of the account is being imported in this process.
+    gateway.importing.add(account.id)
+    try:
+        busy = await upload(employer, form, d=True)
+        # Another account's goes on.
+        clerk = await client.login("demo-clerk")
+        other = await upload(clerk, form, d=True)
+    finally:
+        gateway.importing.discard(account.id)
+    assert error_codes(busy) == ["FORM_IMPORT_BUSY"]
+    assert "errors" not in other, other
+    # Done: the account's next form is read, and a refused file ends its import too.
+    refused = await upload(employer, b"", d=True)
+    assert error_codes(refused) == ["FORM_FILE_EMPTY"]
+    body = await upload(employer, form, d=True)
+    assert "errors" not in body, body
+    assert body["data"]["importRegistrationForm"]["validRows"] == 1
+    assert gateway.importing == set()
+
+
 #: One bad cell of each kind a row can have, each in a row of its own: (cell, code).
 BAD_CELLS: list[tuple[dict[str, Any], str, str]] = [
     ({"start_date": "2024-02-30"}, "L", "CELL_NOT_A_DATE"),
