@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,6 +40,10 @@ class ChildProcess(Protocol):
 #: server of ``tests/forkserver.py`` here, whose children have already imported
 #: what a stand-in imports.
 launch: Callable[..., ChildProcess] = subprocess.Popen
+
+
+#: Held while a handle makes its client (``RunningStandin._client``).
+_MAKING_CLIENTS = threading.Lock()
 
 
 def free_port() -> int:
@@ -196,9 +201,12 @@ class RunningStandin:
         return body
 
     def _client(self) -> httpx.Client:
-        if self._sim is None:
-            self._sim = httpx.Client(timeout=5)
-        return self._sim
+        # Made once even when threads ask at once: a second, never closed, would
+        # leave its sockets to the garbage collector.
+        with _MAKING_CLIENTS:
+            if self._sim is None:
+                self._sim = httpx.Client(timeout=5)
+            return self._sim
 
     def _sim_call(self, method: str, name: str, **kwargs: Any) -> httpx.Response:
         """``/__sim/<name>`` answered (``HTTPStatusError`` for an error status).
