@@ -27,6 +27,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from gateway.http.headers import weighted
+
 STATIC_DIR = Path(__file__).parent / "static"
 PAGE_TEMPLATE = Path(__file__).parent / "graphiql.html"
 
@@ -154,20 +156,10 @@ def accepts_gzip(accept_encoding: str) -> bool:
     (or ``x-gzip``), or covered by ``*``, with a weight above zero.
 
     Starlette's GZipMiddleware looks for the substring, which takes ``gzip;q=0``,
-    a refusal, for a yes; no dependency of ours parses the header otherwise."""
+    a refusal, for a yes."""
     weights: dict[str, float] = {}
-    for item in accept_encoding.split(","):
-        coding, _, parameters = item.partition(";")
-        weight = 1.0
-        for parameter in parameters.split(";"):
-            name, _, value = parameter.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    weight = float(value.strip())
-                except ValueError:
-                    weight = 0.0
-        if coding.strip():
-            weights[coding.strip().lower()] = weight
+    for coding, weight in weighted(accept_encoding):
+        weights.setdefault(coding, weight)
     for coding in ("gzip", "x-gzip", "*"):
         if coding in weights:
             return weights[coding] > 0

@@ -102,6 +102,7 @@ from strawberry.types.graphql import OperationType
 from gateway.errors import GatewayError, Refusal, client_error, operation_name_required
 from gateway.http.body import JsonRefused, load_bounded
 from gateway.http.graphiql import GRAPHIQL_ASSETS_PATH, graphiql_page_response
+from gateway.http.headers import weighted
 from gateway.http.refusals import (
     BATCHING_DISABLED,
     GRAPHQL_RESPONSE_JSON,
@@ -161,29 +162,11 @@ class _Exchange:
     request_errors: list[bool] = field(default_factory=list)
 
 
-def _accept_ranges(accept: str) -> list[tuple[str, float]]:
-    ranges = []
-    for part in accept.split(","):
-        media_range, *params = (p.strip() for p in part.split(";"))
-        if not media_range:
-            continue
-        quality = 1.0
-        for param in params:
-            name, _, value = param.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0
-        ranges.append((media_range.lower(), quality))
-    return ranges
-
-
 def negotiate_media_type(accept: str | None) -> MediaType | None:
     """The response media type for an ``Accept`` header, or None when none is acceptable."""
     if accept is None or not accept.strip():
         return GRAPHQL_RESPONSE_JSON
-    ranges = _accept_ranges(accept)
+    ranges = weighted(accept)
     explicit: dict[str, tuple[float, int]] = {}
     for index, (media_range, q) in enumerate(ranges):
         explicit.setdefault(media_range, (q, index))
@@ -204,7 +187,7 @@ def negotiate_media_type(accept: str | None) -> MediaType | None:
 
 
 def accepts_html(accept: str | None) -> bool:
-    return any(media == "text/html" and q > 0 for media, q in _accept_ranges(accept or ""))
+    return any(media == "text/html" and q > 0 for media, q in weighted(accept or ""))
 
 
 def _is_request_error(result: ExecutionResult) -> bool:

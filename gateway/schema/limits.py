@@ -367,16 +367,14 @@ class TokenLimitedParserCache(ParserCache):
     limit it names.
     """
 
-    def __init__(
-        self, max_tokens: int, max_length: int | None = None, maxsize: int | None = 512
-    ) -> None:
+    def __init__(self, max_tokens: int, max_length: int, maxsize: int | None = 512) -> None:
         super().__init__(maxsize=maxsize)
         self.max_tokens = max_tokens
         self.max_length = max_length
 
     def on_parse(self) -> Iterator[None]:
         query = self.execution_context.query or ""
-        if self.max_length is not None and len(query) > self.max_length:
+        if len(query) > self.max_length:
             raise document_too_long(self.max_length)
         try:
             yield from super().on_parse()
