@@ -87,6 +87,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.resilience
 	$(BIN)/python -m benchmarks.recovery
 	$(BIN)/python -m benchmarks.forms
+	$(BIN)/python -m benchmarks.subscriptions
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -82,6 +82,9 @@ class GatewayConfig:
     #: How often a subscription re-reads its registration when nothing woke it; None:
     #: 0.2 s with local events, 2 s with PostgreSQL or Redis.
     subscription_poll_s: float | None = None
+    #: Registrations one account may follow at once in a process (each subscription
+    #: holds a connection and a task); one more is ``TOO_MANY_SUBSCRIPTIONS``.
+    subscriptions_per_account: int = 100
     worker_concurrency: int = 16
     #: How long a worker keeps a step before another may take it (a worker that died
     #: hands its steps on after this); at least a few calls at the slowest timeout.
@@ -139,6 +142,8 @@ class GatewayConfig:
             raise ValueError("worker_poll_s must be more than 0 seconds")
         if self.subscription_poll_s is not None and self.subscription_poll_s <= 0:
             raise ValueError("subscription_poll_s must be more than 0 seconds")
+        if self.subscriptions_per_account < 1:
+            raise ValueError("subscriptions_per_account must be 1 or more")
         if self.events_url is not None and not (
             self.events_url == "local"
             or self.events_url.startswith(("postgresql", "redis://", "rediss://", "unix://"))
@@ -241,6 +246,9 @@ class GatewayConfig:
             "events_url": pick("events_url", None),
             "events_channel": pick("events_channel", d.events_channel),
             "subscription_poll_s": pick("subscription_poll_s", None, float),
+            "subscriptions_per_account": pick(
+                "subscriptions_per_account", d.subscriptions_per_account, int
+            ),
             "worker_concurrency": pick("worker_concurrency", d.worker_concurrency, int),
             "worker_lease_s": pick("worker_lease_s", d.worker_lease_s, float),
             "step_backoff_base_s": pick("step_backoff_base_s", d.step_backoff_base_s, float),

@@ -6,7 +6,8 @@ The store is the one source of truth. An event only says "look again now":
   process claim at once instead of at their next poll (``worker_poll_s``).
 - ``changed``: a registration or one of its steps changed; the subscriptions
   following it (``registrationUpdates``, over any transport) read it again at once
-  instead of at their next poll (``subscription_poll_s``).
+  instead of at the process's next look at their versions (``subscription_poll_s``,
+  ``gateway/following.py``).
 
 A lost event costs only that wait: every reader still polls, so an outage of the
 channel slows the gateway down and never makes it wrong. Three carriers:

@@ -26,6 +26,7 @@ from gateway.config import GatewayConfig
 from gateway.domain.limits import Limits
 from gateway.domain.model import System
 from gateway.events import Events, PostgresEvents, RedisEvents, events_for
+from gateway.following import Following
 from gateway.http.ratelimit import LoginThrottle
 from gateway.observability import GatewayMetrics, with_request_id
 from gateway.oidc import OidcVerifier
@@ -83,6 +84,8 @@ class Gateway:
     #: Wake-ups between processes (gateway/events.py): in-process until ``start``
     #: puts the configured carrier in its place.
     events: Events = field(init=False)
+    #: The subscriptions of this process and their shared poll (gateway/following.py).
+    following: Following = field(init=False)
     #: Checks the identity platform's tokens; None when no provider is trusted.
     oidc: OidcVerifier | None = None
     #: The accounts with a form being imported in this process (``importRegistrationForm``).
@@ -105,6 +108,11 @@ class Gateway:
             on_submitted=lambda: self.events.work(),
         )
         self.store.registrations.on_change = lambda ids: self.events.changed(ids)
+        self.following = Following(
+            lambda ids: self.store.registrations.versions(ids),
+            poll_s=lambda: self.subscription_poll_s,
+            per_account=self.config.subscriptions_per_account,
+        )
 
     # The core systems by name, for the views and plans built on them.
 
@@ -209,9 +217,10 @@ class Gateway:
 
     @property
     def subscription_poll_s(self) -> float:
-        """How often a subscription reads its registration without being woken: often
-        with in-process events (another process on the same SQLite file wakes no one),
-        seldom when every process carries its changes to the others."""
+        """How often the versions of the registrations followed are read when nothing
+        woke their subscriptions (``gateway/following.py``): often with in-process
+        events (another process on the same SQLite file wakes no one), seldom when
+        every process carries its changes to the others."""
         if self.config.subscription_poll_s is not None:
             return self.config.subscription_poll_s
         return LOCAL_SUBSCRIPTION_POLL_S if self.events.kind == "local" else 2.0
@@ -260,6 +269,7 @@ class Gateway:
         return dict(zip(self.adapters, results, strict=True))
 
     async def close(self) -> None:
+        await self.following.close()
         await self.events.close()
         for adapter in self.adapters.values():
             await adapter.aclose()

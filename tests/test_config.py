@@ -112,6 +112,14 @@ def test_the_readiness_interval_is_read_and_zero_looks_at_every_request() -> Non
         GatewayConfig.load(environ={"HRSS_READINESS_CACHE_S": "-1"})
 
 
+def test_the_subscriptions_of_an_account_are_read_and_at_least_one() -> None:
+    assert GatewayConfig().subscriptions_per_account == 100
+    config = GatewayConfig.load(environ={"HRSS_SUBSCRIPTIONS_PER_ACCOUNT": "5"})
+    assert config.subscriptions_per_account == 5
+    with pytest.raises(ValueError, match="subscriptions_per_account"):
+        GatewayConfig.load(environ={"HRSS_SUBSCRIPTIONS_PER_ACCOUNT": "0"})
+
+
 def test_audit_retention_shorter_than_six_months_is_refused() -> None:
     config = GatewayConfig.load(environ={"HRSS_AUDIT_RETENTION_DAYS": "90"})
     with pytest.raises(ValueError, match="six months"):

@@ -146,6 +146,10 @@ class RegistrationStore(Protocol):
         """A registration with its steps (ordered by stage, then creation)."""
         ...
 
+    async def versions(self, registration_ids: Sequence[str]) -> dict[str, int]:
+        """The version of each of these registrations that exists."""
+        ...
+
     async def list(
         self, filter: RegistrationFilter, *, first: int, after: str | None = None
     ) -> RegistrationPage:

@@ -30,6 +30,7 @@ from gateway.errors import (
     not_found,
     session_refused,
 )
+from gateway.following import TooManySubscriptions
 from gateway.privacy import mask_id_number
 from gateway.registrations import followups, labels
 from gateway.registrations import model as reg
@@ -722,28 +723,55 @@ def _worker_searched(f: RegistrationFilterInput | None) -> tuple[model.IdType, s
     return model.IdType(f.worker_id_type), number
 
 
+def too_many_subscriptions(limit: int) -> GatewayError:
+    return GatewayError(
+        "TOO_MANY_SUBSCRIPTIONS",
+        f"This account already follows {limit} registrations at once: end one first.",
+        f"本账号同时关注的登记已达 {limit} 个，请先结束其中一个。",
+        limit=limit,
+    )
+
+
 async def follow(ctx: Context, registration_id: str) -> AsyncGenerator[Registration, None]:
     """Every change of a registration, until it is final (or needs attention).
 
-    The store says what the registration is; the gateway's events (``gateway/events.py``)
-    only say when to read it again, from whichever process changed it. Without one (a
-    wake-up lost, a process on another carrier) the next poll reads it anyway."""
+    The store says what the registration is; the gateway's events (``gateway/events.py``,
+    from whichever process changed it) and the process's one poll of the versions of
+    every registration followed (``gateway/following.py``) only say when to read it
+    again. The token is asked again at each read, and every ``account_cache_ttl_s``
+    (or ``subscription_poll_s`` when longer) while nothing changes: a disabled account's
+    subscriptions end within about twice that."""
+    gw = ctx.gateway
     seen = -1
-    poll_s = ctx.gateway.subscription_poll_s
-    with ctx.gateway.events.watch(registration_id) as changed:
+    recheck_s = max(gw.subscription_poll_s, gw.config.account_cache_ttl_s)
+    account = ctx.account.id if ctx.account is not None else None
+    with contextlib.ExitStack() as following:
+        changed = following.enter_context(gw.events.watch(registration_id))
+        try:
+            follower = following.enter_context(
+                gw.following.follow(registration_id, changed, account=account)
+            )
+        except TooManySubscriptions as exc:
+            raise too_many_subscriptions(exc.limit) from None
         while True:
             changed.clear()  # before reading: a change during the read is not missed
             if not await ctx.still_signed_in():
                 # The token expired, or its account was disabled or its password set.
                 raise session_refused()
             current = await visible_registration(ctx, registration_id)
+            follower.seen = current.version
             if current.version != seen:
                 seen = current.version
                 yield Registration(data=current)
             if current.state.is_final or current.state is reg.RegistrationState.NEEDS_ATTENTION:
                 return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), poll_s)
+            while True:
+                try:
+                    await asyncio.wait_for(changed.wait(), recheck_s)
+                    break
+                except TimeoutError:
+                    if not await ctx.still_signed_in():
+                        raise session_refused() from None
 
 
 __all__ = [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 
@@ -24,15 +25,29 @@ from gateway.store.registrations.erasing import erased_key
 
 _CURSOR = "registration"
 
+#: Built once (see ``writes``): a subscription reads its registration at each change.
+_ONE = sa.select(t.registrations).where(t.registrations.c.id == sa.bindparam("b_id"))
+_VERSIONS = sa.select(t.registrations.c.id, t.registrations.c.version).where(
+    t.registrations.c.id.in_(sa.bindparam("b_ids", expanding=True))
+)
+
 
 class Reading(writes.Base):
-    """``get`` and ``list``."""
+    """``get``, ``versions`` and ``list``."""
 
     async def get(self, registration_id: str) -> Registration | None:
-        r = t.registrations
         async with self._db.read() as conn:
-            found = await rows.load(conn, sa.select(r).where(r.c.id == registration_id))
+            found = await rows.load(conn, _ONE, {"b_id": registration_id})
         return found[0] if found else None
+
+    async def versions(self, registration_ids: Sequence[str]) -> dict[str, int]:
+        """The version of each of these registrations that exists (what subscriptions
+        compare to know whether to read one again: ``gateway/following.py``)."""
+        if not registration_ids:
+            return {}
+        async with self._db.read() as conn:
+            found = await conn.execute(_VERSIONS, {"b_ids": list(registration_ids)})
+            return {row.id: row.version for row in found}
 
     async def list(
         self, filter: RegistrationFilter, *, first: int, after: str | None = None
