@@ -90,6 +90,8 @@ class Gateway:
     oidc: OidcVerifier | None = None
     #: The accounts with a form being imported in this process (``importRegistrationForm``).
     importing: set[int] = field(default_factory=set, init=False, repr=False)
+    #: The accounts with an export being written in this process (``/forms/registrations.xlsx``).
+    exporting: set[int] = field(default_factory=set, init=False, repr=False)
     #: The last look at the systems (``readiness``): when, and what it found.
     _readiness: tuple[float, dict[System, str | None]] | None = field(
         default=None, init=False, repr=False

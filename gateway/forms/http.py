@@ -25,6 +25,7 @@ from gateway.access import Access
 from gateway.domain.checks import check_credit_code
 from gateway.domain.limits import invalid_text
 from gateway.errors import PASSWORD_CHANGE_REQUIRED, Refusal
+from gateway.forms.busy import one_at_a_time
 from gateway.forms.printing import export_workbook, exported, print_page
 from gateway.forms.store import fetch_marked
 from gateway.forms.writing import ExportedRow, template
@@ -58,6 +59,20 @@ BAD_FILTER = Refusal(
 def _local_midnight(day: dt.date) -> dt.datetime:
     """The start of ``day`` where the province is (UTC+8), as an aware time."""
     return dt.datetime.combine(day, dt.time(), tzinfo=CHINA)
+
+
+#: One export of an account at a time in a process (``gateway/forms/busy.py``).
+EXPORT_BUSY = Refusal(
+    "FORM_EXPORT_BUSY",
+    "Another export of this account is being written: ask again when it is done.",
+    "本账号的另一份导出正在生成，请在其完成后再请求。",
+)
+#: Seconds a refused export is told to wait (an export of 10,000 rows takes about 5 s).
+EXPORT_RETRY_AFTER_S = 5
+
+
+class _ExportBusy(Exception):
+    pass
 
 
 FORBIDDEN = Refusal("FORBIDDEN", "Your role may not do this.", "您的角色无权进行此操作。")
@@ -182,42 +197,44 @@ def form_routes(authenticate: Authenticate) -> list[Route]:
         if invalid_text(q.get("actor", "")):
             return refusal_response(400, BAD_FILTER)
         narrowed = scope.narrowed_to(code) if code else scope
-        items: list[ExportedRow] = []
-        limit, after = gw.config.forms.max_rows, None
-        while narrowed is not None and len(items) < limit:
-            # Every condition in the store's query: filtered here, a day long ago was
-            # found by reading every registration since, and a recent one by reading all.
-            page = await gw.store.registrations.list(
-                RegistrationFilter(
-                    narrowed.credit_codes,
-                    narrowed.divisions,
-                    states,
-                    business,
-                    channel=channel,
-                    actor_username=normalize_username(q["actor"]) if q.get("actor") else None,
-                    since=since,
-                    until=until,
-                ),
-                first=100,
-                after=after,
+        actor = normalize_username(q["actor"]) if q.get("actor") else None
+        try:
+            with one_at_a_time(gw.exporting, caller.account.id, _ExportBusy):
+                items: list[ExportedRow] = []
+                limit, after = gw.config.forms.max_rows, None
+                while narrowed is not None and len(items) < limit:
+                    # Every condition in the store's query: filtered here, a day long ago
+                    # was found by reading every registration since, and a recent one by
+                    # reading all.
+                    page = await gw.store.registrations.list(
+                        RegistrationFilter(
+                            narrowed.credit_codes,
+                            narrowed.divisions,
+                            states,
+                            business,
+                            channel=channel,
+                            actor_username=actor,
+                            since=since,
+                            until=until,
+                        ),
+                        first=100,
+                        after=after,
+                    )
+                    items += filter(None, (exported(r, reveal=False) for r in page.items))
+                    if not page.has_next_page:
+                        break
+                    after = page.end_cursor
+                header: dict[str, str | None] = {}
+                if code:
+                    record = await gw.store.employers.get(code)
+                    header = {"credit_code": code, "unit_name": record and record.name}
+                content = await asyncio.to_thread(
+                    export_workbook, header, items[:limit], systems=gw.config.forms.systems
+                )
+        except _ExportBusy:
+            return refusal_response(
+                429, EXPORT_BUSY, headers={"Retry-After": str(EXPORT_RETRY_AFTER_S)}
             )
-            for r in page.items:
-                item = exported(r, reveal=False)
-                if item is not None:
-                    items.append(item)
-            if not page.has_next_page:
-                break
-            after = page.end_cursor
-        header: dict[str, str | None] = {}
-        if code:
-            record = await gw.store.employers.get(code)
-            header = {"credit_code": code, "unit_name": record and record.name}
-        content = await asyncio.to_thread(
-            export_workbook,
-            header,
-            items[:limit],
-            systems=gw.config.forms.systems,
-        )
         return _xlsx(content, "registrations.xlsx")
 
     async def print_registration(request: Request) -> Response:

@@ -11,10 +11,8 @@ them, so they become the same registrations.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
-from collections.abc import Iterator
 from typing import Annotated
 
 import strawberry
@@ -23,6 +21,7 @@ from strawberry.file_uploads import Upload
 from gateway.domain.checks import Problem, check_credit_code
 from gateway.domain.identifiers import normalize_credit_code
 from gateway.errors import GatewayError, bad_input, forbidden
+from gateway.forms.busy import one_at_a_time
 from gateway.forms.checking import CellProblem, ReadForm, check, read_form
 from gateway.forms.marking import marked
 from gateway.forms.progress import Phase, Progress, progress_of, published
@@ -132,21 +131,6 @@ def import_busy() -> GatewayError:
     )
 
 
-@contextlib.contextmanager
-def one_import_at_a_time(importing: set[int], account_id: int) -> Iterator[None]:
-    """While one form of an account is read, checked and stored (in this process),
-    another of the same account is refused with ``FORM_IMPORT_BUSY``: reading a form
-    of 10,000 rows takes about 3 s of CPU, and an account's rate limit (600 requests
-    a minute) let it send many at once, each slowing every other request down."""
-    if account_id in importing:
-        raise import_busy()
-    importing.add(account_id)
-    try:
-        yield
-    finally:
-        importing.discard(account_id)
-
-
 async def import_registration_form(
     info: Info,
     file: Upload,
@@ -161,7 +145,7 @@ async def import_registration_form(
     if not ctx.access.may_submit_registrations():
         raise forbidden()
     chosen = channel_of(ctx.access, channel)
-    with one_import_at_a_time(ctx.gateway.importing, account.id):
+    with one_at_a_time(ctx.gateway.importing, account.id, import_busy):
         async with published(ctx.gateway, ctx.access.principal, idempotency_key) as progress:
             return await _import(
                 info,

@@ -182,3 +182,31 @@ async def test_an_export_of_days_is_of_the_provinces_days_and_of_one_windows_wor
     )
     bad = await clerk.http.get("/forms/registrations.xlsx?channel=WINDOW", headers=_auth(clerk))
     assert bad.status_code == 400
+
+
+async def test_one_export_of_an_account_at_a_time(client: GraphQLClient, gateway: Gateway) -> None:
+    """An export of 10,000 rows takes about 5 s of CPU to write, and an account's
+    rate limit let it ask for many at once."""
+    employer = await client.login("demo-employer")
+    account = await gateway.store.accounts.get("demo-employer")
+    assert account is not None
+    url = "/forms/registrations.xlsx"
+    gateway.exporting.add(account.id)  # another export of the account is being written
+    try:
+        busy = await employer.http.get(url, headers=_auth(employer))
+        clerk = await client.login("demo-clerk")
+        other = await clerk.http.get(url, headers=_auth(clerk))  # another account's goes on
+    finally:
+        gateway.exporting.discard(account.id)
+    assert busy.status_code == 429
+    assert busy.headers["retry-after"] == "5"
+    [error] = busy.json()["errors"]
+    assert error["extensions"]["code"] == "FORM_EXPORT_BUSY"
+    assert error["extensions"]["message_zh"]
+    assert other.status_code == 200
+    # Done, or refused before any work: the account's next export is written.
+    bad = await employer.http.get(f"{url}?state=NO_SUCH", headers=_auth(employer))
+    assert bad.status_code == 400
+    again = await employer.http.get(url, headers=_auth(employer))
+    assert again.status_code == 200
+    assert gateway.exporting == set()
