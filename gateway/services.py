@@ -209,6 +209,7 @@ class Gateway:
             on_work=gateway.work_submitted.set,
         )
         gateway.events.counted = metrics.on_event
+        metrics.watch_subscriptions(lambda: gateway.following.followed)
         if isinstance(gateway.events, PostgresEvents | RedisEvents):
             metrics.watch_events(gateway.events.kind, gateway.events.listening.is_set)
         await gateway.events.start()

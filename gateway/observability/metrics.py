@@ -132,6 +132,7 @@ class GatewayMetrics:
             registry=r,
         )
         self._events_listening: tuple[str, Callable[[], bool]] | None = None
+        self._subscriptions: Callable[[], int] | None = None
         self._operation_names = frozenset(self.settings.operation_names)
         self._breakers: dict[str, Callable[[], str]] = {}
         self._cache: GatewayCache | None = None
@@ -159,6 +160,10 @@ class GatewayMetrics:
     def watch_events(self, carrier: str, listening: Callable[[], bool]) -> None:
         """Report whether the events carrier (``postgresql``, ``redis``) is connected."""
         self._events_listening = (carrier, listening)
+
+    def watch_subscriptions(self, running: Callable[[], int]) -> None:
+        """Report ``running()``, the subscriptions this process runs, at each scrape."""
+        self._subscriptions = running
 
     def watch_cache(self, cache: GatewayCache) -> None:
         self._cache = cache
@@ -280,6 +285,7 @@ class _ScrapeTimeCollector(Collector):
     def collect(self) -> Iterable[Metric]:
         yield from self._breakers()
         yield from self._events()
+        yield from self._subscriptions()
         yield from self._cache()
         yield from self._registrations()
 
@@ -312,6 +318,15 @@ class _ScrapeTimeCollector(Collector):
         )
         family.add_metric([carrier], 1.0 if listening() else 0.0)
         yield family
+
+    def _subscriptions(self) -> Iterator[Metric]:
+        if self._m._subscriptions is None:
+            return
+        yield GaugeMetricFamily(
+            "hrss_subscriptions",
+            "Subscriptions running in this process (each following one registration).",
+            value=self._m._subscriptions(),
+        )
 
     def _cache(self) -> Iterator[Metric]:
         cache = self._m._cache

@@ -146,6 +146,7 @@ async def test_an_account_follows_a_bounded_number_of_registrations_at_once(
         for op, registration in zip("ab", ids, strict=False):
             await start(ws, op, SUBSCRIBE, {"id": registration})
             assert json.loads(await ws.recv())["type"] == "next"
+        assert "hrss_subscriptions 2.0" in gateway.metrics.exposition().splitlines()
         # One more, over another transport: refused in its stream.
         async with streamed(server, clerk.token or "", ids[2]) as lines:
             refused = await next_payload(lines)
