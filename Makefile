@@ -88,6 +88,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.recovery
 	$(BIN)/python -m benchmarks.forms
 	$(BIN)/python -m benchmarks.subscriptions
+	$(BIN)/python -m benchmarks.workbooks
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import logging
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import httpx
 
@@ -62,6 +64,8 @@ LOCAL_SUBSCRIPTION_POLL_S = 0.2
 #: ``HRSS_STORE_URL`` that is a SQLite file under the directory it started in.
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 
 @dataclass
 class Gateway:
@@ -92,6 +96,8 @@ class Gateway:
     importing: set[int] = field(default_factory=set, init=False, repr=False)
     #: The accounts with an export being written in this process (``/forms/registrations.xlsx``).
     exporting: set[int] = field(default_factory=set, init=False, repr=False)
+    #: The threads that read, check, mark and export forms (``in_workbook_thread``).
+    _workbooks: ThreadPoolExecutor = field(init=False, repr=False)
     #: The last look at the systems (``readiness``): when, and what it found.
     _readiness: tuple[float, dict[System, str | None]] | None = field(
         default=None, init=False, repr=False
@@ -110,6 +116,9 @@ class Gateway:
             on_submitted=lambda: self.events.work(),
         )
         self.store.registrations.on_change = lambda ids: self.events.changed(ids)
+        self._workbooks = ThreadPoolExecutor(
+            self.config.forms.workbook_threads, thread_name_prefix="hrss-workbooks"
+        )
         self.following = Following(
             lambda ids: self.store.registrations.versions(ids),
             poll_s=lambda: self.subscription_poll_s,
@@ -271,7 +280,14 @@ class Gateway:
         results = await asyncio.gather(*(check(s, a) for s, a in self.adapters.items()))
         return dict(zip(self.adapters, results, strict=True))
 
+    async def in_workbook_thread(self, work: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """``work(*args, **kwargs)`` on one of the form threads (``workbook_threads``),
+        off the event loop, after the work queued before it."""
+        call = functools.partial(work, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._workbooks, call)
+
     async def close(self) -> None:
+        self._workbooks.shutdown(wait=False, cancel_futures=True)
         await self.following.close()
         await self.events.close()
         for adapter in self.adapters.values():

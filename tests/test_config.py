@@ -120,6 +120,14 @@ def test_the_subscriptions_of_an_account_are_read_and_at_least_one() -> None:
         GatewayConfig.load(environ={"HRSS_SUBSCRIPTIONS_PER_ACCOUNT": "0"})
 
 
+def test_the_form_threads_are_read_and_at_least_one() -> None:
+    assert GatewayConfig().forms.workbook_threads == 1
+    config = GatewayConfig.load(environ={"HRSS_FORM_WORKBOOK_THREADS": "2"})
+    assert config.forms.workbook_threads == 2
+    with pytest.raises(ValueError, match="form_workbook_threads"):
+        GatewayConfig.load(environ={"HRSS_FORM_WORKBOOK_THREADS": "0"})
+
+
 def test_audit_retention_shorter_than_six_months_is_refused() -> None:
     config = GatewayConfig.load(environ={"HRSS_AUDIT_RETENTION_DAYS": "90"})
     with pytest.raises(ValueError, match="six months"):

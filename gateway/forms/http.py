@@ -228,7 +228,7 @@ def form_routes(authenticate: Authenticate) -> list[Route]:
                 if code:
                     record = await gw.store.employers.get(code)
                     header = {"credit_code": code, "unit_name": record and record.name}
-                content = await asyncio.to_thread(
+                content = await gw.in_workbook_thread(
                     export_workbook, header, items[:limit], systems=gw.config.forms.systems
                 )
         except _ExportBusy:

@@ -26,9 +26,20 @@ class FormSettings:
     max_columns: int = 64
     #: How long the workbook with its problems marked may be fetched.
     marked_ttl_s: float = 3600.0
+    #: Threads of a process that read, check, mark and export forms (work that grows
+    #: with the rows; the rest queues for them). The interpreter runs one thread at a
+    #: time: more of them write no more workbooks a second, and leave the event loop,
+    #: which answers every other request, a smaller share (six exports at once: 30 ms
+    #: for twenty turns of the loop at the median, 580 at the 95th centile; one: 0.1
+    #: and 11 ms; ``docs/benchmarks.md``).
+    workbook_threads: int = 1
     #: The systems switched on: the form carries the columns they add to the row
     #: (``SystemSpec.row_fields``). Set from the gateway's systems, not a setting.
     systems: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.workbook_threads < 1:
+            raise ValueError("form_workbook_threads must be 1 or more")
 
     @classmethod
     def pick(cls, pick: Callable[[str, Any, Any], Any]) -> FormSettings:
@@ -41,5 +52,6 @@ class FormSettings:
             "max_rows": int,
             "max_columns": int,
             "marked_ttl_s": float,
+            "workbook_threads": int,
         }
         return cls(**{k: pick(f"form_{k}", getattr(d, k), cast) for k, cast in casts.items()})

@@ -10,7 +10,6 @@ them, so they become the same registrations.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 from typing import Annotated
@@ -107,7 +106,9 @@ async def _read(upload: Upload, info: Info, progress: Progress) -> tuple[FormFil
     try:
         # Reading thousands of rows is CPU work: off the event loop.
         file = open_form(data, settings)
-        read = await asyncio.to_thread(read_form, file, systems=settings.systems)
+        read = await info.context.gateway.in_workbook_thread(
+            read_form, file, systems=settings.systems
+        )
     except FileRefused as exc:
         raise _refused(exc) from None
     return file, read
@@ -173,7 +174,7 @@ async def _import(
     upload, read = await _read(file, info, progress)
     employer = await _employer(info, read)
     registrar = ctx.gateway.registrar
-    found = await asyncio.to_thread(
+    found = await ctx.gateway.in_workbook_thread(
         check,
         read,
         today=registrar.today(),
@@ -227,7 +228,7 @@ async def _import(
     result.warnings = [FormProblem.of(p) for p in found if p.warning]
     if result.problems:
         try:
-            content = await asyncio.to_thread(marked, upload, found)
+            content = await ctx.gateway.in_workbook_thread(marked, upload, found)
         except Exception:
             # openpyxl loads the whole file to mark it, and may fail where its streaming
             # reader did not: the problems are answered all the same, without the file.

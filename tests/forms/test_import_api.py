@@ -6,6 +6,8 @@ import asyncio
 import dataclasses
 import io
 import json
+import threading
+import time
 import uuid
 import zipfile
 from typing import Any
@@ -156,6 +158,32 @@ async def test_a_hostile_file_is_a_coded_error_and_nothing_is_kept(
     assert error_codes(body) == [code]
     assert await stored(gateway) == 0
     assert writes(standins) == before
+
+
+async def test_form_work_runs_off_the_loop_on_the_form_threads_one_at_a_time(
+    gateway: Gateway,
+) -> None:
+    """Reading, checking, marking and exporting went to asyncio's default threads, six
+    on two cores: six workbooks at once left the event loop a seventh of the
+    interpreter (``benchmarks/workbooks.py``). They queue for the form threads, one by
+    default."""
+    running: list[int] = []
+    overlapped: list[bool] = []
+    lock = threading.Lock()
+
+    def work(i: int) -> str:
+        with lock:
+            running.append(i)
+            overlapped.append(len(running) > 1)
+        time.sleep(0.05)
+        with lock:
+            running.remove(i)
+        return threading.current_thread().name
+
+    names = await asyncio.gather(*(gateway.in_workbook_thread(work, i) for i in range(4)))
+    assert overlapped == [False] * 4
+    assert all(name.startswith("hrss-workbooks") for name in names)
+    assert threading.current_thread().name not in names
 
 
 async def test_one_form_of_an_account_at_a_time(client: GraphQLClient, gateway: Gateway) -> None:
