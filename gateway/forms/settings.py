@@ -29,9 +29,9 @@ class FormSettings:
     #: Threads of a process that read, check, mark and export forms (work that grows
     #: with the rows; the rest queues for them). The interpreter runs one thread at a
     #: time: more of them write no more workbooks a second, and leave the event loop,
-    #: which answers every other request, a smaller share (six exports at once: 30 ms
-    #: for twenty turns of the loop at the median, 580 at the 95th centile; one: 0.1
-    #: and 11 ms; ``docs/benchmarks.md``).
+    #: which answers every other request, a smaller share (six exports at once on six
+    #: threads: 38 ms for twenty turns of the loop at the median, 255 to 356 ms at the
+    #: 95th centile; on one: 5.3 and 11 to 16 ms; ``benchmarks/workbooks.py``).
     workbook_threads: int = 1
     #: The systems switched on: the form carries the columns they add to the row
     #: (``SystemSpec.row_fields``). Set from the gateway's systems, not a setting.
