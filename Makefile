@@ -89,6 +89,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.forms
 	$(BIN)/python -m benchmarks.subscriptions
 	$(BIN)/python -m benchmarks.workbooks
+	$(BIN)/python -m benchmarks.submissions
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
