@@ -142,7 +142,7 @@ async def gateway_for(
     return await start_gateway(running, tmp, store_url=store_url, worker_concurrency=concurrency)
 
 
-def planned(gw: Gateway, hired: Sequence[Person], start: dt.date) -> list[Registration]:
+def planned(hired: Sequence[Person], start: dt.date) -> list[Registration]:
     """The hires as the gateway plans them, for sending without it."""
     ids = {
         System.EMPLOYMENT: UNIT.employment_id,
@@ -192,8 +192,8 @@ async def ceiling(
     time per hire (ms) meanwhile."""
     gw = await gateway_for(running, f"sqlite+aiosqlite:///{tmp}/ceiling{year}.db", tmp)
     try:
-        registrations = planned(gw, people(n, year), dt.date.today())
-        warm = planned(gw, people(1, year - 30), dt.date.today())
+        registrations = planned(people(n, year), dt.date.today())
+        warm = planned(people(1, year - 30), dt.date.today())
         await straight(gw, warm, IN_FLIGHT)  # the WSDL, the connections
         cpu = time.process_time()
         seconds = await straight(gw, registrations, IN_FLIGHT)
@@ -344,7 +344,7 @@ async def end_to_end(running: list[RunningStandin], tmp: Path, runs: int) -> Non
     stop = asyncio.Event()
     worker = asyncio.create_task(run_worker(gw, stop=stop, poll_interval=1.0))
     hired = people(runs * 3 + 1, 1985)
-    direct = planned(gw, people(runs * 3 + 1, 1986), dt.date.today())
+    direct = planned(people(runs * 3 + 1, 1986), dt.date.today())
     print("\n2. One hire, from the mutation to the registration completed (SQLite)")
     print(
         f"   {'latencies (ms) e/l':20}{'gateway ms':>11}{'straight ms':>12}{'ratio':>7}"

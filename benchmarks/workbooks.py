@@ -20,41 +20,20 @@ import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from benchmarks.registrations import UNIT, hire_row, people
-from gateway.domain.model import System
+from benchmarks.registrations import people, planned
 from gateway.forms.printing import export_workbook, exported
 from gateway.forms.settings import FormSettings
 from gateway.forms.writing import ExportedRow
-from gateway.registrations.model import Channel
-from gateway.registrations.plan import new_id, plan_row
 
 TURNS = 20
 
 
 def rows(n: int) -> list[ExportedRow]:
-    ids = {
-        System.EMPLOYMENT: UNIT.employment_id,
-        System.LABOUR: UNIT.labour_id,
-        System.UNEMPLOYMENT: UNIT.unemployment_id,
-    }
-    now = dt.datetime.now(dt.UTC)
-    planned = [
-        plan_row(
-            hire_row(p, dt.date.today()),
-            UNIT.profile.credit_code,
-            UNIT.profile.division,
-            ids,
-            submission_id=new_id(),
-            channel=Channel.GOVERNMENT_PORTAL,
-            actor_id=None,
-            actor_username=None,
-            warnings=[],
-            now=now,
-            step_deadline=dt.timedelta(hours=1),
-        )
-        for p in people(n, 1980)
+    return [
+        item
+        for r in planned(people(n, 1980), dt.date.today())
+        if (item := exported(r, reveal=False)) is not None
     ]
-    return [item for r in planned if (item := exported(r, reveal=False)) is not None]
 
 
 async def probe(stop: asyncio.Event) -> list[float]:
