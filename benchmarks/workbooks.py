@@ -55,6 +55,7 @@ async def measured(
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     probing = asyncio.create_task(probe(stop))
+    await asyncio.sleep(0)  # the probe running before the workbooks start
     began = time.perf_counter()
     if threads:
         with ThreadPoolExecutor(threads) as pool:

@@ -818,13 +818,26 @@ def check_form(
 ) -> FormCheck:
     """The header and every row of a form; the same person and business twice is refused.
     ``rules``: as for ``check_row``."""
+    rows = tuple(checked_rows(form.rows, today=today, rules=rules))
+    return FormCheck(tuple(check_header(form)), rows)
+
+
+def check_header(form: RegistrationForm) -> list[Problem]:
+    """The problems of the form's header (and of a form without rows)."""
     header = [_problem("unit_name", "REQUIRED")] if _blank(form.unit_name) else []
     header += check_credit_code(form.credit_code)
     if not form.rows:
         header.append(_problem("rows", "NO_ROWS"))
+    return header
+
+
+def checked_rows(
+    rows: Sequence[RegistrationRow], *, today: dt.date, rules: Sequence[RowRule] = ()
+) -> Iterator[RowResult]:
+    """Each row's result in turn (``check_form``'s rows), the same person and business
+    met before refused: one at a time, so that a caller may pause between them."""
     first_seen: dict[tuple[str, str, str], int] = {}
-    results = []
-    for index, row in enumerate(form.rows):
+    for index, row in enumerate(rows):
         checked = check_row(row, today=today, rules=rules)
         problems = list(checked.problems)
         key = (str(row.business), str(row.id_type), row.id_number)
@@ -833,8 +846,7 @@ def check_form(
                 _problem("id_number", "DUPLICATE_IN_FORM", other_row=first_seen[key] + 1)
             )
         first_seen.setdefault(key, index)
-        results.append(RowResult(index, tuple(problems), checked.warnings))
-    return FormCheck(tuple(header), tuple(results))
+        yield RowResult(index, tuple(problems), checked.warnings)
 
 
 def check_employer(profile: EmployerProfile) -> list[Problem]:

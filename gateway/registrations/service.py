@@ -8,13 +8,21 @@ stored, with its idempotency key, before any system is called.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from gateway.config import GatewayConfig
-from gateway.domain.checks import Problem, check_employer, check_form
+from gateway.domain.checks import (
+    FormCheck,
+    Problem,
+    RowResult,
+    check_employer,
+    check_header,
+    checked_rows,
+)
 from gateway.domain.identifiers import normalize_credit_code, normalize_id_number
 from gateway.domain.limits import Limits, check_limits
 from gateway.domain.model import EmployerProfile, RegistrationForm, RegistrationRow, System
@@ -62,6 +70,17 @@ from gateway.store.accounts import check_new_account, employer_username
 from gateway.store.limits import LIMITS as STORE_LIMITS
 
 __all__ = ["Outcome", "Refused", "Registrar", "RowProblem", "key_conflict", "normalized"]
+
+
+#: Rows a submission checks or plans between two turns it gives the event loop: a
+#: form of 10,000 rows held the loop 1.7 s in one stretch, every other request waiting.
+ROWS_PER_TURN = 250
+
+
+async def _turn(n: int) -> None:
+    """Let the event loop run the others' work before row ``n`` (every ``ROWS_PER_TURN``)."""
+    if n and n % ROWS_PER_TURN == 0:
+        await asyncio.sleep(0)
 
 
 def normalized(row: RegistrationRow) -> RegistrationRow:
@@ -175,12 +194,18 @@ class Registrar:
             )
         rows = [normalized(r) for r in rows]
         form = RegistrationForm(employer.name, employer.credit_code, contact, list(rows))
-        checked = check_form(form, today=today, rules=self.row_rules)
+        # As ``check_form``, the rows in turns.
+        results: list[RowResult] = []
+        for n, row_result in enumerate(checked_rows(rows, today=today, rules=self.row_rules)):
+            await _turn(n)
+            results.append(row_result)
+        checked = FormCheck(tuple(check_header(form)), tuple(results))
         outcome = Outcome(
             problems=[RowProblem.of(None, p) for p in checked.header],
             warnings=[RowProblem.of(i, w) for i, w in checked.warnings()],
         )
-        for row_check, row in zip(checked.rows, rows, strict=True):
+        for n, (row_check, row) in enumerate(zip(checked.rows, rows, strict=True)):
+            await _turn(n)
             found = [*row_check.problems, *self.check_row_limits(row, only)]
             outcome.problems += [RowProblem.of(row_check.index, p) for p in found]
         content = {
@@ -210,6 +235,7 @@ class Registrar:
                 Warning(w.code, w.field, w.message_zh, w.message_en)
             )
         for i, row in enumerate(rows):
+            await _turn(i)
             if i in bad_rows or not header_ok:
                 continue
             warnings = warned.get(i, [])
@@ -227,6 +253,7 @@ class Registrar:
                 )
             except NotBound as exc:
                 outcome.problems.append(not_open(i, exc.system))
+        hashed = request_hash(content)
         for _ in range(len(rows) + 1):
             if outcome.problems and not valid_only:
                 return outcome
@@ -240,7 +267,7 @@ class Registrar:
                 id=submission_id,
                 actor_id=actor.id,
                 idempotency_key=idempotency_key,
-                request_hash=request_hash(content),
+                request_hash=hashed,
                 registration_ids=tuple(r.id for r in planned.values()),
                 created_at=now,
                 expires_at=now + dt.timedelta(seconds=self._config.idempotency_ttl_s),

@@ -62,7 +62,7 @@ from gateway.registrations.ports import (
 )
 from gateway.store import InvalidCursor, RegistrationNotFound, StepNotFound, Store
 from gateway.store import tables as t
-from gateway.store.registrations import writes
+from gateway.store.registrations import rows, writes
 from tests import factories
 from tests.store.conftest import AUDIT_KEY, cheap_passwords
 
@@ -280,6 +280,29 @@ async def test_the_same_key_and_content_replays_the_first_registrations(store: S
         "steps": 5,
         "worker_locks": 1,
     }
+
+
+async def test_a_submission_inserted_in_several_statements_keeps_its_order(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large submission's rows go in by ``ROWS_PER_INSERT`` (so that the event loop
+    runs between two statements): its registrations and steps all stored, in order."""
+    monkeypatch.setattr(rows, "ROWS_PER_INSERT", 2)
+    first = submission("k")
+    created = [worker(first) for _ in range(5)]
+    outcome = await store.registrations.submit(first, created)
+    assert isinstance(outcome, Created)
+    assert await counts(store) == {
+        "submissions": 1,
+        "registrations": 5,
+        "steps": sum(len(r.steps) for r in created),
+        "worker_locks": 5,
+    }
+    # Read back in the submission's order, as a replay reads it.
+    retry = submission("k")
+    assert await store.registrations.submit(retry, [worker(retry) for _ in range(5)]) == Replayed(
+        outcome.registrations
+    )
 
 
 async def test_the_same_key_with_other_content_is_refused_and_stores_nothing(
