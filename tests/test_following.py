@@ -86,7 +86,7 @@ async def test_an_account_follows_a_bounded_number_at_once() -> None:
             pytest.raises(TooManySubscriptions) as refused,
             f.follow("c", asyncio.Event(), account=7),
         ):
-            pass
+            raise AssertionError("a third was followed")  # refused on the way in
         assert refused.value.limit == 2
         # Another account, and a caller of no account (refused later, when it reads), are not.
         with (

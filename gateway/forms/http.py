@@ -72,7 +72,7 @@ EXPORT_RETRY_AFTER_S = 5
 
 
 class _ExportBusy(Exception):
-    pass
+    """Raised by ``one_at_a_time`` while another export of the account is written."""
 
 
 FORBIDDEN = Refusal("FORBIDDEN", "Your role may not do this.", "您的角色无权进行此操作。")
