@@ -44,11 +44,15 @@ class EmployerDirectory:
             await self._cache.set(key, record, ttl=self._cache.employer_ttl_s)
         return record
 
-    async def profiles(self, credit_code: str) -> dict[System, EmployerProfile]:
+    async def profiles(
+        self, credit_code: str
+    ) -> tuple[dict[System, EmployerProfile], dict[System, AdapterError]]:
         """The unit as each system that answers holds it, asked afresh (not cached):
-        for comparing them when an account is opened."""
-        found = await self._look_up(credit_code, list(self._adapters))
-        return {s: b.profile for s, b in found.items()}
+        for comparing them when an account is opened; and why each system that
+        could not be asked was not (down, its breaker open, its deadline passed).
+        A system unasked is not a system that does not know the unit."""
+        found, unasked = await self._ask(credit_code, list(self._adapters))
+        return {s: b.profile for s, b in found.items()}, unasked
 
     async def forget(self, credit_code: str) -> None:
         await self._cache.delete(self._cache.employer_key(credit_code))
@@ -56,14 +60,26 @@ class EmployerDirectory:
     async def _look_up(
         self, credit_code: str, systems: list[System]
     ) -> dict[System, EmployerBinding]:
-        async def one(system: System) -> EmployerBinding | None:
+        found, _ = await self._ask(credit_code, systems)
+        return found
+
+    async def _ask(
+        self, credit_code: str, systems: list[System]
+    ) -> tuple[dict[System, EmployerBinding], dict[System, AdapterError]]:
+        async def one(system: System) -> EmployerBinding | AdapterError | None:
             try:
                 return await self._adapters[system].find_employer(credit_code)
-            except AdapterError:
-                return None
+            except AdapterError as exc:
+                return exc
 
         answers = await asyncio.gather(*(one(s) for s in systems))
-        return {s: b for s, b in zip(systems, answers, strict=True) if b is not None}
+        found = {
+            s: a for s, a in zip(systems, answers, strict=True) if isinstance(a, EmployerBinding)
+        }
+        unasked = {
+            s: a for s, a in zip(systems, answers, strict=True) if isinstance(a, AdapterError)
+        }
+        return found, unasked
 
     async def _remember(
         self,

@@ -11,7 +11,7 @@ from gateway.access import Access
 from gateway.auth import issue_token
 from gateway.domain.identifiers import normalize_credit_code
 from gateway.domain.model import EmployerProfile
-from gateway.errors import GatewayError, forbidden, invalid_credentials
+from gateway.errors import GatewayError, forbidden, from_adapter, invalid_credentials
 from gateway.http.ratelimit import client_address, login_throttled
 from gateway.registrations import model as reg
 from gateway.registrations.engine import ClerkActionRefused
@@ -189,8 +189,14 @@ class Mutation(FormMutation, FollowUpMutation, ClerkMutation):
             return OpenAccountResult(account=None, result=SubmissionResult.from_outcome(checked))
         code = profile.credit_code
         record = await ctx.gateway.store.employers.get(code)
-        in_systems = await ctx.directory.profiles(code)
+        in_systems, unasked = await ctx.directory.profiles(code)
         known = record.profile() if record else next(iter(in_systems.values()), None)
+        if known is None and unasked:
+            # Where the unit is cannot be known while a system that may hold it cannot
+            # be asked: the division typed would then decide who may open the account
+            # (a clerk bringing another city's unit into its reach while a system was
+            # down, or made to seem so). Refused until every system answers.
+            raise from_adapter(next(iter(unasked.values())))
         # The division on record decides, not the one typed: nobody moves a unit
         # into their own reach by naming another division.
         if not access.may_open_account_for(code, known.division if known else profile.division):

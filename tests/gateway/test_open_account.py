@@ -14,10 +14,10 @@ import pytest
 
 from adapters.standin.process import RunningStandin
 from adapters.standin.seed import EMPLOYERS
-from gateway.domain.model import System
+from gateway.domain.model import EmployerProfile, System
 from gateway.services import Gateway
 from tests.factories import credit_code
-from tests.gateway.conftest import GraphQLClient, error_codes, writes
+from tests.gateway.conftest import GraphQLClient, error_codes, sent_since, writes
 
 JINAN = EMPLOYERS[0].profile  # the demo employer, division 370102 (demo-clerk's city)
 QINGDAO = EMPLOYERS[1].profile  # division 370202, outside demo-clerk's city
@@ -126,6 +126,35 @@ async def test_a_clerk_cannot_reach_outside_its_divisions_by_naming_its_own(
     assert error_codes(body) == ["FORBIDDEN"]
     assert await gateway.store.employers.get(unknown) is None
     assert not any(writes(standins).values())
+
+
+@pytest.mark.parametrize("holders", ["every-system", "one-system"])
+async def test_a_clerk_cannot_bring_a_unit_into_reach_while_a_system_cannot_be_asked(
+    client: GraphQLClient,
+    gateway: Gateway,
+    standins: dict[System, RunningStandin],
+    holders: str,
+) -> None:
+    """The finding: a Qingdao unit the systems knew and the gateway had not met yet
+    was opened by a Jinan clerk under the clerk's own division while no system could
+    be asked (put down, or made to time out and open its breaker by a flood of
+    lookups): the division typed was taken for the one on record, and the unit, its
+    workers and their registrations came within the clerk's reach for good."""
+    code = credit_code(division="370202")
+    qingdao = EmployerProfile(code, "青岛海湾贸易有限公司", "370202", "赵六", "0532-80000000")
+    holding = list(standins) if holders == "every-system" else [System.UNEMPLOYMENT]
+    for system in holding:
+        await gateway.adapters[system].ensure_employer(qingdao)
+        standins[system].faults(down=True)
+    before = writes(standins)
+    clerk = await client.login("demo-clerk")
+    body = await clerk.post(OPEN, {"i": opening(code, "370102"), "k": key()})
+    assert error_codes(body) == ["SYSTEM_UNAVAILABLE"]
+    [error] = body["errors"]
+    assert error["extensions"]["system"] in {s.value for s in holding}
+    assert await gateway.store.employers.get(code) is None
+    assert await gateway.store.accounts.for_employer(code) == []
+    assert sent_since(before, writes(standins)) == {}
 
 
 async def test_a_known_unit_keeps_its_name_and_division_and_the_clerk_is_warned(
