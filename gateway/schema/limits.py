@@ -26,6 +26,9 @@ TOO_MANY_ROOT_FIELDS   an operation selects more than ``max_root_fields`` root
                        fields (``__typename`` aside)
 PAGE_TOO_LARGE         a ``first`` or ``last`` argument over
                        ``max_page_size``, literal or in a variable
+TOO_MANY_REPRESENTATIONS  ``_entities`` asked for more than ``max_page_size``
+                       entities (its ``representations``): a router asks for a
+                       page's entities at most; each is looked up in the systems
 QUERY_TOO_COSTLY       the estimated cost is over ``max_cost``
 INTROSPECTION_DISABLED ``__schema``/``__type`` (or ``_service`` when the SDL is
                        not published) while introspection is off
@@ -34,7 +37,8 @@ INTROSPECTION_DISABLED ``__schema``/``__type`` (or ``_service`` when the SDL is
 The cost estimate counts every field the operation selects, each multiplied by
 the page sizes of the paginated fields above it: a field that takes ``first``
 or ``last`` multiplies what it contains by that value, or by the argument's
-default when the query leaves it out (``max_page_size`` when it has none). It is
+default when the query leaves it out (``max_page_size`` when it has none), and
+``_entities`` by the number of its representations. It is
 the scheme GitHub uses for its GraphQL API. Plain lists (a worker's records, the
 code tables) are bounded by the data, not by the caller, and count once.
 
@@ -67,6 +71,7 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
+    ListValueNode,
     ObjectFieldNode,
     OperationDefinitionNode,
     SelectionSetNode,
@@ -97,6 +102,8 @@ from gateway.profile import Disclosure, RequestLimits
 
 #: Arguments that set how many items a paginated field returns.
 PAGE_ARGUMENTS = ("first", "last")
+#: Fields whose list argument says how many items they return, each found anew.
+LIST_ARGUMENTS = {"_entities": "representations"}
 
 
 # The refusals. Numbers in the messages are the limits, never anything the caller sent.
@@ -154,6 +161,15 @@ def page_too_large(argument: str, limit: int) -> GatewayError:
         f"{argument} 最大为 {limit}。",
         limit=limit,
         field=argument,
+    )
+
+
+def too_many_representations(limit: int) -> GatewayError:
+    return GatewayError(
+        "TOO_MANY_REPRESENTATIONS",
+        f"_entities resolves at most {limit} representations in one request.",
+        f"_entities 一次最多解析 {limit} 个实体表示。",
+        limit=limit,
     )
 
 
@@ -482,6 +498,20 @@ class _Check:
                 return _as_int(self.variables.get(argument.value.name.value))
         return None
 
+    def items(self, node: FieldNode) -> int | None:
+        """How many items a field's list argument asks for (``LIST_ARGUMENTS``)."""
+        name = LIST_ARGUMENTS.get(node.name.value)
+        for argument in node.arguments or ():
+            if argument.name.value != name:
+                continue
+            if isinstance(argument.value, ListValueNode):
+                return len(argument.value.values)
+            if isinstance(argument.value, VariableNode):
+                value = self.variables.get(argument.value.name.value)
+                # A single value stands for a list of one (GraphQL's input coercion).
+                return len(value) if isinstance(value, list) else 1
+        return None
+
     def pages(self, selection_set: SelectionSetNode, visited: frozenset[str]) -> None:
         """Every page size in the operation; each fragment is looked at once."""
         for selection in selection_set.selections:
@@ -490,6 +520,9 @@ class _Check:
                     value = self.argument(selection, name)
                     if value is not None and value > self.max_page_size:
                         raise page_too_large(name, self.max_page_size)
+                items = self.items(selection)
+                if items is not None and items > self.max_page_size:
+                    raise too_many_representations(self.max_page_size)
                 if selection.selection_set is not None:
                     self.pages(selection.selection_set, visited)
             elif isinstance(selection, InlineFragmentNode):
@@ -504,6 +537,9 @@ class _Check:
     def page_size(self, node: FieldNode, definition: GraphQLField) -> int:
         """The page the field asks for: the arguments given, else their defaults, else the
         largest page allowed (the resolver picks a page size the schema does not say)."""
+        items = self.items(node)
+        if items is not None:
+            return max(1, items)
         names = [name for name in PAGE_ARGUMENTS if name in definition.args]
         if not names:
             return 1

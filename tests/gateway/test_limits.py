@@ -15,10 +15,13 @@ import strawberry
 from strawberry.extensions import MaskErrors, SchemaExtension
 from strawberry.extensions.parser_cache import _get_parse_cache
 
+from adapters.standin.process import RunningStandin
 from gateway.app import create_app
+from gateway.domain.model import System
 from gateway.schema import MASKED_MESSAGE, GatewaySchema, _should_mask
 from gateway.schema.limits import Disclosure, RequestLimits, schema_config, schema_extensions
 from gateway.services import Gateway
+from tests.factories import credit_code
 from tests.gateway.conftest import GraphQLClient, error_codes
 
 DEFAULTS = RequestLimits()
@@ -398,6 +401,59 @@ async def test_the_gateway_refuses_each_limit(client: GraphQLClient) -> None:
         assert code in found, (code, body)
         assert response.status_code == 400, code
         assert "data" not in body, "refused before execution"
+
+
+ENTITIES = "query($r: [_Any!]!) { _entities(representations: $r) { ... on Employer { name } } }"
+
+
+def representations(n: int) -> list[dict[str, str]]:
+    return [{"__typename": "Employer", "creditCode": credit_code()} for _ in range(n)]
+
+
+@pytest.mark.parametrize("given", ["variable", "literal"])
+async def test_entities_are_a_page_at_most_and_refused_before_any_is_looked_up(
+    client: GraphQLClient, standins: dict[System, RunningStandin], given: str
+) -> None:
+    """The finding: ``_entities`` took as many representations as the JSON limits let
+    through (about 4,000), each looked up in every system at once: one clerk's request
+    held the store's connections and the systems' bulkheads for half a minute, other
+    callers' requests failed meanwhile, and every breaker opened."""
+    clerk = await client.login("demo-clerk")
+
+    async def ask(n: int) -> dict[str, Any]:
+        if given == "variable":
+            return await clerk.post(ENTITIES, {"r": representations(n)})
+        items = ", ".join(
+            f'{{__typename: "Employer", creditCode: "{r["creditCode"]}"}}'
+            for r in representations(n)
+        )
+        return await clerk.post(
+            f"{{ _entities(representations: [{items}]) {{ ... on Employer {{ name }} }} }}"
+        )
+
+    for system in standins.values():
+        system.reset()
+    over = await ask(DEFAULTS.max_page_size + 1)
+    assert error_codes(over) == ["TOO_MANY_REPRESENTATIONS"]
+    assert over["errors"][0]["extensions"]["limit"] == DEFAULTS.max_page_size
+    assert "data" not in over, "refused before execution"
+    assert all(system.stats() == {} for system in standins.values())
+    # Unknown units, each looked up: NOT_FOUND in its place, the page answered.
+    at = await ask(DEFAULTS.max_page_size)
+    assert len(at["data"]["_entities"]) == DEFAULTS.max_page_size
+    assert set(error_codes(at)) == {"NOT_FOUND"}
+
+
+async def test_entities_count_in_the_cost(client: GraphQLClient, gateway: Gateway) -> None:
+    # _entities 1, then name once for each of the 10 representations: 11.
+    clerk = await client.login("demo-clerk")
+    for max_cost, refused in [(11, False), (10, True)]:
+        app = create_app(gateway.config, gateway=gateway, limits=RequestLimits(max_cost=max_cost))
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://gateway"
+        ) as http:
+            body = await GraphQLClient(http, clerk.token).post(ENTITIES, {"r": representations(10)})
+        assert ("QUERY_TOO_COSTLY" in error_codes(body)) is refused, body
 
 
 # employer 1 + workers 1 + edges, node and name 100 each: 302

@@ -165,3 +165,30 @@ async def test_each_system_has_its_own_circuit(
 
     assert await employment.find_employer(CODE) is not None
     assert employment.breaker_state == "closed"
+
+
+async def test_reads_cut_short_after_waiting_for_a_slot_do_not_open_it(
+    employment_standin: RunningStandin, wrappers: Wrappers
+) -> None:
+    """The finding: a burst of lookups (4,000 representations in one request) queued
+    behind the bulkhead, each then cut short by what was left of its deadline, opened
+    every breaker of a gateway whose systems answered every call in time, and every
+    caller lost the systems for the breaker's recovery time. The call that held the
+    slot answered within the deadline; the one that waited for it is cut short and
+    says nothing of the system."""
+    employment = wrappers.employment(
+        employment_standin,
+        ResiliencePolicy(deadline_s=2.0, max_in_flight=1, breaker_threshold=1, read_attempts=1),
+    )
+    employment_standin.faults(latency_ms=1200)
+    held, queued = await asyncio.gather(
+        employment.find_employer(CODE), employment.find_employer(CODE), return_exceptions=True
+    )
+    assert not isinstance(held, BaseException)
+    assert isinstance(queued, Unavailable)
+    assert employment.breaker_state == "closed"
+    # A call that had its deadline to itself and no answer in it still opens it.
+    employment_standin.faults(latency_ms=3000)
+    with pytest.raises(Unavailable):
+        await employment.find_employer(CODE)
+    assert employment.breaker_state == "open"
