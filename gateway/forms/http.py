@@ -56,9 +56,36 @@ BAD_FILTER = Refusal(
 )
 
 
-def _local_midnight(day: dt.date) -> dt.datetime:
-    """The start of ``day`` where the province is (UTC+8), as an aware time."""
-    return dt.datetime.combine(day, dt.time(), tzinfo=CHINA)
+def _bad_day(field: str) -> Refusal:
+    return Refusal(
+        "BAD_INPUT",
+        f"{field} is not a day the export can start or end at: give a date such as "
+        "2024-03-01, whose midnight in the province lies between the years 1 and 9999 in UTC.",
+        f"{field} 不是导出可以起止的日期：请提供形如 2024-03-01 的日期，"
+        "其在本省的零时须在协调世界时 1 年至 9999 年之间。",
+        field=field,
+    )
+
+
+class _BadDay(Exception):
+    """A ``from`` or ``to`` that is no date, or whose bound lies beyond the calendar."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(field)
+        self.field = field
+
+
+def _local_midnight(field: str, text: str, *, days_after: int = 0) -> dt.datetime:
+    """The start of the day ``days_after`` the date ``text`` where the province is
+    (UTC+8), as an aware time in UTC; :class:`_BadDay` naming ``field`` when ``text`` is
+    no date or that time lies beyond the years 1 to 9999 in UTC (the store converts every
+    time to UTC: 0001-01-01 at midnight there is in year 0, and 9999-12-31 has no next
+    day)."""
+    try:
+        day = dt.date.fromisoformat(text) + dt.timedelta(days=days_after)
+        return dt.datetime.combine(day, dt.time(), tzinfo=CHINA).astimezone(dt.UTC)
+    except (ValueError, OverflowError):
+        raise _BadDay(field) from None
 
 
 #: One export of an account at a time in a process (``gateway/forms/busy.py``).
@@ -181,12 +208,10 @@ def form_routes(authenticate: Authenticate) -> list[Route]:
             business = reg.Business(q["business"]) if "business" in q else None
             channel = reg.Channel(q["channel"]) if "channel" in q else None
             # The days a clerk means, in the province: from local midnight to local midnight.
-            since = _local_midnight(dt.date.fromisoformat(q["from"])) if "from" in q else None
-            until = (
-                _local_midnight(dt.date.fromisoformat(q["to"]) + dt.timedelta(days=1))
-                if "to" in q
-                else None
-            )
+            since = _local_midnight("from", q["from"]) if "from" in q else None
+            until = _local_midnight("to", q["to"], days_after=1) if "to" in q else None
+        except _BadDay as bad:
+            return refusal_response(400, _bad_day(bad.field))
         except ValueError:
             return refusal_response(400, BAD_FILTER)
         scope = access.employer_scope()

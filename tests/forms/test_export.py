@@ -6,6 +6,7 @@ import io
 from typing import Any
 
 import openpyxl
+import pytest
 
 from gateway.forms.http import _employer_template
 from gateway.privacy import mask_id_number
@@ -210,3 +211,44 @@ async def test_one_export_of_an_account_at_a_time(client: GraphQLClient, gateway
     again = await employer.http.get(url, headers=_auth(employer))
     assert again.status_code == 200
     assert gateway.exporting == set()
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("to=9999-12-31", "to"),  # the day after it was an OverflowError: a 500
+        ("from=0001-01-01", "from"),  # its midnight in the province lies before year 1 in UTC
+        ("from=2026-13-01", "from"),
+        ("from=yesterday", "from"),
+        ("from=2026-12-01&to=2026-02-30", "to"),
+    ],
+)
+async def test_an_export_of_a_day_beyond_the_calendar_or_no_day_is_refused_naming_it(
+    client: GraphQLClient, query: str, field: str
+) -> None:
+    """For any signed-in account, as the graph's filters refuse such times."""
+    for who in ("demo-employer", "demo-clerk"):
+        caller = await client.login(who)
+        r = await caller.http.get(f"/forms/registrations.xlsx?{query}", headers=_auth(caller))
+        assert r.status_code == 400, (who, r.text)
+        [error] = r.json()["errors"]
+        assert error["extensions"]["code"] == "BAD_INPUT", who
+        assert error["extensions"]["field"] == field, who
+        assert field in error["message"]
+        assert field in error["extensions"]["message_zh"]
+
+
+async def test_an_export_of_the_calendars_last_days_in_utc_is_written(
+    client: GraphQLClient,
+) -> None:
+    """The first day whose midnight in the province is in year 1 in UTC, and the last
+    whose next midnight is in 9999: days like any other."""
+    employer = await client.login("demo-employer")
+    body = await upload(employer, filled([hire_row()]))
+    assert body["data"]["importRegistrationForm"]["accepted"] is True, body
+    r = await employer.http.get(
+        "/forms/registrations.xlsx?from=0001-01-02&to=9999-12-30", headers=_auth(employer)
+    )
+    assert r.status_code == 200, r.text
+    sheet = openpyxl.load_workbook(io.BytesIO(r.content))["登记表"]
+    assert sheet.max_row == 6  # the header's five rows and the registration

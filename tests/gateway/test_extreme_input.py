@@ -247,7 +247,8 @@ async def test_a_cursor_no_list_gave_out_is_bad_input_whatever_it_holds(
     client: GraphQLClient,
 ) -> None:
     """Cursors are opaque to a client, not to one who decodes them: a position past
-    64 bits (an OverflowError in SQLite, out of range in PostgreSQL), NUL in a key."""
+    64 bits (an OverflowError in SQLite, out of range in PostgreSQL), NUL in a key, a
+    time beyond the calendar once in UTC (an OverflowError binding it)."""
     admin = await client.login("demo-admin")
     for query, cursor in [
         ("{ auditLog(after: $a) { nodes { position } } }", _cursor("audit:" + "9" * 30)),
@@ -258,11 +259,27 @@ async def test_a_cursor_no_list_gave_out_is_bad_input_whatever_it_holds(
             "{ registrations(after: $a) { totalCount } }",
             _cursor("registration:2026-01-01T00:00:00+00:00|r\x00"),
         ),
+        # A time before year 1 or after 9999 once in UTC (an OverflowError converting it).
+        (
+            "{ registrations(first: 5, after: $a) { nodes { id } } }",
+            _cursor("registration:0001-01-01T00:00:00+08:00|x"),
+        ),
+        (
+            "{ registrations(first: 5, after: $a) { nodes { id } } }",
+            _cursor("registration:9999-12-31T23:59:59-08:00|x"),
+        ),
     ]:
         body = await admin.post(f"query($a: String) {query}", {"a": cursor})
         [error] = body["errors"]
         assert error["extensions"]["code"] == "BAD_INPUT", body
         assert error["extensions"]["field"] == "after"
+    # The ends themselves, in UTC, are times like any other.
+    for at in ("0001-01-01T00:00:00+00:00", "9999-12-31T23:59:59.999999+00:00"):
+        fine = await admin.post(
+            "query($a: String) { registrations(first: 5, after: $a) { nodes { id } } }",
+            {"a": _cursor(f"registration:{at}|x")},
+        )
+        assert "errors" not in fine, fine
 
 
 async def test_an_id_number_longer_than_any_is_bad_input_before_a_system_or_the_log(

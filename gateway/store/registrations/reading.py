@@ -147,4 +147,9 @@ def _decode(cursor: str) -> tuple[dt.datetime, str]:
         raise InvalidCursor("invalid cursor") from None
     if not sep or not registration_id or created_at.tzinfo is None:
         raise InvalidCursor("invalid cursor")
-    return created_at, registration_id
+    try:
+        # Compared in UTC (``tables.UTCDateTime``): a time that lies before year 1 or
+        # after 9999 there, 0001-01-01T00:00+08:00, was an OverflowError binding it.
+        return created_at.astimezone(dt.UTC), registration_id
+    except OverflowError:
+        raise InvalidCursor("invalid cursor") from None
