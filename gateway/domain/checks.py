@@ -246,6 +246,13 @@ MESSAGES: Mapping[str, tuple[str, str]] = MappingProxyType(
             "因{reason_zh}终止劳动合同的，不能办理失业登记",
             "there is no unemployment registration after a contract ended by: {reason_en}",
         ),
+        "UNEMPLOYMENT_BEFORE_END": (
+            "劳动关系尚未解除或终止（{end_zh}晚于今天），还不能办理失业登记："
+            "请在该日期当天或之后一并提交解除（终止）和失业登记，或现在只提交解除（终止）",
+            "the relation has not ended yet (the {end_en} is after today), so there can be no "
+            "unemployment registration yet: submit the ending with it on or after that date, "
+            "or the ending alone now",
+        ),
         "DUPLICATE_IN_FORM": (
             "本表第{other_row}行已有同一证件号码的同一业务",
             "row {other_row} of this form already has the same business for this ID number",
@@ -733,12 +740,21 @@ def _check_age(row: RegistrationRow) -> list[Problem]:
     return []
 
 
-def _check_end(row: RegistrationRow) -> list[Problem]:
+def _check_end(row: RegistrationRow, today: dt.date) -> list[Problem]:
     found = []
     if row.end_date is not None and row.start_date is not None and row.end_date < row.start_date:
         found.append(_problem("end_date", "END_BEFORE_START"))
     if not row.register_unemployment:
         return found
+    if row.end_date is not None and row.end_date > today:
+        # The unemployment system refuses a relation ended after its registration's
+        # day: sent, the ending would be filed and the registration refused after it.
+        end_zh, end_en = FIELD_LABELS["end_date"]
+        found.append(
+            _problem(
+                "register_unemployment", "UNEMPLOYMENT_BEFORE_END", end_zh=end_zh, end_en=end_en
+            )
+        )
     if row.end_reason in _NO_UNEMPLOYMENT_AFTER:
         reason = codes.END_REASON.get(row.end_reason)
         assert reason is not None
@@ -805,7 +821,7 @@ def check_row(row: RegistrationRow, *, today: dt.date, rules: Sequence[RowRule] 
     if business in (Business.HIRE, Business.RENEW):
         problems += _check_contract_term(row) + _check_age(row)
     if business == Business.END:
-        problems += _check_end(row)
+        problems += _check_end(row, today)
     elif row.register_unemployment:
         problems.append(_problem("register_unemployment", "UNEMPLOYMENT_ONLY_ON_END"))
     for rule in rules:

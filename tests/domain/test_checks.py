@@ -377,6 +377,19 @@ def test_no_unemployment_registration_after_death_or_retirement(reason: EndReaso
     assert found(dataclasses.replace(r, register_unemployment=False)) == []
 
 
+def test_no_unemployment_registration_with_an_ending_still_to_come() -> None:
+    """The finding: an ending dated after today with the unemployment registration was
+    accepted, the dismissal and the contract's ending filed, and the unemployment
+    system then refused a relation ended after its registration's day."""
+    later = row(Business.END, end_date=TODAY + dt.timedelta(days=1), register_unemployment=True)
+    assert found(later) == [("register_unemployment", "UNEMPLOYMENT_BEFORE_END")]
+    [problem] = check_row(later, today=TODAY).problems
+    assert "合同解除（终止）日期晚于今天" in problem.message_zh
+    assert "the date the contract ended is after today" in problem.message_en
+    assert found(dataclasses.replace(later, register_unemployment=False)) == []
+    assert found(dataclasses.replace(later, end_date=TODAY)) == []
+
+
 # -------------------------------------------------------------- warnings
 
 
