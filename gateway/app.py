@@ -37,10 +37,13 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ErrorMessage as TransportWSError,
 )
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    Message as TransportWSMessage,
+)
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.types import ErrorMessage as WSError
-from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage
+from strawberry.subscriptions.protocols.graphql_ws.types import OperationMessage, StartMessage
 from strawberry.types.unset import UNSET, UnsetType
 
 from gateway.access import Access
@@ -196,14 +199,89 @@ async def _refused_to_start(
     return errors
 
 
+#: The types of message a client may send over graphql-transport-ws (Strawberry's
+#: dispatch): any other is closed as unknown.
+_TRANSPORT_WS_TYPES = frozenset({"connection_init", "ping", "pong", "subscribe", "complete"})
+
+#: Strawberry's own close reason for a message it cannot read (one without a type).
+_UNREADABLE = "Failed to parse message"
+_ID_NOT_A_STRING = "Invalid message: id must be a string"
+
+
+def _operation_fault(message: dict[str, Any]) -> str | None:
+    """What is wrong with the shape of a message starting an operation (``subscribe``
+    of graphql-transport-ws, ``start`` of graphql-ws), as the reason to close its
+    socket with: never anything of the message itself, which may be longer than a
+    close frame may carry (123 bytes) or hold a person's data. None when nothing is.
+
+    Strawberry reads these fields as typed without checking them: an id that is no
+    string, say, raised out of its handler (``unhashable type``), the socket dropped
+    with no close frame and a traceback logged at ERROR for each such message."""
+    if not isinstance(message.get("id"), str):
+        return _ID_NOT_A_STRING
+    payload = message.get("payload")
+    if not isinstance(payload, dict):
+        return "Invalid message: payload must be an object"
+    if not isinstance(payload.get("query"), str):
+        return "Invalid message: query must be a string"
+    for name in ("variables", "extensions"):
+        if not isinstance(payload.get(name), dict | None):
+            return f"Invalid message: {name} must be an object or null"
+    if not isinstance(payload.get("operationName"), str | None):
+        return "Invalid message: operationName must be a string or null"
+    return None
+
+
+def _transport_ws_fault(message: object) -> str | None:
+    """What is wrong with the shape of a graphql-transport-ws message from a client,
+    as the reason to close its socket with (4400, the protocol's answer to an invalid
+    message); None when nothing is. Checked once, before Strawberry dispatches it."""
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        return _UNREADABLE
+    kind = message["type"]
+    if kind not in _TRANSPORT_WS_TYPES:
+        # Strawberry's reason names the type: one longer than a close frame may carry
+        # raised out of its handler instead of closing.
+        return "Unknown message type"
+    if kind == "subscribe":
+        return _operation_fault(message)
+    if kind == "complete" and not isinstance(message.get("id"), str):
+        return _ID_NOT_A_STRING
+    return None
+
+
+def _graphql_ws_fault(message: object) -> str | None:
+    """Likewise for the older graphql-ws, whose other types Strawberry ignores."""
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        return _UNREADABLE
+    if message["type"] == "start":
+        return _operation_fault(message)
+    if message["type"] == "stop" and not isinstance(message.get("id"), str):
+        return _ID_NOT_A_STRING
+    return None
+
+
 class _RecheckedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
     """graphql-transport-ws, each operation started only while the socket's token
     still signs it in (else the socket is closed as unauthorised, 4401) and counted
     against the rate limits as a request is, up to as many at once as a socket may
-    hold (over either: that operation's error, the socket kept)."""
+    hold (over either: that operation's error, the socket kept). A message of the
+    wrong shape closes the socket as invalid (4400), as one without a type does."""
+
+    async def handle_message(self, message: TransportWSMessage) -> None:
+        fault = _transport_ws_fault(message)
+        if fault is not None:
+            await self.handle_invalid_message(fault)
+            return
+        await super().handle_message(message)
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         if self.connection_acknowledged:
+            if message["id"] in self.operations:
+                # Strawberry's reason names the id, which may be longer than a close
+                # frame may carry: its close then raised instead.
+                await self.websocket.close(code=4409, reason="Subscriber already exists")
+                return
             if not await self.context.still_signed_in():
                 await self.websocket.close(code=4401, reason="Unauthorized")
                 return
@@ -219,7 +297,15 @@ class _RecheckedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
 
 
 class _RecheckedWS(BaseGraphQLWSHandler[Context, None]):
-    """The older graphql-ws, likewise."""
+    """The older graphql-ws, likewise; a message of the wrong shape closes the socket
+    as graphql-transport-ws closes it (4400), this protocol having no code of its own."""
+
+    async def handle_message(self, message: OperationMessage) -> None:
+        fault = _graphql_ws_fault(message)
+        if fault is not None:
+            await self.websocket.close(code=4400, reason=fault)
+            return
+        await super().handle_message(message)
 
     async def handle_start(self, message: StartMessage) -> None:
         if not await self.context.still_signed_in():
