@@ -830,11 +830,15 @@ def check_row(row: RegistrationRow, *, today: dt.date, rules: Sequence[RowRule] 
 
 
 def check_form(
-    form: RegistrationForm, *, today: dt.date, rules: Sequence[RowRule] = ()
+    form: RegistrationForm,
+    *,
+    today: dt.date,
+    rules: Sequence[RowRule] = (),
+    row_numbers: Sequence[int] | None = None,
 ) -> FormCheck:
     """The header and every row of a form; the same person and business twice is refused.
-    ``rules``: as for ``check_row``."""
-    rows = tuple(checked_rows(form.rows, today=today, rules=rules))
+    ``rules`` and ``row_numbers``: as for ``checked_rows``."""
+    rows = tuple(checked_rows(form.rows, today=today, rules=rules, row_numbers=row_numbers))
     return FormCheck(tuple(check_header(form)), rows)
 
 
@@ -848,19 +852,30 @@ def check_header(form: RegistrationForm) -> list[Problem]:
 
 
 def checked_rows(
-    rows: Sequence[RegistrationRow], *, today: dt.date, rules: Sequence[RowRule] = ()
+    rows: Sequence[RegistrationRow],
+    *,
+    today: dt.date,
+    rules: Sequence[RowRule] = (),
+    row_numbers: Sequence[int] | None = None,
 ) -> Iterator[RowResult]:
     """Each row's result in turn (``check_form``'s rows), the same person and business
-    met before refused: one at a time, so that a caller may pause between them."""
+    met before refused: one at a time, so that a caller may pause between them.
+
+    ``row_numbers``: the number a person knows each row by, for the messages that
+    name another row (``DUPLICATE_IN_FORM``): a sheet's own row numbers for a file.
+    By default a row's 1-based position among ``rows``. ``RowResult.index`` stays
+    the 0-based position either way."""
+    if row_numbers is not None and len(row_numbers) != len(rows):
+        raise ValueError(f"{len(row_numbers)} row numbers for {len(rows)} rows")
     first_seen: dict[tuple[str, str, str], int] = {}
     for index, row in enumerate(rows):
         checked = check_row(row, today=today, rules=rules)
         problems = list(checked.problems)
         key = (str(row.business), str(row.id_type), row.id_number)
         if key in first_seen and not _blank(row.id_number):
-            problems.append(
-                _problem("id_number", "DUPLICATE_IN_FORM", other_row=first_seen[key] + 1)
-            )
+            first = first_seen[key]
+            other_row = first + 1 if row_numbers is None else row_numbers[first]
+            problems.append(_problem("id_number", "DUPLICATE_IN_FORM", other_row=other_row))
         first_seen.setdefault(key, index)
         yield RowResult(index, tuple(problems), checked.warnings)
 

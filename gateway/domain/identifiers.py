@@ -33,8 +33,13 @@ FOREIGN_PR_MARK = "9"
 EARLIEST_BIRTH_YEAR = 1900
 
 
+def _compact(value: str) -> str:
+    """Full-width characters as ASCII (NFKC), without spaces (of any width) or hyphens."""
+    return re.sub(r"[\s\-]", "", unicodedata.normalize("NFKC", value))
+
+
 def _ascii_compact(value: str) -> str:
-    return re.sub(r"[\s\-]", "", unicodedata.normalize("NFKC", value)).upper()
+    return _compact(value).upper()
 
 
 def normalize_id_number(value: str) -> str:
@@ -49,8 +54,27 @@ def normalize_id_number(value: str) -> str:
 
 
 def normalize_credit_code(value: str) -> str:
-    """The form a unified social credit code should be stored and sent in."""
+    """The form a unified social credit code should be stored and sent in.
+
+    As for an ID number: full-width characters become ASCII (NFKC), spaces
+    (around it or within) and hyphens are dropped and letters upper-cased, so
+    that ``９１３７０１０２ＭＡ３Ｃ４ＴＬＱ２Ｎ`` and `` 91370102ma3c4tlq2n `` are
+    ``91370102MA3C4TLQ2N``. Every path that reads a typed code (the graph's
+    ``creditCode``, the form's header) normalises with this before checking.
+    """
     return _ascii_compact(value)
+
+
+def normalize_mobile(value: str) -> str:
+    """The form a mobile number should be stored and sent in.
+
+    As for an ID number: full-width digits become ASCII (NFKC), spaces and
+    hyphens are dropped (``138 1234 5678``, ``138-1234-5678``,
+    ``１３８１２３４５６７８`` are ``13812345678``). Nothing else is changed: what
+    is then not 11 digits ``1[3-9]…`` is refused by ``check_mobile`` as typed.
+    A unit's contact phone (``check_phone``) is not normalised by this.
+    """
+    return _compact(value)
 
 
 def eleven_two_check(body17: str) -> str:

@@ -23,7 +23,11 @@ from openpyxl.utils.datetime import from_excel
 
 from gateway.domain import model
 from gateway.domain.checks import Problem, RowRule, check_form
-from gateway.domain.identifiers import normalize_id_number
+from gateway.domain.identifiers import (
+    normalize_credit_code,
+    normalize_id_number,
+    normalize_mobile,
+)
 from gateway.forms.layout import (
     HEADER_FIELDS,
     NO,
@@ -297,8 +301,11 @@ def _read_rows(
 def _row(fields: dict[str, Any]) -> model.RegistrationRow:
     for name in ("name", "id_number"):
         fields[name] = fields.get(name) or ""
-    # As the registrar normalises it (full-width digits, spaces), so that both check alike.
+    # As the registrar normalises them (full-width digits, spaces, hyphens), so that
+    # both check alike.
     fields["id_number"] = normalize_id_number(fields["id_number"])
+    if isinstance(fields.get("mobile"), str):
+        fields["mobile"] = normalize_mobile(fields["mobile"])
     return model.RegistrationRow(**fields)
 
 
@@ -315,14 +322,17 @@ def check(
     """Every problem and warning of the form, cells first; a field whose cell could not
     be read is not also reported as missing. ``unit_name``/``credit_code`` stand in for
     a blank header (an employer's own, known from its sign-in). ``rules``: the checks
-    of the fields the systems add to the row (the registrar's)."""
+    of the fields the systems add to the row (the registrar's). The header's credit
+    code is read as the graph reads a ``creditCode`` (``normalize_credit_code``: full
+    width, lower case, spaces), and a message naming another row names its sheet row."""
+    typed_code = read.header.get("credit_code")
     form = model.RegistrationForm(
         read.header.get("unit_name") or unit_name or "",
-        read.header.get("credit_code") or credit_code or "",
+        (normalize_credit_code(typed_code) if typed_code else None) or credit_code or "",
         read.header.get("contact"),
         read.rows,
     )
-    checked = check_form(form, today=today, rules=rules)
+    checked = check_form(form, today=today, rules=rules, row_numbers=read.row_numbers)
     found = list(read.problems)
     unreadable = {(p.row, p.field) for p in read.problems}
     found += [read.problem(None, p) for p in checked.header]

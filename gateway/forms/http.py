@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.access import Access
 from gateway.domain.checks import check_credit_code
+from gateway.domain.identifiers import normalize_credit_code
 from gateway.domain.limits import invalid_text
 from gateway.errors import PASSWORD_CHANGE_REQUIRED, Refusal
 from gateway.forms.busy import one_at_a_time
@@ -215,7 +216,7 @@ def form_routes(authenticate: Authenticate) -> list[Route]:
         except ValueError:
             return refusal_response(400, BAD_FILTER)
         scope = access.employer_scope()
-        code = (q.get("creditCode") or "").strip().upper() or None
+        code = normalize_credit_code(q.get("creditCode") or "") or None
         if code is not None and check_credit_code(code):
             # Written into the form's header: only a credit code (NUL there was a 500).
             return refusal_response(400, BAD_CREDIT_CODE)

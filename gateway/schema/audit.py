@@ -17,6 +17,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from gateway.domain import model
+from gateway.domain.identifiers import normalize_credit_code
 from gateway.errors import (
     aware,
     bad_input,
@@ -232,7 +233,7 @@ async def audit_log(
             worker_key=key,
             worker_id_type=f.worker_id_type,
             actor=actor_id,
-            credit_code=f.credit_code.strip().upper() if f.credit_code else None,
+            credit_code=normalize_credit_code(f.credit_code) if f.credit_code else None,
             since=since,
             until=until,
             action=f.action,

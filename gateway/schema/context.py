@@ -13,6 +13,7 @@ from gateway.access import Access, Principal
 from gateway.auth import Role
 from gateway.directory import EmployerDirectory
 from gateway.domain.checks import check_credit_code
+from gateway.domain.identifiers import normalize_credit_code
 from gateway.errors import (
     account_not_open,
     identity_platform_unavailable,
@@ -85,8 +86,11 @@ class Context:
         return self.access
 
     async def employer(self, credit_code: str) -> EmployerRecord:
-        """The employer, if this caller may reach it; otherwise NOT_FOUND either way."""
+        """The employer, if this caller may reach it; otherwise NOT_FOUND either way.
+        The code as typed: full width, lower case and spaces are read as the code
+        (``normalize_credit_code``), on every path that comes here."""
         access = self.access
+        credit_code = normalize_credit_code(credit_code)
         if check_credit_code(credit_code):
             raise not_found("employer", "用人单位")  # no such code can exist: ask no system
         if not access.may_look_up_employer(credit_code):

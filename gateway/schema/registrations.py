@@ -18,7 +18,7 @@ import strawberry
 
 from gateway.access import Access, EmployerScope
 from gateway.domain import codes, model
-from gateway.domain.identifiers import normalize_id_number
+from gateway.domain.identifiers import normalize_credit_code, normalize_id_number
 from gateway.errors import (
     GatewayError,
     aware,
@@ -170,7 +170,11 @@ class RegistrationNotice:
 
 @strawberry.type(description="A problem or warning of one row (row null: the form's header).")
 class RowIssue:
-    row: int | None = strawberry.field(description="0-based index of the row in the request.")
+    row: int | None = strawberry.field(
+        description="0-based index of the row in the request. A message that names another "
+        "row (DUPLICATE_IN_FORM: 本表第N行 / row N of this form) counts rows 1-based, as a "
+        "person does: row 0 here is row 1 there."
+    )
     field: str = strawberry.field(description="The field, by its unified name (e.g. id_number).")
     code: str = strawberry.field(description="Stable code, e.g. ID_NUMBER_CHECKSUM.")
     message_zh: str = strawberry.field(description="中文说明.")
@@ -627,7 +631,7 @@ async def submit_rows(
             "Give the employer's unified social credit code.",
             "请提供用人单位的统一社会信用代码。",
         )
-    employer = await ctx.employer(code.strip().upper())
+    employer = await ctx.employer(normalize_credit_code(code))
     try:
         outcome = await ctx.gateway.registrar.submit(
             actor=account,
@@ -663,7 +667,7 @@ async def list_registrations(
     until = aware("until", f.until) if f else None
     scope: EmployerScope | None = access.employer_scope()
     if f and f.credit_code and scope is not None:
-        scope = scope.narrowed_to(f.credit_code.strip().upper())
+        scope = scope.narrowed_to(normalize_credit_code(f.credit_code))
     if worker is not None:
         # Asked of a person, found or not: a read of that worker's data.
         await ctx.gateway.store.audit.record(
@@ -671,7 +675,7 @@ async def list_registrations(
             action=SEARCH_REGISTRATIONS_ACTION,
             id_type=worker[0].value,
             id_number=worker[1],
-            credit_code=f.credit_code.strip().upper() if f and f.credit_code else None,
+            credit_code=normalize_credit_code(f.credit_code) if f and f.credit_code else None,
             channel=access.channel,
             result=AuditResult.ALLOWED,
         )

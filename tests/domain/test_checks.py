@@ -543,6 +543,22 @@ def test_the_same_person_and_business_twice_in_a_form_is_refused() -> None:
     assert "第1行" in p.message_zh
 
 
+def test_a_duplicate_names_the_first_row_as_the_rows_are_numbered_for_people() -> None:
+    # A workbook's rows 甲, 乙, 丙, 乙 on sheet rows 6 to 9: the first 乙 is on row 7.
+    jia, yi, bing = row(), row(), row()
+    again = dataclasses.replace(yi, mobile=factories.mobile())
+    numbered = check_form(form(jia, yi, bing, again), today=TODAY, row_numbers=[6, 7, 8, 9])
+    (p,) = numbered.rows[3].problems
+    assert p.code == "DUPLICATE_IN_FORM"
+    assert "本表第7行" in p.message_zh
+    assert "Row 7 of this form" in p.message_en
+    # Indexes stay 0-based; by default a row is named by its 1-based position.
+    assert [r.index for r in numbered.rows] == [0, 1, 2, 3]
+    (p,) = check_form(form(jia, yi, bing, again), today=TODAY).rows[3].problems
+    assert "本表第2行" in p.message_zh
+    assert "Row 2 of this form" in p.message_en
+
+
 def test_form_warnings_leave_it_ok() -> None:
     late = row(start_date=dt.date(2024, 1, 2), contract_end_date=dt.date(2027, 1, 1))
     result = check_form(form(late), today=TODAY)

@@ -440,3 +440,42 @@ def test_full_width_digits_are_refused_as_typed_and_normalised_to_ascii() -> Non
     assert identifiers.normalize_credit_code("９１３７０１０２ＭＡ３Ｃ８ＴＬＫ６Ｘ") == (
         "91370102MA3C8TLK6X"
     )
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "138 1234 5678",
+        "138-1234-5678",
+        "１３８１２３４５６７８",
+        " 138\u30001234\t5678 ",
+        "１３８－１２３４－５６７８",
+    ],
+)
+def test_a_mobile_is_normalised_as_an_id_number_is(typed: str) -> None:
+    assert codes_of(check_mobile(typed)) == ["MOBILE_FORMAT"]  # judged as given
+    assert identifiers.normalize_mobile(typed) == "13812345678"
+    assert check_mobile(identifiers.normalize_mobile(typed)) == []
+
+
+@pytest.mark.parametrize(
+    "typed", ["12345", "+86 138 1234 5678", "1381234567x", "２３８１２３４５６７８"]
+)
+def test_a_normalised_mobile_that_is_still_no_mobile_is_refused(typed: str) -> None:
+    assert codes_of(check_mobile(identifiers.normalize_mobile(typed))) == ["MOBILE_FORMAT"]
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "９１３７０１０２ＭＡ３Ｃ４ＴＬＱ２Ｎ",
+        " 91370102ma3c4tlq2n ",
+        "91370102MA3C4TLQ2N",
+        "\u3000９１３７０１０２ｍａ３ｃ４ｔｌｑ２ｎ\u3000",
+    ],
+)
+def test_a_credit_code_typed_in_full_width_lower_case_or_with_spaces_is_the_code(
+    typed: str,
+) -> None:
+    assert identifiers.normalize_credit_code(typed) == "91370102MA3C4TLQ2N"
+    assert check_credit_code(identifiers.normalize_credit_code(typed)) == []

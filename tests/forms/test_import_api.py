@@ -316,6 +316,27 @@ async def test_a_clerk_imports_for_an_employer_of_its_division_at_the_window(
     }
 
 
+@pytest.mark.parametrize(
+    "typed", ["９１３７０１０２ＭＡ３Ｃ４ＴＬＱ２Ｎ", " 91370102ma3c4tlq2n ", "91370102ma3c4tlq2n"]
+)
+async def test_the_headers_credit_code_is_read_as_the_graph_reads_it(
+    client: GraphQLClient, typed: str
+) -> None:
+    # As the clerk may type it into H2: the employer is the one the graph finds.
+    assert JINAN == "91370102MA3C4TLQ2N"
+    clerk = await client.login("demo-clerk")
+    form = filled([hire_row()], {"unit_name": "济南", "credit_code": typed})
+    body = await upload(clerk, form)
+    result = body["data"]["importRegistrationForm"]
+    assert result["problems"] == [], body
+    assert result["accepted"] is True
+    found = await clerk.post(
+        "query($id: ID!) { registration(id: $id) { creditCode } }",
+        {"id": result["registrations"][0]["id"]},
+    )
+    assert found["data"]["registration"]["creditCode"] == JINAN
+
+
 async def test_an_employer_cannot_import_for_another(client: GraphQLClient) -> None:
     employer = await client.login("demo-employer")
     other = EMPLOYERS[1].profile.credit_code

@@ -245,3 +245,34 @@ def test_an_empty_template_is_a_form_without_rows() -> None:
 def test_a_credit_code_saved_as_a_number_is_refused_not_a_crash() -> None:
     found = problems(filled([hire_row()], {"unit_name": "测试单位", "credit_code": 9.1e17}))
     assert [(p.row, p.field) for p in found] == [(2, "credit_code")]
+
+
+def test_a_duplicate_row_names_the_sheet_row_of_the_first() -> None:
+    # 甲, 乙, 丙, 乙 on sheet rows 6 to 9: the first 乙 is on row 7 (row 2 is the header).
+    jia, yi, bing = hire_row(name="甲"), hire_row(name="乙"), hire_row(name="丙")
+    found = problems(filled([jia, yi, bing, dict(yi)], HEADER))
+    assert [(p.row, p.letter, p.code) for p in found] == [(9, "F", "DUPLICATE_IN_FORM")]
+    assert "本表第7行" in found[0].message_zh
+    assert "Row 7 of this form" in found[0].message_en
+
+
+@pytest.mark.parametrize("typed", ["138 1234 5678", "138-1234-5678", "１３８１２３４５６７８"])
+def test_a_mobile_typed_with_spaces_hyphens_or_full_width_digits_is_read_normalised(
+    typed: str,
+) -> None:
+    data = filled([hire_row(mobile=typed), hire_row(mobile="138 1234 567")], HEADER)
+    read = read_form(open_form(data, SETTINGS))
+    assert [r.mobile for r in read.rows] == ["13812345678", "1381234567"]
+    found = [p for p in check(read, today=TODAY, limits=lambda row: []) if not p.warning]
+    assert [(p.row, p.letter, p.code) for p in found] == [(7, "G", "MOBILE_FORMAT")]
+
+
+@pytest.mark.parametrize(
+    "typed", ["９１３７０１０２ＭＡ３Ｃ４ＴＬＱ２Ｎ", " 91370102ma3c4tlq2n ", "91370102ma3c4tlq2n"]
+)
+def test_the_headers_credit_code_is_read_as_the_graph_reads_it(typed: str) -> None:
+    found = problems(filled([hire_row()], {"unit_name": "测试单位", "credit_code": typed}))
+    assert found == []
+    # Still judged: a code that is none stays refused, at H2.
+    wrong = problems(filled([hire_row()], {"unit_name": "测试单位", "credit_code": "９１３７"}))
+    assert [(p.row, p.letter, p.code) for p in wrong] == [(2, "H", "CREDIT_CODE_FORMAT")]

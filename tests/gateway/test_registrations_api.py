@@ -172,9 +172,94 @@ async def test_same_key_same_content_returns_the_same_registrations(client: Grap
 async def test_a_second_registration_of_a_busy_worker_is_refused(client: GraphQLClient) -> None:
     employer = await client.login("demo-employer")
     hire = hire_input()
-    await employer.post(HIRE, {"w": [hire], "k": key()})  # no worker runs: it stays unfinished
+    # No worker runs: it stays unfinished.
+    first = (await employer.post(HIRE, {"w": [hire], "k": key()}))["data"]["hire"]
+    [under_way] = first["registrations"]
     body = await employer.post(HIRE, {"w": [hire], "k": key()})
-    assert [p["code"] for p in body["data"]["hire"]["problems"]] == ["REGISTRATION_IN_PROGRESS"]
+    [problem] = body["data"]["hire"]["problems"]
+    assert problem["code"] == "REGISTRATION_IN_PROGRESS"
+    # The registration under way is named, for a front end to link to; nothing personal.
+    assert under_way["id"] in problem["messageZh"]
+    assert under_way["id"] in problem["messageEn"]
+    person_ = hire["person"]
+    for said in (problem["messageZh"], problem["messageEn"]):
+        assert person_["idNumber"] not in said
+        assert person_["mobile"] not in said
+        assert person_["name"] not in said
+    # A clerk hiring the same worker for another unit learns of no registration of the first.
+    clerk = await client.login("demo-clerk")
+    other_unit = await clerk.post(
+        HIRE, {"w": [hire], "k": key(), "c": EMPLOYERS[2].profile.credit_code}
+    )
+    [problem] = other_unit["data"]["hire"]["problems"]
+    assert problem["code"] == "REGISTRATION_IN_PROGRESS"
+    assert under_way["id"] not in problem["messageZh"] + problem["messageEn"]
+
+
+async def test_a_duplicate_in_a_request_names_the_first_row_counted_from_one(
+    client: GraphQLClient,
+) -> None:
+    from gateway.schema.registrations import RowIssue
+
+    employer = await client.login("demo-employer")
+    twice = hire_input()
+    body = await employer.post(HIRE, {"w": [twice, hire_input(), twice], "k": key()})
+    [problem] = body["data"]["hire"]["problems"]
+    assert (problem["row"], problem["code"]) == (2, "DUPLICATE_IN_FORM")
+    assert "本表第1行" in problem["messageZh"]
+    assert "Row 1 of this form" in problem["messageEn"]
+    # ``row`` counts from 0, the messages from 1: the schema says so.
+    [row] = [f for f in RowIssue.__strawberry_definition__.fields if f.python_name == "row"]
+    assert row.description is not None
+    assert "0-based" in row.description
+    assert "1-based" in row.description
+
+
+async def test_a_mobile_typed_with_spaces_hyphens_or_full_width_digits_is_stored_normalised(
+    client: GraphQLClient, gateway: Gateway
+) -> None:
+    employer = await client.login("demo-employer")
+    typed = ["138 1234 5678", "138-1234-5678", "１３８１２３４５６７８"]
+    body = await employer.post(HIRE, {"w": [hire_input(mobile=m) for m in typed], "k": key()})
+    result = body["data"]["hire"]
+    assert result["problems"] == []
+    assert len(result["registrations"]) == 3
+    for registration in result["registrations"]:
+        found = await gateway.store.registrations.get(registration["id"])
+        assert found is not None
+        assert found.payload["mobile"] == "13812345678"
+        sent = json.dumps([s.payload for s in found.steps], ensure_ascii=False)
+        assert "13812345678" in sent
+        assert not any(m in sent for m in typed)
+    # What is still no mobile once normalised is refused as before.
+    bad = await employer.post(HIRE, {"w": [hire_input(mobile="138 1234 567")], "k": key()})
+    assert [p["code"] for p in bad["data"]["hire"]["problems"]] == ["MOBILE_FORMAT"]
+
+
+EMPLOYER = "query($c: String) { employer(creditCode: $c) { creditCode } }"
+
+
+@pytest.mark.parametrize(
+    "typed", ["９１３７０１０２ＭＡ３Ｃ４ＴＬＱ２Ｎ", " 91370102ma3c4tlq2n ", "91370102MA3C4TLQ2N"]
+)
+async def test_a_credit_code_in_full_width_lower_case_or_with_spaces_finds_the_employer(
+    client: GraphQLClient, typed: str
+) -> None:
+    assert JINAN == "91370102MA3C4TLQ2N"
+    clerk = await client.login("demo-clerk")
+    found = await clerk.post(EMPLOYER, {"c": typed})
+    assert found.get("errors") is None, found
+    assert found["data"]["employer"]["creditCode"] == JINAN
+    body = await clerk.post(HIRE, {"w": [hire_input()], "k": key(), "c": typed})
+    assert body.get("errors") is None, body
+    assert body["data"]["hire"]["accepted"] is True
+    # The lists' filters read it alike: the hire just made is among the unit's.
+    [made] = body["data"]["hire"]["registrations"]
+    listed = await clerk.post(
+        "query($c: String) { registrations(filter: {creditCode: $c}, first: 100) { nodes { id } } }",
+        {"c": typed},
+    )
+    assert made["id"] in {n["id"] for n in listed["data"]["registrations"]["nodes"]}, listed
 
 
 async def test_late_registration_is_accepted_with_a_warning(client: GraphQLClient) -> None:
