@@ -90,6 +90,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.subscriptions
 	$(BIN)/python -m benchmarks.workbooks
 	$(BIN)/python -m benchmarks.submissions
+	$(BIN)/python -m benchmarks.statements
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

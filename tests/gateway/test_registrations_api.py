@@ -256,7 +256,8 @@ async def test_a_credit_code_in_full_width_lower_case_or_with_spaces_finds_the_e
     # The lists' filters read it alike: the hire just made is among the unit's.
     [made] = body["data"]["hire"]["registrations"]
     listed = await clerk.post(
-        "query($c: String) { registrations(filter: {creditCode: $c}, first: 100) { nodes { id } } }",
+        "query($c: String) {"
+        " registrations(filter: {creditCode: $c}, first: 100) { nodes { id } } }",
         {"c": typed},
     )
     assert made["id"] in {n["id"] for n in listed["data"]["registrations"]["nodes"]}, listed
