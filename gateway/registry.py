@@ -138,6 +138,11 @@ class OperationSpec:
     #: The row's fields a person may correct when retrying this write as a refused
     #: follow-up: those only it sends (``gateway.registrations.followups``).
     correctable: frozenset[str] = frozenset()
+    #: The write sets a state the system keeps (an ending), which ``find`` tells
+    #: whole (worker, unit, kind, date): refused because the state is already so,
+    #: it is adopted as done by someone else (``FOUND_EXISTING``, never undone),
+    #: as a follow-up's "already exists" is (``gateway.registrations.step``).
+    settles: bool = False
 
 
 @dataclass(frozen=True, slots=True)

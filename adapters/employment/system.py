@@ -158,6 +158,8 @@ SPEC = SystemSpec(
             undo=revoke,
             label_zh="解聘备案",
             label_en="the dismissal filing",
+            # A dismissal on record is refused as "no valid registration" (E4001).
+            settles=True,
         ),
     ),
     already_undone=frozenset({"E3003"}),  # 该业务已撤销

@@ -182,6 +182,8 @@ SPEC = SystemSpec(
             undo=revoke,
             label_zh="劳动合同解除/终止备案",
             label_en="the contract ending",
+            # A contract ended on record is refused as "not in force" (LD4001).
+            settles=True,
         ),
     ),
     already_undone=frozenset({"LD4002"}),  # 备案已撤销

@@ -125,6 +125,22 @@ def deadline_passed(system: System, operation: Operation) -> StepError:
     )
 
 
+def found_in_force(system: System, operation: Operation) -> StepError:
+    """Not an error: a write that settles a state (an ending) refused because the
+    system already shows it exactly as asked (same worker, unit, kind, date): filed
+    before, by another registration or at the system's own counter. Done, not this
+    registration's own write: undoing the registration leaves it."""
+    return StepError(
+        FOUND_EXISTING,
+        f"{system_zh(system)}未再办理，经查询核实该系统已有与本次申请一致的记录（同一劳动者、单位、"
+        f"日期），视为{operation_zh(operation)}已办结；该记录并非本次登记所建，撤销本次登记时不会撤销它",
+        f"The {system_en(system)} did not file it again, and a query showed it already holds "
+        f"exactly what was asked (same worker, unit and date): {operation_en(operation)} counts "
+        "as done. The record was not made by this registration, so undoing the registration "
+        "leaves it",
+    )
+
+
 def undo_impossible(system: System, operation: Operation) -> StepError:
     return StepError(
         UNDO_IMPOSSIBLE,

@@ -198,7 +198,10 @@ class StepWorker(AwaitingDeclarations):
             await self._duplicate(step, exc)
             return
         except Rejected as exc:
-            await self._finish(step, StepState.REFUSED, messages.refused(exc))
+            if registry().operation(step.operation).settles:
+                await self._duplicate(step, exc)
+            else:
+                await self._finish(step, StepState.REFUSED, messages.refused(exc))
             return
         step.reference = reference
         if declarations.is_declaration(step):
@@ -207,8 +210,10 @@ class StepWorker(AwaitingDeclarations):
             return
         await self._finish(step, StepState.DONE)
 
-    async def _duplicate(self, step: Step, exc: Duplicate) -> None:
-        """An "already exists" answer: checked with a query, never trusted.
+    async def _duplicate(self, step: Step, exc: Rejected) -> None:
+        """An "already exists" answer (or any refusal of a write that settles a state
+        the system keeps, ``OperationSpec.settles``): checked with a query, never
+        trusted.
 
         An earlier attempt of ours whose outcome was unknown may be what the
         system holds: a record matching what was asked is taken as ours. A
@@ -217,14 +222,20 @@ class StepWorker(AwaitingDeclarations):
         system's own counter), noted ``FOUND_EXISTING`` so that no compensation
         ever undoes it. A core step's is not adopted: its match covers who and
         when, not every term filed, and a conflicting filing is for the
-        employer to see, as the refusal that undoes the rest.
+        employer to see, as the refusal that undoes the rest. Except where the
+        write settles a state (an ending): the state as asked (the same worker,
+        unit, kind and date) is all there is to it, and the system refuses it
+        once it is so, not as a duplicate ("no valid registration", "not in
+        force"): an ending filed before, without the unemployment registration
+        the worker asks for now, is found and adopted, and the rest goes on.
         """
         maybe_ours = step.attempts > 1 and not _refused_before(step)
         if declarations.is_declaration(step):
+            assert isinstance(exc, Duplicate)  # a declaration never settles
             await self._duplicate_declaration(step, exc, maybe_ours=maybe_ours)
             return
-        follow_up = step.kind is StepKind.FOLLOW_UP
-        if not (maybe_ours or follow_up):
+        adoptable = step.kind is StepKind.FOLLOW_UP or registry().operation(step.operation).settles
+        if not (maybe_ours or adoptable):
             await self._finish(step, StepState.REFUSED, messages.refused(exc))
             return
         try:
@@ -241,9 +252,12 @@ class StepWorker(AwaitingDeclarations):
             await self._found(step, found, compensating=False)
         else:
             step.reference = found.reference
-            await self._finish(
-                step, StepState.DONE, messages.found_existing(step.system, step.operation)
+            adopted = (
+                messages.found_existing(step.system, step.operation)
+                if isinstance(exc, Duplicate)
+                else messages.found_in_force(step.system, step.operation)
             )
+            await self._finish(step, StepState.DONE, adopted)
 
     async def _duplicate_declaration(self, step: Step, exc: Duplicate, *, maybe_ours: bool) -> None:
         """A declaration refused as one already made: ours, declared by an earlier

@@ -367,3 +367,60 @@ async def test_a_core_refusal_of_an_ending_undoes_the_core_and_skips_the_follow_
     (record,) = await employments(adapters, row.id_number)
     assert record.state is EmploymentState.EMPLOYED
     assert await unemployment_rows(adapters, row.id_number) == []
+
+
+@pytest.mark.parametrize("store_url", SQL_BACKENDS, indirect=True)
+async def test_an_ending_on_record_takes_the_unemployment_registration_asked_for_later(
+    store: Store, engine: Engine, adapters: Adapters, systems: dict[System, FakeSystem]
+) -> None:
+    """The finding: a worker dismissed without the unemployment registration came back
+    to the window for it. Asked separately, it is closed (the integrated registration
+    only); asked with the ending again, the systems refused the ending they already
+    held ("no valid registration", "no contract in force") and the registration ended
+    compensated, the unemployment registration skipped. Each system's ending is found
+    as asked (the same worker, unit, kind and date) and adopted; the unemployment
+    registration follows; nothing is written twice, nothing undone."""
+    row = await hired(store, engine)
+    (first,) = await submit(store, [end_row(row, unemployment=False)])
+    (ended,) = await settle(store, [first.id], engine)
+    assert ended.state is RegistrationState.COMPLETED
+    for system in systems.values():
+        system.reset()
+
+    (again,) = await submit(store, [end_row(row)])
+    (done,) = await settle(store, [again.id], engine)
+
+    assert done.state is RegistrationState.COMPLETED, done
+    for system in (System.EMPLOYMENT, System.LABOUR):
+        step = step_of(done, system)
+        assert step.state is StepState.DONE
+        assert step.last_error is not None
+        assert step.last_error.code == messages.FOUND_EXISTING
+        assert "not made by this registration" in step.last_error.message_en
+    assert step_of(done, System.UNEMPLOYMENT).state is StepState.DONE
+    (registered,) = await unemployment_rows(adapters, row.id_number)
+    assert registered.relation_ended_on == LEFT_ON
+    # Each ending asked once more and refused, nothing undone, still ended as before.
+    assert_core_kept_once(systems)
+    await assert_worker_ended(adapters, row)
+
+
+@pytest.mark.parametrize("store_url", SQL_BACKENDS, indirect=True)
+async def test_an_ending_on_record_on_another_day_is_still_refused(
+    store: Store, engine: Engine, adapters: Adapters, systems: dict[System, FakeSystem]
+) -> None:
+    """Only the ending as asked is adopted: another date is the system's refusal, as
+    before, and the registration is compensated, the unemployment registration skipped."""
+    row = await hired(store, engine)
+    (first,) = await submit(store, [end_row(row, unemployment=False)])
+    await settle(store, [first.id], engine)
+
+    (again,) = await submit(store, [end_row(row, on=LEFT_ON - dt.timedelta(days=1))])
+    (done,) = await settle(store, [again.id], engine)
+
+    assert done.state is RegistrationState.COMPENSATED
+    refused = [step_of(done, s).state for s in (System.EMPLOYMENT, System.LABOUR)]
+    assert StepState.REFUSED in refused
+    assert step_of(done, System.UNEMPLOYMENT).state is StepState.SKIPPED
+    assert await unemployment_rows(adapters, row.id_number) == []
+    await assert_worker_ended(adapters, row)
