@@ -9,9 +9,11 @@ unified names otherwise.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from typing import ClassVar
 
 from gateway.domain.model import IdType, Person, System
 
@@ -90,6 +92,15 @@ class AdditionRequest:
     #: registered for insurance by the same registration), found by this code.
     unit_credit_code: str | None = None
 
+    #: The registration row's field each attribute is built from (``addition_of``;
+    #: ``gateway.domain.model.field_in_row``): a refusal's field, as the row names it.
+    FROM_ROW: ClassVar[Mapping[str, str]] = {
+        **Person.FROM_ROW,
+        "start_date": "start_date",
+        "monthly_wage": "monthly_wage",
+        "birth_date": "birth_date",
+    }
+
 
 @dataclass(frozen=True, slots=True)
 class RemovalRequest:
@@ -102,6 +113,17 @@ class RemovalRequest:
     reason: StopReason = StopReason.CONTRACT_ENDED
     #: As for an addition: the unit's code when ``employer_id`` is not known yet.
     unit_credit_code: str | None = None
+
+    #: As for an addition (``removal_of``): the stop date is the day after the row's
+    #: end date, the reason its end reason's; the adapter names the reason
+    #: ``stop_reason`` (``tbyy``).
+    FROM_ROW: ClassVar[Mapping[str, str]] = {
+        "id_type": "id_type",
+        "id_number": "id_number",
+        "stop_date": "end_date",
+        "reason": "end_reason",
+        "stop_reason": "end_reason",
+    }
 
     @classmethod
     def after_relation_ended(

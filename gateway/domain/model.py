@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -269,6 +269,19 @@ class Person:
     household_address: str | None = None
     current_address: str | None = None
 
+    #: The registration row's field each attribute is built from (``field_in_row``).
+    FROM_ROW: ClassVar[Mapping[str, str]] = {
+        "id_type": "id_type",
+        "id_number": "id_number",
+        "name": "name",
+        "gender": "gender",
+        "ethnicity": "ethnicity",
+        "education": "education",
+        "mobile": "mobile",
+        "household_address": "household_address",
+        "current_address": "current_address",
+    }
+
 
 @dataclass(frozen=True, slots=True)
 class EmploymentRecord:
@@ -299,6 +312,16 @@ class ContractTerm:
     employment_form: EmploymentForm
     post: str
     locality: str  # 劳动备案属地
+
+    FROM_ROW: ClassVar[Mapping[str, str]] = {
+        "contract_type": "contract_type",
+        "start_date": "start_date",
+        "end_date": "contract_end_date",
+        "filing_category": "filing_person_category",
+        "employment_form": "employment_form",
+        "post": "post",
+        "locality": "labour_filing_locality",
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,6 +360,13 @@ class Page(Generic[T]):
 
 
 # ------------------------------------------------- writes sent to the systems
+#
+# A system's refusal names the field at fault by the attribute of the request it
+# refused (``Rejected.field``: ``date`` of a ``ContractEnding``, ``locality`` of a
+# ``ContractTerm``), a nested one by its own name. Each request built from a
+# registration row says which of the row's fields each attribute holds
+# (``FROM_ROW``, the plan's ``gateway.registrations.plan``), so that the step's
+# error names the row's field, as a problem of the row does (``field_in_row``).
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,6 +379,15 @@ class EmploymentRegistrationRequest:
     post: str
     locality: str
 
+    FROM_ROW: ClassVar[Mapping[str, str]] = {
+        **Person.FROM_ROW,
+        "start_date": "start_date",
+        "person_category": "employment_person_category",
+        "employment_form": "employment_form",
+        "post": "post",
+        "locality": "employment_locality",
+    }
+
 
 @dataclass(frozen=True, slots=True)
 class DismissalRequest:
@@ -358,6 +397,13 @@ class DismissalRequest:
     date: dt.date
     reason: EndReason
 
+    FROM_ROW: ClassVar[Mapping[str, str]] = {
+        "id_type": "id_type",
+        "id_number": "id_number",
+        "date": "end_date",
+        "reason": "end_reason",
+    }
+
 
 @dataclass(frozen=True, slots=True)
 class ContractEnding:
@@ -366,6 +412,12 @@ class ContractEnding:
     reason: EndReason
     date: dt.date
 
+    FROM_ROW: ClassVar[Mapping[str, str]] = {
+        "id_number": "id_number",
+        "reason": "end_reason",
+        "date": "end_date",
+    }
+
 
 @dataclass(frozen=True, slots=True)
 class UnemploymentRequest:
@@ -373,6 +425,12 @@ class UnemploymentRequest:
     person: Person
     relation_ended_on: dt.date
     reason: EndReason
+
+    FROM_ROW: ClassVar[Mapping[str, str]] = {
+        **Person.FROM_ROW,
+        "relation_ended_on": "end_date",
+        "reason": "end_reason",
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,6 +441,8 @@ class FileContractRequest:
     person: Person
     term: ContractTerm
 
+    FROM_ROW: ClassVar[Mapping[str, str]] = {**Person.FROM_ROW, **ContractTerm.FROM_ROW}
+
 
 @dataclass(frozen=True, slots=True)
 class RenewContractRequest:
@@ -390,12 +450,36 @@ class RenewContractRequest:
     id_number: str
     term: ContractTerm
 
+    FROM_ROW: ClassVar[Mapping[str, str]] = {"id_number": "id_number", **ContractTerm.FROM_ROW}
+
 
 @dataclass(frozen=True, slots=True)
 class OpenEmployerRequest:
-    """Open the unit in a system, or bind the one it holds."""
+    """Open the unit in a system, or bind the one it holds.
+
+    Built from the unit's profile, not a row: it declares no ``FROM_ROW``, and a
+    refusal of it names the profile's field as the system's adapter does."""
 
     profile: EmployerProfile
+
+
+def field_in_row(request_type: type[Any], name: str) -> str | None:
+    """The registration row's field that ``name``, a field a system's refusal of a
+    ``request_type`` names (``Rejected.field``), was built from.
+
+    By the type's ``FROM_ROW``: an attribute it maps is the row's field it holds
+    (``ContractEnding.date`` → ``end_date``); a name that already is one of those
+    row fields stays (an adapter may name the row's field itself); any other name
+    (the unit's id in the system, a reference, the whole worker or term) is no
+    field of the row: None. A type that declares no ``FROM_ROW`` (opening a unit,
+    from its profile) leaves ``name`` as it is.
+    """
+    from_row: Mapping[str, str] | None = getattr(request_type, "FROM_ROW", None)
+    if from_row is None:
+        return name
+    if name in from_row:
+        return from_row[name]
+    return name if name in from_row.values() else None
 
 
 # ---------------------------------------------------- the registration form

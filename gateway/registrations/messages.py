@@ -4,11 +4,19 @@ Codes are stable (front ends and clerks act on them); messages never hold an
 ID number, a mobile number or an address: what a system said is passed through
 ``redact`` even though the adapters already keep personal data out of it.
 Systems and operations are named as their packages declare them (``gateway.registry``).
+
+A refusal's ``field`` is, as the adapter raises it, the attribute of the request
+type it refused (``ContractEnding.date``); a step's error names the registration
+row's field that attribute was built from (``end_date``), the name a problem of
+the row uses: ``in_row_terms``, applied where an error becomes the step's
+(``gateway.registrations.saving``).
 """
 
 from __future__ import annotations
 
-from gateway.domain.model import System
+import dataclasses
+
+from gateway.domain.model import System, field_in_row
 from gateway.privacy import redact
 from gateway.registrations.model import Operation, StepError
 from gateway.registry import registry
@@ -55,6 +63,28 @@ def operation_en(operation: Operation) -> str:
         return str(operation)
 
 
+def row_field(operation: Operation, field: str) -> str | None:
+    """The registration row's field behind ``field``, a field a refusal of
+    ``operation`` names: by the operation's request type (its ``FROM_ROW``,
+    ``gateway.domain.model.field_in_row``); None when the row holds no such field
+    (the unit's id in the system, a reference). An operation no longer
+    registered has no request type to ask: its name is left as it is."""
+    try:
+        request_type = registry().operation(operation).payload
+    except KeyError:
+        return field
+    return field_in_row(request_type, field)
+
+
+def in_row_terms(error: StepError | None, operation: Operation) -> StepError | None:
+    """``error`` of a step of ``operation`` with its field named as the row names
+    it (``row_field``). Translating twice changes nothing."""
+    if error is None or error.field is None:
+        return error
+    field = row_field(operation, error.field)
+    return error if field == error.field else dataclasses.replace(error, field=field)
+
+
 def _said(exc: AdapterError) -> str:
     return redact(exc.message)
 
@@ -96,7 +126,10 @@ def cannot_check(exc: AdapterError) -> StepError:
 
 
 def refused(exc: Rejected) -> StepError:
-    """A business refusal: the registration fails and what was done is undone."""
+    """A business refusal: the registration fails and what was done is undone.
+
+    ``field`` is the request's attribute the system named; the step's error names
+    the row's (``in_row_terms``, when it is saved)."""
     zh, en = system_zh(exc.system), system_en(exc.system)
     if isinstance(exc, Duplicate):
         code = SYSTEM_DUPLICATE

@@ -8,6 +8,10 @@ the store applies the registration's and steps' writes there, and ``settle``
 applies the rest (bindings, caches) after. Before an outcome is saved, the
 cached records of the worker the step wrote for are forgotten (``forget``). A
 system found unavailable is told to ``on_unavailable`` (``recovery``).
+
+An error becomes the step's here: the field a system's refusal names (the
+attribute of its request) is saved as the registration row's field it was
+built from (``messages.in_row_terms``), whichever path refused it.
 """
 
 from __future__ import annotations
@@ -76,7 +80,7 @@ class SavingSteps:
         delay = self.backoff.delay(max(1, step.attempts), retry_after)
         await self._written(step)
         step.state = state
-        step.last_error = error
+        step.last_error = messages.in_row_terms(error, step.operation)
         step.next_attempt_at = self.clock() + dt.timedelta(seconds=delay)
         log.info(
             "step %s (%s %s): %s, next attempt in %.1f s",
@@ -94,7 +98,7 @@ class SavingSteps:
         """A state no worker takes (until a clerk or a compensation says so)."""
         await self._written(step, state)
         step.state = state
-        step.last_error = error
+        step.last_error = messages.in_row_terms(error, step.operation)
         step.finished_at = self.clock()
         log.info(
             "step %s (%s %s): %s%s",

@@ -142,6 +142,29 @@ async def test_a_refused_follow_up_leaves_the_core_in_every_system_once(
     assert await store.registrations.busy_workers([done.person_key or ""]) == [done.person_key]
 
 
+@pytest.mark.parametrize("store_url", SQL_BACKENDS, indirect=True)
+async def test_a_follow_up_refused_for_its_date_names_the_rows_end_date(
+    store: Store, engine: Engine, adapters: Adapters, systems: dict[System, FakeSystem]
+) -> None:
+    """The unemployment system refuses a relation that ends after today (40001),
+    naming its request's ``relation_ended_on``: the step's error names the row's
+    ``end_date``, the input it came from, as a problem of the row would."""
+    row = await hired(store, engine)
+    (ending,) = await submit(store, [end_row(row, on=TODAY + dt.timedelta(days=1))])
+
+    (done,) = await settle(store, [ending.id], engine)
+
+    assert done.state is RegistrationState.NEEDS_ATTENTION
+    assert core_complete(done)
+    (left,) = follow_ups_left(done)
+    assert left.operation is Operation.REGISTER_UNEMPLOYMENT
+    assert left.state is StepState.REFUSED
+    assert left.last_error is not None
+    assert left.last_error.code == messages.SYSTEM_REJECTED
+    assert left.last_error.system_code == "40001"
+    assert left.last_error.field == "end_date"
+
+
 async def test_a_stuck_follow_up_leaves_the_core(
     store: Store,
     make_engine: Callable[..., Engine],
