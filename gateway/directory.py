@@ -4,7 +4,9 @@ An employer is known to the gateway by its unified social credit code; each
 system knows it under its own id. The bindings are kept in the store (the
 gateway's record, written when an account is opened or merged) and cached; an
 employer the store does not know yet is looked up in the three systems at once
-and remembered.
+and remembered. A unit no system found is no unit only when every system was
+asked: while one cannot be (down, its breaker open), the answer is that system's
+error, not "no such employer".
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from gateway.domain.model import EmployerBinding, EmployerProfile, System
 from gateway.registry import registry
 from gateway.store import Store
 from gateway.store.model import EmployerRecord
-from gateway.systems import AdapterError, SystemAdapter
+from gateway.systems import AdapterError, SystemAdapter, Unavailable
 
 
 class EmployerDirectory:
@@ -28,6 +30,15 @@ class EmployerDirectory:
         self._adapters = adapters
 
     async def get(self, credit_code: str) -> EmployerRecord | None:
+        """The unit's record, its bindings completed from the systems that were missing
+        (and remembered); None when the store has no record and every system was asked
+        and none knows the unit.
+
+        Raises the ``AdapterError`` of a system that could not be asked (an
+        ``Unavailable`` first) when the store has no record and no system that answered
+        knows the unit: the unit may well exist there, and "no such employer" would
+        tell a clerk submitting a hire for it that it does not. The caller decides
+        first whether this caller may look the unit up at all."""
         key = self._cache.employer_key(credit_code)
         cached: EmployerRecord | None = await self._cache.get(key)
         if cached is not None:
@@ -35,8 +46,10 @@ class EmployerDirectory:
         record = await self._store.employers.get(credit_code)
         missing = [s for s in self._adapters if record is None or record.system_id(s) is None]
         if missing:
-            found = await self._look_up(credit_code, missing)
+            found, unasked = await self._ask(credit_code, missing)
             if record is None and not found:
+                if unasked:
+                    raise _first_unavailable(unasked)
                 return None
             record = await self._remember(credit_code, record, found)
         if record is not None and all(record.system_id(s) for s in self._adapters):
@@ -56,12 +69,6 @@ class EmployerDirectory:
 
     async def forget(self, credit_code: str) -> None:
         await self._cache.delete(self._cache.employer_key(credit_code))
-
-    async def _look_up(
-        self, credit_code: str, systems: list[System]
-    ) -> dict[System, EmployerBinding]:
-        found, _ = await self._ask(credit_code, systems)
-        return found
 
     async def _ask(
         self, credit_code: str, systems: list[System]
@@ -100,3 +107,10 @@ class EmployerDirectory:
         for system, binding in found.items():
             await self._store.employers.bind(credit_code, system, binding.employer_id)
         return await self._store.employers.get(credit_code)
+
+
+def _first_unavailable(unasked: dict[System, AdapterError]) -> AdapterError:
+    """Why the unit could not be looked up: a system unavailable (retry later) before
+    any other error, in the systems' order."""
+    errors = list(unasked.values())
+    return next((e for e in errors if isinstance(e, Unavailable)), errors[0])

@@ -40,6 +40,7 @@ from gateway.forms.layout import (
 )
 from gateway.forms.progress import Phase, Progress
 from gateway.forms.reading import FileRefused, FormFile
+from gateway.registrations.outcomes import unit_name_differs
 
 __all__ = ["CellProblem", "ReadForm", "check", "read_form"]
 
@@ -320,8 +321,10 @@ def check(
     progress: Progress | None = None,
 ) -> list[CellProblem]:
     """Every problem and warning of the form, cells first; a field whose cell could not
-    be read is not also reported as missing. ``unit_name``/``credit_code`` stand in for
-    a blank header (an employer's own, known from its sign-in). ``rules``: the checks
+    be read is not also reported as missing. ``unit_name``/``credit_code`` are the
+    unit's on record (the header's code's, else the signed-in employer's own): they
+    stand in for a blank header, and a header's name that differs from ``unit_name``
+    is a warning at its cell (``UNIT_NAME_DIFFERS``). ``rules``: the checks
     of the fields the systems add to the row (the registrar's). The header's credit
     code is read as the graph reads a ``creditCode`` (``normalize_credit_code``: full
     width, lower case, spaces), and a message naming another row names its sheet row."""
@@ -336,6 +339,10 @@ def check(
     found = list(read.problems)
     unreadable = {(p.row, p.field) for p in read.problems}
     found += [read.problem(None, p) for p in checked.header]
+    if unit_name is not None:
+        differs = unit_name_differs(read.header.get("unit_name"), unit_name)
+        if differs is not None:
+            found.append(read.problem(None, differs, warning=True))
     progress = progress or Progress()
     progress.start(Phase.CHECKING, len(read.rows))
     for result, row in zip(checked.rows, read.rows, strict=True):

@@ -4,6 +4,7 @@ both languages."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from gateway.domain.checks import Problem
@@ -11,7 +12,15 @@ from gateway.domain.model import System
 from gateway.registrations.model import Registration
 from gateway.registry import registry
 
-__all__ = ["Outcome", "Refused", "RowProblem", "busy_row", "key_conflict", "not_open"]
+__all__ = [
+    "Outcome",
+    "Refused",
+    "RowProblem",
+    "busy_row",
+    "key_conflict",
+    "not_open",
+    "unit_name_differs",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,4 +82,29 @@ def not_open(row: int | None, system: System) -> RowProblem:
         f"用人单位尚未在{registry().get(system).name_zh}开户，请先开通或合并网上账号。",
         f"The employer is not open in the {registry().get(system).name_en}; open or merge its "
         "account first.",
+    )
+
+
+def _as_compared(name: str) -> str:
+    """A unit's name as two of them are compared: without spaces (full-width ones too),
+    its brackets half-width, as the form's header labels are compared."""
+    return re.sub(r"\s+", "", name).replace("（", "(").replace("）", ")")
+
+
+def unit_name_differs(typed: str | None, on_record: str) -> Problem | None:
+    """A warning when the unit name typed (a form's header, 单位名称) is not the name on
+    record of the unit its credit code names: the credit code identifies the unit, and
+    the submission goes on for it, but a clerk who mixed up two units' papers should
+    see it. None when no name was typed, or the same one (spaces and full-width
+    brackets aside). The name on record is named: a unit's name is not personal data."""
+    if typed is None or not typed.strip() or _as_compared(typed) == _as_compared(on_record):
+        return None
+    return Problem(
+        "unit_name",
+        "UNIT_NAME_DIFFERS",
+        f"所填单位名称与该统一社会信用代码登记的单位名称“{on_record}”不一致，"
+        "已按统一社会信用代码为该单位办理，请核对是否填错单位。",
+        f"The unit name given differs from the name on record for this credit code "
+        f"({on_record}): the registration is made for the unit the credit code names; "
+        "check that the papers are this unit's.",
     )

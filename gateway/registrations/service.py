@@ -49,6 +49,7 @@ from gateway.registrations.outcomes import (
     busy_row,
     key_conflict,
     not_open,
+    unit_name_differs,
 )
 from gateway.registrations.plan import (
     PROFILE_FIELDS,
@@ -217,17 +218,36 @@ class Registrar:
         valid_only: bool = False,
         only: Operation | None = None,
         contact: str | None = None,
+        unit_name: str | None = None,
     ) -> Outcome:
-        """Check, plan and store one submission of rows for one employer."""
+        """Check, plan and store one submission of rows for one employer.
+
+        ``unit_name``: the name typed in the form's header (单位名称), if any. The
+        credit code identifies the unit and its name on record is the one stored and
+        sent; a name typed that differs is a warning (``UNIT_NAME_DIFFERS``), so that
+        a clerk who mixed up two units' papers sees it."""
         self._check_key(idempotency_key)
         today = self.today()
         if only is not None and not self.policy.allowed(today):
+            later_en, later_zh = "", ""
+            if only is Operation.REGISTER_UNEMPLOYMENT:
+                # The worker comes back for it after the ending: the ending as filed
+                # is found in each system and adopted (``OperationSpec.settles``).
+                later_en = (
+                    " For a worker whose ending is already filed, submit the ending again as "
+                    "filed (the same date) with the unemployment registration: the ending on "
+                    "record is found, not filed twice."
+                )
+                later_zh = (
+                    "已办理解除（终止）的劳动者，请按原日期再次提交解除（终止）并同时申请失业登记："
+                    "已有的解除（终止）记录经核实后沿用，不会重复办理。"
+                )
             raise Refused(
                 "SEPARATE_HANDLING_CLOSED",
                 f"Separate handling ended on {self.policy.mandatory_from:%Y-%m-%d}: submit the "
-                "integrated registration instead.",
+                "integrated registration instead." + later_en,
                 f"自{self.policy.mandatory_from:%Y年%m月%d日}起全面实行一体化办理，禁止分口办理，"
-                "请提交一体化登记。",
+                "请提交一体化登记。" + later_zh,
             )
         rows = [normalized(r) for r in rows]
         form = RegistrationForm(employer.name, employer.credit_code, contact, list(rows))
@@ -241,6 +261,8 @@ class Registrar:
             problems=[RowProblem.of(None, p) for p in checked.header],
             warnings=[RowProblem.of(i, w) for i, w in checked.warnings()],
         )
+        if (differs := unit_name_differs(unit_name, employer.name)) is not None:
+            outcome.warnings.insert(0, RowProblem.of(None, differs))
         for n, (row_check, row) in enumerate(zip(checked.rows, rows, strict=True)):
             await _turn(n)
             found = [*row_check.problems, *self.check_row_limits(row, only)]
@@ -275,7 +297,8 @@ class Registrar:
             await _turn(i)
             if i in bad_rows or not header_ok:
                 continue
-            warnings = warned.get(i, [])
+            # The header's warnings concern every row's registration.
+            warnings = [*warned.get(None, []), *warned.get(i, [])]
             try:
                 planned[i] = plan_row(
                     row,

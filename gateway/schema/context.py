@@ -16,6 +16,7 @@ from gateway.domain.checks import check_credit_code
 from gateway.domain.identifiers import normalize_credit_code
 from gateway.errors import (
     account_not_open,
+    from_adapter,
     identity_platform_unavailable,
     not_found,
     password_change_required,
@@ -24,6 +25,7 @@ from gateway.errors import (
 )
 from gateway.loaders import Loaders
 from gateway.store.model import Account, AuditResult, EmployerRecord
+from gateway.systems import AdapterError
 
 if TYPE_CHECKING:
     from gateway.oidc import ProvenEmployer as ProvenIdentity
@@ -88,14 +90,22 @@ class Context:
     async def employer(self, credit_code: str) -> EmployerRecord:
         """The employer, if this caller may reach it; otherwise NOT_FOUND either way.
         The code as typed: full width, lower case and spaces are read as the code
-        (``normalize_credit_code``), on every path that comes here."""
+        (``normalize_credit_code``), on every path that comes here.
+
+        A unit the gateway has not met, that no system that answered knows, while a
+        system could not be asked, is that system's error (SYSTEM_UNAVAILABLE), not
+        NOT_FOUND: it may exist there. Only for a caller who may look the unit up:
+        anyone else is answered NOT_FOUND before any system is asked."""
         access = self.access
         credit_code = normalize_credit_code(credit_code)
         if check_credit_code(credit_code):
             raise not_found("employer", "用人单位")  # no such code can exist: ask no system
         if not access.may_look_up_employer(credit_code):
             raise not_found("employer", "用人单位")
-        record = await self.directory.get(credit_code)
+        try:
+            record = await self.directory.get(credit_code)
+        except AdapterError as exc:
+            raise from_adapter(exc) from None
         if record is None or not access.may_reach_employer(record.credit_code, record.division):
             raise not_found("employer", "用人单位")
         return record

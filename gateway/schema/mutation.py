@@ -292,6 +292,7 @@ class Mutation(FormMutation, FollowUpMutation, ClerkMutation):
             valid_only=valid_only,
             channel=channel,
             contact=form.contact,
+            unit_name=form.unit_name,
         )
 
     # ---- separate (per-system) handling: the transition period only

@@ -104,7 +104,10 @@ class StepError:
     message_zh: str = strawberry.field(description="中文说明.")
     message_en: str = strawberry.field(description="English explanation.")
     system_code: str | None = strawberry.field(description="The system's own code, for its owners.")
-    field: str | None = strawberry.field(description="The unified field the system named, if any.")
+    field: str | None = strawberry.field(
+        description="The registration row's field the system's refusal names (as a row "
+        "problem names it, e.g. end_date), if any; for a unit's opening, the profile's."
+    )
 
     @classmethod
     def from_domain(cls, e: reg.StepError | None) -> StepError | None:
@@ -490,7 +493,11 @@ else:
 
 @strawberry.input(description="山东省人力资源社会保障领域一体化登记表: header and rows.")
 class RegistrationFormInput:
-    unit_name: str = strawberry.field(description="单位名称.")
+    unit_name: str = strawberry.field(
+        description="单位名称. The credit code names the unit: a name that differs from the "
+        "one on record (spaces and bracket widths aside) is accepted with a warning, "
+        "UNIT_NAME_DIFFERS."
+    )
     credit_code: str = strawberry.field(description="统一社会信用代码.")
     contact: str | None = strawberry.field(default=None, description="单位联系人.")
     rows: list[FormRowInput] = strawberry.field(description="One row per worker and business.")
@@ -619,7 +626,10 @@ async def submit_rows(
     channel: reg.Channel | None = None,
     only: reg.Operation | None = None,
     contact: str | None = None,
+    unit_name: str | None = None,
 ) -> SubmissionResult:
+    """``unit_name``: the form's header's 单位名称 (``submitRegistrationForm``), compared
+    with the unit's name on record: a different one is a warning, not a refusal."""
     ctx = info.context
     account = ctx.require_account()
     if not ctx.access.may_submit_registrations():
@@ -642,6 +652,7 @@ async def submit_rows(
             valid_only=valid_only,
             only=only,
             contact=contact,
+            unit_name=unit_name,
         )
     except Refused as exc:
         raise _refused(exc) from None

@@ -337,6 +337,36 @@ async def test_the_headers_credit_code_is_read_as_the_graph_reads_it(
     assert found["data"]["registration"]["creditCode"] == JINAN
 
 
+async def test_a_headers_unit_name_that_is_not_the_credit_codes_unit_is_warned_at_its_cell(
+    client: GraphQLClient, gateway: Gateway
+) -> None:
+    """The finding: a clerk who mixed up two units' papers (济南历下家政's header with
+    泉城's credit code) got no hint. The credit code names the unit: the rows are filed
+    there, with a warning at the header's name cell naming the name on record."""
+    other, on_record = EMPLOYERS[2].profile.name, EMPLOYERS[0].profile.name
+    clerk = await client.login("demo-clerk")
+    form = filled([hire_row()], {"unit_name": other, "credit_code": JINAN})
+    body = await upload(clerk, form)
+    result = body["data"]["importRegistrationForm"]
+    assert result["problems"] == [], body
+    assert result["accepted"] is True
+    assert {"cell": "B2", "code": "UNIT_NAME_DIFFERS"} in result["warnings"]
+    [stored_one] = (await gateway.store.registrations.list(RegistrationFilter(), first=10)).items
+    assert stored_one.credit_code == JINAN
+    # A dry run says the same before anything is stored.
+    dry = await upload(clerk, form, d=True)
+    assert {"cell": "B2", "code": "UNIT_NAME_DIFFERS"} in dry["data"]["importRegistrationForm"][
+        "warnings"
+    ]
+    # The name on record, typed with spaces and full-width brackets aside: no warning.
+    same = filled(
+        [hire_row()], {"unit_name": f" {on_record[:2]} {on_record[2:]}", "credit_code": JINAN}
+    )
+    again = (await upload(clerk, same))["data"]["importRegistrationForm"]
+    assert again["accepted"] is True
+    assert all(w["code"] != "UNIT_NAME_DIFFERS" for w in again["warnings"])
+
+
 async def test_an_employer_cannot_import_for_another(client: GraphQLClient) -> None:
     employer = await client.login("demo-employer")
     other = EMPLOYERS[1].profile.credit_code

@@ -11,6 +11,7 @@ import asyncio
 import itertools
 import json
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -22,8 +23,9 @@ import websockets
 from adapters.standin.process import RunningStandin
 from adapters.standin.seed import EMPLOYERS, WORKERS
 from gateway.app import create_app
+from gateway.domain.model import EmployerProfile, System
 from gateway.services import Gateway
-from tests.factories import resident_id
+from tests.factories import credit_code, resident_id
 from tests.gateway.conftest import GraphQLClient, started_gateway, worker_standins
 
 #: Known to the employment and labour systems, unknown to unemployment: no test
@@ -216,6 +218,97 @@ async def test_systems_that_time_out_are_reported_too(
         for system in slow:
             standins[system].reset()
     assert unavailable(body) == set(slow), body
+
+
+# ------------------------------------ a unit the gateway has not met, systems down
+
+HIRE = """mutation($w: [HireInput!]!, $k: String!, $c: String) {
+  hire(workers: $w, idempotencyKey: $k, creditCode: $c) { accepted registrations { id } } }"""
+EMPLOYER = "query($c: String!) { employer(creditCode: $c) { creditCode name } }"
+EMPLOYER_ENTITIES = """query($r: [_Any!]!) { _entities(representations: $r) {
+  ... on Employer { name } } }"""
+
+
+async def unmet_unit(
+    gateway: Gateway, standins: dict[str, RunningStandin], holders: str
+) -> tuple[str, set[str]]:
+    """A unit of demo-clerk's division that the systems know (every one, or only the
+    unemployment system) and the gateway has not met, the systems that hold it put
+    down: its code, and the names of the systems down."""
+    code = credit_code(division="370102")
+    unit = EmployerProfile(code, "济南未见面商贸有限公司", "370102", "孙七", "0531-80000007")
+    every = [System.EMPLOYMENT, System.LABOUR, System.UNEMPLOYMENT]
+    holding = every if holders == "every-system" else [System.UNEMPLOYMENT]
+    for system in holding:
+        await gateway.adapters[system].ensure_employer(unit)
+        standins[system.value].faults(down=True)
+    return code, {s.value for s in holding}
+
+
+@pytest.mark.parametrize("holders", ["every-system", "one-system"])
+async def test_a_unit_not_met_yet_while_its_systems_cannot_be_asked_is_unavailable_not_unknown(
+    client: GraphQLClient,
+    gateway: Gateway,
+    standins: dict[str, RunningStandin],
+    holders: str,
+) -> None:
+    """The finding: a unit the gateway had not met yet, while the systems that know it
+    could not be asked, was answered "No such employer": a clerk submitting a hire for
+    it was told it does not exist. It is the system's unavailability, named."""
+    from tests.gateway.test_registrations_api import hire_input
+
+    code, down = await unmet_unit(gateway, standins, holders)
+    clerk = await client.login("demo-clerk")
+    employer = await client.login("demo-employer")
+    try:
+        hire = await clerk.post(HIRE, {"w": [hire_input()], "k": uuid.uuid4().hex, "c": code})
+        looked_up = await clerk.post(EMPLOYER, {"c": code})
+        # Who may not look the unit up (an employer, another's) learns nothing: the
+        # same NOT_FOUND as for a code nobody registered, no system asked.
+        other = await employer.post(EMPLOYER, {"c": code})
+        nobody = await employer.post(EMPLOYER, {"c": credit_code(division="370102")})
+    finally:
+        for system in down:
+            standins[system].reset()
+    for body in (hire, looked_up):
+        assert [e["extensions"]["code"] for e in body["errors"]] == ["SYSTEM_UNAVAILABLE"], body
+        [error] = body["errors"]
+        assert error["extensions"]["system"] in down
+        assert error["extensions"]["message_zh"]
+        assert error["extensions"]["message_en"]
+    assert [e["extensions"]["code"] for e in other["errors"]] == ["NOT_FOUND"]
+    assert other == nobody
+    # Nothing remembered of a lookup that could not be made: asked again once up.
+    assert await gateway.store.employers.get(code) is None
+    again = await clerk.post(EMPLOYER, {"c": code})
+    assert again["data"]["employer"]["creditCode"] == code, again
+
+
+async def test_a_unit_not_met_yet_is_unavailable_in_its_place_among_entities(
+    client: GraphQLClient, gateway: Gateway, standins: dict[str, RunningStandin]
+) -> None:
+    """Federation resolves each representation on its own: the unit that could not be
+    looked up is an error in its place, the others are answered."""
+    code, down = await unmet_unit(gateway, standins, "every-system")
+    clerk = await client.login("demo-clerk")
+    jinan = EMPLOYERS[0].profile
+    try:
+        body = await clerk.post(
+            EMPLOYER_ENTITIES,
+            {
+                "r": [
+                    {"__typename": "Employer", "creditCode": jinan.credit_code},
+                    {"__typename": "Employer", "creditCode": code},
+                ]
+            },
+        )
+    finally:
+        for system in down:
+            standins[system].reset()
+    assert body["data"]["_entities"] == [{"name": jinan.name}, None], body
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "SYSTEM_UNAVAILABLE"
+    assert error["path"] == ["_entities", 1]
 
 
 # ------------------------------------------------------------- WebSocket

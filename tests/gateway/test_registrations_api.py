@@ -274,6 +274,84 @@ async def test_late_registration_is_accepted_with_a_warning(client: GraphQLClien
     }
 
 
+FORM = """mutation($f: RegistrationFormInput!, $k: String!) {
+  submitRegistrationForm(form: $f, idempotencyKey: $k) {
+    accepted registrations { id creditCode warnings { field code } }
+    problems { row field code }
+    warnings { row field code messageZh messageEn } } }"""
+
+
+def form_row(hire: dict[str, Any]) -> dict[str, Any]:
+    """A hire as a row of ``submitRegistrationForm``'s form."""
+    contract = dict(hire["contract"])
+    return {
+        "business": "HIRE",
+        "person": hire["person"],
+        **{k: v for k, v in contract.items() if k != "endDate"},
+        "contractEndDate": contract["endDate"],
+        "employmentPersonCategory": hire["employmentPersonCategory"],
+        "employmentLocality": hire["employmentLocality"],
+    }
+
+
+async def test_a_unit_name_that_is_not_the_credit_codes_unit_is_accepted_with_a_warning(
+    client: GraphQLClient,
+) -> None:
+    """The finding: a clerk who mixed up two units' papers (济南历下家政's header with
+    泉城's credit code) got no hint; the typed name never reached the checks. The
+    credit code names the unit, so the rows are filed there, with a warning naming
+    the name on record."""
+    assert EMPLOYERS[2].profile.name == "济南历下家政服务有限公司"
+    on_record = EMPLOYERS[0].profile.name
+    clerk = await client.login("demo-clerk")
+    form = {
+        "unitName": EMPLOYERS[2].profile.name,
+        "creditCode": JINAN,
+        "rows": [form_row(hire_input())],
+    }
+    body = await clerk.post(FORM, {"f": form, "k": key()})
+    result = body["data"]["submitRegistrationForm"]
+    assert result["accepted"] is True, body
+    assert result["problems"] == []
+    [warning] = result["warnings"]
+    assert (warning["row"], warning["field"], warning["code"]) == (
+        None,
+        "unit_name",
+        "UNIT_NAME_DIFFERS",
+    )
+    assert on_record in warning["messageZh"]
+    assert on_record in warning["messageEn"]
+    [registration] = result["registrations"]
+    assert registration["creditCode"] == JINAN
+    # The registration keeps it: whoever looks at it later sees the header named another.
+    assert registration["warnings"] == [{"field": "unit_name", "code": "UNIT_NAME_DIFFERS"}]
+    # The name on record, typed with spaces (full-width too), or none typed: no warning.
+    spaced = f" {on_record[:2]} {on_record[2:]}\u3000"
+    for typed in (on_record, spaced, ""):
+        form = {"unitName": typed, "creditCode": JINAN, "rows": [form_row(hire_input())]}
+        same = (await clerk.post(FORM, {"f": form, "k": key()}))["data"]["submitRegistrationForm"]
+        assert same["accepted"] is True, same
+        assert same["warnings"] == [], typed
+
+
+def test_unit_names_are_compared_without_spaces_and_with_brackets_of_either_width() -> None:
+    from gateway.registrations.outcomes import unit_name_differs
+
+    on_record = "山东泉城（集团）机械制造有限公司"
+    for same in (
+        "山东泉城(集团)机械制造有限公司",
+        " 山东泉城 （集团） 机械制造有限公司 ",
+        None,
+        " ",
+    ):
+        assert unit_name_differs(same, on_record) is None, same
+    differs = unit_name_differs("山东泉城（控股）机械制造有限公司", on_record)
+    assert differs is not None
+    assert (differs.field, differs.code) == ("unit_name", "UNIT_NAME_DIFFERS")
+    assert on_record in differs.message_zh
+    assert on_record in differs.message_en
+
+
 SEPARATE = """mutation($w: HireInput!, $k: String!) {
   fileEmploymentRegistration(worker: $w, idempotencyKey: $k) {
     accepted registrations { business steps { operation } } } }"""
@@ -309,6 +387,33 @@ async def test_separate_handling_follows_the_policy_dates(
     }
     late = await employer.post(SEPARATE, {"w": hire_input(start=start), "k": key()})
     assert error_codes(late) == ["SEPARATE_HANDLING_CLOSED"]
+
+
+async def test_an_unemployment_registration_asked_alone_is_told_the_way_through(
+    client: GraphQLClient,
+) -> None:
+    """A worker dismissed earlier comes back for the unemployment registration: asked
+    alone it is closed, and the refusal says how to ask for it (the ending again as
+    filed, with it), not only "the integrated registration"."""
+    clerk = await client.login("demo-clerk")
+    body = await clerk.post(
+        """mutation($w: EndInput!, $k: String!, $c: String) {
+          fileUnemploymentRegistration(worker: $w, idempotencyKey: $k, creditCode: $c) {
+            accepted } }""",
+        {
+            "w": {
+                "person": person(),
+                "reason": "AGREEMENT",
+                "date": (dt.date.today() - dt.timedelta(days=3)).isoformat(),
+            },
+            "k": key(),
+            "c": JINAN,
+        },
+    )
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "SEPARATE_HANDLING_CLOSED"
+    assert "submit the ending again as filed" in error["extensions"]["message_en"]
+    assert "按原日期再次提交解除（终止）并同时申请失业登记" in error["extensions"]["message_zh"]
 
 
 async def test_registrations_are_seen_by_their_employer_and_clerks_only(
