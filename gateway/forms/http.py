@@ -253,7 +253,14 @@ def form_routes(authenticate: Authenticate) -> list[Route]:
                 header: dict[str, str | None] = {}
                 if code:
                     record = await gw.store.employers.get(code)
-                    header = {"credit_code": code, "unit_name": record and record.name}
+                    # The name on record only for a unit the caller reaches: for any
+                    # other, the export is what it is for a code nobody holds (the graph
+                    # answers NOT_FOUND alike), not a way to learn which units the
+                    # gateway holds and their names.
+                    reached = record is not None and access.may_reach_employer(
+                        record.credit_code, record.division
+                    )
+                    header = {"credit_code": code, "unit_name": record.name if reached else None}
                 content = await gw.in_workbook_thread(
                     export_workbook, header, items[:limit], systems=gw.config.forms.systems
                 )

@@ -8,6 +8,7 @@ from typing import Any
 import openpyxl
 import pytest
 
+from adapters.standin.seed import EMPLOYERS
 from gateway.forms.http import _employer_template
 from gateway.privacy import mask_id_number
 from gateway.services import Gateway
@@ -252,3 +253,28 @@ async def test_an_export_of_the_calendars_last_days_in_utc_is_written(
     assert r.status_code == 200, r.text
     sheet = openpyxl.load_workbook(io.BytesIO(r.content))["登记表"]
     assert sheet.max_row == 6  # the header's five rows and the registration
+
+
+@pytest.mark.parametrize(
+    ("who", "unit", "named"),
+    [
+        ("demo-employer", EMPLOYERS[0], True),
+        ("demo-employer", EMPLOYERS[1], False),  # another unit's code
+        ("demo-clerk", EMPLOYERS[0], True),  # a Jinan unit, at a Jinan window
+        ("demo-clerk", EMPLOYERS[1], False),  # a Qingdao unit
+    ],
+)
+async def test_the_exports_header_names_only_a_unit_the_caller_reaches(
+    client: GraphQLClient, who: str, unit: Any, named: bool
+) -> None:
+    """The finding: an export for another unit's credit code came back with no rows
+    but the unit's name on record in its header, where the graph answers NOT_FOUND:
+    any signed-in caller could learn which units the gateway holds, and their names."""
+    caller = await client.login(who)
+    code = unit.profile.credit_code
+    r = await caller.http.get(f"/forms/registrations.xlsx?creditCode={code}", headers=_auth(caller))
+    assert r.status_code == 200
+    sheet = openpyxl.load_workbook(io.BytesIO(r.content))["登记表"]
+    cells = {c.value for row in sheet.iter_rows(max_row=5) for c in row}
+    assert (unit.profile.name in cells) is named
+    assert code in cells  # what was asked for, as it was asked
