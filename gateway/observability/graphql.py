@@ -8,6 +8,7 @@ serves no GraphQL (a worker) does not load Strawberry.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from strawberry.types import ExecutionContext
 from strawberry.types.execution import PreExecutionError
 
 from gateway.errors import GatewayError, client_error, operation_errors
-from gateway.observability.metrics import INTERNAL, OK, REFUSED, GatewayMetrics
+from gateway.observability.metrics import CANCELLED, INTERNAL, OK, REFUSED, GatewayMetrics
 
 _GRAPHQL_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,63}")
 #: Requests refused before anything ran: the gateway's own errors, and an
@@ -84,6 +85,9 @@ def _operation_type(context: ExecutionContext) -> str:
 
 
 def _outcome(context: ExecutionContext, failure: BaseException | None) -> str:
+    if isinstance(failure, asyncio.CancelledError | GeneratorExit):
+        # A subscription whose client closed its stream: nothing went wrong here.
+        return CANCELLED
     if failure is not None:
         return REFUSED if isinstance(failure, _REQUEST_EXCEPTIONS) else INTERNAL
     result = context.result

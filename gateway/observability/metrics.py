@@ -60,6 +60,7 @@ logger = logging.getLogger(__name__)
 OK = "ok"
 REFUSED = "refused"  # not executed: parse, validation, a limit, a wrong method
 INTERNAL = "INTERNAL"  # an unexpected error (masked for the client)
+CANCELLED = "cancelled"  # the caller left before it ended (a stream closed, a hang-up)
 
 #: Circuit breaker states (purgatory's names), reported even when not current.
 BREAKER_STATES = ("closed", "opened", "half-opened")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
 import httpx
 import pytest
 import strawberry
+from prometheus_client import generate_latest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
@@ -312,3 +314,32 @@ def test_the_alerting_rules_are_whole_and_name_what_the_gateway_exports() -> Non
             assert name in exported, (rule["alert"], name)
         for label, wanted in re.findall(r'(\w+)="([^"]+)"', rule["expr"]):
             assert f'{label}="{wanted}"' in exposition, (rule["alert"], label, wanted)
+
+
+async def test_a_subscription_its_client_left_is_counted_cancelled_not_internal(
+    metrics: GatewayMetrics,
+) -> None:
+    """The finding: clients of server-sent events and multipart that hung up early
+    showed as ``outcome="INTERNAL"`` (415 of them after a storm of hang-ups), as if
+    the gateway had failed."""
+
+    @strawberry.type
+    class Ticks:
+        @strawberry.subscription
+        async def ticks(self) -> AsyncGenerator[int, None]:
+            while True:
+                yield 1
+                await asyncio.sleep(0.01)
+
+    schema = strawberry.Schema(
+        query=Query, subscription=Ticks, extensions=[metrics.graphql_extension()]
+    )
+    stream = await schema.subscribe("subscription A { ticks }")
+    assert isinstance(stream, AsyncGenerator)
+    async for _ in stream:
+        break  # the client reads once, then leaves
+    await stream.aclose()
+    text = generate_latest(metrics.registry).decode()
+    requests = "hrss_graphql_requests_total"
+    assert value(text, requests, operation="A", type="subscription", outcome="cancelled") == 1
+    assert not value(text, requests, operation="A", type="subscription", outcome="INTERNAL")
