@@ -28,6 +28,7 @@ from adapters.social_insurance.model import (
     StopReason,
 )
 from gateway.domain.checks import is_amount
+from gateway.domain.identifiers import birth_date_from_id
 from gateway.domain.model import EmployerProfile, Gender, IdType
 from gateway.privacy import redact
 from gateway.systems import AdapterError, Duplicate, NotFound, Rejected, Unavailable
@@ -161,23 +162,17 @@ def wage_from_legacy(value: Any, name: str = "jfgz") -> Decimal:
         raise LegacyFormatError(name, "not a decimal amount") from None
 
 
-_RIC_BIRTH = re.compile(r"\d{6}(\d{8})\d{3}[\dX]")
-
-
 def birth_date_of(request: AdditionRequest) -> dt.date:
-    """The date of birth given, or the one a resident ID or a residence permit
-    carries (GB 11643 digits 7 to 14)."""
+    """The date of birth given, or the one the worker's document carries (a resident
+    ID, a residence permit, the new foreign permanent resident ID: GB 11643's digits
+    7 to 14), read as the row's check reads it (``birth_date_from_id``): a row the
+    check let through without a date must not be refused here after the core wrote."""
     if request.birth_date is not None:
         return request.birth_date
     person = request.person
-    carries_it = person.id_type in (IdType.RESIDENT_ID, IdType.HMT_RESIDENCE_PERMIT)
-    found = _RIC_BIRTH.fullmatch(person.id_number.upper()) if carries_it else None
-    if found is not None:
-        digits = found.group(1)
-        try:
-            return dt.date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
-        except ValueError:
-            pass  # not a real date: asked for, as when the document carries none
+    carried = birth_date_from_id(person.id_type, person.id_number.upper())
+    if carried is not None:
+        return carried
     raise MappingError("birth_date", "the date of birth is needed for this document")
 
 

@@ -22,6 +22,7 @@ from adapters.social_insurance.model import (
     ReturnReason,
     StopReason,
 )
+from gateway.domain.identifiers import birth_date_from_id
 from gateway.domain.model import Education, Gender, IdType, Person
 from gateway.systems import Duplicate, NotFound, Rejected, Unavailable
 from tests import factories
@@ -109,6 +110,17 @@ def test_the_birth_date_is_given_where_the_document_has_none() -> None:
     assert mapping.addition_to_legacy(given_date)["csrq"] == "1980-01-02"
     # A given date wins over the one in the number.
     assert mapping.birth_date_of(an_addition(birth_date=dt.date(1991, 1, 1))) == dt.date(1991, 1, 1)
+
+
+def test_a_new_foreign_permanent_resident_id_gives_its_birth_date_as_the_check_reads_it() -> None:
+    """The finding: the row's check took the birth date from the new 18-digit foreign
+    permanent resident ID and asked for none, and the addition, a follow-up sent after
+    the employment registration and the contract were filed, was refused for want of
+    one: the mapping read a date only from resident IDs and residence permits."""
+    number = "937156196609099450"
+    assert birth_date_from_id(IdType.FOREIGN_PERMANENT_RESIDENT_ID, number) == dt.date(1966, 9, 9)
+    foreigner = a_person(id_type=IdType.FOREIGN_PERMANENT_RESIDENT_ID, id_number=number)
+    assert mapping.addition_to_legacy(an_addition(person=foreigner))["csrq"] == "1966-09-09"
 
 
 @pytest.mark.parametrize("wage", ["5200.001", "-1", "NaN", "sNaN", "Infinity", "9" * 32])
