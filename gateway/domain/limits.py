@@ -147,12 +147,22 @@ def invalid_text(text: str) -> bool:
     return "\x00" in text or any("\ud800" <= c <= "\udfff" for c in text)
 
 
+def _noncharacter(char: str) -> bool:
+    """A code point Unicode keeps for a program's own use, never for text exchanged
+    (U+FDD0 to U+FDEF, and the last two of every plane): no name, address or post
+    holds one, and a system may use them as its own marks (the labour stand-in marks
+    with U+FDD0 what XML cannot carry, and so refused a name that held one, after the
+    employment registration was filed)."""
+    code = ord(char)
+    return 0xFDD0 <= code <= 0xFDEF or code & 0xFFFE == 0xFFFE
+
+
 def _takes(characters: Characters, char: str) -> bool:
     """Whether ``characters`` holds ``char`` (control characters are judged apart)."""
-    if _surrogate(char):
-        return False  # nothing can encode it: not UTF-8, not GBK, not XML
+    if _surrogate(char) or _noncharacter(char):
+        return False  # nothing can encode a surrogate; no system takes a noncharacter
     if characters is Characters.XML:
-        return char not in ("\ufffe", "\uffff")
+        return True
     if characters is Characters.GBK:
         try:
             char.encode("gbk")
@@ -165,7 +175,9 @@ def first_refused(value: str, characters: Characters) -> int | None:
     """The 1-based position of the first character ``characters`` cannot hold, if any."""
     if characters is Characters.GBK and value.isascii():
         return None
-    if characters is not Characters.GBK and not any(_surrogate(c) or c > "\ufffd" for c in value):
+    if characters is not Characters.GBK and not any(
+        _surrogate(c) or c > "\ufffd" or "\ufdd0" <= c <= "\ufdef" for c in value
+    ):
         return None
     for position, char in enumerate(value, start=1):
         if not _control(char) and not _takes(characters, char):

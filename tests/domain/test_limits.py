@@ -84,13 +84,28 @@ def test_characters_each_side_cannot_carry() -> None:
     assert (p.code, "第2个字符" in p.message_zh) == ("NOT_ENCODABLE", True)
     assert "unemployment system" in p.message_en
     assert found({"name": "刘䶮"}, EMPLOYMENT, LABOUR) == []
-    # U+FFFE is no XML character, so labour cannot carry it.
-    (p,) = check_limits({"post": "会\ufffe计"}, SYSTEMS)
+    # U+FFFE is no XML character, so labour cannot carry it; a noncharacter, no
+    # side takes it (below).
+    (p,) = check_limits({"post": "会\ufffe计"}, [LABOUR])
     assert p.code == "NOT_ENCODABLE"
     assert "labour system" in p.message_en
     # A lone surrogate is no character at all (JSON can smuggle one in).
     assert found({"name": "张\ud800"}, EMPLOYMENT) == [("name", "NOT_ENCODABLE")]
     assert first_refused("a\ud842\udfb7", Characters.UNICODE) == 2
+
+
+def test_no_side_takes_a_noncharacter() -> None:
+    """The finding: a name, an address or a post holding U+FDD0 passed every check and
+    the labour stand-in refused it (its mark for what XML cannot carry) after the
+    employment registration was filed. A noncharacter is kept for a program's own use,
+    never exchanged: every side refuses it, at its position, wherever in the planes."""
+    for mark in ("\ufdd0", "\ufdef", "\ufffe", "\U0001fffe", "\U0010ffff"):
+        for characters in Characters:
+            assert first_refused(f"张{mark}三", characters) == 2, (mark, characters)
+        assert found({"name": f"张{mark}三"}, EMPLOYMENT) == [("name", "NOT_ENCODABLE")]
+    # Their neighbours are characters like any other.
+    for fine in ("\ufdcf", "\ufdf0", "\ufffd", "\U0001fffd"):
+        assert first_refused(f"张{fine}三", Characters.UNICODE) is None, fine
 
 
 def test_every_problem_of_a_field_is_given() -> None:
