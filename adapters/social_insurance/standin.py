@@ -29,7 +29,6 @@ Nothing here logs: bodies carry ID numbers.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 from collections.abc import Callable
@@ -47,6 +46,7 @@ from adapters.social_insurance.limits import LEGACY_LIMITS
 from adapters.social_insurance.settings import SocialInsuranceSettings
 from adapters.standin.sim import mark_committed
 from adapters.standin.store import Store
+from adapters.standin.today import province_today
 from gateway.domain.checks import check_credit_code, check_id_number
 
 _DIVISION = re.compile(r"[1-9]\d{5}")
@@ -117,7 +117,7 @@ class Fields:
             mapping.HK_PERMIT,
             mapping.MACAO_PERMIT,
         ) and not aac002.startswith("H" if aac058 == mapping.HK_PERMIT else "M")
-        if wrong_permit or check_id_number(id_type, aac002, today=dt.date.today()):
+        if wrong_permit or check_id_number(id_type, aac002, today=province_today()):
             raise Invalid("aac002", "证件号码格式不正确")
         return aac058, aac002
 

@@ -47,6 +47,7 @@ from starlette.routing import Route
 from adapters.standin import seed as seed_data
 from adapters.standin.sim import Simulator, mark_committed
 from adapters.standin.store import Store
+from adapters.standin.today import province_today
 from adapters.unemployment import mapping
 from gateway.domain.model import UnemploymentRegistration, UnemploymentState
 from gateway.settings import SystemSettings
@@ -407,7 +408,7 @@ class UnemploymentStandin:
         return gbk_json(dict(row))
 
     async def register(self, request: Request) -> Response:
-        today = dt.date.today()
+        today = province_today()
         f = Fields(await self.body(request))
         values = {
             "dwbh": f.required("dwbh"),

@@ -27,6 +27,7 @@ from adapters.social_insurance.model import SYSTEM as SOCIAL_INSURANCE
 from adapters.social_insurance.model import AdditionRequest
 from adapters.social_insurance.review import SEED_UNITS
 from adapters.social_insurance.settings import SocialInsuranceSettings
+from adapters.standin.today import province_today
 from adapters.unemployment import UnemploymentAdapter
 from gateway.domain.model import EmployerProfile, EndReason, IdType, Person, System
 from gateway.settings import SystemSettings
@@ -236,7 +237,7 @@ async def _unemployment_refusals(
     employer_id = await _employer(adapter)
     request = a_request(employer_id)
     await adapter.register(request)
-    tomorrow = dt.date.today() + dt.timedelta(days=1)
+    tomorrow = province_today() + dt.timedelta(days=1)
     return [
         lambda: adapter.register(request),  # one active registration already
         lambda: adapter.register(dataclasses.replace(request, relation_ended_on=tomorrow)),

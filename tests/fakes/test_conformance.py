@@ -29,6 +29,7 @@ from adapters.social_insurance.review import SEED_UNITS
 from adapters.social_insurance.settings import SocialInsuranceSettings
 from adapters.standin.process import RunningStandin
 from adapters.standin.seed import EMPLOYERS
+from adapters.standin.today import province_today
 from adapters.unemployment import UnemploymentAdapter
 from gateway.domain.model import (
     ContractEnding,
@@ -277,7 +278,7 @@ async def test_unemployment_one_active_registration_and_its_cancelling(systems: 
     duplicate = await _refused(u.register(request), Duplicate, "40902")
     assert isinstance(duplicate, Duplicate)
     assert duplicate.existing_reference == reference
-    tomorrow = replace(request, relation_ended_on=dt.date.today() + dt.timedelta(days=1))
+    tomorrow = replace(request, relation_ended_on=province_today() + dt.timedelta(days=1))
     assert (await _refused(u.register(tomorrow), Rejected, "40001")).field == "relation_ended_on"
     await u.cancel(reference)
     assert [r.state for r in await u.query([person.id_number])] == [UnemploymentState.CANCELLED]

@@ -10,13 +10,13 @@ has no batch query, so ``query`` asks once per person.
 
 from __future__ import annotations
 
-import datetime as dt
 import random
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import ClassVar
 
 from adapters.standin.seed import EMPLOYERS
+from adapters.standin.today import province_today
 from gateway.domain.model import (
     EmployerBinding,
     EmployerProfile,
@@ -87,7 +87,7 @@ class FakeUnemployment(FakeSystem):
         )
 
     async def register(self, request: UnemploymentRequest) -> str:
-        today = dt.date.today()
+        today = province_today()
 
         def register() -> str:
             if request.relation_ended_on > today:

@@ -13,6 +13,7 @@ import pytest
 
 from adapters.standin import seed
 from adapters.standin.process import RunningStandin
+from adapters.standin.today import province_today
 from adapters.unemployment import UnemploymentAdapter
 from gateway.domain.model import (
     Education,
@@ -169,7 +170,7 @@ async def test_register_query_and_cancel(adapter: UnemploymentAdapter) -> None:
     assert record.employer_id == employer_id
     assert record.person == request.person
     assert record.relation_ended_on == request.relation_ended_on
-    assert record.registered_on == dt.date.today()
+    assert record.registered_on == province_today()
     assert record.state is UnemploymentState.REGISTERED
     # the system only knows "rescinded by the unit": it reads back without a fault
     assert record.reason is EndReason.BY_UNIT_NO_FAULT

@@ -16,6 +16,7 @@ import pytest
 
 from adapters.standin import seed
 from adapters.standin.process import RunningStandin
+from adapters.standin.today import province_today
 from gateway.settings import DEFAULT_UNEMPLOYMENT_PASSWORD, DEFAULT_UNEMPLOYMENT_USERNAME
 from tests import factories
 
@@ -199,7 +200,7 @@ def test_register_and_read_back(unemployment_standin: RunningStandin) -> None:
     body = person(dwbh, xb="F", mz="03", whcd="97", syyy="05")
     answer = register(unemployment_standin, body)
     assert set(answer) == {"djbh", "djrq"}
-    assert answer["djrq"] == dt.date.today().strftime("%Y%m%d")
+    assert answer["djrq"] == province_today().strftime("%Y%m%d")
 
     [row] = rows_of(unemployment_standin, body["zjhm"])
     assert set(row) == ROW_KEYS
@@ -243,7 +244,7 @@ def test_register_with_an_unknown_unit_is_40401(unemployment_standin: RunningSta
     assert_error(r, 404, 40401)
 
 
-TOMORROW = (dt.date.today() + dt.timedelta(days=1)).strftime("%Y%m%d")
+TOMORROW = (province_today() + dt.timedelta(days=1)).strftime("%Y%m%d")
 
 
 @pytest.mark.parametrize(
