@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from adapters.standin.seed import EMPLOYERS
+from adapters.standin.today import province_today
 from gateway.domain.model import (
     ContractState,
     EmploymentRegistrationRequest,
@@ -55,7 +56,7 @@ from tests.registrations.support import (
 from tests.services import SQL_BACKENDS
 
 OTHER_UNIT = EMPLOYERS[1]
-TODAY = dt.date.today()
+TODAY = province_today()  # the systems' day (the province's)
 
 
 def no_limits(row: RegistrationRow, operation: Operation) -> list[object]:

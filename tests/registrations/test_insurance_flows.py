@@ -27,6 +27,7 @@ from adapters.social_insurance.model import (
 )
 from adapters.social_insurance.review import SEED_UNITS
 from adapters.social_insurance.system import DECLARE_ADDITION
+from adapters.standin.today import province_today
 from gateway.config import GatewayConfig
 from gateway.domain.model import EndReason, IdType, RegistrationRow, System, UnemploymentRequest
 from gateway.registrations import followups
@@ -58,7 +59,7 @@ from tests.registrations.support import (
 )
 
 WAGE = Decimal("6000.00")
-TODAY = dt.date.today()
+TODAY = province_today()  # the systems' day (the province's)
 UNIT_SI = SEED_UNITS[0]
 
 
@@ -268,7 +269,7 @@ async def test_an_approved_addition_is_undone_by_its_reverse_declaration(
     submission_id, (registration,) = planned([row])
     # A later step the system refuses (an unemployment registration for a relation
     # that ends tomorrow: 40001), after the addition was approved.
-    tomorrow = dt.date.today() + dt.timedelta(days=1)
+    tomorrow = province_today() + dt.timedelta(days=1)
     refused = UnemploymentRequest(
         UNIT.unemployment_id, person_of(row), tomorrow, EndReason.AGREEMENT
     )
@@ -358,7 +359,7 @@ async def test_an_approved_removal_is_undone_by_declaring_the_hires_addition_aga
     # A core step after the removal that the system refuses (an unemployment
     # registration for a relation that ends tomorrow: 40001): everything is undone,
     # the approved removal by declaring the worker's addition again.
-    tomorrow = dt.date.today() + dt.timedelta(days=1)
+    tomorrow = province_today() + dt.timedelta(days=1)
     first = registration.steps[0]
     registration.steps.append(
         dataclasses.replace(
