@@ -726,14 +726,15 @@ def _check_contract_term(row: RegistrationRow) -> list[Problem]:
     return []
 
 
-def _check_age(row: RegistrationRow) -> list[Problem]:
+def _check_age(row: RegistrationRow, today: dt.date) -> list[Problem]:
     if row.start_date is None or _blank(row.id_number):
         return []
     if not codes.is_valid("id_type", row.id_type):
         return []
     born = birth_date_from_id(row.id_type, row.id_number)
-    # A birth date in the future is already refused as such.
-    if born is None or born > row.start_date:
+    # A birth date in the future is already refused as such. One after the start
+    # date is not (a start in the past): that worker was not even born, let alone 16.
+    if born is None or born > today:
         return []
     if row.start_date < _anniversary(born, MINIMUM_AGE):
         return [_problem("start_date", "UNDER_MINIMUM_AGE")]
@@ -819,7 +820,7 @@ def check_row(row: RegistrationRow, *, today: dt.date, rules: Sequence[RowRule] 
     problems = _check_codes(row) + _check_required(row, business) + _check_person(row, today)
     problems += _check_localities(row)
     if business in (Business.HIRE, Business.RENEW):
-        problems += _check_contract_term(row) + _check_age(row)
+        problems += _check_contract_term(row) + _check_age(row, today)
     if business == Business.END:
         problems += _check_end(row, today)
     elif row.register_unemployment:

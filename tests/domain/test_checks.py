@@ -331,6 +331,15 @@ def test_the_worker_is_at_least_16_on_the_start_date(business: Business) -> None
     assert found(row(business, id_number=a_day_short)) == [("start_date", "UNDER_MINIMUM_AGE")]
 
 
+def test_a_start_before_the_worker_was_born_is_under_age_too() -> None:
+    """Found probing the checks against the systems: a start date in the past before the
+    birth date the ID carries passed, as if a birth after the start were always one in
+    the future (refused as such)."""
+    born_after_start = factories.resident_id(born=START + dt.timedelta(days=3))
+    assert START + dt.timedelta(days=3) <= TODAY  # born, but after the start
+    assert found(row(id_number=born_after_start)) == [("start_date", "UNDER_MINIMUM_AGE")]
+
+
 def test_the_age_comes_from_any_document_that_carries_a_birth_date() -> None:
     body = "81000020100101001"
     permit = body + factories.ric_check(body)
