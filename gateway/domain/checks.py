@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -344,7 +345,13 @@ def _in_sentence(label_en: str) -> str:
 
 
 def _blank(value: object) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
+    """Nothing, or nothing to see: spaces, and the invisible format characters (a zero
+    width space, a joiner, a direction mark) that a name of them alone would be."""
+    if value is None:
+        return True
+    if not isinstance(value, str):
+        return False
+    return all(c.isspace() or unicodedata.category(c) == "Cf" for c in value)
 
 
 # ------------------------------------------------------------ ID numbers

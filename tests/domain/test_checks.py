@@ -340,6 +340,13 @@ def test_a_start_before_the_worker_was_born_is_under_age_too() -> None:
     assert found(row(id_number=born_after_start)) == [("start_date", "UNDER_MINIMUM_AGE")]
 
 
+@pytest.mark.parametrize("invisible", ["\u200b", "\u200d\u200e", " \ufeff "])
+def test_a_name_of_invisible_characters_is_no_name(invisible: str) -> None:
+    """Found probing the checks against the systems: a name of a zero width space alone
+    was taken, and sent, as a name."""
+    assert found(row(name=invisible)) == [("name", "REQUIRED")]
+
+
 def test_the_age_comes_from_any_document_that_carries_a_birth_date() -> None:
     body = "81000020100101001"
     permit = body + factories.ric_check(body)
