@@ -29,7 +29,7 @@ from adapters.standin.process import RunningStandin, free_port
 from gateway.app import create_app
 from gateway.config import GatewayConfig
 from gateway.demo import DEMO_PASSWORD, prepare_store
-from gateway.domain.model import System
+from gateway.domain.model import EmployerProfile, System
 from gateway.registrations.wiring import run_worker
 from gateway.services import Gateway
 from gateway.serving import gateway_options
@@ -96,6 +96,22 @@ def standins(
         System.LABOUR: labor_standin,
         System.UNEMPLOYMENT: unemployment_standin,
     }
+
+
+async def known_only_to_the_systems(
+    gateway: Gateway,
+    standins: dict[System, RunningStandin],
+    unit: EmployerProfile,
+    holders: str,
+) -> list[System]:
+    """``unit`` opened in the systems (``"every-system"``, or ``"one-system"``: the
+    unemployment system alone) and not in the gateway's store, those systems then put
+    down: the systems that hold it."""
+    holding = list(standins) if holders == "every-system" else [System.UNEMPLOYMENT]
+    for system in holding:
+        await gateway.adapters[system].ensure_employer(unit)
+        standins[system].faults(down=True)
+    return holding
 
 
 def writes(standins: dict[System, RunningStandin]) -> dict[str, int]:

@@ -26,7 +26,12 @@ from gateway.app import create_app
 from gateway.domain.model import EmployerProfile, System
 from gateway.services import Gateway
 from tests.factories import credit_code, resident_id
-from tests.gateway.conftest import GraphQLClient, started_gateway, worker_standins
+from tests.gateway.conftest import (
+    GraphQLClient,
+    known_only_to_the_systems,
+    started_gateway,
+    worker_standins,
+)
 
 #: Known to the employment and labour systems, unknown to unemployment: no test
 #: registers them there (``test_systems.py`` registers the other such worker).
@@ -237,11 +242,8 @@ async def unmet_unit(
     down: its code, and the names of the systems down."""
     code = credit_code(division="370102")
     unit = EmployerProfile(code, "济南未见面商贸有限公司", "370102", "孙七", "0531-80000007")
-    every = [System.EMPLOYMENT, System.LABOUR, System.UNEMPLOYMENT]
-    holding = every if holders == "every-system" else [System.UNEMPLOYMENT]
-    for system in holding:
-        await gateway.adapters[system].ensure_employer(unit)
-        standins[system.value].faults(down=True)
+    by_system = {System(name): standin for name, standin in standins.items()}
+    holding = await known_only_to_the_systems(gateway, by_system, unit, holders)
     return code, {s.value for s in holding}
 
 

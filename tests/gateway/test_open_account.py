@@ -17,7 +17,13 @@ from adapters.standin.seed import EMPLOYERS
 from gateway.domain.model import EmployerProfile, System
 from gateway.services import Gateway
 from tests.factories import credit_code
-from tests.gateway.conftest import GraphQLClient, error_codes, sent_since, writes
+from tests.gateway.conftest import (
+    GraphQLClient,
+    error_codes,
+    known_only_to_the_systems,
+    sent_since,
+    writes,
+)
 
 JINAN = EMPLOYERS[0].profile  # the demo employer, division 370102 (demo-clerk's city)
 QINGDAO = EMPLOYERS[1].profile  # division 370202, outside demo-clerk's city
@@ -142,10 +148,7 @@ async def test_a_clerk_cannot_bring_a_unit_into_reach_while_a_system_cannot_be_a
     workers and their registrations came within the clerk's reach for good."""
     code = credit_code(division="370202")
     qingdao = EmployerProfile(code, "青岛海湾贸易有限公司", "370202", "赵六", "0532-80000000")
-    holding = list(standins) if holders == "every-system" else [System.UNEMPLOYMENT]
-    for system in holding:
-        await gateway.adapters[system].ensure_employer(qingdao)
-        standins[system].faults(down=True)
+    holding = await known_only_to_the_systems(gateway, standins, qingdao, holders)
     before = writes(standins)
     clerk = await client.login("demo-clerk")
     body = await clerk.post(OPEN, {"i": opening(code, "370102"), "k": key()})
