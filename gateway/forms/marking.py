@@ -4,6 +4,11 @@ An .xlsx comes back as it was sent, with the marks added; a CSV comes back as
 a workbook of its cells. A problem of a whole row (no column) marks the row's
 first cell, one of the whole form marks the title. Warnings get a lighter fill.
 Nothing a person typed goes into a comment: the messages never repeat values.
+
+An .xlsx is loaded whole here (openpyxl's full load, which makes a cell of every
+cell of a merged, linked or commented range): only after the file's checks
+(``reading.check_workbook``, its ranges counted), made again here whoever made
+the ``FormFile``, have bounded what it unfolds into.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from openpyxl.utils import column_index_from_string
 
 from gateway.forms.checking import CellProblem
 from gateway.forms.layout import FORM_SHEET, TITLE_ROW
-from gateway.forms.reading import FormFile
+from gateway.forms.reading import FormFile, check_workbook
 from gateway.forms.writing import safe, workbook_bytes
 
 __all__ = ["marked"]
@@ -30,6 +35,7 @@ WARNING_FILL = PatternFill("solid", fgColor="FFEB9C")
 
 def _book(file: FormFile) -> openpyxl.Workbook:
     if file.kind == "xlsx":
+        check_workbook(file.data, file.settings)  # FileRefused: not loaded
         return openpyxl.load_workbook(io.BytesIO(file.data), keep_links=False)
     book = openpyxl.Workbook()
     sheet = book.active
@@ -45,7 +51,8 @@ def _book(file: FormFile) -> openpyxl.Workbook:
 
 
 def marked(file: FormFile, problems: Sequence[CellProblem]) -> bytes:
-    """The file as a workbook with every problem at its cell."""
+    """The file as a workbook with every problem at its cell. FileRefused for an
+    .xlsx the checks refuse (``open_form`` refused it before: it is never loaded)."""
     book = _book(file)
     sheet = book[FORM_SHEET] if FORM_SHEET in book.sheetnames else book.worksheets[0]
     at: dict[tuple[int, int], list[CellProblem]] = defaultdict(list)

@@ -160,6 +160,35 @@ async def test_a_hostile_file_is_a_coded_error_and_nothing_is_kept(
     assert writes(standins) == before
 
 
+async def test_a_file_whose_ranges_unfold_into_millions_of_cells_is_refused_before_marking(
+    client: GraphQLClient, gateway: Gateway, standins: dict[System, Any]
+) -> None:
+    """The audit's file: the template, a row with a bad ID number, and one merged range
+    after the code sheet's data. Its problem was marked by loading the workbook whole,
+    which made a cell of every cell of the range (A1:XFD300: 89 s of CPU and 1.2 GB, on
+    the form thread every account's imports and exports wait for), from a dry run of any
+    account that may submit. It is refused as it is read, before anything is marked."""
+    employer = await client.login("demo-employer")
+    before = writes(standins)
+    with zipfile.ZipFile(io.BytesIO(filled([hire_row(id_number="1")]))) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    codes = parts["xl/worksheets/sheet3.xml"]
+    at = codes.index(b"</sheetData>") + len(b"</sheetData>")
+    # 655,360 merged cells: 10 s of CPU and 220 MB to mark.
+    merged = b'<mergeCells count="1"><mergeCell ref="A1:XFD40"/></mergeCells>'
+    parts["xl/worksheets/sheet3.xml"] = codes[:at] + merged + codes[at:]
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, content in parts.items():
+            z.writestr(name, content)
+    started = time.process_time()
+    body = await upload(employer, out.getvalue(), d=True)
+    assert error_codes(body) == ["FORM_FILE_TOO_COMPLEX"], body
+    assert time.process_time() - started < 3
+    assert await stored(gateway) == 0
+    assert writes(standins) == before
+
+
 async def test_form_work_runs_off_the_loop_on_the_form_threads_one_at_a_time(
     gateway: Gateway,
 ) -> None:

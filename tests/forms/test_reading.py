@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import time
 import zipfile
 from decimal import Decimal
 
@@ -13,7 +14,7 @@ import pytest
 from gateway.config import GatewayConfig
 from gateway.forms.checking import CellProblem, check, read_form
 from gateway.forms.marking import marked
-from gateway.forms.reading import FileRefused, open_form
+from gateway.forms.reading import FileRefused, FormFile, check_ranges, open_form
 from gateway.forms.settings import FormSettings
 from gateway.forms.writing import TEMPLATE_ROWS, safe, template
 from tests.factories import credit_code
@@ -187,6 +188,95 @@ def _with(**changes: bytes) -> bytes:
     return _zip(parts)
 
 
+#: The code sheet (代码表): the audit put its range there, after the sheet's data. A
+#: full load (marking) makes every sheet's ranges, not only the form's.
+CODES = "xl/worksheets/sheet3.xml"
+R_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+PKG_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+#: Merged over A1:XFD40, 655,360 cells: a MergedCell each when the file was marked,
+#: 10 s of CPU and 220 MB (the audit's A1:XFD300: 89 s, 1.2 GB).
+MERGED_BOMB = "A1:XFD40"
+#: Linked over A1:XFD20, 327,680 cells: the cell and a copy of the link in each, 14 s.
+LINKED_BOMB = "A1:XFD20"
+
+
+def _after_data(parts: dict[str, bytes], xml: str, part: str = CODES) -> dict[str, bytes]:
+    sheet = parts[part]
+    at = sheet.index(b"</sheetData>") + len(b"</sheetData>")
+    return {**parts, part: sheet[:at] + xml.encode() + sheet[at:]}
+
+
+def _merged(parts: dict[str, bytes], ref: str) -> bytes:
+    return _zip(_after_data(parts, f'<mergeCells count="1"><mergeCell ref="{ref}"/></mergeCells>'))
+
+
+def _linked(parts: dict[str, bytes], ref: str) -> bytes:
+    """A link to a web page over ``ref``, by a relationship of the code sheet."""
+    link = f'<hyperlinks><hyperlink xmlns:r="{R_NS}" ref="{ref}" r:id="rIdLink"/></hyperlinks>'
+    rels = (
+        f'<Relationships xmlns="{PKG_NS}"><Relationship Id="rIdLink" Type="{R_NS}/hyperlink" '
+        'Target="https://example.com/" TargetMode="External"/></Relationships>'
+    )
+    return _zip({**_after_data(parts, link), "xl/worksheets/_rels/sheet3.xml.rels": rels.encode()})
+
+
+def _tabled(parts: dict[str, bytes], ref: str) -> bytes:
+    """A table over ``ref`` without its columns: openpyxl makes its cells when it saves."""
+    table = (
+        '<table xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" id="1" '
+        f'name="T1" displayName="T1" ref="{ref}" headerRowCount="1"/>'
+    )
+    rels = (
+        f'<Relationships xmlns="{PKG_NS}"><Relationship Id="rIdTable" Type="{R_NS}/table" '
+        'Target="/xl/tables/table1.xml"/></Relationships>'
+    )
+    part = f'<tableParts count="1"><tablePart xmlns:r="{R_NS}" r:id="rIdTable"/></tableParts>'
+    return _zip(
+        {
+            **_after_data(parts, part),
+            "xl/worksheets/_rels/sheet3.xml.rels": rels.encode(),
+            "xl/tables/table1.xml": table.encode(),
+        }
+    )
+
+
+def _sheet_again(parts: dict[str, bytes], times: int = 1) -> bytes:
+    """The code sheet listed again in the workbook, by its relationship."""
+    again = "".join(
+        f'<sheet xmlns:r="{R_NS}" name="again{i}" sheetId="{10 + i}" r:id="rId3"/>'
+        for i in range(times)
+    )
+    book = parts["xl/workbook.xml"].replace(b"</sheets>", again.encode() + b"</sheets>")
+    return _zip({**parts, "xl/workbook.xml": book})
+
+
+def _comments_named(parts: dict[str, bytes], times: int) -> bytes:
+    """The form sheet's comments part named by ``times`` relationships of the sheet."""
+    rels = "".join(
+        f'<Relationship Id="more{i}" Type="{R_NS}/comments" Target="/xl/comments/comment1.xml"/>'
+        for i in range(times - 1)
+    )
+    path = "xl/worksheets/_rels/sheet1.xml.rels"
+    more = parts[path].replace(b"</Relationships>", rels.encode() + b"</Relationships>")
+    return _zip({**parts, path: more})
+
+
+def _another_workbook(parts: dict[str, bytes], kind: str) -> bytes:
+    """A second workbook part, declared first as ``kind``: openpyxl reads the first
+    workbook override it finds, a template's before a workbook's."""
+    types = parts["[Content_Types].xml"]
+    at = types.index(b">") + 1
+    override = f'<Override PartName="/xl/book.xml" ContentType="{kind}"/>'.encode()
+    return _zip(
+        {
+            **parts,
+            "[Content_Types].xml": types[:at] + override + types[at:],
+            "xl/book.xml": parts["xl/workbook.xml"],
+            "xl/_rels/book.xml.rels": parts["xl/_rels/workbook.xml.rels"],
+        }
+    )
+
+
 def test_every_kind_of_hostile_file_is_refused_with_its_code() -> None:
     parts = _parts()
     assert refused(b"") == "FORM_FILE_EMPTY"
@@ -221,6 +311,22 @@ def test_every_kind_of_hostile_file_is_refused_with_its_code() -> None:
         assert refused(truncated) == "FORM_FILE_CORRUPT", part
     assert refused("姓名,性别\n张三,男\n".encode()) == "FORM_NOT_RECOGNISED"
     assert refused("业务类别,姓名,性别,民族\n".encode()) == "FORM_COLUMNS_MISSING"
+    # What a full load (marking) makes a cell of, for every cell: refused as the file is
+    # read, in a few milliseconds, where marking it cost seconds and hundreds of MB.
+    start = time.process_time()
+    assert refused(_merged(parts, MERGED_BOMB)) == "FORM_FILE_TOO_COMPLEX"
+    assert refused(_linked(parts, LINKED_BOMB)) == "FORM_FILE_TOO_COMPLEX"
+    comments = parts["xl/comments/comment1.xml"].replace(b'ref="A2"', b'ref="A10:XFD60"')
+    assert refused(_zip({**parts, "xl/comments/comment1.xml": comments})) == (
+        "FORM_FILE_TOO_COMPLEX"
+    )
+    assert refused(_tabled(parts, "A1:XFD40")) == "FORM_FILE_TOO_COMPLEX"
+    # A part read as two sheets makes its cells and ranges twice.
+    assert refused(_sheet_again(parts)) == "FORM_FILE_TOO_COMPLEX"
+    assert time.process_time() - start < 2
+    # A template's workbook part declared before the workbook's is the one openpyxl reads.
+    template_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.template.main+xml"
+    assert refused(_another_workbook(parts, template_type)) == "FORM_FILE_TYPE_UNSUPPORTED"
 
 
 def test_the_type_is_judged_by_content_not_by_name() -> None:
@@ -276,3 +382,67 @@ def test_the_headers_credit_code_is_read_as_the_graph_reads_it(typed: str) -> No
     # Still judged: a code that is none stays refused, at H2.
     wrong = problems(filled([hire_row()], {"unit_name": "测试单位", "credit_code": "９１３７"}))
     assert [(p.row, p.letter, p.code) for p in wrong] == [(2, "H", "CREDIT_CODE_FORMAT")]
+
+
+@pytest.mark.parametrize(
+    ("range_kind", "ref"),
+    [
+        ("merged", "$A$1:$XFD$40"),
+        ("merged", "a1:xfd40"),
+        ("merged", "'代码表'!A1:XFD40"),
+        ("merged", "'代码表'!A1:XFD40!其余"),  # what follows the range openpyxl leaves
+        ("merged", "代码表!A1:XFD40 其余"),
+        ("merged", "A1:XFD40&#10;"),  # a newline after it
+        ("merged", "A1" + ":A1" * 100),  # longer than any sheet's name and range
+        ("merged", "XFD40:A1"),
+        ("merged", "A1 A1:XFD40"),
+        ("merged", "A1:A99999999999999"),
+        ("linked", "1:20"),  # whole rows: as wide as a sheet's cells go
+        ("linked", "A:A"),  # a whole column: as high as its cells go
+        ("linked", "A"),
+    ],
+)
+def test_a_range_is_counted_however_it_is_written(range_kind: str, ref: str) -> None:
+    parts = _parts()
+    data = _merged(parts, ref) if range_kind == "merged" else _linked(parts, ref)
+    assert refused(data) == "FORM_FILE_TOO_COMPLEX"
+
+
+def test_ranges_within_the_bound_are_read_and_comments_count_each_time_they_are_named() -> None:
+    parts = _parts()
+    # 163,840 merged cells: a quarter of the bound, taken.
+    check_ranges(_merged(parts, "A1:XFD10"), SETTINGS)
+    # The template has 37 (its title and header merged, three comments): a bound of 100
+    # takes them once; named by 40 relationships, its three comments are made 40 times.
+    small = FormSettings(max_rows=10, max_columns=10)
+    check_ranges(_zip(parts), small)
+    assert refused(_comments_named(parts, 40), small) == "FORM_FILE_TOO_COMPLEX"
+    assert refused(_sheet_again(parts, times=3)) == "FORM_FILE_TOO_COMPLEX"
+
+
+def test_the_real_template_filled_is_marked_and_its_marked_copy_reads_again() -> None:
+    # Every prepared row of the real template (its drop-down lists on all of them).
+    data = filled([hire_row(), hire_row(id_number="1")], HEADER, template_rows=TEMPLATE_ROWS)
+    file = open_form(data, SETTINGS)
+    found = check(read_form(file), today=TODAY, limits=lambda row: [])
+    bad = [(p.row, p.letter, p.code) for p in found if not p.warning]
+    assert bad == [(7, "F", "ID_NUMBER_FORMAT")]
+    import openpyxl
+
+    copy = marked(file, found)
+    comment = openpyxl.load_workbook(io.BytesIO(copy))["登记表"]["F7"].comment
+    assert comment is not None
+    assert "ID_NUMBER_FORMAT" in comment.text
+    # Sent again as it came back, its comments counted: the same problem, nothing refused.
+    assert [(p.row, p.letter, p.code) for p in problems(copy)] == bad
+
+
+def test_marking_checks_the_file_itself_before_loading_it_whole() -> None:
+    """Marking loads the workbook whole: whoever made the FormFile, a file whose ranges
+    unfold past the bound is refused there too, before anything is made of it."""
+    bomb = FormFile(_merged(_parts(), MERGED_BOMB), "xlsx", SETTINGS)
+    start = time.process_time()
+    with pytest.raises(FileRefused) as caught:
+        marked(bomb, [])
+    assert caught.value.code == "FORM_FILE_TOO_COMPLEX"
+    assert time.process_time() - start < 2
