@@ -386,6 +386,9 @@ async def test_the_gateway_refuses_each_limit(client: GraphQLClient) -> None:
         + " ".join(f"t{i}: codeTables {{ name }}" for i in range(DEFAULTS.max_root_fields + 1))
         + " }",
         "PAGE_TOO_LARGE": "{ registrations(first: 101) { hasNextPage } }",
+        "TOO_MANY_REPRESENTATIONS": "{ _entities(representations: ["
+        + ", ".join(['{__typename: "Employer", creditCode: "x"}'] * 101)
+        + "]) { __typename } }",
     }
     for code, query in refused.items():
         response = await clerk.http.post(
@@ -412,35 +415,46 @@ def representations(n: int) -> list[dict[str, str]]:
 
 @pytest.mark.parametrize("given", ["variable", "literal"])
 async def test_entities_are_a_page_at_most_and_refused_before_any_is_looked_up(
-    client: GraphQLClient, standins: dict[System, RunningStandin], given: str
+    client: GraphQLClient,
+    gateway: Gateway,
+    standins: dict[System, RunningStandin],
+    given: str,
 ) -> None:
     """The finding: ``_entities`` took as many representations as the JSON limits let
     through (about 4,000), each looked up in every system at once: one clerk's request
     held the store's connections and the systems' bulkheads for half a minute, other
-    callers' requests failed meanwhile, and every breaker opened."""
+    callers' requests failed meanwhile, and every breaker opened. The bound is the page
+    size (100 by default, ``test_the_gateway_refuses_each_limit``); 5 here, so that the
+    page answered looks up a few units, not a hundred."""
+    page = 5
     clerk = await client.login("demo-clerk")
+    app = create_app(gateway.config, gateway=gateway, limits=RequestLimits(max_page_size=page))
 
-    async def ask(n: int) -> dict[str, Any]:
+    async def ask(http: httpx.AsyncClient, n: int) -> dict[str, Any]:
+        window = GraphQLClient(http, clerk.token)
         if given == "variable":
-            return await clerk.post(ENTITIES, {"r": representations(n)})
+            return await window.post(ENTITIES, {"r": representations(n)})
         items = ", ".join(
             f'{{__typename: "Employer", creditCode: "{r["creditCode"]}"}}'
             for r in representations(n)
         )
-        return await clerk.post(
+        return await window.post(
             f"{{ _entities(representations: [{items}]) {{ ... on Employer {{ name }} }} }}"
         )
 
     for system in standins.values():
         system.reset()
-    over = await ask(DEFAULTS.max_page_size + 1)
-    assert error_codes(over) == ["TOO_MANY_REPRESENTATIONS"]
-    assert over["errors"][0]["extensions"]["limit"] == DEFAULTS.max_page_size
-    assert "data" not in over, "refused before execution"
-    assert all(system.stats() == {} for system in standins.values())
-    # Unknown units, each looked up: NOT_FOUND in its place, the page answered.
-    at = await ask(DEFAULTS.max_page_size)
-    assert len(at["data"]["_entities"]) == DEFAULTS.max_page_size
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://gateway"
+    ) as http:
+        over = await ask(http, page + 1)
+        assert error_codes(over) == ["TOO_MANY_REPRESENTATIONS"]
+        assert over["errors"][0]["extensions"]["limit"] == page
+        assert "data" not in over, "refused before execution"
+        assert all(system.stats() == {} for system in standins.values())
+        # Unknown units, each looked up: NOT_FOUND in its place, the page answered.
+        at = await ask(http, page)
+    assert len(at["data"]["_entities"]) == page
     assert set(error_codes(at)) == {"NOT_FOUND"}
 
 

@@ -178,9 +178,10 @@ async def test_reads_cut_short_after_waiting_for_a_slot_do_not_open_it(
     says nothing of the system."""
     employment = wrappers.employment(
         employment_standin,
-        ResiliencePolicy(deadline_s=2.0, max_in_flight=1, breaker_threshold=1, read_attempts=1),
+        ResiliencePolicy(deadline_s=1.2, max_in_flight=1, breaker_threshold=1, read_attempts=1),
     )
-    employment_standin.faults(latency_ms=1200)
+    # The first answers after 0.7 s; the second, queued as long, has 0.5 s of its 1.2.
+    employment_standin.faults(latency_ms=700)
     held, queued = await asyncio.gather(
         employment.find_employer(CODE), employment.find_employer(CODE), return_exceptions=True
     )
@@ -188,7 +189,7 @@ async def test_reads_cut_short_after_waiting_for_a_slot_do_not_open_it(
     assert isinstance(queued, Unavailable)
     assert employment.breaker_state == "closed"
     # A call that had its deadline to itself and no answer in it still opens it.
-    employment_standin.faults(latency_ms=3000)
+    employment_standin.faults(latency_ms=1500)
     with pytest.raises(Unavailable):
         await employment.find_employer(CODE)
     assert employment.breaker_state == "open"
