@@ -414,12 +414,12 @@ def _relationships(
         if _local(name) != "Relationship":
             return
         target = attributes.get("Target", "")
-        if attributes.get("TargetMode") == "External":
-            pass  # taken as it is: a part of that name is read all the same
-        elif target.startswith("/"):
-            target = target[1:]
-        else:
-            target = posixpath.normpath(posixpath.join(parent, target))
+        # An external target is taken as it is: a part of that name is read all the same.
+        if attributes.get("TargetMode") != "External":
+            if target.startswith("/"):
+                target = target[1:]
+            else:
+                target = posixpath.normpath(posixpath.join(parent, target))
         found.append((attributes.get("Id", ""), attributes.get("Type", ""), target))
 
     if not _stream(book, path, start):
