@@ -393,6 +393,8 @@ def _stream(
         return False
     except DefusedXmlException:
         raise _xml_refused() from None
+    # A damaged part (a bad CRC, a stream that breaks off) or one packed by a method
+    # zipfile lacks (it raises NotImplementedError): openpyxl could not read it either.
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError):
         raise _corrupt() from None
     return True
