@@ -64,13 +64,25 @@ def key_conflict() -> Refused:
     )
 
 
-def busy_row(row: int) -> RowProblem:
+def busy_row(row: int, registration_id: str | None = None) -> RowProblem:
+    """The worker's registration under way, named when it is known (its id, for a front
+    end to link to: nothing personal)."""
+    if registration_id is None:
+        return RowProblem(
+            row,
+            "id_number",
+            "REGISTRATION_IN_PROGRESS",
+            "该劳动者已有一项登记正在办理，请待其办结后再提交。",
+            "A registration of this worker is still under way; submit again once it has finished.",
+        )
     return RowProblem(
         row,
         "id_number",
         "REGISTRATION_IN_PROGRESS",
-        "该劳动者已有一项登记正在办理，请待其办结后再提交。",
-        "A registration of this worker is still under way; submit again once it has finished.",
+        f"该劳动者已有一项登记（登记编号 {registration_id}）正在办理，"
+        "请待其办结后再提交，以免重复登记。",
+        f"A registration of this worker is still under way (registration {registration_id}); "
+        "submit again once it has finished, not as a second one.",
     )
 
 

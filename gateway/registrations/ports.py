@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
-from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from gateway.domain.model import System
@@ -54,9 +54,12 @@ class KeyConflict:
 
 @dataclass(frozen=True, slots=True)
 class WorkersBusy:
-    """A registration of these workers is still under way: refused, nothing stored."""
+    """A registration of these workers is still under way: refused, nothing stored.
+    ``held_by``: for each worker locked by another submission, the registration that
+    holds it and its unit's credit code (none for a worker named twice in this one)."""
 
     person_keys: list[str]
+    held_by: Mapping[str, tuple[str, str]] = field(default_factory=dict, compare=False)
 
 
 SubmitOutcome = Created | Replayed | KeyConflict | WorkersBusy

@@ -35,7 +35,6 @@ from gateway.registrations.model import (
     Channel,
     Operation,
     Registration,
-    RegistrationState,
     Step,
     Submission,
     Warning,
@@ -65,7 +64,6 @@ from gateway.registrations.policy import SeparateHandling, local_date
 from gateway.registrations.ports import (
     Created,
     KeyConflict,
-    RegistrationFilter,
     Replayed,
     WorkersBusy,
 )
@@ -100,30 +98,6 @@ def normalized(row: RegistrationRow) -> RegistrationRow:
     its ID number and its mobile number."""
     mobile = None if row.mobile is None else normalize_mobile(row.mobile)
     return dataclasses.replace(row, id_number=normalize_id_number(row.id_number), mobile=mobile)
-
-
-#: The busy workers of a submission whose registration under way is looked up and
-#: named (one look-up each): a form of 10,000 rows sent again under another key would
-#: otherwise ask the store 10,000 times before answering.
-NAMED_BUSY_WORKERS = 100
-
-#: The states of a registration that still holds its worker (not final).
-_UNDER_WAY = tuple(s for s in RegistrationState if not s.is_final)
-
-
-def _busy_row(row: int, registration_id: str | None) -> RowProblem:
-    """``busy_row``, naming the registration under way when it is known (its id, for
-    a front end to link to: nothing personal)."""
-    busy = busy_row(row)
-    if registration_id is None:
-        return busy
-    return dataclasses.replace(
-        busy,
-        message_zh=f"该劳动者已有一项登记（登记编号 {registration_id}）正在办理，"
-        "请待其办结后再提交，以免重复登记。",
-        message_en=f"A registration of this worker is still under way (registration "
-        f"{registration_id}); submit again once it has finished, not as a second one.",
-    )
 
 
 class Registrar:
@@ -348,31 +322,18 @@ class Registrar:
                 raise key_conflict()
             assert isinstance(result, WorkersBusy)
             busy = set(result.person_keys)
-            held = [r.person_key for r in planned.values() if r.person_key in busy]
-            under_way = await self._under_way(employer.credit_code, held)
+            # The registration under way is named to its own unit only.
+            under_way = {
+                key: registration_id
+                for key, (registration_id, code) in result.held_by.items()
+                if code == employer.credit_code
+            }
             for i, registration in list(planned.items()):
                 if registration.person_key in busy:
                     key = registration.person_key
-                    outcome.problems.append(_busy_row(i, under_way.get(key) if key else None))
+                    outcome.problems.append(busy_row(i, under_way.get(key) if key else None))
                     del planned[i]
         raise AssertionError("unreachable: each round drops at least one busy row")
-
-    async def _under_way(
-        self, credit_code: str, person_keys: Sequence[str | None]
-    ) -> dict[str, str]:
-        """The id of the registration under way of each of these workers (the first
-        ``NAMED_BUSY_WORKERS`` of them, one look-up each), of this employer only:
-        another unit's registration is not named to this one."""
-        found: dict[str, str] = {}
-        wanted = [k for k in dict.fromkeys(person_keys) if k is not None]
-        for key in wanted[:NAMED_BUSY_WORKERS]:
-            page = await self._store.registrations.list(
-                RegistrationFilter(credit_codes=[credit_code], person_key=key, states=_UNDER_WAY),
-                first=1,
-            )
-            if page.items:  # newest first: the one that holds the worker
-                found[key] = page.items[0].id
-        return found
 
     def check_opening(self, profile: EmployerProfile, password: str | None) -> Outcome:
         """Everything wrong with an opening, found before anything is looked up or stored."""

@@ -81,8 +81,8 @@ class Submitting(writes.Base):
                 if stage == "submission":
                     outcome: SubmitOutcome | None = await self._replay(submission)
                 elif stage == "locks":
-                    busy = await self.busy_workers(keys)
-                    outcome = WorkersBusy(busy) if busy else None
+                    held = await self._holders(keys)
+                    outcome = WorkersBusy(list(held), held) if held else None
                 else:
                     raise
                 if outcome is not None:
@@ -112,17 +112,25 @@ class Submitting(writes.Base):
 
     async def busy_workers(self, person_keys: Sequence[str]) -> builtins.list[str]:
         """Those of ``person_keys`` locked by an unfinished registration, in the order given."""
+        return list(await self._holders(person_keys))
+
+    async def _holders(self, person_keys: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """Each of ``person_keys`` locked by an unfinished registration, in the order
+        given: the registration's id and its unit's credit code."""
         wanted = list(dict.fromkeys(person_keys))
         if not wanted:
-            return []
-        w = t.worker_locks
+            return {}
+        w, r = t.worker_locks, t.registrations
         async with self._db.read() as conn:
-            locked = set(
-                (
-                    await conn.execute(sa.select(w.c.person_key).where(w.c.person_key.in_(wanted)))
-                ).scalars()
-            )
-        return [k for k in wanted if k in locked]
+            locked = {
+                row.person_key: (row.registration_id, row.credit_code)
+                for row in await conn.execute(
+                    sa.select(w.c.person_key, w.c.registration_id, r.c.credit_code)
+                    .join(r, r.c.id == w.c.registration_id)
+                    .where(w.c.person_key.in_(wanted))
+                )
+            }
+        return {k: locked[k] for k in wanted if k in locked}
 
     async def expire_submissions(self, now: dt.datetime) -> int:
         """Forget idempotency keys whose ``expires_at`` has passed; how many."""
