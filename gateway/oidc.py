@@ -154,6 +154,10 @@ class OidcVerifier:
             kid = header.get("kid")
             if kid is not None and not isinstance(kid, str):
                 raise _Refused("kid is not a string")
+            # Its times first, unverified: a token past its time is refused without
+            # the provider's keys, so that an outage of the provider does not keep it
+            # standing (a subscription's recheck); checked again once verified.
+            self._check_times(jwt.decode(token, options={"verify_signature": False}))
             key = await self._key(kid, alg)
             payload: dict[str, Any] = jwt.decode(
                 token,

@@ -183,6 +183,26 @@ async def test_a_provider_down_at_start_refuses_and_is_not_hammered(
     assert (await verifier.verify(token)).credit_code == DEMO_CREDIT_CODE
 
 
+async def test_an_expired_token_is_refused_while_the_provider_is_down(
+    standin: RunningStandin, make: Make, clock: Clock
+) -> None:
+    # Expiry needs no key: a token past its time is refused as such, not left
+    # standing as "could not be checked" (a subscription would go on with it).
+    token = await asyncio.to_thread(demo_token, standin.url)
+    verifier = make(standin.url)
+    await verifier.verify(token)
+    standin.faults(down=True)
+    clock.mono += 10 * 3600  # the cached keys too old to trust
+    exp = jwt.decode(token, options={"verify_signature": False})["exp"]
+    clock.wall = exp + LEEWAY + 1
+    with pytest.raises(AuthenticationError) as caught:
+        await verifier.verify(token)
+    assert type(caught.value) is AuthenticationError
+    clock.wall = exp - 1  # not expired: it cannot be checked without keys
+    with pytest.raises(ProviderUnavailable):
+        await verifier.verify(token)
+
+
 async def test_cached_keys_outlive_an_outage_for_a_while(
     standin: RunningStandin, make: Make, clock: Clock
 ) -> None:
