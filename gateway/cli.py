@@ -11,6 +11,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gateway.auth import ConfigurationError
@@ -119,13 +120,25 @@ def _service_logging(config: Any) -> None:
     configure_logging(obs.log_level, json=obs.log_json and not config.demo)
 
 
+def _demo_key_beside(store_url: str) -> Path | None:
+    """The audit key the demo keeps in its data folder, beside its SQLite store,
+    when there is one (never made here)."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(store_url)
+    if url.get_backend_name() != "sqlite" or not url.database:
+        return None
+    kept = Path(url.database).parent / "audit.key"
+    return kept if kept.is_file() else None
+
+
 def _audit(args: argparse.Namespace) -> int:
     import asyncio
 
     from gateway.auth import secret_from_env
     from gateway.store.audit import AuditChainBroken, AuditRetention, purge_store, verify_store
 
-    key = secret_from_env("HRSS_AUDIT_KEY")
+    key = secret_from_env("HRSS_AUDIT_KEY", demo_file=_demo_key_beside(args.store))
     if args.action == "verify":
         check = asyncio.run(verify_store(args.store, key))
         print(f"audit chain: {'intact' if check.ok else 'BROKEN'} ({check})")
@@ -326,7 +339,8 @@ def build_parser() -> argparse.ArgumentParser:
         "audit",
         help="verify or purge the audit log",
         description="Verify the audit log's hash chain, or remove the records older than "
-        "the retention period (at least six months); the key comes from HRSS_AUDIT_KEY.",
+        "the retention period (at least six months); the key comes from HRSS_AUDIT_KEY "
+        "(for the demo's store, from the audit.key kept beside it).",
     )
     audit.add_argument("action", choices=["verify", "purge"])
     audit.add_argument(

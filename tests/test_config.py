@@ -279,3 +279,36 @@ def test_a_command_refuses_a_store_written_under_another_audit_key(
     err = capsys.readouterr().err
     assert err.startswith(f"hrss-gateway {argv[0]}: HRSS_AUDIT_KEY is not the key")
     assert "Traceback" not in err
+
+
+def test_the_audit_command_reads_a_demo_store_with_the_key_kept_beside_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``make demo`` keeps its audit key in its data folder, beside the store:
+    ``audit verify`` as the README gives it works on the demo's store without
+    HRSS_AUDIT_KEY, and never makes a key where there is none."""
+    import asyncio
+
+    from gateway.auth import load_or_create_secret
+    from gateway.cli import main
+    from gateway.store import Store
+
+    data = tmp_path / "data"
+    url = f"sqlite+aiosqlite:///{data}/gateway.db"
+    key = load_or_create_secret(data / "audit.key")  # binary, as the demo makes it
+
+    async def written() -> None:
+        async with await Store.open(url, audit_key=key) as store:
+            await store.audit.verify_chain()
+
+    asyncio.run(written())
+    for name in ("HRSS_AUDIT_KEY", "HRSS_DEMO"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["audit", "verify", "--store", url]) == 0
+    assert "audit chain: intact" in capsys.readouterr().out
+    # Elsewhere, a store without a key beside it: the variable is asked for.
+    other = tmp_path / "other"
+    other.mkdir()
+    assert main(["audit", "verify", "--store", f"sqlite+aiosqlite:///{other}/gateway.db"]) == 2
+    assert "HRSS_AUDIT_KEY is not set" in capsys.readouterr().err
+    assert not (other / "audit.key").exists()
