@@ -310,7 +310,10 @@ class GatewayGraphQL(GraphQL[Any, Any]):
             # request (refused before it ran, they were left to the garbage collector,
             # a file descriptor each once a part is large enough to go to disk).
             await request.close()
-        response.headers["Vary"] = "Accept"
+        # An answer is the caller's own and may hold personal data: no cache keeps it
+        # or serves it to another caller (a GET is cacheable by default).
+        response.headers["Vary"] = "Accept, Authorization"
+        response.headers.setdefault("Cache-Control", "no-store")
         await response(scope, receive, send)
 
     async def _respond(self, request: Request) -> Response:

@@ -36,7 +36,7 @@ async def test_browser_gets_the_page(client: httpx.AsyncClient) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"] == "text/html; charset=utf-8"
     assert '<div id="graphiql"' in response.text
-    assert response.headers["vary"] == "Accept"
+    assert response.headers["vary"] == "Accept, Authorization"
 
 
 @pytest.mark.parametrize(

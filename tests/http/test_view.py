@@ -105,7 +105,7 @@ async def test_post_query_answers_200_in_the_accepted_media_type(
     assert response.status_code == 200
     assert_media_type(response, media_type)
     assert response.json() == {"data": {"hello": "hello world"}}
-    assert response.headers["vary"] == "Accept"
+    assert response.headers["vary"] == "Accept, Authorization"
 
 
 async def test_no_accept_header_means_graphql_response_json(client: httpx.AsyncClient) -> None:
