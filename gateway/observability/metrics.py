@@ -63,7 +63,9 @@ INTERNAL = "INTERNAL"  # an unexpected error (masked for the client)
 CANCELLED = "cancelled"  # the caller left before it ended (a stream closed, a hang-up)
 
 #: Circuit breaker states (purgatory's names), reported even when not current.
-BREAKER_STATES = ("closed", "opened", "half-opened")
+#: As ``gateway.resilience`` names them (``BreakerState``), which the alerting rules
+#: match (``docker/prometheus/alerts.yml``).
+BREAKER_STATES = ("closed", "open", "half-open")
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -152,7 +154,7 @@ class GatewayMetrics:
             self.system_errors.labels(system, outcome).inc()
 
     def watch_breaker(self, system: str, breaker_state: Callable[[], str]) -> None:
-        """Report ``breaker_state()`` (``closed``, ``opened``, ``half-opened``) at each scrape."""
+        """Report ``breaker_state()`` (``closed``, ``open``, ``half-open``) at each scrape."""
         self._breakers[str(system)] = breaker_state
 
     def on_event(self, direction: str, kind: str) -> None:

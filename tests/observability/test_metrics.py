@@ -179,7 +179,7 @@ async def test_a_failing_app_is_counted_as_500(metrics: GatewayMetrics) -> None:
 async def test_system_calls_errors_and_breaker_state(
     http: httpx.AsyncClient, metrics: GatewayMetrics
 ) -> None:
-    states = {"employment": "closed", "labour": "opened"}
+    states = {"employment": "closed", "labour": "open"}
 
     def state_of(system: str) -> Callable[[], str]:
         return lambda: states[system]
@@ -210,13 +210,13 @@ async def test_system_calls_errors_and_breaker_state(
     assert value(text, errors_, system="employment", kind="ok") is None
     breaker = "hrss_system_breaker_state"
     assert value(text, breaker, system="employment", state="closed") == 1
-    assert value(text, breaker, system="employment", state="opened") == 0
-    assert value(text, breaker, system="labour", state="opened") == 1
+    assert value(text, breaker, system="employment", state="open") == 0
+    assert value(text, breaker, system="labour", state="open") == 1
     assert value(text, breaker, system="unemployment", state="closed") is None
-    states["labour"] = "half-opened"
+    states["labour"] = "half-open"
     text = await scrape(http)
-    assert value(text, breaker, system="labour", state="half-opened") == 1
-    assert value(text, breaker, system="labour", state="opened") == 0
+    assert value(text, breaker, system="labour", state="half-open") == 1
+    assert value(text, breaker, system="labour", state="open") == 0
 
 
 async def test_cache_hits_and_misses_are_read_at_scrape_time(
@@ -292,7 +292,7 @@ def test_the_alerting_rules_are_whole_and_name_what_the_gateway_exports() -> Non
     rules = group["rules"]
     assert len({r["alert"] for r in rules}) == len(rules) >= 5
     metrics = GatewayMetrics()
-    metrics.watch_breaker("labour", lambda: "opened")
+    metrics.watch_breaker("labour", lambda: "open")
     metrics.watch_events("postgresql", lambda: False)
     metrics.on_call("labour", "file", "unavailable", 0.1)
     metrics.set_registrations(RegistrationCounts({s.value: 0 for s in RegistrationState}))
@@ -343,3 +343,20 @@ async def test_a_subscription_its_client_left_is_counted_cancelled_not_internal(
     requests = "hrss_graphql_requests_total"
     assert value(text, requests, operation="A", type="subscription", outcome="cancelled") == 1
     assert not value(text, requests, operation="A", type="subscription", outcome="INTERNAL")
+
+
+def test_the_alerting_rules_match_the_breaker_states_exported() -> None:
+    """The shipped alert on an open breaker named a state no breaker reports
+    (``opened``, where the breakers say ``open``): it could never fire."""
+    import re
+    import typing
+    from pathlib import Path
+
+    from gateway.observability.metrics import BREAKER_STATES
+    from gateway.resilience import BreakerState
+
+    assert set(BREAKER_STATES) == set(typing.get_args(BreakerState))
+    rules = (Path(__file__).resolve().parents[2] / "docker/prometheus/alerts.yml").read_text()
+    named = re.findall(r'hrss_system_breaker_state\{[^}]*state="([^"]+)"', rules)
+    assert named, "the rules alert on a breaker state"
+    assert set(named) <= set(BREAKER_STATES)
