@@ -153,6 +153,13 @@ class RegistrationStore(Protocol):
         """The version of each of these registrations that exists."""
         ...
 
+    async def held_by(self, system: System, reference: str, *, other_than: str) -> str | None:
+        """The id of a registration other than ``other_than`` one of whose steps of
+        ``system`` holds ``reference`` (in any state: done, being undone, undone,
+        stuck...); None when none does. Indexed on ``(system, reference)``; asked
+        by reconciliation only, when it finds a record, never before a write."""
+        ...
+
     async def list(
         self, filter: RegistrationFilter, *, first: int, after: str | None = None
     ) -> RegistrationPage:

@@ -11,7 +11,11 @@ at any point leaves a state the next one continues from:
 - ``SENDING`` (a worker died after deciding to send) or ``UNKNOWN`` (the answer
   was lost): the system is asked first (``reconcile.find_write``); found, the
   step is ``DONE``; not found, it is sent; the system cannot be asked, it is
-  asked again later. No write is ever sent twice on a guess.
+  asked again later. No write is ever sent twice on a guess. A record found
+  whose reference another registration's step holds (the store says,
+  ``RegistrationStore.held_by``) is that registration's, not what this step's
+  lost write made: it counts as not found (``_anothers``), so that no
+  compensation of this registration ever undoes it.
 - ``UNDOING``: revoked or cancelled in its system ("already undone" counts).
 - A declaration (a write its system decides later) answered is not done: it
   stays ``UNKNOWN``, its outcome awaited and polled (``awaiting.py``).
@@ -163,6 +167,10 @@ class StepWorker(AwaitingDeclarations):
                 else:
                     await self._later(step, StepState.UNKNOWN, messages.cannot_check(exc), exc)
                 return
+            if found is not None and await self._anothers(step, found):
+                # Not what our lost write made: as if nothing were found (sent
+                # again, and the system's refusal decides; or nothing to undo).
+                found = None
             if found is not None:
                 await self._found(step, found, compensating=refused)
                 return
@@ -216,11 +224,14 @@ class StepWorker(AwaitingDeclarations):
         trusted.
 
         An earlier attempt of ours whose outcome was unknown may be what the
-        system holds: a record matching what was asked is taken as ours. A
-        follow-up's record matching what was asked (same worker, unit, date)
-        counts as done even when it is someone else's (a filing at the
-        system's own counter), noted ``FOUND_EXISTING`` so that no compensation
-        ever undoes it. A core step's is not adopted: its match covers who and
+        system holds: a record matching what was asked is taken as ours, unless
+        another registration's step holds it (``_anothers``): then it is someone
+        else's, as on a first attempt. A follow-up's record matching what was
+        asked (same worker, unit, date) counts as done even when it is someone
+        else's (a filing at the system's own counter, or another registration's),
+        noted ``FOUND_EXISTING`` so that no compensation ever undoes it: whose
+        it is does not matter there, and the store is not asked. A core step's
+        is not adopted: its match covers who and
         when, not every term filed, and a conflicting filing is for the
         employer to see, as the refusal that undoes the rest. Except where the
         write settles a state (an ending): the state as asked (the same worker,
@@ -246,9 +257,12 @@ class StepWorker(AwaitingDeclarations):
             state = StepState.UNKNOWN if maybe_ours else StepState.PENDING
             await self._later(step, state, messages.cannot_check(again), again)
             return
-        if found is None:
+        # Ours only if an earlier attempt may have made it and no other
+        # registration holds it; another's is adopted only where anyone's is.
+        ours = maybe_ours and found is not None and not await self._anothers(step, found)
+        if found is None or not (ours or adoptable):
             await self._finish(step, StepState.REFUSED, messages.refused(exc))
-        elif maybe_ours:
+        elif ours:
             await self._found(step, found, compensating=False)
         else:
             step.reference = found.reference
@@ -314,7 +328,7 @@ class StepWorker(AwaitingDeclarations):
                 else:
                     await self._later(step, StepState.UNDOING, messages.cannot_check(exc), exc)
                 return
-            if found is None:
+            if found is None or await self._anothers(step, found):
                 await self._finish(step, StepState.UNDONE)
             else:
                 await self._finish(
@@ -362,7 +376,32 @@ class StepWorker(AwaitingDeclarations):
         return await find_write(step, self._adapter(step))
 
     async def _reconcile(self, step: Step) -> Found | None:
+        """The record the system holds matching what the step asked (whoever made it)."""
         return await self._call(step.system, self._find(step))
+
+    async def _anothers(self, step: Step, found: Found) -> bool:
+        """Whether the record found is another registration's: a step of another
+        registration holds its reference in this system, in whatever state (done,
+        being undone, undone). Such a record is never this step's own, whatever
+        it matches: taken as ours, a compensation would undo it. Asked of the
+        store only here, when a record was found, never before a write. A write
+        the gateway cannot undo (a unit opened) has no owner among registrations:
+        every registration of that unit binds the same one."""
+        if found.reference is None or step.operation not in UNDOABLE:
+            return False
+        holder = await self.store.held_by(
+            step.system, found.reference, other_than=step.registration_id
+        )
+        if holder is None:
+            return False
+        log.info(
+            "step %s (%s %s): the record found is registration %s's, not this step's",
+            step.id,
+            step.system.value,
+            step.operation.value,
+            holder,
+        )
+        return True
 
     async def _call(self, system: System, call: Awaitable[T], *, write: bool = False) -> T:
         """One call to a system, within the time a lease allows for it."""

@@ -307,6 +307,9 @@ steps = sa.Table(
     sa.CheckConstraint(_one_of("kind", STEP_KINDS), name="kind"),
     # What ``claim`` looks for: due steps in the states a worker acts on.
     sa.Index("ix_steps_state_next_attempt_at", "state", "next_attempt_at"),
+    # Which step holds a system's record (``held_by``): reconciliation's check
+    # that a record found is not another registration's.
+    sa.Index("ix_steps_system_reference", "system", "reference"),
 )
 
 # At most one unfinished registration per worker: the primary key decides

@@ -1,4 +1,5 @@
-"""Reading registrations: one by id, and pages of them newest first."""
+"""Reading registrations: one by id, pages of them newest first, and which one
+holds a system's record."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 
+from gateway.domain.model import System
 from gateway.registrations.decisions import ACTIVE
 from gateway.registrations.model import (
     Business,
@@ -30,10 +32,21 @@ _ONE = sa.select(t.registrations).where(t.registrations.c.id == sa.bindparam("b_
 _VERSIONS = sa.select(t.registrations.c.id, t.registrations.c.version).where(
     t.registrations.c.id.in_(sa.bindparam("b_ids", expanding=True))
 )
+#: Another registration's step holding a system's reference, by the index on
+#: ``(system, reference)``; in any state (done, being undone, undone, stuck...).
+_HELD_BY = (
+    sa.select(t.steps.c.registration_id)
+    .where(
+        t.steps.c.system == sa.bindparam("b_system"),
+        t.steps.c.reference == sa.bindparam("b_reference"),
+        t.steps.c.registration_id != sa.bindparam("b_registration"),
+    )
+    .limit(1)
+)
 
 
 class Reading(writes.Base):
-    """``get``, ``versions`` and ``list``."""
+    """``get``, ``versions``, ``held_by`` and ``list``."""
 
     async def get(self, registration_id: str) -> Registration | None:
         async with self._db.read() as conn:
@@ -48,6 +61,19 @@ class Reading(writes.Base):
         async with self._db.read() as conn:
             found = await conn.execute(_VERSIONS, {"b_ids": list(registration_ids)})
             return {row.id: row.version for row in found}
+
+    async def held_by(self, system: System, reference: str, *, other_than: str) -> str | None:
+        """The id of a registration other than ``other_than`` one of whose steps of
+        ``system`` holds ``reference``, in whatever state; None when none does.
+        Asked only when reconciliation finds a record (never on a write's way)."""
+        parameters = {
+            "b_system": System(system).value,
+            "b_reference": reference,
+            "b_registration": other_than,
+        }
+        async with self._db.read() as conn:
+            found: str | None = (await conn.execute(_HELD_BY, parameters)).scalar_one_or_none()
+        return found
 
     async def list(
         self, filter: RegistrationFilter, *, first: int, after: str | None = None
