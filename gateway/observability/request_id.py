@@ -1,9 +1,9 @@
 """The request id: taken from the client or made here, returned, logged, passed on.
 
-``RequestIdMiddleware`` reads ``X-Request-Id``, keeps it when it is short and
-made of safe characters (anything else could forge log lines or smuggle
-personal data into them, so it is replaced by a fresh id), puts it in a
-context variable for the time of the request and returns it in the response.
+``RequestIdMiddleware`` reads ``X-Request-Id``, keeps it when it is safe
+(``valid_request_id``: anything else could forge log lines or smuggle personal
+data into them, so it is replaced by a fresh id), puts it in a context variable
+for the time of the request and returns it in the response.
 Everything that runs for the request sees it through ``current_request_id()``:
 the logging filter, and the HTTP clients of the systems through the
 ``add_request_id_header`` event hook (the labour system's SOAP transport posts
@@ -22,7 +22,7 @@ import httpx
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.privacy import redact
+from gateway.privacy import UUID_LIKE, redact
 
 REQUEST_ID_HEADER = "X-Request-Id"
 
@@ -30,6 +30,11 @@ REQUEST_ID_HEADER = "X-Request-Id"
 # trace ids, "svc:1234"), up to 64 characters: nothing that can end a log line
 # or quote a JSON string.
 _SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
+
+# A run of digits as long as a mobile number or longer (an ID number's may end in
+# X), whatever it reads as: a number of someone's the masks do not know the shape
+# of (a foreign mobile, an ID number mistyped) is not kept either.
+_LONG_NUMBER = re.compile(r"\d{10,}[\dXx]")
 
 _current: ContextVar[str | None] = ContextVar("request_id", default=None)
 
@@ -39,9 +44,17 @@ def new_request_id() -> str:
 
 
 def valid_request_id(value: str | None) -> bool:
-    """Whether a client's id may be kept: short, safe characters, and nothing that
-    reads as an ID or mobile number (it would be logged and sent on in clear)."""
-    return value is not None and _SAFE.fullmatch(value) is not None and redact(value) == value
+    """Whether a client's id may be kept. It is logged as it is (``request_id`` is
+    never masked: it is checked here), returned, and sent on to the systems, so it
+    must be: at most 64 of ``[A-Za-z0-9._:-]``, starting with a letter or digit;
+    nothing ``redact`` would mask (an ID or mobile number, alone or glued to
+    letters: ``ID370102…``, ``tel137…``); and no run of 11 digits or more, except
+    within a uuid standing alone (``0af76519…``, with or without its dashes, as in a
+    W3C ``traceparent``): one in 18 uuids holds such a run, and tracing ids must
+    survive. Anything else is replaced by a fresh id."""
+    if value is None or _SAFE.fullmatch(value) is None or redact(value) != value:
+        return False
+    return _LONG_NUMBER.search(UUID_LIKE.sub("-", value)) is None
 
 
 def current_request_id() -> str | None:

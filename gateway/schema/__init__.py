@@ -25,7 +25,13 @@ from strawberry.types import Info as StrawberryInfo
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
-from gateway.errors import MASKED_MESSAGE, GatewayError, bad_input, client_error
+from gateway.errors import (
+    MASKED_MESSAGE,
+    GatewayError,
+    bad_input,
+    client_error,
+    operation_errors,
+)
 from gateway.observability.graphql import GraphQLMetrics
 from gateway.schema.context import Info
 from gateway.schema.employer import Employer
@@ -43,6 +49,12 @@ def _should_mask(error: GraphQLError) -> bool:
     original = error.original_error
     if original is None:
         return False  # parse and validation errors speak of the query itself
+    if isinstance(original, operation_errors()):
+        # No operation to run as sent (no query, an operationName naming nothing, a
+        # kind not allowed here): the caller's request, answered with its code. The
+        # streaming transports (WebSocket, server-sent events, multipart) hand these
+        # to ``process_errors``, which logged each at ERROR with its stack.
+        return False
     if error.path is None and isinstance(original, GraphQLError):
         # Variable values that cannot be coerced: graphql-core's own words about the
         # caller's input, with its cause attached. Nothing was executed (no path).

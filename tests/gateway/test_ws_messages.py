@@ -210,3 +210,88 @@ async def test_a_second_operation_under_a_running_ones_long_id_is_closed_4409(
     assert long_id not in reason
     errors = [r for r in server_log.records if r.levelno >= logging.ERROR]
     assert not errors, [r.getMessage() for r in errors]
+
+
+#: Operations that cannot be run as sent, each with a mobile number in it, on each
+#: protocol: answered with an ``error`` message for the operation's id, the socket
+#: kept, as a document that does not parse always was. graphql-ws runs subscriptions
+#: only. The code each is answered with.
+INVALID_OPERATIONS = [
+    pytest.param(protocol, payload, code, id=f"{name}-{protocol}")
+    for protocol in ("graphql-transport-ws", "graphql-ws")
+    for name, payload, code in [
+        ("syntax-error", {"query": "{ 13733334444"}, "GRAPHQL_PARSE_FAILED"),
+        (
+            "operation-name-naming-nothing",
+            {"query": "subscription A { __typename }", "operationName": "x13733334444"},
+            "OPERATION_NOT_FOUND",
+        ),
+        (
+            "operation-name-naming-nothing-of-several",
+            {
+                "query": "subscription A { __typename } subscription B { __typename }",
+                "operationName": "C13733334444",
+            },
+            "OPERATION_NOT_FOUND",
+        ),
+        (
+            "operation-name-of-a-subscription-naming-nothing",
+            {
+                "query": "subscription S($id: ID!) { registrationUpdates(id: $id) { state } }",
+                "operationName": "T13733334444",
+                "variables": {"id": "1"},
+            },
+            "OPERATION_NOT_FOUND",
+        ),
+        ("query-empty", {"query": ""}, "MISSING_QUERY"),
+    ]
+] + [
+    pytest.param(
+        "graphql-ws",
+        {"query": "query Q13733334444 { __typename }"},
+        "OPERATION_NOT_ALLOWED",
+        id="a-query-graphql-ws",
+    )
+]
+
+
+@pytest.mark.parametrize(("protocol", "payload", "code"), INVALID_OPERATIONS)
+async def test_an_invalid_operation_is_its_error_and_the_socket_goes_on(
+    server: int,
+    server_log: pytest.LogCaptureFixture,
+    protocol: str,
+    payload: dict[str, Any],
+    code: str,
+) -> None:
+    """The finding: an ``operationName`` naming no operation of the document wrote an
+    ERROR line with a stack for each message (``unexpected CannotGetOperationTypeError``),
+    anyone sending them without signing in (so did an empty query, and a query over
+    graphql-ws). Each is answered as a document that does not parse is: an ``error``
+    message for its id, coded, echoing nothing; the socket goes on."""
+    # The client library logs every frame it sends, the mobile in clear with it.
+    server_log.set_level(logging.INFO, logger="websockets.client")
+    start = "subscribe" if protocol == "graphql-transport-ws" else "start"
+    ws = await _socket(server, protocol)
+    try:
+        for n in range(3):
+            await ws.send(json.dumps({"id": f"bad-{n}", "type": start, "payload": payload}))
+            async with asyncio.timeout(10):
+                raw = await ws.recv()
+            assert "13733334444" not in raw
+            answer = json.loads(raw)
+            assert (answer["type"], answer["id"]) == ("error", f"bad-{n}"), answer
+            errors = answer["payload"]
+            [error] = errors if isinstance(errors, list) else [errors]
+            assert error["extensions"]["code"] == code, error
+            assert error["extensions"]["message_zh"]
+        # The same socket runs the next operation.
+        query = "subscription { __typename }" if protocol == "graphql-ws" else "{ __typename }"
+        await ws.send(json.dumps({"id": "ok", "type": start, "payload": {"query": query}}))
+        async with asyncio.timeout(10):
+            answer = json.loads(await ws.recv())
+        assert answer["id"] == "ok", answer
+        assert answer["type"] in ("next", "data", "error"), answer
+    finally:
+        await ws.close()
+    errors = [r for r in server_log.records if r.levelno >= logging.ERROR]
+    assert not errors, [r.getMessage() for r in errors]

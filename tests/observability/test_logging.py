@@ -6,15 +6,22 @@ import asyncio
 import io
 import json
 import logging
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
+import websockets
 
+from adapters.standin.process import free_port
+from gateway.app import create_app
 from gateway.observability.logging import QUIET, RedactionFilter, configure_logging
 from gateway.observability.request_id import bind_request_id
 from gateway.privacy import mask_id_number, mask_mobile
+from gateway.services import Gateway
+from gateway.serving import gateway_options
 from tests.factories import mobile, resident_id
 
 pytestmark = pytest.mark.usefixtures("restore_logging")
@@ -152,3 +159,49 @@ def test_a_gateway_says_at_start_which_store_it_uses(
     assert [r.getMessage() for r in caplog.records if r.name == "gateway.services"] == [
         f"store {where}, events local"
     ]
+
+
+async def test_a_websocket_path_uvicorn_logs_is_masked_however_it_is_escaped(
+    gateway: Gateway,
+) -> None:
+    """The finding: uvicorn logs each WebSocket handshake's path and query at INFO as
+    sent (`"` written as ``%22``), and ``/graphql?b=%22<ID>%22&c=%2B86<mobile>`` was
+    logged with both in clear: the ``2`` of ``%22`` and the ``6`` of ``86`` hid them
+    from the masks. Served as ``hrss-gateway serve`` serves (uvicorn's loggers
+    through the gateway's handler, at INFO)."""
+    number, phone = resident_id(), mobile()
+    out = io.StringIO()
+    configure_logging(json=True, level=logging.INFO, stream=out)
+    port = free_port()
+    app = create_app(gateway.config, gateway=gateway)
+    options = gateway_options(gateway.config.limits)
+    served = uvicorn.Server(
+        uvicorn.Config(
+            app, port=port, log_level="info", log_config=None, access_log=False, **options
+        )
+    )
+    serving = asyncio.create_task(served.serve())
+    try:
+        while not served.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
+            await asyncio.sleep(0.05)
+        escaped = "%" + "%".join(f"{ord(c):02X}" for c in number[:6]) + number[6:]
+        for query in (
+            f"b=%22{number}%22&c=%2B86{phone}",
+            f"id={escaped}&m=0086-{phone}",
+            f"q=%7B%22m%22%3A%22tel{phone}%22%7D",
+        ):
+            url = f"ws://127.0.0.1:{port}/graphql?{query}"
+            subprotocols = [websockets.Subprotocol("graphql-transport-ws")]
+            async with websockets.connect(url, subprotocols=subprotocols):
+                pass
+    finally:
+        served.should_exit = True
+        await serving
+    handshakes = [r for r in lines(out) if '"WebSocket /graphql?' in r["message"]]
+    assert len(handshakes) == 3, out.getvalue()
+    text = out.getvalue()
+    decoded = urllib.parse.unquote(text)
+    for clear in (number, phone):
+        assert clear not in text
+        assert clear not in decoded
+    assert mask_id_number(number) in handshakes[0]["message"]

@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import re
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -69,11 +70,40 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+def _uuid_holding(run: str) -> uuid.UUID:
+    """A real uuid4 whose hex holds a run of digits ``run`` finds."""
+    found = re.compile(run)
+    while True:
+        made = uuid.uuid4()
+        if found.search(made.hex) and found.search(str(made)):
+            return made
+
+
+#: A mobile-shaped run; a run of 11 digits or more.
+_MOBILE_RUN = r"(?<!\d)1[3-9]\d{9}(?!\d)"
+_LONG_RUN = r"\d{11}"
+
+
 async def test_a_safe_client_id_is_kept_and_echoed(http: httpx.AsyncClient) -> None:
-    for given in ("abc-123", "0af7651916cd43dd8448eb211c80319c", "svc:7.x_y", "a" * 64):
+    # Tracing ids are kept whatever digits they hold: uuids (one in 18 holds a run of
+    # 11 digits or more), a W3C traceparent, a short id of letters and digits.
+    mobile_like, long_run = _uuid_holding(_MOBILE_RUN), _uuid_holding(_LONG_RUN)
+    for given in (
+        "abc-123",
+        "0af7651916cd43dd8448eb211c80319c",
+        "svc:7.x_y",
+        "a" * 64,
+        mobile_like.hex,
+        str(mobile_like),
+        long_run.hex,
+        long_run.hex.upper(),
+        f"00-{long_run.hex}-00f067aa0ba902b7-01",
+        "order-2026-1234567890",
+    ):
         r = await http.get("/", headers={REQUEST_ID_HEADER: given})
         assert r.headers[REQUEST_ID_HEADER] == given
         assert r.text == given
+        assert valid_request_id(given)
 
 
 async def test_an_id_is_made_when_none_is_given(http: httpx.AsyncClient) -> None:
@@ -97,6 +127,18 @@ async def test_an_id_is_made_when_none_is_given(http: httpx.AsyncClient) -> None
         "百分",
         "caller-" + resident_id(),
         "tel-" + mobile(),
+        # The audit's: a number glued to letters passed as safe, was echoed, logged in
+        # clear (the request id is never masked: it is checked here) and sent on.
+        "ID" + resident_id(),
+        "ID370102199304059312",
+        "tel" + mobile(),
+        "u" + mobile() + "x",
+        "ID" + resident_id()[:17] + "X",
+        # A run of digits as long as a mobile, whatever it reads as.
+        "req-12345678901",
+        "n20261204001122334455",
+        # A uuid's shape with a number glued to it is no uuid.
+        "0af7651916cd43dd8448eb211c80319c" + "13733334444",
     ],
 )
 async def test_an_unsafe_id_is_replaced(http: httpx.AsyncClient, given: str) -> None:
@@ -235,8 +277,13 @@ async def proxies(
         await proxy.close()
 
 
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [("trace-7f3a.1", True), ("ID370102199304059312", False)],
+    ids=["kept", "a-number-glued-to-letters-is-not-sent-on"],
+)
 async def test_every_system_receives_the_request_id(
-    tmp_path: Path, proxies: dict[System, RecordingProxy]
+    tmp_path: Path, proxies: dict[System, RecordingProxy], given: str, kept: bool
 ) -> None:
     config = gateway_config(
         tmp_path,
@@ -266,7 +313,7 @@ async def test_every_system_receives_the_request_id(
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app),
             base_url="http://gateway",
-            headers={REQUEST_ID_HEADER: "trace-7f3a.1"},
+            headers={REQUEST_ID_HEADER: given},
         ) as http:
             employer = await GraphQLClient(http).login("demo-employer")
             body = await employer.post(
@@ -276,7 +323,15 @@ async def test_every_system_receives_the_request_id(
         await gw.close()
         await systems_http.aclose()
     assert "errors" not in body, body
+    received = set()
     for system, proxy in proxies.items():
         ids = proxy.request_ids()
         assert ids, f"{system} received no request id"
-        assert set(ids) == {b"trace-7f3a.1"}, system
+        received |= set(ids)
+    if kept:
+        assert received == {given.encode()}
+    else:
+        # The systems never see it: each request of the gateway's goes on with its
+        # own fresh id (the sign-in's and the query's).
+        assert given.encode() not in received
+        assert all(re.fullmatch(rb"[0-9a-f]{32}", i) for i in received), received
