@@ -8,6 +8,7 @@ model out, and the gateway's four errors. ``client.py`` does the HTTP,
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -35,6 +36,9 @@ __all__ = ["QUERY_CHUNK", "EmploymentAdapter"]
 QUERY_CHUNK = 50
 #: The largest page ``/employment/list`` serves.
 MAX_PAGE_SIZE = 100
+
+#: A count written as a string (``total``).
+_DIGITS = re.compile(r"[0-9]{1,18}")
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -174,8 +178,8 @@ class EmploymentAdapter:
             params["zt"] = mapping.state_to_legacy(state)
         answer = await self._client.get("employment.list", "/employment/list", params)
         data = _data(answer, "employment.list", dict)
-        rows, total = data.get("rows"), data.get("total")
-        if not isinstance(rows, list) or not isinstance(total, int) or isinstance(total, bool):
+        rows, total = data.get("rows"), _count(data.get("total"))
+        if not isinstance(rows, list) or total is None:
             raise _unreadable("employment.list", write=False)
         items = [_read(mapping.record_from_legacy, _row(r, "employment.list")) for r in rows]
         return Page(items=items, total=total)
@@ -203,6 +207,16 @@ def _serial(answer: Envelope, operation: str) -> str:
         # It said yes but not what it made: only a query tells what is there.
         raise _unreadable(operation, write=True)
     return serial
+
+
+def _count(value: Any) -> int | None:
+    """A count as the contract leaves it (``total``, untyped): a non-negative integer
+    or a string of ASCII digits (at most 18: any list's count); None for anything else."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if value >= 0 else None
+    if isinstance(value, str) and _DIGITS.fullmatch(value):
+        return int(value)
+    return None
 
 
 def _row(row: Any, operation: str) -> dict[str, Any]:

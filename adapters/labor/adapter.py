@@ -9,7 +9,6 @@ real system is ``standin.py`` (with ``service.py`` and ``filings.py``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,7 +30,8 @@ from gateway.systems import Duplicate, NotFound, Rejected
 
 __all__ = ["LabourAdapter"]
 
-# A well-formed credit code no employer holds: ping asks for it and expects "not found".
+# A credit code no employer holds (no registration authority is numbered 0): ping
+# looks it up, which costs the system one read and changes nothing.
 _PROBE_CREDIT_CODE = "0" * 18
 
 
@@ -77,8 +77,14 @@ class LabourAdapter:
         return EmployerBinding(self.system, str(code), profile, created=True)
 
     async def ping(self) -> None:
-        with contextlib.suppress(NotFound):
+        # Any business answer proves that the system answers: the code found, not
+        # found, or refused as invalid (a system may check a look-up's input). A
+        # refusal of our credentials does not: the gateway is misconfigured.
+        try:
             await self._client.call(soap.GET_EMPLOYER, creditCode=_PROBE_CREDIT_CODE)
+        except Rejected as exc:
+            if exc.system_code is None or exc.system_code == soap.AUTHENTICATION:
+                raise
 
     # ---------------------------------------------------------- contracts
 

@@ -27,6 +27,7 @@ import zeep.helpers
 from lxml import etree
 from zeep.proxy import AsyncServiceProxy
 from zeep.transports import AsyncTransport
+from zeep.wsdl.bindings.soap import Soap11Binding
 from zeep.wsse.username import UsernameToken
 
 from adapters.http import parse_retry_after, tls_context
@@ -46,6 +47,22 @@ class _Exchange:
     sent: bool = False
     status: int | None = None
     retry_after: str | None = None
+    #: The answer's body, when small enough to read a fault from (``_raw_fault``).
+    body: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _FaultParts:
+    """A SOAP fault's code (without its prefix), words and detail."""
+
+    code: str
+    message: str | None
+    detail: dict[str, str]
+
+
+#: The largest answer a fault is read from by hand: a fault is a few hundred bytes.
+_FAULT_BYTES = 64 * 1024
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False)
 
 
 # What each operation is, in words a message may carry (legacy names stay inside).
@@ -89,6 +106,8 @@ class _Transport(AsyncTransport):
         if exchange is not None:
             exchange.status = response.status_code
             exchange.retry_after = response.headers.get("Retry-After")
+            if len(response.content) <= _FAULT_BYTES:
+                exchange.body = response.content
         return response
 
 
@@ -107,8 +126,32 @@ def _detail(detail: Any) -> dict[str, str]:
 
 
 def _faultcode(code: Any) -> str:
+    # Under whatever prefix the server declared (``soap:``, ``e:``), or none.
     text = str(code or "")
     return text.rsplit(":", 1)[-1] if ":" in text else text
+
+
+def _raw_fault(body: bytes | None) -> _FaultParts | None:
+    """The fault of an answer read by hand: its children by local name, in whatever
+    namespace they are (SOAP 1.1 leaves them unqualified)."""
+    if not body:
+        return None
+    try:
+        root = etree.fromstring(body, parser=_PARSER)
+    except etree.XMLSyntaxError:
+        return None
+    fault = root.find(f"{{{soap.SOAP_ENV}}}Body/{{{soap.SOAP_ENV}}}Fault")
+    if fault is None:
+        return None
+    children = {etree.QName(c).localname: c for c in fault.iterchildren(etree.Element)}
+
+    def text(name: str) -> str | None:
+        child = children.get(name)
+        return child.text.strip() if child is not None and child.text else None
+
+    return _FaultParts(
+        _faultcode(text("faultcode")), text("faultstring"), _detail(children.get("detail"))
+    )
 
 
 class LabourClient:
@@ -143,10 +186,15 @@ class LabourClient:
 
     @staticmethod
     def _binding(client: Any) -> str:
-        # The binding the WSDL's own service port uses, whatever it is called.
-        for service in client.wsdl.services.values():
-            for port in service.ports.values():
+        # The binding a port of the WSDL's service uses, whatever it is called: its
+        # SOAP 1.1 one (the contract's), though the WSDL may publish a SOAP 1.2 port
+        # too, and first; else the first port's.
+        ports = [p for service in client.wsdl.services.values() for p in service.ports.values()]
+        for port in ports:
+            if isinstance(port.binding, Soap11Binding):
                 return str(port.binding.name)
+        if ports:
+            return str(ports[0].binding.name)
         return f"{{{soap.TNS}}}{soap.SERVICE_NAME}"
 
     async def _proxy(self) -> Any:
@@ -218,20 +266,33 @@ class LabourClient:
             _EXCHANGE.reset(token)
 
     def _fault(self, operation: str, exc: Any, exchange: _Exchange) -> AdapterError:
-        detail = _detail(exc.detail)
-        error = self._fault_error(operation, exc, exchange, detail)
+        fault = _FaultParts(_faultcode(exc.code), exc.message, _detail(exc.detail))
+        if not fault.code or not fault.detail:
+            # zeep looks the fault's children up in the Fault element's own
+            # namespaces: in an envelope whose namespace is the default one, the
+            # unqualified children (xmlns="") are not found (code and detail None).
+            raw = _raw_fault(exchange.body)
+            if raw is not None:
+                fault = _FaultParts(
+                    fault.code or raw.code,
+                    fault.message or raw.message,
+                    fault.detail or raw.detail,
+                )
+        error = self._fault_error(operation, fault, exchange)
         # The system's own words, when its fault gave any (not its fault code).
-        words = detail.get("message") or exc.message
-        return error.saying(redact(str(words)) if words else None)
+        words = fault.detail.get("message") or fault.message
+        return error.saying(_words(words, operation) if words else None)
 
-    def _fault_error(
-        self, operation: str, exc: Any, exchange: _Exchange, detail: dict[str, Any]
-    ) -> AdapterError:
+    def _fault_error(self, operation: str, fault: _FaultParts, exchange: _Exchange) -> AdapterError:
         action = _ACTIONS.get(operation, "call")
-        code = _faultcode(exc.code)
-        text = redact(str(detail.get("message") or exc.message or code))
+        code, detail = fault.code, fault.detail
+        text = _words(detail.get("message") or fault.message or code, operation)
         system_code = detail.get("code") or code or None
         field = mapping.field_from_legacy(detail.get("field"), operation)
+        if field is None and code == soap.VALIDATION:
+            # The contract's detail is <code> and <message>: the field is named in the
+            # message then (``Worker/name: …``). Only its name is taken.
+            field = mapping.field_named_in(detail.get("message") or fault.message, operation)
         status = exchange.status
         if code.startswith("Client") and status is not None and status < 502:
             if code == soap.AUTHENTICATION:
@@ -270,3 +331,9 @@ class LabourClient:
     async def aclose(self) -> None:
         if self._owns_http:
             await self._http.aclose()
+
+
+def _words(text: str, operation: str) -> str:
+    """The system's words fit to leave the adapter: elements by their unified names,
+    personal data masked."""
+    return redact(mapping.clean_message(str(text), operation))

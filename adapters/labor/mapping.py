@@ -23,6 +23,7 @@ Two mappings lose information, by the nature of the systems:
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -411,3 +412,33 @@ def field_from_legacy(legacy_field: str | None, operation: str) -> str | None:
         if operation == "FileContract" and name in _WORKER_FIELDS:
             return _WORKER_FIELDS[name]
     return _TOP_FIELDS.get(name)
+
+
+# An element path as a fault's message may name it: ``Worker/name``, ``creditCode``.
+_PATH_IN_TEXT = re.compile(
+    r"(?<![A-Za-z0-9_./])[A-Za-z][A-Za-z0-9]*(?:[/.][A-Za-z][A-Za-z0-9]*)*(?![A-Za-z0-9_])"
+)
+_ELEMENTS = frozenset({*_WORKER_FIELDS, *_CONTRACT_FIELDS, *_EMPLOYER_FIELDS, *_TOP_FIELDS})
+
+
+def _named_field(path: str, operation: str) -> str | None:
+    """The unified name of ``path`` when every step of it is an element of the contract."""
+    if not all(part in _ELEMENTS for part in re.split(r"[/.]", path)):
+        return None
+    return field_from_legacy(path, operation)
+
+
+def field_named_in(message: str | None, operation: str) -> str | None:
+    """The unified name of the first element a fault's message names
+    (``Worker/name: 名称超过40个字符`` → ``name``). The contract's detail has only
+    ``code`` and ``message``: a ``<field>`` is our stand-in's."""
+    for match in _PATH_IN_TEXT.finditer(message or ""):
+        named = _named_field(match.group(0), operation)
+        if named:
+            return named
+    return None
+
+
+def clean_message(message: str, operation: str) -> str:
+    """A fault's message with the elements it names as unified field names."""
+    return _PATH_IN_TEXT.sub(lambda m: _named_field(m.group(0), operation) or m.group(0), message)

@@ -96,8 +96,19 @@ class SocialInsuranceAdapter:
 
     async def ping(self) -> None:
         answer = await self._client.call("GET", "/units/" + _PING_CODE)
-        if not answer.ok and answer.code != mapping.NO_SUCH_UNIT:
-            raise self._error(answer)
+        if answer.ok:
+            return
+        error = self._error(answer)
+        # Any business answer (HTTP 200, the envelope) proves it: 1004, or the code
+        # refused as invalid (1400: a system may check a look-up's input). Not a
+        # refusal of our signature or clock (misconfigured), nor its trouble.
+        if (
+            answer.status == 200
+            and isinstance(error, Rejected)
+            and answer.code not in (mapping.BAD_SIGNATURE, mapping.STALE_TIMESTAMP)
+        ):
+            return
+        raise error
 
     # --------------------------------------------------------- declarations
 

@@ -14,7 +14,9 @@ what each state means:
   (``declarations/search``). Ours is the newest of its kind declared since the
   step was created (the worker lock keeps one registration of a worker under
   way at a time), one under review or approved before one returned or
-  withdrawn, whatever the agency made of it.
+  withdrawn, whatever the agency made of it. The agency's clock may be up to
+  the signature window behind ours: one declared that much before the step is
+  taken only where what the listing carries of it agrees with the request.
 
 Undoing (compensation): one under review is withdrawn; one approved is undone by
 declaring its reverse, whose acceptance number becomes the step's reference and
@@ -59,12 +61,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AWAITING_DECISION",
-    "CLOCK_SKEW",
     "DECLARATION_RETURNED",
     "DECLARATION_WITHDRAWN",
     "HOOKS",
     "REVERSE_NEEDS_A_PERSON",
     "REVERSE_RETURNED",
+    "SIGNATURE_WINDOW",
     "decision",
     "declared_at",
     "find",
@@ -83,11 +85,12 @@ NOT_UNDER_REVIEW = "1409"
 #: Its answer for a unit it does not know.
 NO_SUCH_UNIT = "1004"
 
-R = TypeVar("R", AdditionRequest, RemovalRequest)
+R = TypeVar("R", bound=AdditionRequest | RemovalRequest)
 
-#: A system's clock and ours may differ a little: a declaration this much older
-#: than its step is still taken as the step's.
-CLOCK_SKEW = dt.timedelta(minutes=2)
+#: How far the agency's clock may be from ours: it refuses a request signed more
+#: than 300 s from its own time (the contract's ``X-Timestamp``, ``4011``). A
+#: declaration this much older than its step may still be the step's.
+SIGNATURE_WINDOW = dt.timedelta(seconds=300)
 
 #: Why the agency returned a declaration, as people read it (the code is the
 #: contract's ``thyy``; the agency's ``thsm`` is not repeated).
@@ -180,16 +183,49 @@ async def read(adapter: SystemAdapter, reference: str) -> Decision:
 
 
 def ours(
-    kind: DeclarationKind, since: dt.datetime, found: Sequence[Declaration]
+    request: AdditionRequest | RemovalRequest, since: dt.datetime, found: Sequence[Declaration]
 ) -> Declaration | None:
     """The step's declaration among the worker's with the unit (newest first): the
     newest of its kind declared since the step was created, one under review or
     approved before one returned or withdrawn (a follow-up retried after a return
-    declares anew: its earlier, returned declaration is not the new one)."""
-    since = since - CLOCK_SKEW
-    mine = [d for d in found if d.kind is kind and declared_at(d) >= since]
+    declares anew: its earlier, returned declaration is not the new one).
+
+    The agency writes ``sbsj`` by its clock, which may be behind ours: one declared
+    up to the signature window before the step may be its own, and is taken when
+    it agrees with the request (``_agrees``), so that an earlier registration's is
+    not."""
+    # ``sbsj`` may be in whole seconds: one declared within the step's second is not older.
+    since = since.replace(microsecond=0)
+    kind, earliest = kind_of(request), since - SIGNATURE_WINDOW
+    mine = [
+        d
+        for d in found
+        if d.kind is kind
+        and (declared_at(d) >= since or (declared_at(d) >= earliest and _agrees(d, request)))
+    ]
     in_effect = (DeclarationState.UNDER_REVIEW, DeclarationState.APPROVED)
     return next((d for d in mine if d.state in in_effect), mine[0] if mine else None)
+
+
+def _agrees(declaration: Declaration, request: AdditionRequest | RemovalRequest) -> bool:
+    """Whether a declaration older than the step may be the step's, by what the
+    agency's listing carries of it: its kind, unit and worker (as searched), its
+    state, and for an approved one the day it took effect (the contract's
+    ``sxrq``: an addition's ``cbrq``, a removal's ``tbrq``). Not the wage, the
+    insurance types nor the reason.
+
+    One under review is taken: the agency holds one of a kind under review for a
+    worker with a unit (``1002``, ``1003``), so it is the step's or refuses the
+    step's. One returned or withdrawn says nothing of the request and is not
+    taken: an earlier registration's would refuse the step; the step's own left
+    nothing in effect, and is declared again."""
+    state = declaration.state
+    if state is DeclarationState.UNDER_REVIEW:
+        return True
+    if state is not DeclarationState.APPROVED:
+        return False
+    day = request.stop_date if isinstance(request, RemovalRequest) else request.start_date
+    return declaration.effective_on == day
 
 
 async def find(
@@ -197,12 +233,9 @@ async def find(
 ) -> Decision | None:
     """The step's declaration if the system holds it (an answer was lost); None if
     not. Raises the adapter's errors when the system cannot be asked."""
-    if isinstance(request, RemovalRequest):
-        employer_id, id_type, id_number = _who(await resolved(adapter, request))
-    else:
-        employer_id, id_type, id_number = _who(await resolved(adapter, request))
+    employer_id, id_type, id_number = _who(await resolved(adapter, request))
     found = await _si(adapter).find_declarations(employer_id, id_type, id_number)
-    mine = ours(kind_of(request), since, found)
+    mine = ours(request, since, found)
     return None if mine is None else decision(mine)
 
 

@@ -8,6 +8,7 @@ GBK encoding stay in ``client.py`` and ``mapping.py``.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
@@ -38,6 +39,9 @@ PAGE_LIMIT = 20
 # registration authority is numbered 0), so looking it up costs the system one
 # read, changes nothing, and proves that it answers and accepts our account.
 _PING_CODE = "0" * 18
+
+#: A count written as a string (``total``).
+_DIGITS = re.compile(r"[0-9]{1,18}")
 
 
 class UnemploymentAdapter:
@@ -90,7 +94,12 @@ class UnemploymentAdapter:
 
     async def ping(self) -> None:
         answer = await self._client.call("GET", "/dw/" + _PING_CODE)
-        if answer.ok or (answer.status == 404 and _errcode(answer) == 40401):
+        # Any business answer proves it: the unit, 40401, or the code refused as
+        # invalid (40001: a system may check a look-up's input). Not a refusal of
+        # our account (401), its trouble (5xx), nor a page without an errcode.
+        if answer.ok or (
+            400 <= answer.status < 500 and answer.status != 401 and _errcode(answer) is not None
+        ):
             return
         raise mapping.error_from_answer(answer.status, answer.body, retry_after=answer.retry_after)
 
@@ -156,9 +165,10 @@ class UnemploymentAdapter:
             if not answer.ok:
                 raise self._error(answer)
             body = answer.body
-            if not isinstance(body, dict) or not isinstance(body.get("total"), int):
+            count = _count(body.get("total")) if isinstance(body, dict) else None
+            if count is None:
                 raise _unreadable(write=False)
-            total = body["total"]
+            total = count
             rows = _rows(body)
             items.extend(rows[skip:])
             skip = 0
@@ -214,6 +224,16 @@ class UnemploymentAdapter:
 def _errcode(answer: Answer) -> int | None:
     code = answer.body.get("errcode") if isinstance(answer.body, dict) else None
     return code if isinstance(code, int) else None
+
+
+def _count(value: Any) -> int | None:
+    """A count as the contract leaves it (``total``, untyped): a non-negative integer
+    or a string of ASCII digits (at most 18: any list's count); None for anything else."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if value >= 0 else None
+    if isinstance(value, str) and _DIGITS.fullmatch(value):
+        return int(value)
+    return None
 
 
 def _rows(body: Any) -> list[UnemploymentRegistration]:
