@@ -155,9 +155,23 @@ class GatewayConfig:
             raise ValueError("registration_retention_days must be 0 (never erase) or more")
 
         on = tuple(self.systems)
-        if self.forms.systems != on:
-            # The form's extra columns follow the systems' switches.
-            object.__setattr__(self, "forms", dataclasses.replace(self.forms, systems=on))
+        fields = self.row_fields_on()
+        said = tuple(_instruction_lines(fields)) if fields else ()
+        if self.forms.systems != on or self.forms.instructions != said:
+            # The form's extra columns, and what its instructions say of them, follow
+            # the systems' switches.
+            object.__setattr__(
+                self, "forms", dataclasses.replace(self.forms, systems=on, instructions=said)
+            )
+
+    def row_fields_on(self) -> list[tuple[RowField, str, RowRule]]:
+        """The fields the systems switched on add to the row: each with its system's
+        Chinese name and its rule, bound to that system's settings."""
+        return [
+            (row_field, spec.name_zh, _bound(row_field, self.systems[spec.system]))
+            for spec, row_field in registry().row_fields()
+            if spec.system in self.systems
+        ]
 
     def row_rules(self) -> list[RowRule]:
         """The checks of the fields registered systems add to the row, each with its
@@ -322,6 +336,13 @@ _MOVED = {
     "contribution_wage_floor": "wage_floor in [systems.social_insurance]",
     "contribution_wage_ceiling": "wage_ceiling in [systems.social_insurance]",
 }
+
+
+def _instruction_lines(fields: list[tuple[RowField, str, RowRule]]) -> list[tuple[str, str]]:
+    # The checks (python-stdnum's data) are loaded only where a system adds a field.
+    from gateway.forms.instructions import field_lines
+
+    return field_lines(fields)
 
 
 def _bound(row_field: RowField, settings: object | None) -> RowRule:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,7 @@ from typing import Any
 from graphql import GraphQLError, GraphQLSyntaxError
 from graphql.language import ArgumentNode, ValueNode, VariableDefinitionNode, print_ast
 
+from gateway.domain.model import System
 from gateway.privacy import redact
 from gateway.registry import registry
 from gateway.store.paging import MAX_PAGE
@@ -186,18 +188,54 @@ def aware(field: str, value: dt.datetime | None) -> dt.datetime | None:
         ) from None
 
 
+def system_names(system: System) -> tuple[str, str]:
+    """A system's names as its package declares them (Chinese, English), its stored name
+    where it is no longer registered."""
+    if system in registry():
+        spec = registry().get(system)
+        return spec.name_zh, spec.name_en
+    return f"{system}系统", f"{system} system"
+
+
+def _when(retry_after: float | None) -> tuple[str, str]:
+    """When to try again, as the answer's English and Chinese say it."""
+    if retry_after is None:
+        return "later", "稍后"
+    seconds = max(1, math.ceil(retry_after))
+    return f"in {seconds} s", f"{seconds}秒后"
+
+
 def from_adapter(error: AdapterError) -> GatewayError:
     """A system's answer as the graph reports it, naming the system."""
     system = error.system
-    name_zh = registry().get(system).name_zh
+    name_zh, name_en = system_names(system)
     if isinstance(error, Unavailable):
         extra: dict[str, Any] = {"system": system.value}
         if error.retry_after is not None:
             extra["retry_after"] = error.retry_after
+        when_en, when_zh = _when(error.retry_after)
+        answer = error.turned_away
+        if answer is not None:
+            # It answered, and turned the call away for now (its request quota, its
+            # maintenance window): not silence. Its words, and the adapter's account;
+            # when the gateway holds calls back since (its breaker open), that too.
+            words = quoted(answer)
+            said_zh = f"（{redact(words)}）" if words else ""
+            held_en, held_zh = "", ""
+            if answer is not error:
+                held_en = " and the gateway holds calls to it back meanwhile"
+                held_zh = "，网关暂停向其发送请求"
+            return GatewayError(
+                "SYSTEM_UNAVAILABLE",
+                f"The {name_en} turned requests away for now ({answer.message}){held_en}; "
+                f"try again {when_en}.",
+                f"{name_zh}暂不受理请求{said_zh}{held_zh}，请{when_zh}再试。",
+                **extra,
+            )
         return GatewayError(
             "SYSTEM_UNAVAILABLE",
-            f"The {system.value} system is not answering; try again later.",
-            f"{name_zh}暂时无法访问，请稍后再试。",
+            f"The {name_en} is not answering; try again {when_en}.",
+            f"{name_zh}暂时无法访问，请{when_zh}再试。",
             **extra,
         )
     if isinstance(error, NotFound):
@@ -213,7 +251,7 @@ def from_adapter(error: AdapterError) -> GatewayError:
         extra["field"] = error.field
     return GatewayError(
         code,
-        f"The {system.value} system refused: {error.message}",
+        f"The {name_en} refused: {error.message}",
         f"{name_zh}拒绝办理" + (f"：{redact(words)}" if (words := quoted(error)) else "。"),
         **extra,
     )

@@ -162,6 +162,9 @@ class Resilient(Generic[A]):
         self._circuit = f"system:{self.system.value}"
         self._context: Context | None = None
         self._probing = False
+        #: The last failure that counted toward opening the breaker (None once a call
+        #: succeeds): what a call held back by the open breaker was held back after.
+        self._last_failure: Unavailable | None = None
 
     @property
     def wrapped(self) -> A:
@@ -390,11 +393,13 @@ class Resilient(Generic[A]):
                 self.system,
                 f"{operation}: the circuit is open",
                 retry_after=max(0.0, _remaining(context)),
+                held_back_after=self._last_failure,
             ) from None
         return breaker
 
     async def _settle(self, breaker: AsyncCircuitBreaker, verdict: BaseException | bool) -> None:
         before = breaker.context.state
+        self._last_failure = verdict if isinstance(verdict, Unavailable) else None
         if isinstance(verdict, BaseException):
             await breaker.__aexit__(type(verdict), verdict, verdict.__traceback__)
         else:

@@ -8,6 +8,7 @@ errors.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import ClassVar, Protocol, Self, runtime_checkable
 
@@ -75,10 +76,25 @@ class Unavailable(AdapterError):
         *,
         retry_after: float | None = None,
         outcome_unknown: bool = False,
+        held_back_after: Unavailable | None = None,
     ) -> None:
         super().__init__(system, message)
         self.retry_after = retry_after
         self.outcome_unknown = outcome_unknown
+        #: A call held back (``reached_system`` False, the breaker open): the system's
+        #: last failure that counted toward opening it, to say what the system did.
+        self.held_back_after = held_back_after
+
+    @property
+    def turned_away(self) -> Unavailable | None:
+        """The system's answer that turned calls away for now (said so, or when to come
+        back: a request quota, a maintenance window), this one's or, for a call held
+        back, the one it was held back after; None for silence (no answer, a timeout,
+        a server error)."""
+        answer = self if self.reached_system else self.held_back_after
+        if answer is None or not answer.reached_system:
+            return None
+        return answer if answer.said or answer.retry_after is not None else None
 
 
 class Rejected(AdapterError):
@@ -118,13 +134,25 @@ class Duplicate(Rejected):
         self.existing_reference = existing_reference
 
 
+#: A gloss in Latin letters a system puts in brackets beside its Chinese words (the
+#: labour system's "终止日期不应早于合同开始日期 (invalid value)"): a bracket holding no
+#: Chinese and a word of two letters or more, a code alone (``(E3001)``) kept.
+_LATIN_GLOSS = re.compile(r"\s*[(（][^()（）\u3400-\u9fff]*[A-Za-z]{2}[^()（）\u3400-\u9fff]*[)）]")
+_CHINESE = re.compile(r"[\u3400-\u9fff]")
+
+
 def quoted(error: AdapterError) -> str | None:
     """What a Chinese message about ``error`` quotes: the system's own words; for a
     refusal the adapter explained itself (the system gave none), that explanation,
-    rather than nothing; None for a system that said nothing at all."""
-    if error.said:
-        return error.said
-    return error.message if isinstance(error, Rejected) else None
+    rather than nothing; None for a system that said nothing at all.
+
+    Words in Chinese are quoted without the glosses in Latin letters a system adds in
+    brackets: a Chinese message reads in Chinese (the English message, which quotes
+    the adapter's account, keeps them)."""
+    words = error.said or (error.message if isinstance(error, Rejected) else None)
+    if words and _CHINESE.search(words):
+        words = _LATIN_GLOSS.sub("", words).strip() or words
+    return words
 
 
 # ------------------------------------------------------------- protocols

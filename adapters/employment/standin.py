@@ -160,6 +160,9 @@ _DIVISION = re.compile(r"\d{6}")
 _MOBILE = re.compile(r"\d{11}")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _RESIDENT_ID = re.compile(r"\d{17}[\dX]")
+#: The foreign permanent resident ID issued until 2017 (three letters, twelve digits),
+#: still held: ``07`` names the document, not one of its forms.
+_OLD_FOREIGN_PR = re.compile(r"[A-Z]{3}\d{12}")
 _INTEGER = re.compile(r"\d{1,9}")
 
 #: The contract's "Limits" table, in Unicode characters. Fields outside it are
@@ -247,12 +250,16 @@ def _date(body: Mapping[str, Any], key: str) -> str:
 
 def _id_number(body: Mapping[str, Any], id_type: str) -> str:
     number = _required(body, "aac147")
-    # The dictionary ties the two permit codes to the number's first letter,
-    # and resident-style numbers to the 18-character form of GB 11643.
+    # The dictionary ties the two permit codes to the number's first letter, and
+    # resident-style numbers to the 18-character form of GB 11643; a foreign permanent
+    # resident ID (07) may be the old card's 15 characters too, which the contract
+    # does not exclude.
+    resident_style = _RESIDENT_ID.fullmatch(number) is not None
     if (
         (id_type == "04" and not number.startswith("H"))
         or (id_type == "05" and not number.startswith("M"))
-        or (id_type in ("01", "07", "17") and not _RESIDENT_ID.fullmatch(number))
+        or (id_type in ("01", "17") and not resident_style)
+        or (id_type == "07" and not (resident_style or _OLD_FOREIGN_PR.fullmatch(number)))
     ):
         raise invalid("aac147", "与证件类型不符")
     return number

@@ -36,6 +36,7 @@ from gateway.domain.identifiers import (
     HMT_PREFIXES,
     USCC_ALPHABET,
     birth_date_from_id,
+    carries_birth_date,
     eleven_two_check,
     gender_from_id,
     uscc_check,
@@ -70,6 +71,7 @@ __all__ = [
     "check_phone",
     "check_row",
     "is_amount",
+    "required_fields",
 ]
 
 MINIMUM_AGE = 16  # Labour Law art. 15
@@ -682,6 +684,13 @@ def _check_codes(row: RegistrationRow) -> list[Problem]:
     return found
 
 
+def required_fields(business: Business) -> tuple[str, ...]:
+    """The row's fields a business always requires (``REQUIRED`` when blank; the
+    contract's end date is required besides for a fixed-term contract alone); the
+    form's instructions name their columns."""
+    return _REQUIRED[business]
+
+
 def _check_required(row: RegistrationRow, business: Business | None) -> list[Problem]:
     fields = _REQUIRED[business] if business is not None else _PERSON_FIELDS
     return [_problem(f, "REQUIRED") for f in fields if _blank(getattr(row, f))]
@@ -733,15 +742,34 @@ def _check_contract_term(row: RegistrationRow) -> list[Problem]:
     return []
 
 
+def _birth_date(row: RegistrationRow, today: dt.date) -> dt.date | None:
+    """The worker's date of birth the age is reckoned from, None where there is none to
+    reckon from (or it is refused as such already).
+
+    The ID number's, where the document carries one: a row's date that differs from it
+    is refused on its own (``BIRTH_DATE_DIFFERS_FROM_ID``, social insurance's rule).
+    Otherwise the row's (出生日期, the column for a passport, a travel permit, an old
+    permanent resident ID), which its rule holds to the date range and before the start.
+    """
+    assert row.start_date is not None
+    if carries_birth_date(row.id_type, row.id_number):
+        born = birth_date_from_id(row.id_type, row.id_number)
+        # A birth date in the future is already refused as such. One after the start
+        # date is not (a start in the past): that worker was not even born, let alone 16.
+        return None if born is None or born > today else born
+    born = row.birth_date
+    if born is None or not EARLIEST_DATE <= born < row.start_date:
+        return None  # refused by its own rule (DATE_OUT_OF_RANGE, BIRTH_DATE_NOT_BEFORE_START)
+    return born
+
+
 def _check_age(row: RegistrationRow, today: dt.date) -> list[Problem]:
     if row.start_date is None or _blank(row.id_number):
         return []
     if not codes.is_valid("id_type", row.id_type):
         return []
-    born = birth_date_from_id(row.id_type, row.id_number)
-    # A birth date in the future is already refused as such. One after the start
-    # date is not (a start in the past): that worker was not even born, let alone 16.
-    if born is None or born > today:
+    born = _birth_date(row, today)
+    if born is None:
         return []
     if row.start_date < _anniversary(born, MINIMUM_AGE):
         return [_problem("start_date", "UNDER_MINIMUM_AGE")]

@@ -13,6 +13,7 @@ appears. Social insurance does so (insurance status and spells).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -116,6 +117,24 @@ def _active_unemployment(
     return next((r for r in regs if r.state is UnemploymentState.REGISTERED), None)
 
 
+def newest_per_person(records: Sequence[EmploymentRecord]) -> list[EmploymentRecord]:
+    """A unit's list of employment registrations as its workers: one per person (ID
+    type and number), their newest registration that stands (a revoked one only where
+    none stands), the later start date first, the list's own order between equal ones;
+    in the order each person first appears in the list."""
+    newest: dict[tuple[str, str], EmploymentRecord] = {}
+    for record in records:
+        key = (str(record.person.id_type), record.person.id_number)
+        held = newest.get(key)
+        if held is None or _standing_start(record) > _standing_start(held):
+            newest[key] = record
+    return list(newest.values())
+
+
+def _standing_start(record: EmploymentRecord) -> tuple[bool, dt.date]:
+    return (record.state is not EmploymentState.REVOKED, record.start_date)
+
+
 def derive_status(
     employment: Sequence[EmploymentRecord] | None,
     contracts: Sequence[LabourContract] | None,
@@ -124,13 +143,18 @@ def derive_status(
     """The worker's status, from the most telling system that answered.
 
     Unemployment registration outranks the rest (it is the latest step of an
-    ending); then the employment system's state, refined by the labour system.
+    ending), except an employment that began after the relation it registered had
+    ended: a worker let go and hired again is employed, and the registration left
+    open is an inconsistency (``UNEMPLOYED_WHILE_EMPLOYED``). Then the employment
+    system's state, refined by the labour system.
     """
-    if unemployment and _active_unemployment(unemployment):
+    registered = _active_unemployment(unemployment) if unemployment else None
+    active = _active_employment(employment) if employment is not None else None
+    if registered and not (active and registered.relation_ended_on <= active.start_date):
         return WorkerStatus.REGISTERED_UNEMPLOYED
     if employment is None:
         return WorkerStatus.UNKNOWN
-    if _active_employment(employment):
+    if active:
         if contracts is None:
             return WorkerStatus.UNKNOWN
         if _in_force(contracts):

@@ -16,8 +16,12 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from gateway.domain import codes
+
+if TYPE_CHECKING:
+    from gateway.registry import RowField
 
 TITLE = "山东省人力资源社会保障领域一体化登记表"
 TITLE_EN = "Integrated human resources and social security registration form of Shandong"
@@ -111,16 +115,17 @@ def system_columns(systems: Collection[str]) -> tuple[Column, ...]:
     """The columns the systems in ``systems`` (those switched on) add to the row."""
     from gateway.registry import registry
 
-    return tuple(
-        Column(
-            f.name,
-            f.header_zh or f.label_zh,
-            f.header_en or f.label_en[:1].upper() + f.label_en[1:],
-            _KINDS[f.kind],
-            width=f.width,
-        )
-        for spec, f in registry().row_fields()
-        if spec.system in systems
+    return tuple(field_column(f) for spec, f in registry().row_fields() if spec.system in systems)
+
+
+def field_column(f: RowField) -> Column:
+    """The column of a field a system adds to the row."""
+    return Column(
+        f.name,
+        f.header_zh or f.label_zh,
+        f.header_en or f.label_en[:1].upper() + f.label_en[1:],
+        _KINDS[f.kind],
+        width=f.width,
     )
 
 

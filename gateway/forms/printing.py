@@ -9,7 +9,7 @@ The page is A4, portrait, one page wide, with room for signatures and the seal.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, Side
@@ -43,9 +43,20 @@ def exported(registration: reg.Registration, *, reveal: bool) -> ExportedRow | N
 
 
 def export_workbook(
-    header: dict[str, str | None], rows: Iterable[ExportedRow], *, systems: Collection[str] = ()
+    header: dict[str, str | None],
+    rows: Iterable[ExportedRow],
+    *,
+    systems: Collection[str] = (),
+    instructions: Sequence[tuple[str, str]] = (),
 ) -> bytes:
-    book = write_form(header, rows, systems=systems, with_states=True, template_rows=0)
+    book = write_form(
+        header,
+        rows,
+        systems=systems,
+        instructions=instructions,
+        with_states=True,
+        template_rows=0,
+    )
     return workbook_bytes(book)
 
 

@@ -36,6 +36,9 @@ class FormSettings:
     #: The systems switched on: the form carries the columns they add to the row
     #: (``SystemSpec.row_fields``). Set from the gateway's systems, not a setting.
     systems: tuple[str, ...] = ()
+    #: What the instructions sheet says of the columns those systems add: asked of
+    #: their rules, with their settings (``gateway.forms.instructions``). Set with them.
+    instructions: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if self.workbook_threads < 1:

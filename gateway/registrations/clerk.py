@@ -22,6 +22,7 @@ from gateway.registrations.followups import (
     not_correctable_now,
     waiting_follow_up,
 )
+from gateway.registrations.labels import REGISTRATION_STATE
 from gateway.registrations.model import (
     Operation,
     Registration,
@@ -55,7 +56,8 @@ def _not_found() -> ClerkActionRefused:
 def _not_waiting(state: RegistrationState) -> ClerkActionRefused:
     return ClerkActionRefused(
         "REGISTRATION_NOT_NEEDING_ATTENTION",
-        f"只有待处理（需人工处理）的登记可以重试或取消，该登记当前状态为 {state.value}",
+        "只有待处理（需人工处理）的登记可以重试或取消，该登记当前状态为"
+        f"“{REGISTRATION_STATE[state.name][0]}”",
         f"Only a registration that needs attention can be retried or cancelled; this one "
         f"is {state.value}",
     )

@@ -22,6 +22,8 @@ from typing import Any
 
 from gateway.domain.checks import FIELD_LABELS, Problem, RowRule, check_row
 from gateway.domain.model import RegistrationRow, System
+from gateway.registrations.declarations import AWAITING_DECISION
+from gateway.registrations.labels import REGISTRATION_STATE, STEP_STATE
 from gateway.registrations.messages import (
     FOUND_EXISTING,
     operation_en,
@@ -82,25 +84,91 @@ def waiting_follow_up(registration: Registration, operation: Operation) -> Step:
             f"This registration has no follow-up {en}",
         )
     (step,) = found
-    if registration.state is not RegistrationState.NEEDS_ATTENTION or not core_complete(
-        registration
-    ):
+    if not core_complete(registration):
+        state_zh = REGISTRATION_STATE[registration.state.name][0]
         raise FollowUpActionRefused(
             "CORE_NOT_COMPLETE",
             "只有核心事项已办结、仅剩后续事项待处理的登记，才能单独重试或取消后续事项；"
-            f"该登记当前状态为 {registration.state.value}",
+            f"该登记的核心事项尚未办结，当前状态为“{state_zh}”",
             "A follow-up can be retried or cancelled alone only once the registration's "
-            "core is complete and only follow-ups wait; this registration is "
-            f"{registration.state.value}",
+            "core is complete and only follow-ups wait; this registration's core is not "
+            f"complete, and it is {registration.state.value}",
         )
-    if step.state not in WAITING:
+    if awaiting_decision(step):
+        raise _awaiting_decision(step)
+    if registration.state is not RegistrationState.NEEDS_ATTENTION or step.state not in WAITING:
+        raise _not_waiting(registration, step)
+    return step
+
+
+def awaiting_decision(step: Step) -> bool:
+    """A write its system decides later, accepted and under review (a declaration)."""
+    return (
+        step.state is StepState.UNKNOWN
+        and step.last_error is not None
+        and step.last_error.code == AWAITING_DECISION
+    )
+
+
+def under_review(registration: Registration) -> list[tuple[str, str]]:
+    """What a registration waits for when that is only its systems' decisions (its core
+    done, every follow-up left accepted and under review): each, in Chinese and English,
+    with its acceptance number. Empty when it waits for anything else."""
+    left = follow_ups_left(registration)
+    if not left or not core_complete(registration) or not all(map(awaiting_decision, left)):
+        return []
+    said = []
+    for step in left:
         zh, en = _what(step)
-        raise FollowUpActionRefused(
+        number_zh = f"（受理号 {step.reference}）" if step.reference else ""
+        number_en = f" (number {step.reference})" if step.reference else ""
+        said.append((f"{zh}{number_zh}", f"{en}{number_en}"))
+    return said
+
+
+def _awaiting_decision(step: Step) -> FollowUpActionRefused:
+    zh, en = _what(step)
+    number_zh = f"（受理号 {step.reference}）" if step.reference else ""
+    number_en = f" (number {step.reference})" if step.reference else ""
+    return FollowUpActionRefused(
+        "FOLLOW_UP_NOT_WAITING",
+        f"{zh}已受理{number_zh}，正在等待经办机构审核；审核结束前无需也不能重试或取消。"
+        "审核通过即办结；被退回的，可更正后重试或单独取消",
+        f"{en.capitalize()} was accepted{number_en} and awaits the agency's review: there "
+        "is nothing to retry or cancel until it decides. Approved, it is done; returned, "
+        "it may then be retried, corrected, or cancelled alone",
+    )
+
+
+def _not_waiting(registration: Registration, step: Step) -> FollowUpActionRefused:
+    """A follow-up of a complete core that waits for no person: done, cancelled, or
+    still being carried out."""
+    zh, en = _what(step)
+    step_zh = STEP_STATE[step.state.name][0]
+    if step.state is StepState.DONE or cancelled_follow_up(step):
+        return FollowUpActionRefused(
             "FOLLOW_UP_NOT_WAITING",
-            f"{zh}当前状态为 {step.state.value}，无需重试或取消",
+            f"{zh}当前为“{step_zh}”，没有需要重试或取消的内容",
             f"{en.capitalize()} is {step.state.value}: there is nothing to retry or cancel",
         )
-    return step
+    if registration.state is RegistrationState.NEEDS_ATTENTION:
+        # A later stage's follow-up, waiting for one that was refused or is stuck.
+        return FollowUpActionRefused(
+            "FOLLOW_UP_NOT_WAITING",
+            f"{zh}当前为“{step_zh}”，它在等待前面的后续事项；请先重试或取消被拒绝或"
+            "未能按时办结的那一项",
+            f"{en.capitalize()} is {step.state.value}, waiting for an earlier follow-up: "
+            "retry or cancel the one refused or stuck first",
+        )
+    state_zh = REGISTRATION_STATE[registration.state.name][0]
+    return FollowUpActionRefused(
+        "FOLLOW_UP_NOT_WAITING",
+        f"{zh}当前为“{step_zh}”，该登记当前为“{state_zh}”，仍在自动办理；请等待结果，"
+        "如登记转为待人工处理，再重试或取消",
+        f"{en.capitalize()} is {step.state.value} and the registration "
+        f"{registration.state.value}, still being carried out: wait for its outcome, and "
+        "retry or cancel it if the registration then needs attention",
+    )
 
 
 #: What retrying a refused follow-up may correct: the row's fields that it alone

@@ -5,6 +5,7 @@ both languages."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from gateway.domain.checks import Problem
@@ -64,9 +65,14 @@ def key_conflict() -> Refused:
     )
 
 
-def busy_row(row: int, registration_id: str | None = None) -> RowProblem:
+def busy_row(
+    row: int,
+    registration_id: str | None = None,
+    under_review: Sequence[tuple[str, str]] = (),
+) -> RowProblem:
     """The worker's registration under way, named when it is known (its id, for a front
-    end to link to: nothing personal)."""
+    end to link to: nothing personal), and, when it waits only for an agency's review of
+    its declarations (``followups.under_review``: each in Chinese and English), so."""
     if registration_id is None:
         return RowProblem(
             row,
@@ -74,6 +80,21 @@ def busy_row(row: int, registration_id: str | None = None) -> RowProblem:
             "REGISTRATION_IN_PROGRESS",
             "该劳动者已有一项登记正在办理，请待其办结后再提交。",
             "A registration of this worker is still under way; submit again once it has finished.",
+        )
+    if under_review:
+        return RowProblem(
+            row,
+            "id_number",
+            "REGISTRATION_IN_PROGRESS",
+            f"该劳动者已有一项登记（登记编号 {registration_id}）尚未办结：其核心事项已办结，"
+            f"正在等待经办机构审核{'、'.join(zh for zh, _ in under_review)}。"
+            "审核结束、该登记办结前无需也不能再提交，以免重复登记；审核被退回的，可在该登记中"
+            "更正后重试。",
+            f"A registration of this worker is not finished yet (registration "
+            f"{registration_id}): its core is complete, and it awaits the agency's review of "
+            f"{'; '.join(en for _, en in under_review)}. Submit nothing again until the agency "
+            "has decided and the registration has finished, not as a second one; a "
+            "declaration returned may be corrected and retried in that registration.",
         )
     return RowProblem(
         row,

@@ -14,6 +14,9 @@ import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.access import Access, Principal
 from gateway.config import GatewayConfig
 from gateway.domain.checks import (
     FormCheck,
@@ -30,7 +33,7 @@ from gateway.domain.identifiers import (
 )
 from gateway.domain.limits import Limits, check_limits
 from gateway.domain.model import EmployerProfile, RegistrationForm, RegistrationRow, System
-from gateway.registrations.followups import Correction, correct
+from gateway.registrations.followups import Correction, correct, under_review
 from gateway.registrations.model import (
     Channel,
     Operation,
@@ -322,18 +325,32 @@ class Registrar:
                 raise key_conflict()
             assert isinstance(result, WorkersBusy)
             busy = set(result.person_keys)
-            # The registration under way is named to its own unit only.
-            under_way = {
-                key: registration_id
-                for key, (registration_id, code) in result.held_by.items()
-                if code == employer.credit_code
-            }
+            under_way = await self._under_way(result.held_by, actor)
             for i, registration in list(planned.items()):
                 if registration.person_key in busy:
                     key = registration.person_key
-                    outcome.problems.append(busy_row(i, under_way.get(key) if key else None))
+                    named = under_way.get(key) if key else None
+                    outcome.problems.append(busy_row(i, *(named or (None, ()))))
                     del planned[i]
         raise AssertionError("unreachable: each round drops at least one busy row")
+
+    async def _under_way(
+        self, held_by: Mapping[str, tuple[str, str]], actor: Account
+    ) -> dict[str, tuple[str, list[tuple[str, str]]]]:
+        """For each worker held by another registration that the caller may see (its
+        unit within the caller's reach, never another's): that registration's id, and
+        what it awaits when that is only an agency's review (``followups.under_review``).
+        """
+        access = Access(Principal.of(actor))
+        found: dict[str, tuple[str, list[tuple[str, str]]]] = {}
+        for key, (registration_id, _) in held_by.items():
+            holding = await self._store.registrations.get(registration_id)
+            if holding is None or not access.may_reach_employer(
+                holding.credit_code, holding.division
+            ):
+                continue
+            found[key] = (registration_id, under_review(holding))
+        return found
 
     def check_opening(self, profile: EmployerProfile, password: str | None) -> Outcome:
         """Everything wrong with an opening, found before anything is looked up or stored."""
@@ -403,8 +420,6 @@ class Registrar:
             RowProblem(None, w.field, w.code, w.message_zh, w.message_en) for w in settled.warnings
         ]
         code = profile.credit_code
-        if not settled.known:
-            await self._store.employers.add(EmployerRecord(code, profile.name, profile.division))
         account = await self._store.accounts.of_employer(code)
         if account is not None and password is not None:
             outcome.warnings.append(
@@ -417,6 +432,14 @@ class Registrar:
                 )
             )
         if account is None:
+            # A unit the store has not met yet (new, or known only to the systems:
+            # nobody has looked it up here) is added with its account, in the
+            # account's transaction, under the name and division that stand.
+            unit = EmployerRecord(code, settled.profile.name, settled.profile.division)
+
+            async def add_unit(conn: AsyncConnection) -> None:
+                await self._store.employers.add_in(conn, unit)
+
             try:
                 account = await self._store.accounts.create(
                     employer_username(code),
@@ -424,6 +447,7 @@ class Registrar:
                     Role.EMPLOYER,
                     display_name=settled.profile.name,
                     credit_code=code,
+                    unit=add_unit,
                 )
             except DuplicateUsername:
                 # Opened at the same moment by another request (a clerk and the

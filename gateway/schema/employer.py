@@ -11,6 +11,8 @@ import strawberry
 
 from gateway.domain import codes
 from gateway.domain.limits import has_control_character
+from gateway.domain.model import EmploymentRecord
+from gateway.domain.worker import newest_per_person
 from gateway.errors import bad_input, check_first, from_adapter, invalid_cursor
 from gateway.registry import registry
 from gateway.schema.context import Context, Info
@@ -49,7 +51,8 @@ SystemIds = _system_ids()
 class WorkerFilter:
     state: EmploymentState | None = strawberry.field(
         default=None,
-        description="就业登记状态: only workers whose registration here is in this state.",
+        description="就业登记状态: only workers whose newest registration here is in this "
+        "state (a worker let go and hired again is EMPLOYED, not DISMISSED).",
     )
 
 
@@ -69,7 +72,24 @@ class WorkerEdge:
 class WorkerConnection:
     edges: list[WorkerEdge] = strawberry.field(description="The workers of this page.")
     page_info: PageInfo = strawberry.field(description="Where this page ends.")
-    total_count: int = strawberry.field(description="How many registrations match in all.")
+    total_count: int = strawberry.field(
+        description="How many workers (people, not registrations) match in all."
+    )
+
+
+async def _unit_registrations(ctx: Context, employment_id: str) -> list[EmploymentRecord]:
+    """Every employment registration of the unit, every state, in the system's order: a
+    person's rows are counted as one only over the whole list (one call per 100)."""
+    employment = ctx.gateway.employment
+    first = await employment.list_by_employer(employment_id, page=1, size=_SYSTEM_PAGE)
+    pages = -(-first.total // _SYSTEM_PAGE)
+    rest = await asyncio.gather(
+        *(
+            employment.list_by_employer(employment_id, page=p, size=_SYSTEM_PAGE)
+            for p in range(2, pages + 1)
+        )
+    )
+    return first.items + [r for page in rest for r in page.items]
 
 
 def _cursor(offset: int) -> str:
@@ -115,7 +135,10 @@ class Employer:
 
     @strawberry.field(
         description="劳动者名单: the workers registered with this employer in the employment "
-        "system, a page at a time (`first` at most 100). ID and mobile numbers are masked."
+        "system, a page at a time (`first` at most 100). One row per person (ID type and "
+        "number), from their newest registration here (a revoked one only where none "
+        "stands); `filter.state` is that registration's state. ID and mobile numbers are "
+        "masked."
     )
     async def workers(
         self,
@@ -132,22 +155,14 @@ class Employer:
                 edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None), total_count=0
             )
         state = filter.state if filter else None
-        first_page, skip = divmod(start, _SYSTEM_PAGE)
-        pages = [first_page + 1] + ([first_page + 2] if skip + first > _SYSTEM_PAGE else [])
-        employment = info.context.gateway.employment
         try:
-            results = await asyncio.gather(
-                *(
-                    employment.list_by_employer(
-                        employment_id, state=state, page=p, size=_SYSTEM_PAGE
-                    )
-                    for p in pages
-                )
-            )
+            registrations = await _unit_registrations(info.context, employment_id)
         except AdapterError as exc:
             raise from_adapter(exc) from None
-        rows = [r for page in results for r in page.items][skip : skip + first]
-        total = results[0].total
+        people = newest_per_person(registrations)
+        if state is not None:
+            people = [r for r in people if r.state is state]
+        rows, total = people[start : start + first], len(people)
         edges = [
             WorkerEdge(
                 cursor=_cursor(start + i),

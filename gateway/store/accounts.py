@@ -83,6 +83,7 @@ class Accounts:
         divisions: Iterable[str] = (),
         by: str | None = None,
         must_change: bool = False,
+        unit: Also | None = None,
         also: Also | None = None,
     ) -> Account:
         """A new account. ``DuplicateUsername`` if the name is taken, even by a
@@ -90,8 +91,11 @@ class Accounts:
         ``password`` None: an account that signs in only through the identity
         platform (employers, where their passwords are off). ``by``: the
         administrator who made it, for the log; ``must_change``: the password is
-        the administrator's, to be changed before anything else; ``also``: run in
-        the same transaction (the audit log's record of the change)."""
+        the administrator's, to be changed before anything else; ``unit``: run in
+        the same transaction before an employer's unit is looked for (adding the unit
+        the store has not met yet: ``Employers.add_in``), so that the account and its
+        unit are stored together or not at all; ``also``: run in the same
+        transaction (the audit log's record of the change)."""
         role = Role(role)
         name = normalize_username(username)
         codes = tuple(sorted({check_division(d) for d in divisions}))
@@ -105,6 +109,8 @@ class Accounts:
         try:
             async with self._db.write() as conn:
                 if credit_code is not None:
+                    if unit is not None:
+                        await unit(conn)
                     known = await conn.scalar(
                         sa.select(t.employers.c.credit_code).where(
                             t.employers.c.credit_code == credit_code
@@ -205,6 +211,7 @@ class Accounts:
         *,
         by: str | None = None,
         must_change: bool = False,
+        unit: Also | None = None,
         also: Also | None = None,
     ) -> Account:
         """A new password for a clerk or an administrator (a forgotten one, or one

@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.domain.model import System
 from gateway.store import tables as t
@@ -35,14 +36,9 @@ class Employers:
 
         For what a caller types: only a proven record (the systems', or a clerk
         with papers at the window) may rename or move a unit, through ``upsert``."""
-        insert = self._insert(record)
         try:
             async with self._db.write() as conn:
-                result = await conn.execute(
-                    insert.on_conflict_do_nothing(index_elements=[t.employers.c.credit_code])
-                )
-                if result.rowcount:
-                    await self._bind_all(conn, record, replace=False)
+                await self.add_in(conn, record)
         except sa.exc.IntegrityError:
             raise BindingConflict(
                 f"a system id given for {record.credit_code} belongs to another unit"
@@ -50,6 +46,18 @@ class Employers:
         stored = await self.get(record.credit_code)
         assert stored is not None
         return stored
+
+    async def add_in(self, conn: AsyncConnection, record: EmployerRecord) -> bool:
+        """``add`` in the caller's transaction (the account an opening makes for the
+        unit, say): whether the unit was added. A system id that belongs to another
+        unit raises ``IntegrityError`` there."""
+        result = await conn.execute(
+            self._insert(record).on_conflict_do_nothing(index_elements=[t.employers.c.credit_code])
+        )
+        if not result.rowcount:
+            return False
+        await self._bind_all(conn, record, replace=False)
+        return True
 
     def _insert(self, record: EmployerRecord) -> Any:
         """The unit's row as an INSERT that can take ON CONFLICT: upsert has no

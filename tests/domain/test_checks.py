@@ -360,6 +360,50 @@ def test_the_age_comes_from_any_document_that_carries_a_birth_date() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("id_type", "id_number"),
+    [
+        (IdType.FOREIGN_PASSPORT, "E12345678"),
+        (IdType.FOREIGN_PERMANENT_RESIDENT_ID, "ABC370101234567"),
+        (IdType.HK_MACAO_PERMIT, "H12345678"),
+        (IdType.TAIWAN_PERMIT, "12345678"),
+    ],
+)
+def test_the_age_of_a_document_without_a_birth_date_comes_from_the_row(
+    id_type: IdType, id_number: str
+) -> None:
+    """The audit's finding: a passport holder born in 2015 was hired, the row's own date of
+    birth (the column for the documents that carry none) never read for the age."""
+    document = {"id_type": id_type, "id_number": id_number}
+    sixteen_on_start = dt.date(2008, 6, 1)
+    assert found(row(**document, birth_date=sixteen_on_start)) == []
+    a_day_short = dt.date(2008, 6, 2)
+    assert found(row(**document, birth_date=a_day_short)) == [("start_date", "UNDER_MINIMUM_AGE")]
+    assert found(row(**document, birth_date=dt.date(2015, 1, 1))) == [
+        ("start_date", "UNDER_MINIMUM_AGE")
+    ]
+    # Without one (social insurance off, where it is not required) nothing is reckoned.
+    assert found(row(**document)) == []
+
+
+def test_the_id_number_s_birth_date_counts_over_a_differing_row_date() -> None:
+    """A resident ID carries the date: a row date that differs is the insurance rule's
+    refusal (BIRTH_DATE_DIFFERS_FROM_ID), and the age is the ID's."""
+    adult = factories.resident_id(born=dt.date(1990, 3, 15))
+    assert found(row(id_number=adult, birth_date=dt.date(2015, 1, 1))) == []
+    child = factories.resident_id(born=dt.date(2015, 1, 1))
+    assert found(row(id_number=child, birth_date=dt.date(1990, 3, 15))) == [
+        ("start_date", "UNDER_MINIMUM_AGE")
+    ]
+
+
+@pytest.mark.parametrize("born", [START, START + dt.timedelta(days=1), dt.date(9999, 12, 31)])
+def test_a_row_birth_date_on_or_after_the_start_is_left_to_its_own_rule(born: dt.date) -> None:
+    """Refused by the field's rule (BIRTH_DATE_NOT_BEFORE_START, DATE_OUT_OF_RANGE), once."""
+    passport = row(id_type=IdType.FOREIGN_PASSPORT, id_number="E12345678", birth_date=born)
+    assert found(passport) == []
+
+
 def test_an_unreadable_birth_date_is_refused_once_not_twice() -> None:
     body = "37010220250701001"  # born after the start and after today
     number = body + factories.ric_check(body)

@@ -31,6 +31,7 @@ from gateway.domain.worker import (
     build_view,
     derive_status,
     find_inconsistencies,
+    newest_per_person,
 )
 
 D = dt.date
@@ -161,3 +162,62 @@ def test_the_view_says_which_systems_are_missing_and_who_the_person_is() -> None
 def test_no_view_when_no_system_that_answered_knows_the_person() -> None:
     assert build_view([], [], [], reveal=False) is None
     assert build_view(None, [], None) is None
+
+
+# ------------------------------------------------- hired again at the same unit
+
+REHIRED = EmploymentRecord("DJ2", "JY1", PERSON, D(2024, 4, 1), EmploymentState.EMPLOYED)
+RENEWED_IN_FORCE = contract(ContractState.IN_FORCE)
+
+
+def test_employment_after_an_older_unemployment_registration_is_the_status() -> None:
+    """The audit's finding: a worker let go, registered unemployed and hired again was
+    REGISTERED_UNEMPLOYED while employed and contracted. The registration is of the
+    relation before: the current employment is the status, and the registration still
+    left open an inconsistency."""
+    employment = [REHIRED, DISMISSED]
+    contracts = [RENEWED_IN_FORCE, ENDED]
+    unemployment = [unemployed()]  # the relation that ended on 2024-02-29
+    assert derive_status(employment, contracts, unemployment) is WorkerStatus.EMPLOYED_WITH_CONTRACT
+    assert derive_status(employment, [ENDED], unemployment) is (
+        WorkerStatus.EMPLOYED_WITHOUT_CONTRACT
+    )
+    assert Inconsistency.UNEMPLOYED_WHILE_EMPLOYED in find_inconsistencies(
+        employment, contracts, unemployment
+    )
+
+
+def test_an_unemployment_registration_of_a_relation_ended_since_the_start_still_counts() -> None:
+    """Registered unemployed for a relation that ended after the employment here began (a
+    dismissal revoked, say): the registration is the latest word."""
+    assert derive_status([EMPLOYED], [IN_FORCE], [unemployed()]) is (
+        WorkerStatus.REGISTERED_UNEMPLOYED
+    )
+
+
+def _registration(
+    reference: str, start: dt.date, state: EmploymentState, person: Person = PERSON
+) -> EmploymentRecord:
+    return EmploymentRecord(reference, "JY1", person, start, state)
+
+
+def test_a_unit_s_list_is_one_row_per_person_from_their_newest_registration() -> None:
+    other = Person(
+        IdType.FOREIGN_PASSPORT, "E12345678", "Anna", Gender.FEMALE, "98", Education.BACHELOR
+    )
+    same_number_other_type = Person(
+        IdType.HK_MACAO_PERMIT, PERSON.id_number, "刘洋", Gender.FEMALE, "01", Education.BACHELOR
+    )
+    listed = [
+        _registration("DJ5", D(2024, 6, 1), EmploymentState.REVOKED, other),
+        _registration("DJ4", D(2024, 4, 1), EmploymentState.EMPLOYED),
+        _registration("DJ3", D(2023, 1, 1), EmploymentState.DISMISSED, other),
+        _registration("DJ2", D(2022, 1, 1), EmploymentState.DISMISSED, same_number_other_type),
+        _registration("DJ1", D(2021, 3, 1), EmploymentState.DISMISSED),
+    ]
+    # In the order each person first appears; a revoked registration only where none stands.
+    assert [r.reference for r in newest_per_person(listed)] == ["DJ3", "DJ4", "DJ2"]
+    # Whatever the system's order.
+    assert [r.reference for r in newest_per_person(listed[::-1])] == ["DJ4", "DJ2", "DJ3"]
+    only_revoked = [_registration("DJ9", D(2024, 1, 1), EmploymentState.REVOKED)]
+    assert newest_per_person(only_revoked) == only_revoked

@@ -97,3 +97,24 @@ async def test_a_passport_holders_hire_needs_a_date_of_birth_named_in_both_langu
     assert "Date of birth" in problem["messageEn"]
     assert "E76543210" not in problem["messageZh"] + problem["messageEn"]
     assert (await gateway.store.registrations.list(_all(), first=10)).items == []
+
+
+async def test_a_passport_holder_under_16_by_the_row_s_date_of_birth_is_refused(
+    client: GraphQLClient, gateway: Gateway
+) -> None:
+    """The audit's finding: a passport holder born in 2015 was hired, the date of birth the
+    row gives for a document that carries none never read for the age (Labour Law art. 15).
+    """
+    employer = await client.login("demo-employer")
+    child = {
+        **hire_input(idType="FOREIGN_PASSPORT", idNumber="E76543210"),
+        "monthlyWage": "6000.00",
+        "birthDate": "2015-04-02",
+    }
+    body = await employer.post(HIRE, {"w": [child], "k": key()})
+    result = body["data"]["hire"]
+    assert result["accepted"] is False
+    assert [(p["row"], p["field"], p["code"]) for p in result["problems"]] == [
+        (0, "start_date", "UNDER_MINIMUM_AGE")
+    ]
+    assert (await gateway.store.registrations.list(_all(), first=10)).items == []

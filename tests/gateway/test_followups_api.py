@@ -224,8 +224,8 @@ async def test_a_clerk_cancels_the_follow_up_alone_and_the_core_stays(
     assert registration["notice"]["messageEn"]
     # Nothing is left to cancel or retry.
     again = await clerk.post(CANCEL, {"id": registration_id})
-    assert error_codes(again) == ["CORE_NOT_COMPLETE"]
+    assert error_codes(again) == ["FOLLOW_UP_NOT_WAITING"]
     retried = await employer.post(RETRY, {"id": registration_id})
-    assert error_codes(retried) == ["CORE_NOT_COMPLETE"]
+    assert error_codes(retried) == ["FOLLOW_UP_NOT_WAITING"]
     page = await gateway.store.audit.query(action="cancel_follow_up", first=10)
     assert [(r.actor_username, r.channel) for r in page.items] == [("demo-clerk", "service_window")]

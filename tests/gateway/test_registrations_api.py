@@ -18,9 +18,10 @@ import websockets
 from adapters.standin.process import free_port
 from adapters.standin.seed import EMPLOYERS
 from gateway.app import create_app
+from gateway.auth import Role
 from gateway.services import Gateway
 from tests.factories import credit_code, mobile, resident_id
-from tests.gateway.conftest import GraphQLClient, erased, error_codes
+from tests.gateway.conftest import DEMO_PASSWORD, GraphQLClient, erased, error_codes
 
 JINAN = EMPLOYERS[0].profile.credit_code
 QINGDAO = EMPLOYERS[1].profile.credit_code
@@ -169,7 +170,9 @@ async def test_same_key_same_content_returns_the_same_registrations(client: Grap
     assert error_codes(other) == ["IDEMPOTENCY_KEY_REUSED"]
 
 
-async def test_a_second_registration_of_a_busy_worker_is_refused(client: GraphQLClient) -> None:
+async def test_a_second_registration_of_a_busy_worker_is_refused(
+    client: GraphQLClient, gateway: Gateway
+) -> None:
     employer = await client.login("demo-employer")
     hire = hire_input()
     # No worker runs: it stays unfinished.
@@ -186,12 +189,26 @@ async def test_a_second_registration_of_a_busy_worker_is_refused(client: GraphQL
         assert person_["idNumber"] not in said
         assert person_["mobile"] not in said
         assert person_["name"] not in said
-    # A clerk hiring the same worker for another unit learns of no registration of the first.
+    # A clerk hiring the same worker for another unit of its divisions reaches the first
+    # unit too: named to it (the audit's finding: it was not, the clerk left guessing).
     clerk = await client.login("demo-clerk")
     other_unit = await clerk.post(
         HIRE, {"w": [hire], "k": key(), "c": EMPLOYERS[2].profile.credit_code}
     )
     [problem] = other_unit["data"]["hire"]["problems"]
+    assert problem["code"] == "REGISTRATION_IN_PROGRESS"
+    assert under_way["id"] in problem["messageZh"]
+    assert under_way["id"] in problem["messageEn"]
+    # The other unit itself does not reach the first: it learns of no registration there.
+    await gateway.store.accounts.create(
+        "jinan2-employer",
+        DEMO_PASSWORD,
+        Role.EMPLOYER,
+        credit_code=EMPLOYERS[2].profile.credit_code,
+    )
+    other_employer = await client.login("jinan2-employer")
+    elsewhere = await other_employer.post(HIRE, {"w": [hire], "k": key()})
+    [problem] = elsewhere["data"]["hire"]["problems"]
     assert problem["code"] == "REGISTRATION_IN_PROGRESS"
     assert under_way["id"] not in problem["messageZh"] + problem["messageEn"]
 

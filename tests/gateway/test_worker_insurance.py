@@ -119,3 +119,32 @@ async def test_the_employer_shows_its_unit_insurance_number_beside_the_other_ids
     spells = (await employer.post(QUERY, of(EMPLOYED)))["data"]["employer"]["worker"]
     (spell,) = spells["insuranceSpells"]
     assert ids["socialInsurance"] == spell["unitInsuranceNumber"]
+
+
+LIST = """{ employer { workers(first: 30) { edges { node { name insuranceStatus } } } } }"""
+
+
+async def test_a_quota_hit_while_listing_says_so_and_names_the_system(
+    client: GraphQLClient, social_insurance_standin: RunningStandin
+) -> None:
+    """The audit's finding: the system's request quota, hit by a list asking it once per
+    worker, was reported as "The social_insurance system is not answering": its
+    configuration key for its name, and silence for what was a rate limit."""
+    employer = await client.login("demo-employer")
+    social_insurance_standin.faults(quota_per_s=1)
+    try:
+        body = await employer.post(LIST)
+    finally:
+        social_insurance_standin.faults(quota_per_s=0)
+    errors = [e for e in body["errors"] if e["extensions"]["system"] == INSURANCE.value]
+    assert errors, body
+    for error in errors:
+        ext = error["extensions"]
+        assert ext["code"] == "SYSTEM_UNAVAILABLE"
+        assert "social_insurance" not in ext["message_en"]
+        assert "social insurance system" in ext["message_en"]
+        assert "quota" in ext["message_en"]
+        assert "not answering" not in ext["message_en"]
+        assert "社会保险" in ext["message_zh"]
+        assert "请求过于频繁" in ext["message_zh"]
+        assert ext["retry_after"] >= 1

@@ -255,6 +255,9 @@ async def test_deadline_then_retry_completes(
     with pytest.raises(ClerkActionRefused) as refused:
         await engine.retry(done.id)
     assert refused.value.code == "REGISTRATION_NOT_NEEDING_ATTENTION"
+    # Named in Chinese in the Chinese message (it read "当前状态为 COMPLETED").
+    assert "“已办结”" in refused.value.message_zh
+    assert "COMPLETED" not in refused.value.message_zh
 
 
 async def test_deadline_then_cancel_undoes_what_was_done(

@@ -264,7 +264,7 @@ async def test_cancelling_the_follow_up_completes_with_the_core_kept(
     # Done once: a second cancel finds nothing waiting.
     with pytest.raises(followups.FollowUpActionRefused) as again:
         await engine.cancel_follow_up(done.id, Operation.REGISTER_UNEMPLOYMENT)
-    assert again.value.code == "CORE_NOT_COMPLETE"
+    assert again.value.code == "FOLLOW_UP_NOT_WAITING"
 
 
 @pytest.mark.parametrize("store_url", SQL_BACKENDS, indirect=True)

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from adapters.social_insurance.model import SYSTEM as INSURANCE
+from adapters.social_insurance.system import DECLARE_ADDITION
 from gateway.domain.checks import Problem
 from gateway.domain.model import Business as RowBusiness
 from gateway.domain.model import Gender, RegistrationRow, System, UnemploymentRequest
@@ -181,11 +185,106 @@ def test_a_refused_or_stuck_follow_up_waits(state: StepState) -> None:
 
 
 def test_a_registration_not_needing_attention_is_not_acted_on() -> None:
+    """Its core is complete: not CORE_NOT_COMPLETE (as it was), but nothing to act on yet."""
     registration = ending(unemployment=StepState.REFUSED)
     registration.state = RegistrationState.IN_PROGRESS
     with pytest.raises(FollowUpActionRefused) as refused:
         followups.waiting_follow_up(registration, Operation.REGISTER_UNEMPLOYMENT)
-    assert refused.value.code == "CORE_NOT_COMPLETE"
+    assert refused.value.code == "FOLLOW_UP_NOT_WAITING"
+    assert "办理中" in refused.value.message_zh
+    assert_chinese_names_no_state(refused.value.message_zh)
+
+
+def assert_chinese_names_no_state(message_zh: str) -> None:
+    """A Chinese message names states in Chinese, never by their enum value."""
+    names = {s.value for s in RegistrationState} | {s.value for s in StepState}
+    assert not [n for n in names if n in message_zh], message_zh
+    assert not re.search(r"[A-Z]{3,}", message_zh), message_zh
+
+
+@pytest.mark.parametrize(
+    ("states", "registration_state", "code", "said_zh"),
+    [
+        (
+            {"employment": StepState.STUCK, "unemployment": StepState.PENDING},
+            RegistrationState.NEEDS_ATTENTION,
+            "CORE_NOT_COMPLETE",
+            "待人工处理",
+        ),
+        (
+            {"labour": StepState.SENDING, "unemployment": StepState.PENDING},
+            RegistrationState.IN_PROGRESS,
+            "CORE_NOT_COMPLETE",
+            "办理中",
+        ),
+        ({"unemployment": StepState.DONE}, RegistrationState.NEEDS_ATTENTION, None, "已办结"),
+        ({"unemployment": StepState.SKIPPED}, RegistrationState.COMPLETED, None, "已办结"),
+    ],
+)
+def test_refusals_name_states_in_chinese(
+    states: dict[str, StepState],
+    registration_state: RegistrationState,
+    code: str | None,
+    said_zh: str,
+) -> None:
+    """The audit's finding: CORE_NOT_COMPLETE's Chinese text read "该登记当前状态为
+    IN_PROGRESS". A completed registration's core is complete: FOLLOW_UP_NOT_WAITING."""
+    registration = ending(**states)
+    registration.state = registration_state
+    with pytest.raises(FollowUpActionRefused) as refused:
+        followups.waiting_follow_up(registration, Operation.REGISTER_UNEMPLOYMENT)
+    assert refused.value.code == (code or "FOLLOW_UP_NOT_WAITING")
+    assert said_zh in refused.value.message_zh
+    assert_chinese_names_no_state(refused.value.message_zh)
+
+
+def awaiting_addition() -> Registration:
+    """A hire with social insurance on: its core done, the addition declared and under
+    the agency's review (UNKNOWN, AWAITING_DECISION), the registration in progress."""
+    row = dataclasses.replace(hire_row(), monthly_wage=Decimal("6000.00"))
+    registration = plan_row(
+        row,
+        UNIT.profile.credit_code,
+        UNIT.profile.division,
+        {**unit_ids(), INSURANCE: "37010200000001"},
+        submission_id=new_id(),
+        channel=Channel.SERVICE_WINDOW,
+        actor_id=None,
+        actor_username=None,
+        warnings=[],
+        now=dt.datetime.now(dt.UTC),
+        step_deadline=dt.timedelta(minutes=5),
+    )
+    for step in registration.steps:
+        step.state = StepState.DONE
+        if step.operation is DECLARE_ADDITION:
+            step.state, step.reference = StepState.UNKNOWN, "SL202410080001"
+            step.last_error = StepError(
+                "AWAITING_DECISION", "参保人员增员申报已受理，等待审核", "accepted, awaiting review"
+            )
+    registration.state = RegistrationState.IN_PROGRESS
+    return registration
+
+
+@pytest.mark.parametrize(
+    "registration_state", [RegistrationState.IN_PROGRESS, RegistrationState.NEEDS_ATTENTION]
+)
+def test_a_declaration_under_review_waits_for_the_agency_not_for_the_core(
+    registration_state: RegistrationState,
+) -> None:
+    """The audit's finding: retrying or cancelling an addition under the agency's review
+    answered CORE_NOT_COMPLETE, though the core was complete."""
+    registration = awaiting_addition()
+    registration.state = registration_state
+    assert core_complete(registration)
+    with pytest.raises(FollowUpActionRefused) as refused:
+        followups.waiting_follow_up(registration, DECLARE_ADDITION)
+    assert refused.value.code == "FOLLOW_UP_NOT_WAITING"
+    assert "审核" in refused.value.message_zh
+    assert "SL202410080001" in refused.value.message_zh
+    assert "review" in refused.value.message_en
+    assert "until it decides" in refused.value.message_en
+    assert_chinese_names_no_state(refused.value.message_zh.replace("SL202410080001", ""))
 
 
 # ------------------------------------------------------------ corrections

@@ -54,6 +54,28 @@ def test_a_refusal_the_adapter_explained_alone_keeps_its_explanation() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("said", "zh"),
+    [
+        ("终止日期不应早于合同开始日期 (invalid value)", "终止日期不应早于合同开始日期"),
+        ("姓名超过40个字符 (longer than 40 characters)", "姓名超过40个字符"),
+        ("姓名（required）不能为空", "姓名不能为空"),
+        ("单位编号不存在 (E4004)", "单位编号不存在 (E4004)"),  # a code alone is kept
+        ("Contract not found (no record)", "Contract not found (no record)"),  # no Chinese
+    ],
+)
+def test_a_chinese_message_leaves_out_a_systems_latin_gloss(said: str, zh: str) -> None:
+    """The audit's finding: a labour refusal's Chinese message carried the system's
+    English gloss, "(invalid value)"; the English message keeps it."""
+    refusal = Rejected(System.LABOUR, f"contract ending refused: {said}").saying(said)
+    error = messages.refused(refusal)
+    assert error.message_zh == f"劳动关系系统拒绝办理（业务校验未通过）：{zh}"
+    assert error.message_en.endswith(said)
+    read = from_adapter(refusal).extensions
+    assert read is not None
+    assert read["message_zh"] == f"劳动关系系统拒绝办理：{zh}"
+
+
 def test_a_system_that_said_nothing_is_not_quoted_in_chinese() -> None:
     lost = Unavailable(System.LABOUR, "file: no answer within the deadline", outcome_unknown=True)
     error = messages.unavailable(lost)

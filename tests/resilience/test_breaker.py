@@ -10,6 +10,7 @@ import pytest
 
 from adapters.standin.process import RunningStandin
 from adapters.standin.seed import EMPLOYERS
+from gateway.errors import from_adapter
 from gateway.resilience import CircuitOpen, ResiliencePolicy
 from gateway.systems import NotFound, Rejected, Unavailable
 from tests.resilience.conftest import QUICK, Wrappers, eventually, requests
@@ -193,3 +194,41 @@ async def test_reads_cut_short_after_waiting_for_a_slot_do_not_open_it(
     with pytest.raises(Unavailable):
         await employment.find_employer(CODE)
     assert employment.breaker_state == "open"
+
+
+async def test_a_call_held_back_says_what_the_system_did_to_open_the_breaker(
+    employment_standin: RunningStandin, wrappers: Wrappers
+) -> None:
+    """The audit's finding: a system turning calls away (its request quota) opened the
+    breaker, and the calls held back since were reported as the system not answering.
+    Held back, a call carries the failure it was held back after; a call that succeeds
+    clears it."""
+    employment = wrappers.employment(employment_standin, policy(threshold=2, recovery=60))
+    employment_standin.faults(maintenance=True, retry_after_s=7)
+    for _ in range(2):
+        with pytest.raises(Unavailable) as failed:
+            await employment.find_employer(CODE)
+        assert failed.value.retry_after == 7
+        assert failed.value.turned_away is failed.value
+    with pytest.raises(CircuitOpen) as refused:
+        await employment.find_employer(CODE)
+    assert refused.value.held_back_after is failed.value
+    assert refused.value.turned_away is failed.value
+    said = from_adapter(refused.value).extensions
+    assert said is not None
+    assert "turned requests away" in said["message_en"]
+    assert "holds calls to it back" in said["message_en"]
+    assert "employment system" in said["message_en"]
+    assert "暂不受理" in said["message_zh"]
+
+    down = wrappers.employment(employment_standin, policy(threshold=1, recovery=60))
+    employment_standin.faults(maintenance=False, down=True)
+    with pytest.raises(Unavailable):
+        await down.find_employer(CODE)
+    with pytest.raises(CircuitOpen) as refused:
+        await down.find_employer(CODE)
+    assert refused.value.held_back_after is not None
+    assert refused.value.turned_away is None  # silence: no answer to quote
+    said = from_adapter(refused.value).extensions
+    assert said is not None
+    assert "is not answering" in said["message_en"]
