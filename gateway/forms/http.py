@@ -12,30 +12,31 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.access import Access
+from gateway.access import Access, EmployerScope
 from gateway.domain.checks import check_credit_code
 from gateway.domain.identifiers import normalize_credit_code
 from gateway.domain.limits import invalid_text
 from gateway.errors import PASSWORD_CHANGE_REQUIRED, Refusal
 from gateway.forms.busy import one_at_a_time
 from gateway.forms.printing import export_workbook, exported, print_page
-from gateway.forms.store import fetch_marked
-from gateway.forms.writing import ExportedRow, template
+from gateway.forms.store import find_marked, marked_detail
+from gateway.forms.writing import ExportedRow, as_listed, template
 from gateway.http.guards import BodySizeLimit
 from gateway.http.view import refusal_response
 from gateway.registrations import model as reg
 from gateway.registrations.policy import CHINA
 from gateway.registrations.ports import RegistrationFilter
 from gateway.store.accounts import normalize_username
+from gateway.store.audit import EXPORT_ACTION, MARKED_FORM_ACTION, record_form
 from gateway.store.model import AuditResult
 from gateway.store.registrations.erasing import erased_worker_key
 
@@ -148,20 +149,31 @@ def _xlsx(content: bytes, name: str) -> Response:
     )
 
 
+#: What the template says of the columns the systems switched on add
+#: (``FormSettings.instructions``).
+Instructions = tuple[tuple[str, str], ...]
+
+
 @functools.lru_cache(maxsize=2)
-def _blank_template(systems: tuple[str, ...]) -> bytes:
+def _blank_template(systems: tuple[str, ...], instructions: Instructions = ()) -> bytes:
     """The template for anyone not signed in as an employer: the same bytes every time,
     written once (the route is public)."""
-    return template({}, systems=systems)
+    return template({}, systems=systems, instructions=instructions)
 
 
 @functools.lru_cache(maxsize=64)
-def _employer_template(credit_code: str, unit_name: str | None, systems: tuple[str, ...]) -> bytes:
+def _employer_template(
+    credit_code: str,
+    unit_name: str | None,
+    systems: tuple[str, ...],
+    instructions: Instructions = (),
+) -> bytes:
     """An employer's template, its header filled in: written once for the employers
     asking lately (about 65 KB each). Writing one takes a fifth of a second of CPU,
     which an employer's rate limit (600 requests a minute) let one account ask ten
     times a second, all the same bytes."""
-    return template({"credit_code": credit_code, "unit_name": unit_name}, systems=systems)
+    header = {"credit_code": credit_code, "unit_name": unit_name}
+    return template(header, systems=systems, instructions=instructions)
 
 
 def form_routes(authenticate: Authenticate) -> list[Route]:
@@ -174,14 +186,14 @@ def form_routes(authenticate: Authenticate) -> list[Route]:
             return refusal_response(401, UNAUTHENTICATED)
         code = caller.account.credit_code if caller.account is not None else None
         code = code or (caller.proven.credit_code if caller.proven is not None else None)
-        on = gw.config.forms.systems
+        on, said = gw.config.forms.systems, gw.config.forms.instructions
         if code is not None:
             record = await gw.store.employers.get(code)
             name = record.name if record else None
             # Writing a workbook is CPU work: off the event loop.
-            content = await asyncio.to_thread(_employer_template, code, name, on)
+            content = await asyncio.to_thread(_employer_template, code, name, on, said)
         else:
-            content = await asyncio.to_thread(_blank_template, on)
+            content = await asyncio.to_thread(_blank_template, on, said)
         return _xlsx(content, "registration-template.xlsx")
 
     async def marked_workbook(request: Request) -> Response:
@@ -191,10 +203,24 @@ def form_routes(authenticate: Authenticate) -> list[Route]:
         if refused is not None:
             return refused
         access = Access.of(caller.account, gw.config.reveal_roles)
-        content = await fetch_marked(gw, access, request.path_params["token"])
-        if content is None:
+        token = request.path_params["token"]
+        found = await find_marked(gw, token)
+        if found is None:  # no such link, or expired: nobody's data
             return refusal_response(404, NOT_FOUND)
-        return _xlsx(content, "registration-form-marked.xlsx")
+        allowed = access.may_fetch_marked_form(found.owner)
+        # The uploaded rows, in full: a read of those workers' data, or an attempt.
+        await record_form(
+            gw.store.audit,
+            actor=caller.account,
+            action=MARKED_FORM_ACTION,
+            channel=access.channel,
+            credit_code=found.credit_code,
+            result=AuditResult.ALLOWED if allowed else AuditResult.NOT_FOUND,
+            detail=marked_detail(gw, token, found),
+        )
+        if not allowed:
+            return refusal_response(404, NOT_FOUND)
+        return _xlsx(found.content, "registration-form-marked.xlsx")
 
     async def export(request: Request) -> Response:
         gw = request.app.state.gateway
@@ -227,6 +253,7 @@ def form_routes(authenticate: Authenticate) -> list[Route]:
         try:
             with one_at_a_time(gw.exporting, caller.account.id, _ExportBusy):
                 items: list[ExportedRow] = []
+                units: list[str] = []  # each row's unit, for the audit record
                 limit, after = gw.config.forms.max_rows, None
                 while narrowed is not None and len(items) < limit:
                     # Every condition in the store's query: filtered here, a day long ago
@@ -246,7 +273,12 @@ def form_routes(authenticate: Authenticate) -> list[Route]:
                         first=100,
                         after=after,
                     )
-                    items += filter(None, (exported(r, reveal=False) for r in page.items))
+                    for r in page.items:
+                        item = exported(r, reveal=False)
+                        if item is not None:
+                            # A list: numbers masked, addresses blank, as the graph's.
+                            items.append(as_listed(item))
+                            units.append(r.credit_code)
                     if not page.has_next_page:
                         break
                     after = page.end_cursor
@@ -262,7 +294,23 @@ def form_routes(authenticate: Authenticate) -> list[Route]:
                     )
                     header = {"credit_code": code, "unit_name": record.name if reached else None}
                 content = await gw.in_workbook_thread(
-                    export_workbook, header, items[:limit], systems=gw.config.forms.systems
+                    export_workbook,
+                    header,
+                    items[:limit],
+                    systems=gw.config.forms.systems,
+                    instructions=gw.config.forms.instructions,
+                )
+                # Many workers' data read at once: one record of the file, before it goes.
+                exported_units = sorted(set(units[:limit]))
+                await record_form(
+                    gw.store.audit,
+                    actor=caller.account,
+                    action=EXPORT_ACTION,
+                    channel=access.channel,
+                    credit_code=code or _one(exported_units) or _one(scope.credit_codes),
+                    detail=_export_detail(
+                        q, code, actor, scope, exported_units, len(units[:limit])
+                    ),
                 )
         except _ExportBusy:
             return refusal_response(
@@ -285,6 +333,9 @@ def form_routes(authenticate: Authenticate) -> list[Route]:
         item = exported(found, reveal=access.may_reveal())
         if item is None:
             return refusal_response(404, NO_REGISTRATION)
+        if not access.may_reveal():
+            # The graph gives the addresses only with the full numbers (``worker``).
+            item = as_listed(item)
         # One worker's personal data is read: the audit log says who, for whom.
         await gw.store.audit.record(
             actor=caller.account,
@@ -309,6 +360,54 @@ def form_routes(authenticate: Authenticate) -> list[Route]:
         Route("/forms/registrations.xlsx", export, methods=["GET"]),
         Route("/forms/registrations/{id}/print.xlsx", print_registration, methods=["GET"]),
     ]
+
+
+#: Units named in an export's audit record, at most (past it, their number only).
+EXPORT_UNITS_NAMED = 100
+
+
+def _one(codes: Sequence[str] | None) -> str | None:
+    """The one unit of ``codes``; None for none or several."""
+    return codes[0] if codes is not None and len(codes) == 1 else None
+
+
+def _export_detail(
+    q: QueryParams,
+    code: str | None,
+    actor: str | None,
+    scope: EmployerScope,
+    units: list[str],
+    rows: int,
+) -> dict[str, Any]:
+    """What an export's audit record says of it: the filters as given (normalised),
+    the caller's scope, how many rows of how many units. Nothing of a worker."""
+    filters: dict[str, Any] = {}
+    if q.getlist("state"):
+        filters["state"] = [reg.RegistrationState(s).value for s in q.getlist("state")]
+    for name, kind in (("business", reg.Business), ("channel", reg.Channel)):
+        if name in q:
+            filters[name] = kind(q[name]).value
+    for name in ("from", "to"):
+        if name in q:
+            filters[name] = q[name]
+    if code:
+        filters["creditCode"] = code
+    if actor:
+        filters["actor"] = actor
+    reach: dict[str, Any] = {}
+    if scope.credit_codes is not None:
+        reach["credit_codes"] = list(scope.credit_codes)
+    if scope.divisions is not None:
+        reach["divisions"] = list(scope.divisions)
+    detail: dict[str, Any] = {
+        "rows": rows,
+        "units": len(units),
+        "filters": filters,
+        "scope": reach or {"all": True},
+    }
+    if len(units) <= EXPORT_UNITS_NAMED:
+        detail["credit_codes"] = units
+    return detail
 
 
 def from_key(person_key: str | None) -> str:

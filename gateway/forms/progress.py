@@ -2,8 +2,9 @@
 
 The import runs its reading and checking in a thread, which moves a
 :class:`Progress` along; the event loop copies it to the gateway's cache a few
-times a second under the uploader's idempotency key, where the query
-``formImportProgress`` reads it (from any gateway process sharing the cache).
+times a second under a keyed hash of the uploader and its idempotency key, where
+the query ``formImportProgress`` reads it (from any gateway process sharing the
+cache).
 """
 
 from __future__ import annotations
@@ -44,9 +45,11 @@ class Progress:
         self.phase, self.done, self.total = phase, 0, total
 
 
-def _key(principal: Principal, idempotency_key: str) -> str:
-    # The key is the client's; with the principal in it, no one reads another's.
-    return _KEY.format(key=f"{principal!r}:{idempotency_key}")
+def _key(gateway: Gateway, principal: Principal, idempotency_key: str) -> str:
+    # The key is the client's; with the principal in it, no one reads another's. Both
+    # by a keyed hash: a front end may build its key from a worker's ID number, and the
+    # cache may be a Redis others can list.
+    return _KEY.format(key=gateway.cache.keyed("form-progress", f"{principal!r}:{idempotency_key}"))
 
 
 @contextlib.asynccontextmanager
@@ -55,7 +58,7 @@ async def published(
 ) -> AsyncIterator[Progress]:
     """A Progress, copied to the cache until the block ends (then DONE)."""
     progress = Progress()
-    key, ttl = _key(principal, idempotency_key), gateway.config.forms.marked_ttl_s
+    key, ttl = _key(gateway, principal, idempotency_key), gateway.config.forms.marked_ttl_s
 
     ended = asyncio.Event()
 
@@ -82,7 +85,7 @@ async def published(
 async def progress_of(
     gateway: Gateway, principal: Principal, idempotency_key: str
 ) -> Progress | None:
-    found = await gateway.cache.get(_key(principal, idempotency_key))
+    found = await gateway.cache.get(_key(gateway, principal, idempotency_key))
     if not isinstance(found, dict):
         return None
     return Progress(Phase(found["phase"]), int(found["done"]), found.get("total"))

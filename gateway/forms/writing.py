@@ -8,6 +8,7 @@ value a person typed becomes a formula in the reader's spreadsheet.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from gateway.domain import codes
 from gateway.domain.model import RegistrationRow
+from gateway.forms.instructions import business_lines
 from gateway.forms.layout import (
     CODES_SHEET,
     EN_ROW,
@@ -41,7 +43,7 @@ from gateway.forms.layout import (
 )
 from gateway.registrations import labels
 
-__all__ = ["ExportedRow", "safe", "template", "workbook_bytes", "write_form"]
+__all__ = ["ExportedRow", "as_listed", "safe", "template", "workbook_bytes", "write_form"]
 
 #: Rows of the template that carry drop-down lists and formats.
 TEMPLATE_ROWS = 1000
@@ -66,6 +68,21 @@ class ExportedRow:
     row: RegistrationRow
     state: str = ""
     registration_id: str = ""
+
+
+#: What a list in the graph never shows, to any role (docs/graph.md, "Masking":
+#: ``householdAddress`` and ``currentAddress`` are null in lists, given in full only
+#: by a single-worker read to the roles that see full numbers).
+NOT_LISTED = ("household_address", "current_address")
+
+
+def as_listed(item: ExportedRow) -> ExportedRow:
+    """``item`` as a list in the graph shows it: without what a list never shows, left
+    blank (the numbers are masked already, by ``exported(..., reveal=False)``)."""
+    blank = {field: None for field in NOT_LISTED if getattr(item.row, field) is not None}
+    if not blank:
+        return item
+    return dataclasses.replace(item, row=dataclasses.replace(item.row, **blank))  # type: ignore[arg-type]
 
 
 def _put(sheet: Worksheet, row: int, column: int, value: object) -> None:
@@ -100,7 +117,12 @@ def _codes_sheet(book: Workbook, cols: Sequence[Column]) -> dict[str, str]:
     return ranges
 
 
-def _instructions(book: Workbook, cols: Sequence[Column]) -> None:
+def _instructions(
+    book: Workbook, cols: Sequence[Column], fields: Sequence[tuple[str, str]] = ()
+) -> None:
+    """The sheet: how to fill, and what each business needs as the checks require it
+    (``gateway.forms.instructions``): the notice's columns, then ``fields``, what the
+    columns of the systems switched on need (``FormSettings.instructions``)."""
     sheet = book.create_sheet(INSTRUCTIONS_SHEET)
     lines = [
         ("填表说明", "Instructions"),
@@ -118,13 +140,8 @@ def _instructions(book: Workbook, cols: Sequence[Column]) -> None:
             "Type ID and mobile numbers as text, not as numbers.",
         ),
         ("不得使用公式。", "No formulas: the form takes typed values only."),
-        ("招用：填写第1-17、20、21列。", "Hire: columns 1-17, 20 and 21."),
-        ("续签：填写第1-13、15-17、21列。", "Renewal: columns 1-13, 15-17 and 21."),
-        (
-            "解除或终止：填写第1-10、18、19列；劳动者申请失业登记的填“是”。",
-            "End: columns 1-10, 18 and 19; yes (是) when the worker asks to be "
-            "registered unemployed.",
-        ),
+        *business_lines(),
+        *fields,
         (
             "导入后如有问题，系统将返回标注了每个问题单元格的工作簿。",
             "After an import with problems, the workbook comes back with every problem "
@@ -217,15 +234,17 @@ def write_form(
     rows: Iterable[ExportedRow] = (),
     *,
     systems: Collection[str] = (),
+    instructions: Sequence[tuple[str, str]] = (),
     with_states: bool = False,
     template_rows: int = TEMPLATE_ROWS,
 ) -> Workbook:
-    """The form as a workbook: the template when ``rows`` is empty, else an export."""
+    """The form as a workbook: the template when ``rows`` is empty, else an export.
+    ``instructions``: what the columns of ``systems`` need (``FormSettings.instructions``)."""
     cols = columns(systems)
     extra = [("登记状态", "State"), ("登记编号", "Registration")] if with_states else []
     book = Workbook()
     sheet = _form_sheet(book, cols, header, extra)
-    _instructions(book, cols)
+    _instructions(book, cols, instructions)
     ranges = _codes_sheet(book, cols)
     r = FIRST_DATA_ROW - 1
     for r, item in enumerate(rows, start=FIRST_DATA_ROW):
@@ -249,10 +268,15 @@ def codes_state(state: str) -> str:
     return f"{label[0]} {state}" if label else state
 
 
-def template(header: dict[str, str | None], *, systems: Collection[str] = ()) -> bytes:
+def template(
+    header: dict[str, str | None],
+    *,
+    systems: Collection[str] = (),
+    instructions: Sequence[tuple[str, str]] = (),
+) -> bytes:
     """The empty form to fill, the header filled in where it is known, with the
-    columns of ``systems`` (those switched on)."""
-    return workbook_bytes(write_form(header, systems=systems))
+    columns of ``systems`` (those switched on) and what they need (``instructions``)."""
+    return workbook_bytes(write_form(header, systems=systems, instructions=instructions))
 
 
 def workbook_bytes(book: Workbook) -> bytes:

@@ -67,6 +67,8 @@ class AuditLogFilter:
         default=None,
         description="操作: e.g. `read_worker`, `submit_hire`, `submit_renew`, `submit_end`, "
         "`submit_separate`, `search_audit_log`, `search_registrations`, `purge_audit_log`, "
+        "`print_registration`; the form's files, one record each, no worker: "
+        "`export_registrations`, `import_registration_form`, `fetch_marked_form`; "
         "and an administrator's changes to clerks' accounts: `create_clerk`, "
         "`set_clerk_divisions`, `set_clerk_password`, `disable_clerk`, `enable_clerk`.",
     )

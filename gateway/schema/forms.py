@@ -25,12 +25,13 @@ from gateway.forms.checking import CellProblem, ReadForm, check, read_form
 from gateway.forms.marking import marked
 from gateway.forms.progress import Phase, Progress, progress_of, published
 from gateway.forms.reading import FileRefused, FormFile, open_form, too_large
-from gateway.forms.store import keep_marked
+from gateway.forms.store import keep_marked, token_of, workbook_reference
 from gateway.registrations import model as reg
 from gateway.registrations.service import Refused
 from gateway.schema.context import Info
 from gateway.schema.registrations import Registration, channel_of
-from gateway.store.model import EmployerRecord
+from gateway.store.audit import IMPORT_ACTION, record_form
+from gateway.store.model import AuditResult, EmployerRecord
 
 __all__ = ["FormImportResult", "FormProblem", "import_registration_form"]
 
@@ -215,6 +216,8 @@ async def _import(
                 contact=read.header.get("contact"),
             )
         except Refused as exc:
+            result.problems = [FormProblem.of(p) for p in found if not p.warning]
+            await _audited(info, channel, employer, result, dry_run, valid_only, refused=exc.code)
             raise _refused(exc) from None
         # The registrar's own findings (a worker busy elsewhere, a system not open),
         # by the index of the rows it was given.
@@ -233,10 +236,57 @@ async def _import(
             # openpyxl loads the whole file to mark it, and may fail where its streaming
             # reader did not: the problems are answered all the same, without the file.
             logger.warning("a form with problems could not be marked", exc_info=False)
+            await _audited(info, channel, employer, result, dry_run, valid_only)
             return result
-        url, expires = await keep_marked(ctx.gateway, ctx.access, content)
+        url, expires = await keep_marked(
+            ctx.gateway,
+            ctx.access,
+            content,
+            credit_code=employer.credit_code if employer else None,
+            rows=len(read.rows),
+        )
         result.marked_workbook = MarkedWorkbook(url=url, expires_at=expires)
+    await _audited(info, channel, employer, result, dry_run, valid_only)
     return result
+
+
+async def _audited(
+    info: Info,
+    channel: reg.Channel,
+    employer: EmployerRecord | None,
+    result: FormImportResult,
+    dry_run: bool,
+    valid_only: bool,
+    *,
+    refused: str | None = None,
+) -> None:
+    """The upload's record in the audit log: the workers' data of every row were read
+    and checked (and kept, marked, when it has problems). The registrations it stored
+    have each their own record, written in their transaction (``submit_hire``...): here
+    only how many. Nothing of a worker."""
+    detail: dict[str, object] = {
+        "rows": result.rows,
+        "valid_rows": result.valid_rows,
+        "problems": len(result.problems),
+        "dry_run": dry_run,
+        "valid_only": valid_only,
+        "registrations": len(result.registrations),
+        "replayed": result.replayed,
+    }
+    if result.marked_workbook is not None:
+        token = token_of(result.marked_workbook.url)
+        detail["workbook"] = workbook_reference(info.context.gateway, token)
+    if refused is not None:
+        detail["refused"] = refused
+    await record_form(
+        info.context.gateway.store.audit,
+        actor=info.context.require_account(),
+        action=IMPORT_ACTION,
+        channel=channel,
+        credit_code=employer.credit_code if employer else None,
+        result=AuditResult.REFUSED if refused else AuditResult.ALLOWED,
+        detail=detail,
+    )
 
 
 @strawberry.type

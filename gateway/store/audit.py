@@ -94,6 +94,19 @@ ACCOUNT_ACTIONS = tuple(
 #: The action of a search of the registrations for one worker's.
 SEARCH_REGISTRATIONS_ACTION = "search_registrations"
 
+#: The registration form's files, each a read of many workers' data at once: one
+#: record per file (``record_form``), no worker; its ``detail`` says how
+#: many rows and within what, never a worker's data.
+#: ``GET /forms/registrations.xlsx``: registrations exported as the form.
+EXPORT_ACTION = "export_registrations"
+#: ``importRegistrationForm``: a filled form uploaded, read and checked (the
+#: registrations it stores are each recorded besides, ``submit_hire``...).
+IMPORT_ACTION = "import_registration_form"
+#: ``GET /forms/marked/{token}.xlsx``: an uploaded form fetched back with its problems
+#: marked (every row of it, in full), or refused to a caller without the rights.
+MARKED_FORM_ACTION = "fetch_marked_form"
+FORM_ACTIONS = (EXPORT_ACTION, IMPORT_ACTION, MARKED_FORM_ACTION)
+
 
 @dataclass(frozen=True, slots=True)
 class AuditRetention:
@@ -657,6 +670,41 @@ async def _append(conn: AsyncConnection, rows: list[dict[str, Any]]) -> list[Aud
         .values(last_id=last_id, last_hash=last_hash)
     )
     return [_record(values) for values in rows]
+
+
+async def record_form(
+    audit: AuditLog,
+    *,
+    actor: Account,
+    action: str,
+    channel: Channel | str,
+    credit_code: str | None,
+    detail: dict[str, Any],
+    result: AuditResult | str = AuditResult.ALLOWED,
+    conn: AsyncConnection | None = None,
+) -> AuditRecord:
+    """Append to ``audit`` the record of one file of the registration form
+    (``FORM_ACTIONS``): exported, uploaded, or fetched back marked, by ``actor``
+    through ``channel``, for the unit ``credit_code`` (None: several, or none known).
+    No worker: ``detail`` says how many rows and within what (scope, filters), never a
+    worker's data. Given ``conn``, a write transaction of the log's store, the record
+    is part of it."""
+    if action not in FORM_ACTIONS:
+        raise ValueError(f"{action!r} is not an act on a form's file")
+    values = _system_values(action, detail) | {
+        "actor_id": actor.id,
+        "actor_username": actor.username,
+        "actor_role": Role(actor.role).value,
+        "credit_code": credit_code,
+        "channel": Channel(channel).value,
+        "result": AuditResult(result).value,
+    }
+    if conn is not None:
+        (appended,) = await _append(conn, [values])
+        return appended
+    async with audit._db.write() as own:
+        (appended,) = await _append(own, [values])
+    return appended
 
 
 def account_change(
