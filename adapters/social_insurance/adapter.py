@@ -41,6 +41,10 @@ __all__ = ["SocialInsuranceAdapter", "SocialInsuranceSettings", "SocialInsurance
 # answers and accepts our signature.
 _PING_CODE = "0" * 18
 
+#: What a refused removal (``1003``) says where the system sent no words of its own.
+NOT_INSURED_HERE_ZH = "该劳动者未在本单位参保"
+REMOVAL_UNDER_REVIEW_ZH = "该劳动者已有减员申报正在受理"
+
 
 class SocialInsuranceAdapter:
     """社会保险: unit registration, additions and removals of insured workers."""
@@ -133,7 +137,9 @@ class SocialInsuranceAdapter:
         error = self._error(answer, write=True, personal=(request.id_number,))
         if not isinstance(error, Rejected) or error.system_code != mapping.NOT_INSURED_HERE:
             raise error
-        # 1003 says two things; the worker's declarations tell which.
+        # 1003 says two things; the worker's declarations tell which. Either carries
+        # the system's own words, as every refusal does (what a Chinese message
+        # quotes: ``gateway.systems.quoted``), or, where it sent none, ours in Chinese.
         pending = await self._under_review(
             request.employer_id, request.id_type, request.id_number, DeclarationKind.REMOVAL
         )
@@ -144,13 +150,13 @@ class SocialInsuranceAdapter:
                 system_code=error.system_code,
                 field="id_number",
                 existing_reference=pending,
-            )
+            ).saying(error.said or REMOVAL_UNDER_REVIEW_ZH)
         raise NotFound(
             SYSTEM,
             "the worker is not insured with the unit",
             system_code=error.system_code,
             field="id_number",
-        )
+        ).saying(error.said or NOT_INSURED_HERE_ZH)
 
     async def declaration(self, reference: str) -> Declaration:
         answer = await self._client.call("GET", "/declarations/" + quote(reference, safe=""))

@@ -23,7 +23,13 @@ declaring its reverse, whose acceptance number becomes the step's reference and
 which is polled in its turn until approved; one returned or withdrawn left
 nothing to undo. The reverse of a removal is an addition again, which needs the
 worker's details and wage: those of the newest addition the gateway declared for
-the worker with the unit (``earlier``); without one, a person declares it.
+the worker with the unit (``earlier``); without one, a person declares it. A
+person sees to a reverse returned or withdrawn, too. Before declaring the reverse
+of an approved removal, and where a reverse was returned or withdrawn, the
+worker's insurance is asked (``insured/search``) whether the change's effect is
+gone already (insured with the unit again; no longer insured with it): then it is
+undone, so that a clerk who saw to it at the agency by hand retries and the
+registration moves on.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from adapters.social_insurance.model import (
     Declaration,
     DeclarationKind,
     DeclarationState,
+    InsuranceState,
     RemovalRequest,
     ReturnReason,
 )
@@ -92,27 +99,71 @@ R = TypeVar("R", bound=AdditionRequest | RemovalRequest)
 #: declaration this much older than its step may still be the step's.
 SIGNATURE_WINDOW = dt.timedelta(seconds=300)
 
-#: Why the agency returned a declaration, as people read it (the code is the
-#: contract's ``thyy``; the agency's ``thsm`` is not repeated).
-_RETURNS: dict[ReturnReason, tuple[str, str]] = {
+#: Why the agency returned a declaration, as people read it, and what to do, by the
+#: declaration's kind (the code is the contract's ``thyy``; the agency's ``thsm`` is
+#: not repeated). A returned addition may be retried with corrections only of what
+#: it alone declares (the date of birth, the wage: ``followups``); the worker's
+#: name, gender and ID went with the employment registration and the contract filing.
+_RETURNS: dict[ReturnReason, dict[DeclarationKind, tuple[str, str]]] = {
+    ReturnReason.RECORDS_DIFFER: {
+        DeclarationKind.ADDITION: (
+            "申报信息与社会保险经办机构的记录不一致：证件不含出生日期的，出生日期有误，或缴费工资有误的，"
+            "可更正后重试本项增员申报；姓名、性别、证件类型或号码与经办机构记录不一致的，不能在此更正"
+            "（已随就业登记和劳动合同备案报送），请与经办机构核实，待其更正记录后不带更正重试，"
+            "或单独取消本项增员申报",
+            "the declared details differ from the agency's records: a wrong date of birth "
+            "(for a document that carries none) or contribution wage may be corrected when "
+            "retrying the addition; the worker's name, gender and ID cannot be corrected "
+            "here (the employment registration and the contract filing sent them): check "
+            "them with the agency and, once its records are put right, retry without "
+            "corrections, or cancel the addition alone",
+        ),
+        DeclarationKind.REMOVAL: (
+            "申报信息与社会保险经办机构的记录不一致，请与经办机构核实，待其更正记录后不带更正重试"
+            "本项减员申报，或单独取消",
+            "the declared details differ from the agency's records: check them with the "
+            "agency and, once its records are put right, retry the removal without "
+            "corrections, or cancel it alone",
+        ),
+    },
+    ReturnReason.WAGE_OUT_OF_RANGE: dict.fromkeys(
+        DeclarationKind,
+        (
+            "缴费工资超出本省缴费工资上下限，请更正后重新申报",
+            "the contribution wage is outside the province's floor and ceiling: correct it "
+            "and declare again",
+        ),
+    ),
+    ReturnReason.INSURED_ELSEWHERE: dict.fromkeys(
+        DeclarationKind,
+        (
+            "该劳动者仍在其他单位参保，须原单位先办理减员",
+            "the worker is still insured with another unit, which must declare the removal first",
+        ),
+    ),
+    ReturnReason.OTHER: dict.fromkeys(
+        DeclarationKind,
+        (
+            "社会保险经办机构退回了申报，请向经办机构了解原因",
+            "the agency returned the declaration: ask the agency why",
+        ),
+    ),
+}
+#: Why, alone (what a message about a reverse declaration quotes: what to do is its own).
+_WHY: dict[ReturnReason, tuple[str, str]] = {
     ReturnReason.RECORDS_DIFFER: (
-        "申报信息与社会保险经办机构的记录不一致，请核对劳动者信息后重新申报",
-        "the declared details differ from the agency's records: check the worker's "
-        "details and declare again",
+        "申报信息与社会保险经办机构的记录不一致",
+        "the declared details differ from the agency's records",
     ),
     ReturnReason.WAGE_OUT_OF_RANGE: (
-        "缴费工资超出本省缴费工资上下限，请更正后重新申报",
-        "the contribution wage is outside the province's floor and ceiling: correct it "
-        "and declare again",
+        "缴费工资超出本省缴费工资上下限",
+        "the contribution wage is outside the province's floor and ceiling",
     ),
     ReturnReason.INSURED_ELSEWHERE: (
-        "该劳动者仍在其他单位参保，须原单位先办理减员",
-        "the worker is still insured with another unit, which must declare the removal first",
+        "该劳动者仍在其他单位参保",
+        "the worker is still insured with another unit",
     ),
-    ReturnReason.OTHER: (
-        "社会保险经办机构退回了申报，请向经办机构了解原因",
-        "the agency returned the declaration: ask the agency why",
-    ),
+    ReturnReason.OTHER: ("原因请向经办机构了解", "ask the agency why"),
 }
 _KIND_ZH = {DeclarationKind.ADDITION: "增员申报", DeclarationKind.REMOVAL: "减员申报"}
 _KIND_EN = {DeclarationKind.ADDITION: "addition", DeclarationKind.REMOVAL: "removal"}
@@ -243,8 +294,8 @@ def returned(declaration: Declaration) -> StepError:
     from adapters.social_insurance.mapping import RETURN_REASON_TO_LEGACY
 
     reason = declaration.return_reason or ReturnReason.OTHER
-    zh, en = _RETURNS[reason]
     kind = declaration.kind
+    zh, en = _RETURNS[reason][kind]
     return StepError(
         DECLARATION_RETURNED,
         f"社会保险经办机构退回了{_KIND_ZH[kind]}：{zh}",
@@ -289,7 +340,12 @@ async def undo(
 ) -> UndoMove:
     """One move of the compensation of a declaration known as ``reference`` (the
     step's own, or the reverse it declared). Raises the adapter's ``Unavailable``
-    when the system cannot be asked: the caller tries again later."""
+    when the system cannot be asked: the caller tries again later.
+
+    Where the gateway cannot declare the reverse itself (a removal with no addition
+    to declare again, a reverse returned or withdrawn), a clerk sees to it at the
+    agency by hand and retries: the worker's insurance then tells that the change's
+    effect is gone (``_effect_gone``), and it is undone."""
     si = _si(adapter)
     try:
         current = await si.declaration(reference)
@@ -301,7 +357,9 @@ async def undo(
             return Undone()
         if state is DeclarationState.UNDER_REVIEW:
             return UndoPending(reference, decision(current))
-        return UndoStuck(_reverse_failed(current))
+        if await _effect_gone(si, kind_of(request), current):
+            return Undone()
+        return UndoStuck(_reverse_failed(current, request))
     if state in (DeclarationState.RETURNED, DeclarationState.WITHDRAWN):
         return Undone()
     if state is DeclarationState.UNDER_REVIEW:
@@ -315,9 +373,13 @@ async def undo(
     # Approved: its reverse, which the agency reviews in its turn.
     restore = None
     if current.kind is DeclarationKind.REMOVAL:
+        # Insured again already (by a clerk at the agency, or by our reverse whose
+        # answer was lost): nothing to declare, and the agency would refuse it (1002).
+        if await _effect_gone(si, DeclarationKind.REMOVAL, current):
+            return Undone()
         restore = await _restoring(adapter, request, earlier)
         if restore is None:
-            return UndoStuck(_removal_irreversible())
+            return UndoStuck(_removal_irreversible(request))
     try:
         return UndoPending(await si.reverse(reference, restore=restore))
     except Duplicate as exc:
@@ -327,6 +389,32 @@ async def undo(
         raise
     except NotFound:
         return Undone()  # no longer insured with the unit: the change's effect is gone
+
+
+async def _effect_gone(
+    si: SocialInsuranceSystem, undoing: DeclarationKind, declaration: Declaration
+) -> bool:
+    """Whether an approved declaration of kind ``undoing`` has no effect left, by the
+    worker's insurance with the unit (``insured/search``); ``declaration`` is it or
+    its reverse (the same worker, the same unit).
+
+    - A removal: the worker is insured with the unit again, by a spell still open
+      (insured, no stop date). Whatever day the spell began: the day is the one the
+      clerk declared and the agency approved (a gap is theirs to settle), and with
+      a spell open the agency refuses any addition again (``1002``). An open spell
+      is never the one the removal stopped: that one carries the removal's stop
+      date from its approval, even where an agency shows it insured until that day.
+    - An addition: the worker is no longer insured with the unit (the spell
+      stopped, or none at all)."""
+    spells = await si.insurance(declaration.id_type, declaration.id_number)
+    insured = [
+        s
+        for s in spells
+        if s.employer_id == declaration.employer_id and s.state is InsuranceState.INSURED
+    ]
+    if undoing is DeclarationKind.REMOVAL:
+        return any(s.stop_date is None for s in insured)
+    return not insured
 
 
 async def _restoring(
@@ -351,29 +439,67 @@ async def _restoring(
     return addition
 
 
-def _reverse_failed(reverse: Declaration) -> StepError:
+#: What a retry does once a clerk has seen to an undo at the agency by hand.
+_THEN_RETRY_ZH = "经审核通过后重试本登记，网关将查询该劳动者的参保情况，确认已办妥后继续办理"
+_THEN_RETRY_EN = (
+    "once the agency approves it, retry the registration: the gateway checks the "
+    "worker's insurance and moves on"
+)
+
+
+def _by_hand(request: AdditionRequest | RemovalRequest) -> tuple[str, str]:
+    """What a clerk declares at the agency by hand to undo the step's approved
+    declaration (of ``request``)."""
+    if isinstance(request, RemovalRequest):
+        day = request.stop_date.isoformat()
+        return (
+            f"在社会保险经办机构为该劳动者办理本单位的增员申报（含缴费工资），自{day}起参保",
+            f"declare the worker's addition with the unit (with the contribution wage) at "
+            f"the social insurance agency by hand, insured from {day}",
+        )
+    day = request.start_date.isoformat()
+    return (
+        f"在社会保险经办机构为该劳动者办理本单位的减员申报，自其参保之日（{day}）起停保",
+        f"declare the worker's removal from the unit at the social insurance agency by "
+        f"hand, stopping the insurance from the day it began ({day})",
+    )
+
+
+def _reverse_failed(reverse: Declaration, request: AdditionRequest | RemovalRequest) -> StepError:
+    undoing = kind_of(request)
     if reverse.state is DeclarationState.RETURNED:
-        said = returned(reverse)
-        why_zh, why_en, code = said.message_zh, said.message_en, said.system_code
+        reason = reverse.return_reason or ReturnReason.OTHER
+        why_zh, why_en = _WHY[reason]
+        why_zh, why_en = f"被社会保险经办机构退回：{why_zh}", f"returned by the agency: {why_en}"
+        code: str | None = _return_code(reason)
     else:
-        why_zh, why_en, code = "反向申报已撤回", "the reverse declaration was withdrawn", None
+        why_zh, why_en, code = "已撤回", "withdrawn", None
+    do_zh, do_en = _by_hand(request)
     return StepError(
         REVERSE_RETURNED,
-        f"为撤销已通过的申报所作的反向申报未成功（{why_zh}），请经办人员在社会保险经办机构处理",
-        f"The reverse declaration that undoes an approved one did not go through ({why_en}); "
-        "a clerk must see to it at the social insurance agency",
+        f"为撤销已审核通过的{_KIND_ZH[undoing]}所作的反向{_KIND_ZH[reverse.kind]}未成功"
+        f"（{why_zh}）。请经办人员{do_zh}；{_THEN_RETRY_ZH}",
+        f"The reverse {_KIND_EN[reverse.kind]} that undoes the approved {_KIND_EN[undoing]} "
+        f"did not go through ({why_en}): {do_en}; {_THEN_RETRY_EN}",
         system_code=code,
     )
 
 
-def _removal_irreversible() -> StepError:
+def _return_code(reason: ReturnReason) -> str:
+    from adapters.social_insurance.mapping import RETURN_REASON_TO_LEGACY
+
+    return RETURN_REASON_TO_LEGACY[reason]
+
+
+def _removal_irreversible(request: AdditionRequest | RemovalRequest) -> StepError:
+    assert isinstance(request, RemovalRequest)
+    do_zh, do_en = _by_hand(request)
     return StepError(
         REVERSE_NEEDS_A_PERSON,
-        "减员申报已审核通过，且网关没有该劳动者在本单位的增员记录可据以恢复参保；"
-        "须重新办理增员（含缴费工资），请经办人员办理",
+        "减员申报已审核通过，且网关没有该劳动者在本单位的增员记录可据以恢复参保。"
+        f"请经办人员{do_zh}；{_THEN_RETRY_ZH}",
         "The removal was approved and the gateway holds no addition of the worker with "
-        "this unit to restore; insuring the worker again needs a new addition (with the "
-        "contribution wage), which a clerk must declare",
+        f"this unit to declare again: {do_en}; {_THEN_RETRY_EN}",
     )
 
 
