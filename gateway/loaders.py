@@ -154,6 +154,10 @@ class Loaders:
             section = registry().get(system).worker
             if section is not None:
                 self.people[system] = _PersonLoader(system, adapter, section.records)
+        #: Whether the caller reaches a unit, by a system's id of it, as found in this
+        #: request (what of a person's other units a caller may see:
+        #: ``gateway.schema.worker``).
+        self.reached: dict[tuple[System, str], bool] = {}
 
     def of(self, system: System) -> _SystemLoader[Any]:
         return self._loaders[system]

@@ -21,7 +21,7 @@ register_enum(
         "INSURED": ("在本单位参保", "Insured with this unit"),
         "INSURED_ELSEWHERE": ("在其他单位参保", "Insured with another unit"),
         "STOPPED": ("已停保", "Insurance stopped"),
-        "NOT_INSURED": ("无参保记录", "Never insured"),
+        "NOT_INSURED": ("未参保", "Not insured: with no unit now, nor ever with this one"),
         "UNKNOWN": ("无法确定（系统未响应）", "Unknown: the system did not answer"),
     },
 )
@@ -41,8 +41,8 @@ class InsuranceSpell:
         description="单位编号: the unit's insurance number (the system's id of the employer)."
     )
     at_this_employer: bool = strawberry.field(
-        description="Whether the unit is this employer (false: another unit insures or insured "
-        "the worker)."
+        description="Whether the unit is this employer (false: another unit the caller "
+        "reaches, for a clerk or an administrator)."
     )
     start_date: dt.date = strawberry.field(description="参保日期: insured from.")
     stop_date: dt.date | None = strawberry.field(description="停保日期: insured until.")
@@ -73,9 +73,10 @@ class InsuranceFields:
         return None if facts is None else insurance_status(facts)
 
     @strawberry.field(
-        description="参保记录: the worker's spells of social insurance with every unit, "
-        "newest first; null while the system is switched off, or with an error when it "
-        "could not be asked."
+        description="参保记录: the worker's spells of social insurance with the units the "
+        "caller reaches (an employer: its own), newest first; of other units nothing is "
+        "shown but insuranceStatus INSURED_ELSEWHERE; null while the system is switched "
+        "off, or with an error when it could not be asked."
     )
     async def insurance_spells(self, info: Info) -> list[InsuranceSpell] | None:
         facts = await self.facts(info, SYSTEM)  # type: ignore[attr-defined]

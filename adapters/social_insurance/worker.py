@@ -1,14 +1,20 @@
 """What social insurance adds to the unified view of a worker (``SystemSpec.worker``).
 
 Whether the worker is insured with this employer's unit (``InsuranceStatus``,
-from the worker's spells with every unit and the unit's insurance number), and
-what employment and insurance at this employer disagree on. Pure functions; the
-GraphQL fields that show them are ``graph.py``.
+from the worker's spells and the unit's insurance number), and what employment and
+insurance at this employer disagree on. Pure functions; the GraphQL fields that show
+them are ``graph.py``.
+
+The system answers by the person, with their spells at every unit (``Spells``);
+the view keeps those of the units the caller reaches (an employer: its own) and, of
+the others, only whether the worker is insured with one now
+(``gateway.domain.worker.seen_from``): never another unit's number, dates or states.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +31,7 @@ __all__ = [
     "INSURED_WITHOUT_EMPLOYMENT",
     "SECTION",
     "InsuranceStatus",
+    "Spells",
     "here",
     "inconsistencies",
     "insurance_status",
@@ -57,6 +64,29 @@ class InsuranceStatus(StrEnum):
     UNKNOWN = "UNKNOWN"  # the system could not be asked
 
 
+@dataclass(frozen=True, slots=True)
+class Spells:
+    """The worker's spells with every unit, newest first, as the system answers by
+    ID (``gateway.domain.worker.HeldAtUnits``): what a caller sees of them is chosen
+    by unit."""
+
+    spells: tuple[Insurance, ...]
+
+    def units(self) -> frozenset[str]:
+        return frozenset(s.employer_id for s in self.spells)
+
+    def seen_from(self, unit_id: str | None, reached: Collection[str]) -> SystemFacts:
+        """The spells at ``unit_id`` and the ``reached`` units; of the others, only
+        whether one insures the worker now."""
+        return SystemFacts(
+            [s for s in self.spells if s.employer_id == unit_id or s.employer_id in reached],
+            unit_id,
+            elsewhere=any(
+                s.state is InsuranceState.INSURED and s.employer_id != unit_id for s in self.spells
+            ),
+        )
+
+
 def here(facts: SystemFacts) -> Insurance | None:
     """The open spell with this employer's unit, if any."""
     spells: list[Insurance] = facts.records or []
@@ -67,15 +97,21 @@ def here(facts: SystemFacts) -> Insurance | None:
 
 
 def insurance_status(facts: SystemFacts) -> InsuranceStatus:
-    """Whether the worker is insured with this employer's unit, elsewhere, or no more."""
+    """Whether the worker is insured with this employer's unit, with another unit now,
+    or was with this unit and is no more; otherwise not insured (whatever another unit
+    once did: that is not this unit's to know). The same whoever asks."""
     spells: list[Insurance] | None = facts.records
     if spells is None:
         return InsuranceStatus.UNKNOWN
     if here(facts) is not None:
         return InsuranceStatus.INSURED
-    if any(s.state is InsuranceState.INSURED for s in spells):
+    if facts.elsewhere or any(
+        s.state is InsuranceState.INSURED and s.employer_id != facts.unit_id for s in spells
+    ):
         return InsuranceStatus.INSURED_ELSEWHERE
-    return InsuranceStatus.STOPPED if spells else InsuranceStatus.NOT_INSURED
+    if any(s.employer_id == facts.unit_id for s in spells):
+        return InsuranceStatus.STOPPED
+    return InsuranceStatus.NOT_INSURED
 
 
 def inconsistencies(employment: Sequence[EmploymentRecord] | None, facts: SystemFacts) -> list[str]:
@@ -92,12 +128,13 @@ def inconsistencies(employment: Sequence[EmploymentRecord] | None, facts: System
     return []
 
 
-async def spells(adapter: SystemAdapter, id_type: IdType, id_number: str) -> list[Insurance]:
-    """The worker's spells with every unit (the system searches by ID type and number)."""
+async def spells(adapter: SystemAdapter, id_type: IdType, id_number: str) -> Spells:
+    """The worker's spells with every unit (the system searches by ID type and number):
+    the view shows a caller only those of the units it reaches (``Spells.seen_from``)."""
     from adapters.social_insurance.protocol import SocialInsuranceSystem
 
     assert isinstance(adapter, SocialInsuranceSystem)
-    return await adapter.insurance(id_type, id_number)
+    return Spells(tuple(await adapter.insurance(id_type, id_number)))
 
 
 def graph() -> type[Any]:

@@ -5,19 +5,28 @@ derived from the three; where they disagree, the view lists the inconsistency
 for a clerk to look at. When a system could not be asked, its records are
 ``None`` (not an empty list) and the view says it is incomplete.
 
+Only records that stand make someone a unit's worker: a revoked employment
+registration or contract filing, or a cancelled unemployment registration, was
+undone (a hire refused and compensated leaves them at the unit that tried), and a
+person the unit holds nothing else of is nobody's worker there, as one nobody
+holds. A record that ended (a dismissal, a contract rescinded or terminated)
+stands: a former worker is the unit's own history.
+
 A registered system may add to the view (``SystemSpec.worker``): what it holds
 of the worker (``SystemFacts``, with the unit's id there) and what it and the
 employment system disagree on, while it is switched on; off, nothing of it
-appears. Social insurance does so (insurance status and spells).
+appears. Social insurance does so (insurance status and spells). Such a system
+answers by the person, with their records at every unit; the view keeps those of
+the units the caller reaches (``seen_from``), and of any other unit only whether
+the worker is held there now.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from gateway.domain.model import (
     ContractState,
@@ -60,13 +69,60 @@ class Inconsistency(StrEnum):
 class SystemFacts:
     """What a system that adds to the view holds of one worker, when it is on.
 
-    ``records``: its records of the worker, as its section reads them (None: it
-    could not be asked). ``unit_id``: this employer's id there (None: the unit
-    is not registered there).
+    ``records``: its records of the worker at this unit and at the other units the
+    caller reaches, as its section reads them (None: it could not be asked);
+    never another unit's (``seen_from``). ``unit_id``: this employer's id there
+    (None: the unit is not registered there). ``elsewhere``: whether the system
+    holds the worker now at a unit other than this one (insured there today, say):
+    all the view may know of a unit beyond the caller's reach.
     """
 
     records: Any | None
     unit_id: str | None
+    elsewhere: bool = False
+
+
+@runtime_checkable
+class HeldAtUnits(Protocol):
+    """A system's records of one person at every unit that holds them, as a system
+    found by the person answers (``WorkerSection.records``): the view takes from them
+    only what one caller may see."""
+
+    def units(self) -> frozenset[str]:
+        """The units (the system's ids) that hold a record of the person."""
+        ...
+
+    def seen_from(self, unit_id: str | None, reached: Collection[str]) -> SystemFacts:
+        """The records at ``unit_id`` and at the ``reached`` units, and whether the
+        person is held now at a unit other than ``unit_id``."""
+        ...
+
+
+def units_of(found: Any) -> frozenset[str]:
+    """The units a system's records of a person are at (None: it could not be asked)."""
+    if found is None:
+        return frozenset()
+    if isinstance(found, HeldAtUnits):
+        return found.units()
+    return frozenset(u for r in found if isinstance(u := getattr(r, "employer_id", None), str))
+
+
+def seen_from(found: Any, unit_id: str | None, reached: Collection[str]) -> SystemFacts:
+    """What a caller that reaches the unit ``unit_id`` (and the ``reached`` units,
+    the system's ids of the other units it reaches) may see of a system's records of a
+    person, found by the person at every unit. A system that says nothing of its
+    records' units (not ``HeldAtUnits``) shows those whose ``employer_id`` is one of
+    these units, and nothing of the others."""
+    if found is None:
+        return SystemFacts(None, unit_id)
+    if isinstance(found, HeldAtUnits):
+        return found.seen_from(unit_id, reached)
+    shown = [
+        r
+        for r in found
+        if (u := getattr(r, "employer_id", None)) is not None and (u == unit_id or u in reached)
+    ]
+    return SystemFacts(shown, unit_id)
 
 
 #: ``(employment, facts) -> codes``: what a system and the employment system disagree on.
@@ -91,6 +147,17 @@ class WorkerView:
     @property
     def complete(self) -> bool:
         return not self.unavailable
+
+
+def stands(record: EmploymentRecord | LabourContract | UnemploymentRegistration) -> bool:
+    """Whether a record stands: not undone (a revoked registration or filing, a
+    cancelled unemployment registration). An ended one (dismissed, a contract
+    rescinded, terminated or renewed) stands."""
+    if isinstance(record, EmploymentRecord):
+        return record.state is not EmploymentState.REVOKED
+    if isinstance(record, LabourContract):
+        return record.state is not ContractState.REVOKED
+    return record.state is not UnemploymentState.CANCELLED
 
 
 def _active_employment(records: Sequence[EmploymentRecord]) -> EmploymentRecord | None:
@@ -119,20 +186,19 @@ def _active_unemployment(
 
 def newest_per_person(records: Sequence[EmploymentRecord]) -> list[EmploymentRecord]:
     """A unit's list of employment registrations as its workers: one per person (ID
-    type and number), their newest registration that stands (a revoked one only where
-    none stands), the later start date first, the list's own order between equal ones;
-    in the order each person first appears in the list."""
-    newest: dict[tuple[str, str], EmploymentRecord] = {}
+    type and number) with a registration that stands, their newest such (the later
+    start date first, the list's own order between equal ones), in the order each
+    person first appears in the list. A person whose registrations here were all
+    revoked is not the unit's worker, and is not listed."""
+    newest: dict[tuple[str, str], EmploymentRecord | None] = {}
     for record in records:
         key = (str(record.person.id_type), record.person.id_number)
         held = newest.get(key)
-        if held is None or _standing_start(record) > _standing_start(held):
+        if not stands(record):
+            newest.setdefault(key, None)  # where they first appear, should one stand
+        elif held is None or record.start_date > held.start_date:
             newest[key] = record
-    return list(newest.values())
-
-
-def _standing_start(record: EmploymentRecord) -> tuple[bool, dt.date]:
-    return (record.state is not EmploymentState.REVOKED, record.start_date)
+    return [r for r in newest.values() if r is not None]
 
 
 def derive_status(
@@ -223,13 +289,17 @@ def build_view(
     reveal: bool = False,
     contributed: Mapping[System, tuple[Disagreements, SystemFacts]] | None = None,
 ) -> WorkerView | None:
-    """The unified view, or None when no system that answered knows the person.
+    """The unified view, or None when no system that answered holds a record of the
+    person that stands (records undone make nobody the unit's worker); the person as
+    the newest record that stands has them, every record shown beside it.
     ``contributed``: what each system switched on that adds to the view holds, with
     how it disagrees with employment."""
     contributed = contributed or {}
-    newest_first: list[Person] = [r.person for r in employment or []]
-    newest_first += [c.person for c in sorted(contracts or [], key=_filed_key, reverse=True)]
-    newest_first += [u.person for u in unemployment or []]
+    newest_first: list[Person] = [r.person for r in employment or [] if stands(r)]
+    newest_first += [
+        c.person for c in sorted(contracts or [], key=_filed_key, reverse=True) if stands(c)
+    ]
+    newest_first += [u.person for u in unemployment or [] if stands(u)]
     if not newest_first:
         return None
     unavailable = [

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 from typing import Any
 
 import strawberry
@@ -51,8 +50,9 @@ SystemIds = _system_ids()
 class WorkerFilter:
     state: EmploymentState | None = strawberry.field(
         default=None,
-        description="就业登记状态: only workers whose newest registration here is in this "
-        "state (a worker let go and hired again is EMPLOYED, not DISMISSED).",
+        description="就业登记状态: only workers whose newest registration here that stands "
+        "is in this state (a worker let go and hired again is EMPLOYED, not DISMISSED; "
+        "REVOKED lists nobody: a revoked registration makes nobody the unit's worker).",
     )
 
 
@@ -64,7 +64,10 @@ class PageInfo:
 
 @strawberry.type(description="One worker in a list, with its cursor.")
 class WorkerEdge:
-    cursor: str = strawberry.field(description="Opaque position of this item.")
+    cursor: str = strawberry.field(
+        description="Opaque position of this item in the unit's list of people (pass it as "
+        "`after`; one the list did not give out is BAD_INPUT on `after`)."
+    )
     node: Worker = strawberry.field(description="The worker (ID and mobile numbers masked).")
 
 
@@ -92,18 +95,35 @@ async def _unit_registrations(ctx: Context, employment_id: str) -> list[Employme
     return first.items + [r for page in rest for r in page.items]
 
 
-def _cursor(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"w:{offset}".encode()).decode()
+#: More people than any unit's list holds: a position at or past it is no cursor a
+#: list gave out, refused before the list is read.
+_MAX_POSITION = 10_000_000
 
 
-def _offset(cursor: str) -> int:
+def _cursor(position: int) -> str:
+    """A row's cursor: its position in the unit's list of people (as ``workers`` builds
+    it, filtered as asked), counted from 0."""
+    return base64.urlsafe_b64encode(f"w:{position}".encode()).decode()
+
+
+def _position(cursor: str) -> int:
+    """The position ``cursor`` names, if it is one ``_cursor`` gives out (written as it
+    writes them: base64 of ``w:`` and the position in ASCII digits, no sign, no leading
+    zero, below ``_MAX_POSITION``); otherwise BAD_INPUT on ``after``, before any system
+    is asked."""
     try:
-        kind, _, value = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
-        if kind != "w" or not value.isdigit():
-            raise ValueError(cursor)
-        return int(value)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+        text = base64.urlsafe_b64decode(cursor.encode("ascii")).decode("ascii")
+    except ValueError:  # not ASCII, not base64 (binascii.Error is a ValueError)
         raise invalid_cursor() from None
+    kind, sep, digits = text.partition(":")
+    if kind != "w" or not sep or not (digits.isascii() and digits.isdigit()):
+        raise invalid_cursor()
+    if len(digits) > len(str(_MAX_POSITION)) or int(digits) >= _MAX_POSITION:
+        raise invalid_cursor()
+    position = int(digits)
+    if _cursor(position) != cursor:  # leading zeros, other padding: not given out
+        raise invalid_cursor()
+    return position
 
 
 @strawberry.federation.type(
@@ -136,9 +156,11 @@ class Employer:
     @strawberry.field(
         description="劳动者名单: the workers registered with this employer in the employment "
         "system, a page at a time (`first` at most 100). One row per person (ID type and "
-        "number), from their newest registration here (a revoked one only where none "
-        "stands); `filter.state` is that registration's state. ID and mobile numbers are "
-        "masked."
+        "number) with a registration here that stands, from their newest such; a person "
+        "whose registrations here were all revoked is not the unit's worker and is not "
+        "listed. `filter.state` is that registration's state. ID and mobile numbers are "
+        "masked. Cursors are positions in the unit's list of people: a worker hired or "
+        "let go between two pages may shift the next page by one."
     )
     async def workers(
         self,
@@ -148,9 +170,14 @@ class Employer:
         after: str | None = None,
     ) -> WorkerConnection:
         check_first(first)
-        start = _offset(after) + 1 if after else 0
+        # After the row at a position: refused (BAD_INPUT on ``after``) before any
+        # system is asked when it is no cursor the list gives out, and once the list
+        # is read when it lies beyond it (the last row's is an empty page).
+        start = 0 if after is None else _position(after) + 1
         employment_id = self.record.employment_id
         if employment_id is None:
+            if start:
+                raise invalid_cursor()
             return WorkerConnection(
                 edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None), total_count=0
             )
@@ -162,6 +189,8 @@ class Employer:
         people = newest_per_person(registrations)
         if state is not None:
             people = [r for r in people if r.state is state]
+        if start > len(people):
+            raise invalid_cursor()
         rows, total = people[start : start + first], len(people)
         edges = [
             WorkerEdge(

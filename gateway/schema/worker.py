@@ -18,7 +18,7 @@ an employer the caller may not reach is answered as one nobody holds, through
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import strawberry
@@ -34,6 +34,9 @@ from gateway.domain.worker import (
     build_view,
     derive_status,
     find_inconsistencies,
+    seen_from,
+    stands,
+    units_of,
 )
 from gateway.errors import GatewayError, bad_input, check_id_number_length, from_adapter
 from gateway.loaders import _SystemLoader
@@ -80,7 +83,8 @@ class _WorkerBase:
     @strawberry.field(
         name="employer",
         description="用人单位: the employer this worker is seen at, whose records and contracts "
-        "these are (for `worker` at the root, that of their newest employment registration).",
+        "these are (for `worker` at the root, that of their newest employment registration "
+        "that stands).",
     )
     def seen_at(self) -> Annotated[Employer, strawberry.lazy("gateway.schema.employer")]:
         from gateway.schema.employer import Employer  # it lists workers: imported when used
@@ -212,8 +216,13 @@ class _WorkerBase:
         return await _load(loader, self.employer, model.System.UNEMPLOYMENT, self.person.id_number)
 
     async def facts(self, info: Info, system: model.System) -> SystemFacts | None:
-        """What ``system``, which adds to the view, holds of the worker (records None:
-        it could not be asked); None while it is switched off."""
+        """What ``system``, which adds to the view, holds of the worker that the caller
+        may see (records None: it could not be asked); None while it is switched off.
+
+        The system answers by the person, at every unit: the records shown are those
+        at this unit and at the other units the caller reaches (an employer: its own
+        only; a clerk: those of its divisions), and of any other unit only whether it
+        holds the worker now (``SystemFacts.elsewhere``)."""
         loader = info.context.loaders.people.get(system)
         if loader is None:
             return None
@@ -222,7 +231,8 @@ class _WorkerBase:
             found = await loader.load(self.person.id_type, self.person.id_number)
         except AdapterError:
             return SystemFacts(None, unit)  # recorded by the loader, reported once
-        return SystemFacts(found, unit)
+        reached = await _reached_units(info.context, system, units_of(found) - {unit})
+        return seen_from(found, unit, reached)
 
     async def _contributed(
         self, info: Info
@@ -270,6 +280,23 @@ else:
     )
 
 
+async def _reached_units(
+    ctx: Context, system: model.System, units: Collection[str | None]
+) -> frozenset[str]:
+    """Of ``units`` (``system``'s ids of units), those the caller reaches: units on the
+    gateway's record within its reach. A unit the gateway has not met is reached by
+    nobody."""
+    known = ctx.loaders.reached
+    for unit in units:
+        if unit is None or (system, unit) in known:
+            continue
+        record = await ctx.gateway.store.employers.find_by_system_id(system, unit)
+        known[(system, unit)] = record is not None and ctx.access.may_reach_employer(
+            record.credit_code, record.division
+        )
+    return frozenset(u for u in units if u is not None and known.get((system, u), False))
+
+
 async def _gather_parts(
     ctx: Context, employer: EmployerRecord, id_number: str
 ) -> tuple[tuple[Any, Any, Any], list[AdapterError]]:
@@ -295,9 +322,12 @@ async def find_worker(
 ) -> Worker | None:
     """One worker of one employer, audited; full numbers for the roles entitled to them.
 
-    A person the employer has no record of is None, exactly as one who does not
-    exist. When a system could not be asked and those that answered know nobody,
-    nobody can say: the answer is that system's error, not None.
+    A person the employer has no record of that stands is None, exactly as one who
+    does not exist: a registration or filing revoked, an unemployment registration
+    cancelled (what a refused hire leaves behind at the unit that tried) make nobody
+    the unit's worker; a dismissal or a contract ended do. When a system could not be
+    asked and those that answered know nobody, nobody can say: the answer is that
+    system's error, not None.
     """
     access = ctx.access
     number = check_id_number_length("idNumber", normalize_id_number(id_number))
@@ -321,7 +351,7 @@ async def find_worker(
 
 async def worker_by_id(ctx: Context, id_type: model.IdType, id_number: str) -> Worker | None:
     """One person, as seen at the employer of their newest employment registration
-    (what a window needs when a person, not a unit, comes in), if the caller may
+    that stands (what a window needs when a person, not a unit, comes in), if the caller may
     reach that employer; audited like ``find_worker``.
 
     Nobody found, and another employer's worker, are the same None: telling them
@@ -336,9 +366,12 @@ async def worker_by_id(ctx: Context, id_type: model.IdType, id_number: str) -> W
         except AdapterError as exc:
             raise from_adapter(exc) from None
         record = None
-        if found:
+        # The newest registration that stands: one revoked (a hire refused and undone
+        # at the unit that tried) makes nobody that unit's worker.
+        newest = next((r for r in found if stands(r)), None)
+        if newest is not None:
             record = await ctx.gateway.store.employers.find_by_system_id(
-                model.System.EMPLOYMENT, found[0].employer_id
+                model.System.EMPLOYMENT, newest.employer_id
             )
         if record is not None:
             try:

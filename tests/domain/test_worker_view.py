@@ -215,9 +215,10 @@ def test_a_unit_s_list_is_one_row_per_person_from_their_newest_registration() ->
         _registration("DJ2", D(2022, 1, 1), EmploymentState.DISMISSED, same_number_other_type),
         _registration("DJ1", D(2021, 3, 1), EmploymentState.DISMISSED),
     ]
-    # In the order each person first appears; a revoked registration only where none stands.
+    # In the order each person first appears; a revoked registration never chosen.
     assert [r.reference for r in newest_per_person(listed)] == ["DJ3", "DJ4", "DJ2"]
     # Whatever the system's order.
     assert [r.reference for r in newest_per_person(listed[::-1])] == ["DJ4", "DJ2", "DJ3"]
+    # Nobody whose registrations here were all revoked (tests/domain/test_worker_standing.py).
     only_revoked = [_registration("DJ9", D(2024, 1, 1), EmploymentState.REVOKED)]
-    assert newest_per_person(only_revoked) == only_revoked
+    assert newest_per_person(only_revoked) == []
