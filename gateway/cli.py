@@ -10,7 +10,7 @@ import argparse
 import contextlib
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -76,15 +76,47 @@ def _serve(args: argparse.Namespace) -> int:
             print(f"hrss-gateway serve --demo: {e}", file=sys.stderr)
             return 1
         return 0
+    # Here rather than in the app's start-up, where uvicorn would bury the
+    # message in a traceback.
+    _check_store(config)
+    _run(config, fd=args.fd)
+    return 0
+
+
+def _check_store(config: GatewayConfig) -> None:
+    """The secrets usable, and the store reached, migrated and written under this
+    audit key: else ``ConfigurationError``, one line naming the setting, before
+    anything starts (``serve``, ``cluster``)."""
+    import asyncio
+
     from gateway.services import secrets_of
     from gateway.store.audit import check_store_key
 
-    # Here rather than in the app's start-up, where uvicorn would bury the
-    # message in a traceback.
     _, audit_key = secrets_of(config)
-    asyncio.run(check_store_key(config.store_url, audit_key))
-    _run(config, fd=args.fd)
-    return 0
+
+    async def check() -> None:
+        async with _store_reached(config):
+            await check_store_key(config.store_url, audit_key)
+
+    asyncio.run(check())
+
+
+@contextlib.asynccontextmanager
+async def _store_reached(config: GatewayConfig) -> AsyncIterator[None]:
+    """The block, within the configured waits on the store; a store that cannot be
+    reached (or a database that does not exist, a password refused) stops the
+    command with one line naming ``HRSS_STORE_URL``, its password hidden, where the
+    driver's traceback said it before."""
+    from gateway.store.database import store_timeouts, unreached_at_start
+
+    try:
+        with store_timeouts(config.store_timeouts()):
+            yield
+    except Exception as exc:
+        why = unreached_at_start(config.store_url, exc)
+        if why is None:
+            raise
+        raise ConfigurationError(f"HRSS_STORE_URL: {why}") from None
 
 
 class _Terminated(BaseException):
@@ -194,12 +226,15 @@ def _run(config: GatewayConfig, *, fd: int | None = None) -> None:
 
 
 def _cluster(args: argparse.Namespace) -> int:
-    from gateway.cluster import ClusterRefused, run
+    from gateway.cluster import ClusterRefused, check, run
     from gateway.config import GatewayConfig
 
     config = GatewayConfig.load(args.config, host=args.host, port=args.port)
     _service_logging(config)
     try:
+        # What each of its processes would refuse, refused once, before they start.
+        check(config.store_url, args.gateways, args.workers)
+        _check_store(config)
         return run(
             host=config.host,
             port=config.port,
@@ -229,7 +264,8 @@ def _worker(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        gateway = await Gateway.start(config)
+        async with _store_reached(config):
+            gateway = await Gateway.start(config)
         try:
             await run_worker(gateway, stop=stop, poll_interval=config.worker_poll_s)
         finally:

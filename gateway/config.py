@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import difflib
 import logging
 import os
 import re
@@ -20,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from gateway.auth import ConfigurationError, Role
 from gateway.domain.model import System
@@ -37,10 +39,17 @@ if TYPE_CHECKING:
     from gateway.http.ratelimit import RateLimits
     from gateway.registry import RowField
     from gateway.store.audit import AuditRetention
+    from gateway.store.database import StoreTimeouts
 
-__all__ = ["DEFAULT_STORE_URL", "GatewayConfig"]
+__all__ = ["DEFAULT_STORE_URL", "GatewayConfig", "SettingError"]
 
 log = logging.getLogger(__name__)
+
+
+class SettingError(ConfigurationError, ValueError):
+    """A setting that cannot be used, named with what is wrong with it: ``serve``,
+    ``worker`` and ``cluster`` stop with that one line, exit status 2. A
+    ``ValueError`` too, as the configuration's refusals were."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +57,12 @@ class GatewayConfig:
     host: str = "127.0.0.1"
     port: int = 8000
     store_url: str = DEFAULT_STORE_URL
+    #: How long the gateway waits on PostgreSQL: for a new connection, for one
+    #: statement, for a connection of the pool when all are taken (seconds). A store
+    #: not reached within them answers ``STORE_UNAVAILABLE`` (gateway/store/database.py).
+    store_connect_timeout_s: float = 5.0
+    store_timeout_s: float = 30.0
+    store_pool_timeout_s: float = 10.0
     cache_url: str = "memory://"  # or redis://host:port/db, shared by several gateways
     token_secret: str | None = None  # required outside demo mode
     token_ttl_s: int = 8 * 3600
@@ -139,20 +154,25 @@ class GatewayConfig:
     def __post_init__(self) -> None:
         # A typo here would leave workers or subscribers waiting on a wrong clock.
         if self.worker_poll_s <= 0:
-            raise ValueError("worker_poll_s must be more than 0 seconds")
+            raise SettingError("worker_poll_s must be more than 0 seconds")
         if self.subscription_poll_s is not None and self.subscription_poll_s <= 0:
-            raise ValueError("subscription_poll_s must be more than 0 seconds")
+            raise SettingError("subscription_poll_s must be more than 0 seconds")
         if self.subscriptions_per_account < 1:
-            raise ValueError("subscriptions_per_account must be 1 or more")
+            raise SettingError("subscriptions_per_account must be 1 or more")
         if self.events_url is not None and not (
             self.events_url == "local"
             or self.events_url.startswith(("postgresql", "redis://", "rediss://", "unix://"))
         ):
-            raise ValueError("events_url must be 'local', a postgresql:// or a redis:// URL")
+            raise SettingError("events_url must be 'local', a postgresql:// or a redis:// URL")
         if self.readiness_cache_s < 0:
-            raise ValueError("readiness_cache_s must be 0 (no cache) or more seconds")
+            raise SettingError("readiness_cache_s must be 0 (no cache) or more seconds")
         if self.registration_retention_days < 0:
-            raise ValueError("registration_retention_days must be 0 (never erase) or more")
+            raise SettingError("registration_retention_days must be 0 (never erase) or more")
+        for name in ("store_connect_timeout_s", "store_timeout_s", "store_pool_timeout_s"):
+            if not getattr(self, name) > 0:
+                raise SettingError(f"{name} must be more than 0 seconds")
+        _check_store_url(self.store_url)
+        _check_cache_url(self.cache_url)
 
         on = tuple(self.systems)
         fields = self.row_fields_on()
@@ -204,6 +224,16 @@ class GatewayConfig:
     def employer_passwords_enabled(self) -> bool:
         return self.demo if self.employer_passwords is None else self.employer_passwords
 
+    def store_timeouts(self) -> StoreTimeouts:
+        """The waits on the store, as its engine takes them."""
+        from gateway.store.database import StoreTimeouts
+
+        return StoreTimeouts(
+            connect_s=self.store_connect_timeout_s,
+            statement_s=self.store_timeout_s,
+            pool_s=self.store_pool_timeout_s,
+        )
+
     def audit_retention(self) -> AuditRetention:
         """The retention as the audit log takes it (refuses less than six months)."""
         from gateway.store.audit import AuditRetention
@@ -218,32 +248,68 @@ class GatewayConfig:
         **overrides: Any,
     ) -> GatewayConfig:
         """The file's ``[gateway]`` and ``[systems.<name>]`` tables, then ``HRSS_*``
-        variables, then ``overrides`` (command-line flags)."""
+        variables, then ``overrides`` (command-line flags).
+
+        A setting that cannot be used (a number that is not one, an unknown name in
+        the file, a URL of no store or cache the gateway knows) is a
+        :class:`SettingError` naming it, where it was given."""
+        try:
+            return cls._load(path, environ, overrides)
+        except ConfigurationError:
+            raise
+        except ValueError as exc:
+            # Any other refusal of a setting's own check: its words name it.
+            raise SettingError(str(exc)) from None
+
+    @classmethod
+    def _load(
+        cls, path: str | Path | None, environ: Mapping[str, str] | None, overrides: dict[str, Any]
+    ) -> GatewayConfig:
         env = os.environ if environ is None else environ
-        doc: dict[str, Any] = {}
-        if path:
-            with open(path, "rb") as f:
-                doc = tomllib.load(f)
+        doc = _read_file(path) if path else {}
         gw: dict[str, Any] = dict(doc.get("gateway", {}))
         systems_doc: dict[str, Any] = doc.get("systems", {})
         moved = sorted(set(gw) & set(_MOVED))
         if moved:
             # Ignored, they would leave the rule at its default, silently.
-            raise ValueError("; ".join(f"[gateway] {name} is now {_MOVED[name]}" for name in moved))
+            raise SettingError(
+                "; ".join(f"[gateway] {name} is now {_MOVED[name]}" for name in moved)
+            )
+        asked: set[str] = {"reveal_roles"}
 
         def pick(name: str, default: Any, cast: Any = str) -> Any:
-            raw = env.get("HRSS_" + name.upper(), gw.get(name, default))
+            asked.add(name)
+            variable = "HRSS_" + name.upper()
+            if variable in env:
+                raw, where = env[variable], variable
+            elif name in gw:
+                raw, where = gw[name], f"{name} in [gateway]"
+            else:
+                raw, where = default, None
             if raw is None:
                 return None
             if cast is bool and isinstance(raw, str):
                 return raw.strip().lower() in ("1", "true", "yes", "on")
-            return cast(raw)
+            try:
+                return cast(raw)
+            except ConfigurationError:
+                raise
+            except (ValueError, TypeError) as exc:
+                if where is None:
+                    raise
+                said = f"expected {_expected(cast)}, not {_shown(raw)}"
+                raise SettingError(f"{where}: {said}") from exc
 
         d = cls()
         values: dict[str, Any] = {
             "host": pick("host", d.host),
             "port": pick("port", d.port, int),
             "store_url": pick("store_url", d.store_url),
+            "store_connect_timeout_s": pick(
+                "store_connect_timeout_s", d.store_connect_timeout_s, float
+            ),
+            "store_timeout_s": pick("store_timeout_s", d.store_timeout_s, float),
+            "store_pool_timeout_s": pick("store_pool_timeout_s", d.store_pool_timeout_s, float),
             "cache_url": pick("cache_url", d.cache_url),
             "token_secret": pick("token_secret", None),
             "token_ttl_s": pick("token_ttl_s", d.token_ttl_s, int),
@@ -288,10 +354,13 @@ class GatewayConfig:
         roles = env.get("HRSS_REVEAL_ROLES", gw.get("reveal_roles"))
         if roles is not None:
             # An unknown name fails here, at start-up, rather than never matching.
-            values["reveal_roles"] = tuple(
-                Role(r.strip()) for r in (roles.split(",") if isinstance(roles, str) else roles)
-            )
-        values["rate_limits"] = _rate_limits().from_env(env, doc.get("rate_limits", {}))
+            try:
+                values["reveal_roles"] = tuple(
+                    Role(r.strip()) for r in (roles.split(",") if isinstance(roles, str) else roles)
+                )
+            except ValueError as exc:
+                raise SettingError(f"HRSS_REVEAL_ROLES (reveal_roles): {exc}") from None
+        values["rate_limits"] = _read_rate_limits(env, doc.get("rate_limits", {}))
         lim = RequestLimits()
         values["limits"] = RequestLimits(
             max_depth=pick("max_depth", lim.max_depth, int),
@@ -325,8 +394,14 @@ class GatewayConfig:
             log_level=pick("log_level", o.log_level),
         )
         values["systems"] = _systems(env, systems_doc, demo=bool(overrides.get("demo")))
-        values["oidc"] = OidcSettings.from_env(env, doc.get("oidc", {}))
+        oidc_doc = doc.get("oidc", {})
+        _refuse_unknown("[oidc]", oidc_doc, [f.name for f in dataclasses.fields(OidcSettings)])
+        values["oidc"] = OidcSettings.from_env(env, oidc_doc)
         values["forms"] = FormSettings.pick(pick)
+        # Every name of [gateway] is asked for by now: any other is misspelt, and would
+        # leave its setting at the default, silently.
+        _refuse_unknown("[gateway]", gw, asked)
+        _refuse_unknown_tables(doc, asked)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -359,6 +434,134 @@ def _rate_limits() -> type[RateLimits]:
     return RateLimits
 
 
+#: The tables of the configuration file.
+_TABLES = ("gateway", "systems", "rate_limits", "oidc")
+
+
+def _read_file(path: str | Path) -> dict[str, Any]:
+    """The configuration file, read as TOML; a ``SettingError`` naming it when it is
+    missing, unreadable or not TOML."""
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise SettingError(f"the configuration file {path}: no such file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingError(f"the configuration file {path} is not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise SettingError(
+            f"the configuration file {path} cannot be read: {exc.strerror or exc}"
+        ) from None
+
+
+def _close_to(name: str, known: Sequence[str] | set[str]) -> str:
+    """`` (did you mean x?)`` for the known names close to ``name``, else nothing."""
+    close = difflib.get_close_matches(name, sorted(known), n=2)
+    return f" (did you mean {' or '.join(close)}?)" if close else ""
+
+
+def _refuse_unknown(table: str, given: Mapping[str, Any], known: Sequence[str] | set[str]) -> None:
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        said = "; ".join(f"{name}{_close_to(name, known)}" for name in unknown)
+        raise SettingError(f"{table} has no setting {said}")
+
+
+def _refuse_unknown_tables(doc: Mapping[str, Any], gateway_names: set[str]) -> None:
+    for name in sorted(set(doc) - set(_TABLES)):
+        if name in gateway_names:
+            hint = f" ({name} is a setting of [gateway]: put it under [gateway])"
+        else:
+            hint = _close_to(name, _TABLES).replace("did you mean ", "did you mean [")
+            hint = hint.replace("?)", "]?)").replace(" or ", "] or [")
+        raise SettingError(f"the configuration file has no table [{name}]{hint}")
+
+
+def _read_rate_limits(env: Mapping[str, str], table: Mapping[str, Any]) -> RateLimits:
+    """The rate limits; a refusal names the variable or the file's entry that caused it."""
+    limits = _rate_limits()
+    names = [f.name for f in dataclasses.fields(limits)]
+    _refuse_unknown("[rate_limits]", table, names)
+    try:
+        return limits.from_env(env, table)
+    except (ValueError, TypeError) as exc:
+        # Which one: each given on its own, until one is refused as they all were.
+        for name in names:
+            variable = f"HRSS_RATE_LIMIT_{name.upper()}"
+            alone_env = {variable: env[variable]} if variable in env else {}
+            alone_file = {name: table[name]} if name in table and not alone_env else {}
+            if not (alone_env or alone_file):
+                continue
+            try:
+                limits.from_env(alone_env, alone_file)
+            except (ValueError, TypeError) as refused:
+                where = variable if alone_env else f"{name} in [rate_limits]"
+                raw = alone_env.get(variable, alone_file.get(name))
+                default = next(f.default for f in dataclasses.fields(limits) if f.name == name)
+                said = (
+                    str(refused)
+                    if "rate limit" in str(refused)
+                    else f"expected {_expected(type(default))}, not {_shown(raw)}"
+                )
+                raise SettingError(f"{where}: {said}") from None
+        raise SettingError(f"[rate_limits]: {exc}") from None
+
+
+def _expected(cast: Any) -> str:
+    return {
+        int: "a whole number",
+        float: "a number",
+        _date: "a date (YYYY-MM-DD)",
+    }.get(cast, "another value")
+
+
+def _shown(raw: object) -> str:
+    """A value given for a setting, as a message quotes it (shortened)."""
+    text = repr(raw)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+#: The store URLs the gateway runs on (``gateway.store.database``), checked without it.
+_STORE_SCHEMES = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
+
+
+def _check_store_url(url: str) -> None:
+    """The store URL names a store the gateway runs on; never quoted (its password)."""
+    if not url.startswith(_STORE_SCHEMES):
+        scheme = url.split("://", 1)[0] if "://" in url else "no scheme"
+        raise SettingError(
+            f"HRSS_STORE_URL (store_url): {scheme!r} is no store the gateway runs on; use "
+            "sqlite+aiosqlite:///path/to/gateway.db or postgresql+asyncpg://user@host/database"
+        )
+    if url.startswith("sqlite+aiosqlite://"):
+        database = url.removeprefix("sqlite+aiosqlite://").removeprefix("/").split("?", 1)[0]
+        if not database or database == ":memory:" or database.startswith("file:"):
+            raise SettingError(
+                "HRSS_STORE_URL (store_url): the embedded store needs a file: "
+                "sqlite+aiosqlite:///path/to/gateway.db"
+            )
+
+
+def _check_cache_url(url: str) -> None:
+    """``memory://``, or a Redis URL with its host; never quoted (its password)."""
+    refused = SettingError(
+        "HRSS_CACHE_URL (cache_url): expected memory:// or redis://host[:port]/db "
+        "(rediss:// with TLS)"
+    )
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # a port that is not a number is refused here
+    except ValueError:
+        raise refused from None
+    if parts.scheme in ("", "memory"):
+        return
+    if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+        raise refused
+    db = parts.path.strip("/")
+    if db and not db.isdigit():
+        raise SettingError("HRSS_CACHE_URL (cache_url): the Redis database is a number")
+
+
 def _date(value: object) -> dt.date:
     if isinstance(value, dt.date):
         return value  # TOML has dates of its own
@@ -379,11 +582,21 @@ def _systems(
                 log.warning("[systems.%s] is an older name: use [systems.%s]", alias, spec.key)
                 section = {**doc[alias], **section}
         if spec.enabled(env, section, demo=demo):
-            found[spec.system] = spec.settings(env, section)
-    unknown = set(doc) - {n for spec in registry() for n in (spec.key, *spec.aliases)}
+            try:
+                found[spec.system] = spec.settings(env, section)
+            except ConfigurationError:
+                raise
+            except (ValueError, TypeError) as exc:
+                said = str(exc)
+                if not said.startswith(spec.env_prefix):  # named in the file, or not named
+                    said = f"[systems.{spec.key}] {said}"
+                raise SettingError(said) from None
+    names = [n for spec in registry() for n in (spec.key, *spec.aliases)]
+    unknown = sorted(set(doc) - set(names))
     if unknown:
         # A misspelt table would otherwise leave a system at its defaults, silently.
-        raise ValueError(f"[systems] names no registered system: {', '.join(sorted(unknown))}")
+        said = ", ".join(f"{name}{_close_to(name, names)}" for name in unknown)
+        raise SettingError(f"[systems] names no registered system: {said}")
     return found
 
 

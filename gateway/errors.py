@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
 import math
 import re
 from dataclasses import dataclass
@@ -52,10 +53,14 @@ class Refusal:
     message_zh: str
     #: Where in the request the refused value is, when it is one value.
     field: str | None = None
+    #: Seconds after which the same request may succeed, when it is only a matter of time.
+    retry_after: int | None = None
 
     def error(self) -> dict[str, Any]:
-        where = {} if self.field is None else {"field": self.field}
-        return error_entry(self.code, self.message_en, self.message_zh, **where)
+        extra: dict[str, Any] = {} if self.field is None else {"field": self.field}
+        if self.retry_after is not None:
+            extra["retry_after"] = self.retry_after
+        return error_entry(self.code, self.message_en, self.message_zh, **extra)
 
 
 def invalid_character(where: str) -> Refusal:
@@ -72,6 +77,46 @@ def invalid_character(where: str) -> Refusal:
 MISSING_QUERY = Refusal(
     "MISSING_QUERY", "The request has no GraphQL query.", "请求中没有 GraphQL 查询。"
 )
+
+
+#: How long a client is told to wait when the store cannot be reached, seconds.
+STORE_RETRY_AFTER_S = 5
+
+#: The gateway's own store (its database) cannot be reached just now: refused
+#: connections, a connection lost, a statement or a pooled connection not had in
+#: time (the ``store_*_timeout_s`` settings). Nothing was done; the same request
+#: may be sent again.
+STORE_UNAVAILABLE = Refusal(
+    "STORE_UNAVAILABLE",
+    "The gateway's store cannot be reached just now; try again shortly.",
+    "网关的数据存储暂时无法访问，请稍后再试。",
+    retry_after=STORE_RETRY_AFTER_S,
+)
+
+
+def store_unreachable(error: BaseException | None) -> str | None:
+    """Why the gateway's store could not be reached, when that is what ``error`` (or
+    what caused it) says; None otherwise (``gateway.store.database.store_unreachable``)."""
+    if error is None:
+        return None
+    # Imported when an error is met: a process that never opened a store (a stand-in,
+    # a command) need not load SQLAlchemy for it.
+    from gateway.store.database import store_unreachable as unreachable
+
+    return unreachable(error)
+
+
+def log_store_unreachable(logger: logging.Logger, reason: str) -> None:
+    """Say that requests meet the store unreachable (``reason``: the driver's exception's
+    type): a WARNING once a minute in the process, DEBUG in between, never a stack."""
+    from gateway.store.database import outage_log_level
+
+    logger.log(
+        outage_log_level("requests"),
+        "the store cannot be reached (%s): requests are answered STORE_UNAVAILABLE "
+        "(said once a minute while it lasts)",
+        reason,
+    )
 
 
 class GatewayError(GraphQLError):
@@ -433,6 +478,8 @@ def client_error(error: GraphQLError) -> GraphQLError:
       ``BAD_INPUT``, naming the variable and the type, never the value;
     - any other validation error: ``GRAPHQL_VALIDATION_FAILED``, with graphql-core's
       words minus anything quoted that is not a name;
+    - the gateway's store not reached (a connection refused or lost, a timeout):
+      ``STORE_UNAVAILABLE``, with ``retry_after``;
     - everything else (an exception in a resolver, a hook, graphql-core's own
       output checks): ``INTERNAL``.
     """
@@ -470,6 +517,9 @@ def client_error(error: GraphQLError) -> GraphQLError:
             message,
             f"查询文档不符合接口定义：{message}",
         )
+    if original is not None and store_unreachable(original) is not None:
+        r = STORE_UNAVAILABLE
+        return _recoded(error, r.code, r.message_en, r.message_zh, retry_after=r.retry_after)
     return internal(error)
 
 

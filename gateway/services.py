@@ -22,7 +22,13 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import httpx
 
 from adapters.http import tls_context
-from gateway.auth import ConfigurationError, HashParams, Passwords, load_or_create_secret
+from gateway.auth import (
+    MIN_SECRET_BYTES,
+    ConfigurationError,
+    HashParams,
+    Passwords,
+    load_or_create_secret,
+)
 from gateway.cache import GatewayCache
 from gateway.config import GatewayConfig
 from gateway.domain.limits import Limits
@@ -40,7 +46,7 @@ if TYPE_CHECKING:
     from gateway.registrations.engine import Engine
 from gateway.registrations.service import Registrar
 from gateway.store import Store
-from gateway.store.database import shown_url
+from gateway.store.database import shown_url, store_timeouts
 from gateway.systems import (
     AdapterError,
     EmploymentSystem,
@@ -156,12 +162,14 @@ class Gateway:
         cls, config: GatewayConfig, *, metrics: GatewayMetrics | None = None
     ) -> Gateway:
         token_secret, audit_key = secrets_of(config)
-        store = await Store.open(
-            config.store_url,
-            passwords=Passwords(HashParams.from_env()),
-            audit_key=audit_key,
-            audit_retention=config.audit_retention(),
-        )
+        # Every wait on the store bounded as configured (gateway/store/database.py).
+        with store_timeouts(config.store_timeouts()):
+            store = await Store.open(
+                config.store_url,
+                passwords=Passwords(HashParams.from_env()),
+                audit_key=audit_key,
+                audit_retention=config.audit_retention(),
+            )
         metrics = metrics or GatewayMetrics(config.observability)
         # One HTTP client per system, whose requests carry the caller's request id.
         clients = {
@@ -309,9 +317,14 @@ def secrets_of(config: GatewayConfig) -> tuple[bytes, bytes]:
 
 
 def _secret(config: GatewayConfig, value: str | None, demo_file: str, name: str) -> bytes:
-    """A configured secret; in demo mode one kept in the data folder, made on first start."""
+    """A configured secret, at least ``MIN_SECRET_BYTES`` long (as ``secret_from_env``
+    has it: a shorter one failed every sign-in, not the start); in demo mode one kept
+    in the data folder, made on first start."""
     if value:
-        return value.encode()
+        key = value.encode()
+        if len(key) < MIN_SECRET_BYTES:
+            raise ConfigurationError(f"{name} must be at least {MIN_SECRET_BYTES} bytes")
+        return key
     if not config.demo:
         raise ConfigurationError(f"{name} must be set outside demo mode")
     return load_or_create_secret(Path(config.data_dir) / demo_file)

@@ -83,14 +83,23 @@ class SystemSettings:
         def pick(name: str, default: object) -> str:
             return str(environ.get(p + name.upper(), section.get(name, default)))
 
+        def number(name: str, default: float, cast: type[float] | type[int]) -> Any:
+            raw = pick(name, default)
+            try:
+                return cast(raw)
+            except ValueError:
+                where = p + name.upper() if p + name.upper() in environ else name
+                what = "a whole number" if cast is int else "a number"
+                raise ValueError(f"{where}: expected {what}, not {raw[:40]!r}") from None
+
         return cls(
             system=system,
             url=pick("url", f"http://127.0.0.1:{port}").rstrip("/"),
             username=pick("username", username),
             secret=pick(secret_name, secret),
-            timeout=float(pick("timeout", 10)),
-            connect_timeout=float(pick("connect_timeout", 2)),
-            max_in_flight=int(pick("max_in_flight", 8)),
+            timeout=number("timeout", 10, float),
+            connect_timeout=number("connect_timeout", 2, float),
+            max_in_flight=number("max_in_flight", 8, int),
         )
 
     @classmethod

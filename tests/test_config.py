@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy.engine import make_url
 
-from gateway.auth import Role
+from gateway.auth import ConfigurationError, Role
 from gateway.config import GatewayConfig
 from gateway.domain.model import System
 from gateway.settings import DEFAULT_EMPLOYMENT_API_KEY, DEFAULT_PORTS
+from tests.services import postgres_url, services
 
 TOML = """
 [gateway]
@@ -204,18 +208,99 @@ def root_logging() -> Iterator[None]:
         root.setLevel(level)
 
 
+#: Secrets long enough, for the cases about another setting.
+SECRETS = {"HRSS_TOKEN_SECRET": "t" * 32, "HRSS_AUDIT_KEY": "a" * 32}
+#: A PostgreSQL store where nothing listens, with a password no message may show.
+UNREACHABLE_STORE = "postgresql+asyncpg://gateway:hunter2@127.0.0.1:1/gateway"
+#: What each case may set; anything else is as the test's environment leaves it.
+SETTINGS = (
+    "HRSS_TOKEN_SECRET",
+    "HRSS_AUDIT_KEY",
+    "HRSS_OIDC_ISSUER",
+    "HRSS_DEMO",
+    "HRSS_PORT",
+    "HRSS_STORE_URL",
+    "HRSS_CACHE_URL",
+    "HRSS_RATE_LIMIT_PER_ACCOUNT",
+)
+
+
+def _case(argv: list[str], variables: dict[str, str], message: str, file: str | None = None) -> Any:
+    return pytest.param(argv, variables, file, message, id=f"{argv[0]}: {message}")
+
+
 @pytest.mark.parametrize(
-    ("argv", "variables", "message"),
+    ("argv", "variables", "file", "message"),
     [
-        (["worker"], {}, "HRSS_TOKEN_SECRET must be set outside demo mode"),
-        (["serve"], {"HRSS_TOKEN_SECRET": "t" * 32}, "HRSS_AUDIT_KEY must be set"),
-        (["serve"], {"HRSS_OIDC_ISSUER": "http://example.com"}, "HRSS_OIDC_ISSUER must be"),
+        _case(["worker"], {}, "HRSS_TOKEN_SECRET must be set outside demo mode"),
+        _case(["serve"], {"HRSS_TOKEN_SECRET": "t" * 32}, "HRSS_AUDIT_KEY must be set"),
+        _case(["serve"], {"HRSS_OIDC_ISSUER": "http://example.com"}, "HRSS_OIDC_ISSUER must be"),
+        # Each of these gave a traceback and exit status 1.
+        _case(["serve"], {"HRSS_PORT": "abc"}, "HRSS_PORT: expected a whole number, not 'abc'"),
+        _case(
+            ["worker"],
+            {},
+            "worker_poll_s in [gateway]: expected a number, not 'abc'",
+            '[gateway]\nworker_poll_s = "abc"\n',
+        ),
+        _case(
+            ["serve"],
+            {},
+            "[systems] names no registered system: employmnet (did you mean employment",
+            '[systems.employmnet]\nurl = "http://x"\n',
+        ),
+        _case(["cluster"], {}, "is not valid TOML", "[gateway\nport = 1\n"),
+        _case(["worker", "--config", "missing.toml"], {}, "missing.toml: no such file"),
+        _case(
+            ["serve"],
+            {"HRSS_RATE_LIMIT_PER_ACCOUNT": "lots"},
+            "HRSS_RATE_LIMIT_PER_ACCOUNT: rate limit per_account is not a limit",
+        ),
+        _case(["serve"], {**SECRETS, "HRSS_AUDIT_KEY": "abc"}, "HRSS_AUDIT_KEY must be at least"),
+        _case(
+            ["serve"], {**SECRETS, "HRSS_STORE_URL": "mysql://u:hunter2@db/gw"}, "HRSS_STORE_URL"
+        ),
+        _case(["serve"], {**SECRETS, "HRSS_CACHE_URL": "rediss:/bogus"}, "HRSS_CACHE_URL"),
+        # Unknown names were dropped silently, leaving the setting at its default.
+        _case(
+            ["serve"],
+            {},
+            "[gateway] has no setting store_ur (did you mean store_url",
+            '[gateway]\nstore_ur = "x"\n',
+        ),
+        _case(
+            ["worker"],
+            {},
+            "no table [rate_limit] (did you mean [rate_limits]?)",
+            '[rate_limit]\nper_account = "1/minute"\n',
+        ),
+        # A token secret too short: every login was INTERNAL, every bearer request 500.
+        *(
+            _case(
+                [command],
+                # The store named too: a cluster refuses SQLite first; nothing reaches it.
+                {**SECRETS, "HRSS_TOKEN_SECRET": "short", "HRSS_STORE_URL": UNREACHABLE_STORE},
+                "HRSS_TOKEN_SECRET must be",
+            )
+            for command in ("serve", "worker", "cluster")
+        ),
+        # The store unreachable at start: one line naming it, its password hidden.
+        *(
+            _case(
+                [command],
+                {**SECRETS, "HRSS_STORE_URL": UNREACHABLE_STORE},
+                "HRSS_STORE_URL: the store postgresql+asyncpg://gateway:***@127.0.0.1:1/gateway"
+                " cannot be reached",
+            )
+            for command in ("serve", "worker", "cluster")
+        ),
     ],
 )
 @pytest.mark.usefixtures("root_logging")
 def test_a_setting_missing_or_wrong_stops_a_command_with_its_name(
     argv: list[str],
     variables: dict[str, str],
+    file: str | None,
     message: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -226,17 +311,77 @@ def test_a_setting_missing_or_wrong_stops_a_command_with_its_name(
     failed start-up."""
     from gateway.cli import main
 
-    for name in ("HRSS_TOKEN_SECRET", "HRSS_AUDIT_KEY", "HRSS_OIDC_ISSUER", "HRSS_DEMO"):
+    for name in SETTINGS:
         monkeypatch.delenv(name, raising=False)
     for name, value in variables.items():
         monkeypatch.setenv(name, value)
     monkeypatch.chdir(tmp_path)
+    if file is not None:
+        (tmp_path / "gateway.toml").write_text(file, encoding="utf-8")
+        argv = [*argv, "--config", "gateway.toml"]
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"hrss-gateway {argv[0]}: ")
     assert message in err
     assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "hunter2" not in err
     assert not (tmp_path / "data").exists()  # nothing started, no store made
+
+
+@services
+@pytest.mark.parametrize("command", ["serve", "worker", "cluster"])
+@pytest.mark.usefixtures("root_logging")
+def test_a_missing_postgres_database_stops_a_command_with_one_line(
+    command: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from gateway.cli import main
+
+    missing = make_url(postgres_url()).set(database="hrss_no_such_database")
+    for name in SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("HRSS_STORE_URL", missing.render_as_string(hide_password=False))
+    monkeypatch.chdir(tmp_path)
+    assert main([command]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"hrss-gateway {command}: HRSS_STORE_URL: the store ")
+    assert "does not exist" in err
+    assert len(err.strip().splitlines()) == 1, err
+
+
+def test_the_store_timeouts_are_read_and_more_than_zero(tmp_path: Path) -> None:
+    config = GatewayConfig.load(environ={})
+    assert (
+        config.store_connect_timeout_s,
+        config.store_timeout_s,
+        config.store_pool_timeout_s,
+    ) == (5.0, 30.0, 10.0)
+    path = tmp_path / "gateway.toml"
+    path.write_text("[gateway]\nstore_timeout_s = 12\n", encoding="utf-8")
+    config = GatewayConfig.load(path, environ={"HRSS_STORE_CONNECT_TIMEOUT_S": "2"})
+    timeouts = config.store_timeouts()
+    assert (timeouts.connect_s, timeouts.statement_s, timeouts.pool_s) == (2.0, 12.0, 10.0)
+    with pytest.raises(ConfigurationError, match="store_pool_timeout_s"):
+        GatewayConfig.load(environ={"HRSS_STORE_POOL_TIMEOUT_S": "0"})
+
+
+def test_unknown_names_in_the_file_are_refused(tmp_path: Path) -> None:
+    """Misspelt, a setting was dropped silently and stayed at its default."""
+    path = tmp_path / "gateway.toml"
+    for text, message in [
+        ("[gateway]\nwroker_poll_s = 2\n", "(did you mean worker_poll_s"),
+        ('[rate_limits]\nper_acount = "1/minute"\n', "did you mean per_account?"),
+        ('[oidc]\nisuer = "https://idp"\n', "did you mean issuer?"),
+        ("port = 9000\n", "[gateway]"),  # outside any table
+    ]:
+        path.write_text(text, encoding="utf-8")
+        with pytest.raises(ConfigurationError, match=re.escape(message)):
+            GatewayConfig.load(path, environ={})
 
 
 @pytest.mark.parametrize(

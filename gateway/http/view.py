@@ -44,6 +44,8 @@ Status codes
     more than allowed (``TOO_MANY_OPERATIONS``)
     an unexpected exception outside GraphQL      500         500
     execution (masked, logged by type and stack)
+    the store unreachable outside GraphQL        503, Retry-After
+    execution (``STORE_UNAVAILABLE``)
     ==========================================  ==========  ==================
 
     The five middle rows are *GraphQL request errors*: nothing was executed, so
@@ -55,7 +57,10 @@ Status codes
     one format. The codes: ``INVALID_JSON``, ``JSON_TOO_DEEP``, ``JSON_TOO_LARGE``
     (:mod:`gateway.http.body`), ``MALFORMED_REQUEST``, ``MISSING_QUERY`` (400),
     ``METHOD_NOT_ALLOWED`` (405), ``NOT_ACCEPTABLE`` (406),
-    ``UNSUPPORTED_MEDIA_TYPE`` (415), ``INTERNAL`` (500).
+    ``UNSUPPORTED_MEDIA_TYPE`` (415), ``INTERNAL`` (500), ``STORE_UNAVAILABLE``
+    (503 with ``Retry-After``: the store, where the caller is looked up before
+    execution, cannot be reached; in a resolver the same failure is an error with
+    that code and ``retry_after``, status 200).
 
     Body size and CSRF are refused before the view, by :mod:`gateway.http.guards`.
 
@@ -99,7 +104,15 @@ from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
-from gateway.errors import GatewayError, Refusal, client_error, operation_name_required
+from gateway.errors import (
+    STORE_UNAVAILABLE,
+    GatewayError,
+    Refusal,
+    client_error,
+    log_store_unreachable,
+    operation_name_required,
+    store_unreachable,
+)
 from gateway.http.body import JsonRefused, load_bounded
 from gateway.http.graphiql import GRAPHIQL_ASSETS_PATH, graphiql_page_response
 from gateway.http.headers import weighted
@@ -257,6 +270,14 @@ def refusal_response(
     )
 
 
+def store_unavailable_response(media_type: str = JSON) -> Response:
+    """503 ``STORE_UNAVAILABLE`` with ``Retry-After``: the gateway's store cannot be
+    reached just now (a route outside GraphQL answers it for the same failure)."""
+    refusal = STORE_UNAVAILABLE
+    retry_after = {"Retry-After": str(refusal.retry_after)}
+    return refusal_response(503, refusal, media_type, retry_after)
+
+
 #: The status of a request whose caller hung up before it was read (nginx's).
 CLIENT_CLOSED_REQUEST = 499
 
@@ -345,6 +366,12 @@ class GatewayGraphQL(GraphQL[Any, Any]):
             logger.debug("the caller hung up before its request was read")
             return Response(status_code=CLIENT_CLOSED_REQUEST)
         except Exception as unexpected:
+            unreachable = store_unreachable(unexpected)
+            if unreachable is not None:
+                # Building the context looks the caller up in the store: while it
+                # cannot be reached, a refusal the client can act on, said once a minute.
+                log_store_unreachable(logger, unreachable)
+                return store_unavailable_response(media_type)
             # Building the context reaches the store and the cache: their exceptions
             # name hosts and carry SQL. Logged by type and stack only, as in the schema.
             stack = "".join(traceback.format_tb(unexpected.__traceback__))

@@ -156,7 +156,20 @@ async def _logged(what: str, call: Awaitable[T]) -> T | None:
     try:
         return await call
     except Exception as exc:
-        log.error("registration worker: %s failed: %s", what, type(exc).__name__)
+        # Imported here: what the store raises is the store's to recognise.
+        from gateway.store.database import outage_log_level, store_unreachable
+
+        unreachable = store_unreachable(exc)
+        if unreachable is None:
+            log.error("registration worker: %s failed: %s", what, type(exc).__name__)
+        else:
+            # An outage, not a fault of the worker's: said once a minute, tried every poll.
+            log.log(
+                outage_log_level(f"worker {what}"),
+                "registration worker: %s failed: %s (the store cannot be reached)",
+                what,
+                unreachable,
+            )
         return None
 
 

@@ -30,7 +30,9 @@ from gateway.errors import (
     GatewayError,
     bad_input,
     client_error,
+    log_store_unreachable,
     operation_errors,
+    store_unreachable,
 )
 from gateway.observability.graphql import GraphQLMetrics
 from gateway.schema.context import Info
@@ -63,6 +65,18 @@ def _should_mask(error: GraphQLError) -> bool:
 
 
 logger = logging.getLogger("gateway.schema")
+
+
+def _store_unreachable_logged(error: BaseException) -> bool:
+    """Whether ``error`` is the gateway's store not reached (answered
+    ``STORE_UNAVAILABLE``): then logged as an outage, once a minute, by its type and
+    without a stack, rather than as an unexpected error at every request."""
+    reason = store_unreachable(error)
+    if reason is None:
+        return False
+    log_store_unreachable(logger, reason)
+    return True
+
 
 __all__ = ["MASKED_MESSAGE", "GatewaySchema", "Subscription", "build_schema"]
 
@@ -201,8 +215,9 @@ class GatewaySchema(strawberry.federation.Schema):
             original = error.original_error
             if original is None or not _should_mask(error):
                 continue
-            stack = "".join(traceback.format_tb(original.__traceback__))
-            logger.error("unexpected %s at %s\n%s", type(original).__name__, error.path, stack)
+            if not _store_unreachable_logged(original):
+                stack = "".join(traceback.format_tb(original.__traceback__))
+                logger.error("unexpected %s at %s\n%s", type(original).__name__, error.path, stack)
 
 
 async def _shaped_stream(results: StreamResult) -> StreamResult:
@@ -214,7 +229,7 @@ async def _shaped_stream(results: StreamResult) -> StreamResult:
         # Strawberry's stream lets what a parsing hook raises escape (the parser
         # cache's syntax error, a RecursionError): answered as execute answers it.
         error = exc if isinstance(exc, GraphQLError) else GraphQLError("", original_error=exc)
-        if _should_mask(error):
+        if _should_mask(error) and not _store_unreachable_logged(exc):
             stack = "".join(traceback.format_tb(exc.__traceback__))
             logger.error("unexpected %s in a stream\n%s", type(exc).__name__, stack)
         yield PreExecutionError(data=None, errors=[client_error(error)])

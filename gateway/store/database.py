@@ -13,6 +13,17 @@ would each wait far longer than the writes take; queued, each starts as soon as
 the one before commits (other processes still wait through the busy timeout).
 PostgreSQL needs none of this.
 
+No wait on the store is unbounded (``StoreTimeouts``, the ``store_*_timeout_s``
+settings): opening a PostgreSQL connection, each statement, and waiting for a
+connection of the pool each have a timeout, and the pool's connections send TCP
+keepalives, so that a database that went away silently is found out while they
+idle. (A statement that times out is cancelled, which asyncpg waits for as long
+again; when the cancellation gets no answer either, asyncpg closes the connection,
+and the pool replaces it.) What a store that
+cannot be reached raises is told apart from every other error by
+:func:`store_unreachable`: requests answer ``STORE_UNAVAILABLE`` for it, and it is
+logged as a warning once a minute (:func:`outage_log_level`), not with a stack.
+
 Migrations run with Alembic from the scripts in ``migrations/``, inside one
 transaction that holds a lock, so that several gateway instances starting at
 once migrate once.
@@ -23,10 +34,17 @@ from __future__ import annotations
 import ast
 import asyncio
 import contextlib
+import contextvars
 import datetime as dt
 import functools
-from collections.abc import AsyncIterator, Callable
+import logging
+import socket
+import sqlite3
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +70,52 @@ POSTGRES_POOL_SIZE = 20
 #: the pool, so that none outlives what a firewall or the server lets idle.
 POSTGRES_POOL_RECYCLE_S = 1800
 
+#: TCP keepalives on each PostgreSQL connection: the first probe after this many
+#: idle seconds, then one every interval, the connection given up after the count
+#: unanswered (about a minute for a database that vanished without a word).
+POSTGRES_KEEPALIVE_IDLE_S = 30
+POSTGRES_KEEPALIVE_INTERVAL_S = 10
+POSTGRES_KEEPALIVE_COUNT = 3
+
+#: How often, at most, each place that meets the store unreachable logs it (WARNING).
+OUTAGE_LOG_EVERY_S = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class StoreTimeouts:
+    """How long the gateway waits on PostgreSQL, seconds (``store_*_timeout_s``)."""
+
+    #: Opening a connection (asyncpg's ``timeout``).
+    connect_s: float = 5.0
+    #: One statement, its round trip included (asyncpg's ``command_timeout``).
+    statement_s: float = 30.0
+    #: A connection of the pool, when all are taken (SQLAlchemy's ``pool_timeout``).
+    pool_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        for name in ("connect_s", "statement_s", "pool_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"the store's {name} timeout must be more than 0 seconds")
+
+
+#: The timeouts of the engines made in this context: a gateway's, while it opens its
+#: store (``store_timeouts``); the defaults elsewhere (commands, tests).
+_DEFAULT_TIMEOUTS = StoreTimeouts()
+_TIMEOUTS: contextvars.ContextVar[StoreTimeouts] = contextvars.ContextVar(
+    "hrss_store_timeouts", default=_DEFAULT_TIMEOUTS
+)
+
+
+@contextlib.contextmanager
+def store_timeouts(timeouts: StoreTimeouts) -> Iterator[None]:
+    """``create_engine`` gives the engines made within the block ``timeouts``."""
+    token = _TIMEOUTS.set(timeouts)
+    try:
+        yield
+    finally:
+        _TIMEOUTS.reset(token)
+
+
 # Any constant: the key of the PostgreSQL advisory lock held while migrating.
 _MIGRATION_LOCK = 0x6872_7373_6777  # "hrssgw"
 
@@ -73,10 +137,16 @@ def shown_url(url: str) -> str:
     return parsed.render_as_string(hide_password=True)
 
 
-def create_engine(url: str) -> AsyncEngine:
-    """An engine for ``sqlite+aiosqlite:///file`` or ``postgresql+asyncpg://...``."""
+def create_engine(url: str, timeouts: StoreTimeouts | None = None) -> AsyncEngine:
+    """An engine for ``sqlite+aiosqlite:///file`` or ``postgresql+asyncpg://...``;
+    ``timeouts`` for PostgreSQL, by default those of the context (``store_timeouts``)."""
     parsed = make_url(url)
     backend = parsed.get_backend_name()
+    if backend in ("sqlite", "postgresql") and parsed.drivername not in _DRIVERS:
+        raise ValueError(
+            f"unsupported store driver {parsed.drivername!r}: use sqlite+aiosqlite or "
+            "postgresql+asyncpg"
+        )
     if backend == "sqlite":
         database = parsed.database
         if not database or database == ":memory:" or database.startswith("file:"):
@@ -97,16 +167,43 @@ def create_engine(url: str) -> AsyncEngine:
         # then replaces every connection opened before, so that the next
         # transactions find new ones. A worker's step saved nothing and is taken
         # again from the state saved before; a request answers an error once.
-        return create_async_engine(
+        # Every wait bounded (the module's docstring).
+        timeouts = timeouts or _TIMEOUTS.get()
+        engine = create_async_engine(
             parsed,
             pool_pre_ping=False,
             pool_recycle=POSTGRES_POOL_RECYCLE_S,
             pool_size=POSTGRES_POOL_SIZE,
             max_overflow=0,
+            pool_timeout=timeouts.pool_s,
+            connect_args={"timeout": timeouts.connect_s, "command_timeout": timeouts.statement_s},
         )
+        sa.event.listen(engine.sync_engine, "connect", _keepalive)
+        return engine
     raise ValueError(
         f"unsupported store backend {backend!r}: use sqlite+aiosqlite or postgresql+asyncpg"
     )
+
+
+#: The drivers the store runs on, as SQLAlchemy names them.
+_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
+
+
+def _keepalive(dbapi_connection: Any, _record: Any) -> None:
+    """TCP keepalives on a new PostgreSQL connection's socket (asyncpg sets none)."""
+    transport = getattr(getattr(dbapi_connection, "_connection", None), "_transport", None)
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return  # a Unix socket: nothing between it and the server to fail silently
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        for option, value in (
+            ("TCP_KEEPIDLE", POSTGRES_KEEPALIVE_IDLE_S),
+            ("TCP_KEEPINTVL", POSTGRES_KEEPALIVE_INTERVAL_S),
+            ("TCP_KEEPCNT", POSTGRES_KEEPALIVE_COUNT),
+        ):
+            if hasattr(socket, option):  # Linux names; other systems keep their defaults
+                sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
 
 
 def _set_up_sqlite(engine: AsyncEngine) -> None:
@@ -213,7 +310,7 @@ class Database:
         would refuse, or cascade. They are checked before the migration commits.
         """
         sqlite = self.dialect == "sqlite"
-        async with self.engine.connect() as conn:
+        async with self.engine.connect() as conn, _no_statement_timeout(conn):
             if sqlite:
                 # Outside any transaction: inside one, the pragma does nothing.
                 await conn.run_sync(_foreign_keys, False)
@@ -248,6 +345,153 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+@asynccontextmanager
+async def _no_statement_timeout(conn: AsyncConnection) -> AsyncIterator[None]:
+    """No statement timeout on this PostgreSQL connection for the block: a migration
+    may take longer than any statement of the gateway, and the instances starting
+    beside the one migrating wait for its lock meanwhile. (asyncpg's timeout lives
+    in the connection's configuration; nothing else sets it for one connection.)"""
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    raw: Any = (await conn.get_raw_connection()).driver_connection
+    config = getattr(raw, "_config", None)
+    if config is None or not hasattr(config, "_replace"):
+        yield
+        return
+    raw._config = config._replace(command_timeout=None)
+    try:
+        yield
+    finally:
+        raw._config = config
+
+
+# --------------------------------------------------- a store that cannot be reached
+
+#: The drivers whose frames a timeout or a socket error came through, when it was
+#: the store's (a timeout of the gateway's own, a system's call, is not).
+_DRIVER_MODULES = ("asyncpg", "sqlalchemy", "aiosqlite", "gateway.store")
+
+#: When each place last logged the store unreachable (``outage_log_level``).
+_OUTAGE_LOGGED: dict[str, float] = {}
+
+
+def store_unreachable(exc: BaseException) -> str | None:
+    """Why the store could not be reached, when that is what ``exc`` says: the name of
+    the driver's exception (``ConnectionRefusedError``, ``TimeoutError``, ...); None
+    for anything else (a statement's own error, a bug, a timeout not the store's).
+
+    The store is unreachable when a connection cannot be opened or was lost (refused,
+    reset, closed under a statement, the server shutting down or starting up, out of
+    connections), when a statement or the wait for a pooled connection timed out, and,
+    for SQLite, when another process held the write lock past the busy timeout."""
+    found = _first_in_chain(exc, lambda e: _unreachable_one(e) is not None)
+    return None if found is None else _unreachable_one(found)
+
+
+def _unreachable_one(e: BaseException) -> str | None:
+    name = type(e).__name__
+    sa_exc = sys.modules.get("sqlalchemy.exc")
+    if sa_exc is not None:
+        if isinstance(e, sa_exc.TimeoutError):  # the pool's: no connection came free
+            return "TimeoutError"
+        if isinstance(e, sa_exc.DBAPIError) and e.connection_invalidated:
+            cause = e.orig if isinstance(e.orig, BaseException) else e
+            return type(cause.__cause__ or cause).__name__
+    asyncpg_exc = sys.modules.get("asyncpg.exceptions")
+    if asyncpg_exc is not None and isinstance(
+        e,
+        (
+            asyncpg_exc.PostgresConnectionError,  # class 08
+            asyncpg_exc.ConnectionDoesNotExistError,
+            asyncpg_exc.CannotConnectNowError,
+            asyncpg_exc.AdminShutdownError,
+            asyncpg_exc.CrashShutdownError,
+            asyncpg_exc.TooManyConnectionsError,
+        ),
+    ):
+        return name
+    if asyncpg_exc is not None and isinstance(e, asyncpg_exc.InterfaceError):
+        return name if "connection is closed" in str(e) else None
+    if isinstance(e, sqlite3.OperationalError) and "database is locked" in str(e):
+        return name
+    if isinstance(e, OSError) and _through_drivers(e):  # TimeoutError is one
+        return name
+    return None
+
+
+def _through_drivers(e: BaseException) -> bool:
+    tb = e.__traceback__
+    while tb is not None:
+        module = tb.tb_frame.f_globals.get("__name__", "")
+        if module.startswith(_DRIVER_MODULES):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def unreached_at_start(url: str, exc: BaseException) -> str | None:
+    """Why the store of ``url`` could not be opened at start, when that is what ``exc``
+    says (unreachable, as ``store_unreachable`` has it, or a database that does not
+    exist, a role or password refused): one line for an operator, the URL's password
+    hidden; None for any other failure."""
+    found = _first_in_chain(exc, _refused_at_start)
+    if found is None:
+        return None
+    said = str(found).strip() or f"no answer within {_TIMEOUTS.get().connect_s:g} s"
+    password = make_url(url).password
+    if password:
+        said = said.replace(str(password), "***")
+    return f"the store {shown_url(url)} cannot be reached: {type(found).__name__}: {said}"
+
+
+def _refused_at_start(e: BaseException) -> bool:
+    if _unreachable_one(e) is not None and not _is_wrapper(e):
+        return True
+    asyncpg_exc = sys.modules.get("asyncpg.exceptions")
+    return asyncpg_exc is not None and isinstance(
+        e,
+        (
+            asyncpg_exc.InvalidCatalogNameError,  # the database does not exist
+            asyncpg_exc.InvalidAuthorizationSpecificationError,  # role or password
+        ),
+    )
+
+
+def _is_wrapper(e: BaseException) -> bool:
+    """SQLAlchemy's exception around the driver's, whose message carries its own."""
+    sa_exc = sys.modules.get("sqlalchemy.exc")
+    return sa_exc is not None and isinstance(e, sa_exc.DBAPIError)
+
+
+def _first_in_chain(
+    exc: BaseException, wanted: Callable[[BaseException], bool]
+) -> BaseException | None:
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        e = todo.pop(0)
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        if wanted(e):
+            return e
+        todo.extend(c for c in (e.__cause__, e.__context__, getattr(e, "orig", None)) if c)
+    return None
+
+
+def outage_log_level(place: str) -> int:
+    """WARNING the first time in ``OUTAGE_LOG_EVERY_S`` that ``place`` (requests, the
+    worker's claims, ...) meets the store unreachable; DEBUG until then: an outage is
+    said once a minute, not once a request."""
+    now = time.monotonic()
+    last = _OUTAGE_LOGGED.get(place)
+    if last is not None and now - last < OUTAGE_LOG_EVERY_S:
+        return logging.DEBUG
+    _OUTAGE_LOGGED[place] = now
+    return logging.WARNING
 
 
 def alembic_config(connection: sa.Connection | None = None) -> Config:
