@@ -30,10 +30,26 @@ network, nothing is in clear and nothing is taken on trust:
 - Sealed entries are named ``<namespace>:s1:<key>``: a gateway of an earlier
   version (plain pickles under ``<namespace>:<key>``) running beside this one
   during an upgrade neither reads them nor is read.
+
+A Redis that is down, refuses (its password, its database, its memory) or does not
+answer takes nothing down with it: the cache **fails open** (:class:`_Outage`).
+Each call to Redis is bounded (``REDIS_TIMEOUT_S`` a read or write of the socket,
+three times that in all); one that fails makes every read a miss (the gateway asks
+the store or the systems) and every write and delete a no-op, logged once at
+WARNING; Redis is then left alone for ``REDIS_PAUSE_S``, and asked again by one
+call at a time, the pause doubling up to ``REDIS_PAUSE_CAP_S`` while it still
+fails; the first call it answers is logged at INFO. The deletes it missed meanwhile
+(an account changed, a worker written to) are made then, before anything is read
+from it. A connection of the pool that Redis closed (a restart) is replaced and the
+command sent again, once (redis-py's ``Retry``). What must outlive an outage, a
+marked form and an import's progress, is put with :meth:`GatewayCache.keep` and
+read with :meth:`GatewayCache.find`: kept in this process while Redis cannot take
+it (``KEPT_HERE_BYTES`` at most), found there by this process only.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
@@ -42,8 +58,8 @@ import pickle
 import struct
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from aiocache import Cache
@@ -52,6 +68,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from redis.exceptions import RedisError
 
 from gateway.domain.model import System
 
@@ -61,8 +78,27 @@ log = logging.getLogger("gateway.cache")
 MIN_SECRET_BYTES = 32
 #: The segment after the namespace of every sealed entry's name (``hrss:s1:worker:…``).
 SEALED_TAG = "s1"
-#: How long one call to Redis may take, connecting included (aiocache's default).
-REDIS_TIMEOUT_S = 5.0
+#: How long one read or write of a socket to Redis may take, connecting included: a
+#: ``GET`` takes 0.1 ms, a marked form of 5 MB some milliseconds. A whole call, its
+#: one retry on a connection found closed included, may take three times this.
+REDIS_TIMEOUT_S = 1.0
+#: After Redis failed, how long the cache leaves it alone before one call tries it again;
+REDIS_PAUSE_S = 1.0
+#: doubled at each try that fails, up to this.
+REDIS_PAUSE_CAP_S = 30.0
+#: Deletes missed while Redis was down, made once it answers: the most remembered
+#: (the oldest forgotten first: its entry expires by itself in any case).
+MISSED_DELETES_KEPT = 10_000
+#: What :meth:`GatewayCache.keep` holds in this process while Redis cannot take it,
+#: in bytes (pickled): past it the oldest entries go first.
+KEPT_HERE_BYTES = 64 * 2**20
+
+#: What a call to Redis fails with: refused, reset or closed connections and
+#: timeouts (``ConnectionError``, ``TimeoutError``), a password or database refused
+#: (``AuthenticationError``, ``ResponseError``), TLS (``OSError``), the deadline.
+REDIS_FAILURES: tuple[type[BaseException], ...] = (RedisError, OSError, TimeoutError)
+
+T = TypeVar("T")
 
 
 class SealedValues:
@@ -166,6 +202,117 @@ def _kind(name: str) -> str:
     return parts[after] if after < len(parts) else "?"
 
 
+class _Outage:
+    """Whether to ask Redis: always while it answers; after a failure, not for a pause,
+    then one call at a time (the probe) until one is answered, the pause doubling at
+    each probe that fails. Logs once when Redis fails, once when it answers again."""
+
+    def __init__(
+        self, pause_s: float, pause_cap_s: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._first_pause = pause_s
+        self._cap = max(pause_cap_s, pause_s)
+        self._clock = clock
+        self.pause = pause_s
+        #: When Redis last failed while it was thought up; None while it answers.
+        self.down_since: float | None = None
+        self._retry_at = 0.0
+        self._probing = False
+
+    def may_ask(self) -> bool | None:
+        """None: leave Redis alone; False: ask it (it answers); True: ask it, as the
+        probe (it failed before): this call's outcome decides for the others."""
+        if self.down_since is None:
+            return False
+        if self._probing or self._clock() < self._retry_at:
+            return None
+        self._probing = True
+        return True
+
+    def failed(self, error: BaseException, *, probe: bool) -> None:
+        now = self._clock()
+        if self.down_since is None:
+            self.down_since, self.pause = now, self._first_pause
+            self._retry_at = now + self.pause
+            # Its type only: the text may name the host, and the URL holds the password.
+            log.warning(
+                "the cache's Redis failed (%s): every read is a miss and nothing is put "
+                "in it until it answers again; tried again in %g s",
+                type(error).__name__,
+                self.pause,
+            )
+        elif probe:
+            self._probing = False
+            self.pause = min(self.pause * 2, self._cap)
+            self._retry_at = now + self.pause
+            log.debug("the cache's Redis still fails (%s)", type(error).__name__)
+        # else: a call begun before the failure that stopped the others; nothing new.
+
+    def answered(self, *, probe: bool) -> None:
+        if probe and self.down_since is not None:
+            log.info(
+                "the cache's Redis answers again, after %.1f s", self._clock() - self.down_since
+            )
+            self.down_since, self._probing, self.pause = None, False, self._first_pause
+
+    def abandoned(self, *, probe: bool) -> None:
+        """The probe was cancelled before Redis said anything: another call may try."""
+        if probe:
+            self._probing = False
+
+
+class _KeptHere:
+    """What :meth:`GatewayCache.keep` could not put in Redis, in this process: pickled
+    copies (as ``memory://`` keeps them) until they expire, ``limit`` bytes at most,
+    the oldest dropped first. Not sealed: nothing of it leaves the process."""
+
+    def __init__(self, limit: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self._limit = limit
+        self._clock = clock
+        self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self._bytes = 0
+
+    def __bool__(self) -> bool:
+        return bool(self._entries)
+
+    def put(self, key: str, value: Any, ttl: float) -> bool:
+        """Whether it is kept (not when larger than everything it may hold)."""
+        self.discard(key)
+        pickled = pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
+        if len(pickled) > self._limit:
+            return False
+        self._expire()
+        while self._entries and self._bytes + len(pickled) > self._limit:
+            _, (_, dropped) = self._entries.popitem(last=False)
+            self._bytes -= len(dropped)
+        self._entries[key] = (self._clock() + ttl, pickled)
+        self._bytes += len(pickled)
+        return True
+
+    def get(self, key: str) -> Any:
+        found = self._entries.get(key)
+        if found is None:
+            return None
+        if found[0] <= self._clock():
+            self.discard(key)
+            return None
+        return pickle.loads(found[1])  # noqa: S301 (pickled by this process)
+
+    def discard(self, key: str) -> None:
+        found = self._entries.pop(key, None)
+        if found is not None:
+            self._bytes -= len(found[1])
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self._bytes = 0
+
+    def _expire(self) -> None:
+        now = self._clock()
+        for key in [k for k, (expires, _) in self._entries.items() if expires <= now]:
+            self.discard(key)
+
+
 class _Redis:
     """The cache's entries in Redis (redis-py's asyncio client), sealed, under
     ``namespace:``. Bytes in, bytes out: nothing here unpickles.
@@ -173,19 +320,47 @@ class _Redis:
     Not aiocache's Redis backend (aiocache stays for the in-process cache): its
     0.12 release builds its client in a way that drops a ``rediss://`` URL's TLS
     and user name, and calls redis-py functions deprecated since 5.0, and its
-    serializers would unpickle before any check."""
+    serializers would unpickle before any check.
 
-    def __init__(self, url: str, namespace: str, sealed: SealedValues) -> None:
+    Every call fails open (the module's docstring): a read that fails is a miss, a
+    write or delete that fails is not made (the delete is remembered, and made when
+    Redis answers again)."""
+
+    def __init__(
+        self,
+        url: str,
+        namespace: str,
+        sealed: SealedValues,
+        *,
+        timeout_s: float,
+        pause_s: float,
+        pause_cap_s: float,
+    ) -> None:
         from redis.asyncio import Redis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+        from redis.exceptions import ConnectionError as RedisConnectionError
 
         self._client = Redis.from_url(
-            url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S
+            url,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            # Once, at once, and only when the connection failed: a connection of the
+            # pool that Redis closed (it restarted) is replaced and the command sent
+            # again. redis-py's default (ten tries, backing off up to a second each,
+            # timeouts included) held a request for many seconds on a Redis that was
+            # down, and for a minute on one that does not answer.
+            retry=Retry(NoBackoff(), 1, (RedisConnectionError,)),
         )
         # Sealed entries have names of their own: a gateway of an earlier version,
         # still running beside this one while a deployment is upgraded, neither
         # reads them (its pickle would fail on them) nor is read by it.
         self._prefix = f"{namespace}:{SEALED_TAG}:" if namespace else f"{SEALED_TAG}:"
         self._sealed = sealed
+        self._deadline = 3 * timeout_s
+        self.outage = _Outage(pause_s, pause_cap_s)
+        #: Names whose entry may be out of date in Redis, deleted once it answers.
+        self._missed: dict[str, None] = {}
 
     def _name(self, key: str) -> str:
         return self._prefix + key
@@ -194,38 +369,107 @@ class _Redis:
         """The name Redis keeps ``key`` under."""
         return self._name(key)
 
+    def missed(self, key: str) -> None:
+        """``key``'s entry in Redis, if it has one, is out of date: deleted before
+        anything is read from Redis again."""
+        name = self._name(key)
+        self._missed.pop(name, None)
+        self._missed[name] = None
+        while len(self._missed) > MISSED_DELETES_KEPT:
+            del self._missed[next(iter(self._missed))]
+
+    async def _asked(self, call: Callable[[], Awaitable[T]]) -> tuple[bool, T | None]:
+        """``(True, what call returned)``; ``(False, None)`` when Redis was left alone
+        or failed (the outage's business)."""
+        probe = self.outage.may_ask()
+        if probe is None:
+            return False, None
+        try:
+            async with asyncio.timeout(self._deadline):
+                if self._missed:
+                    await self._delete_missed()
+                result = await call()
+        except REDIS_FAILURES as e:
+            self.outage.failed(e, probe=probe)
+            return False, None
+        except BaseException:
+            self.outage.abandoned(probe=probe)
+            raise
+        self.outage.answered(probe=probe)
+        return True, result
+
+    async def _delete_missed(self) -> None:
+        names = list(self._missed)
+        for at in range(0, len(names), 500):
+            await self._client.delete(*names[at : at + 500])
+        for name in names:
+            self._missed.pop(name, None)
+
     async def multi_get(self, keys: list[str]) -> list[Any]:
         names = [self._name(k) for k in keys]
-        values = await self._client.mget(names)
+        asked, values = await self._asked(lambda: self._client.mget(names))
+        if not asked or values is None:
+            return [None] * len(keys)
         return [self._sealed.open(n, v) for n, v in zip(names, values, strict=True)]
 
-    async def multi_set(self, pairs: list[tuple[str, Any]], ttl: float) -> None:
+    async def multi_set(self, pairs: list[tuple[str, Any]], ttl: float) -> bool:
         ms = max(1, int(ttl * 1000))
-        async with self._client.pipeline(transaction=True) as pipe:
-            for key, value in pairs:
-                name = self._name(key)
-                pipe.set(name, self._sealed.seal(name, value, ttl), px=ms)
-            await pipe.execute()
+        sealed = [
+            (name, self._sealed.seal(name, value, ttl))
+            for name, value in ((self._name(k), v) for k, v in pairs)
+        ]
 
-    async def set(self, key: str, value: Any, ttl: float) -> None:
+        async def put() -> None:
+            async with self._client.pipeline(transaction=True) as pipe:
+                for name, value in sealed:
+                    pipe.set(name, value, px=ms)
+                await pipe.execute()
+
+        asked, _ = await self._asked(put)
+        return asked
+
+    async def set(self, key: str, value: Any, ttl: float) -> bool:
+        """Whether Redis took it."""
         name = self._name(key)
-        await self._client.set(
-            name, self._sealed.seal(name, value, ttl), px=max(1, int(ttl * 1000))
+        sealed = self._sealed.seal(name, value, ttl)
+        asked, _ = await self._asked(
+            lambda: self._client.set(name, sealed, px=max(1, int(ttl * 1000)))
         )
+        return asked
 
     async def delete(self, key: str) -> None:
-        await self._client.delete(self._name(key))
+        name = self._name(key)
+        asked, _ = await self._asked(lambda: self._client.delete(name))
+        if not asked:
+            self.missed(key)
 
     async def clear(self) -> None:
         """Every sealed entry of the namespace."""
-        batch: list[bytes] = []
-        async for name in self._client.scan_iter(match=self._prefix + "*", count=500):
-            batch.append(name)
-            if len(batch) >= 500:
+
+        async def clear() -> None:
+            batch: list[bytes] = []
+            async for name in self._client.scan_iter(match=self._prefix + "*", count=500):
+                batch.append(name)
+                if len(batch) >= 500:
+                    await self._client.delete(*batch)
+                    batch = []
+            if batch:
                 await self._client.delete(*batch)
-                batch = []
-        if batch:
-            await self._client.delete(*batch)
+
+        # A scan of the whole namespace is bounded as a whole by no deadline of one call.
+        probe = self.outage.may_ask()
+        if probe is None:
+            return
+        try:
+            await clear()
+        except REDIS_FAILURES as e:
+            self.outage.failed(e, probe=probe)
+        except BaseException:
+            self.outage.abandoned(probe=probe)
+            raise
+        else:
+            self._missed.clear()
+            self.outage.answered(probe=probe)
 
     async def close(self) -> None:
         await self._client.aclose()
@@ -241,7 +485,12 @@ class GatewayCache:
         employer_ttl_s: float,
         namespace: str = "hrss",
         clock: Callable[[], float] = time.time,
+        redis_timeout_s: float | None = None,
+        redis_pause_s: float | None = None,
+        redis_pause_cap_s: float | None = None,
     ) -> None:
+        """``redis_*``: by default ``REDIS_TIMEOUT_S``, ``REDIS_PAUSE_S`` and
+        ``REDIS_PAUSE_CAP_S`` (read when the cache is made)."""
         scheme = urlparse(url).scheme
         if scheme in ("", "memory"):
             # No deadline: a dictionary in this process cannot hang, and aiocache's
@@ -251,7 +500,14 @@ class GatewayCache:
                 Cache.MEMORY, serializer=PickleSerializer(), namespace=namespace, timeout=None
             )
         elif scheme in ("redis", "rediss"):
-            self._cache = _Redis(url, namespace, SealedValues(key_secret, clock=clock))
+            self._cache = _Redis(
+                url,
+                namespace,
+                SealedValues(key_secret, clock=clock),
+                timeout_s=REDIS_TIMEOUT_S if redis_timeout_s is None else redis_timeout_s,
+                pause_s=REDIS_PAUSE_S if redis_pause_s is None else redis_pause_s,
+                pause_cap_s=REDIS_PAUSE_CAP_S if redis_pause_cap_s is None else redis_pause_cap_s,
+            )
         else:
             raise ValueError(f"unsupported cache URL scheme: {scheme}")
         self.url = url
@@ -260,6 +516,12 @@ class GatewayCache:
         self.employer_ttl_s = employer_ttl_s
         self.hits = 0
         self.misses = 0
+        self._here = _KeptHere(KEPT_HERE_BYTES)
+
+    @property
+    def reachable(self) -> bool:
+        """False while the cache's Redis is down (since it last failed, until it answers)."""
+        return not isinstance(self._cache, _Redis) or self._cache.outage.down_since is None
 
     def stored_name(self, key: str) -> str | None:
         """The name Redis keeps ``key`` under; None in memory."""
@@ -311,7 +573,31 @@ class GatewayCache:
 
     async def delete(self, *keys: str) -> None:
         for key in keys:
+            self._here.discard(key)
             await self._cache.delete(key)
+
+    async def keep(self, key: str, value: Any, ttl: float) -> None:
+        """``set`` for what must outlive an outage of Redis (a marked form, an import's
+        progress): while Redis cannot take it, kept in this process instead
+        (``KEPT_HERE_BYTES`` at most, the oldest dropped first), where :meth:`find`
+        finds it, and its older copy in Redis, if any, deleted once Redis answers.
+        Another process does not find it: its Redis is down too, or was, and the
+        entry was not there."""
+        if not isinstance(self._cache, _Redis):
+            await self._cache.set(key, value, ttl=ttl)
+        elif await self._cache.set(key, value, ttl=ttl):
+            self._here.discard(key)
+        else:
+            self._cache.missed(key)
+            if not self._here.put(key, value, ttl):
+                log.warning("a %s entry is too large to keep in the process: lost", _kind(key))
+
+    async def find(self, key: str) -> Any:
+        """What :meth:`keep` kept: from the cache, else from this process."""
+        value = await self.get(key)
+        if value is None and self._here:
+            value = self._here.get(key)
+        return value
 
     async def forget_account(self, account_id: int) -> None:
         """Forget a signed-in account changed by this process (its password, its
@@ -332,6 +618,7 @@ class GatewayCache:
         )
 
     async def clear(self) -> None:
+        self._here.clear()
         await self._cache.clear()
 
     async def close(self) -> None:

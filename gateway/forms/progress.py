@@ -4,7 +4,8 @@ The import runs its reading and checking in a thread, which moves a
 :class:`Progress` along; the event loop copies it to the gateway's cache a few
 times a second under a keyed hash of the uploader and its idempotency key, where
 the query ``formImportProgress`` reads it (from any gateway process sharing the
-cache).
+cache). While the cache's Redis cannot be reached it is kept in the importing
+process (``GatewayCache.keep``): read there, and null from the other processes.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ async def published(
 
     async def flush() -> None:
         while not ended.is_set():
-            await gateway.cache.set(key, asdict(progress), ttl=ttl)
+            await gateway.cache.keep(key, asdict(progress), ttl=ttl)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(ended.wait(), FLUSH_S)
 
@@ -79,13 +80,13 @@ async def published(
         ended.set()
         await task
         progress.phase = Phase.DONE
-        await gateway.cache.set(key, asdict(progress), ttl=ttl)
+        await gateway.cache.keep(key, asdict(progress), ttl=ttl)
 
 
 async def progress_of(
     gateway: Gateway, principal: Principal, idempotency_key: str
 ) -> Progress | None:
-    found = await gateway.cache.get(_key(gateway, principal, idempotency_key))
+    found = await gateway.cache.find(_key(gateway, principal, idempotency_key))
     if not isinstance(found, dict):
         return None
     return Progress(Phase(found["phase"]), int(found["done"]), found.get("total"))

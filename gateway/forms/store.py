@@ -8,6 +8,11 @@ name holds a keyed hash of the token, not the token (whoever lists the keys
 learns no link), and its value (the workbook, every row in full) is sealed
 like every value the cache puts in Redis (``gateway/cache.py``).
 
+While Redis cannot be reached the workbook is kept in the process that marked it
+(``GatewayCache.keep``), so the upload is answered with its link all the same; in
+a deployment of several processes the link then opens only in that one (another
+answers 404, as for a link expired), until the workbook expires.
+
 Each fetch, and each attempt by a caller without the rights, is a record of the
 audit log (``fetch_marked_form``), written by the route (``gateway/forms/http.py``)
 with :func:`marked_detail`.
@@ -62,7 +67,7 @@ async def keep_marked(
     ttl = gateway.config.forms.marked_ttl_s
     owner = access.principal
     kept = Marked(owner, bytes(content), credit_code or owner.credit_code, rows)
-    await gateway.cache.set(_key(gateway, token), kept, ttl=ttl)
+    await gateway.cache.keep(_key(gateway, token), kept, ttl=ttl)
     expires = gateway.clock() + dt.timedelta(seconds=ttl)
     return MARKED_PATH.format(token=token), expires
 
@@ -72,7 +77,7 @@ async def find_marked(gateway: Gateway, token: str) -> Marked | None:
     (never was, expired, or not one the cache could vouch for)."""
     if not _well_formed(token):
         return None
-    kept = await gateway.cache.get(_key(gateway, token))
+    kept = await gateway.cache.find(_key(gateway, token))
     return kept if isinstance(kept, Marked) else None
 
 

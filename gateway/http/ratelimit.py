@@ -22,12 +22,19 @@ on where the clock stands within a window (sliding window counter). What it
 costs, a list of at most ``limit`` timestamps per key, is small at these limits.
 
 With a ``redis://`` storage URL the counts are shared by every gateway process;
-with ``memory://`` each process counts alone. A Redis that is down or slow does
-not take the gateway down: the limiters **fail open**, letting requests and
-sign-ins through without counting, log one warning, and try Redis again after
-``storage_retry_s``. That is a choice: refusing every request while Redis is
-down would turn a cache outage into a gateway outage, and the gateway's other
-defences (the query limits, Argon2's bounded concurrency) still hold meanwhile.
+with ``memory://`` each process counts alone. A Redis that is down, refuses or is
+slow (no answer within ``storage_timeout_s``) does not take the gateway down, nor
+the limits off: the limiters **count in the process's memory** meanwhile, as with
+``memory://``, log one warning, try Redis again (one call at a time) every
+``storage_retry_s``, and log once when it answers again, from when on they count
+in Redis again. Refusing every request while Redis is down would turn a cache
+outage into a gateway outage; letting every one through uncounted would let a
+password guesser through unslowed (as it did). Counted per process, a limit
+holds in each process: behind N processes a client gets up to N times it, still
+a limit, and a guesser of passwords still meets ``LOGIN_THROTTLED`` after as
+many guesses per process. The counts made in memory stay there (Redis does not
+learn them when it answers again), and those in Redis before the outage are
+found there again after it.
 """
 
 from __future__ import annotations
@@ -48,10 +55,13 @@ from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
 import limits
-from limits.aio.storage import Storage
+from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 from limits.storage import storage_from_string
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.auth import AuthenticationError, verify_token
@@ -104,9 +114,10 @@ class RateLimits:
     paths: tuple[str, ...] = ("/graphql", "/forms/*")
     #: Prefix of the keys in Redis.
     key_prefix: str = "hrss-ratelimit"
-    #: How long one call to the storage may take before the limiter fails open.
+    #: How long one call to the storage may take before the limiter counts in memory.
     storage_timeout_s: float = 0.5
-    #: After a storage failure, how long requests pass uncounted before Redis is tried again.
+    #: After a storage failure, how long the limiter counts in memory before Redis is
+    #: tried again (by one call; the others count in memory until it answers).
     storage_retry_s: float = 5.0
     enabled: bool = True
 
@@ -165,15 +176,25 @@ class RateLimits:
 
 
 class _Counter:
-    """Moving-window counts in one storage, failing open when the storage fails."""
+    """Moving-window counts in one storage; in this process's memory while the
+    storage (Redis) fails, and again in it once it answers."""
 
     def __init__(self, storage_url: str, config: RateLimits, *, what: str) -> None:
         self._what = what
         self._timeout = config.storage_timeout_s
         self._retry = config.storage_retry_s
-        self._down_until = 0.0
+        #: When the storage last failed while it was thought up; None while it answers.
+        self._down_since: float | None = None
+        self._retry_at = 0.0
+        self._probing = False
         self.storage = _storage(storage_url, config)
         self._limiter = MovingWindowRateLimiter(self.storage)
+        #: Where counting goes while the storage fails (None: it is memory already).
+        self._in_memory = (
+            None
+            if isinstance(self.storage, MemoryStorage)
+            else MovingWindowRateLimiter(MemoryStorage())
+        )
         self._failures: tuple[type[BaseException], ...] = (
             TimeoutError,
             OSError,
@@ -184,28 +205,31 @@ class _Counter:
     async def hit(self, item: limits.RateLimitItem, *key: str) -> float | None:
         """Count one; None when allowed, else the seconds until one more would be."""
 
-        async def hit() -> float | None:
-            if await self._limiter.hit(item, *key):
+        async def hit(limiter: MovingWindowRateLimiter) -> float | None:
+            if await limiter.hit(item, *key):
                 return None
-            return await self._wait(item, *key)
+            return await self._wait(limiter, item, *key)
 
-        return await self._guarded(hit)
+        return await self._counted(hit)
 
     async def wait(self, item: limits.RateLimitItem, *key: str) -> float | None:
         """Count nothing; None when one more would be allowed, else the seconds until then."""
 
-        async def test() -> float | None:
-            if await self._limiter.test(item, *key):
+        async def test(limiter: MovingWindowRateLimiter) -> float | None:
+            if await limiter.test(item, *key):
                 return None
-            return await self._wait(item, *key)
+            return await self._wait(limiter, item, *key)
 
-        return await self._guarded(test)
+        return await self._counted(test)
 
     async def clear(self, item: limits.RateLimitItem, *key: str) -> None:
-        async def clear() -> None:
-            await self._limiter.clear(item, *key)
+        async def clear(limiter: MovingWindowRateLimiter) -> None:
+            await limiter.clear(item, *key)
 
-        await self._guarded(clear)
+        if self._in_memory is not None:
+            # Those counted while the storage failed go too, wherever this one lands.
+            await clear(self._in_memory)
+        await self._counted(clear)
 
     async def aclose(self) -> None:
         # limits gives its storages no close; redis-py's client must be closed on
@@ -214,26 +238,63 @@ class _Counter:
         if client is not None and hasattr(client, "aclose"):
             await client.aclose()
 
-    async def _wait(self, item: limits.RateLimitItem, *key: str) -> float:
-        stats = await self._limiter.get_window_stats(item, *key)
+    @staticmethod
+    async def _wait(
+        limiter: MovingWindowRateLimiter, item: limits.RateLimitItem, *key: str
+    ) -> float:
+        stats = await limiter.get_window_stats(item, *key)
         return max(stats.reset_time - time.time(), 0.0)
 
-    async def _guarded(self, op: Callable[[], Awaitable[T]]) -> T | None:
-        if time.monotonic() < self._down_until:
-            return None
+    async def _counted(self, op: Callable[[MovingWindowRateLimiter], Awaitable[T]]) -> T | None:
+        """``op`` on the storage; on this process's memory while the storage fails (and
+        for ``storage_retry_s`` after, but for one call at a time trying it again)."""
+        now = time.monotonic()
+        probe = self._down_since is not None
+        if probe and (self._probing or now < self._retry_at):
+            return await self._fallback(op)
+        self._probing = probe
         try:
             async with asyncio.timeout(self._timeout):
-                return await op()
+                result = await op(self._limiter)
         except self._failures as e:
-            self._down_until = time.monotonic() + self._retry
+            self._failed(e, probe=probe)
+            return await self._fallback(op)
+        except BaseException:
+            if probe:
+                self._probing = False
+            raise
+        if probe and self._down_since is not None:
+            log.info(
+                "%s: the rate-limit storage answers again after %.1f s; counting there again",
+                self._what,
+                time.monotonic() - self._down_since,
+            )
+            self._down_since, self._probing = None, False
+        return result
+
+    async def _fallback(self, op: Callable[[MovingWindowRateLimiter], Awaitable[T]]) -> T | None:
+        if self._in_memory is None:
+            return None  # a memory storage does not fail; nothing else to count in
+        return await op(self._in_memory)
+
+    def _failed(self, error: BaseException, *, probe: bool) -> None:
+        now = time.monotonic()
+        self._retry_at = now + self._retry
+        if self._down_since is None:
+            self._down_since = now
             # The exception's text may name the Redis host; its type is enough here.
             log.warning(
-                "%s: the rate-limit storage failed (%s); not counting for %.0f s",
+                "%s: the rate-limit storage failed (%s); counting in this process's memory "
+                "until it answers again (tried again every %g s)",
                 self._what,
-                type(e).__name__,
+                type(error).__name__,
                 self._retry,
             )
-            return None
+        elif probe:
+            self._probing = False
+            log.debug(
+                "%s: the rate-limit storage still fails (%s)", self._what, type(error).__name__
+            )
 
 
 def _storage(url: str, config: RateLimits) -> Storage:
@@ -248,6 +309,10 @@ def _storage(url: str, config: RateLimits) -> Storage:
             "key_prefix": config.key_prefix,
             "socket_connect_timeout": config.storage_timeout_s,
             "socket_timeout": config.storage_timeout_s,
+            # A connection Redis closed (a restart) is replaced and the command sent
+            # again, once, at once; redis-py's default (ten tries, backing off) spent
+            # the whole ``storage_timeout_s`` on a Redis that was down.
+            "retry": Retry(NoBackoff(), 1, (RedisConnectionError,)),
         }
     storage = storage_from_string(url, **options)
     assert isinstance(storage, Storage), "an async+ URL gives an async storage"

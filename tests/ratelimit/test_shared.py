@@ -7,9 +7,7 @@ on free loopback ports, both counting in one Redis under the test's own prefix.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -27,7 +25,7 @@ from starlette.routing import Route
 from adapters.standin import process as standin_process
 from adapters.standin.process import ChildProcess, free_port
 from gateway.auth import Role, issue_token
-from gateway.http.ratelimit import LoginThrottle, RateLimitMiddleware, RateLimits
+from gateway.http.ratelimit import RateLimitMiddleware, RateLimits
 from tests.services import RedisNamespace, services
 
 SECRET = "t" * 32
@@ -211,73 +209,5 @@ async def test_the_redis_key_prefix_separates_two_gateways(
             await middleware.aclose()
 
 
-# ------------------------------------------------------------ Redis that fails
-
-
-@pytest.fixture
-def dead_redis() -> str:
-    """A Redis URL where nothing listens."""
-    return f"redis://127.0.0.1:{free_port()}/0"
-
-
-@pytest.fixture
-def hung_redis() -> Iterator[str]:
-    """A Redis URL whose server takes connections and never answers."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(16)  # the kernel completes the handshakes; nobody ever reads
-        yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
-
-
-FAILING = RateLimits(per_address="1/minute", storage_timeout_s=0.2, storage_retry_s=3600)
-
-
-@pytest.mark.parametrize("which", ["dead_redis", "hung_redis"])
-async def test_requests_pass_uncounted_while_redis_fails(
-    which: str, request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture
-) -> None:
-    url: str = request.getfixturevalue(which)
-    middleware = RateLimitMiddleware(INNER, FAILING, url)
-    try:
-        with caplog.at_level(logging.WARNING, logger="gateway.http.ratelimit"):
-            assert await statuses(middleware, 3) == [200, 200, 200]
-    finally:
-        await middleware.aclose()
-    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
-    # One warning, then no more tries (nor warnings) until storage_retry_s has passed.
-    assert len(warnings) == 1
-    assert "not counting" in warnings[0].getMessage()
-    assert "127.0.0.1" not in warnings[0].getMessage()
-
-
-async def test_redis_is_tried_again_after_the_pause(
-    dead_redis: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    limits = RateLimits(per_address="1/minute", storage_timeout_s=0.2, storage_retry_s=0)
-    middleware = RateLimitMiddleware(INNER, limits, dead_redis)
-    try:
-        with caplog.at_level(logging.WARNING, logger="gateway.http.ratelimit"):
-            assert await statuses(middleware, 2) == [200, 200]
-    finally:
-        await middleware.aclose()
-    assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 2
-
-
-@pytest.mark.parametrize("which", ["dead_redis", "hung_redis"])
-async def test_sign_ins_pass_unthrottled_while_redis_fails(
-    which: str, request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture
-) -> None:
-    url: str = request.getfixturevalue(which)
-    limits = RateLimits(login_per_username="1 per hour", storage_timeout_s=0.2)
-    throttle = LoginThrottle(limits, url, hash_key=b"k" * 32)
-    try:
-        with caplog.at_level(logging.WARNING, logger="gateway.http.ratelimit"):
-            for _ in range(3):
-                assert await throttle.check("alice", "198.51.100.1") is None
-                await throttle.failed("alice", "198.51.100.1")
-            await throttle.succeeded("alice", "198.51.100.1")
-    finally:
-        await throttle.aclose()
-    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
-    assert len(warnings) == 1
-    assert "login throttle" in warnings[0].getMessage()
+# Redis that fails: counted in the process's memory meanwhile, and Redis tried again
+# after a pause: tests/ratelimit/test_redis_outage.py.
