@@ -15,11 +15,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, cast
+from urllib.parse import urlparse
 
+import sqlalchemy as sa
 from graphql import GraphQLFormattedError
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
@@ -29,10 +32,15 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
+    SubscribeMessage,
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ErrorMessage as TransportWSError,
@@ -40,14 +48,13 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     Message as TransportWSMessage,
 )
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.types import ErrorMessage as WSError
 from strawberry.subscriptions.protocols.graphql_ws.types import OperationMessage, StartMessage
 from strawberry.types.unset import UNSET, UnsetType
 
 from gateway.access import Access
-from gateway.auth import AuthenticationError, verify_token
+from gateway.auth import AuthenticationError, ConfigurationError, verify_token
 from gateway.config import GatewayConfig
 from gateway.forms.http import UploadSizeLimit, form_routes
 from gateway.http.graphiql import GRAPHIQL_ASSETS_PATH, graphiql_assets_app
@@ -275,6 +282,13 @@ class _RecheckedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
             return
         await super().handle_message(message)
 
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        # ``payload?: Record<string, unknown> | null`` (the protocol): null is no payload,
+        # which Strawberry takes as an empty one; it closed a null one as invalid (4400).
+        if message.get("payload", {}) is None:
+            message = ConnectionInitMessage(type="connection_init", payload={})
+        await super().handle_connection_init(message)
+
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         if self.connection_acknowledged:
             if message["id"] in self.operations:
@@ -320,31 +334,80 @@ class _RecheckedWS(BaseGraphQLWSHandler[Context, None]):
         await super().handle_start(message)
 
 
+#: The keys of a ``connection_init`` payload that carry a token (in any case).
+_TOKEN_KEYS = ("authorization", "token")
+
+
+def _bearer(value: str) -> str:
+    """The token of an ``Authorization`` value, with or without its ``Bearer`` scheme."""
+    scheme, _, rest = value.strip().partition(" ")
+    return rest.strip() if scheme.lower() == "bearer" else value.strip()
+
+
+def _payload_tokens(params: object) -> set[str]:
+    """The tokens a ``connection_init`` payload carries (a key of ``_TOKEN_KEYS``, its
+    scheme optional); a null value is none."""
+    if not isinstance(params, dict):
+        return set()
+    return {
+        _bearer(str(v))
+        for k, v in params.items()
+        if isinstance(k, str) and k.lower() in _TOKEN_KEYS and v is not None
+    }
+
+
+def _header_token(websocket: object) -> str | None:
+    """The bearer token of the upgrade's ``Authorization`` header; None without one.
+    Credentials of another scheme are no token: browsers attach cached Basic or
+    Negotiate credentials (a proxy's sign-in) to an upgrade by themselves, and a page
+    can neither replace nor remove them."""
+    headers = getattr(websocket, "headers", None)
+    value = headers.get("authorization") if headers is not None else None
+    if value is None:
+        return None
+    scheme, _, token = value.strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
 class _GraphQL(GatewayGraphQL):
-    """The view, signing a WebSocket in from its ``connection_init`` payload: a browser
-    cannot set headers on a WebSocket, so GraphQL clients send the token there."""
+    """The view, signing a WebSocket in at ``connection_init``: with the token of the
+    upgrade's ``Authorization`` header, or the one of the init payload (a browser
+    cannot set headers on a WebSocket, so GraphQL clients send it there), alike.
+
+    A token that does not sign in is refused at once, wherever it was sent (closed
+    4403 on graphql-transport-ws, ``connection_error`` on graphql-ws), rather than
+    acknowledged and refused at each operation; two different tokens are refused
+    rather than one picked; a socket with no token at all is acknowledged and runs
+    what needs no sign-in."""
 
     graphql_transport_ws_handler_class = _RecheckedTransportWS
     graphql_ws_handler_class = _RecheckedWS
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
-        if context.account is None and isinstance(context.connection_params, dict):
-            token = next(
-                (
-                    str(v)
-                    for k, v in context.connection_params.items()
-                    if k.lower() in ("authorization", "token")
-                ),
-                None,
-            )
-            if token is not None:
-                if not token.lower().startswith("bearer "):
-                    token = f"Bearer {token}"
-                caller = await authenticate(context.gateway, token)
-                if caller.refused:
-                    raise ConnectionRejectionError
-                context.account, context.proven = caller.account, caller.proven
-                context.reauthenticate = _rechecked(context.gateway, token, caller)
+        header = _header_token(context.request)
+        tokens = _payload_tokens(context.connection_params)
+        if header is not None:
+            tokens.add(header)
+        if len(tokens) > 1:
+            raise ConnectionRejectionError  # which one was meant cannot be known
+        if not tokens:
+            # Signed in as no one; credentials of another scheme, which ``context_getter``
+            # refused as every request's, are no token here.
+            context.token_refused = False
+            return UNSET
+        [token] = tokens
+        if header is not None:
+            # ``context_getter`` has signed the header's token in already.
+            if context.token_refused:
+                raise ConnectionRejectionError
+            return UNSET
+        authorization = f"Bearer {token}"
+        caller = await authenticate(context.gateway, authorization)
+        if caller.refused:
+            raise ConnectionRejectionError
+        context.account, context.proven = caller.account, caller.proven
+        context.token_refused, context.provider_unavailable = False, False
+        context.reauthenticate = _rechecked(context.gateway, authorization, caller)
         return UNSET
 
 
@@ -381,13 +444,34 @@ class _CodedCORS(CORSMiddleware):
         return refusal_response(403, CROSS_ORIGIN_REFUSED)
 
 
+class _NoCrossOrigin:
+    """No origin may call the gateway from a browser (``HRSS_CORS_ORIGINS`` empty, the
+    default and the demo's): a browser's preflight (``OPTIONS`` with ``Origin`` and
+    ``Access-Control-Request-Method``) is refused as ``_CodedCORS`` refuses one from an
+    origin not listed, 403 ``CROSS_ORIGIN_REFUSED``, before any limit or guard (the
+    CSRF guard answered it 400, telling the page to send what it was sending). Other
+    requests pass untouched, and no answer carries a CORS header."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "OPTIONS":
+            headers = Headers(scope=scope)
+            if "origin" in headers and "access-control-request-method" in headers:
+                await refusal_response(403, CROSS_ORIGIN_REFUSED)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def _cors(config: GatewayConfig) -> list[Middleware]:
     """Browsers' cross-origin calls from the configured origins: a preflight is
     answered here, before any limit, and every answer (a refusal included, which a
     page must be able to read) carries the headers. Tokens travel in a header, not
-    in cookies, so no credentials are allowed."""
+    in cookies, so no credentials are allowed. Without origins, every preflight is
+    refused here."""
     if not config.cors_origins:
-        return []
+        return [Middleware(_NoCrossOrigin)]
     return [
         Middleware(
             _CodedCORS,
@@ -487,6 +571,7 @@ def create_app(
         finally:
             stop.set()
             await asyncio.gather(*running, return_exceptions=True)
+            app.state.readiness.stop()
             if owned:
                 await gw.close()
 
@@ -530,6 +615,7 @@ def create_app(
         exception_handlers={HTTPException: http_refusal, Exception: internal_error},
     )
     app.state.metrics = metrics
+    app.state.readiness = Readiness()
     if gateway is not None:
         app.state.gateway = gateway  # usable without running the lifespan (ASGI tests)
     return app
@@ -553,16 +639,157 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "alive"})
 
 
+#: How long ``/readyz`` waits for the store's answer, or Redis's, before reporting it
+#: not ready: a store behind a network that drops every packet would otherwise hold
+#: the probe for as long as the driver waits (minutes), the load balancer's own
+#: probe long gone by then.
+READINESS_TIMEOUT_S = 2.0
+
+
+def _failure(exc: BaseException) -> str:
+    """Why a part did not answer, as ``/readyz`` shows it: the kinds of error only (the
+    one raised, and the first that caused it: ``DBAPIError (ConnectionDoesNotExistError)``),
+    never a message, which names hosts, ports, users and databases."""
+    root, seen = exc, 0
+    while seen < 10 and (root.__cause__ or root.__context__) is not None:
+        root, seen = cast(BaseException, root.__cause__ or root.__context__), seen + 1
+    outer, inner = type(exc).__name__, type(root).__name__
+    return outer if inner == outer else f"{outer} ({inner})"
+
+
+def _retrieved(task: asyncio.Task[None]) -> None:
+    """A look finished after ``/readyz`` stopped waiting for it: its error is taken here
+    (else logged at ERROR when the task is collected); the next look reports it."""
+    if not task.cancelled():
+        task.exception()
+
+
+async def _ask_store(gw: Gateway) -> None:
+    """A trivial query through the pool every request uses."""
+    async with gw.store.db.read() as conn:
+        await conn.execute(sa.text("SELECT 1"))
+
+
+async def _ping_redis(url: str) -> None:
+    """PING over a connection of its own (each look a new one: whether the server takes
+    the URL, its password and database included, is decided as a connection opens)."""
+    from redis.asyncio import Redis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+
+    client = Redis.from_url(
+        url,
+        socket_timeout=READINESS_TIMEOUT_S,
+        socket_connect_timeout=READINESS_TIMEOUT_S,
+        retry=Retry(NoBackoff(), 0),
+    )
+    try:
+        await client.ping()
+    finally:
+        await client.aclose()
+
+
+def _token_problem(gw: Gateway) -> str | None:
+    """Whether the token secret can sign and check tokens at all (a secret shorter than
+    HS256 takes fails every sign-in and every signed-in request)."""
+    try:
+        verify_token("readiness", secret=gw.token_secret)
+    except ConfigurationError as exc:
+        return str(exc)  # names the setting and its rule, never the value
+    except AuthenticationError:
+        pass  # the secret works: this token is refused, as it must be
+    return None
+
+
+class Readiness:
+    """What ``/readyz`` finds of what every signed-in request needs besides the
+    systems: the store (a trivial query), the token secret and, when the cache is
+    Redis, the cache (PING); for each, None when it answers, else why not.
+
+    Looked at as the systems are (``Gateway.readiness``): once per
+    ``readiness_cache_s``, by one request, the others given its answer, since
+    anyone may ask ``/readyz`` and a flood of probes would otherwise take the
+    store's pooled connections from the requests. Each part is waited for at most
+    ``READINESS_TIMEOUT_S``; a look that has not ended by then goes on in the
+    background, and the next look waits for it rather than starting another, so
+    that a store that never answers holds one connection for the probes, not one
+    per probe."""
+
+    def __init__(self) -> None:
+        self._last: tuple[float, dict[str, str | None]] | None = None
+        self._lock = asyncio.Lock()
+        self._running: dict[str, asyncio.Task[None]] = {}
+
+    async def problems(self, gw: Gateway) -> dict[str, str | None]:
+        ttl = gw.config.readiness_cache_s
+        fresh = self._fresh(ttl)
+        if fresh is not None:
+            return fresh
+        async with self._lock:
+            fresh = self._fresh(ttl)
+            if fresh is not None:
+                return fresh
+            redis = urlparse(gw.cache.url).scheme in ("redis", "rediss")
+            store, cache = await asyncio.gather(
+                self._bounded("store", lambda: _ask_store(gw)),
+                self._bounded("cache", lambda: _ping_redis(gw.cache.url)) if redis else _none(),
+            )
+            found = {"store": store, "tokens": _token_problem(gw), "cache": cache}
+            self._last = (time.monotonic(), found)
+            return dict(found)
+
+    def stop(self) -> None:
+        """The looks still waiting for an answer are given up (the gateway stops)."""
+        for task in self._running.values():
+            task.cancel()
+
+    def _fresh(self, ttl: float) -> dict[str, str | None] | None:
+        if self._last is None or ttl <= 0:
+            return None
+        at, found = self._last
+        return dict(found) if time.monotonic() - at < ttl else None
+
+    async def _bounded(self, part: str, ask: Callable[[], Coroutine[Any, Any, None]]) -> str | None:
+        task = self._running.get(part)
+        if task is None or task.done():
+            task = self._running[part] = asyncio.create_task(ask())
+            task.add_done_callback(_retrieved)
+        done, _ = await asyncio.wait({task}, timeout=READINESS_TIMEOUT_S)
+        if not done:
+            return f"no answer within {READINESS_TIMEOUT_S:g} s"
+        if task.cancelled():
+            return "CancelledError"
+        exc = task.exception()
+        return None if exc is None else _failure(exc)
+
+
+async def _none() -> None:
+    return None
+
+
+def _part(problem: str | None) -> dict[str, Any]:
+    return {"ready": True} if problem is None else {"ready": False, "reason": problem}
+
+
 async def readyz(request: Request) -> Response:
-    """Ready: each system answers, reported per system; 503 when any does not."""
+    """Ready: the store answers, the token secret can sign tokens and each system
+    answers; 503 (``not_ready``) when any does not, naming it. Redis, when it is the
+    cache, is reported too; the cache fails open (a Redis outage costs speed, not
+    answers), so without it the gateway is ``degraded`` and still ready (200)."""
     gw: Gateway = request.app.state.gateway
-    problems = await gw.readiness()
-    systems = {
-        s.value: ({"ready": True} if p is None else {"ready": False, "reason": p})
-        for s, p in problems.items()
-    }
-    ready = all(p is None for p in problems.values())
+    readiness: Readiness = request.app.state.readiness
+    systems, parts = await asyncio.gather(gw.readiness(), readiness.problems(gw))
+    ready = all(p is None for p in systems.values()) and all(
+        parts[name] is None for name in ("store", "tokens")
+    )
+    status = "not_ready" if not ready else "ready" if parts["cache"] is None else "degraded"
     return JSONResponse(
-        {"status": "ready" if ready else "degraded", "systems": systems},
+        {
+            "status": status,
+            "store": _part(parts["store"]),
+            "tokens": _part(parts["tokens"]),
+            "cache": _part(parts["cache"]),
+            "systems": {s.value: _part(p) for s, p in systems.items()},
+        },
         status_code=200 if ready else 503,
     )

@@ -115,6 +115,35 @@ async def test_without_origins_configured_no_page_of_another_origin_is_answered(
     assert "access-control-allow-origin" not in sent.headers
 
 
+@pytest.mark.parametrize("origin", [PORTAL, ELSEWHERE, "null"])
+async def test_without_origins_configured_a_preflight_is_refused_as_cross_origin(
+    client_factory: ClientFactory, origin: str
+) -> None:
+    """The default (and the demo's): no origin may call from a browser, so a page's
+    preflight is answered as every refused preflight is, 403 ``CROSS_ORIGIN_REFUSED``;
+    it was the CSRF guard's 400 telling the page to send application/json."""
+    browser = client_factory(gateway_app({}))
+    for headers in (preflight(origin), {**preflight(origin), "Accept": "application/json"}):
+        asked = await browser.options("/graphql", headers=headers)
+        assert asked.status_code == 403, asked.text
+        assert "access-control-allow-origin" not in asked.headers
+        [error] = asked.json()["errors"]
+        assert error["extensions"]["code"] == "CROSS_ORIGIN_REFUSED"
+        assert error["extensions"]["message_zh"]
+        assert "application/json" not in error["message"]
+
+
+async def test_without_origins_configured_an_options_request_that_is_no_preflight_is_not_one(
+    client_factory: ClientFactory,
+) -> None:
+    """Only a browser's preflight (an ``Origin`` and ``Access-Control-Request-Method``)
+    is answered as a refused cross-origin call: any other OPTIONS goes on as before."""
+    browser = client_factory(gateway_app({}))
+    for headers in ({"Origin": PORTAL}, {"Access-Control-Request-Method": "POST"}, {}):
+        asked = await browser.options("/graphql", headers=headers)
+        assert asked.status_code != 403, asked.text
+
+
 @pytest.mark.parametrize(
     "origins",
     ["*", "https://portal.example.gov.cn/", "portal.example.gov.cn", "https://a.cn/app"],

@@ -162,7 +162,7 @@ def test_a_gateway_says_at_start_which_store_it_uses(
 
 
 async def test_a_websocket_path_uvicorn_logs_is_masked_however_it_is_escaped(
-    gateway: Gateway,
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The finding: uvicorn logs each WebSocket handshake's path and query at INFO as
     sent (`"` written as ``%22``), and ``/graphql?b=%22<ID>%22&c=%2B86<mobile>`` was
@@ -172,6 +172,13 @@ async def test_a_websocket_path_uvicorn_logs_is_masked_however_it_is_escaped(
     number, phone = resident_id(), mobile()
     out = io.StringIO()
     configure_logging(json=True, level=logging.INFO, stream=out)
+    # As in a fresh ``serve`` process: an earlier test of this process that ran uvicorn
+    # with its own logging configuration left its loggers with handlers of their own
+    # and no propagation to the root, where the gateway's handler is.
+    for name in ("uvicorn", "uvicorn.error"):
+        kept = logging.getLogger(name)
+        monkeypatch.setattr(kept, "propagate", True)
+        monkeypatch.setattr(kept, "handlers", [])
     port = free_port()
     app = create_app(gateway.config, gateway=gateway)
     options = gateway_options(gateway.config.limits)
