@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import functools
+import re
 import ssl
+from typing import Any
 
 from gateway.domain.model import EmployerBinding, EmployerProfile
 from gateway.systems import Duplicate, SystemAdapter
@@ -53,3 +55,17 @@ async def bind_existing(
     if refusal.existing_reference:
         return EmployerBinding(adapter.system, refusal.existing_reference, profile, created=False)
     raise refusal
+
+
+_DIGITS = re.compile(r"[0-9]{1,18}")
+
+
+def untyped_count(value: Any) -> int | None:
+    """A count as a contract leaves it (a list's ``total``, untyped): a non-negative
+    integer or a string of ASCII digits (at most 18: any list's count); None for
+    anything else."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if value >= 0 else None
+    if isinstance(value, str) and _DIGITS.fullmatch(value):
+        return int(value)
+    return None

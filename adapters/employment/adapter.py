@@ -8,7 +8,6 @@ model out, and the gateway's four errors. ``client.py`` does the HTTP,
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -16,7 +15,7 @@ import httpx
 
 from adapters.employment import mapping
 from adapters.employment.client import EmploymentClient, Envelope
-from adapters.http import tls_context
+from adapters.http import tls_context, untyped_count
 from gateway.domain.model import (
     DismissalRequest,
     EmployerBinding,
@@ -37,8 +36,6 @@ QUERY_CHUNK = 50
 #: The largest page ``/employment/list`` serves.
 MAX_PAGE_SIZE = 100
 
-#: A count written as a string (``total``).
-_DIGITS = re.compile(r"[0-9]{1,18}")
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -178,7 +175,7 @@ class EmploymentAdapter:
             params["zt"] = mapping.state_to_legacy(state)
         answer = await self._client.get("employment.list", "/employment/list", params)
         data = _data(answer, "employment.list", dict)
-        rows, total = data.get("rows"), _count(data.get("total"))
+        rows, total = data.get("rows"), untyped_count(data.get("total"))
         if not isinstance(rows, list) or total is None:
             raise _unreadable("employment.list", write=False)
         items = [_read(mapping.record_from_legacy, _row(r, "employment.list")) for r in rows]
@@ -207,16 +204,6 @@ def _serial(answer: Envelope, operation: str) -> str:
         # It said yes but not what it made: only a query tells what is there.
         raise _unreadable(operation, write=True)
     return serial
-
-
-def _count(value: Any) -> int | None:
-    """A count as the contract leaves it (``total``, untyped): a non-negative integer
-    or a string of ASCII digits (at most 18: any list's count); None for anything else."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value if value >= 0 else None
-    if isinstance(value, str) and _DIGITS.fullmatch(value):
-        return int(value)
-    return None
 
 
 def _row(row: Any, operation: str) -> dict[str, Any]:

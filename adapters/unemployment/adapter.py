@@ -8,14 +8,13 @@ GBK encoding stay in ``client.py`` and ``mapping.py``.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
-from adapters.http import bind_existing, tls_context
+from adapters.http import bind_existing, tls_context, untyped_count
 from adapters.unemployment import mapping
 from adapters.unemployment.client import Answer, UnemploymentClient
 from gateway.domain.model import (
@@ -39,9 +38,6 @@ PAGE_LIMIT = 20
 # registration authority is numbered 0), so looking it up costs the system one
 # read, changes nothing, and proves that it answers and accepts our account.
 _PING_CODE = "0" * 18
-
-#: A count written as a string (``total``).
-_DIGITS = re.compile(r"[0-9]{1,18}")
 
 
 class UnemploymentAdapter:
@@ -165,7 +161,7 @@ class UnemploymentAdapter:
             if not answer.ok:
                 raise self._error(answer)
             body = answer.body
-            count = _count(body.get("total")) if isinstance(body, dict) else None
+            count = untyped_count(body.get("total")) if isinstance(body, dict) else None
             if count is None:
                 raise _unreadable(write=False)
             total = count
@@ -224,16 +220,6 @@ class UnemploymentAdapter:
 def _errcode(answer: Answer) -> int | None:
     code = answer.body.get("errcode") if isinstance(answer.body, dict) else None
     return code if isinstance(code, int) else None
-
-
-def _count(value: Any) -> int | None:
-    """A count as the contract leaves it (``total``, untyped): a non-negative integer
-    or a string of ASCII digits (at most 18: any list's count); None for anything else."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value if value >= 0 else None
-    if isinstance(value, str) and _DIGITS.fullmatch(value):
-        return int(value)
-    return None
 
 
 def _rows(body: Any) -> list[UnemploymentRegistration]:
