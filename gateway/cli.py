@@ -155,13 +155,27 @@ def _service_logging(config: Any) -> None:
 def _demo_key_beside(store_url: str) -> Path | None:
     """The audit key the demo keeps in its data folder, beside its SQLite store,
     when there is one (never made here)."""
-    from sqlalchemy.engine import make_url
+    from gateway.settings import sqlite_file
 
-    url = make_url(store_url)
-    if url.get_backend_name() != "sqlite" or not url.database:
+    database = sqlite_file(store_url)
+    if database is None:
         return None
-    kept = Path(url.database).parent / "audit.key"
+    kept = Path(database).parent / "audit.key"
     return kept if kept.is_file() else None
+
+
+def no_store_at(store_url: str) -> str | None:
+    """Why a command that only reads a store must not open ``store_url``: a SQLite
+    file that is not there (opening would make an empty store, and read nothing)."""
+    from gateway.settings import sqlite_file
+
+    database = sqlite_file(store_url)
+    if database is None or Path(database).exists():
+        return None
+    return (
+        f"there is no store at {Path(database).resolve()} (give --store, or run the "
+        "command from the folder the gateway runs in)"
+    )
 
 
 def _audit(args: argparse.Namespace) -> int:
@@ -170,6 +184,10 @@ def _audit(args: argparse.Namespace) -> int:
     from gateway.auth import secret_from_env
     from gateway.store.audit import AuditChainBroken, AuditRetention, purge_store, verify_store
 
+    missing = no_store_at(args.store)
+    if missing is not None:
+        print(f"hrss-gateway audit: {missing}", file=sys.stderr)
+        return 1
     key = secret_from_env("HRSS_AUDIT_KEY", demo_file=_demo_key_beside(args.store))
     if args.action == "verify":
         check = asyncio.run(verify_store(args.store, key))

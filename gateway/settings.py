@@ -24,6 +24,18 @@ from gateway.domain.model import System
 #: The embedded store the demo and the commands use when no URL is configured.
 DEFAULT_STORE_URL = "sqlite+aiosqlite:///data/gateway.db"
 
+
+def sqlite_file(store_url: str) -> str | None:
+    """The file of a SQLite store URL (relative to the working directory, as the
+    driver opens it), or None for any other store."""
+    from sqlalchemy.engine import make_url  # here: building a parser loads no SQLAlchemy
+
+    url = make_url(store_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return url.database
+
+
 #: Older names of defaults that now live with each system (``adapters/<package>/system.py``).
 _MOVED = {
     "DEFAULT_EMPLOYMENT_API_KEY": ("adapters.employment.system", "DEFAULT_API_KEY"),

@@ -453,7 +453,35 @@ def test_the_audit_command_reads_a_demo_store_with_the_key_kept_beside_it(
     assert "audit chain: intact" in capsys.readouterr().out
     # Elsewhere, a store without a key beside it: the variable is asked for.
     other = tmp_path / "other"
-    other.mkdir()
-    assert main(["audit", "verify", "--store", f"sqlite+aiosqlite:///{other}/gateway.db"]) == 2
+    elsewhere = f"sqlite+aiosqlite:///{other}/gateway.db"
+
+    async def written_elsewhere() -> None:
+        async with await Store.open(elsewhere, audit_key=b"k" * 32) as store:
+            await store.audit.verify_chain()
+
+    asyncio.run(written_elsewhere())
+    assert main(["audit", "verify", "--store", elsewhere]) == 2
     assert "HRSS_AUDIT_KEY is not set" in capsys.readouterr().err
     assert not (other / "audit.key").exists()
+
+
+@pytest.mark.parametrize("argv", [["audit", "verify"], ["audit", "purge"], ["accounts", "list"]])
+def test_a_command_that_reads_a_store_makes_none_where_there_is_none(
+    argv: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Run from another folder, the default store (``./data/gateway.db``) is not
+    there: opening it made an empty store and listed nothing, as if the accounts
+    were gone. It says there is no store, and makes nothing."""
+    from gateway.cli import main
+
+    monkeypatch.delenv("HRSS_STORE_URL", raising=False)
+    monkeypatch.setenv("HRSS_AUDIT_KEY", "k" * 32)
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "there is no store at" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "data").exists()

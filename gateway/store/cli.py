@@ -143,6 +143,13 @@ async def _with_store(args: argparse.Namespace, action: Callable[[Store], Awaita
     from gateway.auth import ConfigurationError, secret_from_env
     from gateway.store.store import Store
 
+    if args.accounts_command == "list":
+        from gateway.cli import no_store_at
+
+        missing = no_store_at(args.store)
+        if missing is not None:
+            print(f"hrss-gateway accounts: {missing}", file=sys.stderr)
+            return 1
     try:
         key = secret_from_env("HRSS_AUDIT_KEY") if os.environ.get("HRSS_AUDIT_KEY") else None
         store = await Store.open(
