@@ -13,7 +13,7 @@ import functools
 import logging
 import traceback
 from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
 import strawberry
 from graphql import GraphQLError
@@ -35,6 +35,7 @@ from gateway.errors import (
     store_unreachable,
 )
 from gateway.observability.graphql import GraphQLMetrics
+from gateway.schema.arguments import REGISTRATION_ID
 from gateway.schema.context import Info
 from gateway.schema.employer import Employer
 from gateway.schema.limits import Disclosure, RequestLimits, schema_config, schema_extensions
@@ -96,7 +97,7 @@ class Subscription:
     async def registration_updates(
         self,
         info: Info,
-        id: strawberry.ID,
+        id: Annotated[strawberry.ID, strawberry.argument(description=REGISTRATION_ID)],
     ) -> AsyncGenerator[Registration, None]:
         async for update in follow(info.context, str(id)):
             yield update

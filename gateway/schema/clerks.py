@@ -24,6 +24,7 @@ from gateway.auth import Role
 from gateway.domain.checks import check_division
 from gateway.errors import GatewayError, bad_input, forbidden
 from gateway.schema.account import weak_password
+from gateway.schema.arguments import NEW_PASSWORD
 from gateway.schema.context import Context, Info
 from gateway.store.accounts import (
     DISPLAY_NAME_MAX,
@@ -162,7 +163,24 @@ class ClerkQuery:
         "to one above it); `disabled`: only those disabled (true) or enabled (false)."
     )
     async def clerks(
-        self, info: Info, division: str | None = None, disabled: bool | None = None
+        self,
+        info: Info,
+        division: Annotated[
+            str | None,
+            strawberry.argument(
+                description="属地: a six-digit GB/T 2260 code (an abolished one is taken; "
+                "DIVISION_FORMAT or DIVISION_UNKNOWN otherwise, field `division`): the "
+                "clerks bound to it, to a division under it, or to one above it. Null: every "
+                "clerk."
+            ),
+        ] = None,
+        disabled: Annotated[
+            bool | None,
+            strawberry.argument(
+                description="已停用: true, only the disabled clerks; false, only the enabled "
+                "ones; null, both."
+            ),
+        ] = None,
     ) -> list[ClerkAccount]:
         ctx = info.context
         _administrator(ctx)
@@ -187,7 +205,17 @@ class ClerkMutation:
         "USERNAME_TAKEN; a weak password: the policy's code (e.g. PASSWORD_TOO_SHORT); each "
         "with the field. Administrators are made on the server (`hrss-gateway accounts`)."
     )
-    async def create_clerk(self, info: Info, input: NewClerkInput) -> ClerkAccount:
+    async def create_clerk(
+        self,
+        info: Info,
+        input: Annotated[
+            NewClerkInput,
+            strawberry.argument(
+                description="The new clerk: user name, divisions, first password and display "
+                "name. The first refusal is the answer, naming its field; nothing is made."
+            ),
+        ],
+    ) -> ClerkAccount:
         ctx = info.context
         admin = _administrator(ctx)
         username = normalize_username(input.username)
@@ -265,7 +293,13 @@ class ClerkMutation:
         self,
         info: Info,
         username: Annotated[str, strawberry.argument(description=USERNAME)],
-        new_password: str,
+        new_password: Annotated[
+            str,
+            strawberry.argument(
+                description=NEW_PASSWORD + " Given to the clerk, who must replace it with "
+                "`changePassword` before doing anything else."
+            ),
+        ],
     ) -> ClerkAccount:
         ctx = info.context
         admin = _administrator(ctx)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 
@@ -14,6 +14,7 @@ from gateway.domain.model import EmploymentRecord
 from gateway.domain.worker import newest_per_person
 from gateway.errors import bad_input, check_first, from_adapter, invalid_cursor
 from gateway.registry import registry
+from gateway.schema.arguments import FIRST, ID_NUMBER, ID_TYPE, WORKERS_AFTER
 from gateway.schema.context import Context, Info
 from gateway.schema.enums import EmploymentState, IdType
 from gateway.schema.worker import Worker, find_worker
@@ -76,7 +77,8 @@ class WorkerConnection:
     edges: list[WorkerEdge] = strawberry.field(description="The workers of this page.")
     page_info: PageInfo = strawberry.field(description="Where this page ends.")
     total_count: int = strawberry.field(
-        description="How many workers (people, not registrations) match in all."
+        description="How many workers of the unit (people, not registrations) match "
+        "`filter` in all, every page together."
     )
 
 
@@ -165,9 +167,15 @@ class Employer:
     async def workers(
         self,
         info: Info,
-        filter: WorkerFilter | None = None,
-        first: int = 20,
-        after: str | None = None,
+        filter: Annotated[
+            WorkerFilter | None,
+            strawberry.argument(
+                description="Which workers, by their newest registration's state; null: "
+                "every worker of the unit."
+            ),
+        ] = None,
+        first: Annotated[int, strawberry.argument(description=FIRST)] = 20,
+        after: Annotated[str | None, strawberry.argument(description=WORKERS_AFTER)] = None,
     ) -> WorkerConnection:
         check_first(first)
         # After the row at a position: refused (BAD_INPUT on ``after``) before any
@@ -213,7 +221,12 @@ class Employer:
         "for the roles entitled to them. Every call is recorded in the audit log. Null when "
         "the employer has no such worker."
     )
-    async def worker(self, info: Info, id_type: IdType, id_number: str) -> Worker | None:
+    async def worker(
+        self,
+        info: Info,
+        id_type: Annotated[IdType, strawberry.argument(description=ID_TYPE)],
+        id_number: Annotated[str, strawberry.argument(description=ID_NUMBER)],
+    ) -> Worker | None:
         return await find_worker(info.context, self.record, id_type, id_number)
 
     @classmethod

@@ -20,6 +20,7 @@ from gateway.registrations import model as reg
 from gateway.registrations.followups import FollowUpActionRefused, waiting_follow_up
 from gateway.registrations.plan import to_payload
 from gateway.registrations.ports import AuditAs
+from gateway.schema.arguments import REGISTRATION_ID
 from gateway.schema.context import Info
 from gateway.schema.enums import Education, Gender
 from gateway.schema.registrations import Operation, Registration, visible_registration
@@ -128,7 +129,7 @@ class FollowUpMutation:
     async def retry_follow_up(
         self,
         info: Info,
-        id: strawberry.ID,
+        id: Annotated[strawberry.ID, strawberry.argument(description=REGISTRATION_ID)],
         operation: Annotated[Operation, strawberry.argument(description="Which follow-up.")],
         corrections: Annotated[
             FollowUpCorrectionsInput | None,
@@ -187,7 +188,7 @@ class FollowUpMutation:
     async def cancel_follow_up(
         self,
         info: Info,
-        id: strawberry.ID,
+        id: Annotated[strawberry.ID, strawberry.argument(description=REGISTRATION_ID)],
         operation: Annotated[Operation, strawberry.argument(description="Which follow-up.")],
     ) -> FollowUpResult:
         ctx = info.context

@@ -300,7 +300,11 @@ class FormMutation:
         info: Info,
         file: Annotated[Upload, strawberry.argument(description="The filled form.")],
         idempotency_key: Annotated[
-            str, strawberry.argument(description="The same key replays the first answer.")
+            str,
+            strawberry.argument(
+                description="The same key replays the first answer; `formImportProgress` "
+                "follows the import by it."
+            ),
         ],
         dry_run: Annotated[
             bool, strawberry.argument(description="Check only: store nothing.")
@@ -334,7 +338,17 @@ class FormQuery:
         "(null when there is none under that key); poll it while the import runs."
     )
     async def form_import_progress(
-        self, info: Info, idempotency_key: str
+        self,
+        info: Info,
+        idempotency_key: Annotated[
+            str,
+            strawberry.argument(
+                description="The `idempotencyKey` the import was sent with "
+                "(`importRegistrationForm`); found only with the uploader's rights (its "
+                "role and unit, or a clerk's divisions): null for anyone else. Readable "
+                "until `form_marked_ttl_s` (an hour by default) after the import ends."
+            ),
+        ],
     ) -> FormImportProgress | None:
         ctx = info.context
         found = await progress_of(ctx.gateway, ctx.access.principal, idempotency_key)

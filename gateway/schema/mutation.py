@@ -17,6 +17,7 @@ from gateway.registrations import model as reg
 from gateway.registrations.engine import ClerkActionRefused
 from gateway.registrations.service import Refused
 from gateway.schema.account import Me, Session, weak_password
+from gateway.schema.arguments import CREDIT_CODE, KEY, NEW_PASSWORD, REGISTRATION_ID
 from gateway.schema.clerks import ClerkMutation
 from gateway.schema.context import Info
 from gateway.schema.followups import FollowUpMutation
@@ -45,12 +46,13 @@ from gateway.store.model import Account, WeakPassword
 #: Before any account's sessions ended.
 MIN_TIME = dt.datetime.min.replace(tzinfo=dt.UTC)
 
-KEY = (
-    "幂等键 (idempotency key): the same key with the same content returns the same "
-    "registrations; with other content it is refused. Kept at least 24 hours."
-)
 VALID_ONLY = "Store the valid rows and report the others (default: all or nothing)."
 CHANNEL = "办理渠道 of an employer: government portal (default) or employment service hall."
+ONE_ROW = " Checked first: its problems come back in `problems` (row 0) and nothing is stored."
+ROWS = (
+    "Every row is checked before anything is stored, and every problem of every row comes "
+    "back at once in `problems`, by the row's 0-based index in the list (none: NO_ROWS)."
+)
 
 
 def _separate(zh: str, en: str) -> str:
@@ -78,7 +80,26 @@ class Mutation(FormMutation, FollowUpMutation, ClerkMutation):
         description="登录: exchange a user name and password for a signed, expiring token. "
         "A wrong user name, a wrong password and a disabled account get the same answer."
     )
-    async def login(self, info: Info, username: str, password: str) -> Session:
+    async def login(
+        self,
+        info: Info,
+        username: Annotated[
+            str,
+            strawberry.argument(
+                description="用户名: a clerk's or an administrator's user name, or an "
+                "employer's unified social credit code where employer passwords are on (the "
+                "demo); compared without case."
+            ),
+        ],
+        password: Annotated[
+            str,
+            strawberry.argument(
+                description="密码. A wrong one, a wrong user name and a disabled account all "
+                "get INVALID_CREDENTIALS, one answer; too many failed attempts, "
+                "LOGIN_THROTTLED with retry_after."
+            ),
+        ],
+    ) -> Session:
         gateway = info.context.gateway
         throttle = gateway.login_throttle
         request = info.context.request
@@ -108,7 +129,21 @@ class Mutation(FormMutation, FollowUpMutation, ClerkMutation):
         "through the identity platform (FORBIDDEN)."
     )
     async def change_password(
-        self, info: Info, current_password: str, new_password: str
+        self,
+        info: Info,
+        current_password: Annotated[
+            str,
+            strawberry.argument(
+                description="当前密码: wrong, INVALID_CREDENTIALS, counted as a failed "
+                "sign-in (LOGIN_THROTTLED after too many)."
+            ),
+        ],
+        new_password: Annotated[
+            str,
+            strawberry.argument(
+                description=NEW_PASSWORD + " The current one again: PASSWORD_SAME."
+            ),
+        ],
     ) -> Session:
         ctx = info.context
         account = ctx.require_account(password_change_pending=True)
@@ -170,7 +205,14 @@ class Mutation(FormMutation, FollowUpMutation, ClerkMutation):
     async def open_account(
         self,
         info: Info,
-        input: OpenAccountInput,
+        input: Annotated[
+            OpenAccountInput,
+            strawberry.argument(
+                description="The unit and, where employer passwords are on, the account's "
+                "password. Checked first: problems come back in `result.problems` (by "
+                "field, row null) and nothing is opened."
+            ),
+        ],
         idempotency_key: Annotated[str, strawberry.argument(description=KEY)],
         channel: Annotated[Channel | None, strawberry.argument(description=CHANNEL)] = None,
     ) -> OpenAccountResult:
@@ -227,9 +269,12 @@ class Mutation(FormMutation, FollowUpMutation, ClerkMutation):
     async def hire(
         self,
         info: Info,
-        workers: list[HireInput],
+        workers: Annotated[
+            list[HireInput],
+            strawberry.argument(description="招用劳动者: one row per worker hired. " + ROWS),
+        ],
         idempotency_key: Annotated[str, strawberry.argument(description=KEY)],
-        credit_code: str | None = None,
+        credit_code: Annotated[str | None, strawberry.argument(description=CREDIT_CODE)] = None,
         valid_only: Annotated[bool, strawberry.argument(description=VALID_ONLY)] = False,
         channel: Annotated[Channel | None, strawberry.argument(description=CHANNEL)] = None,
     ) -> SubmissionResult:
@@ -242,9 +287,14 @@ class Mutation(FormMutation, FollowUpMutation, ClerkMutation):
     async def renew_contract(
         self,
         info: Info,
-        workers: list[RenewInput],
+        workers: Annotated[
+            list[RenewInput],
+            strawberry.argument(
+                description="劳动合同续签: one row per worker whose contract is renewed. " + ROWS
+            ),
+        ],
         idempotency_key: Annotated[str, strawberry.argument(description=KEY)],
-        credit_code: str | None = None,
+        credit_code: Annotated[str | None, strawberry.argument(description=CREDIT_CODE)] = None,
         valid_only: Annotated[bool, strawberry.argument(description=VALID_ONLY)] = False,
         channel: Annotated[Channel | None, strawberry.argument(description=CHANNEL)] = None,
     ) -> SubmissionResult:
@@ -260,9 +310,15 @@ class Mutation(FormMutation, FollowUpMutation, ClerkMutation):
     async def end_employment(
         self,
         info: Info,
-        workers: list[EndInput],
+        workers: Annotated[
+            list[EndInput],
+            strawberry.argument(
+                description="终止或解除劳动合同: one row per worker whose contract ends "
+                "(`registerUnemployment` asks for the unemployment registration after it). " + ROWS
+            ),
+        ],
         idempotency_key: Annotated[str, strawberry.argument(description=KEY)],
-        credit_code: str | None = None,
+        credit_code: Annotated[str | None, strawberry.argument(description=CREDIT_CODE)] = None,
         valid_only: Annotated[bool, strawberry.argument(description=VALID_ONLY)] = False,
         channel: Annotated[Channel | None, strawberry.argument(description=CHANNEL)] = None,
     ) -> SubmissionResult:
@@ -278,7 +334,14 @@ class Mutation(FormMutation, FollowUpMutation, ClerkMutation):
     async def submit_registration_form(
         self,
         info: Info,
-        form: RegistrationFormInput,
+        form: Annotated[
+            RegistrationFormInput,
+            strawberry.argument(
+                description="登记表: the header (its credit code names the unit, NOT_FOUND "
+                "when the caller may not reach it) and the rows (`rows`), each with its "
+                "business. " + ROWS
+            ),
+        ],
         idempotency_key: Annotated[str, strawberry.argument(description=KEY)],
         valid_only: Annotated[bool, strawberry.argument(description=VALID_ONLY)] = False,
         channel: Annotated[Channel | None, strawberry.argument(description=CHANNEL)] = None,
@@ -299,7 +362,17 @@ class Mutation(FormMutation, FollowUpMutation, ClerkMutation):
 
     @strawberry.mutation(description=_separate("就业登记", "employment registration alone"))
     async def file_employment_registration(
-        self, info: Info, worker: HireInput, idempotency_key: str, credit_code: str | None = None
+        self,
+        info: Info,
+        worker: Annotated[
+            HireInput,
+            strawberry.argument(
+                description="The worker hired (a `hire` row's fields); only the employment "
+                "registration is filed." + ONE_ROW
+            ),
+        ],
+        idempotency_key: Annotated[str, strawberry.argument(description=KEY)],
+        credit_code: Annotated[str | None, strawberry.argument(description=CREDIT_CODE)] = None,
     ) -> SubmissionResult:
         return await submit_rows(
             info,
@@ -311,7 +384,17 @@ class Mutation(FormMutation, FollowUpMutation, ClerkMutation):
 
     @strawberry.mutation(description=_separate("劳动合同新订备案", "a new contract's filing alone"))
     async def file_labour_contract(
-        self, info: Info, worker: HireInput, idempotency_key: str, credit_code: str | None = None
+        self,
+        info: Info,
+        worker: Annotated[
+            HireInput,
+            strawberry.argument(
+                description="The worker hired (a `hire` row's fields); only the new contract is "
+                "filed." + ONE_ROW
+            ),
+        ],
+        idempotency_key: Annotated[str, strawberry.argument(description=KEY)],
+        credit_code: Annotated[str | None, strawberry.argument(description=CREDIT_CODE)] = None,
     ) -> SubmissionResult:
         return await submit_rows(
             info, credit_code, [hire_row(worker)], idempotency_key, only=reg.Operation.FILE_CONTRACT
@@ -319,7 +402,17 @@ class Mutation(FormMutation, FollowUpMutation, ClerkMutation):
 
     @strawberry.mutation(description=_separate("劳动合同续签备案", "a renewal's filing alone"))
     async def file_contract_renewal(
-        self, info: Info, worker: RenewInput, idempotency_key: str, credit_code: str | None = None
+        self,
+        info: Info,
+        worker: Annotated[
+            RenewInput,
+            strawberry.argument(
+                description="The worker and the renewed contract (a `renewContract` row's "
+                "fields)." + ONE_ROW
+            ),
+        ],
+        idempotency_key: Annotated[str, strawberry.argument(description=KEY)],
+        credit_code: Annotated[str | None, strawberry.argument(description=CREDIT_CODE)] = None,
     ) -> SubmissionResult:
         return await submit_rows(
             info,
@@ -331,7 +424,17 @@ class Mutation(FormMutation, FollowUpMutation, ClerkMutation):
 
     @strawberry.mutation(description=_separate("解聘备案", "a dismissal's filing alone"))
     async def file_dismissal(
-        self, info: Info, worker: EndInput, idempotency_key: str, credit_code: str | None = None
+        self,
+        info: Info,
+        worker: Annotated[
+            EndInput,
+            strawberry.argument(
+                description="The worker and the ending (an `endEmployment` row's fields); only "
+                "the dismissal is filed." + ONE_ROW
+            ),
+        ],
+        idempotency_key: Annotated[str, strawberry.argument(description=KEY)],
+        credit_code: Annotated[str | None, strawberry.argument(description=CREDIT_CODE)] = None,
     ) -> SubmissionResult:
         return await submit_rows(
             info, credit_code, [end_row(worker)], idempotency_key, only=reg.Operation.DISMISS
@@ -341,7 +444,17 @@ class Mutation(FormMutation, FollowUpMutation, ClerkMutation):
         description=_separate("劳动合同解除或终止备案", "a contract ending's filing alone")
     )
     async def file_contract_ending(
-        self, info: Info, worker: EndInput, idempotency_key: str, credit_code: str | None = None
+        self,
+        info: Info,
+        worker: Annotated[
+            EndInput,
+            strawberry.argument(
+                description="The worker and the ending (an `endEmployment` row's fields); only "
+                "the contract's ending is filed." + ONE_ROW
+            ),
+        ],
+        idempotency_key: Annotated[str, strawberry.argument(description=KEY)],
+        credit_code: Annotated[str | None, strawberry.argument(description=CREDIT_CODE)] = None,
     ) -> SubmissionResult:
         return await submit_rows(
             info, credit_code, [end_row(worker)], idempotency_key, only=reg.Operation.END_CONTRACT
@@ -349,7 +462,17 @@ class Mutation(FormMutation, FollowUpMutation, ClerkMutation):
 
     @strawberry.mutation(description=_separate("失业登记", "an unemployment registration alone"))
     async def file_unemployment_registration(
-        self, info: Info, worker: EndInput, idempotency_key: str, credit_code: str | None = None
+        self,
+        info: Info,
+        worker: Annotated[
+            EndInput,
+            strawberry.argument(
+                description="The worker and the ending the registration is for (an "
+                "`endEmployment` row's fields; `registerUnemployment` is taken as true)." + ONE_ROW
+            ),
+        ],
+        idempotency_key: Annotated[str, strawberry.argument(description=KEY)],
+        credit_code: Annotated[str | None, strawberry.argument(description=CREDIT_CODE)] = None,
     ) -> SubmissionResult:
         worker.register_unemployment = True
         return await submit_rows(
@@ -366,7 +489,17 @@ class Mutation(FormMutation, FollowUpMutation, ClerkMutation):
         description="重新办理: a clerk or administrator sends the stuck steps of a registration "
         "that needs attention again, with a new deadline."
     )
-    async def retry_registration(self, info: Info, id: strawberry.ID) -> Registration:
+    async def retry_registration(
+        self,
+        info: Info,
+        id: Annotated[
+            strawberry.ID,
+            strawberry.argument(
+                description=REGISTRATION_ID + " It must need attention "
+                "(REGISTRATION_NOT_NEEDING_ATTENTION otherwise)."
+            ),
+        ],
+    ) -> Registration:
         ctx = info.context
         await _staff(info, str(id))
         try:
@@ -380,7 +513,17 @@ class Mutation(FormMutation, FollowUpMutation, ClerkMutation):
         description="撤销登记: a clerk or administrator cancels a registration that needs "
         "attention: what was done is undone in each system."
     )
-    async def cancel_registration(self, info: Info, id: strawberry.ID) -> Registration:
+    async def cancel_registration(
+        self,
+        info: Info,
+        id: Annotated[
+            strawberry.ID,
+            strawberry.argument(
+                description=REGISTRATION_ID + " It must need attention "
+                "(REGISTRATION_NOT_NEEDING_ATTENTION otherwise)."
+            ),
+        ],
+    ) -> Registration:
         ctx = info.context
         await _staff(info, str(id))
         try:

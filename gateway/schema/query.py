@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from gateway.errors import bad_input
 from gateway.schema import codes
 from gateway.schema.account import Me
+from gateway.schema.arguments import (
+    AFTER,
+    CREDIT_CODE,
+    FIRST,
+    ID_NUMBER,
+    ID_TYPE,
+    REGISTRATION_ID,
+)
 from gateway.schema.audit import (
     AuditChain,
     AuditLogConnection,
@@ -16,7 +26,7 @@ from gateway.schema.audit import (
 )
 from gateway.schema.clerks import ClerkQuery
 from gateway.schema.context import Info
-from gateway.schema.employer import Employer, EmployerConnection, list_employers
+from gateway.schema.employer import SEARCH_MAX, Employer, EmployerConnection, list_employers
 from gateway.schema.enums import IdType
 from gateway.schema.forms import FormQuery
 from gateway.schema.policy import Policy, policy
@@ -44,7 +54,11 @@ class Query(FormQuery, ClerkQuery):
         "An employer account may leave it out to get its own. An employer the caller may "
         "not reach is reported as not found."
     )
-    async def employer(self, info: Info, credit_code: str | None = None) -> Employer:
+    async def employer(
+        self,
+        info: Info,
+        credit_code: Annotated[str | None, strawberry.argument(description=CREDIT_CODE)] = None,
+    ) -> Employer:
         ctx = info.context
         account = ctx.require_account()
         if credit_code is None:
@@ -64,7 +78,12 @@ class Query(FormQuery, ClerkQuery):
         "may reach: another employer's worker is answered as a number nobody holds. Every "
         "call is recorded in the audit log."
     )
-    async def worker(self, info: Info, id_type: IdType, id_number: str) -> Worker | None:
+    async def worker(
+        self,
+        info: Info,
+        id_type: Annotated[IdType, strawberry.argument(description=ID_TYPE)],
+        id_number: Annotated[str, strawberry.argument(description=ID_NUMBER)],
+    ) -> Worker | None:
         return await worker_by_id(info.context, id_type, id_number)
 
     @strawberry.field(
@@ -77,9 +96,17 @@ class Query(FormQuery, ClerkQuery):
     async def employers(
         self,
         info: Info,
-        search: str | None = None,
-        first: int = 20,
-        after: str | None = None,
+        search: Annotated[
+            str | None,
+            strawberry.argument(
+                description="检索词: part of the unit's name (without case) or the start of its "
+                "credit code; `%` and `_` are only themselves. At most "
+                f"{SEARCH_MAX} characters, without control characters (BAD_INPUT on "
+                "`search` otherwise). Null or blank: every unit the caller reaches."
+            ),
+        ] = None,
+        first: Annotated[int, strawberry.argument(description=FIRST)] = 20,
+        after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
     ) -> EmployerConnection:
         return await list_employers(info.context, search, first, after)
 
@@ -87,7 +114,11 @@ class Query(FormQuery, ClerkQuery):
         description="一体化登记: one registration, its state and each step. Not found when "
         "the caller may not see it."
     )
-    async def registration(self, info: Info, id: strawberry.ID) -> Registration:
+    async def registration(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description=REGISTRATION_ID)],
+    ) -> Registration:
         return Registration(data=await visible_registration(info.context, str(id)))
 
     @strawberry.field(
@@ -102,9 +133,16 @@ class Query(FormQuery, ClerkQuery):
     async def registrations(
         self,
         info: Info,
-        filter: RegistrationFilterInput | None = None,
-        first: int = 20,
-        after: str | None = None,
+        filter: Annotated[
+            RegistrationFilterInput | None,
+            strawberry.argument(
+                description="Which registrations: every condition given holds; null, all the "
+                "caller may see. A worker's number is a search of that person, recorded in "
+                "the audit log."
+            ),
+        ] = None,
+        first: Annotated[int, strawberry.argument(description=FIRST)] = 20,
+        after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
     ) -> RegistrationConnection:
         return await list_registrations(info.context, filter, first, after)
 
@@ -116,9 +154,15 @@ class Query(FormQuery, ClerkQuery):
     async def audit_log(
         self,
         info: Info,
-        filter: AuditLogFilter | None = None,
-        first: int = 20,
-        after: str | None = None,
+        filter: Annotated[
+            AuditLogFilter | None,
+            strawberry.argument(
+                description="Which records: every condition given holds; null, all. A "
+                "worker's number is a search of that person, itself recorded."
+            ),
+        ] = None,
+        first: Annotated[int, strawberry.argument(description=FIRST)] = 20,
+        after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
     ) -> AuditLogConnection:
         return await audit_log(info.context, filter, first, after)
 
@@ -145,5 +189,14 @@ class Query(FormQuery, ClerkQuery):
         return policy(info)
 
     @strawberry.field(description="代码表: one code table by name (e.g. `ethnicity`), or null.")
-    def code_table(self, name: str) -> codes.CodeTable | None:
+    def code_table(
+        self,
+        name: Annotated[
+            str,
+            strawberry.argument(
+                description="The table's `name`, as `codeTables` gives it (e.g. `ethnicity`, "
+                "`id_type`, `end_reason`); a name no table has: null."
+            ),
+        ],
+    ) -> codes.CodeTable | None:
         return codes.BY_NAME.get(name)
