@@ -23,6 +23,7 @@ CARRIERS = {
     "Problem",
     "RowProblem",
     "PasswordRefusal",
+    "Refused",
 }
 
 
